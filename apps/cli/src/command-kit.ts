@@ -1,0 +1,52 @@
+/**
+ * What every subcommand is made of, and the argument parser they share (node:util parseArgs,
+ * with errors turned into one clear line and exit code 2).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export interface Command {
+  name: string;
+  /** One line for `mxcast --help`. */
+  summary: string;
+  /** The full text of `mxcast <name> --help`. */
+  help: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+/** An error meant for the user: printed as one line, exits with `exitCode`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new CliError((err as Error).message.split('\n')[0] ?? 'bad arguments', 2);
+  }
+}
+
+export function formatHelp(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    'mxcast: live end-to-end encrypted audio broadcasting on Matrix streaming file transfer (MSC4016)',
+    '',
+    'Usage: mxcast <command> [options]     mxcast <command> --help',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+  ].join('\n');
+}

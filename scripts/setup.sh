@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine that has only Node.js 20 and npm: pnpm through npx (no global
+# install), the workspace's dependencies, and (when run as root with apt-get) the Debian
+# packages the tests and the demo use. Elsewhere it names the missing ones and goes on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=10.34.8
+want_system=${MXCAST_SYSTEM_PACKAGES:-"ffmpeg opus-tools chromium"}
+
+missing=()
+for pkg in $want_system; do
+  case $pkg in
+    ffmpeg) command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg) ;;
+    opus-tools) command -v opusinfo >/dev/null 2>&1 || missing+=(opus-tools) ;;
+    chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+    *) command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
+  esac
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: please install these system packages (Debian names): ${missing[*]}" >&2
+  fi
+fi
+
+echo "setup: installing workspace dependencies with pnpm $PNPM_VERSION"
+npx --yes "pnpm@$PNPM_VERSION" install --frozen-lockfile --reporter=append-only
