@@ -1,0 +1,59 @@
+/**
+ * What every benchmark module exports, and the helpers they share. A benchmark is
+ * `bench/<name>-bench.ts` exporting `run(options) → BenchResult`; `pnpm bench <name>` runs it,
+ * prints its tables, writes bench/results/<name>.json and regenerates docs/benchmarks.md.
+ */
+import os from 'node:os';
+
+export interface BenchOptions {
+  /** Shorter runs for `pnpm bench --quick` (the whole suite in under 5 minutes). */
+  quick: boolean;
+}
+
+export interface BenchTable {
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+}
+
+export interface BenchResult {
+  /** Short name, as on the command line: format, capture, player, fanout, web. */
+  name: string;
+  title: string;
+  tables: BenchTable[];
+  /** Sentences printed under the tables: targets met or not, peers, caveats. */
+  notes: string[];
+  /** Anything else worth keeping in the JSON. */
+  raw?: unknown;
+}
+
+export interface RecordedResult extends BenchResult {
+  command: string;
+  date: string;
+  machine: string;
+}
+
+export function machineDescription(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/** Percentile of an unsorted sample (nearest-rank); NaN for an empty one. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export function renderTable(table: BenchTable): string {
+  const head = `| ${table.columns.join(' | ')} |`;
+  const rule = `| ${table.columns.map(() => '---').join(' | ')} |`;
+  const rows = table.rows.map((r) => `| ${r.join(' | ')} |`);
+  return [`**${table.title}**`, '', head, rule, ...rows].join('\n');
+}
