@@ -1,1 +1,29 @@
-export {};
+/**
+ * @mxcast/format: the MSC4016 v3 container (DESIGN.md §2). Bytes, web streams and WebCrypto only;
+ * a node:crypto fast path serves the same interface in Node.
+ */
+export {
+  MAGIC,
+  MAGIC_SIZE,
+  FORMAT_VERSION,
+  BLOCK_HEADER_SIZE,
+  REGISTRATION_CODE,
+  GCM_TAG_SIZE,
+  MIN_BLOCK_LENGTH,
+  DEFAULT_MAX_BLOCK_LENGTH,
+  MAX_SEQ,
+  FILE_IV_SIZE,
+  KEY_SIZE,
+  type ByteOrder,
+} from './format-constants.ts';
+export { FormatError, isFormatError, type FormatErrorCode } from './format-error.ts';
+export { crc32 } from './crc32.ts';
+export {
+  parseBlockHeader,
+  writeBlockHeader,
+  computeBlockCrc,
+  detectByteOrder,
+  encodeBlock,
+  type BlockHeader,
+} from './block-header.ts';
+export { BlockFramer, type BlockFramerOptions, type FramedBlock } from './block-framer.ts';
