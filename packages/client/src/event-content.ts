@@ -1,0 +1,40 @@
+/**
+ * The content of the `m.audio` event a Matrix client would send for a broadcast
+ * (docs/listen-link.md "Event content"): the EncryptedFile v3 with its `url`, and the stream's
+ * geometry under a namespaced key so a player can seek before fetching anything.
+ */
+import type { EncryptedFileV3 } from './encrypted-file-shape.ts';
+import { parseMxc } from './mxc-uri.ts';
+import type { StreamGeometry } from './stream-geometry.ts';
+
+export const STREAM_KEY = 'org.matrix.msc4016.stream';
+export const OPUS_MIMETYPE = 'audio/ogg; codecs=opus';
+
+export interface StreamInfo extends StreamGeometry {
+  preset: string;
+}
+
+export interface BroadcastEventContent {
+  msgtype: 'm.audio';
+  body: string;
+  info: { mimetype: string };
+  file: EncryptedFileV3 & { url: string };
+  [STREAM_KEY]: StreamInfo;
+}
+
+export function buildEventContent(options: {
+  title: string;
+  mxc: string;
+  file: EncryptedFileV3;
+  preset: string;
+  geometry: StreamGeometry;
+}): BroadcastEventContent {
+  const url = parseMxc(options.mxc).uri;
+  return {
+    msgtype: 'm.audio',
+    body: options.title,
+    info: { mimetype: OPUS_MIMETYPE },
+    file: { ...options.file, url },
+    [STREAM_KEY]: { preset: options.preset, ...options.geometry },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Listening over the relay's WebSocket (docs/protocol.md "Listen over WebSocket"): each binary
+ * message is one whole stored block, text messages are JSON status events. Exposed as an async
+ * iterable so a reader can `for await` blocks and events in arrival order.
+ * Uses globalThis.WebSocket (browsers, Node ≥ 22) or the `ws` package (Node 20 has none).
+ */
+import { ClientError } from './client-error.ts';
+
+export type ListenEvent =
+  | { type: 'block'; bytes: Uint8Array }
+  | { type: 'status'; state: string; listeners: number; block_count: number }
+  | { type: 'skipped'; to_seq: number }
+  | { type: 'end'; state: 'complete' | 'cancelled' }
+  | { type: 'error'; errcode: string; error: string };
+
+/** The part of the WHATWG WebSocket both the browser's and `ws`'s implement. */
+export interface WebSocketLike {
+  binaryType: string;
+  readyState: number;
+  send(data: string | ArrayBufferView | ArrayBuffer): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (ev: never) => void): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export async function resolveWebSocket(
+  given?: WebSocketConstructor,
+): Promise<WebSocketConstructor> {
+  if (given) return given;
+  const g = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (g) return g;
+  // Node 20 has no global WebSocket: load `ws` only there, so browsers never bundle it.
+  const mod = (await import('ws')) as unknown as { WebSocket: WebSocketConstructor };
+  return mod.WebSocket;
+}
+
+export class ListenSocket implements AsyncIterable<ListenEvent> {
+  private readonly queue: ListenEvent[] = [];
+  private waiting: (() => void) | null = null;
+  private done = false;
+  private failure: ClientError | null = null;
+
+  private constructor(
+    private readonly ws: WebSocketLike,
+    readonly url: string,
+  ) {}
+
+  /** Opens the socket; resolves once it is open, rejects with M_NETWORK if it cannot open. */
+  static open(Impl: WebSocketConstructor, url: string, shownUrl: string): Promise<ListenSocket> {
+    const ws = new Impl(url);
+    ws.binaryType = 'arraybuffer';
+    const socket = new ListenSocket(ws, shownUrl);
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      ws.addEventListener('open', () => {
+        opened = true;
+        resolve(socket);
+      });
+      ws.addEventListener('message', (ev: { data: unknown }) => socket.onMessage(ev.data));
+      ws.addEventListener('error', (ev: { message?: string }) => {
+        const err = new ClientError(
+          'M_NETWORK',
+          `listen socket ${shownUrl}: ${ev.message ?? 'connection error'}`,
+        );
+        if (!opened) reject(err);
+        else socket.fail(err);
+      });
+      ws.addEventListener('close', (ev: { code?: number; reason?: string }) => {
+        if (!opened) {
+          reject(
+            new ClientError(
+              'M_NETWORK',
+              `listen socket ${shownUrl}: closed before opening (code ${ev.code ?? '?'})`,
+            ),
+          );
+        }
+        socket.finish();
+      });
+    });
+  }
+
+  private onMessage(data: unknown): void {
+    if (typeof data === 'string') {
+      let ev: ListenEvent;
+      try {
+        ev = JSON.parse(data) as ListenEvent;
+      } catch {
+        this.fail(
+          new ClientError('M_BAD_RESPONSE', `listen socket: bad JSON '${data.slice(0, 80)}'`),
+        );
+        return;
+      }
+      this.push(ev);
+    } else if (data instanceof ArrayBuffer) {
+      this.push({ type: 'block', bytes: new Uint8Array(data) });
+    } else if (ArrayBuffer.isView(data)) {
+      this.push({
+        type: 'block',
+        bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      });
+    }
+  }
+
+  private push(ev: ListenEvent): void {
+    this.queue.push(ev);
+    this.wake();
+  }
+
+  private fail(err: ClientError): void {
+    this.failure ??= err;
+    this.finish();
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+
+  /** The next event, or null once the socket has closed and every event was read. */
+  async next(): Promise<ListenEvent | null> {
+    while (true) {
+      const ev = this.queue.shift();
+      if (ev) return ev;
+      if (this.done) {
+        if (this.failure) throw this.failure;
+        return null;
+      }
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ListenEvent> {
+    while (true) {
+      const ev = await this.next();
+      if (ev === null) return;
+      yield ev;
+    }
+  }
+
+  close(): void {
+    try {
+      this.ws.close(1000);
+    } catch {
+      // Already closed.
+    }
+    this.finish();
+  }
+}
