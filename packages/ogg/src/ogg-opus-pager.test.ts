@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { OggFlag, parseOggPage } from './ogg-page.ts';
+import { OggOpusPager } from './ogg-opus-pager.ts';
+import { parseOpusPage } from './opus-page.ts';
+import { findOpusTag } from './opus-tags.ts';
+
+/** A fake 20 ms CELT packet of `n` bytes (TOC config 31, code 0). */
+const packet = (n: number): Uint8Array => new Uint8Array(n).fill(7).fill(0xf8, 0, 1);
+
+describe('OggOpusPager', () => {
+  it('writes OpusHead (BOS, page 0) and OpusTags (page 1) with granule 0', () => {
+    const pager = new OggOpusPager({
+      serial: 77,
+      channels: 2,
+      preSkip: 312,
+      title: 'Morning show',
+      vendor: 'test',
+    });
+    const head = parseOpusPage(pager.headPage());
+    expect(head.kind).toBe('head');
+    if (head.kind !== 'head') return;
+    expect(head.page.flags).toBe(OggFlag.BOS);
+    expect(head.page.pageSeq).toBe(0);
+    expect(head.page.granule).toBe(0n);
+    expect(head.head).toMatchObject({ channels: 2, preSkip: 312, inputSampleRate: 48000 });
+    const tags = parseOpusPage(pager.tagsPage());
+    expect(tags.kind).toBe('tags');
+    if (tags.kind !== 'tags') return;
+    expect(tags.page.pageSeq).toBe(1);
+    expect(tags.page.granule).toBe(0n);
+    expect(tags.tags.vendor).toBe('test');
+    expect(findOpusTag(tags.tags, 'TITLE')).toBe('Morning show');
+  });
+
+  it('sets granules to samples so far, pre-skip included, and EOS with an end trim on the last page', () => {
+    const pager = new OggOpusPager({ serial: 1, channels: 1, preSkip: 312 });
+    const sizes: number[] = [];
+    const granules: bigint[] = [];
+    for (let i = 0; i < 4; i++) {
+      const b = pager.audioPage(Array.from({ length: 12 }, () => packet(80)));
+      sizes.push(b.length);
+      const p = parseOpusPage(b);
+      if (p.kind !== 'audio') throw new Error('not audio');
+      granules.push(p.granule);
+      expect(p.pageSeq).toBe(2 + i);
+      expect(p.samples).toBe(12 * 960);
+      expect(p.eos).toBe(false);
+      expect(p.packets).toHaveLength(12);
+    }
+    expect(granules).toEqual([11520n, 23040n, 34560n, 46080n]);
+    expect(new Set(sizes)).toEqual(new Set([27 + 12 + 960]));
+    const last = parseOpusPage(
+      pager.audioPage([packet(80), packet(80)], { eos: true, endTrim: 500 }),
+    );
+    if (last.kind !== 'audio') throw new Error('not audio');
+    expect(last.eos).toBe(true);
+    expect(last.granule).toBe(46080n + 1920n - 500n);
+    expect(pager.isEnded).toBe(true);
+    expect(() => pager.audioPage([packet(80)])).toThrow(/already ended/);
+  });
+
+  it('keeps every packet whole: a page never ends in a 255 lacing value', () => {
+    const pager = new OggOpusPager({ serial: 1, channels: 2, preSkip: 312 });
+    const page = parseOggPage(pager.audioPage([packet(255), packet(510), packet(320)]));
+    expect(page.incomplete).toBeUndefined();
+    expect(page.packets.map((p) => p.length)).toEqual([255, 510, 320]);
+    expect(() => pager.audioPage(Array.from({ length: 100 }, () => packet(600)))).toThrow(
+      /lacing values/,
+    );
+  });
+
+  it('continues a stream from startPageSeq and startGranule (resume)', () => {
+    const pager = new OggOpusPager({
+      serial: 5,
+      channels: 1,
+      preSkip: 312,
+      startPageSeq: 40,
+      startGranule: 960n * 100n,
+    });
+    const p = parseOpusPage(pager.audioPage([packet(80)]));
+    expect(p.page.pageSeq).toBe(40);
+    expect(p.page.granule).toBe(960n * 101n);
+    expect(pager.nextPageSeq).toBe(41);
+    expect(pager.granule).toBe(960n * 101n);
+  });
+
+  it('rejects bad arguments: empty non-EOS page, trims off EOS or too large', () => {
+    const pager = new OggOpusPager({ serial: 1, channels: 1, preSkip: 312 });
+    expect(() => pager.audioPage([])).toThrow(/at least one packet/);
+    expect(() => pager.audioPage([packet(80)], { endTrim: 10 })).toThrow(/only on the EOS page/);
+    expect(() => pager.audioPage([packet(80)], { eos: true, endTrim: 960 })).toThrow(
+      /under the page's 960/,
+    );
+    expect(() => new OggOpusPager({ serial: 2 ** 32, channels: 1, preSkip: 0 })).toThrow(/serial/);
+  });
+});
