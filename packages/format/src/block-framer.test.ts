@@ -165,6 +165,19 @@ describe('BlockFramer', () => {
     expect(codeOf(() => f.finish())).toBe('BAD_MAGIC');
   });
 
+  it('hands out the good blocks before a fault in the same chunk, then throws on the next call', () => {
+    const ct = Uint8Array.from(randomBytes(20));
+    const bytes = concat([MAGIC_BYTES, frameBlock(0, ct, 'be'), frameBlock(5, ct, 'be')]);
+    const f = new BlockFramer();
+    expect(f.push(bytes).map((b) => b.seq)).toEqual([0]);
+    expect(f.error?.code).toBe('SEQ_GAP');
+    expect(f.offset).toBe(40);
+    expect(codeOf(() => f.push(new Uint8Array(0)))).toBe('SEQ_GAP');
+    const g = new BlockFramer();
+    g.push(bytes);
+    expect(codeOf(() => g.finish())).toBe('SEQ_GAP');
+  });
+
   it('rejects a bad maxBlockLength option', () => {
     expect(codeOf(() => new BlockFramer({ maxBlockLength: 3 }))).toBe('BAD_ARGUMENT');
   });

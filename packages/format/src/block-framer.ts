@@ -107,9 +107,17 @@ export class BlockFramer {
     return this.#state === 'header' && this.#buffered === 0;
   }
 
+  /** The first framing error, once one has happened; bytes after `offset` were not accepted. */
+  get error(): FormatError | undefined {
+    return this.#error;
+  }
+
   /**
    * Adds bytes and returns every block they complete. The chunk must not be modified afterwards:
-   * returned blocks may be views into it. After an error, every call throws that error again.
+   * returned blocks may be views into it. When the chunk holds good blocks and then a fault, the
+   * good blocks are returned, `error` is set at once and the next push()/finish() throws it;
+   * a fault with no good block before it in this chunk throws at once. After an error, every
+   * call throws that error again, and `offset` stays at the end of the last good block.
    */
   push(chunk: Uint8Array): FramedBlock[] {
     if (this.#error) throw this.#error;
@@ -142,7 +150,10 @@ export class BlockFramer {
     } catch (err) {
       this.#error = err as FormatError;
       this.#chunks = [];
-      throw err;
+      this.#buffered = 0;
+      // Blocks complete before the fault are good: hand them out, and report the fault on the
+      // next call (it is already visible in `error`). Errors thus surface in stream order.
+      if (out.length === 0) throw err;
     }
     return out;
   }

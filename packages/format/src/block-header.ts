@@ -3,10 +3,10 @@
  * DESIGN.md §2: written big-endian; the legacy experimental writer wrote seq and len
  * little-endian and crc = 0 (the registration code reads the same either way).
  */
+import { checkSeq } from './block-nonce.ts';
 import { crc32 } from './crc32.ts';
 import {
   BLOCK_HEADER_SIZE,
-  MAX_SEQ,
   MIN_BLOCK_LENGTH,
   REGISTRATION_CODE,
   type ByteOrder,
@@ -84,12 +84,6 @@ export function computeBlockCrc(block: Uint8Array): number {
 export function detectByteOrder(bytes: Uint8Array, offset: number): ByteOrder {
   const dv = view(bytes);
   return dv.getUint32(offset + 12) === 0 ? 'le' : 'be';
-}
-
-function checkSeq(seq: number): void {
-  if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQ) {
-    throw new FormatError('BAD_ARGUMENT', `seq ${seq} is not an integer in 0..${MAX_SEQ}`, { seq });
-  }
 }
 
 /**

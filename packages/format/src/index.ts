@@ -27,3 +27,28 @@ export {
   type BlockHeader,
 } from './block-header.ts';
 export { BlockFramer, type BlockFramerOptions, type FramedBlock } from './block-framer.ts';
+export {
+  generateEncryptedFile,
+  parseEncryptedFile,
+  encryptedFileSecrets,
+  ENCRYPTED_FILE_VERSION,
+  type EncryptedFile,
+  type JsonWebKeyAesGcm,
+} from './encrypted-file.ts';
+export {
+  createBlockCipher,
+  type BlockCipher,
+  type BlockCipherOptions,
+  type CipherBackend,
+} from './block-cipher.ts';
+export { blockIv, blockAad } from './block-nonce.ts';
+export { BlockWriter, type BlockWriterOptions } from './block-writer.ts';
+export { createEncryptStream, encryptAll, type EncryptStreamOptions } from './encrypt-stream.ts';
+export {
+  createDecryptStream,
+  decryptAll,
+  type DecryptedBlock,
+  type DecryptStreamOptions,
+} from './decrypt-stream.ts';
+export { findBlockBoundary, type BlockBoundary, type ResyncOptions } from './block-resync.ts';
+export { encodeBase64, encodeBase64Url, decodeBase64, decodeBase64Url } from './base64-codec.ts';

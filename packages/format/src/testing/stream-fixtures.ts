@@ -100,3 +100,18 @@ export function base64url(bytes: Uint8Array): string {
 export function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64').replace(/=+$/, '');
 }
+
+/** An EncryptedFile object for given key and iv bytes, written out by hand (not by the library). */
+export function encryptedFileFor(key: Uint8Array, iv: Uint8Array) {
+  return {
+    v: 'org.matrix.msc4016.v3' as const,
+    key: {
+      kty: 'oct' as const,
+      alg: 'A256GCM' as const,
+      k: base64url(key),
+      ext: true as const,
+      key_ops: ['encrypt', 'decrypt'],
+    },
+    iv: base64(iv),
+  };
+}

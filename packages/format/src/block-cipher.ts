@@ -1,0 +1,48 @@
+/**
+ * BlockCipher: AES-256-GCM of one block's plaintext under an EncryptedFile (DESIGN.md §2).
+ * The core is WebCrypto (browsers and Node); in Node a node:crypto fast path with the same
+ * interface is chosen automatically. Decryption returns nothing unless the tag verifies.
+ */
+import { encryptedFileSecrets, type EncryptedFile } from './encrypted-file.ts';
+import type { ByteOrder } from './format-constants.ts';
+import { createWebCryptoBlockCipher } from './webcrypto-block-cipher.ts';
+
+export type CipherBackend = 'node' | 'webcrypto';
+
+export interface BlockCipher {
+  readonly backend: CipherBackend;
+  /** Ciphertext ‖ 16-byte tag of block `seq`. Writers use only the default big-endian form. */
+  encrypt(seq: number, plaintext: Uint8Array, byteOrder?: ByteOrder): Promise<Uint8Array>;
+  /** Plaintext of block `seq`; rejects with FormatError AUTH_FAILED when the tag does not verify. */
+  decrypt(seq: number, ciphertext: Uint8Array, byteOrder?: ByteOrder): Promise<Uint8Array>;
+  /**
+   * Synchronous forms, present only on backends that can do them (node:crypto). Same results and
+   * errors as the promise forms; they save a promise per block on the hot path.
+   */
+  encryptSync?(seq: number, plaintext: Uint8Array, byteOrder?: ByteOrder): Uint8Array;
+  decryptSync?(seq: number, ciphertext: Uint8Array, byteOrder?: ByteOrder): Uint8Array;
+}
+
+export interface BlockCipherOptions {
+  /** 'auto' (default): node:crypto when running in Node, WebCrypto elsewhere. */
+  backend?: 'auto' | CipherBackend;
+}
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+export async function createBlockCipher(
+  file: EncryptedFile,
+  options: BlockCipherOptions = {},
+): Promise<BlockCipher> {
+  const { key, iv } = encryptedFileSecrets(file);
+  const backend = options.backend ?? 'auto';
+  if (backend === 'node' || (backend === 'auto' && isNode())) {
+    // Loaded only in Node, so browser bundles never evaluate node:crypto.
+    const { createNodeBlockCipher } = await import('./node-block-cipher.ts');
+    return createNodeBlockCipher(key, iv);
+  }
+  return createWebCryptoBlockCipher(key, iv);
+}
