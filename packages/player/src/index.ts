@@ -1,1 +1,57 @@
-export {};
+/**
+ * @mxcast/player: join live or seek anywhere in an mxcast broadcast, resync, authenticate,
+ * demux, decode and play. Browser-safe; Node-only sinks are in `@mxcast/player/node`.
+ */
+export {
+  Player,
+  type PlayerOptions,
+  type PlayFrom,
+  type PlayerOutcome,
+  type DeclaredGeometry,
+} from './player.ts';
+export { PlayerError, isPlayerError, type PlayerErrorCode } from './player-error.ts';
+export {
+  PlayerEmitter,
+  type PlayerState,
+  type PlayerStatus,
+  type PlayerEvents,
+} from './player-events.ts';
+export {
+  OPUS_RATE,
+  PRE_ROLL_SAMPLES,
+  FIRST_AUDIO_SEQ,
+  planSeek,
+  blockOffset,
+  blockStartSample,
+  parseTime,
+  type StreamGeometry,
+  type SeekPlan,
+} from './stream-geometry.ts';
+export type { BlockSource, SourceBlock, SourceStart, SourceEnd } from './block-source.ts';
+export { HttpBlockSource, type HttpBlockSourceOptions } from './http-block-source.ts';
+export {
+  WsBlockSource,
+  type WsBlockSourceOptions,
+  type WebSocketLike,
+  type WebSocketConstructor,
+} from './ws-block-source.ts';
+export { BlockAuthenticator } from './block-authenticator.ts';
+export { OggBlockDemuxer, type DemuxedBlock } from './ogg-block-demuxer.ts';
+export { OpusPageDecoder, type PcmChunk, type PacketDecoder } from './opus-page-decoder.ts';
+export { JitterBuffer, type JitterBufferOptions, type PlayoutState } from './jitter-buffer.ts';
+export { PlayoutOutput } from './playout-output.ts';
+export {
+  fetchIndex,
+  parseMxcUri,
+  downloadUrl,
+  indexUrl,
+  listenSocketUrl,
+  type RelayIndex,
+  type MediaLocation,
+} from './relay-index.ts';
+export { CallbackSink, MemorySink, type PcmSink } from './sink/pcm-sink.ts';
+export { WorkletSink, type WorkletSinkOptions } from './sink/worklet-sink.ts';
+export {
+  WORKLET_PROCESSOR_NAME,
+  WORKLET_PROCESSOR_SOURCE,
+} from './sink/worklet-processor-source.ts';

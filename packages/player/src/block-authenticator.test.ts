@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BlockFramer,
+  createBlockCipher,
+  encodeBlock,
+  generateEncryptedFile,
+  type BlockCipher,
+} from '@mxcast/format';
+import { BlockAuthenticator } from './block-authenticator.ts';
+import type { SourceBlock } from './block-source.ts';
+import { PlayerError } from './player-error.ts';
+
+async function block(
+  cipher: BlockCipher,
+  seq: number,
+  text = `block ${seq}`,
+): Promise<SourceBlock> {
+  const bytes = encodeBlock(seq, await cipher.encrypt(seq, new TextEncoder().encode(text)));
+  const [framed] = new BlockFramer({ expectMagic: false }).push(bytes);
+  if (!framed) throw new Error('no block');
+  return { seq, offset: null, size: bytes.length, ciphertext: framed.ciphertext, byteOrder: 'be' };
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    expect(err).toBeInstanceOf(PlayerError);
+    expect((err as PlayerError).fatal).toBe(true);
+    return (err as PlayerError).code;
+  }
+}
+
+describe('BlockAuthenticator', async () => {
+  const file = generateEncryptedFile('mxc://localhost/test');
+  const cipher = await createBlockCipher(file);
+
+  it('opens consecutive blocks', async () => {
+    const auth = new BlockAuthenticator(cipher);
+    for (let seq = 0; seq < 4; seq++) {
+      expect(new TextDecoder().decode(await auth.open(await block(cipher, seq)))).toBe(
+        `block ${seq}`,
+      );
+    }
+    expect(auth.expectedSeq).toBe(4);
+  });
+
+  it('refuses duplicated, reordered and skipped blocks', async () => {
+    for (const next of [1, 0, 4]) {
+      const auth = new BlockAuthenticator(cipher);
+      await auth.open(await block(cipher, 0));
+      await auth.open(await block(cipher, 1));
+      await auth.open(await block(cipher, 2));
+      expect(await code(auth.open(await block(cipher, next)))).toBe('TAMPERED');
+    }
+  });
+
+  it('allows one jump the player made, and only to the seq it asked for', async () => {
+    const auth = new BlockAuthenticator(cipher);
+    await auth.open(await block(cipher, 0));
+    auth.allowJump(7);
+    expect(await code(auth.open(await block(cipher, 8)))).toBe('TAMPERED');
+    const again = new BlockAuthenticator(cipher);
+    await again.open(await block(cipher, 0));
+    again.allowJump(7);
+    await again.open(await block(cipher, 7));
+    expect(await code(again.open(await block(cipher, 9)))).toBe('TAMPERED');
+  });
+
+  it('calls a first failure a wrong key and a later one tampering', async () => {
+    const other = await createBlockCipher(generateEncryptedFile('mxc://localhost/other'));
+    expect(await code(new BlockAuthenticator(cipher).open(await block(other, 0)))).toBe(
+      'WRONG_KEY',
+    );
+    const auth = new BlockAuthenticator(cipher);
+    await auth.open(await block(cipher, 0));
+    const flipped = await block(cipher, 1);
+    const ct = flipped.ciphertext.slice();
+    ct[3] = (ct[3] as number) ^ 0x01;
+    expect(await code(auth.open({ ...flipped, ciphertext: ct }))).toBe('TAMPERED');
+    // a block spliced in from another stream under the same seq
+    const auth2 = new BlockAuthenticator(cipher);
+    await auth2.open(await block(cipher, 0));
+    expect(await code(auth2.open(await block(other, 1)))).toBe('TAMPERED');
+  });
+});

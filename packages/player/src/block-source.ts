@@ -1,0 +1,45 @@
+/**
+ * What the player reads blocks from. A source yields whole framed blocks (header + ciphertext,
+ * not yet authenticated) from a starting point; the player does the rest (seq checks,
+ * decryption, demux, decode). Two implementations: HTTP download with Range
+ * (http-block-source.ts) and the relay's WebSocket (ws-block-source.ts).
+ */
+import type { ByteOrder } from '@mxcast/format';
+
+export interface SourceBlock {
+  seq: number;
+  /** Byte offset of the block's header in the file; null when the transport does not say (WebSocket). */
+  offset: number | null;
+  /** Bytes on the wire: header + ciphertext. */
+  size: number;
+  ciphertext: Uint8Array;
+  byteOrder: ByteOrder;
+}
+
+/** Where to start reading. */
+export type SourceStart =
+  /** At a known block boundary. `end` (exclusive) bounds the request (`Range: bytes=offset-(end-1)`). */
+  | { kind: 'offset'; offset: number; seq: number; end?: number }
+  /** The newest block onward (WebSocket `from=live&headers=1`, HTTP: index then Range). */
+  | { kind: 'live' };
+
+/** Why a source's iteration stopped without an error. */
+export type SourceEnd =
+  /** The relay closed the stream normally: it says the media is complete (or cancelled). */
+  | { kind: 'ended'; state: 'complete' | 'cancelled' | 'unknown' }
+  /** A bounded request got every byte it asked for. */
+  | { kind: 'range-done' };
+
+export interface BlockSourceEvents {
+  /** Counted for the status line and the seek benchmark (requests per seek). */
+  onRequest?: () => void;
+  /** The relay's view of the newest block (WS status, index), for the delay-behind-live readout. */
+  onLiveEdge?: (blockCount: number) => void;
+  /** The relay skipped a slow listener to the live edge (WS `skipped`). */
+  onSkipped?: (toSeq: number) => void;
+}
+
+export interface BlockSource {
+  readonly transport: 'http' | 'ws';
+  blocks(start: SourceStart, signal: AbortSignal): AsyncGenerator<SourceBlock, SourceEnd>;
+}

@@ -1,0 +1,70 @@
+/**
+ * The player's states and events, and a small typed emitter (no Node `events`: the core runs in
+ * browsers too).
+ */
+import type { PlayerError } from './player-error.ts';
+
+export type PlayerState =
+  | 'idle'
+  | 'connecting'
+  /** Joined at the live edge and waiting for / playing the newest blocks. */
+  | 'live'
+  /** Playing from a position in the past (a seek or `from` time). */
+  | 'playing'
+  | 'seeking'
+  /** The jitter buffer ran dry (or a reconnect is under way); playback resumes when it refills. */
+  | 'buffering'
+  /** The last block carried the Ogg EOS flag (DESIGN.md §3): the broadcast finished. */
+  | 'finished'
+  /** The stream stopped (completed, cancelled or cut) without an EOS page: never "finished". */
+  | 'ended-without-finishing'
+  /** Playback was stopped by the caller (`stop()` or `duration` reached). */
+  | 'stopped'
+  | 'error';
+
+export interface PlayerStatus {
+  state: PlayerState;
+  /** Seconds of audio handed to the sink so far, as a position in the broadcast. */
+  position: number;
+  /** Seconds between the newest audio known to exist and `position`; null when unknown. */
+  delayBehindLive: number | null;
+  /** Current jitter-buffer target in milliseconds (paced playback only). */
+  jitterTargetMs: number;
+  resyncs: number;
+  reconnects: number;
+  /** HTTP requests and WebSocket connections made so far. */
+  requests: number;
+  /** Seq of the last block that authenticated. */
+  lastSeq: number | null;
+}
+
+export interface PlayerEvents {
+  state: { state: PlayerState; previous: PlayerState };
+  error: PlayerError;
+  /** Sent when a connection dropped and the player resumes from `fromSeq` at byte `offset`. */
+  reconnecting: { attempt: number; fromSeq: number; offset: number; reason: string };
+  reconnected: { attempt: number; fromSeq: number };
+  /** A block authenticated and was decoded (before any trimming). */
+  block: { seq: number; granule: bigint; eos: boolean };
+  /** The framing was lost and found again (a start at an offset not known to be a boundary). */
+  resync: { from: number; to: number };
+  status: PlayerStatus;
+}
+
+type Listener<T> = (value: T) => void;
+
+export class PlayerEmitter {
+  readonly #listeners = new Map<keyof PlayerEvents, Set<Listener<never>>>();
+
+  on<K extends keyof PlayerEvents>(event: K, listener: Listener<PlayerEvents[K]>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  protected emit<K extends keyof PlayerEvents>(event: K, value: PlayerEvents[K]): void {
+    for (const listener of this.#listeners.get(event) ?? [])
+      (listener as Listener<PlayerEvents[K]>)(value);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Blocks over the relay's listen WebSocket (docs/protocol.md "Listen over WebSocket"): each
+ * binary message is one whole stored block; text messages carry status, `skipped` and `end`.
+ * Takes any WHATWG-shaped WebSocket constructor (the browser's, or `ws` in Node via node.ts),
+ * so this file stays free of Node imports.
+ */
+import { BlockFramer, type ByteOrder, isFormatError } from '@mxcast/format';
+import type {
+  BlockSource,
+  BlockSourceEvents,
+  SourceBlock,
+  SourceEnd,
+  SourceStart,
+} from './block-source.ts';
+import { PlayerError } from './player-error.ts';
+import { listenSocketUrl, type MediaLocation } from './relay-index.ts';
+
+/** The part of the WHATWG WebSocket the source uses (browsers and the `ws` package both have it). */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  addEventListener(
+    type: 'close',
+    listener: (event: { code: number; reason: string }) => void,
+  ): void;
+  addEventListener(type: 'error', listener: (event: unknown) => void): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface WsBlockSourceOptions extends BlockSourceEvents {
+  location: MediaLocation;
+  WebSocket?: WebSocketConstructor;
+  maxBlockLength?: number;
+  byteOrder?: ByteOrder;
+}
+
+type Item =
+  | { kind: 'block'; data: Uint8Array }
+  | { kind: 'end'; state: 'complete' | 'cancelled' }
+  | { kind: 'close'; code: number; reason: string }
+  | { kind: 'error'; error: PlayerError };
+
+export class WsBlockSource implements BlockSource {
+  readonly transport = 'ws';
+  byteOrder: ByteOrder | undefined;
+  readonly #options: WsBlockSourceOptions;
+
+  constructor(options: WsBlockSourceOptions) {
+    this.#options = options;
+    this.byteOrder = options.byteOrder;
+  }
+
+  async *blocks(start: SourceStart, signal: AbortSignal): AsyncGenerator<SourceBlock, SourceEnd> {
+    const Ctor =
+      this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!Ctor)
+      throw new PlayerError(
+        'BAD_REQUEST',
+        'no WebSocket implementation (pass options.WebSocket)',
+        true,
+      );
+    // from=<seq> replays then goes on live; headers=1 adds blocks 0 and 1 when starting past them.
+    const url =
+      start.kind === 'live'
+        ? listenSocketUrl(this.#options.location, 'live', true)
+        : listenSocketUrl(this.#options.location, start.seq, false);
+    this.#options.onRequest?.();
+    const socket = new Ctor(url);
+    socket.binaryType = 'arraybuffer';
+    const queue: Item[] = [];
+    let wake: (() => void) | undefined;
+    const put = (item: Item) => {
+      queue.push(item);
+      wake?.();
+    };
+    socket.addEventListener('message', (event) => {
+      const data = event.data;
+      if (typeof data === 'string') {
+        const msg = safeJson(data);
+        if (msg?.type === 'status' && typeof msg.block_count === 'number')
+          this.#options.onLiveEdge?.(msg.block_count);
+        else if (msg?.type === 'skipped' && typeof msg.to_seq === 'number')
+          this.#options.onSkipped?.(msg.to_seq);
+        else if (msg?.type === 'end')
+          put({ kind: 'end', state: msg.state === 'cancelled' ? 'cancelled' : 'complete' });
+        else if (msg?.type === 'error') {
+          const code = msg.errcode === 'M_NOT_FOUND' ? 'NOT_FOUND' : 'REFUSED';
+          put({
+            kind: 'error',
+            error: new PlayerError(code, `listen socket: ${msg.errcode} ${msg.error ?? ''}`, true),
+          });
+        }
+      } else if (data instanceof ArrayBuffer) put({ kind: 'block', data: new Uint8Array(data) });
+      else if (ArrayBuffer.isView(data))
+        put({ kind: 'block', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    });
+    socket.addEventListener('close', (event) =>
+      put({ kind: 'close', code: event.code, reason: event.reason }),
+    );
+    socket.addEventListener('error', () => {
+      /* the close event that follows says what happened */
+    });
+    const onAbort = () => socket.close(1000, 'player stopped');
+    signal.addEventListener('abort', onAbort);
+    let ended: SourceEnd | undefined;
+    try {
+      for (;;) {
+        if (signal.aborted) throw signal.reason;
+        const item = queue.shift();
+        if (!item) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        if (item.kind === 'block') yield this.#parse(item.data);
+        else if (item.kind === 'end') ended = { kind: 'ended', state: item.state };
+        else if (item.kind === 'error') throw item.error;
+        else {
+          if (ended) return ended;
+          if (signal.aborted) throw signal.reason;
+          // 1008 policy / 4xxx application codes: the relay refused this listener.
+          if (item.code === 1008 || (item.code >= 4400 && item.code < 4500)) {
+            const code = item.code === 4404 ? 'NOT_FOUND' : 'REFUSED';
+            throw new PlayerError(code, `listen socket closed ${item.code} ${item.reason}`, true);
+          }
+          throw new PlayerError(
+            'NETWORK',
+            `listen socket closed (${item.code}${item.reason ? ` ${item.reason}` : ''})`,
+            false,
+          );
+        }
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (socket.readyState <= 1) socket.close(1000, 'done');
+    }
+  }
+
+  /** One message is one whole block: frame it on its own (no magic, any seq: the player checks order). */
+  #parse(data: Uint8Array): SourceBlock {
+    const framer = new BlockFramer({
+      expectMagic: false,
+      ...(this.byteOrder ? { byteOrder: this.byteOrder } : {}),
+      ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),
+    });
+    try {
+      const blocks = framer.push(data);
+      const block = blocks[0];
+      if (blocks.length !== 1 || !block || !framer.atBoundary) {
+        throw new PlayerError(
+          'TAMPERED',
+          `listen socket message of ${data.length} bytes is not exactly one block`,
+          true,
+        );
+      }
+      this.byteOrder = block.byteOrder;
+      return {
+        seq: block.seq,
+        offset: null,
+        size: block.bytes.length,
+        ciphertext: block.ciphertext,
+        byteOrder: block.byteOrder,
+      };
+    } catch (err) {
+      if (isFormatError(err))
+        throw new PlayerError('TAMPERED', `listen socket block: ${err.message}`, true);
+      throw err;
+    }
+  }
+}
+
+function safeJson(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
