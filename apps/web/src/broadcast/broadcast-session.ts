@@ -1,0 +1,228 @@
+/**
+ * One broadcast from the browser: create the media (declaring the geometry), open the WebSocket
+ * upload, then microphone → capture worklet → encoder worker → uploader. The key is generated
+ * here and leaves the browser only inside the listen link's #fragment.
+ */
+import { MediaClient, buildListenLink } from '@mxcast/client';
+import { generateEncryptedFile } from '@mxcast/format';
+import captureWorkletUrl from './capture-worklet.ts?worker&url';
+import EncodeWorker from './encode-worker.ts?worker';
+import { presetGeometry, type WebPreset } from './broadcast-presets.ts';
+import type { FromEncoder, ToEncoder } from './encoder-protocol.ts';
+import { WsUploader, type UploaderState } from './ws-uploader.ts';
+
+export interface BroadcastEvents {
+  onConnection(state: UploaderState, detail?: string): void;
+  onLevel(rms: number, peak: number): void;
+  onProgress(audioSeconds: number, ackedBytes: number): void;
+  onListeners(count: number): void;
+  onFatal(message: string): void;
+}
+
+export interface BroadcastStart {
+  relayUrl: string;
+  accessToken: string;
+  preset: WebPreset;
+  events: BroadcastEvents;
+}
+
+const LISTENER_POLL_MS = 2000;
+
+export class BroadcastSession {
+  readonly mxc: string;
+  readonly listenLink: string;
+  readonly #client: MediaClient;
+  readonly #uploader: WsUploader;
+  readonly #worker: Worker;
+  readonly #audio: AudioContext;
+  readonly #stream: MediaStream;
+  readonly #node: AudioWorkletNode;
+  readonly #events: BroadcastEvents;
+  #poll: ReturnType<typeof setInterval> | null = null;
+  #ended = false;
+
+  private constructor(parts: {
+    mxc: string;
+    listenLink: string;
+    client: MediaClient;
+    uploader: WsUploader;
+    worker: Worker;
+    audio: AudioContext;
+    stream: MediaStream;
+    node: AudioWorkletNode;
+    events: BroadcastEvents;
+  }) {
+    this.mxc = parts.mxc;
+    this.listenLink = parts.listenLink;
+    this.#client = parts.client;
+    this.#uploader = parts.uploader;
+    this.#worker = parts.worker;
+    this.#audio = parts.audio;
+    this.#stream = parts.stream;
+    this.#node = parts.node;
+    this.#events = parts.events;
+  }
+
+  static async start(options: BroadcastStart): Promise<BroadcastSession> {
+    const { relayUrl, accessToken, preset, events } = options;
+    // Ask for the microphone first: a refusal should not leave a created media behind.
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: {
+        channelCount: 1,
+        echoCancellation: true,
+        noiseSuppression: true,
+        autoGainControl: true,
+      },
+    });
+    const cleanupMic = () => stream.getTracks().forEach((t) => t.stop());
+    let audio: AudioContext | null = null;
+    try {
+      const geometry = presetGeometry(preset);
+      const client = new MediaClient({ baseUrl: relayUrl, accessToken });
+      const { mxc } = await client.create(geometry);
+      const file = generateEncryptedFile(mxc);
+      const listenLink = buildListenLink(relayUrl, { mxc, file, geometry });
+
+      let lastAudioSeconds = 0;
+      const uploader = new WsUploader({
+        client,
+        relayUrl,
+        accessToken,
+        mxc,
+        onState: (state, detail) => events.onConnection(state, detail),
+        onAck: (offset) => events.onProgress(lastAudioSeconds, offset),
+      });
+      await uploader.start();
+
+      // A 48 kHz context: Opus's native rate, so the browser resamples the microphone for us.
+      audio = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
+      await audio.audioWorklet.addModule(captureWorkletUrl);
+      const frameSamples = (48000 * preset.frameMs) / 1000;
+      const node = new AudioWorkletNode(audio, 'mxcast-capture', {
+        numberOfInputs: 1,
+        numberOfOutputs: 1,
+        channelCount: 1,
+        channelCountMode: 'explicit',
+        processorOptions: { frameSamples },
+      });
+      const mute = audio.createGain();
+      mute.gain.value = 0;
+      audio.createMediaStreamSource(stream).connect(node);
+      // The worklet only runs while it is pulled by the destination; its output is silence.
+      node.connect(mute).connect(audio.destination);
+
+      const worker = new EncodeWorker();
+      const ready = new Promise<void>((resolve, reject) => {
+        worker.onmessage = (event: MessageEvent<FromEncoder>) => {
+          const m = event.data;
+          if (m.type === 'ready') resolve();
+          else if (m.type === 'bytes') {
+            lastAudioSeconds = m.audioSeconds;
+            uploader.send(m.bytes);
+            events.onProgress(m.audioSeconds, uploader.ackedOffset);
+          } else if (m.type === 'level') events.onLevel(m.rms, m.peak);
+          else if (m.type === 'error') {
+            reject(new Error(m.message));
+            events.onFatal(`encoder: ${m.message}`);
+          }
+        };
+        worker.onerror = (e: ErrorEvent) => {
+          reject(new Error(e.message));
+          events.onFatal(`encoder: ${e.message}`);
+        };
+      });
+      const channel = new MessageChannel();
+      const start: ToEncoder = {
+        type: 'start',
+        config: {
+          frameMs: preset.frameMs,
+          framesPerBlock: preset.framesPerBlock,
+          bitrate: preset.bitrate,
+          channels: 1,
+          application: preset.application,
+          file,
+        },
+        pcm: channel.port2,
+      };
+      worker.postMessage(start, [channel.port2]);
+      await ready;
+      node.port.postMessage({ port: channel.port1 }, [channel.port1]);
+      await audio.resume();
+
+      const session = new BroadcastSession({
+        mxc,
+        listenLink,
+        client,
+        uploader,
+        worker,
+        audio,
+        stream,
+        node,
+        events,
+      });
+      session.#startPolling();
+      return session;
+    } catch (error) {
+      cleanupMic();
+      await audio?.close();
+      throw error;
+    }
+  }
+
+  /** Stops capture, writes the EOS block and completes the media. */
+  async stop(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#stopCapture();
+    const stopped = new Promise<void>((resolve, reject) => {
+      const previous = this.#worker.onmessage;
+      this.#worker.onmessage = (event: MessageEvent<FromEncoder>) => {
+        previous?.call(this.#worker, event);
+        if (event.data.type === 'stopped') resolve();
+        if (event.data.type === 'error') reject(new Error(event.data.message));
+      };
+    });
+    this.#worker.postMessage({ type: 'stop' } satisfies ToEncoder);
+    await stopped;
+    try {
+      await this.#uploader.finish();
+    } finally {
+      this.#teardown();
+    }
+  }
+
+  /** Cancels the broadcast: the relay marks it cancelled and listeners see it end unfinished. */
+  async cancel(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#stopCapture();
+    try {
+      await this.#client.deleteMedia(this.mxc);
+    } finally {
+      this.#uploader.abort();
+      this.#teardown();
+    }
+  }
+
+  #stopCapture(): void {
+    this.#node.port.postMessage({ stop: true });
+    this.#stream.getTracks().forEach((t) => t.stop());
+  }
+
+  #teardown(): void {
+    if (this.#poll) clearInterval(this.#poll);
+    this.#worker.terminate();
+    void this.#audio.close();
+  }
+
+  #startPolling(): void {
+    const tick = () => {
+      this.#client.index(this.mxc).then(
+        (index) => this.#events.onListeners(index.listeners),
+        () => undefined,
+      );
+    };
+    tick();
+    this.#poll = setInterval(tick, LISTENER_POLL_MS);
+  }
+}

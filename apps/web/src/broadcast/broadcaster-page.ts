@@ -1,0 +1,353 @@
+/**
+ * The broadcaster page (`/`): sign in with an access token, pick a preset, go live, share the
+ * listen link, watch level / time / listeners / connection, then stop (finish) or cancel.
+ */
+import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
+import { BroadcastSession } from './broadcast-session.ts';
+import { WEB_PRESETS, findPreset, type WebPreset } from './broadcast-presets.ts';
+import type { UploaderState } from './ws-uploader.ts';
+
+const TOKEN_KEY = 'mxcast.token';
+const PRESET_KEY = 'mxcast.preset';
+
+export function mountBroadcasterPage(root: HTMLElement): void {
+  const relayUrl = location.origin;
+  const main = h('main', { class: 'broadcaster', 'data-view': 'signin' });
+  replaceChildren(
+    root,
+    brandHeader('Live, end-to-end encrypted audio'),
+    main,
+    h(
+      'footer',
+      { class: 'foot' },
+      'The key stays in your browser and in the link you share. The relay never sees it.',
+    ),
+  );
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token) showSetup(main, relayUrl, token);
+  else showSignIn(main, relayUrl);
+}
+
+function showSignIn(main: HTMLElement, relayUrl: string, notice = ''): void {
+  main.dataset.view = 'signin';
+  const input = h('input', {
+    type: 'password',
+    id: 'token',
+    name: 'token',
+    autocomplete: 'current-password',
+    placeholder: 'mxc_…',
+    required: true,
+  });
+  const form = h(
+    'form',
+    { class: 'card', id: 'signin' },
+    h('h1', {}, 'Sign in to broadcast'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Paste the access token the relay operator gave you (',
+      h('code', {}, 'mxcast token create @you:server'),
+      '). It is kept in this browser only.',
+    ),
+    h('label', { class: 'field' }, h('span', {}, 'Access token'), input),
+    h('button', { class: 'primary big', type: 'submit' }, 'Sign in'),
+    h('p', { class: 'notice', 'data-tone': notice ? 'err' : null, role: 'status' }, notice),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const value = input.value.trim();
+    if (!value) return;
+    localStorage.setItem(TOKEN_KEY, value);
+    showSetup(main, relayUrl, value);
+  });
+  replaceChildren(main, form);
+  input.focus();
+}
+
+function showSetup(main: HTMLElement, relayUrl: string, token: string, notice = ''): void {
+  main.dataset.view = 'setup';
+  let preset = findPreset(localStorage.getItem(PRESET_KEY));
+  const hint = h('p', { class: 'hint', id: 'preset-hint' }, preset.hint);
+  const seg = h('div', { class: 'seg', role: 'radiogroup', 'aria-label': 'Preset' });
+  for (const p of WEB_PRESETS) {
+    const radio = h('input', {
+      type: 'radio',
+      name: 'preset',
+      value: p.name,
+      checked: p.name === preset.name,
+    });
+    radio.addEventListener('change', () => {
+      preset = p;
+      localStorage.setItem(PRESET_KEY, p.name);
+      hint.textContent = p.hint;
+    });
+    seg.append(h('label', {}, radio, h('span', {}, p.label)));
+  }
+  const goLive = h('button', { class: 'primary big', id: 'go-live', type: 'button' }, 'Go live');
+  const status = h(
+    'p',
+    { class: 'notice', role: 'status', 'data-tone': notice ? 'err' : null },
+    notice,
+  );
+  const signOut = h('button', { class: 'link', type: 'button', id: 'sign-out' }, 'Sign out');
+  signOut.addEventListener('click', () => {
+    localStorage.removeItem(TOKEN_KEY);
+    showSignIn(main, relayUrl);
+  });
+  goLive.addEventListener('click', () => {
+    goLive.disabled = true;
+    goLive.textContent = 'Starting…';
+    status.removeAttribute('data-tone');
+    status.textContent = 'Asking for the microphone…';
+    void startLive(main, relayUrl, token, preset).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (
+        /M_UNKNOWN_TOKEN|M_MISSING_TOKEN/.test(message) ||
+        (error as { code?: string }).code === 'M_UNKNOWN_TOKEN'
+      ) {
+        localStorage.removeItem(TOKEN_KEY);
+        showSignIn(main, relayUrl, 'The relay does not know that token. Please sign in again.');
+        return;
+      }
+      showSetup(main, relayUrl, token, describeStartError(error));
+    });
+  });
+  replaceChildren(
+    main,
+    h(
+      'section',
+      { class: 'card', id: 'setup' },
+      h('div', { class: 'row spread' }, h('h1', {}, 'New broadcast'), signOut),
+      h(
+        'p',
+        { class: 'muted' },
+        'Choose how you will sound, then go live. You get a link to share.',
+      ),
+      seg,
+      hint,
+      goLive,
+      status,
+    ),
+  );
+  goLive.focus();
+}
+
+function describeStartError(error: unknown): string {
+  if (
+    error instanceof DOMException &&
+    (error.name === 'NotAllowedError' || error.name === 'SecurityError')
+  ) {
+    return 'Microphone access was refused. Allow it in the browser to go live.';
+  }
+  if (error instanceof DOMException && error.name === 'NotFoundError')
+    return 'No microphone was found.';
+  const message = error instanceof Error ? error.message : String(error);
+  return `Could not go live: ${message}`;
+}
+
+const CONNECTION_TEXT: Record<UploaderState, [string, string]> = {
+  connecting: ['Connecting…', 'warn'],
+  open: ['Live', 'live'],
+  reconnecting: ['Reconnecting…', 'warn'],
+  finishing: ['Finishing…', 'warn'],
+  complete: ['Finished', 'ok'],
+  failed: ['Disconnected', 'err'],
+};
+
+async function startLive(
+  main: HTMLElement,
+  relayUrl: string,
+  token: string,
+  preset: WebPreset,
+): Promise<void> {
+  const pill = h(
+    'span',
+    { class: 'pill', id: 'connection', 'data-tone': 'warn', role: 'status' },
+    'Connecting…',
+  );
+  const elapsed = h('b', { id: 'elapsed' }, '0:00');
+  const listeners = h('b', { id: 'listeners' }, '0');
+  const sent = h('b', { id: 'sent' }, '0 KB');
+  const meterBar = h('i', {});
+  const meter = h(
+    'div',
+    {
+      class: 'meter',
+      role: 'meter',
+      'aria-label': 'Input level',
+      'aria-valuemin': 0,
+      'aria-valuemax': 1,
+    },
+    meterBar,
+  );
+  const link = h('input', {
+    type: 'text',
+    readonly: true,
+    id: 'listen-link',
+    'aria-label': 'Listen link',
+    value: '',
+  });
+  const copy = h('button', { type: 'button', id: 'copy-link' }, 'Copy');
+  const stop = h('button', { class: 'primary', type: 'button', id: 'stop' }, 'Stop and finish');
+  const cancel = h('button', { class: 'danger', type: 'button', id: 'cancel' }, 'Cancel broadcast');
+  const notice = h('p', { class: 'notice', role: 'status', id: 'notice' }, '');
+
+  const events = {
+    onConnection(state: UploaderState, detail?: string) {
+      const [text, tone] = CONNECTION_TEXT[state];
+      pill.textContent = text;
+      pill.dataset.tone = tone;
+      main.dataset.connection = state;
+      if (detail && state === 'failed') {
+        notice.textContent = detail;
+        notice.dataset.tone = 'err';
+      }
+    },
+    onLevel(rms: number) {
+      // A dB scale reads better than linear: −60 dBFS → empty, 0 dBFS → full.
+      const db = 20 * Math.log10(Math.max(rms, 1e-6));
+      const fill = Math.max(0, Math.min(1, (db + 60) / 60));
+      meterBar.style.transform = `scaleX(${fill.toFixed(3)})`;
+      meter.setAttribute('aria-valuenow', fill.toFixed(2));
+    },
+    onProgress(audioSeconds: number, ackedBytes: number) {
+      elapsed.textContent = formatClock(audioSeconds);
+      sent.textContent = `${Math.round(ackedBytes / 1024)} KB`;
+    },
+    onListeners(count: number) {
+      listeners.textContent = String(count);
+    },
+    onFatal(message: string) {
+      notice.textContent = message;
+      notice.dataset.tone = 'err';
+    },
+  };
+
+  const session = await BroadcastSession.start({ relayUrl, accessToken: token, preset, events });
+  link.value = session.listenLink;
+  main.dataset.view = 'live';
+  main.dataset.mxc = session.mxc;
+  pill.textContent = 'Live';
+  pill.dataset.tone = 'live';
+
+  copy.addEventListener('click', () => {
+    link.select();
+    navigator.clipboard.writeText(link.value).then(
+      () => flash(copy, 'Copied'),
+      () => flash(copy, 'Press Ctrl+C'),
+    );
+  });
+  stop.addEventListener('click', () => {
+    stop.disabled = cancel.disabled = true;
+    notice.textContent = 'Finishing: sending the last block…';
+    session.stop().then(
+      () => showEnded(main, relayUrl, token, session.listenLink, 'finished'),
+      (error: unknown) => events.onFatal(`Could not finish: ${String(error)}`),
+    );
+  });
+  cancel.addEventListener('click', () => {
+    if (!confirmCancel()) return;
+    stop.disabled = cancel.disabled = true;
+    session.cancel().then(
+      () => showEnded(main, relayUrl, token, session.listenLink, 'cancelled'),
+      (error: unknown) => events.onFatal(`Could not cancel: ${String(error)}`),
+    );
+  });
+
+  replaceChildren(
+    main,
+    h(
+      'section',
+      { class: 'card', id: 'live' },
+      h('div', { class: 'row spread' }, h('h1', {}, `On air · ${preset.label}`), pill),
+      h(
+        'div',
+        { class: 'stats' },
+        h('div', { class: 'stat' }, elapsed, h('small', {}, 'Elapsed')),
+        h('div', { class: 'stat' }, listeners, h('small', {}, 'Listeners')),
+        h('div', { class: 'stat' }, sent, h('small', {}, 'Stored on relay')),
+      ),
+      h('label', { class: 'field' }, h('span', {}, 'Microphone level')),
+      meter,
+      h(
+        'label',
+        { class: 'field', for: 'listen-link' },
+        h('span', {}, 'Listen link (the key is in the part after #)'),
+      ),
+      h('div', { class: 'linkbox' }, link, copy),
+      h('div', { class: 'row', style: 'margin-top:16px' }, stop, cancel),
+      notice,
+    ),
+  );
+  stop.focus();
+}
+
+/** Tests and keyboard users get no native dialog in headless runs; a `?noconfirm` opt-out keeps it testable. */
+function confirmCancel(): boolean {
+  if (new URLSearchParams(location.search).has('noconfirm')) return true;
+  return window.confirm('Cancel this broadcast? Listeners will see it end unfinished.');
+}
+
+function flash(button: HTMLButtonElement, text: string): void {
+  const original = button.textContent;
+  button.textContent = text;
+  setTimeout(() => (button.textContent = original), 1500);
+}
+
+function showEnded(
+  main: HTMLElement,
+  relayUrl: string,
+  token: string,
+  listenLink: string,
+  how: 'finished' | 'cancelled',
+): void {
+  main.dataset.view = how;
+  const again = h(
+    'button',
+    { class: 'primary big', type: 'button', id: 'new-broadcast' },
+    'New broadcast',
+  );
+  again.addEventListener('click', () => showSetup(main, relayUrl, token));
+  replaceChildren(
+    main,
+    h(
+      'section',
+      { class: 'card', id: 'ended' },
+      h(
+        'div',
+        { class: 'row spread' },
+        h('h1', {}, how === 'finished' ? 'Broadcast finished' : 'Broadcast cancelled'),
+        h(
+          'span',
+          { class: 'pill', 'data-tone': how === 'finished' ? 'ok' : 'err' },
+          how === 'finished' ? 'Finished' : 'Cancelled',
+        ),
+      ),
+      how === 'finished'
+        ? h(
+            'p',
+            { class: 'muted' },
+            'The recording stays available at the same link for anyone who has it.',
+          )
+        : h(
+            'p',
+            { class: 'muted' },
+            'The relay deleted the broadcast. Listeners see it as ended without finishing.',
+          ),
+      how === 'finished'
+        ? h(
+            'div',
+            { class: 'linkbox', style: 'margin-bottom:16px' },
+            h('input', {
+              type: 'text',
+              readonly: true,
+              value: listenLink,
+              'aria-label': 'Listen link',
+            }),
+          )
+        : null,
+      again,
+    ),
+  );
+  again.focus();
+}

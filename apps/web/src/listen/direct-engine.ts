@@ -1,0 +1,105 @@
+/**
+ * The direct engine: @mxcast/player reads blocks from the relay, authenticates and decodes them
+ * in the page, and plays PCM through an AudioWorklet (the player's WorkletSink). It joins at
+ * the newest block, so it has the lowest delay behind live; seeking is one Range request.
+ */
+import { Player, WorkletSink, isPlayerError, type PcmSink, type PlayerError } from '@mxcast/player';
+import type { StreamGeometry } from '@mxcast/client';
+import type { EncryptedFile } from '@mxcast/format';
+import type { EngineHooks, EngineStatus, ListenEngine } from './listen-engine.ts';
+
+export interface DirectEngineOptions {
+  relayUrl: string;
+  mxc: string;
+  file: EncryptedFile;
+  geometry: StreamGeometry | null;
+  context: AudioContext;
+  /** Where the audio goes (the page's analyser, then the speakers). */
+  destination: AudioNode;
+  hooks: EngineHooks;
+}
+
+export class DirectEngine implements ListenEngine {
+  readonly name = 'direct' as const;
+  readonly #o: DirectEngineOptions;
+  #player: Player | null = null;
+  #sink: WorkletSink | null = null;
+  #error: PlayerError | null = null;
+
+  constructor(options: DirectEngineOptions) {
+    this.#o = options;
+  }
+
+  async start(from: 'live' | number): Promise<void> {
+    const { relayUrl, mxc, file, geometry, context, destination, hooks } = this.#o;
+    const sink = await WorkletSink.create({
+      channels: geometry?.channels ?? 1,
+      context,
+      destination,
+    });
+    this.#sink = sink;
+    // The page owns the AudioContext (it outlives engine switches): closing this engine's sink
+    // only disconnects its worklet node.
+    const pageSink: PcmSink = {
+      ownsClock: true,
+      write: (chunk) => sink.write(chunk),
+      setTargetMs: (ms) => sink.setTargetMs(ms),
+      close: () => sink.node.disconnect(),
+    };
+    const player = new Player({
+      relayUrl,
+      mxc,
+      file,
+      sink: pageSink,
+      transport: 'ws',
+      ...(geometry
+        ? {
+            geometry: {
+              frameMs: geometry.frame_ms,
+              framesPerBlock: geometry.frames_per_block,
+              blockSize: geometry.block_size,
+              channels: geometry.channels,
+            },
+          }
+        : {}),
+    });
+    this.#player = player;
+    player.on('state', () => hooks.onChange());
+    player.on('error', (error) => {
+      if (error.fatal) this.#error = error;
+      hooks.onChange();
+    });
+    void player.play(from === 'live' ? { live: true } : { time: from });
+  }
+
+  seek(to: number | 'live'): void {
+    // A seek drops what the worklet still holds, so the new position is heard at once.
+    this.#sink?.flush();
+    this.#player?.seek(to);
+  }
+
+  status(): EngineStatus {
+    const player = this.#player;
+    if (!player) return { state: 'connecting', position: 0, delayBehindLive: null };
+    const s = player.status();
+    // The player counts audio handed to the worklet; what is heard lags by what is queued there.
+    const queued = this.#sink ? this.#sink.queuedFrames / 48000 : 0;
+    const position = Math.max(0, s.position - queued);
+    const status: EngineStatus = {
+      state: s.state,
+      position,
+      delayBehindLive: s.delayBehindLive === null ? null : s.delayBehindLive + queued,
+    };
+    if (this.#error && isPlayerError(this.#error)) {
+      status.errorCode = this.#error.code;
+      status.errorMessage = this.#error.message;
+    }
+    return status;
+  }
+
+  async destroy(): Promise<void> {
+    this.#player?.stop();
+    this.#sink?.node.disconnect();
+    this.#player = null;
+  }
+}

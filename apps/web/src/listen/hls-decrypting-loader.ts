@@ -1,0 +1,78 @@
+/**
+ * hls.js fragment loader (`fLoader`) that fetches the relay's byte ranges with hls.js's own
+ * default loader (so Range, retries, timeouts and stats stay hls.js's) and hands hls.js fMP4
+ * instead of the encrypted blocks: the init segment (EXT-X-MAP) from the header blocks, each
+ * media segment remuxed by HlsSegmentRemuxer.
+ */
+import Hls from 'hls.js';
+import type {
+  FragmentLoaderContext,
+  HlsConfig,
+  Loader,
+  LoaderCallbacks,
+  LoaderConfiguration,
+  LoaderContext,
+  LoaderResponse,
+  LoaderStats,
+  NullableNetworkDetails,
+} from 'hls.js';
+import { RemuxError, type HlsSegmentRemuxer } from './hls-segment-remuxer.ts';
+
+export interface DecryptingLoaderHooks {
+  remuxer: HlsSegmentRemuxer;
+  onEos(): void;
+  /** Authentication failures are fatal at once: retrying cannot fix a wrong key. */
+  onFatal(error: RemuxError): void;
+}
+
+type LoaderClass = new (config: HlsConfig) => Loader<LoaderContext>;
+
+export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClass {
+  const Base = Hls.DefaultConfig.loader as LoaderClass;
+  return class DecryptingLoader extends Base {
+    override load(
+      context: LoaderContext,
+      config: LoaderConfiguration,
+      callbacks: LoaderCallbacks<LoaderContext>,
+    ): void {
+      const frag = (context as FragmentLoaderContext).frag as
+        FragmentLoaderContext['frag'] | undefined;
+      const isInit = frag?.sn === 'initSegment';
+      const offset = context.rangeStart ?? 0;
+      super.load(context, config, {
+        ...callbacks,
+        onSuccess: (
+          response: LoaderResponse,
+          stats: LoaderStats,
+          ctx: LoaderContext,
+          details: NullableNetworkDetails,
+        ) => {
+          const bytes = new Uint8Array(response.data as ArrayBuffer);
+          const work = isInit
+            ? hooks.remuxer.init(bytes)
+            : hooks.remuxer.segment(bytes, offset).then((s) => {
+                if (s.eos) hooks.onEos();
+                return s.data;
+              });
+          work.then(
+            (data) => {
+              const out = data.buffer.slice(
+                data.byteOffset,
+                data.byteOffset + data.byteLength,
+              ) as ArrayBuffer;
+              callbacks.onSuccess({ ...response, data: out }, stats, ctx, details);
+            },
+            (error: unknown) => {
+              const failure =
+                error instanceof RemuxError
+                  ? error
+                  : new RemuxError('BAD_STREAM', (error as Error).message);
+              if (failure.code !== 'BAD_STREAM') hooks.onFatal(failure);
+              callbacks.onError({ code: 0, text: failure.message }, ctx, details, stats);
+            },
+          );
+        },
+      });
+    }
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The HLS engine: hls.js plays the relay's live EVENT playlist (docs/protocol.md, "HLS view")
+ * through MSE, with a fragment loader that decrypts the blocks and remuxes them to fMP4
+ * (hls-decrypting-loader.ts). The browser's media stack then does buffering and seeking over a
+ * long back-buffer; the price is segment-sized delay behind live (~2 s segments, a few of them).
+ */
+import Hls, { type ErrorData } from 'hls.js';
+import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
+import { UNSTABLE_PREFIX, mxcPath } from '@mxcast/client';
+import { createDecryptingLoader } from './hls-decrypting-loader.ts';
+import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
+import type {
+  EngineHooks,
+  EngineStatus,
+  ListenEngine,
+  ListenErrorCode,
+  ListenState,
+} from './listen-engine.ts';
+
+export interface HlsEngineOptions {
+  relayUrl: string;
+  mxc: string;
+  file: EncryptedFile;
+  context: AudioContext;
+  destination: AudioNode;
+  hooks: EngineHooks;
+  /** The newest audio the relay holds (seconds), from the page's index polling. */
+  liveEdge: () => number | null;
+  /** Whether the relay says the upload is over (complete or cancelled). */
+  uploadOver: () => boolean;
+}
+
+/** Within this many seconds of the playlist's live sync point counts as "live". */
+const LIVE_SLACK_S = 3;
+
+export function hlsSupported(): boolean {
+  return Hls.isSupported() && MediaSource.isTypeSupported('audio/mp4; codecs="opus"');
+}
+
+export function playlistUrl(relayUrl: string, mxc: string): string {
+  return `${relayUrl.replace(/\/+$/, '')}${UNSTABLE_PREFIX}/hls/${mxcPath(mxc)}/playlist.m3u8`;
+}
+
+export class HlsEngine implements ListenEngine {
+  readonly name = 'hls' as const;
+  readonly #o: HlsEngineOptions;
+  readonly #audio: HTMLAudioElement;
+  #source: MediaElementAudioSourceNode | null = null;
+  #hls: Hls | null = null;
+  #eos = false;
+  #ended = false;
+  #started = false;
+  #error: { code: ListenErrorCode; message: string } | null = null;
+
+  constructor(options: HlsEngineOptions) {
+    this.#o = options;
+    this.#audio = document.createElement('audio');
+    this.#audio.preload = 'auto';
+    for (const event of ['playing', 'waiting', 'seeking', 'seeked', 'pause']) {
+      this.#audio.addEventListener(event, () => options.hooks.onChange());
+    }
+    this.#audio.addEventListener('ended', () => {
+      this.#ended = true;
+      options.hooks.onChange();
+    });
+  }
+
+  async start(from: 'live' | number): Promise<void> {
+    const { relayUrl, mxc, file, context, destination, hooks } = this.#o;
+    if (!hlsSupported()) {
+      this.#fail(
+        'UNSUPPORTED',
+        'This browser cannot play Opus in MP4 through Media Source Extensions.',
+      );
+      return;
+    }
+    const cipher = await createBlockCipher(file, { backend: 'webcrypto' });
+    const remuxer = new HlsSegmentRemuxer(cipher);
+    const fLoader = createDecryptingLoader({
+      remuxer,
+      onEos: () => (this.#eos = true),
+      onFatal: (error: RemuxError) => this.#fail(error.code, error.message),
+    });
+    const hls = new Hls({
+      fLoader: fLoader as unknown as Hls['config']['fLoader'],
+      // Keep everything heard so far: seeking back is the point of this engine.
+      backBufferLength: Infinity,
+      maxBufferLength: 30,
+      liveSyncDuration: 4,
+      liveMaxLatencyDuration: Infinity,
+      ...(from === 'live' ? {} : { startPosition: from }),
+    });
+    this.#hls = hls;
+    hls.on(Hls.Events.ERROR, (_event, data: ErrorData) => {
+      if (!data.fatal) return;
+      const status = data.response?.code;
+      if (status === 404) this.#fail('NOT_FOUND', 'The relay has no such broadcast.');
+      else if (!this.#error) this.#fail('NETWORK', `hls.js: ${data.details}`);
+    });
+    this.#source = context.createMediaElementSource(this.#audio);
+    this.#source.connect(destination);
+    hls.attachMedia(this.#audio);
+    hls.loadSource(playlistUrl(relayUrl, mxc));
+    hls.once(Hls.Events.MANIFEST_PARSED, () => {
+      this.#started = true;
+      this.#audio.play().catch(() => undefined);
+      hooks.onChange();
+    });
+  }
+
+  seek(to: number | 'live'): void {
+    const audio = this.#audio;
+    if (to === 'live') {
+      const edge = this.#hls?.liveSyncPosition ?? null;
+      if (edge !== null) audio.currentTime = edge;
+    } else {
+      audio.currentTime = Math.max(0, to);
+    }
+    // Seeking past the end of a finished stream leaves it ended; seeking back plays again.
+    this.#ended = false;
+    void audio.play().catch(() => undefined);
+  }
+
+  status(): EngineStatus {
+    const audio = this.#audio;
+    const position = audio.currentTime;
+    const edge = this.#o.liveEdge();
+    const delay = edge === null ? null : Math.max(0, edge - position);
+    return { state: this.#state(delay), position, delayBehindLive: delay, ...this.#errorFields() };
+  }
+
+  #state(delay: number | null): ListenState {
+    const audio = this.#audio;
+    if (this.#error) return 'error';
+    if (this.#ended || (this.#o.uploadOver() && audio.ended))
+      return this.#eos ? 'finished' : 'ended-without-finishing';
+    if (!this.#started) return 'connecting';
+    if (audio.seeking) return 'seeking';
+    if (audio.paused && audio.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return 'connecting';
+    if (audio.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return 'buffering';
+    const sync = this.#hls?.liveSyncPosition ?? null;
+    const nearEdge = sync !== null ? audio.currentTime >= sync - LIVE_SLACK_S : (delay ?? 0) < 8;
+    return nearEdge && !this.#o.uploadOver() ? 'live' : 'playing';
+  }
+
+  #errorFields(): Pick<EngineStatus, 'errorCode' | 'errorMessage'> {
+    return this.#error ? { errorCode: this.#error.code, errorMessage: this.#error.message } : {};
+  }
+
+  #fail(code: ListenErrorCode, message: string): void {
+    if (this.#error) return;
+    this.#error = { code, message };
+    this.#hls?.stopLoad();
+    this.#audio.pause();
+    this.#o.hooks.onChange();
+  }
+
+  async destroy(): Promise<void> {
+    this.#hls?.destroy();
+    this.#hls = null;
+    this.#audio.pause();
+    this.#audio.removeAttribute('src');
+    this.#source?.disconnect();
+  }
+}

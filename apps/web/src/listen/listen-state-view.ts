@@ -1,0 +1,106 @@
+/** What the listener page says for each state: pill text, tone, explanation and delay line. */
+import type { MediaIndex } from '@mxcast/client';
+import type { EngineStatus } from './listen-engine.ts';
+
+export interface StateView {
+  pill: string;
+  tone: 'live' | 'ok' | 'warn' | 'err' | '';
+  message: string;
+  delay: string;
+}
+
+const ERROR_TEXT: Record<string, [string, string]> = {
+  WRONG_KEY: [
+    'Wrong key',
+    'This link’s key does not open the broadcast. Check that you copied the whole link.',
+  ],
+  TAMPERED: [
+    'Tampered',
+    'Part of the broadcast failed its integrity check, so playback stopped. Nothing unverified was played.',
+  ],
+  NOT_FOUND: ['Not found', 'The relay has no broadcast at this link. It may have been deleted.'],
+  REFUSED: ['Refused', 'The relay refused to serve this broadcast.'],
+  NETWORK: ['Offline', 'The relay cannot be reached. Check your connection and reload.'],
+  BAD_STREAM: ['Unplayable', 'The broadcast’s data is not a stream this player understands.'],
+  UNSUPPORTED: ['Unsupported', 'This browser cannot use the HLS engine. Switch to Direct.'],
+};
+
+export function stateView(
+  status: EngineStatus,
+  index: MediaIndex | null,
+  paused: boolean,
+): StateView {
+  const d = status.delayBehindLive;
+  const liveUpload = index?.state === 'live' || index?.state === 'pending';
+  const behind =
+    d === null || !liveUpload
+      ? ''
+      : d < 0.05
+        ? 'At the live edge'
+        : `${d.toFixed(1)} s behind live`;
+  switch (status.state) {
+    case 'error': {
+      const [pill, message] = ERROR_TEXT[status.errorCode ?? ''] ?? [
+        'Error',
+        status.errorMessage ?? 'Playback failed.',
+      ];
+      return { pill, tone: 'err', message, delay: '' };
+    }
+    case 'finished':
+      return {
+        pill: 'Finished',
+        tone: 'ok',
+        message: 'The broadcast finished. Drag the bar to listen again.',
+        delay: '',
+      };
+    case 'ended-without-finishing':
+      return {
+        pill: 'Ended early',
+        tone: 'warn',
+        message: 'The broadcast ended without finishing: it was cancelled or cut off.',
+        delay: '',
+      };
+    case 'live':
+      return { pill: 'Live', tone: 'live', message: 'Playing live.', delay: behind };
+    case 'playing':
+      return {
+        pill: liveUpload ? 'Replaying' : 'Playing',
+        tone: 'ok',
+        message: liveUpload
+          ? 'Playing from earlier in the broadcast. “Go live” jumps to now.'
+          : 'Playing the recording.',
+        delay: behind,
+      };
+    case 'buffering':
+      return {
+        pill: 'Buffering…',
+        tone: 'warn',
+        message: 'Waiting for audio from the relay…',
+        delay: behind,
+      };
+    case 'seeking':
+      return {
+        pill: 'Seeking…',
+        tone: 'warn',
+        message: 'Moving to the new position…',
+        delay: behind,
+      };
+    case 'stopped':
+      return {
+        pill: 'Paused',
+        tone: '',
+        message: paused ? 'Paused. Press play or space to continue.' : 'Stopped.',
+        delay: '',
+      };
+    default:
+      return {
+        pill: 'Connecting…',
+        tone: 'warn',
+        message:
+          index?.state === 'pending'
+            ? 'Waiting for the broadcaster to start…'
+            : 'Connecting to the relay…',
+        delay: '',
+      };
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * The listener page (`/listen#mxc=…&k=…&iv=…&g=…`): plays a broadcast live, with the delay
+ * behind live shown, a seek bar over everything broadcast so far, "Go live", and an engine
+ * switch (docs/web.md). The root `.player` element carries `data-state` (the player's state) and
+ * `data-position` (seconds, decimal) for tests and embedders; `data-error` names an error code.
+ */
+import {
+  MediaClient,
+  parseListenLink,
+  type MediaIndex,
+  type ParsedListenLink,
+} from '@mxcast/client';
+import { parseEncryptedFile, type EncryptedFile } from '@mxcast/format';
+import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
+import { DirectEngine } from './direct-engine.ts';
+import { HlsEngine, hlsSupported } from './hls-engine.ts';
+import type { EngineName, EngineStatus, ListenEngine, ListenState } from './listen-engine.ts';
+import { stateView } from './listen-state-view.ts';
+
+const INDEX_POLL_MS = 1500;
+const UI_TICK_MS = 200;
+const SEEK_STEP_S = 5;
+const ENGINE_KEY = 'mxcast.engine';
+
+export function mountListenerPage(root: HTMLElement): void {
+  let link: ParsedListenLink;
+  try {
+    link = parseListenLink(location.href);
+  } catch (error) {
+    replaceChildren(root, brandHeader('Listen'), badLinkCard((error as Error).message));
+    return;
+  }
+  new ListenerView(root, link);
+}
+
+function badLinkCard(message: string): HTMLElement {
+  return h(
+    'section',
+    { class: 'card player', 'data-state': 'error', 'data-error': 'BAD_LINK', 'data-position': '0' },
+    h('h1', {}, 'This link cannot be played'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Ask the broadcaster for the full link: it must contain everything after the # sign.',
+    ),
+    h('p', { class: 'message', 'data-tone': 'err' }, message),
+  );
+}
+
+class ListenerView {
+  readonly #link: ParsedListenLink;
+  readonly #file: EncryptedFile;
+  readonly #client: MediaClient;
+  #context: AudioContext | null = null;
+  #analyser: AnalyserNode | null = null;
+  #engine: ListenEngine | null = null;
+  #engineName: EngineName;
+  #index: MediaIndex | null = null;
+  #notFound = false;
+  #paused = false;
+  #pausedAt = 0;
+  #dragging = false;
+  #levelData = new Float32Array(512);
+
+  // UI
+  readonly #player: HTMLElement;
+  readonly #pill: HTMLElement;
+  readonly #play: HTMLButtonElement;
+  readonly #seek: HTMLInputElement;
+  readonly #pos: HTMLElement;
+  readonly #edge: HTMLElement;
+  readonly #goLive: HTMLButtonElement;
+  readonly #delay: HTMLElement;
+  readonly #message: HTMLElement;
+  readonly #meter: HTMLElement;
+  readonly #engineHint: HTMLElement;
+
+  constructor(root: HTMLElement, link: ParsedListenLink) {
+    this.#link = link;
+    this.#file = parseEncryptedFile(link.file);
+    this.#client = new MediaClient({ baseUrl: link.relayUrl });
+    const stored = localStorage.getItem(ENGINE_KEY);
+    this.#engineName = stored === 'hls' && hlsSupported() ? 'hls' : 'direct';
+    const q = new URLSearchParams(location.search).get('engine');
+    if (q === 'hls' || q === 'direct') this.#engineName = q;
+
+    this.#pill = h('span', { class: 'pill', role: 'status', id: 'state' }, 'Connecting…');
+    this.#play = h(
+      'button',
+      { class: 'play primary', type: 'button', id: 'play', 'aria-label': 'Pause' },
+      '❚❚',
+    );
+    this.#seek = h('input', {
+      type: 'range',
+      id: 'seek',
+      min: 0,
+      max: 0,
+      step: 'any',
+      value: 0,
+      'aria-label': 'Position in the broadcast',
+    });
+    this.#pos = h('span', { id: 'position' }, '0:00');
+    this.#edge = h('span', { id: 'edge' }, '0:00');
+    this.#goLive = h('button', { type: 'button', id: 'go-live' }, 'Go live');
+    this.#delay = h('p', { class: 'delay', id: 'delay' }, '');
+    this.#message = h(
+      'p',
+      { class: 'message', id: 'message', role: 'status' },
+      'Connecting to the relay…',
+    );
+    const bar = h('i', {});
+    this.#meter = h('div', { class: 'meter', 'aria-hidden': 'true' }, bar);
+    this.#engineHint = h('p', { class: 'hint', id: 'engine-hint' }, '');
+
+    const seg = h('div', { class: 'seg', role: 'radiogroup', 'aria-label': 'Playback engine' });
+    for (const [name, label] of [
+      ['direct', 'Direct'],
+      ['hls', 'HLS (hls.js)'],
+    ] as const) {
+      const radio = h('input', {
+        type: 'radio',
+        name: 'engine',
+        value: name,
+        id: `engine-${name}`,
+        checked: name === this.#engineName,
+        disabled: name === 'hls' && !hlsSupported(),
+      });
+      radio.addEventListener('change', () => void this.#switchEngine(name));
+      seg.append(h('label', {}, radio, h('span', {}, label)));
+    }
+
+    this.#player = h(
+      'section',
+      {
+        class: 'card player',
+        'data-state': 'connecting',
+        'data-position': '0.00',
+        'data-engine': this.#engineName,
+      },
+      h('div', { class: 'player-title' }, h('h1', {}, 'Live broadcast'), this.#pill),
+      h(
+        'div',
+        { class: 'transport' },
+        this.#play,
+        h(
+          'div',
+          { class: 'timeline' },
+          this.#seek,
+          h('div', { class: 'times' }, this.#pos, this.#edge),
+        ),
+        this.#goLive,
+      ),
+      this.#delay,
+      this.#meter,
+      this.#message,
+      h(
+        'div',
+        { class: 'engine' },
+        h('label', { class: 'field' }, h('span', {}, 'Playback engine')),
+        seg,
+        this.#engineHint,
+      ),
+    );
+    replaceChildren(
+      root,
+      brandHeader('Listen'),
+      this.#player,
+      h(
+        'footer',
+        { class: 'foot' },
+        'End-to-end encrypted: the key is in your link, not on the relay.',
+      ),
+    );
+    this.#bind(bar);
+    this.#setEngineHint();
+    void this.#boot();
+  }
+
+  async #boot(): Promise<void> {
+    await this.#pollIndex();
+    setInterval(() => void this.#pollIndex(), INDEX_POLL_MS);
+    setInterval(() => this.#render(), UI_TICK_MS);
+    if (this.#notFound) return this.#render();
+    this.#context = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
+    this.#analyser = this.#context.createAnalyser();
+    this.#analyser.fftSize = 2048;
+    this.#analyser.connect(this.#context.destination);
+    if (this.#context.state === 'suspended') {
+      // Autoplay policy: audio starts on the first click or key press.
+      this.#paused = true;
+      this.#message.textContent = 'Press play to listen.';
+      this.#render();
+      return;
+    }
+    await this.#startEngine('live');
+  }
+
+  #bind(bar: HTMLElement): void {
+    this.#play.addEventListener('click', () => void this.#togglePlay());
+    this.#goLive.addEventListener('click', () => this.#seekTo('live'));
+    this.#seek.addEventListener('input', () => {
+      this.#dragging = true;
+      this.#pos.textContent = formatClock(Number(this.#seek.value));
+    });
+    this.#seek.addEventListener('change', () => {
+      this.#dragging = false;
+      this.#seekTo(Number(this.#seek.value));
+    });
+    // Space toggles, arrows seek by 5 s, End / L go live. The range gets the same keys so
+    // that its native 'any'-step arrows do not fight ours.
+    document.addEventListener('keydown', (event) => {
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      const target = event.target as HTMLElement;
+      if (
+        target.tagName === 'INPUT' &&
+        target !== this.#seek &&
+        (target as HTMLInputElement).type !== 'radio'
+      )
+        return;
+      const position = this.#status().position;
+      if (event.key === ' ' && target.tagName !== 'BUTTON') {
+        event.preventDefault();
+        void this.#togglePlay();
+      } else if (event.key === 'ArrowLeft') {
+        event.preventDefault();
+        this.#seekTo(Math.max(0, position - SEEK_STEP_S));
+      } else if (event.key === 'ArrowRight') {
+        event.preventDefault();
+        this.#seekTo(position + SEEK_STEP_S);
+      } else if (event.key === 'End' || event.key === 'l') {
+        event.preventDefault();
+        this.#seekTo('live');
+      }
+    });
+    const tick = () => {
+      if (this.#analyser) {
+        this.#analyser.getFloatTimeDomainData(this.#levelData);
+        let sum = 0;
+        for (const v of this.#levelData) sum += v * v;
+        const db = 10 * Math.log10(Math.max(sum / this.#levelData.length, 1e-12));
+        bar.style.transform = `scaleX(${Math.max(0, Math.min(1, (db + 60) / 60)).toFixed(3)})`;
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
+
+  #liveEdge(): number | null {
+    const index = this.#index;
+    const g = this.#link.geometry ?? index?.geometry ?? null;
+    if (!index || !g) return null;
+    return (Math.max(0, index.block_count - 2) * g.frames_per_block * g.frame_ms) / 1000;
+  }
+
+  #uploadOver(): boolean {
+    return this.#index?.state === 'complete' || this.#index?.state === 'cancelled';
+  }
+
+  async #pollIndex(): Promise<void> {
+    try {
+      this.#index = await this.#client.index(this.#link.mxc);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'M_NOT_FOUND') {
+        this.#notFound = true;
+        void this.#engine?.destroy();
+        this.#engine = null;
+      }
+    }
+  }
+
+  #engineHooks() {
+    return { onChange: () => this.#render() };
+  }
+
+  async #startEngine(from: 'live' | number): Promise<void> {
+    const context = this.#context;
+    const analyser = this.#analyser;
+    if (!context || !analyser || this.#notFound) return;
+    await context.resume();
+    const common = {
+      relayUrl: this.#link.relayUrl,
+      mxc: this.#link.mxc,
+      file: this.#file,
+      context,
+      destination: analyser,
+      hooks: this.#engineHooks(),
+    };
+    const engine: ListenEngine =
+      this.#engineName === 'hls'
+        ? new HlsEngine({
+            ...common,
+            liveEdge: () => this.#liveEdge(),
+            uploadOver: () => this.#uploadOver(),
+          })
+        : new DirectEngine({ ...common, geometry: this.#link.geometry });
+    this.#engine = engine;
+    this.#player.dataset.engine = engine.name;
+    this.#paused = false;
+    await engine.start(from);
+    this.#render();
+  }
+
+  async #switchEngine(name: EngineName): Promise<void> {
+    if (name === this.#engineName) return;
+    const status = this.#status();
+    const wasLive = status.state === 'live' || status.state === 'connecting';
+    this.#engineName = name;
+    localStorage.setItem(ENGINE_KEY, name);
+    this.#setEngineHint();
+    await this.#engine?.destroy();
+    this.#engine = null;
+    if (!this.#paused) await this.#startEngine(wasLive ? 'live' : status.position);
+  }
+
+  #setEngineHint(): void {
+    this.#engineHint.textContent =
+      this.#engineName === 'direct'
+        ? 'Direct: blocks over a WebSocket, decoded here. Lowest delay behind live.'
+        : 'HLS: hls.js plays the relay’s playlist through the browser’s media stack. A few seconds more delay; smooth seeking over long back-buffers.';
+  }
+
+  async #togglePlay(): Promise<void> {
+    if (this.#paused) {
+      const from = this.#pausedAt > 0 ? this.#pausedAt : 'live';
+      await this.#startEngine(from);
+    } else {
+      this.#pausedAt = this.#status().position;
+      this.#paused = true;
+      await this.#engine?.destroy();
+      this.#engine = null;
+      this.#render();
+    }
+  }
+
+  #seekTo(to: number | 'live'): void {
+    if (this.#paused) {
+      void this.#startEngine(to);
+      return;
+    }
+    const edge = this.#liveEdge();
+    const target = to === 'live' || edge === null ? to : Math.min(to, edge);
+    this.#engine?.seek(target);
+    this.#render();
+  }
+
+  #status(): EngineStatus {
+    if (this.#notFound) {
+      return {
+        state: 'error',
+        position: 0,
+        delayBehindLive: null,
+        errorCode: 'NOT_FOUND',
+        errorMessage: 'not found',
+      };
+    }
+    if (this.#paused || !this.#engine) {
+      return {
+        state: this.#paused ? 'stopped' : 'connecting',
+        position: this.#pausedAt,
+        delayBehindLive: null,
+      };
+    }
+    return this.#engine.status();
+  }
+
+  #render(): void {
+    const status = this.#status();
+    const state: ListenState = status.state;
+    const view = stateView(status, this.#index, this.#paused);
+    const p = this.#player;
+    p.dataset.state = state;
+    p.dataset.position = status.position.toFixed(2);
+    if (status.errorCode) p.dataset.error = status.errorCode;
+    else delete p.dataset.error;
+    this.#pill.textContent = view.pill;
+    this.#pill.dataset.tone = view.tone;
+    this.#message.textContent = view.message;
+    this.#message.dataset.tone = view.tone === 'err' ? 'err' : view.tone === 'ok' ? 'ok' : '';
+    const over = state === 'error';
+    this.#play.disabled = over;
+    this.#seek.disabled = over;
+    this.#goLive.disabled = over || this.#uploadOver() || state === 'live';
+    const playing =
+      !this.#paused && !['finished', 'ended-without-finishing', 'error', 'stopped'].includes(state);
+    this.#play.textContent = playing ? '❚❚' : '▶';
+    this.#play.setAttribute('aria-label', playing ? 'Pause' : 'Play');
+
+    const edge = this.#liveEdge() ?? 0;
+    const max = Math.max(edge, status.position);
+    this.#seek.max = max.toFixed(2);
+    if (!this.#dragging) {
+      this.#seek.value = status.position.toFixed(2);
+      this.#pos.textContent = formatClock(status.position);
+    }
+    this.#edge.textContent = this.#uploadOver() ? formatClock(edge) : `${formatClock(edge)} live`;
+    this.#delay.textContent = view.delay;
+    document.title = `${view.pill} · mxcast`;
+  }
+}
