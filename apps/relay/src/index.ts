@@ -1,1 +1,18 @@
-export {};
+/**
+ * @mxcast/relay: the Matrix-shaped media relay that stores growing MSC4016 media and fans it out
+ * live (docs/protocol.md, docs/operations.md).
+ */
+export { startRelay, type RunningRelay } from './adapter/node-relay.ts';
+export {
+  DEFAULT_LIMITS,
+  readConfigFile,
+  resolveConfig,
+  type RelayAuthConfig,
+  type RelayConfig,
+  type RelayLimits,
+  type RelayOptions,
+} from './core/relay-config.ts';
+export { RelayError, type RelayErrorCode } from './core/relay-error.ts';
+export { createToken } from './core/token-store.ts';
+export { UNSTABLE_PREFIX } from './core/relay-paths.ts';
+export type { StreamGeometry } from './storage/media-record.ts';

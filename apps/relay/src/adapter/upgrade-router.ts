@@ -1,0 +1,95 @@
+/**
+ * WebSocket upgrades (RFC 6455 §4) on the relay's HTTP server: the listen and upload paths are
+ * checked (media, auth, limits, offset) BEFORE the handshake, so a refusal is an ordinary HTTP
+ * response carrying the Matrix error JSON.
+ */
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocketServer } from 'ws';
+import type { RelayCore } from '../core/relay-core.ts';
+import { RelayError, toRelayError } from '../core/relay-error.ts';
+import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from '../core/relay-paths.ts';
+import { UploadSession } from '../core/upload-session.ts';
+import { WsListener } from './ws-listener.ts';
+import { attachWsUpload } from './ws-upload.ts';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export function createUpgradeHandler(core: RelayCore, wss: WebSocketServer): UpgradeHandler {
+  return (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = new URL(req.url ?? '/', 'http://relay');
+      const listen = matchMediaPath(url.pathname, LISTEN_WS_PATH);
+      const upload = matchMediaPath(url.pathname, UPLOAD_WS_PATH);
+      if (listen) {
+        core.authorizeDownload(req.headers.authorization, url);
+        const rec = core.store.require(listen.server, listen.id);
+        if (rec.state === 'cancelled')
+          throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
+        const options = {
+          from: parseFrom(url.searchParams.get('from')),
+          headers: url.searchParams.get('headers') === '1',
+        };
+        core.checkListenerLimits(rec.listeners);
+        wss.handleUpgrade(req, socket, head, (ws) =>
+          new WsListener(ws, rec, core, options).start(),
+        );
+      } else if (upload) {
+        const user = core.authenticate(req.headers.authorization, url);
+        const rec = core.store.require(upload.server, upload.id);
+        const offsetParam = url.searchParams.get('offset') ?? '0';
+        if (!/^\d{1,15}$/.test(offsetParam))
+          throw new RelayError(
+            'M_INVALID_PARAM',
+            `offset must be an integer, got '${offsetParam}'`,
+          );
+        const session = UploadSession.open(core.store, core.config, rec, user, Number(offsetParam));
+        socket.once('close', () => session.close());
+        wss.handleUpgrade(req, socket, head, (ws) => attachWsUpload(ws, session, core));
+      } else {
+        throw new RelayError(
+          'M_UNRECOGNIZED',
+          `no WebSocket endpoint at ${url.pathname.slice(0, 200)}`,
+        );
+      }
+    } catch (err) {
+      const e = toRelayError(err);
+      core.metrics.countError(e.code);
+      refuse(socket, e);
+    }
+  };
+}
+
+function matchMediaPath(pathname: string, prefix: string): { server: string; id: string } | null {
+  if (!pathname.startsWith(prefix + '/')) return null;
+  const parts = pathname.slice(prefix.length + 1).split('/');
+  if (parts.length !== 2) throw new RelayError('M_NOT_FOUND', 'expected /{serverName}/{mediaId}');
+  try {
+    return { server: decodeURIComponent(parts[0] ?? ''), id: decodeURIComponent(parts[1] ?? '') };
+  } catch {
+    throw new RelayError('M_NOT_FOUND', 'malformed media path');
+  }
+}
+
+function parseFrom(v: string | null): 'live' | number {
+  if (v === null || v === 'live') return 'live';
+  if (!/^\d{1,10}$/.test(v))
+    throw new RelayError(
+      'M_INVALID_PARAM',
+      `from must be 'live' or a block seq, got '${v.slice(0, 40)}'`,
+    );
+  return Number(v);
+}
+
+function refuse(socket: Duplex, err: RelayError): void {
+  const body = JSON.stringify(err.toJSON());
+  socket.end(
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}

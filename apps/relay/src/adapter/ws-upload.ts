@@ -1,0 +1,66 @@
+/**
+ * The WebSocket upload for browsers (docs/protocol.md): binary messages carry the file's bytes
+ * (any split), each answered by an ack once stored; {"type":"finish"} completes the media; a bad
+ * block is answered with the Matrix error and the socket is closed (1008, policy violation).
+ * A socket that closes without finishing leaves the media live and resumable.
+ */
+import type { RawData, WebSocket } from 'ws';
+import type { RelayCore } from '../core/relay-core.ts';
+import { RelayError, toRelayError } from '../core/relay-error.ts';
+import type { UploadSession } from '../core/upload-session.ts';
+
+export function attachWsUpload(ws: WebSocket, session: UploadSession, core: RelayCore): void {
+  const rec = session.rec;
+  let done = false;
+  const fail = (err: unknown) => {
+    if (done) return;
+    done = true;
+    const e = toRelayError(err);
+    core.metrics.countError(e.code);
+    ws.send(JSON.stringify({ type: 'error', ...e.toJSON() }));
+    session.close();
+    ws.close(1008, e.code);
+  };
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (done) return;
+    if (isBinary) {
+      try {
+        session.push(toBytes(data));
+        ws.send(JSON.stringify({ type: 'ack', offset: rec.byteLength, blocks: rec.blockCount }));
+      } catch (err) {
+        fail(err);
+      }
+      return;
+    }
+    let msg: { type?: unknown };
+    try {
+      msg = JSON.parse(toBytes(data).toString()) as { type?: unknown };
+    } catch {
+      return fail(new RelayError('M_BAD_JSON', 'text message is not JSON'));
+    }
+    if (msg.type !== 'finish') return;
+    session.finish().then(
+      () => {
+        done = true;
+        ws.send(
+          JSON.stringify({
+            type: 'complete',
+            sha256: rec.sha256,
+            offset: rec.byteLength,
+            blocks: rec.blockCount,
+          }),
+        );
+        ws.close(1000, 'complete');
+      },
+      (err) => fail(err),
+    );
+  });
+  ws.on('close', () => session.close());
+  ws.on('error', () => session.close());
+}
+
+function toBytes(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

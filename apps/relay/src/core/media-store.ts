@@ -1,0 +1,298 @@
+/**
+ * The relay's media: creates ids, loads records (re-scanning files), appends validated blocks
+ * (file, hash, index, fan-out — in that order, in one synchronous step, so a reader that sees a
+ * byte length can read those bytes and a listener that joins at it misses nothing), runs the group
+ * flush and the expiry sweep, and moves media through pending → live → complete | cancelled.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { MAGIC, type FramedBlock } from '@mxcast/format';
+import { makeSharedBlock } from '../fanout/shared-block.ts';
+import { MediaFile } from '../storage/media-file.ts';
+import { MediaRecord, type StreamGeometry } from '../storage/media-record.ts';
+import { scanMediaFile } from '../storage/media-scan.ts';
+import type { MediaRow, RelayDatabase } from '../storage/relay-database.ts';
+import { isMediaId, newMediaId } from './media-id.ts';
+import type { RelayConfig } from './relay-config.ts';
+import { RelayError } from './relay-error.ts';
+import type { RelayMetrics } from './relay-metrics.ts';
+
+export class MediaStore {
+  private readonly records = new Map<string, MediaRecord>();
+  readonly mediaDir: string;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
+  /** Upload connections open per user (the maxLiveUploadsPerUser limit). */
+  readonly uploadsByUser = new Map<string, number>();
+  wsListeners = 0;
+  httpListeners = 0;
+
+  constructor(
+    private readonly config: RelayConfig,
+    private readonly db: RelayDatabase,
+    private readonly metrics: RelayMetrics,
+  ) {
+    this.mediaDir = join(config.dataDir, 'media');
+    mkdirSync(this.mediaDir, { recursive: true });
+  }
+
+  /** Recovers every unfinished media (cut back to its last whole block) and starts the timers. */
+  start(): void {
+    for (const row of this.db.unfinishedMedia()) this.load(row);
+    this.flushTimer = setInterval(() => void this.flushAll(), this.config.flushIntervalMs);
+    this.flushTimer.unref();
+    const sweepMs = Math.max(1000, Math.min(60_000, this.config.limits.unusedExpiryMs));
+    this.sweepTimer = setInterval(() => this.sweepExpired(), sweepMs);
+    this.sweepTimer.unref();
+    this.statusTimer = setInterval(() => {
+      for (const rec of this.records.values()) if (rec.state === 'live') rec.hub.status();
+    }, this.config.statusIntervalMs);
+    this.statusTimer.unref();
+  }
+
+  get liveCount(): number {
+    let n = 0;
+    for (const rec of this.records.values()) if (rec.state === 'live') n++;
+    return n;
+  }
+
+  get activeUploads(): number {
+    let n = 0;
+    for (const v of this.uploadsByUser.values()) n += v;
+    return n;
+  }
+
+  create(owner: string, geometry: StreamGeometry | null): MediaRecord {
+    const now = Date.now();
+    const id = newMediaId();
+    const expires = now + this.config.limits.unusedExpiryMs;
+    this.db.insertMedia(id, owner, now, expires, geometry ? JSON.stringify(geometry) : null);
+    const rec = new MediaRecord(id, owner, now, expires, geometry);
+    this.records.set(id, rec);
+    this.metrics.mediaCreated++;
+    return rec;
+  }
+
+  /** The media `serverName/id`, or undefined (unknown server, malformed id, expired, deleted). */
+  get(serverName: string, id: string): MediaRecord | undefined {
+    if (serverName !== this.config.serverName || !isMediaId(id)) return undefined;
+    let rec = this.records.get(id);
+    if (!rec) {
+      const row = this.db.getMedia(id);
+      if (!row) return undefined;
+      rec = this.load(row);
+    }
+    if (rec.state === 'pending' && !rec.uploader && rec.unusedExpiresAt < Date.now()) {
+      this.forget(rec);
+      return undefined;
+    }
+    return rec;
+  }
+
+  /** Like get() but throws M_NOT_FOUND. */
+  require(serverName: string, id: string): MediaRecord {
+    const rec = this.get(serverName, id);
+    if (!rec)
+      throw new RelayError('M_NOT_FOUND', `no media mxc://${serverName}/${id.slice(0, 64)}`);
+    return rec;
+  }
+
+  filePath(id: string): string {
+    return join(this.mediaDir, `${id}.mxc`);
+  }
+
+  /**
+   * Stores validated blocks in order. Throws (after storing the blocks before it) when a block would
+   * pass the media size limit or the live duration limit.
+   */
+  commitBlocks(rec: MediaRecord, blocks: readonly FramedBlock[]): void {
+    const { maxMediaBytes, maxLiveDurationMs } = this.config.limits;
+    for (const b of blocks) {
+      if (b.offset !== Math.max(rec.byteLength, 4)) {
+        throw new RelayError(
+          'M_UNKNOWN',
+          `internal: block ${b.seq} at ${b.offset}, stored ${rec.byteLength}`,
+        );
+      }
+      const end = b.offset + b.bytes.length;
+      if (end > maxMediaBytes) {
+        throw new RelayError(
+          'M_TOO_LARGE',
+          `block ${b.seq} would make the media ${end} bytes, over the limit of ${maxMediaBytes}`,
+        );
+      }
+      const now = Date.now();
+      if (rec.firstByteAt !== null && now - rec.firstByteAt > maxLiveDurationMs) {
+        throw new RelayError(
+          'M_LIMIT_EXCEEDED',
+          `media has been live ${now - rec.firstByteAt} ms, over the limit of ${maxLiveDurationMs} ms`,
+        );
+      }
+      if (rec.byteLength === 0) this.beginBytes(rec, b, now);
+      const shared = makeSharedBlock(b.seq, b.offset, b.bytes);
+      (rec.file as MediaFile).append(shared.bytes);
+      rec.hasher?.update(shared.bytes);
+      rec.offsets.push(b.offset);
+      rec.byteLength = end;
+      rec.dbDirty = true;
+      this.metrics.bytesIn += shared.bytes.length;
+      this.metrics.blocksIn++;
+      rec.hub.publish(shared);
+    }
+  }
+
+  /** Completes a live media: final hash, flushed to disk, listeners told. */
+  async complete(rec: MediaRecord): Promise<void> {
+    rec.state = 'complete';
+    rec.completedAt = Date.now();
+    rec.sha256 = (rec.hasher?.digest('base64') ?? '').replace(/=+$/, '');
+    rec.hasher = null;
+    this.db.updateMedia(rec.id, {
+      state: 'complete',
+      completed_at: rec.completedAt,
+      sha256: rec.sha256,
+      byte_length: rec.byteLength,
+      block_count: rec.blockCount,
+    });
+    this.metrics.mediaCompleted++;
+    rec.hub.end('complete');
+    rec.notifyChange();
+    await rec.file?.flush();
+  }
+
+  cancel(rec: MediaRecord): void {
+    rec.state = 'cancelled';
+    this.db.updateMedia(rec.id, {
+      state: 'cancelled',
+      byte_length: rec.byteLength,
+      block_count: rec.blockCount,
+    });
+    rec.hub.end('cancelled');
+    rec.notifyChange();
+  }
+
+  /** Deletes the media, its row and its file. */
+  remove(rec: MediaRecord): void {
+    if (rec.state === 'live' || rec.state === 'pending') {
+      rec.state = 'cancelled';
+      rec.hub.end('cancelled');
+      rec.notifyChange();
+    }
+    this.forget(rec);
+  }
+
+  setUploadLength(rec: MediaRecord, length: number): void {
+    rec.uploadLength = length;
+    this.db.updateMedia(rec.id, { upload_length: length });
+  }
+
+  async flushAll(): Promise<void> {
+    const dirty = [...this.records.values()].filter((r) => r.file?.isDirty || r.dbDirty);
+    await Promise.all(
+      dirty.map(async (rec) => {
+        await rec.file?.flush();
+        if (rec.dbDirty && this.records.get(rec.id) === rec) {
+          rec.dbDirty = false;
+          this.db.updateMedia(rec.id, { byte_length: rec.byteLength, block_count: rec.blockCount });
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const t of [this.flushTimer, this.sweepTimer, this.statusTimer]) if (t) clearInterval(t);
+    await this.flushAll();
+    for (const rec of this.records.values()) await rec.file?.close();
+    this.records.clear();
+  }
+
+  private beginBytes(rec: MediaRecord, first: FramedBlock, now: number): void {
+    rec.file ??= new MediaFile(this.filePath(rec.id));
+    rec.file.truncate(0);
+    rec.file.append(MAGIC);
+    rec.hasher = createHash('sha256').update(MAGIC);
+    rec.byteLength = MAGIC.length;
+    rec.byteOrder = first.byteOrder;
+    rec.state = 'live';
+    rec.firstByteAt = now;
+    this.db.updateMedia(rec.id, { state: 'live', first_byte_at: now, byte_order: first.byteOrder });
+    rec.notifyChange();
+  }
+
+  private load(row: MediaRow): MediaRecord {
+    const geometry = row.geometry ? (JSON.parse(row.geometry) as MediaRecord['geometry']) : null;
+    const rec = new MediaRecord(
+      row.media_id,
+      row.owner,
+      row.created_at,
+      row.unused_expires_at,
+      geometry,
+    );
+    rec.state = row.state;
+    rec.firstByteAt = row.first_byte_at;
+    rec.completedAt = row.completed_at;
+    rec.sha256 = row.sha256;
+    rec.uploadLength = row.upload_length;
+    rec.byteOrder = row.byte_order;
+    if (row.state !== 'pending') {
+      const path = this.filePath(row.media_id);
+      const scan = scanMediaFile(path, this.config.limits.maxBlockLength);
+      rec.offsets = scan.offsets;
+      rec.byteLength = scan.validLength;
+      rec.byteOrder = scan.byteOrder ?? row.byte_order;
+      rec.file = new MediaFile(path);
+      if (row.state === 'live') {
+        // Crash recovery: drop whatever follows the last whole valid block (a partial block, or
+        // bytes the disk kept out of order); the uploader resumes from here (tus HEAD).
+        if (rec.file.size !== scan.validLength) {
+          this.log(
+            `recovered ${row.media_id}: cut ${rec.file.size} → ${scan.validLength} bytes (${scan.stoppedBy})`,
+          );
+          rec.file.truncate(scan.validLength);
+        }
+        rec.hasher = scan.hasher;
+        if (scan.validLength === 0) rec.state = 'pending';
+      }
+      if (
+        row.byte_length !== scan.validLength ||
+        row.block_count !== scan.offsets.length ||
+        rec.state !== row.state
+      ) {
+        this.db.updateMedia(row.media_id, {
+          state: rec.state,
+          byte_length: scan.validLength,
+          block_count: scan.offsets.length,
+        });
+      }
+    }
+    this.records.set(rec.id, rec);
+    return rec;
+  }
+
+  private forget(rec: MediaRecord): void {
+    this.records.delete(rec.id);
+    this.db.deleteMedia(rec.id);
+    const file = rec.file;
+    rec.file = null;
+    void file?.close().finally(() => rmSync(this.filePath(rec.id), { force: true }));
+    if (!file) rmSync(this.filePath(rec.id), { force: true });
+  }
+
+  private sweepExpired(): void {
+    for (const id of this.db.expiredPending(Date.now())) {
+      const rec = this.records.get(id);
+      if (rec) {
+        if (rec.uploader) continue;
+        this.forget(rec);
+      } else {
+        this.db.deleteMedia(id);
+      }
+    }
+  }
+
+  private log(line: string): void {
+    this.config.log?.(line);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The relay's HTTP core: a Hono app over web Request/Response. Routes throw RelayError; the one
+ * onError here turns it into Matrix JSON and counts it. CORS is open (media endpoints are public
+ * Matrix API; tokens travel in headers, never cookies).
+ */
+import { Hono } from 'hono';
+import type { RelayCore } from './relay-core.ts';
+import { RelayError, errorResponse, toRelayError } from './relay-error.ts';
+import { mountCreateRoute } from '../routes/create-route.ts';
+import { mountDownloadRoute } from '../routes/download-route.ts';
+import { mountHlsRoute } from '../routes/hls-route.ts';
+import { mountIndexRoutes } from '../routes/index-routes.ts';
+import { mountServiceRoutes, mountStaticRoutes } from '../routes/service-routes.ts';
+import { mountTusRoutes } from '../routes/tus-routes.ts';
+import { mountUploadRoute } from '../routes/upload-route.ts';
+
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers':
+    'Authorization, Content-Type, Content-Range, Range, Upload-Offset, Upload-Length, Upload-Defer-Length, Upload-Metadata, Tus-Resumable, X-HTTP-Method-Override',
+  'Access-Control-Expose-Headers':
+    'Location, Upload-Offset, Upload-Length, Upload-Defer-Length, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Content-Range, Content-Length, ETag, Accept-Ranges',
+};
+
+export function createRelayApp(core: RelayCore): Hono {
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+      return c.body(null, 204, { ...CORS, 'Access-Control-Max-Age': '86400' });
+    }
+    await next();
+    for (const [k, v] of Object.entries(CORS)) c.res.headers.set(k, v);
+  });
+
+  mountServiceRoutes(app, core);
+  mountCreateRoute(app, core);
+  mountUploadRoute(app, core);
+  mountTusRoutes(app, core);
+  mountDownloadRoute(app, core);
+  mountIndexRoutes(app, core);
+  mountHlsRoute(app, core);
+  if (core.config.webRoot) mountStaticRoutes(app, core.config.webRoot);
+
+  app.notFound((c) => {
+    const err = new RelayError(
+      'M_UNRECOGNIZED',
+      `unrecognized request: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`,
+    );
+    core.metrics.countError(err.code);
+    return errorResponse(err, CORS);
+  });
+  app.onError((thrown) => {
+    const err = toRelayError(thrown);
+    if (err.code === 'M_UNKNOWN')
+      core.config.log?.(`internal error: ${(thrown as Error)?.stack ?? String(thrown)}`);
+    core.metrics.countError(err.code);
+    return errorResponse(err, CORS);
+  });
+  return app;
+}

@@ -1,0 +1,123 @@
+/**
+ * The relay's configuration: where it listens and stores, and every limit, each with a
+ * default. `--config FILE` (JSON) overrides any subset: `{"limits": {...}, "auth": {...}}`.
+ * docs/operations.md lists the keys.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface RelayLimits {
+  /** Largest stored media, bytes (M_TOO_LARGE past it). */
+  maxMediaBytes: number;
+  /** Largest block ciphertext length the framer accepts (M_TOO_LARGE past it). */
+  maxBlockLength: number;
+  /** Longest time a media may stay live, from its first byte, ms (M_LIMIT_EXCEEDED). */
+  maxLiveDurationMs: number;
+  /** Upload connections open at once per user (M_LIMIT_EXCEEDED). */
+  maxLiveUploadsPerUser: number;
+  /** Listeners (WebSocket + HTTP downloads) per media (M_LIMIT_EXCEEDED). */
+  maxListenersPerStream: number;
+  /** Listeners on the whole relay (M_LIMIT_EXCEEDED). */
+  maxListeners: number;
+  /** Bytes a listener may have queued in its socket before it is moved to the live edge (WS) or cut (HTTP). */
+  listenerBacklogBytes: number;
+  /** How long an id from /create stays usable with no upload, ms. */
+  unusedExpiryMs: number;
+  /** Longest `timeout_ms` honoured on a download of media not yet uploaded, ms. */
+  maxDownloadWaitMs: number;
+}
+
+export interface RelayAuthConfig {
+  /** Require an access token for downloads, the index, HLS and WebSocket listening. */
+  requireTokenForDownload: boolean;
+}
+
+export interface RelayConfig {
+  /** Directory holding relay.db and media/ (created if missing). */
+  dataDir: string;
+  /** The `{serverName}` in mxc URIs. */
+  serverName: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Base URL printed and used in Location headers; defaults to http://host:port. */
+  publicUrl?: string;
+  /** Group flush (fsync) interval for appended bytes, ms (DESIGN: at most 100 ms). */
+  flushIntervalMs: number;
+  /** Serve this directory at `/` (the built web app), SPA-style: unknown paths → index.html. */
+  webRoot?: string;
+  /** Interval of the JSON status message to WebSocket listeners, ms. */
+  statusIntervalMs: number;
+  limits: RelayLimits;
+  auth: RelayAuthConfig;
+  /** Where one-line operational logs go (never keys, never listener identities). */
+  log?: (line: string) => void;
+}
+
+export type RelayOptions = Partial<Omit<RelayConfig, 'limits' | 'auth'>> & {
+  dataDir: string;
+  limits?: Partial<RelayLimits>;
+  auth?: Partial<RelayAuthConfig>;
+};
+
+export const DEFAULT_LIMITS: RelayLimits = {
+  maxMediaBytes: 2 * 1024 ** 3,
+  maxBlockLength: 64 * 1024,
+  maxLiveDurationMs: 24 * 3600_000,
+  maxLiveUploadsPerUser: 4,
+  maxListenersPerStream: 20_000,
+  maxListeners: 50_000,
+  listenerBacklogBytes: 256 * 1024,
+  unusedExpiryMs: 24 * 3600_000,
+  maxDownloadWaitMs: 5 * 60_000,
+};
+
+export function resolveConfig(options: RelayOptions): RelayConfig {
+  return {
+    dataDir: options.dataDir,
+    serverName: options.serverName ?? 'localhost',
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 8008,
+    publicUrl: options.publicUrl,
+    flushIntervalMs: options.flushIntervalMs ?? 100,
+    webRoot: options.webRoot,
+    statusIntervalMs: options.statusIntervalMs ?? 5000,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    auth: { requireTokenForDownload: false, ...options.auth },
+    log: options.log,
+  };
+}
+
+/** Reads a `--config` JSON file: `{limits?, auth?, flushIntervalMs?, webRoot?, ...}`. */
+export function readConfigFile(path: string): Partial<RelayOptions> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read config ${path}: ${(err as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`config ${path}: expected a JSON object`);
+  }
+  const known = new Set([
+    'limits',
+    'auth',
+    'flushIntervalMs',
+    'webRoot',
+    'statusIntervalMs',
+    'serverName',
+    'publicUrl',
+  ]);
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new Error(`config ${path}: unknown key '${key}'`);
+  }
+  const cfg = parsed as Partial<RelayOptions>;
+  for (const key of Object.keys(cfg.limits ?? {})) {
+    if (!(key in DEFAULT_LIMITS)) throw new Error(`config ${path}: unknown limit '${key}'`);
+    const v = (cfg.limits as Record<string, unknown>)[key];
+    if (typeof v !== 'number' || !(v >= 0))
+      throw new Error(
+        `config ${path}: limits.${key} must be a number >= 0, got ${JSON.stringify(v)}`,
+      );
+  }
+  return cfg;
+}

@@ -1,0 +1,71 @@
+/**
+ * Everything the routes and the Node adapter share: configuration, database, media store,
+ * metrics, and authentication. Built once by startRelay().
+ */
+import { MediaStore } from './media-store.ts';
+import type { RelayConfig } from './relay-config.ts';
+import { RelayError } from './relay-error.ts';
+import { RelayMetrics } from './relay-metrics.ts';
+import { hashToken } from './token-store.ts';
+import { RelayDatabase } from '../storage/relay-database.ts';
+
+export class RelayCore {
+  readonly db: RelayDatabase;
+  readonly store: MediaStore;
+  readonly metrics = new RelayMetrics();
+  /** Base URL used in Location headers; set by the adapter once the port is known. */
+  publicUrl = '';
+
+  constructor(readonly config: RelayConfig) {
+    this.db = new RelayDatabase(config.dataDir);
+    this.store = new MediaStore(config, this.db, this.metrics);
+  }
+
+  /**
+   * The user behind a request's access token: `Authorization: Bearer` or `?access_token=`
+   * (Matrix client-server API "Using access tokens"; the query form for browser WebSockets).
+   */
+  authenticate(authorization: string | null | undefined, url: URL): string {
+    let token: string | null = null;
+    if (authorization) {
+      const m = /^Bearer\s+(\S+)$/i.exec(authorization);
+      if (!m)
+        throw new RelayError('M_MISSING_TOKEN', 'Authorization header is not "Bearer <token>"');
+      token = m[1] ?? null;
+    } else {
+      token = url.searchParams.get('access_token');
+    }
+    if (!token) throw new RelayError('M_MISSING_TOKEN', 'missing access token');
+    const user = this.db.tokenUser(hashToken(token));
+    if (!user) throw new RelayError('M_UNKNOWN_TOKEN', 'unknown access token');
+    return user;
+  }
+
+  /** For downloads: anonymous unless the config requires a token. */
+  authorizeDownload(authorization: string | null | undefined, url: URL): void {
+    if (this.config.auth.requireTokenForDownload) this.authenticate(authorization, url);
+  }
+
+  /** Checks the listener limits (per media and relay-wide) before a listener is added. */
+  checkListenerLimits(listenersOnMedia: number): void {
+    const { maxListeners, maxListenersPerStream } = this.config.limits;
+    if (listenersOnMedia >= maxListenersPerStream) {
+      throw new RelayError(
+        'M_LIMIT_EXCEEDED',
+        `this media has ${listenersOnMedia} listeners, the limit is ${maxListenersPerStream}`,
+      );
+    }
+    const total = this.store.wsListeners + this.store.httpListeners;
+    if (total >= maxListeners) {
+      throw new RelayError(
+        'M_LIMIT_EXCEEDED',
+        `the relay has ${total} listeners, the limit is ${maxListeners}`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    this.db.close();
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * One upload connection writing one media (streaming PUT, tus PATCH or the WebSocket upload):
+ * checks who may write and from where, frames the incoming bytes block by block, stores each valid
+ * block at once (so it is fanned out and kept even if the connection drops), and completes the
+ * media on a clean end. At most one session writes a media at a time.
+ */
+import type { FormatError } from '@mxcast/format';
+import type { MediaRecord } from '../storage/media-record.ts';
+import type { MediaStore } from './media-store.ts';
+import type { RelayConfig } from './relay-config.ts';
+import { RelayError } from './relay-error.ts';
+import { UploadFramer } from './upload-framer.ts';
+
+export class UploadSession {
+  private readonly framer: UploadFramer;
+  private closed = false;
+
+  private constructor(
+    private readonly store: MediaStore,
+    readonly rec: MediaRecord,
+    private readonly userId: string,
+    config: RelayConfig,
+  ) {
+    this.framer = new UploadFramer({
+      maxBlockLength: config.limits.maxBlockLength,
+      startOffset: rec.byteLength,
+      expectedSeq: rec.blockCount,
+      byteOrder: rec.byteOrder ?? undefined,
+    });
+  }
+
+  /** Checks owner, state, offset and limits, then takes the media's write lock. */
+  static open(
+    store: MediaStore,
+    config: RelayConfig,
+    rec: MediaRecord,
+    userId: string,
+    offset: number,
+  ): UploadSession {
+    if (rec.owner !== userId)
+      throw new RelayError('M_FORBIDDEN', 'only the creator of this media may upload to it');
+    checkWritable(rec);
+    if (rec.uploader)
+      throw new RelayError('M_CONFLICT', 'another upload to this media is in progress');
+    if (offset !== rec.byteLength) {
+      throw new RelayError(
+        'M_CONFLICT',
+        `upload offset ${offset} does not match the stored length ${rec.byteLength}`,
+        {
+          fields: { 'org.matrix.msc4016.offset': rec.byteLength },
+        },
+      );
+    }
+    const open = store.uploadsByUser.get(userId) ?? 0;
+    if (open >= config.limits.maxLiveUploadsPerUser) {
+      throw new RelayError(
+        'M_LIMIT_EXCEEDED',
+        `${open} uploads already open for this user, the limit is ${config.limits.maxLiveUploadsPerUser}`,
+      );
+    }
+    const session = new UploadSession(store, rec, userId, config);
+    rec.uploader = session;
+    store.uploadsByUser.set(userId, open + 1);
+    return session;
+  }
+
+  /** Offset of the first byte not yet stored as part of a whole block. */
+  get offset(): number {
+    return this.rec.byteLength;
+  }
+
+  /** Frames and stores `chunk`; throws M_BAD_BLOCK / M_TOO_LARGE / limits after keeping the valid blocks before. */
+  push(chunk: Uint8Array): void {
+    this.checkOpen();
+    const step = this.framer.push(chunk);
+    this.store.commitBlocks(this.rec, step.blocks);
+    if (step.error) throw blockError(step.error);
+  }
+
+  /** The input ended: completes the media if it ended on a block boundary. */
+  async finish(): Promise<void> {
+    this.checkOpen();
+    try {
+      this.framer.finish();
+    } catch (err) {
+      throw blockError(err as FormatError);
+    }
+    if (this.rec.blockCount === 0) {
+      throw new RelayError('M_BAD_BLOCK', 'upload ended without a single block', {
+        fields: { 'org.matrix.msc4016.reason': 'TRUNCATED' },
+      });
+    }
+    this.close();
+    await this.store.complete(this.rec);
+  }
+
+  /** Releases the write lock; the media stays as it is (live and resumable if it had bytes). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.rec.uploader === this) this.rec.uploader = null;
+    const n = (this.store.uploadsByUser.get(this.userId) ?? 1) - 1;
+    if (n > 0) this.store.uploadsByUser.set(this.userId, n);
+    else this.store.uploadsByUser.delete(this.userId);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new RelayError('M_UNKNOWN', 'upload session closed');
+    checkWritable(this.rec);
+  }
+}
+
+export function checkWritable(rec: MediaRecord): void {
+  if (rec.state === 'complete')
+    throw new RelayError('M_CANNOT_OVERWRITE_MEDIA', 'media is already complete');
+  if (rec.state === 'cancelled')
+    throw new RelayError('M_CANNOT_OVERWRITE_MEDIA', 'media was cancelled by its owner');
+}
+
+/** A FormatError as the Matrix error naming the block's seq and the reason. */
+export function blockError(err: FormatError): RelayError {
+  const where = `${err.seq !== undefined ? `block ${err.seq}` : 'stream'} at offset ${err.offset ?? '?'}`;
+  const code = err.code === 'LENGTH_OVER_LIMIT' ? 'M_TOO_LARGE' : 'M_BAD_BLOCK';
+  return new RelayError(code, `${where}: ${err.code}: ${err.message}`, {
+    fields: {
+      'org.matrix.msc4016.reason': err.code,
+      'org.matrix.msc4016.seq': err.seq ?? null,
+      'org.matrix.msc4016.offset': err.offset ?? null,
+    },
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * `GET {P}/index/{S}/{ID}` (the block index: state, lengths, where blocks start) and the owner's
+ * `DELETE {P}/media/{S}/{ID}` (docs/protocol.md).
+ */
+import type { Hono } from 'hono';
+import type { RelayCore } from '../core/relay-core.ts';
+import { RelayError } from '../core/relay-error.ts';
+import { INDEX_PATH, MEDIA_PATH } from '../core/relay-paths.ts';
+import type { MediaRecord } from '../storage/media-record.ts';
+
+const MAX_OFFSETS = 1000;
+
+export function mountIndexRoutes(app: Hono, core: RelayCore): void {
+  app.get(`${INDEX_PATH}/:server/:id`, (c) => {
+    const url = new URL(c.req.url);
+    core.authorizeDownload(c.req.header('authorization'), url);
+    const rec = core.store.require(c.req.param('server'), c.req.param('id'));
+    const body: Record<string, unknown> = indexOf(rec);
+    const from = url.searchParams.get('from');
+    if (from !== null) {
+      const start = parseCount(from, 'from');
+      const count = Math.min(
+        parseCount(url.searchParams.get('count') ?? '100', 'count'),
+        MAX_OFFSETS,
+      );
+      const offsets: number[] = [];
+      for (let seq = start; seq < Math.min(start + count, rec.blockCount); seq++)
+        offsets.push(rec.offsets.at(seq) ?? 0);
+      body.from = start;
+      body.offsets = offsets;
+    }
+    return c.json(body, 200, { 'cache-control': 'no-store' });
+  });
+
+  app.delete(`${MEDIA_PATH}/:server/:id`, (c) => {
+    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+    const rec = core.store.require(c.req.param('server'), c.req.param('id'));
+    if (rec.owner !== user)
+      throw new RelayError('M_FORBIDDEN', 'only the creator of this media may delete it');
+    deleteMedia(core, rec);
+    return c.json({});
+  });
+}
+
+/** Owner deletion: a live (or pending) media is cancelled, finished media are removed. */
+export function deleteMedia(core: RelayCore, rec: MediaRecord): void {
+  if (rec.state === 'live') core.store.cancel(rec);
+  else core.store.remove(rec);
+}
+
+export function indexOf(rec: MediaRecord): Record<string, unknown> {
+  const first = rec.offsets.at(0);
+  const second = rec.offsets.at(1);
+  const third = rec.offsets.at(2);
+  return {
+    state: rec.state,
+    byte_length: rec.byteLength,
+    block_count: rec.blockCount,
+    byte_order: rec.byteOrder,
+    header_end: rec.offsets.at(2) ?? null,
+    block_size:
+      third !== undefined
+        ? (rec.offsets.at(3) ?? rec.byteLength) - third
+        : (rec.geometry?.block_size ?? null),
+    first_offsets: [first, second].filter((x) => x !== undefined),
+    geometry: rec.geometry,
+    sha256: rec.sha256,
+    listeners: rec.listeners,
+    created_at: rec.createdAt,
+  };
+}
+
+function parseCount(v: string, name: string): number {
+  if (!/^\d{1,10}$/.test(v))
+    throw new RelayError('M_INVALID_PARAM', `${name} must be a non-negative integer, got '${v}'`);
+  return Number(v);
+}

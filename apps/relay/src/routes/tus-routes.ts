@@ -1,0 +1,153 @@
+/**
+ * tus 1.0.0 (core protocol + creation, creation-defer-length, termination) at `{P}/tus/{S}/{ID}`:
+ * the tus URL of a created mxc is fixed, so creation answers with that same URL and tus-js-client
+ * works unchanged. Offsets are always block boundaries: a PATCH body that ends inside a block keeps
+ * the whole blocks before it and drops the partial one, and the answer's Upload-Offset says so —
+ * the client sends the rest from there (tus 1.0.0 §"PATCH": the server may accept fewer bytes).
+ */
+import type { Context, Hono } from 'hono';
+import type { RelayCore } from '../core/relay-core.ts';
+import { RelayError, errorResponse } from '../core/relay-error.ts';
+import { TUS_PATH } from '../core/relay-paths.ts';
+import { UploadSession, checkWritable } from '../core/upload-session.ts';
+import type { MediaRecord } from '../storage/media-record.ts';
+import { pumpBody } from './upload-route.ts';
+import { deleteMedia } from './index-routes.ts';
+
+const TUS_HEADERS = {
+  'Tus-Resumable': '1.0.0',
+  'Tus-Version': '1.0.0',
+  'Tus-Extension': 'creation,creation-defer-length,termination',
+};
+
+export function mountTusRoutes(app: Hono, core: RelayCore): void {
+  const path = `${TUS_PATH}/:server/:id`;
+
+  const owned = (c: Context): MediaRecord => {
+    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+    const rec = core.store.require(c.req.param('server') ?? '', c.req.param('id') ?? '');
+    if (rec.owner !== user)
+      throw new RelayError('M_FORBIDDEN', 'only the creator of this media may upload to it');
+    return rec;
+  };
+
+  const options = (c: Context) =>
+    c.body(null, 204, { ...TUS_HEADERS, 'Tus-Max-Size': String(core.config.limits.maxMediaBytes) });
+  app.options(TUS_PATH, options);
+  app.options(path, options);
+
+  const creation = (c: Context, rec: MediaRecord) => {
+    checkWritable(rec);
+    const length = c.req.header('upload-length');
+    const deferred = c.req.header('upload-defer-length');
+    if (length !== undefined) {
+      const n = parseOffset(length, 'Upload-Length');
+      if (n > core.config.limits.maxMediaBytes) {
+        throw new RelayError(
+          'M_TOO_LARGE',
+          `Upload-Length ${n} is over the limit of ${core.config.limits.maxMediaBytes}`,
+        );
+      }
+      if (n < rec.byteLength)
+        throw new RelayError(
+          'M_CONFLICT',
+          `Upload-Length ${n} is under the ${rec.byteLength} bytes stored`,
+        );
+      core.store.setUploadLength(rec, n);
+    } else if (deferred !== '1') {
+      throw new RelayError(
+        'M_INVALID_PARAM',
+        'tus creation needs Upload-Length or Upload-Defer-Length: 1',
+      );
+    }
+    const location = `${core.publicUrl}${TUS_PATH}/${core.config.serverName}/${rec.id}`;
+    return c.body(null, 201, { ...TUS_HEADERS, Location: location });
+  };
+
+  // Creation of a new media, as /create would, then the same as for an existing id.
+  app.post(TUS_PATH, (c) => {
+    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+    return creation(c, core.store.create(user, null));
+  });
+  app.post(path, (c) => creation(c, owned(c)));
+
+  // Hono answers HEAD with the GET route minus the body, so the tus HEAD is registered as GET.
+  app.get(path, (c) => {
+    const rec = owned(c);
+    const headers: Record<string, string> = {
+      ...TUS_HEADERS,
+      'Upload-Offset': String(rec.byteLength),
+      'Cache-Control': 'no-store',
+    };
+    if (rec.state === 'complete') headers['Upload-Length'] = String(rec.byteLength);
+    else if (rec.uploadLength !== null) headers['Upload-Length'] = String(rec.uploadLength);
+    else headers['Upload-Defer-Length'] = '1';
+    if (rec.state === 'cancelled')
+      return c.body(null, 410, { ...TUS_HEADERS, 'Cache-Control': 'no-store' });
+    return c.body(null, 200, headers);
+  });
+
+  app.patch(path, async (c) => {
+    const rec = owned(c);
+    const type = c.req.header('content-type') ?? '';
+    if (type.split(';')[0]?.trim().toLowerCase() !== 'application/offset+octet-stream') {
+      throw new RelayError(
+        'M_INVALID_PARAM',
+        `Content-Type must be application/offset+octet-stream, got '${type}'`,
+        {
+          status: 415,
+        },
+      );
+    }
+    const offset = parseOffset(c.req.header('upload-offset'), 'Upload-Offset');
+    const declared = c.req.header('upload-length');
+    if (declared !== undefined) {
+      const n = parseOffset(declared, 'Upload-Length');
+      if (rec.uploadLength !== null && rec.uploadLength !== n) {
+        throw new RelayError(
+          'M_CONFLICT',
+          `Upload-Length ${n} differs from the ${rec.uploadLength} declared before`,
+        );
+      }
+      if (rec.uploadLength === null) core.store.setUploadLength(rec, n);
+    }
+    const session = UploadSession.open(core.store, core.config, rec, rec.owner, offset);
+    const outcome = await pumpBody(c.req.raw.body, (chunk) => {
+      session.push(chunk);
+      if (rec.uploadLength !== null && rec.byteLength > rec.uploadLength) {
+        throw new RelayError(
+          'M_TOO_LARGE',
+          `${rec.byteLength} bytes stored, past Upload-Length ${rec.uploadLength}`,
+        );
+      }
+    });
+    if (outcome instanceof RelayError) {
+      session.close();
+      core.metrics.countError(outcome.code);
+      return errorResponse(outcome, { ...TUS_HEADERS, connection: 'close' });
+    }
+    try {
+      if (outcome === 'done' && rec.uploadLength !== null && rec.byteLength === rec.uploadLength) {
+        await session.finish();
+      }
+    } finally {
+      session.close();
+    }
+    return c.body(null, 204, { ...TUS_HEADERS, 'Upload-Offset': String(rec.byteLength) });
+  });
+
+  app.delete(path, (c) => {
+    deleteMedia(core, owned(c));
+    return c.body(null, 204, TUS_HEADERS);
+  });
+}
+
+function parseOffset(value: string | undefined, name: string): number {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) {
+    throw new RelayError(
+      'M_INVALID_PARAM',
+      `${name} must be a non-negative integer, got '${value ?? ''}'`,
+    );
+  }
+  return Number(value);
+}

@@ -1,0 +1,74 @@
+/**
+ * The in-memory state of one media while the relay knows it: its row's fields, where each block
+ * starts, the running sha256, the open file and the live fan-out hub. The store (media-store.ts)
+ * is the only writer; routes and listeners read it.
+ */
+import type { Hash } from 'node:crypto';
+import type { ByteOrder } from '@mxcast/format';
+import { MediaHub } from '../fanout/media-hub.ts';
+import type { MediaFile } from './media-file.ts';
+import { OffsetList } from './offset-list.ts';
+import type { MediaState } from './relay-database.ts';
+
+/** The stream geometry a broadcaster may declare at create (docs/protocol.md). */
+export interface StreamGeometry {
+  frame_ms: number;
+  frames_per_block: number;
+  bitrate?: number;
+  block_size: number;
+  sample_rate?: number;
+  channels?: number;
+}
+
+export class MediaRecord {
+  state: MediaState = 'pending';
+  firstByteAt: number | null = null;
+  completedAt: number | null = null;
+  /** Stored bytes: magic + whole valid blocks (never a partial block). */
+  byteLength = 0;
+  byteOrder: ByteOrder | null = null;
+  sha256: string | null = null;
+  /** tus Upload-Length, once declared. */
+  uploadLength: number | null = null;
+  offsets = new OffsetList();
+  hasher: Hash | null = null;
+  file: MediaFile | null = null;
+  readonly hub = new MediaHub();
+  /** The upload session currently writing (one at a time). */
+  uploader: object | null = null;
+  /** Listeners counted against limits (live and catching up). */
+  wsListeners = 0;
+  httpListeners = 0;
+  /** Called on every state change and on the first byte (waiters for timeout_ms). */
+  readonly changeWaiters = new Set<() => void>();
+  /** Whether the byte length changed since it was last written to the database. */
+  dbDirty = false;
+
+  constructor(
+    readonly id: string,
+    readonly owner: string,
+    readonly createdAt: number,
+    readonly unusedExpiresAt: number,
+    readonly geometry: StreamGeometry | null,
+  ) {}
+
+  get blockCount(): number {
+    return this.offsets.length;
+  }
+
+  get listeners(): number {
+    return this.wsListeners + this.httpListeners;
+  }
+
+  /** Offset of block 2, the first audio block, once it exists. */
+  get headerEnd(): number | null {
+    return this.offsets.at(2) ?? (this.state === 'complete' ? this.byteLength : null);
+  }
+
+  notifyChange(): void {
+    const waiters = [...this.changeWaiters];
+    this.changeWaiters.clear();
+    for (const w of waiters) w();
+    this.hub.status();
+  }
+}

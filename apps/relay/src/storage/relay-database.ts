@@ -1,0 +1,134 @@
+/**
+ * Metadata in SQLite through better-sqlite3: media rows (owner, state, lengths, geometry,
+ * sha256) and access tokens (sha256 hashes only). Why SQLite/better-sqlite3: it is embedded (one
+ * file next to the media, nothing to run), its calls are synchronous — a state change and the
+ * in-memory state move together inside one event-loop turn, with no await in between where
+ * another request could see half of it — and fast (prepared statements, microseconds per row),
+ * and WAL mode lets readers run beside the writer and makes a commit one sequential append.
+ * The media bytes themselves never go through the database (append-only files, see media-file.ts).
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type MediaState = 'pending' | 'live' | 'complete' | 'cancelled';
+
+export interface MediaRow {
+  media_id: string;
+  owner: string;
+  state: MediaState;
+  created_at: number;
+  unused_expires_at: number;
+  first_byte_at: number | null;
+  completed_at: number | null;
+  byte_length: number;
+  block_count: number;
+  byte_order: 'be' | 'le' | null;
+  geometry: string | null;
+  sha256: string | null;
+  upload_length: number | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS media (
+  media_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  unused_expires_at INTEGER NOT NULL,
+  first_byte_at INTEGER,
+  completed_at INTEGER,
+  byte_length INTEGER NOT NULL DEFAULT 0,
+  block_count INTEGER NOT NULL DEFAULT 0,
+  byte_order TEXT,
+  geometry TEXT,
+  sha256 TEXT,
+  upload_length INTEGER
+);
+CREATE INDEX IF NOT EXISTS media_state ON media(state);
+`;
+
+export class RelayDatabase {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, 'relay.db'));
+    this.db.pragma('journal_mode = WAL');
+    // WAL + NORMAL: a commit is durable at the next checkpoint/fsync; the media files carry their
+    // own truth (they are re-scanned on start), so the database only needs to be consistent.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      insertToken: this.db.prepare(
+        'INSERT INTO tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)',
+      ),
+      tokenUser: this.db.prepare<[string], { user_id: string }>(
+        'SELECT user_id FROM tokens WHERE token_hash = ?',
+      ),
+      insertMedia: this.db.prepare(
+        'INSERT INTO media (media_id, owner, state, created_at, unused_expires_at, geometry) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      getMedia: this.db.prepare<[string], MediaRow>('SELECT * FROM media WHERE media_id = ?'),
+      unfinished: this.db.prepare<[], MediaRow>(
+        "SELECT * FROM media WHERE state IN ('live', 'pending')",
+      ),
+      expired: this.db.prepare<[number], { media_id: string }>(
+        "SELECT media_id FROM media WHERE state = 'pending' AND unused_expires_at < ?",
+      ),
+      deleteMedia: this.db.prepare('DELETE FROM media WHERE media_id = ?'),
+    };
+  }
+
+  insertToken(tokenHash: string, userId: string, now: number): void {
+    this.stmts.insertToken.run(tokenHash, userId, now);
+  }
+
+  tokenUser(tokenHash: string): string | undefined {
+    return this.stmts.tokenUser.get(tokenHash)?.user_id;
+  }
+
+  insertMedia(
+    id: string,
+    owner: string,
+    now: number,
+    expiresAt: number,
+    geometry: string | null,
+  ): void {
+    this.stmts.insertMedia.run(id, owner, 'pending', now, expiresAt, geometry);
+  }
+
+  getMedia(id: string): MediaRow | undefined {
+    return this.stmts.getMedia.get(id);
+  }
+
+  unfinishedMedia(): MediaRow[] {
+    return this.stmts.unfinished.all();
+  }
+
+  expiredPending(now: number): string[] {
+    return this.stmts.expired.all(now).map((r) => r.media_id);
+  }
+
+  /** Updates the named columns of one media row. */
+  updateMedia(id: string, fields: Partial<Omit<MediaRow, 'media_id'>>): void {
+    const keys = Object.keys(fields);
+    if (keys.length === 0) return;
+    const sql = `UPDATE media SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE media_id = @media_id`;
+    this.db.prepare(sql).run({ ...fields, media_id: id });
+  }
+
+  deleteMedia(id: string): void {
+    this.stmts.deleteMedia.run(id);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

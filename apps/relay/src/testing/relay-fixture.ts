@@ -1,0 +1,123 @@
+/**
+ * Test helpers: a real relay on 127.0.0.1 (port 0) in a temporary data dir with a token, and valid
+ * MXC v3 streams built with @mxcast/format's encodeBlock (the ciphertext is random bytes: the relay
+ * never decrypts, it only checks the framing).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAGIC, encodeBlock } from '@mxcast/format';
+import { startRelay, type RunningRelay } from '../adapter/node-relay.ts';
+import type { RelayOptions } from '../core/relay-config.ts';
+import { createToken } from '../core/token-store.ts';
+
+export const P = '/_matrix/media/unstable/org.matrix.msc4016';
+
+export interface TestRelay {
+  relay: RunningRelay;
+  url: string;
+  dataDir: string;
+  token: string;
+  /** A second user's token. */
+  otherToken: string;
+  auth: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startTestRelay(options: Partial<RelayOptions> = {}): Promise<TestRelay> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'mxcast-relay-'));
+  const token = createToken(dataDir, '@alice:localhost');
+  const otherToken = createToken(dataDir, '@bob:localhost');
+  const relay = await startRelay({ port: 0, host: '127.0.0.1', ...options, dataDir });
+  return {
+    relay,
+    url: relay.url,
+    dataDir,
+    token,
+    otherToken,
+    auth: { Authorization: `Bearer ${token}` },
+    async close() {
+      await relay.close();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A stream of `count` blocks with ciphertexts of `ctLength` random bytes: {bytes, offsets, blocks}. */
+export function makeStream(count: number, ctLength = 100, startSeq = 0) {
+  const blocks: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) blocks.push(encodeBlock(startSeq + i, randomBytes(ctLength)));
+  const parts = startSeq === 0 ? [MAGIC, ...blocks] : blocks;
+  const bytes = Buffer.concat(parts);
+  const offsets: number[] = [];
+  let at = startSeq === 0 ? 4 : 0;
+  for (const b of blocks) {
+    offsets.push(at);
+    at += b.length;
+  }
+  return { bytes, blocks, offsets };
+}
+
+export async function createMedia(
+  t: TestRelay,
+  geometry?: Record<string, number>,
+): Promise<{ mxc: string; server: string; id: string }> {
+  const res = await fetch(`${t.url}/_matrix/media/v1/create`, {
+    method: 'POST',
+    headers: t.auth,
+    body: geometry ? JSON.stringify({ 'org.matrix.msc4016.geometry': geometry }) : undefined,
+  });
+  if (res.status !== 200) throw new Error(`create: ${res.status} ${await res.text()}`);
+  const { content_uri: mxc } = (await res.json()) as { content_uri: string };
+  const [server = '', id = ''] = mxc.slice('mxc://'.length).split('/');
+  return { mxc, server, id };
+}
+
+export function uploadUrl(t: TestRelay, m: { server: string; id: string }): string {
+  return `${t.url}/_matrix/media/v3/upload/${m.server}/${m.id}`;
+}
+export function downloadUrl(t: TestRelay, m: { server: string; id: string }): string {
+  return `${t.url}/_matrix/client/v1/media/download/${m.server}/${m.id}`;
+}
+export function tusUrl(t: TestRelay, m: { server: string; id: string }): string {
+  return `${t.url}${P}/tus/${m.server}/${m.id}`;
+}
+export function indexUrl(t: TestRelay, m: { server: string; id: string }): string {
+  return `${t.url}${P}/index/${m.server}/${m.id}`;
+}
+export function wsUrl(
+  t: TestRelay,
+  kind: 'ws' | 'upload/ws',
+  m: { server: string; id: string },
+  query = '',
+): string {
+  return `${t.url.replace(/^http/, 'ws')}${P}/${kind}/${m.server}/${m.id}${query}`;
+}
+
+export async function getIndex(t: TestRelay, m: { server: string; id: string }) {
+  const res = await fetch(indexUrl(t, m));
+  return (await res.json()) as {
+    state: string;
+    byte_length: number;
+    block_count: number;
+    sha256: string | null;
+    listeners: number;
+    header_end: number | null;
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns true (or throws after `ms`). */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  ms = 5000,
+  what = 'condition',
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
