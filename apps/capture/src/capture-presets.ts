@@ -1,0 +1,27 @@
+/**
+ * The capture presets are packages/audio's PRESETS (DESIGN.md §4); this file turns one into the
+ * geometry a broadcaster declares at create and puts in the event (docs/listen-link.md).
+ */
+import { blockGeometry, PRESETS, type Preset } from '@mxcast/audio';
+import type { StreamGeometry } from '@mxcast/client';
+
+export type CapturePreset = Preset;
+
+export const CAPTURE_PRESETS: Readonly<Record<string, Preset>> = PRESETS;
+export { DEFAULT_PRESET } from '@mxcast/audio';
+
+/** Size on the wire of every audio block of a preset. */
+export function audioBlockSize(p: Preset): number {
+  return blockGeometry(p).blockBytes;
+}
+
+export function presetGeometry(p: Preset, channels: number): StreamGeometry {
+  return {
+    frame_ms: p.frameMs,
+    frames_per_block: p.framesPerBlock,
+    bitrate: p.bitrate,
+    block_size: audioBlockSize(p),
+    sample_rate: 48000,
+    channels,
+  };
+}

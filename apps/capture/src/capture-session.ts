@@ -1,0 +1,325 @@
+/**
+ * CaptureSession: one broadcast from source to relay. Creates the media (MSC2246) or picks up a
+ * saved one (`--resume`), runs source → Opus CBR → Ogg page → encrypted block → upload, keeps the
+ * resume state, reports progress, and ends cleanly (EOS, upload complete) on `stop()` or at the
+ * end of input, or without EOS on `cancel()`.
+ */
+import {
+  buildEventContent,
+  buildListenLink,
+  MediaClient,
+  type BroadcastEventContent,
+  type StreamGeometry,
+} from '@mxcast/client';
+import { createBlockCipher, generateEncryptedFile, type EncryptedFile } from '@mxcast/format';
+import { open } from 'node:fs/promises';
+import { BlockPipeline, type FrameEncoder, type PipelineBlock } from './block-pipeline.ts';
+import { CaptureError, captureErrorFrom } from './capture-error.ts';
+import {
+  audioBlockSize,
+  CAPTURE_PRESETS,
+  presetGeometry,
+  type CapturePreset,
+} from './capture-presets.ts';
+import type { CaptureSource } from './capture-source.ts';
+import type { CaptureStats } from './capture-status.ts';
+import { RealtimePacer } from './realtime-pacer.ts';
+import { readResumeState, writeResumeState, type ResumeState } from './resume-state.ts';
+import { UploadSession, type AckEvent } from './upload-session.ts';
+
+export interface CaptureSessionOptions {
+  relay: string;
+  token: string;
+  preset: string;
+  source: CaptureSource;
+  /** Creates the Opus encoder for the preset (packages/audio's OpusCbrEncoder in the CLI). */
+  createEncoder: (preset: CapturePreset, channels: number) => FrameEncoder;
+  title: string;
+  /** Seconds of audio to capture, then finish. */
+  duration?: number;
+  realtime: boolean;
+  eventOut?: string;
+  statePath?: string;
+  resumePath?: string;
+  passphrase?: string;
+  maxOutageMs?: number;
+  backoffMs?: number;
+  maxBufferedBytes?: number;
+  /** The listen link, once the relay has accepted the first block. */
+  onLink?: (link: string) => void;
+  onStatus?: (stats: CaptureStats) => void;
+  onNotice?: (text: string) => void;
+  onAck?: (ack: AckEvent) => void;
+}
+
+export interface CaptureResult {
+  mxc: string;
+  link: string;
+  event: BroadcastEventContent;
+  stats: CaptureStats;
+  /** Seq of the first block this run wrote (0, or the resumed seq). */
+  firstSeq: number;
+  /** Seq after the last block written. */
+  nextSeq: number;
+  /** Samples per channel (48 kHz) captured by this run. */
+  samples: number;
+  ackLagsMs: number[];
+}
+
+export class CaptureSession {
+  private readonly options: CaptureSessionOptions;
+  private readonly stopController = new AbortController();
+  private upload: UploadSession | null = null;
+  private cancelled = false;
+
+  constructor(options: CaptureSessionOptions) {
+    this.options = options;
+  }
+
+  /** Finish cleanly: the source stops, the last page carries EOS, the upload completes. */
+  stop(): void {
+    this.stopController.abort();
+  }
+
+  get stopping(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  /** Cancel: no EOS; the relay is told (DELETE) so listeners' streams end without finishing. */
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    this.stopController.abort();
+    this.options.source.close();
+    if (this.upload) await this.upload.cancel();
+  }
+
+  async run(): Promise<CaptureResult> {
+    const o = this.options;
+    const source = o.source;
+    const started = performance.now();
+    let preset: CapturePreset;
+    let file: EncryptedFile;
+    let mxc: string;
+    let title = o.title;
+    let serial = (Math.random() * 0x100000000) >>> 0;
+    let resumeSeq: number | undefined;
+    let startOffset = 0;
+    const client = new MediaClient({ baseUrl: o.relay, accessToken: o.token });
+
+    if (o.resumePath) {
+      const state = await readResumeState(o.resumePath, o.passphrase);
+      preset = CAPTURE_PRESETS[state.preset] ?? badPreset(state.preset);
+      if (state.geometry.channels !== source.channels) {
+        throw new CaptureError(
+          'BAD_INPUT',
+          `the broadcast in ${o.resumePath} has ${state.geometry.channels} channel(s), the input ${source.channels}`,
+        );
+      }
+      file = state.file as EncryptedFile;
+      mxc = state.mxc;
+      title = state.title;
+      serial = state.serial;
+      const index = await client.index(mxc).catch((e) => {
+        throw captureErrorFrom(e, `resume ${mxc}`);
+      });
+      if (index.state !== 'live') {
+        throw new CaptureError(
+          'BAD_STATE',
+          `cannot resume ${mxc}: the relay says it is ${index.state}`,
+        );
+      }
+      if (index.block_count < 2) {
+        throw new CaptureError(
+          'BAD_STATE',
+          `cannot resume ${mxc}: the relay has only ${index.block_count} block(s), not the header pages`,
+        );
+      }
+      // The relay's count is the truth: the state file may be a second behind its acks.
+      resumeSeq = index.block_count;
+      startOffset = index.byte_length;
+    } else {
+      preset = CAPTURE_PRESETS[o.preset] ?? badPreset(o.preset);
+      file = generateEncryptedFile();
+      const geometry0 = presetGeometry(preset, source.channels);
+      const created = await client.create(geometry0).catch((e) => {
+        throw captureErrorFrom(e, `create media on ${o.relay}`);
+      });
+      mxc = created.mxc;
+    }
+    file = { ...file, url: mxc };
+    const geometry: StreamGeometry = presetGeometry(preset, source.channels);
+    const event = buildEventContent({ title, mxc, file, preset: preset.name, geometry });
+    const link = buildListenLink(o.relay, { mxc, file, geometry });
+    if (o.eventOut) await writePrivate(o.eventOut, JSON.stringify(event, null, 2) + '\n');
+
+    const cipher = await createBlockCipher(file);
+    const encoder = o.createEncoder(preset, source.channels);
+    const pipeline = new BlockPipeline({
+      preset,
+      channels: source.channels,
+      cipher,
+      encoder,
+      serial,
+      title,
+      ...(resumeSeq !== undefined ? { resumeSeq } : {}),
+    });
+    const firstSeq = pipeline.nextSeq;
+
+    // ---- resume state, kept about once a second and at the end ----
+    let ackedSeq = firstSeq - 1;
+    let ackedOffset = startOffset;
+    let stateDirty = false;
+    let stateWrite: Promise<void> = Promise.resolve();
+    const saveState = () => {
+      if (!o.statePath) return stateWrite;
+      const path = o.statePath;
+      const state: ResumeState = {
+        version: 1,
+        relay: o.relay,
+        mxc,
+        file,
+        preset: preset.name,
+        geometry,
+        title,
+        serial,
+        nextSeq: ackedSeq + 1,
+        offset: ackedOffset,
+        granule: String(
+          ackedSeq >= 2
+            ? BigInt((ackedSeq - 1) * preset.framesPerBlock * pipeline.frameSamples)
+            : 0n,
+        ),
+        updatedAt: new Date().toISOString(),
+      };
+      stateDirty = false;
+      stateWrite = stateWrite.then(() => writeResumeState(path, state, o.passphrase));
+      return stateWrite;
+    };
+    if (o.statePath) await saveState();
+    const stateTimer = setInterval(() => {
+      if (stateDirty) void saveState().catch(() => {});
+    }, 1000);
+
+    let linkShown = false;
+    const upload = new UploadSession({
+      client,
+      mxc,
+      startOffset,
+      startSeq: firstSeq,
+      tusOnly: resumeSeq !== undefined,
+      ...(o.maxOutageMs !== undefined ? { maxOutageMs: o.maxOutageMs } : {}),
+      ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
+      ...(o.maxBufferedBytes !== undefined ? { maxBufferedBytes: o.maxBufferedBytes } : {}),
+      onAck: (ack) => {
+        ackedSeq = Math.max(ackedSeq, ack.seq);
+        ackedOffset = ack.offset;
+        stateDirty = true;
+        if (!linkShown && ack.seq >= firstSeq) {
+          linkShown = true;
+          o.onLink?.(link);
+        }
+        o.onAck?.(ack);
+      },
+      onReconnect: (r) => {
+        if (r.error) {
+          o.onNotice?.(`reconnected after: ${r.error}; continuing via tus from byte ${r.offset}`);
+        }
+      },
+    });
+    this.upload = upload;
+
+    const stats = (): CaptureStats => ({
+      audioSeconds: pipeline.inputSamples / 48000,
+      wallSeconds: (performance.now() - started) / 1000,
+      blocks: pipeline.blocks,
+      bytes: pipeline.blockBytes + (resumeSeq === undefined ? 4 : 0),
+      opusBytes: pipeline.opusBytes,
+      ackedBytes: upload.ackedOffset - startOffset,
+      ackLagMs: upload.lastAckLagMs,
+      reconnects: upload.reconnects,
+      transport: upload.transport,
+      progress:
+        !o.realtime && source.totalSamples
+          ? Math.min(1, pipeline.inputSamples / source.totalSamples)
+          : null,
+    });
+
+    const sendAll = async (blocks: PipelineBlock[]) => {
+      for (const b of blocks) await upload.send(b.seq, b.bytes);
+    };
+
+    try {
+      if (resumeSeq === undefined) {
+        const head = await pipeline.start();
+        await upload.send(-1, head.magic);
+        await sendAll(head.blocks);
+      }
+      const limit = o.duration !== undefined ? Math.round(o.duration * 48000) : Infinity;
+      const pacer = o.realtime ? new RealtimePacer(48000, this.stopController.signal) : null;
+      const ch = source.channels;
+      for await (let chunk of source.read(this.stopController.signal)) {
+        if (this.stopController.signal.aborted) break;
+        const room = limit - pipeline.inputSamples;
+        if (chunk.length / ch > room) chunk = chunk.subarray(0, room * ch);
+        await sendAll(await pipeline.push(chunk));
+        o.onStatus?.(stats());
+        if (pipeline.inputSamples >= limit) break;
+        if (pacer) await pacer.advance(chunk.length / ch);
+      }
+      source.close();
+      if (this.cancelled)
+        throw new CaptureError('CANCELLED', 'cancelled: the relay was told to drop the broadcast');
+      await sendAll(await pipeline.finish());
+      await upload.finish();
+      if (!linkShown) {
+        linkShown = true;
+        o.onLink?.(link);
+      }
+    } catch (err) {
+      source.close();
+      if (this.cancelled) {
+        throw new CaptureError('CANCELLED', 'cancelled: the broadcast ended without finishing');
+      }
+      throw captureErrorFrom(err, 'capture');
+    } finally {
+      clearInterval(stateTimer);
+      if (o.statePath) await saveState().catch(() => {});
+    }
+    const expected = audioBlockSize(preset);
+    if (pipeline.audioBlockSize !== null && pipeline.audioBlockSize !== expected) {
+      o.onNotice?.(
+        `note: audio blocks are ${pipeline.audioBlockSize} bytes, the preset predicts ${expected}`,
+      );
+    }
+    return {
+      mxc,
+      link,
+      event,
+      stats: stats(),
+      firstSeq,
+      nextSeq: pipeline.nextSeq,
+      samples: pipeline.inputSamples,
+      ackLagsMs: upload.ackLagsMs,
+    };
+  }
+}
+
+function badPreset(name: string): never {
+  throw new CaptureError(
+    'BAD_INPUT',
+    `unknown preset '${name}' (have: ${Object.keys(CAPTURE_PRESETS).join(', ')})`,
+  );
+}
+
+/** Writes a file readable only by its owner (it may hold a key). */
+async function writePrivate(path: string, text: string): Promise<void> {
+  const fh = await open(path, 'w', 0o600).catch((e: NodeJS.ErrnoException) => {
+    throw new CaptureError('BAD_INPUT', `cannot write ${path}: ${e.code ?? e.message}`);
+  });
+  try {
+    await fh.writeFile(text);
+    await fh.chmod(0o600);
+  } finally {
+    await fh.close();
+  }
+}

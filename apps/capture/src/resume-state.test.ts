@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generateEncryptedFile } from '@mxcast/format';
+import { CaptureError } from './capture-error.ts';
+import { readResumeState, writeResumeState, type ResumeState } from './resume-state.ts';
+
+function sampleState(): ResumeState {
+  const file = generateEncryptedFile('mxc://localhost/abcdefghijklmnopqrstuv');
+  return {
+    version: 1,
+    relay: 'http://127.0.0.1:1',
+    mxc: 'mxc://localhost/abcdefghijklmnopqrstuv',
+    file,
+    preset: 'voice',
+    geometry: {
+      frame_ms: 20,
+      frames_per_block: 12,
+      bitrate: 32000,
+      block_size: 1031,
+      sample_rate: 48000,
+      channels: 1,
+    },
+    title: 'state test',
+    serial: 99,
+    nextSeq: 42,
+    offset: 4 + 2 * 100 + 40 * 1031,
+    granule: '460800',
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+async function errorOf(p: Promise<unknown>): Promise<CaptureError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CaptureError);
+  return err as CaptureError;
+}
+
+describe('resume state', () => {
+  it('round-trips in clear, written 0600', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mxcast-state-'));
+    const file = path.join(dir, 'state.json');
+    const state = sampleState();
+    await writeResumeState(file, state);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await readResumeState(file)).toEqual(state);
+  });
+
+  it('with a passphrase: no key in the file, round-trips, refuses a wrong passphrase or a flipped byte', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mxcast-state-'));
+    const file = path.join(dir, 'state.json');
+    const state = sampleState();
+    await writeResumeState(file, state, 'correct horse battery staple');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const text = await readFile(file, 'utf8');
+    expect(text).not.toContain(state.file.key.k);
+    expect(text).not.toContain(state.mxc);
+    expect(await readResumeState(file, 'correct horse battery staple')).toEqual(state);
+
+    const wrong = await errorOf(readResumeState(file, 'wrong'));
+    expect(wrong.code).toBe('BAD_STATE');
+    expect(wrong.message).toMatch(/wrong passphrase or the file was altered/);
+
+    const none = await errorOf(readResumeState(file));
+    expect(none.message).toMatch(/is encrypted: give --passphrase-file/);
+
+    const json = JSON.parse(text);
+    const ct = Buffer.from(json.ciphertext, 'base64');
+    ct[5] = (ct[5] as number) ^ 1;
+    json.ciphertext = ct.toString('base64');
+    await writeFile(file, JSON.stringify(json));
+    const tampered = await errorOf(readResumeState(file, 'correct horse battery staple'));
+    expect(tampered.message).toMatch(/MAC mismatch/);
+  });
+
+  it('names a missing file, non-JSON and a missing field', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mxcast-state-'));
+    const missing = await errorOf(readResumeState(path.join(dir, 'nope.json')));
+    expect(missing.message).toMatch(/cannot read state file .*nope\.json: ENOENT/);
+    await writeFile(path.join(dir, 'junk'), 'not json');
+    expect((await errorOf(readResumeState(path.join(dir, 'junk')))).message).toMatch(/not JSON/);
+    const { nextSeq: _drop, ...partial } = sampleState();
+    await writeFile(path.join(dir, 'partial'), JSON.stringify(partial));
+    expect((await errorOf(readResumeState(path.join(dir, 'partial')))).message).toMatch(
+      /missing or bad 'nextSeq'/,
+    );
+  });
+});

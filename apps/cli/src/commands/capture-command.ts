@@ -1,0 +1,186 @@
+/**
+ * `mxcast capture`: broadcast live from a microphone, stdin, a WAV file or a test signal, as CBR
+ * Opus in encrypted blocks streamed to a relay (apps/capture). A thin shell: arguments, signals,
+ * stdout/stderr; the pipeline lives in @mxcast/capture.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  CaptureError,
+  CaptureSession,
+  CAPTURE_PRESETS,
+  DEFAULT_PRESET,
+  EXIT_CODES,
+  StatusLine,
+  createOpusEncoder,
+  formatSummary,
+  openCaptureSource,
+} from '@mxcast/capture';
+import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+
+const help = `Usage: mxcast capture --relay URL --token TOKEN [options]
+
+Captures audio, encodes it as constant-bitrate Opus, one Ogg page per AES-256-GCM block
+(MSC4016), and streams it to the relay while it is recorded. Prints the listen link on stdout
+as soon as the relay has accepted the first block. The key never leaves this machine except in
+the link and the --event-out file.
+
+  --relay URL            the relay's base URL (http://127.0.0.1:8008)
+  --token TOKEN          access token (mxcast token create …); or MXCAST_TOKEN in the environment
+  --preset NAME          ${Object.keys(CAPTURE_PRESETS).join(' | ')} (default ${DEFAULT_PRESET})
+  --input SOURCE         mic (arecord or sox), - (raw s16le on stdin), FILE.wav,
+                         sine[:HZ], sweep, timecode, silence (default mic)
+  --rate HZ              sample rate of raw stdin input (default 48000)
+  --channels N           channels of stdin, mic and signals: 1 or 2 (default 1)
+  --duration SECONDS     stop after this much audio
+  --realtime             pace the input to the wall clock (default for mic and stdin)
+  --fast                 never pace: encode as fast as possible (default for files and signals)
+  --title TEXT           the broadcast's title (OpusTags TITLE, event body)
+  --event-out FILE       write the m.audio event content (with the key) to FILE, mode 0600
+  --state FILE           keep resume state (key, iv, next seq, offset, geometry) in FILE, mode 0600
+  --resume FILE          continue the broadcast saved in FILE with its next block
+  --passphrase-file FILE encrypt/decrypt the state file with the passphrase in FILE (MSC3270-style)
+  --max-outage SECONDS   give up when the relay stays unreachable this long (default 120)
+  --quiet                no status lines (the link and errors still print)
+
+Ctrl-C or SIGTERM finishes cleanly (last page with EOS, upload completed, summary);
+a second Ctrl-C cancels (the relay drops the broadcast; listeners see it end without finishing).
+
+Exit status:
+  0    finished
+  1    other error
+  ${EXIT_CODES.BAD_INPUT}    bad arguments or input
+  ${EXIT_CODES.UNREACHABLE}    relay unreachable
+  ${EXIT_CODES.REFUSED}    token or operation refused (401/403)
+  ${EXIT_CODES.RELAY_FULL}    relay full or a limit reached (413/429)
+  ${EXIT_CODES.RELAY_ERROR}    relay error (bad block, lost data)
+  ${EXIT_CODES.BAD_STATE}    bad or unreadable state file, wrong passphrase
+  ${EXIT_CODES.CANCELLED}  cancelled (second Ctrl-C)
+`;
+
+function positiveNumber(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new CliError(`${name} must be a positive number, got '${text}'`);
+  return n;
+}
+
+export const captureCommand: Command = {
+  name: 'capture',
+  summary: 'Broadcast live: capture, encode CBR Opus, encrypt and stream to a relay',
+  help,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      relay: { type: 'string' },
+      token: { type: 'string' },
+      preset: { type: 'string' },
+      input: { type: 'string' },
+      rate: { type: 'string' },
+      channels: { type: 'string' },
+      duration: { type: 'string' },
+      realtime: { type: 'boolean' },
+      fast: { type: 'boolean' },
+      title: { type: 'string' },
+      'event-out': { type: 'string' },
+      state: { type: 'string' },
+      resume: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      'max-outage': { type: 'string' },
+      quiet: { type: 'boolean' },
+    });
+    const relay = values.relay;
+    if (!relay) throw new CliError('--relay URL is required');
+    if (!/^https?:\/\/[^/]/.test(relay))
+      throw new CliError(`--relay must be an http(s) URL, got '${relay}'`);
+    const token = values.token ?? process.env.MXCAST_TOKEN;
+    if (!token) throw new CliError('--token TOKEN is required (or MXCAST_TOKEN)');
+    const preset = values.preset ?? DEFAULT_PRESET;
+    if (!CAPTURE_PRESETS[preset]) {
+      throw new CliError(
+        `unknown preset '${preset}' (have: ${Object.keys(CAPTURE_PRESETS).join(', ')})`,
+      );
+    }
+    if (values.realtime && values.fast)
+      throw new CliError('--realtime and --fast exclude each other');
+    if (values.resume && values.preset)
+      throw new CliError('--resume takes the preset from the state file; drop --preset');
+    const duration = positiveNumber('--duration', values.duration);
+    const maxOutage = positiveNumber('--max-outage', values['max-outage']);
+    const rate = positiveNumber('--rate', values.rate);
+    const channelsText = values.channels ?? '1';
+    if (channelsText !== '1' && channelsText !== '2') {
+      throw new CliError(`--channels must be 1 or 2, got '${channelsText}'`);
+    }
+    let passphrase: string | undefined;
+    if (values['passphrase-file']) {
+      try {
+        passphrase = (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '');
+      } catch (err) {
+        throw new CliError(`cannot read --passphrase-file: ${(err as NodeJS.ErrnoException).code}`);
+      }
+      if (!passphrase) throw new CliError('--passphrase-file is empty');
+    }
+
+    const source = await openCaptureSource(values.input ?? 'mic', {
+      channels: Number(channelsText),
+      ...(rate !== undefined ? { rate } : {}),
+      stdin: process.stdin,
+    }).catch((err) => {
+      throw err instanceof CaptureError ? new CliError(err.message, err.exitCode) : err;
+    });
+    const realtime = values.fast ? false : (values.realtime ?? source.live);
+    const status = values.quiet ? null : new StatusLine(process.stderr);
+
+    const session = new CaptureSession({
+      relay: relay.replace(/\/+$/, ''),
+      token,
+      preset,
+      source,
+      createEncoder: createOpusEncoder,
+      title: values.title ?? `mxcast capture ${new Date().toISOString().slice(0, 16)}`,
+      realtime,
+      ...(duration !== undefined ? { duration } : {}),
+      ...(values['event-out'] ? { eventOut: values['event-out'] } : {}),
+      ...(values.state ? { statePath: values.state } : {}),
+      ...(values.resume ? { resumePath: values.resume } : {}),
+      ...(passphrase ? { passphrase } : {}),
+      ...(maxOutage !== undefined ? { maxOutageMs: maxOutage * 1000 } : {}),
+      onLink: (link) => {
+        status?.message('listening at:');
+        process.stdout.write(link + '\n');
+      },
+      onStatus: (stats) => status?.update(stats),
+      onNotice: (text) => (status ? status.message(text) : process.stderr.write(text + '\n')),
+    });
+
+    let interrupts = 0;
+    const onSigint = () => {
+      interrupts++;
+      if (interrupts === 1) {
+        status?.message('finishing… (Ctrl-C again to cancel the broadcast)');
+        session.stop();
+      } else if (interrupts === 2) {
+        status?.message('cancelling…');
+        void session
+          .cancel()
+          .catch((err: Error) => process.stderr.write(`cancel: ${err.message}\n`));
+      }
+    };
+    const onSigterm = () => session.stop();
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    try {
+      const result = await session.run();
+      status?.done();
+      process.stderr.write(formatSummary(result.stats, 'finished') + '\n');
+      return 0;
+    } catch (err) {
+      status?.done();
+      if (err instanceof CaptureError) throw new CliError(err.message, err.exitCode);
+      throw err;
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+    }
+  },
+};
