@@ -28,3 +28,19 @@ export {
   type SignalSource,
   type SignalOptions,
 } from './test-signals.ts';
+export {
+  readWav,
+  parseWavHeader,
+  decodeWavSamples,
+  type WavFormat,
+  type WavHeader,
+  type WavData,
+} from './wav-reader.ts';
+export {
+  encodeWav,
+  encodeWavHeader,
+  int16ToLeBytes,
+  WavStreamWriter,
+  WAV_HEADER_SIZE,
+} from './wav-writer.ts';
+export { Resampler, resample } from './resampler.ts';
