@@ -34,6 +34,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     maxPayload: Math.max(1024 * 1024, config.limits.maxBlockLength * 4),
   });
   server.on('upgrade', createUpgradeHandler(core, wss));
+  core.queuedBytes = () => {
+    let n = 0;
+    for (const ws of wss.clients) n += ws.bufferedAmount;
+    return n;
+  };
   server.keepAliveTimeout = 5000;
   // Streaming uploads and downloads last as long as a broadcast.
   server.requestTimeout = 0;

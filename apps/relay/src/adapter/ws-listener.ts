@@ -69,6 +69,8 @@ export class WsListener implements HubListener {
 
   onEnd(state: EndState): void {
     if (this.closed) return;
+    if (this.skipping)
+      this.ws.send(JSON.stringify({ type: 'skipped', to_seq: this.rec.blockCount }));
     this.ws.send(JSON.stringify({ type: 'end', state }));
     this.ws.close(1000, state);
     this.close();

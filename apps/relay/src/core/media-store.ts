@@ -214,6 +214,7 @@ export class MediaStore {
     rec.file.append(MAGIC);
     rec.hasher = createHash('sha256').update(MAGIC);
     rec.byteLength = MAGIC.length;
+    this.metrics.bytesIn += MAGIC.length;
     rec.byteOrder = first.byteOrder;
     rec.state = 'live';
     rec.firstByteAt = now;

@@ -15,6 +15,8 @@ export class RelayCore {
   readonly metrics = new RelayMetrics();
   /** Base URL used in Location headers; set by the adapter once the port is known. */
   publicUrl = '';
+  /** Bytes queued in listeners' sockets right now (set by the adapter; a /metrics gauge). */
+  queuedBytes: () => number = () => 0;
 
   constructor(readonly config: RelayConfig) {
     this.db = new RelayDatabase(config.dataDir);

@@ -7,6 +7,7 @@ export interface MetricGauges {
   wsListeners: number;
   httpListeners: number;
   activeUploads: number;
+  queuedBytes: number;
 }
 
 export class RelayMetrics {
@@ -35,6 +36,12 @@ export class RelayMetrics {
       ['{transport="ws"}', g.wsListeners],
       ['{transport="http"}', g.httpListeners],
     ]);
+    metric(
+      'mxcast_listener_queued_bytes',
+      'gauge',
+      "Bytes queued in WebSocket listeners' sockets.",
+      [['', g.queuedBytes]],
+    );
     metric('mxcast_bytes_in_total', 'counter', 'Media bytes stored from uploads.', [
       ['', this.bytesIn],
     ]);

@@ -27,6 +27,7 @@ export function mountServiceRoutes(app: Hono, core: RelayCore): void {
         wsListeners: core.store.wsListeners,
         httpListeners: core.store.httpListeners,
         activeUploads: core.store.activeUploads,
+        queuedBytes: core.queuedBytes(),
       }),
       200,
       { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },

@@ -1,0 +1,175 @@
+/**
+ * Fan-out against a real relay: a slow upload read live by 50 WebSocket listeners (some joining
+ * late, replaying from seq 0, and some at the live edge) and HTTP listeners, all getting identical
+ * bytes; a stalled listener moved to the live edge (WebSocket) or dropped (HTTP) without slowing
+ * the others or queueing more than its bound.
+ */
+import { get } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createMedia,
+  downloadUrl,
+  getIndex,
+  makeStream,
+  sleep,
+  startTestRelay,
+  until,
+  uploadUrl,
+  wsUrl,
+  type TestRelay,
+} from '../testing/relay-fixture.ts';
+import { collect } from '../testing/ws-collector.ts';
+
+const BOUND = 64 * 1024;
+let t: TestRelay;
+beforeAll(async () => {
+  t = await startTestRelay({ limits: { listenerBacklogBytes: BOUND } });
+});
+afterAll(() => t.close());
+
+function streamingPut(url: string, headers: Record<string, string>) {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const response = fetch(url, { method: 'PUT', headers, body, duplex: 'half' } as RequestInit);
+  return {
+    response,
+    push: (b: Uint8Array) => controller.enqueue(b),
+    end: () => controller.close(),
+  };
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  const m = new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(text);
+  return Number(m?.[1] ?? NaN);
+}
+
+describe('live fan-out', () => {
+  it('gives 50 WebSocket listeners and 5 HTTP listeners identical bytes of a slow upload', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(80, 150);
+    const put = streamingPut(uploadUrl(t, m), t.auth);
+    put.push(s.bytes.subarray(0, s.offsets[10]));
+    await until(async () => (await getIndex(t, m)).block_count === 10, 5000, '10 blocks');
+
+    const early = Array.from({ length: 25 }, () => collect(wsUrl(t, 'ws', m, '?from=0')));
+    const atEdge = Array.from({ length: 10 }, () =>
+      collect(wsUrl(t, 'ws', m, '?from=live&headers=1')),
+    );
+    const http = Array.from({ length: 5 }, () =>
+      fetch(downloadUrl(t, m)).then(async (r) => Buffer.from(await r.arrayBuffer())),
+    );
+    await Promise.all([...early, ...atEdge].map((c) => c.opened));
+    // Joining at the live edge happens when the server has sent the header blocks.
+    await until(() => atEdge.every((c) => c.blocks.length >= 2), 5000, 'header blocks');
+    const edgeSeq = 20;
+    const late: ReturnType<typeof collect>[] = [];
+    for (let i = 10; i < s.blocks.length; i++) {
+      put.push(s.blocks[i] as Uint8Array);
+      if (i === edgeSeq)
+        for (let k = 0; k < 15; k++) late.push(collect(wsUrl(t, 'ws', m, '?from=5')));
+      await sleep(3);
+    }
+    put.end();
+    expect((await put.response).status).toBe(200);
+    const all = [...early, ...atEdge, ...late];
+    await Promise.all(all.map((c) => c.closed));
+
+    for (const c of [...early])
+      expect(Buffer.concat(c.blocks).equals(Buffer.concat(s.blocks))).toBe(true);
+    for (const c of late)
+      expect(Buffer.concat(c.blocks).equals(Buffer.concat(s.blocks.slice(5)))).toBe(true);
+    for (const c of atEdge) {
+      // Blocks 0 and 1, then every block from where it joined to the end, with no gap or duplicate.
+      expect(c.blocks[0]?.equals(s.blocks[0] as Uint8Array)).toBe(true);
+      expect(c.blocks[1]?.equals(s.blocks[1] as Uint8Array)).toBe(true);
+      const live = c.blocks.slice(2);
+      const first = s.blocks.findIndex((b) => Buffer.from(b).equals(live[0] as Buffer));
+      expect(first).toBeGreaterThanOrEqual(10);
+      expect(Buffer.concat(live).equals(Buffer.concat(s.blocks.slice(first)))).toBe(true);
+    }
+    for (const c of all) {
+      expect(c.messages[0]).toMatchObject({ type: 'status' });
+      expect(c.messages.at(-1)).toEqual({ type: 'end', state: 'complete' });
+    }
+    for (const body of await Promise.all(http)) expect(body.equals(s.bytes)).toBe(true);
+  });
+
+  it('moves a stalled WebSocket listener to the live edge without slowing others or growing its queue', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(400, 16 * 1024); // 6.4 MB: more than loopback socket buffers hold
+    const put = streamingPut(uploadUrl(t, m), t.auth);
+    put.push(s.bytes.subarray(0, s.offsets[2]));
+    await until(async () => (await getIndex(t, m)).block_count === 2, 5000, 'headers');
+    const stalled = collect(wsUrl(t, 'ws', m));
+    const healthy = collect(wsUrl(t, 'ws', m));
+    await Promise.all([stalled.opened, healthy.opened]);
+    await until(async () => (await getIndex(t, m)).listeners === 2, 5000, 'two listeners');
+    (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const movedBefore = await metric('mxcast_slow_listeners_total{action="moved"}');
+
+    let maxQueued = 0;
+    for (let i = 2; i < s.blocks.length; i++) {
+      put.push(s.blocks[i] as Uint8Array);
+      if (i % 2 === 0) await sleep(4);
+      if (i % 20 === 0) {
+        maxQueued = Math.max(maxQueued, await metric('mxcast_listener_queued_bytes'));
+      }
+    }
+    put.end();
+    expect((await put.response).status).toBe(200);
+    await healthy.closed;
+    expect(Buffer.concat(healthy.blocks).equals(Buffer.concat(s.blocks.slice(2)))).toBe(true);
+    expect(await metric('mxcast_slow_listeners_total{action="moved"}')).toBeGreaterThan(
+      movedBefore,
+    );
+    // Bounded: the stalled socket never held much more than the bound (+ one block, + status text).
+    expect(maxQueued).toBeLessThan(BOUND + 2 * 17 * 1024);
+
+    (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await stalled.closed;
+    expect(stalled.blocks.length).toBeLessThan(s.blocks.length - 2);
+    // What it got is whole blocks, in order, with a skip notice at the gap.
+    const skipped = stalled.messages.find((x) => x.type === 'skipped');
+    expect(skipped).toBeDefined();
+    let last = -1;
+    for (const b of stalled.blocks) {
+      const seq = b.readUInt32BE(4);
+      expect(seq).toBeGreaterThan(last);
+      expect(b.equals(s.blocks[seq] as Uint8Array)).toBe(true);
+      last = seq;
+    }
+  });
+
+  it('disconnects a stalled HTTP listener and counts it as dropped', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(400, 16 * 1024);
+    const put = streamingPut(uploadUrl(t, m), t.auth);
+    put.push(s.bytes.subarray(0, s.offsets[2]));
+    await until(async () => (await getIndex(t, m)).block_count === 2, 5000, 'headers');
+    const droppedBefore = await metric('mxcast_slow_listeners_total{action="dropped"}');
+    let received = 0;
+    const ended = new Promise<string>((resolve) => {
+      get(downloadUrl(t, m), (res) => {
+        res.pause();
+        res.on('data', (d: Buffer) => (received += d.length));
+        res.on('end', () => resolve('end'));
+        res.on('error', () => resolve('error'));
+        res.on('aborted', () => resolve('aborted'));
+        setTimeout(() => res.resume(), 1500);
+      });
+    });
+    const healthy = fetch(downloadUrl(t, m)).then(async (r) => Buffer.from(await r.arrayBuffer()));
+    await until(async () => (await getIndex(t, m)).listeners === 2, 5000, 'two listeners');
+    for (let i = 2; i < s.blocks.length; i++) {
+      put.push(s.blocks[i] as Uint8Array);
+      if (i % 2 === 0) await sleep(4);
+    }
+    put.end();
+    expect((await put.response).status).toBe(200);
+    expect((await healthy).equals(s.bytes)).toBe(true);
+    expect(await ended).not.toBe('end');
+    expect(received).toBeLessThan(s.bytes.length);
+    expect(await metric('mxcast_slow_listeners_total{action="dropped"}')).toBe(droppedBefore + 1);
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * tus 1.0.0 with the stock tus-js-client: creation at the media's own tus URL, an upload aborted
+ * mid-body and resumed by its URL, and the HEAD offset after a cut PUT. Plus the WebSocket upload.
+ */
+import { Readable } from 'node:stream';
+import { Upload } from 'tus-js-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createMedia,
+  downloadUrl,
+  getIndex,
+  makeStream,
+  sleep,
+  startTestRelay,
+  tusUrl,
+  until,
+  wsUrl,
+  type TestRelay,
+} from '../testing/relay-fixture.ts';
+import { collect } from '../testing/ws-collector.ts';
+
+let t: TestRelay;
+beforeAll(async () => {
+  t = await startTestRelay();
+});
+afterAll(() => t.close());
+
+function tusUpload(
+  t: TestRelay,
+  file: Buffer | Readable,
+  options: {
+    endpoint?: string;
+    uploadUrl?: string;
+    chunkSize?: number;
+    uploadSize?: number;
+    onProgress?: (sent: number, upload: Upload) => void;
+  },
+) {
+  let upload!: Upload;
+  const done = new Promise<string>((resolve, reject) => {
+    upload = new Upload(file, {
+      endpoint: options.endpoint ?? null,
+      uploadUrl: options.uploadUrl ?? null,
+      headers: t.auth,
+      retryDelays: null,
+      ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
+      ...(options.uploadSize ? { uploadSize: options.uploadSize } : {}),
+      storeFingerprintForResuming: false,
+      removeFingerprintOnSuccess: false,
+      onProgress: (sent) => options.onProgress?.(sent, upload),
+      onSuccess: () => resolve(upload.url ?? ''),
+      onError: reject,
+    });
+  });
+  return { start: () => upload.start(), upload, done };
+}
+
+describe('tus with tus-js-client', () => {
+  it('uploads in one go: creation at the media URL answers that URL', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(50, 500);
+    const u = tusUpload(t, s.bytes, { endpoint: tusUrl(t, m) });
+    u.start();
+    expect(await u.done).toBe(tusUrl(t, m));
+    const idx = await getIndex(t, m);
+    expect(idx.state).toBe('complete');
+    expect(Buffer.from(await (await fetch(downloadUrl(t, m))).arrayBuffer()).equals(s.bytes)).toBe(
+      true,
+    );
+  });
+
+  it('resumes an upload aborted mid-body from the block boundary HEAD reports', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(3000, 1000); // 3 MB
+    let abortedAt = 0;
+    // A source that trickles (64 KiB every 5 ms), so the abort lands mid-body.
+    const trickle = Readable.from(
+      (async function* () {
+        for (let at = 0; at < s.bytes.length; at += 65536) {
+          await sleep(5);
+          yield s.bytes.subarray(at, at + 65536);
+        }
+      })(),
+    );
+    const first = tusUpload(t, trickle, {
+      endpoint: tusUrl(t, m),
+      chunkSize: s.bytes.length,
+      uploadSize: s.bytes.length,
+      onProgress: (sent, upload) => {
+        if (!abortedAt && sent > 1_000_000) {
+          abortedAt = sent;
+          void upload.abort();
+        }
+      },
+    });
+    first.start();
+    await until(() => abortedAt > 0, 10_000, 'abort');
+    await sleep(200);
+    const idx = await getIndex(t, m);
+    expect(idx.state).toBe('live');
+    expect(idx.byte_length).toBeGreaterThan(0);
+    expect(idx.byte_length).toBeLessThan(s.bytes.length);
+    expect(s.offsets).toContain(idx.byte_length); // a block boundary
+    const head = await fetch(tusUrl(t, m), {
+      method: 'HEAD',
+      headers: { ...t.auth, 'Tus-Resumable': '1.0.0' },
+    });
+    expect(head.headers.get('upload-offset')).toBe(String(idx.byte_length));
+    expect(head.headers.get('upload-length')).toBe(String(s.bytes.length));
+    expect(head.headers.get('cache-control')).toBe('no-store');
+
+    const resumed = tusUpload(t, s.bytes, { uploadUrl: tusUrl(t, m) });
+    resumed.start();
+    await resumed.done;
+    const after = await getIndex(t, m);
+    expect(after.state).toBe('complete');
+    expect(Buffer.from(await (await fetch(downloadUrl(t, m))).arrayBuffer()).equals(s.bytes)).toBe(
+      true,
+    );
+  });
+
+  it('terminates (DELETE) an upload', async () => {
+    const m = await createMedia(t);
+    const res = await fetch(tusUrl(t, m), {
+      method: 'DELETE',
+      headers: { ...t.auth, 'Tus-Resumable': '1.0.0' },
+    });
+    expect(res.status).toBe(204);
+    expect((await fetch(downloadUrl(t, m))).status).toBe(404);
+  });
+
+  it('answers OPTIONS with the tus version and extensions', async () => {
+    const res = await fetch(`${t.url}/_matrix/media/unstable/org.matrix.msc4016/tus`, {
+      method: 'OPTIONS',
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('tus-version')).toBe('1.0.0');
+    expect(res.headers.get('tus-extension')).toContain('creation-defer-length');
+  });
+});
+
+describe('WebSocket upload', () => {
+  it('stores binary messages split anywhere, acks at block boundaries, resumes at an offset and completes', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(40, 120);
+    const q = `?access_token=${t.token}`;
+    const up = collect(wsUrl(t, 'upload/ws', m, q));
+    await up.opened;
+    const cut = (s.offsets[20] as number) + 7;
+    for (let at = 0; at < cut; at += 333) up.ws.send(s.bytes.subarray(at, Math.min(at + 333, cut)));
+    await until(() => up.messages.length === Math.ceil(cut / 333), 5000, 'acks');
+    const lastAck = up.messages.at(-1) as { type: string; offset: number; blocks: number };
+    expect(lastAck).toEqual({ type: 'ack', offset: s.offsets[20], blocks: 20 });
+    up.ws.close();
+    await up.closed;
+
+    const wrong = collect(wsUrl(t, 'upload/ws', m, `${q}&offset=5`));
+    await expect(wrong.opened).rejects.toThrow('409');
+    const resume = collect(wsUrl(t, 'upload/ws', m, `${q}&offset=${lastAck.offset}`));
+    await resume.opened;
+    resume.ws.send(s.bytes.subarray(lastAck.offset));
+    resume.ws.send(JSON.stringify({ type: 'finish' }));
+    await resume.closed;
+    expect(resume.messages.at(-1)).toMatchObject({ type: 'complete' });
+    expect(Buffer.from(await (await fetch(downloadUrl(t, m))).arrayBuffer()).equals(s.bytes)).toBe(
+      true,
+    );
+  });
+
+  it('answers a bad block with the Matrix error and closes', async () => {
+    const m = await createMedia(t);
+    const up = collect(wsUrl(t, 'upload/ws', m, `?access_token=${t.token}`));
+    await up.opened;
+    up.ws.send(Buffer.from('not an mxc stream at all'));
+    const { code } = await up.closed;
+    expect(code).toBe(1008);
+    expect(up.messages.at(-1)).toMatchObject({
+      type: 'error',
+      errcode: 'M_BAD_BLOCK',
+      'org.matrix.msc4016.reason': 'BAD_MAGIC',
+    });
+  });
+});
