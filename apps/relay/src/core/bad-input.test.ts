@@ -120,7 +120,11 @@ describe('bad blocks', () => {
   for (const c of blockCases) {
     it(`${c.name} → ${c.status} ${c.errcode} (${c.reason}), valid blocks before it kept`, async () => {
       const m = await createMedia(t);
-      const res = await fetch(uploadUrl(t, m), { method: 'PUT', headers: t.auth, body: new Uint8Array(c.body) });
+      const res = await fetch(uploadUrl(t, m), {
+        method: 'PUT',
+        headers: t.auth,
+        body: new Uint8Array(c.body),
+      });
       const err = (await res.json()) as MatrixError;
       expect(res.status).toBe(c.status);
       expect(err.errcode).toBe(c.errcode);
