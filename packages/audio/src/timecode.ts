@@ -24,7 +24,7 @@ export function timecodeFrequencyAt(seconds: number): number {
  * quarter step away from every code.
  */
 export function timecodeSegmentOf(frequency: number): number | null {
-  const k = Math.round((frequency - TIMECODE_BASE_HZ) / TIMECODE_STEP_HZ);
+  const k = Math.round((frequency - TIMECODE_BASE_HZ) / TIMECODE_STEP_HZ) || 0; // never −0
   if (k < 0 || k >= TIMECODE_PERIOD) return null;
   if (Math.abs(frequency - (TIMECODE_BASE_HZ + TIMECODE_STEP_HZ * k)) > TIMECODE_STEP_HZ / 4)
     return null;
