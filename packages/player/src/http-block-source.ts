@@ -111,6 +111,8 @@ export class HttpBlockSource implements BlockSource {
         }
         if (chunk.done) break;
         for (const block of frame(framer, chunk.value)) {
+          // One loopback chunk can hold many blocks: a seek must not wait for all of them.
+          if (signal.aborted) throw signal.reason;
           this.byteOrder = block.byteOrder;
           yield {
             seq: block.seq,

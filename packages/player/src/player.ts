@@ -181,6 +181,7 @@ export class Player extends PlayerEmitter {
       return;
     }
     this.#pendingJump = from;
+    this.#output?.reset();
     this.#leg?.abort(new Jump(from));
   }
 
@@ -397,6 +398,7 @@ export class Player extends PlayerEmitter {
     const blocks = this.#source.blocks(start, leg.signal);
     try {
       for (;;) {
+        if (leg.signal.aborted) throw leg.signal.reason;
         const next = await blocks.next();
         if (next.done) return next.value;
         await this.#onBlock(next.value);

@@ -19,6 +19,8 @@ export interface PlayoutOutputOptions {
   /** Output sample just past the last frame the sink received. */
   onPlayed?: (endSample: number) => void;
   tickMs?: number;
+  /** Paced: how much audio (ms) beyond the jitter target may wait in the buffer. Default 1000. */
+  maxAheadMs?: number;
 }
 
 export class PlayoutOutput {
@@ -29,6 +31,8 @@ export class PlayoutOutput {
   #failed: unknown;
   #lastState: PlayoutState = 'buffering';
   #lastTarget = -1;
+  /** Bumped by reset(): a write waiting for room drops its (now stale) chunk. */
+  #generation = 0;
 
   constructor(options: PlayoutOutputOptions) {
     this.#o = options;
@@ -44,6 +48,16 @@ export class PlayoutOutput {
       this.#updateTarget();
       return;
     }
+    // Backpressure: read no further ahead of playout than needed, so a seek or a stop acts at once
+    // and a finished broadcast is not pulled into memory whole.
+    const generation = this.#generation;
+    while (
+      this.jitter.bufferedMs > this.jitter.targetMs + (this.#o.maxAheadMs ?? 1000) &&
+      !this.#failed
+    ) {
+      await new Promise((r) => setTimeout(r, this.#o.tickMs ?? 10));
+      if (generation !== this.#generation) return;
+    }
     this.jitter.push(chunk, this.#o.now());
     this.#updateTarget();
     this.#timer ??= setInterval(() => this.#tick(), this.#o.tickMs ?? 10);
@@ -51,6 +65,7 @@ export class PlayoutOutput {
 
   /** Drop queued audio (a seek). */
   reset(): void {
+    this.#generation++;
     this.jitter.reset();
     (this.#o.sink as { flush?: () => void }).flush?.();
   }
