@@ -108,7 +108,7 @@ export class BlockPipeline {
       this.frameFill += take;
       at += take;
       if (this.frameFill === this.frame.length) {
-        const b = await this.encodeFrame(false, 0);
+        const b = await this.encodeFrame(true);
         if (b) out.push(b);
       }
     }
@@ -116,50 +116,53 @@ export class BlockPipeline {
   }
 
   /**
-   * Pads with silence to whole blocks, at least the encoder's lookahead past the input's end,
-   * and writes the final page with EOS and a granule that trims the padding (RFC 7845 §4.4).
+   * Ends the stream: pads the last partial frame with silence, adds frames until the encoder's
+   * lookahead past the input's end is out, and writes those packets as the final page with EOS
+   * and a granule that trims the padding (RFC 7845 §4.4). The trim stays under one packet, as
+   * opusinfo requires, so the EOS page holds only the packets it needs: it is the one audio block
+   * that may be shorter than the CBR size (docs/capture.md "The last block").
    */
   async finish(): Promise<PipelineBlock[]> {
     if (this.finished) return [];
-    const { framesPerBlock } = this.options.preset;
     const fs = this.frameSamples;
-    const blockSamples = framesPerBlock * fs;
     const need = this.inputSamples + this.options.encoder.preSkip;
-    const total = Math.max(blockSamples, Math.ceil(need / blockSamples) * blockSamples);
-    const endTrim = total - need;
-    const framesLeft = total / fs - this.blocksEncodedFrames();
+    const totalFrames = Math.ceil(need / fs);
+    const endTrim = totalFrames * fs - need;
+    const framesLeft = totalFrames - this.framesEncoded();
     const out: PipelineBlock[] = [];
-    if (framesLeft <= 0) {
-      // Only with an encoder without lookahead and input ending on a block boundary: the EOS
-      // goes on an empty page (RFC 7845 §4.4 allows it), the one block not of the CBR size.
-      out.push(await this.block(this.pager.audioPage([], { eos: true }), 'audio', true));
-    }
     for (let i = 0; i < framesLeft; i++) {
       this.frame.fill(0, this.frameFill);
       this.frameFill = this.frame.length;
-      const last = i === framesLeft - 1;
-      const b = await this.encodeFrame(last, last ? endTrim : 0);
+      // The last frame's page is written below, with EOS, even when it is full.
+      const b = await this.encodeFrame(i < framesLeft - 1);
       if (b) out.push(b);
     }
+    // The packets still pending (0 < n ≤ framesPerBlock unless the input ended exactly on a
+    // block boundary with no lookahead, when the EOS page is empty) make the final page.
+    const trim = this.packets.length > 0 ? endTrim : 0;
+    const page = this.pager.audioPage(this.packets, { eos: true, endTrim: trim });
+    this.packets = [];
+    out.push(await this.block(page, 'audio', true));
     this.finished = true;
     return out;
   }
 
   /** Frames encoded by this run so far (in finished blocks and in the page being filled). */
-  private blocksEncodedFrames(): number {
+  private framesEncoded(): number {
     const audioBlocks = this.blocks - (this.options.resumeSeq ? 0 : 2);
     return audioBlocks * this.options.preset.framesPerBlock + this.packets.length;
   }
 
-  private async encodeFrame(eos: boolean, endTrim: number): Promise<PipelineBlock | null> {
+  /** Encodes the frame buffer; with `emitFull`, a page that reaches framesPerBlock goes out. */
+  private async encodeFrame(emitFull: boolean): Promise<PipelineBlock | null> {
     const packet = this.options.encoder.encode(this.frame);
     this.frameFill = 0;
     this.opusBytes += packet.length;
     this.packets.push(packet);
-    if (this.packets.length < this.options.preset.framesPerBlock) return null;
-    const page = this.pager.audioPage(this.packets, eos ? { eos: true, endTrim } : {});
+    if (!emitFull || this.packets.length < this.options.preset.framesPerBlock) return null;
+    const page = this.pager.audioPage(this.packets);
     this.packets = [];
-    const block = await this.block(page, 'audio', eos);
+    const block = await this.block(page, 'audio', false);
     if (this.audioBlockSize === null) this.audioBlockSize = block.bytes.length;
     else if (block.bytes.length !== this.audioBlockSize) {
       // CBR is what keeps silence from leaking and makes seeking arithmetic (DESIGN.md §4).

@@ -43,24 +43,30 @@ export class CaptureError extends Error {
   }
 }
 
-/** Maps a client error (Matrix errcode or M_NETWORK) to the capture's code, keeping its message. */
-export function captureErrorFrom(err: unknown, context: string): CaptureError {
+/**
+ * Maps a client error (Matrix errcode or M_NETWORK) to the capture's code, with one line that
+ * says what happened first and the relay's own words after it.
+ */
+export function captureErrorFrom(err: unknown, relay: string): CaptureError {
   if (err instanceof CaptureError) return err;
   const e = err as { code?: string; message?: string; status?: number };
-  const message = `${context}: ${e?.message ?? String(err)}`;
+  const detail = e?.message ?? String(err);
+  const make = (code: CaptureErrorCode, what: string) =>
+    new CaptureError(code, `${what} (${detail})`, { cause: err });
   switch (e?.code) {
     case 'M_NETWORK':
-      return new CaptureError('UNREACHABLE', message, { cause: err });
+      return make('UNREACHABLE', `cannot reach the relay at ${relay}`);
     case 'M_MISSING_TOKEN':
     case 'M_UNKNOWN_TOKEN':
+      return make('REFUSED', `the relay at ${relay} refused the access token`);
     case 'M_FORBIDDEN':
-      return new CaptureError('REFUSED', message, { cause: err });
+      return make('REFUSED', `the relay at ${relay} refused the request`);
     case 'M_TOO_LARGE':
     case 'M_LIMIT_EXCEEDED':
-      return new CaptureError('RELAY_FULL', message, { cause: err });
+      return make('RELAY_FULL', `the relay at ${relay} is full or a limit was reached`);
     case 'M_BAD_ARGUMENT':
-      return new CaptureError('BAD_INPUT', message, { cause: err });
+      return new CaptureError('BAD_INPUT', detail, { cause: err });
     default:
-      return new CaptureError('RELAY_ERROR', message, { cause: err });
+      return make('RELAY_ERROR', `the relay at ${relay} answered with an error`);
   }
 }

@@ -7,6 +7,7 @@
 import {
   buildEventContent,
   buildListenLink,
+  ClientError,
   MediaClient,
   type BroadcastEventContent,
   type StreamGeometry,
@@ -120,7 +121,7 @@ export class CaptureSession {
       title = state.title;
       serial = state.serial;
       const index = await client.index(mxc).catch((e) => {
-        throw captureErrorFrom(e, `resume ${mxc}`);
+        throw captureErrorFrom(e, o.relay);
       });
       if (index.state !== 'live') {
         throw new CaptureError(
@@ -137,12 +138,13 @@ export class CaptureSession {
       // The relay's count is the truth: the state file may be a second behind its acks.
       resumeSeq = index.block_count;
       startOffset = index.byte_length;
+      o.onNotice?.(`resuming ${mxc} at block ${resumeSeq} (byte ${startOffset})`);
     } else {
       preset = CAPTURE_PRESETS[o.preset] ?? badPreset(o.preset);
       file = generateEncryptedFile();
       const geometry0 = presetGeometry(preset, source.channels);
       const created = await client.create(geometry0).catch((e) => {
-        throw captureErrorFrom(e, `create media on ${o.relay}`);
+        throw captureErrorFrom(e, o.relay);
       });
       mxc = created.mxc;
     }
@@ -280,7 +282,8 @@ export class CaptureSession {
       if (this.cancelled) {
         throw new CaptureError('CANCELLED', 'cancelled: the broadcast ended without finishing');
       }
-      throw captureErrorFrom(err, 'capture');
+      if (err instanceof ClientError) throw captureErrorFrom(err, o.relay);
+      throw err;
     } finally {
       clearInterval(stateTimer);
       if (o.statePath) await saveState().catch(() => {});

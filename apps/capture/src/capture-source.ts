@@ -77,7 +77,8 @@ export function rawPcmSource(options: {
   channels: number;
   rate: number;
   live: boolean;
-  resample?: (pcm: Int16Array) => Int16Array;
+  /** Rate conversion to 48 kHz, with the filter's tail flushed at the end of input. */
+  convert?: { push(pcm: Int16Array): Int16Array; flush(): Int16Array };
   onClose?: () => void;
 }): CaptureSource {
   let closed = false;
@@ -103,8 +104,9 @@ export function rawPcmSource(options: {
         // Copy into an aligned buffer: s16le is the machine order on every platform Node runs on.
         const aligned = new Int16Array(whole / 2);
         new Uint8Array(aligned.buffer).set(bytes.subarray(0, whole));
-        yield options.resample ? options.resample(aligned) : aligned;
+        yield options.convert ? options.convert.push(aligned) : aligned;
       }
+      if (options.convert && !signal.aborted) yield options.convert.flush();
     },
     close() {
       if (closed) return;

@@ -12,7 +12,7 @@ import {
   readInputFile,
   type CaptureSource,
 } from './capture-source.ts';
-import { decodeWavInput, StreamResampler } from './wav-input.ts';
+import { decodeWavInput, OPUS_RATE, PcmRateConverter } from './wav-input.ts';
 
 export interface SourceOptions {
   /** Channels of mic, stdin and signals (a WAV file brings its own). */
@@ -40,14 +40,14 @@ export async function openCaptureSource(
         `--rate must be an integer from 8000 to 192000 Hz, got ${rate}`,
       );
     }
-    const resampler = rate === 48000 ? null : new StreamResampler(rate, 48000, channels);
+    const convert = rate === OPUS_RATE ? null : new PcmRateConverter(rate, channels);
     return rawPcmSource({
       description: `stdin (s16le, ${rate} Hz, ${channels} ch)`,
       stream: options.stdin,
       channels,
       rate,
       live: true,
-      ...(resampler ? { resample: (pcm: Int16Array) => resampler.push(pcm) } : {}),
+      ...(convert ? { convert } : {}),
     });
   }
   const kind = spec.split(':')[0] ?? '';

@@ -260,7 +260,7 @@ export class UploadSession {
         }
       }
     } catch (err) {
-      this.fatal ??= captureErrorFrom(err, 'upload');
+      this.fatal ??= captureErrorFrom(err, this.client.baseUrl);
       this.wake();
       throw this.fatal;
     } finally {
