@@ -21,6 +21,14 @@ export interface BlockCipher {
    */
   encryptSync?(seq: number, plaintext: Uint8Array, byteOrder?: ByteOrder): Uint8Array;
   decryptSync?(seq: number, ciphertext: Uint8Array, byteOrder?: ByteOrder): Uint8Array;
+  /** encryptSync writing ciphertext ‖ tag into `target` at `offset` (saves a copy per block). */
+  encryptIntoSync?(
+    seq: number,
+    plaintext: Uint8Array,
+    target: Uint8Array,
+    offset: number,
+    byteOrder?: ByteOrder,
+  ): void;
 }
 
 export interface BlockCipherOptions {

@@ -31,7 +31,7 @@ function codeOf(fn: () => unknown): FormatErrorCode | 'none' {
   }
 }
 
-describe('BlockFramer', () => {
+describe('BlockFramer', { timeout: 60_000 }, () => {
   for (const order of ['be', 'le'] as const) {
     it(`frames a ${order} stream split at every byte the same way`, () => {
       const { bytes, cts } = stream([16, 17, 40, 16], order);

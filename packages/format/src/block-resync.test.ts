@@ -44,7 +44,7 @@ function trapStream(order: Order) {
   return fixtureStream(plaintexts, order, key, iv);
 }
 
-describe('findBlockBoundary', () => {
+describe('findBlockBoundary', { timeout: 60_000 }, () => {
   for (const order of ['be', 'le'] as Order[]) {
     it(`from every byte offset lands on the next real block (${order}, fake headers inside ciphertext)`, () => {
       const fx = trapStream(order);

@@ -4,9 +4,9 @@
  * whose seqnum is exhausted, so no IV is ever reused).
  */
 import type { BlockCipher } from './block-cipher.ts';
-import { encodeBlock } from './block-header.ts';
+import { encodeBlock, sealBlockHeader } from './block-header.ts';
 import { checkSeq } from './block-nonce.ts';
-import { MAGIC, MAX_SEQ } from './format-constants.ts';
+import { BLOCK_HEADER_SIZE, GCM_TAG_SIZE, MAGIC, MAX_SEQ } from './format-constants.ts';
 import { FormatError } from './format-error.ts';
 
 export interface BlockWriterOptions {
@@ -56,6 +56,13 @@ export class BlockWriter {
       );
     }
     const seq = this.#takeSeq();
+    const into = this.cipher.encryptIntoSync;
+    if (into) {
+      // Encrypt straight into the block buffer behind its header: one allocation per block.
+      const block = new Uint8Array(BLOCK_HEADER_SIZE + plaintext.length + GCM_TAG_SIZE);
+      into(seq, plaintext, block, BLOCK_HEADER_SIZE);
+      return sealBlockHeader(block, seq);
+    }
     return encodeBlock(seq, encryptSync(seq, plaintext));
   }
 

@@ -1,8 +1,12 @@
 /**
  * CRC-32 as zlib's crc32 computes it (IEEE 802.3 polynomial 0xEDB88320 reflected, initial and
  * final XOR 0xFFFFFFFF). MSC4016 uses it only to confirm a resync point, never for integrity.
- * Table-driven "slicing by 4": four 256-entry tables let the loop take a 32-bit word at a time.
+ * The portable core is table-driven "slicing by 4" (four 256-entry tables, a 32-bit word per
+ * step). In Node (>= 20.16) the native zlib.crc32 is used instead, found at run time through
+ * process.getBuiltinModule, so this file imports nothing from Node and bundles for browsers.
  */
+
+type Crc32Function = (bytes: Uint8Array, previous?: number) => number;
 
 const TABLES: Uint32Array[] = buildTables();
 
@@ -27,9 +31,10 @@ function buildTables(): Uint32Array[] {
 }
 
 /**
- * Continues a CRC-32 over `bytes`: `crc32(b, crc32(a))` equals `crc32(a‖b)`. Start with 0.
+ * Portable CRC-32 continuing from `previous`: `crc32Portable(b, crc32Portable(a))` equals
+ * `crc32Portable(a‖b)`. Start with 0.
  */
-export function crc32(bytes: Uint8Array, previous = 0): number {
+export function crc32Portable(bytes: Uint8Array, previous = 0): number {
   const t0 = TABLES[0] as Uint32Array;
   const t1 = TABLES[1] as Uint32Array;
   const t2 = TABLES[2] as Uint32Array;
@@ -53,3 +58,15 @@ export function crc32(bytes: Uint8Array, previous = 0): number {
   for (; i < n; i++) c = (t0[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+function nativeCrc32(): Crc32Function | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const zlib = proc?.getBuiltinModule?.('node:zlib') as { crc32?: Crc32Function } | undefined;
+  return typeof zlib?.crc32 === 'function' ? zlib.crc32 : undefined;
+}
+
+/** Which implementation `crc32` uses here: 'native' (Node's zlib) or 'portable'. */
+export const crc32Implementation: 'native' | 'portable' = nativeCrc32() ? 'native' : 'portable';
+
+/** CRC-32 continuing from `previous` (start with 0); native in Node, portable elsewhere. */
+export const crc32: Crc32Function = nativeCrc32() ?? crc32Portable;

@@ -14,7 +14,7 @@ import {
 } from './testing/stream-fixtures.ts';
 
 for (const backend of ['node', 'webcrypto'] as CipherBackend[]) {
-  describe(`encrypt/decrypt round trips (${backend})`, () => {
+  describe(`encrypt/decrypt round trips (${backend})`, { timeout: 60_000 }, () => {
     it('round-trips random sizes including empty and 1-byte plaintexts, streams and functions', async () => {
       const cipher = await createBlockCipher(generateEncryptedFile(), { backend });
       for (let round = 0; round < 20; round++) {

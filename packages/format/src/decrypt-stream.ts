@@ -17,21 +17,35 @@ export interface DecryptedBlock {
 
 export type DecryptStreamOptions = BlockFramerOptions;
 
-async function open(cipher: BlockCipher, block: FramedBlock): Promise<DecryptedBlock> {
+/** Adds the block's stream offset to a cipher error (the cipher knows only the seq). */
+function located(err: unknown, block: FramedBlock): unknown {
+  if (err instanceof FormatError && err.offset === undefined) {
+    return new FormatError(err.code, `${err.message} at offset ${block.offset}`, {
+      seq: block.seq,
+      offset: block.offset,
+      cause: err.cause,
+    });
+  }
+  return err;
+}
+
+/** Sync when the backend can (node:crypto): no promise per block on the hot path. */
+function openSync(cipher: BlockCipher, block: FramedBlock): DecryptedBlock | undefined {
+  if (!cipher.decryptSync) return undefined;
   try {
-    const plaintext = cipher.decryptSync
-      ? cipher.decryptSync(block.seq, block.ciphertext, block.byteOrder)
-      : await cipher.decrypt(block.seq, block.ciphertext, block.byteOrder);
+    const plaintext = cipher.decryptSync(block.seq, block.ciphertext, block.byteOrder);
     return { seq: block.seq, offset: block.offset, plaintext };
   } catch (err) {
-    if (err instanceof FormatError && err.offset === undefined) {
-      throw new FormatError(err.code, `${err.message} at offset ${block.offset}`, {
-        seq: block.seq,
-        offset: block.offset,
-        cause: err.cause,
-      });
-    }
-    throw err;
+    throw located(err, block);
+  }
+}
+
+async function open(cipher: BlockCipher, block: FramedBlock): Promise<DecryptedBlock> {
+  try {
+    const plaintext = await cipher.decrypt(block.seq, block.ciphertext, block.byteOrder);
+    return { seq: block.seq, offset: block.offset, plaintext };
+  } catch (err) {
+    throw located(err, block);
   }
 }
 
@@ -42,7 +56,9 @@ export function createDecryptStream(
   const framer = new BlockFramer(options);
   return new TransformStream<Uint8Array, DecryptedBlock>({
     async transform(chunk, controller) {
-      for (const block of framer.push(chunk)) controller.enqueue(await open(cipher, block));
+      for (const block of framer.push(chunk)) {
+        controller.enqueue(openSync(cipher, block) ?? (await open(cipher, block)));
+      }
     },
     flush() {
       framer.finish();
@@ -63,7 +79,9 @@ export async function decryptAll(
   const out: DecryptedBlock[] = [];
   const chunks = input instanceof Uint8Array ? [input] : input;
   for (const chunk of chunks) {
-    for (const block of framer.push(chunk)) out.push(await open(cipher, block));
+    for (const block of framer.push(chunk)) {
+      out.push(openSync(cipher, block) ?? (await open(cipher, block)));
+    }
   }
   framer.finish();
   return out;

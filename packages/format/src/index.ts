@@ -17,13 +17,14 @@ export {
   type ByteOrder,
 } from './format-constants.ts';
 export { FormatError, isFormatError, type FormatErrorCode } from './format-error.ts';
-export { crc32 } from './crc32.ts';
+export { crc32, crc32Portable, crc32Implementation } from './crc32.ts';
 export {
   parseBlockHeader,
   writeBlockHeader,
   computeBlockCrc,
   detectByteOrder,
   encodeBlock,
+  sealBlockHeader,
   type BlockHeader,
 } from './block-header.ts';
 export { BlockFramer, type BlockFramerOptions, type FramedBlock } from './block-framer.ts';

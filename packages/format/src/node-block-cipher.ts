@@ -1,32 +1,53 @@
 /**
  * The node:crypto BlockCipher: the Node fast path behind the BlockCipher interface, with
- * synchronous forms (a KeyObject made once; no promise per block). Same bytes as WebCrypto.
+ * synchronous forms (a KeyObject made once; no promise per block). Same bytes as WebCrypto
+ * (IV = seq ‖ file.iv, AAD = seq, DESIGN.md §2).
  * Decipher.update yields bytes before the tag is checked; they are returned only after final()
  * has verified it, so no unauthenticated byte ever leaves (DESIGN.md §2: only the tag authenticates).
  */
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import type { BlockCipher } from './block-cipher.ts';
-import { blockAad, blockIv, checkSeq } from './block-nonce.ts';
+import { checkSeq } from './block-nonce.ts';
 import { GCM_TAG_SIZE, type ByteOrder } from './format-constants.ts';
 import { FormatError } from './format-error.ts';
 
 export function createNodeBlockCipher(key: Uint8Array, fileIv: Uint8Array): BlockCipher {
   const keyObject = createSecretKey(key);
+  // One scratch IV per cipher: createCipheriv/setAAD copy their inputs synchronously, so it can
+  // be rewritten for every block. Its first 4 bytes are the seq, which is also the AAD.
+  const ivScratch = Buffer.alloc(16);
+  ivScratch.set(fileIv, 4);
+  const aadScratch = ivScratch.subarray(0, 4);
+  function nonce(seq: number, byteOrder: ByteOrder): Buffer {
+    if (byteOrder === 'le') ivScratch.writeUInt32LE(seq, 0);
+    else ivScratch.writeUInt32BE(seq, 0);
+    return ivScratch;
+  }
+
+  function encryptIntoSync(
+    seq: number,
+    plaintext: Uint8Array,
+    target: Uint8Array,
+    offset: number,
+    byteOrder: ByteOrder = 'be',
+  ): void {
+    checkSeq(seq);
+    const cipher = createCipheriv('aes-256-gcm', keyObject, nonce(seq, byteOrder));
+    cipher.setAAD(aadScratch);
+    const body = cipher.update(plaintext);
+    target.set(body, offset);
+    const tail = cipher.final();
+    if (tail.length > 0) target.set(tail, offset + body.length);
+    target.set(cipher.getAuthTag(), offset + plaintext.length);
+  }
 
   function encryptSync(
     seq: number,
     plaintext: Uint8Array,
     byteOrder: ByteOrder = 'be',
   ): Uint8Array {
-    checkSeq(seq);
-    const cipher = createCipheriv('aes-256-gcm', keyObject, blockIv(seq, fileIv, byteOrder));
-    cipher.setAAD(blockAad(seq, byteOrder));
     const out = new Uint8Array(plaintext.length + GCM_TAG_SIZE);
-    const body = cipher.update(plaintext);
-    out.set(body, 0);
-    const tail = cipher.final();
-    out.set(tail, body.length);
-    out.set(cipher.getAuthTag(), plaintext.length);
+    encryptIntoSync(seq, plaintext, out, 0, byteOrder);
     return out;
   }
 
@@ -46,8 +67,8 @@ export function createNodeBlockCipher(key: Uint8Array, fileIv: Uint8Array): Bloc
       );
     }
     const split = ciphertext.length - GCM_TAG_SIZE;
-    const decipher = createDecipheriv('aes-256-gcm', keyObject, blockIv(seq, fileIv, byteOrder));
-    decipher.setAAD(blockAad(seq, byteOrder));
+    const decipher = createDecipheriv('aes-256-gcm', keyObject, nonce(seq, byteOrder));
+    decipher.setAAD(aadScratch);
     decipher.setAuthTag(ciphertext.subarray(split));
     const body = decipher.update(ciphertext.subarray(0, split));
     try {
@@ -69,6 +90,7 @@ export function createNodeBlockCipher(key: Uint8Array, fileIv: Uint8Array): Bloc
   return {
     backend: 'node',
     encryptSync,
+    encryptIntoSync,
     decryptSync,
     encrypt: async (seq, plaintext, byteOrder) => encryptSync(seq, plaintext, byteOrder),
     decrypt: async (seq, ciphertext, byteOrder) => decryptSync(seq, ciphertext, byteOrder),
