@@ -1,0 +1,122 @@
+/**
+ * `pnpm bench fanout`: the relay's live fan-out against Icecast 2.4 (issue 3, "Performance").
+ * For each preset (`low-latency`: 140-byte blocks 50 a second; `voice`: 1031-byte blocks every
+ * 240 ms) and each series (relay + WebSocket, relay + HTTP, Icecast + HTTP), a fresh server
+ * pinned to core 0 gets a real-time stream and N listeners from a load generator pinned to
+ * core 1; N grows (100, 1000, 3000, 5000, 10000) until the series breaks. Each row holds its
+ * listeners 30 s (8 s with --quick) after all have joined. Helpers live in bench/fanout/.
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import type { BenchOptions, BenchResult } from './bench-kit.ts';
+import { FANOUT_PRESETS, type FanoutPresetName } from './fanout/fanout-presets.ts';
+import {
+  breakNotes,
+  breakReason,
+  table,
+  targetNotes,
+  type FanoutRow,
+} from './fanout/fanout-report.ts';
+import { runScenario } from './fanout/fanout-scenario.ts';
+import { SERIES, startServer } from './fanout/fanout-servers.ts';
+import { findIcecast } from './fanout/icecast-server.ts';
+
+const FULL = {
+  listeners: [100, 1000, 3000, 5000, 10_000],
+  holdMs: 30_000,
+  graceMs: 3000,
+  joinBudgetMs: 60_000,
+};
+const QUICK = { listeners: [300], holdMs: 8000, graceMs: 1500, joinBudgetMs: 10_000 };
+/** File descriptors each process keeps besides its listener sockets. */
+const FD_HEADROOM = 200;
+
+function fdLimit(): number {
+  try {
+    return Number(execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()) || 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const plan = options.quick ? QUICK : FULL;
+  const icecast = findIcecast();
+  const icecastFound = 'binary' in icecast ? icecast : null;
+  const maxN = fdLimit() - FD_HEADROOM;
+  const notes: string[] = [];
+  const rows: FanoutRow[] = [];
+  const loadBefore = os.loadavg();
+  const started = performance.now();
+  for (const presetName of ['low-latency', 'voice'] as FanoutPresetName[]) {
+    const preset = FANOUT_PRESETS[presetName];
+    for (const series of SERIES) {
+      if (series.name === 'icecast-http' && !icecastFound) continue;
+      for (const listeners of plan.listeners) {
+        if (listeners > maxN) {
+          notes.push(
+            `N = ${listeners} skipped: the file-descriptor limit (ulimit -Hn) allows ${maxN + FD_HEADROOM}.`,
+          );
+          break;
+        }
+        process.stderr.write(`fanout: ${presetName} ${series.name} N=${listeners}…\n`);
+        const row: FanoutRow = { preset: presetName, series: series.name, listeners };
+        try {
+          const server = await startServer(
+            series.name,
+            preset,
+            icecastFound,
+            Math.max(...plan.listeners),
+          );
+          try {
+            row.result = await runScenario(server, {
+              preset: presetName,
+              listeners,
+              holdMs: plan.holdMs,
+              graceMs: plan.graceMs,
+              joinBudgetMs: plan.joinBudgetMs,
+            });
+          } finally {
+            await server.close();
+          }
+        } catch (err) {
+          row.error = (err as Error).message.slice(0, 400);
+        }
+        rows.push(row);
+        const r = row.result;
+        process.stderr.write(
+          `fanout:   ${r ? `held ${r.held}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, lost ${r.lostBlocks}, dropped ${r.dropped}` : row.error}\n`,
+        );
+        if (breakReason(row)) break;
+      }
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const largestN = Math.max(0, ...rows.map((r) => r.listeners));
+  return {
+    name: 'fanout',
+    title: 'Live fan-out: mxcast relay vs Icecast 2.4',
+    tables: (['low-latency', 'voice'] as const).map((p) =>
+      table(
+        p,
+        rows,
+        `${p}: ${FANOUT_PRESETS[p].blockBytes}-byte blocks every ${FANOUT_PRESETS[p].blockIntervalMs} ms (Icecast: ${FANOUT_PRESETS[p].oggPageBytes}-byte Ogg pages); ${plan.holdMs / 1000} s hold per row`,
+      ),
+    ),
+    notes: [
+      ...targetNotes(rows, icecastFound !== null, largestN),
+      ...breakNotes(rows),
+      ...(icecastFound
+        ? [`Peer: ${icecastFound.version}.`]
+        : [(icecast as { missing: string }).missing]),
+      "Delay = arrival of a block's last byte at the listener − the uploader's send time of that block, on loopback (CLOCK_MONOTONIC, one machine); p50/p99/max over every listener × block of the hold. Lost = blocks sent during the hold that a listener held at its start had not received 3 s (1.5 s with --quick) after it.",
+      'Server on core 0 and load generator on core 1 (taskset), each in its own session with autogroup nice −10; the machine is shared with other work, so figures vary between runs.',
+      `Load average ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} before, ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')} after; the run took ${Math.round(seconds)} s.`,
+      ...notes,
+    ],
+    raw: { plan, rows, seconds, loadBefore, loadAfter: os.loadavg() },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Turns the rows of a fan-out run into the tables and the sentences under them: one table
+ * per preset, each target of issue 3 judged against the figures of the same run, where each
+ * series broke first and why, and when the load generator itself was the limit.
+ */
+import { round, type BenchTable } from '../bench-kit.ts';
+import type { FanoutPresetName } from './fanout-presets.ts';
+import type { ScenarioResult } from './fanout-scenario.ts';
+import { SERIES, type SeriesName } from './fanout-servers.ts';
+
+export interface FanoutRow {
+  preset: FanoutPresetName;
+  series: SeriesName;
+  listeners: number;
+  result?: ScenarioResult;
+  error?: string;
+}
+
+export const COLUMNS = [
+  'server',
+  'transport',
+  'N',
+  'held',
+  'p50 ms',
+  'p99 ms',
+  'max ms',
+  'lost blocks',
+  'dropped',
+  'join/s',
+  'server CPU %',
+  'RSS MB',
+  'load gen CPU %',
+];
+
+/** A generator this busy may be what delays arrivals: its rows are flagged. */
+export const GENERATOR_SATURATED_PCT = 90;
+/** Past this p99 a server has fallen behind for good: larger N are not tried. */
+export const BROKEN_P99_MS = 1000;
+
+/** Why a row counts as broken (no larger N is tried after it), or null if it held. */
+export function breakReason(row: FanoutRow): string | null {
+  const r = row.result;
+  if (!r) return `failed: ${row.error ?? 'no result'}`;
+  const reasons: string[] = [];
+  if (r.joined < row.listeners) {
+    const why = Object.entries(r.joinFailures)
+      .map(([k, v]) => `${v} × ${k}`)
+      .join(', ');
+    reasons.push(
+      `${row.listeners - r.joined} of ${row.listeners} listeners could not join (${why})`,
+    );
+  }
+  if (r.dropped > 0) reasons.push(`${r.dropped} listeners dropped`);
+  if (r.lostBlocks > 0) reasons.push(`${r.lostBlocks} blocks lost`);
+  if (!(r.p99 <= BROKEN_P99_MS)) reasons.push(`p99 ${round(r.p99, 1)} ms (fell behind)`);
+  return reasons.length ? reasons.join('; ') : null;
+}
+
+function fmt(v: number, digits = 1): number | string {
+  return Number.isFinite(v) ? round(v, digits) : '—';
+}
+
+export function table(preset: FanoutPresetName, rows: FanoutRow[], title: string): BenchTable {
+  return {
+    title,
+    columns: COLUMNS,
+    rows: rows
+      .filter((r) => r.preset === preset)
+      .map((row) => {
+        const s = SERIES.find((x) => x.name === row.series);
+        const head = [s?.server ?? row.series, s?.transport ?? '', row.listeners];
+        const r = row.result;
+        if (!r) return [...head, 'failed', '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+        return [
+          ...head,
+          r.held,
+          fmt(r.p50),
+          fmt(r.p99),
+          fmt(r.max),
+          r.lostBlocks,
+          r.dropped,
+          fmt(r.joinRatePerSec, 0),
+          fmt(r.serverCpuPct, 0),
+          fmt(r.serverPeakRssMb, 0),
+          `${fmt(r.generatorCpuPct, 0)}${r.generatorCpuPct >= GENERATOR_SATURATED_PCT ? ' (saturated)' : ''}`,
+        ];
+      }),
+  };
+}
+
+/** Largest N of a series held whole at p99 ≤ `p99Ms` with nothing lost or dropped. */
+export function bestHeld(
+  rows: FanoutRow[],
+  preset: FanoutPresetName,
+  series: SeriesName,
+  p99Ms: number,
+): number {
+  let best = 0;
+  for (const row of rows) {
+    const r = row.result;
+    if (row.preset !== preset || row.series !== series || !r) continue;
+    if (r.held === row.listeners && r.lostBlocks === 0 && r.dropped === 0 && r.p99 <= p99Ms) {
+      best = Math.max(best, row.listeners);
+    }
+  }
+  return best;
+}
+
+export function targetNotes(rows: FanoutRow[], icecastRan: boolean, largestN: number): string[] {
+  const notes: string[] = [];
+  const ice = bestHeld(rows, 'low-latency', 'icecast-http', 50);
+  for (const series of ['relay-ws', 'relay-http'] as const) {
+    const ours = bestHeld(rows, 'low-latency', series, 50);
+    const label = series === 'relay-ws' ? 'WebSocket' : 'HTTP';
+    const verdict = !icecastRan
+      ? 'not judged (no Icecast peer in this run)'
+      : ours === 0 && ice === 0
+        ? 'not judged (neither server held even the smallest N at p99 ≤ 50 ms)'
+        : ours >= ice
+          ? 'MET'
+          : 'NOT MET';
+    notes.push(
+      `Target low-latency (${label}): ${verdict} — the relay held ${ours} listeners at p99 ≤ 50 ms with none lost${icecastRan ? `; Icecast held ${ice} in the same run` : ''}.`,
+    );
+    const voice = bestHeld(rows, 'voice', series, 100);
+    notes.push(
+      `Target voice (${label}): ${voice >= 10_000 ? 'MET' : 'NOT MET'} — the relay held ${voice} listeners at p99 ≤ 100 ms with none lost (target 10000${largestN < 10_000 ? `; this run went up to ${largestN} only` : ''}).`,
+    );
+  }
+  return notes;
+}
+
+export function breakNotes(rows: FanoutRow[]): string[] {
+  const notes: string[] = [];
+  for (const row of rows) {
+    const why = breakReason(row);
+    if (!why) continue;
+    const s = SERIES.find((x) => x.name === row.series);
+    notes.push(
+      `${s?.server} over ${s?.transport}, ${row.preset}: broke at N = ${row.listeners}: ${why}.`,
+    );
+  }
+  const saturated = rows.filter((r) => (r.result?.generatorCpuPct ?? 0) >= GENERATOR_SATURATED_PCT);
+  if (saturated.length) {
+    notes.push(
+      `The load generator used ≥ ${GENERATOR_SATURATED_PCT}% of its core in ${saturated.length} row(s) (marked "saturated"): there the delays include its own lag, so they are upper bounds for the server.`,
+    );
+  }
+  return notes;
+}

@@ -1,0 +1,78 @@
+/**
+ * The three series of the fan-out tables and how to start a fresh server for one row:
+ * the relay with WebSocket listeners, the relay with HTTP listeners (open-ended Range from
+ * the live edge), and Icecast 2.4 with HTTP listeners — the peer.
+ */
+import type { FanoutPreset } from './fanout-presets.ts';
+import type { ServerUnderTest } from './fanout-scenario.ts';
+import { ICECAST_MOUNT, startIcecast } from './icecast-server.ts';
+import { MXC_MAGIC } from './mxc-blocks.ts';
+import { oggOpusPage } from './ogg-opus-pages.ts';
+import { startRelayProcess } from './relay-server.ts';
+
+export type SeriesName = 'relay-ws' | 'relay-http' | 'icecast-http';
+
+export interface Series {
+  name: SeriesName;
+  server: 'mxcast relay' | 'Icecast';
+  transport: 'WebSocket' | 'HTTP';
+}
+
+export const SERIES: Series[] = [
+  { name: 'relay-ws', server: 'mxcast relay', transport: 'WebSocket' },
+  { name: 'relay-http', server: 'mxcast relay', transport: 'HTTP' },
+  { name: 'icecast-http', server: 'Icecast', transport: 'HTTP' },
+];
+
+/** Offset of block 2 in the relay's file: the magic, then the OpusHead and OpusTags blocks. */
+function headerEnd(preset: FanoutPreset): number {
+  const overhead = 16 + 16; // block header + GCM tag
+  return (
+    MXC_MAGIC.length +
+    oggOpusPage(preset, 0).length +
+    overhead +
+    oggOpusPage(preset, 1).length +
+    overhead
+  );
+}
+
+export async function startServer(
+  series: SeriesName,
+  preset: FanoutPreset,
+  icecast: { binary: string; version: string } | null,
+  maxListeners: number,
+): Promise<ServerUnderTest> {
+  if (series === 'icecast-http') {
+    if (!icecast) throw new Error('Icecast is not installed');
+    const ice = await startIcecast(icecast.binary, icecast.version, maxListeners + 16);
+    return {
+      pid: ice.process.pid,
+      upload: {
+        server: 'icecast',
+        port: ice.port,
+        path: ICECAST_MOUNT,
+        authorization: ice.sourceAuthorization,
+      },
+      listen: { kind: 'icecast-http', port: ice.port, path: ICECAST_MOUNT },
+      close: ice.close,
+    };
+  }
+  const relay = await startRelayProcess(preset);
+  return {
+    pid: relay.process.pid,
+    upload: {
+      server: 'relay',
+      port: relay.port,
+      path: relay.uploadPath,
+      authorization: relay.authorization,
+    },
+    listen: {
+      kind: series,
+      port: relay.port,
+      path: series === 'relay-ws' ? relay.wsPath : relay.downloadPath,
+      blockBytes: preset.blockBytes,
+      headerEnd: headerEnd(preset),
+    },
+    close: relay.close,
+  };
+}

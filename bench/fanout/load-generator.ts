@@ -1,0 +1,166 @@
+/**
+ * The load generator process (run pinned to its own core, `taskset -c 1`): one worker thread
+ * uploads the stream in real time, the main thread joins N listeners, holds them for the
+ * measurement window and reports. It talks to the bench over stdout, one JSON object a line:
+ * `started`, `joined`, `hold-start`, `hold-end`, then `result` (or `error`), and exits.
+ * Every wait is bounded, so a run ends by itself whatever the server does.
+ */
+import { Worker } from 'node:worker_threads';
+import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
+import { ListenerPool, type ListenerTarget } from './listener-pool.ts';
+import { FAILED, SENT, STOP, type UploadTarget } from './stream-uploader.ts';
+
+export interface LoadGeneratorConfig {
+  preset: FanoutPresetName;
+  listeners: number;
+  upload: UploadTarget;
+  listen: ListenerTarget;
+  holdMs: number;
+  graceMs: number;
+  joinConcurrency: number;
+  joinTimeoutMs: number;
+  /** No listener starts joining after this long: a server that joins too slowly breaks here. */
+  joinBudgetMs: number;
+}
+
+export type LoadEvent =
+  | { event: 'started' }
+  | {
+      event: 'joined';
+      joined: number;
+      failed: number;
+      failures: Record<string, number>;
+      elapsedMs: number;
+    }
+  | { event: 'hold-start' }
+  | { event: 'hold-end' }
+  | { event: 'result'; result: LoadResult }
+  | { event: 'error'; message: string };
+
+export interface LoadResult {
+  listeners: number;
+  joined: number;
+  joinFailures: Record<string, number>;
+  joinMs: number;
+  heldAtStart: number;
+  held: number;
+  dropped: number;
+  holdMs: number;
+  windowBlocks: number;
+  expectedBlocks: number;
+  lostBlocks: number;
+  seqGaps: number;
+  skippedMessages: number;
+  samples: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** CPU the load generator itself used during the hold (both threads), % of one core. */
+  generatorCpuPct: number;
+}
+
+function emit(e: LoadEvent): void {
+  process.stdout.write(JSON.stringify(e) + '\n');
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function main(config: LoadGeneratorConfig): Promise<void> {
+  const preset = FANOUT_PRESETS[config.preset];
+  // Room for the whole run: joining (bounded by the join timeout) + hold + grace + slack.
+  const seconds =
+    (config.joinBudgetMs + config.joinTimeoutMs + config.holdMs + config.graceMs) / 1000 + 30;
+  const capacity = Math.ceil((seconds * 1000) / preset.blockIntervalMs) + 2;
+  const sendTimesBuf = new SharedArrayBuffer(capacity * 8);
+  const controlBuf = new SharedArrayBuffer(16);
+  const sendTimes = new Float64Array(sendTimesBuf);
+  const control = new Int32Array(controlBuf);
+  // Node 20 does not hand module hooks (tsx's TypeScript loader) on to worker threads, so the
+  // worker registers tsx itself before importing the TypeScript entry.
+  const entry = new URL('./uploader-worker.ts', import.meta.url).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  const worker = new Worker(boot, {
+    eval: true,
+    workerData: {
+      target: config.upload,
+      preset: config.preset,
+      sendTimes: sendTimesBuf,
+      control: controlBuf,
+    },
+  });
+  let uploadError: string | null = null;
+  worker.on('message', (m: { type: string; message?: string }) => {
+    if (m.type === 'error') uploadError = m.message ?? 'upload failed';
+  });
+  worker.on('error', (err) => (uploadError = `uploader thread: ${err.message}`));
+  const check = (): void => {
+    if (uploadError !== null || Atomics.load(control, FAILED) === 1) {
+      throw new Error(uploadError ?? 'upload failed');
+    }
+  };
+  const pool = new ListenerPool(config.listen, sendTimes, () => Atomics.load(control, SENT));
+  try {
+    for (let waited = 0; Atomics.load(control, SENT) < 3; waited += 20) {
+      check();
+      if (waited > 15_000) throw new Error('the uploader sent nothing within 15 s');
+      await sleep(20);
+    }
+    emit({ event: 'started' });
+    const join = await pool.join(
+      config.listeners,
+      config.joinConcurrency,
+      config.joinTimeoutMs,
+      config.joinBudgetMs,
+    );
+    emit({ event: 'joined', ...join });
+    check();
+    const windowStart = Atomics.load(control, SENT);
+    const heldAtStart = pool.startWindow(windowStart);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    emit({ event: 'hold-start' });
+    await sleep(config.holdMs);
+    const windowEnd = Atomics.load(control, SENT) - 1;
+    pool.endWindow(windowEnd);
+    const holdMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    emit({ event: 'hold-end' });
+    await sleep(config.graceMs);
+    check();
+    const w = pool.result(heldAtStart);
+    const delays = pool.histogram.summary();
+    emit({
+      event: 'result',
+      result: {
+        listeners: config.listeners,
+        joined: join.joined,
+        joinFailures: join.failures,
+        joinMs: join.elapsedMs,
+        heldAtStart,
+        held: heldAtStart - w.dropped,
+        dropped: w.dropped,
+        holdMs,
+        windowBlocks: windowEnd - windowStart + 1,
+        expectedBlocks: w.expectedBlocks,
+        lostBlocks: w.lostBlocks,
+        seqGaps: w.seqGaps,
+        skippedMessages: w.skippedMessages,
+        ...delays,
+        generatorCpuPct: ((cpu.user + cpu.system) / 1000 / holdMs) * 100,
+      },
+    });
+  } finally {
+    Atomics.store(control, STOP, 1);
+    pool.close();
+    await Promise.race([new Promise((r) => worker.once('exit', r)), sleep(2000)]);
+    await worker.terminate();
+  }
+}
+
+try {
+  await main(JSON.parse(process.argv[2] ?? '{}') as LoadGeneratorConfig);
+} catch (err) {
+  emit({ event: 'error', message: (err as Error).message });
+  process.exitCode = 1;
+}

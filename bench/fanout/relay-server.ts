@@ -1,0 +1,95 @@
+/**
+ * The relay under test, as a user runs it: `mxcast relay --port 0 --data DIR` in its own
+ * process pinned to core 0, with an upload token made by `mxcast token create` and one media
+ * created through `POST /_matrix/media/v1/create` (docs/protocol.md). Default limits: they
+ * already allow more listeners than the bench's largest N.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { FanoutPreset } from './fanout-presets.ts';
+import { PinnedProcess } from './pinned-process.ts';
+
+const run = promisify(execFile);
+const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const mxcastBin = path.join(repoRoot, 'apps', 'cli', 'bin', 'mxcast.js');
+const P = '/_matrix/media/unstable/org.matrix.msc4016';
+
+export interface RelayUnderTest {
+  port: number;
+  process: PinnedProcess;
+  uploadPath: string;
+  wsPath: string;
+  downloadPath: string;
+  authorization: string;
+  close(): Promise<void>;
+}
+
+export async function startRelayProcess(preset: FanoutPreset): Promise<RelayUnderTest> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxcast-fanout-relay-'));
+  const cleanup = (): Promise<void> => rm(dataDir, { recursive: true, force: true });
+  let proc: PinnedProcess | null = null;
+  try {
+    const { stdout } = await run(process.execPath, [
+      mxcastBin,
+      'token',
+      'create',
+      '@bench:localhost',
+      '--data',
+      dataDir,
+    ]);
+    const token = stdout.trim().split(/\s+/).pop();
+    if (!token) throw new Error('mxcast token create printed no token');
+    proc = new PinnedProcess(
+      'relay',
+      0,
+      process.execPath,
+      [mxcastBin, 'relay', '--port', '0', '--data', dataDir],
+      {
+        cwd: repoRoot,
+      },
+    );
+    const url = (await proc.waitForOutput(/http:\/\/127\.0\.0\.1:(\d+)/, 20_000))[0];
+    const port = Number(new URL(url).port);
+    const authorization = `Bearer ${token}`;
+    const created = await fetch(`${url}/_matrix/media/v1/create`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        'org.matrix.msc4016.geometry': {
+          frame_ms: 20,
+          frames_per_block: preset.framesPerBlock,
+          bitrate: 32000,
+          block_size: preset.blockBytes,
+          sample_rate: 48000,
+          channels: 1,
+        },
+      }),
+    });
+    const body = (await created.json()) as { content_uri?: string };
+    const m = /^mxc:\/\/([^/]+)\/(.+)$/.exec(body.content_uri ?? '');
+    if (!created.ok || !m)
+      throw new Error(`create answered ${created.status} ${JSON.stringify(body)}`);
+    const [, server, id] = m;
+    const started = proc;
+    return {
+      port,
+      process: started,
+      uploadPath: `/_matrix/media/v3/upload/${server}/${id}`,
+      wsPath: `${P}/ws/${server}/${id}?from=live`,
+      downloadPath: `/_matrix/client/v1/media/download/${server}/${id}`,
+      authorization,
+      close: async () => {
+        await started.stop();
+        await cleanup();
+      },
+    };
+  } catch (err) {
+    await proc?.stop();
+    await cleanup();
+    throw err;
+  }
+}
