@@ -67,11 +67,14 @@ export class BroadcastSession {
     const { relayUrl, accessToken, preset, events } = options;
     // Ask for the microphone first: a refusal should not leave a created media behind.
     const stream = await navigator.mediaDevices.getUserMedia({
+      // No echo cancellation: a broadcaster does not play remote audio, so there is no echo to
+      // cancel and it only colours the sound. Noise suppression and gain control help speech
+      // and hurt music, so they follow the preset.
       audio: {
         channelCount: 1,
-        echoCancellation: true,
-        noiseSuppression: true,
-        autoGainControl: true,
+        echoCancellation: false,
+        noiseSuppression: preset.name !== 'music',
+        autoGainControl: preset.name !== 'music',
       },
     });
     const cleanupMic = () => stream.getTracks().forEach((t) => t.stop());

@@ -282,9 +282,7 @@ async function startLive(
   stop.focus();
 }
 
-/** Tests and keyboard users get no native dialog in headless runs; a `?noconfirm` opt-out keeps it testable. */
 function confirmCancel(): boolean {
-  if (new URLSearchParams(location.search).has('noconfirm')) return true;
   return window.confirm('Cancel this broadcast? Listeners will see it end unfinished.');
 }
 

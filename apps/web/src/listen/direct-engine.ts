@@ -25,6 +25,12 @@ export class DirectEngine implements ListenEngine {
   #player: Player | null = null;
   #sink: WorkletSink | null = null;
   #error: PlayerError | null = null;
+  /**
+   * What is queued in the worklet, counted here: frames written since the last flush minus
+   * frames played since then. (The worklet's own `queued` report goes stale while it refills.)
+   */
+  #writtenSinceFlush = 0;
+  #playedAtFlush = 0;
 
   constructor(options: DirectEngineOptions) {
     this.#o = options;
@@ -42,7 +48,10 @@ export class DirectEngine implements ListenEngine {
     // only disconnects its worklet node.
     const pageSink: PcmSink = {
       ownsClock: true,
-      write: (chunk) => sink.write(chunk),
+      write: (chunk) => {
+        this.#writtenSinceFlush += chunk.pcm.length / sink.channels;
+        sink.write(chunk);
+      },
       setTargetMs: (ms) => sink.setTargetMs(ms),
       close: () => sink.node.disconnect(),
     };
@@ -74,7 +83,11 @@ export class DirectEngine implements ListenEngine {
 
   seek(to: number | 'live'): void {
     // A seek drops what the worklet still holds, so the new position is heard at once.
-    this.#sink?.flush();
+    if (this.#sink) {
+      this.#sink.flush();
+      this.#writtenSinceFlush = 0;
+      this.#playedAtFlush = this.#sink.playedFrames;
+    }
     this.#player?.seek(to);
   }
 
@@ -83,7 +96,8 @@ export class DirectEngine implements ListenEngine {
     if (!player) return { state: 'connecting', position: 0, delayBehindLive: null };
     const s = player.status();
     // The player counts audio handed to the worklet; what is heard lags by what is queued there.
-    const queued = this.#sink ? this.#sink.queuedFrames / 48000 : 0;
+    const played = this.#sink ? this.#sink.playedFrames - this.#playedAtFlush : 0;
+    const queued = Math.max(0, this.#writtenSinceFlush - played) / 48000;
     const position = Math.max(0, s.position - queued);
     const status: EngineStatus = {
       state: s.state,

@@ -30,8 +30,11 @@ export interface HlsEngineOptions {
   uploadOver: () => boolean;
 }
 
-/** Within this many seconds of the playlist's live sync point counts as "live". */
-const LIVE_SLACK_S = 3;
+/** hls.js plays this far behind the newest listed segment. */
+const LIVE_SYNC_S = 3;
+/** The relay's segments are about this long (docs/protocol.md). */
+const SEGMENT_S = 2;
+const LIVE_SLACK_S = 2;
 
 export function hlsSupported(): boolean {
   return Hls.isSupported() && MediaSource.isTypeSupported('audio/mp4; codecs="opus"');
@@ -86,7 +89,7 @@ export class HlsEngine implements ListenEngine {
       // Keep everything heard so far: seeking back is the point of this engine.
       backBufferLength: Infinity,
       maxBufferLength: 30,
-      liveSyncDuration: 4,
+      liveSyncDuration: LIVE_SYNC_S,
       liveMaxLatencyDuration: Infinity,
       ...(from === 'live' ? {} : { startPosition: from }),
     });
@@ -138,8 +141,9 @@ export class HlsEngine implements ListenEngine {
     if (audio.seeking) return 'seeking';
     if (audio.paused && audio.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return 'connecting';
     if (audio.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return 'buffering';
-    const sync = this.#hls?.liveSyncPosition ?? null;
-    const nearEdge = sync !== null ? audio.currentTime >= sync - LIVE_SLACK_S : (delay ?? 0) < 8;
+    // Live = as near the edge as this engine plays: its sync distance, one segment still being
+    // written and the index's polling, with some slack.
+    const nearEdge = delay === null || delay <= LIVE_SYNC_S + SEGMENT_S + LIVE_SLACK_S;
     return nearEdge && !this.#o.uploadOver() ? 'live' : 'playing';
   }
 

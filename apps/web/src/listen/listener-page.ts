@@ -74,6 +74,7 @@ class ListenerView {
   readonly #message: HTMLElement;
   readonly #meter: HTMLElement;
   readonly #engineHint: HTMLElement;
+  readonly #title = h('h1', { id: 'title' }, 'Live broadcast');
 
   constructor(root: HTMLElement, link: ParsedListenLink) {
     this.#link = link;
@@ -137,7 +138,7 @@ class ListenerView {
         'data-position': '0.00',
         'data-engine': this.#engineName,
       },
-      h('div', { class: 'player-title' }, h('h1', {}, 'Live broadcast'), this.#pill),
+      h('div', { class: 'player-title' }, this.#title, this.#pill),
       h(
         'div',
         { class: 'transport' },
@@ -385,7 +386,10 @@ class ListenerView {
     this.#play.textContent = playing ? '❚❚' : '▶';
     this.#play.setAttribute('aria-label', playing ? 'Pause' : 'Play');
 
-    const edge = this.#liveEdge() ?? 0;
+    // The engine may know newer audio than the last index poll: take whichever is further.
+    const engineEdge =
+      status.delayBehindLive === null ? 0 : status.position + status.delayBehindLive;
+    const edge = Math.max(this.#liveEdge() ?? 0, this.#uploadOver() ? 0 : engineEdge);
     const max = Math.max(edge, status.position);
     this.#seek.max = max.toFixed(2);
     if (!this.#dragging) {
@@ -394,6 +398,14 @@ class ListenerView {
     }
     this.#edge.textContent = this.#uploadOver() ? formatClock(edge) : `${formatClock(edge)} live`;
     this.#delay.textContent = view.delay;
+    const upload = this.#index?.state;
+    this.#title.textContent =
+      upload === 'complete'
+        ? 'Recorded broadcast'
+        : upload === 'cancelled'
+          ? 'Broadcast (ended early)'
+          : 'Live broadcast';
+    this.#meter.classList.toggle('idle', !playing);
     document.title = `${view.pill} · mxcast`;
   }
 }
