@@ -1,0 +1,84 @@
+/**
+ * Joining live (issue 5): a listener joining mid-broadcast starts within one block of the live
+ * edge and keeps up for the rest of it, over HTTP (index + open-ended Range) and over the
+ * relay's WebSocket (from=live&headers=1).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemorySink, Player } from '@mxcast/player';
+import { NodeWebSocket } from '@mxcast/player/node';
+import {
+  encodeBroadcast,
+  startTestRelay,
+  startUpload,
+  wait,
+  type TestRelay,
+} from './broadcast-fixture.ts';
+
+let relay: TestRelay;
+beforeAll(async () => {
+  relay = await startTestRelay();
+});
+afterAll(() => relay?.close());
+
+describe('live join', () => {
+  it('starts within one block of the edge and keeps up, over HTTP and WebSocket', async () => {
+    const b = await encodeBroadcast('voice', 4.8); // 20 audio blocks of 240 ms
+    const up = await startUpload(relay, b);
+    up.send(2);
+    const sentAt = new Map<number, number>();
+    const uploading = up.realtime(240, (seq) => sentAt.set(seq, performance.now()));
+    await wait(1_500);
+    const listeners = (['http', 'ws'] as const).map((transport) => {
+      const sink = new MemorySink();
+      const seqs: number[] = [];
+      const lateness: number[] = [];
+      const player = new Player({
+        relayUrl: relay.url,
+        mxc: up.mxc,
+        file: up.file,
+        sink,
+        transport,
+        WebSocket: NodeWebSocket,
+        geometry: b.geometry,
+      });
+      player.on('block', ({ seq }) => {
+        seqs.push(seq);
+        const sent = sentAt.get(seq);
+        if (sent !== undefined) lateness.push(performance.now() - sent);
+      });
+      const edgeAtJoin = up.sent - 1;
+      return {
+        transport,
+        sink,
+        seqs,
+        lateness,
+        player,
+        edgeAtJoin,
+        done: player.play({ live: true }),
+      };
+    });
+    await uploading;
+    const endedAt = performance.now();
+    for (const l of listeners) {
+      const outcome = await l.done;
+      expect(outcome.state, l.transport).toBe('finished');
+      expect(performance.now() - endedAt).toBeLessThan(2_000);
+      const first = l.seqs[0] as number;
+      // the newest block at join time, or the one after it
+      expect(first, l.transport).toBeGreaterThanOrEqual(l.edgeAtJoin - 1);
+      expect(first, l.transport).toBeLessThanOrEqual(l.edgeAtJoin + 1);
+      // every block from there to the end, in order, exactly once
+      expect(l.seqs).toEqual(Array.from({ length: b.blocks.length - first }, (_, i) => first + i));
+      // audio is contiguous from the first decoded sample to the end
+      let at = l.sink.chunks[0]?.startSample as number;
+      for (const c of l.sink.chunks) {
+        expect(c.startSample).toBe(at);
+        at += c.pcm.length;
+      }
+      // keeping up: each block decoded well within one block duration of its upload
+      const sorted = [...l.lateness].sort((x, y) => x - y);
+      expect(sorted[Math.floor(sorted.length / 2)], l.transport).toBeLessThan(240);
+      expect(l.player.status().delayBehindLive).toBeLessThanOrEqual(0.5);
+    }
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * Seeking by time (issue 5): decoded audio from `from: T` matches the time-coded source at T to
+ * within one Opus frame (20 ms = 960 samples), in a finished broadcast and in one still being
+ * uploaded, with one Range request per seek once the header is known.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EncryptedFile } from '@mxcast/format';
+import { MemorySink, Player, type PlayerOptions } from '@mxcast/player';
+import {
+  alignment,
+  encodeBroadcast,
+  startTestRelay,
+  startUpload,
+  uploadFinished,
+  type TestRelay,
+} from './broadcast-fixture.ts';
+
+let relay: TestRelay;
+beforeAll(async () => {
+  relay = await startTestRelay();
+});
+afterAll(() => relay?.close());
+
+async function playFrom(
+  mxc: string,
+  file: EncryptedFile,
+  from: number,
+  seconds: number,
+  extra: Partial<PlayerOptions> = {},
+) {
+  const sink = new MemorySink();
+  const player = new Player({ relayUrl: relay.url, mxc, file, sink, duration: seconds, ...extra });
+  const outcome = await player.play({ time: from });
+  return { sink, player, outcome };
+}
+
+describe('seek in a finished broadcast', () => {
+  it('starts at the exact sample and matches the source within one frame', async () => {
+    const b = await encodeBroadcast('voice', 16);
+    const up = await uploadFinished(relay, b);
+    for (const t of [0, 0.37, 5, 11.111, 15.2]) {
+      const { sink, outcome, player } = await playFrom(up.mxc, up.file, t, 0.3, {
+        geometry: b.geometry,
+      });
+      expect(outcome.state).toBe('stopped');
+      const target = Math.round(t * 48_000);
+      expect(sink.chunks[0]?.startSample).toBe(target);
+      const pcm = sink.samples();
+      expect(pcm.length).toBe(Math.round(0.3 * 48_000));
+      const { lag, correlation } = alignment(pcm, b.pcm, target);
+      expect(correlation, `T=${t}`).toBeGreaterThan(0.4);
+      expect(Math.abs(lag), `T=${t}: lag ${lag}`).toBeLessThanOrEqual(960);
+      // header leg (from byte 0) + at most one Range request to the target
+      expect(player.status().requests).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('finds the geometry from the header and first audio block when none is declared', async () => {
+    const b = await encodeBroadcast('music', 6);
+    const up = await uploadFinished(relay, b);
+    const { sink, outcome } = await playFrom(up.mxc, up.file, 4.321, 0.2);
+    expect(outcome.state).toBe('stopped');
+    expect(sink.chunks[0]?.startSample).toBe(Math.round(4.321 * 48_000));
+    const { lag } = alignment(sink.samples(), b.pcm, Math.round(4.321 * 48_000));
+    expect(Math.abs(lag)).toBeLessThanOrEqual(960);
+  });
+
+  it('moves on seek() while playing, with one request per seek', async () => {
+    const b = await encodeBroadcast('voice', 17);
+    const up = await uploadFinished(relay, b);
+    const sink = new MemorySink();
+    const player = new Player({
+      relayUrl: relay.url,
+      mxc: up.mxc,
+      file: up.file,
+      sink,
+      geometry: b.geometry,
+      pace: true,
+    });
+    const done = player.play({ time: 1 });
+    await new Promise<void>((resolve) =>
+      player.on('state', ({ state }) => state === 'playing' && resolve()),
+    );
+    const before = player.status().requests;
+    const chunksBefore = sink.chunks.length;
+    player.seek(15);
+    await new Promise<void>((resolve) => {
+      const off = player.on('status', () => {
+        if (
+          sink.chunks.length > chunksBefore &&
+          (sink.chunks.at(-1)?.startSample ?? 0) >= 15 * 48_000
+        ) {
+          off();
+          resolve();
+        }
+      });
+    });
+    expect(player.status().requests - before).toBe(1);
+    const after = sink.chunks.find((c) => c.startSample >= 15 * 48_000);
+    expect(after?.startSample).toBe(15 * 48_000);
+    player.stop();
+    expect((await done).state).toBe('stopped');
+  });
+});
+
+describe('seek in a broadcast still being uploaded', () => {
+  it('plays from T inside what has been uploaded so far, within one frame', async () => {
+    const b = await encodeBroadcast('voice', 12);
+    const up = await startUpload(relay, b);
+    up.send(Math.floor(b.blocks.length / 2)); // ~6 s uploaded, still live
+    await new Promise((r) => setTimeout(r, 200));
+    for (const t of [2.5, 4.77]) {
+      const { sink, outcome } = await playFrom(up.mxc, up.file, t, 0.3, {
+        geometry: b.geometry,
+        transport: 'http',
+      });
+      expect(outcome.state).toBe('stopped');
+      const target = Math.round(t * 48_000);
+      expect(sink.chunks[0]?.startSample).toBe(target);
+      const { lag, correlation } = alignment(sink.samples(), b.pcm, target);
+      expect(correlation).toBeGreaterThan(0.4);
+      expect(Math.abs(lag)).toBeLessThanOrEqual(960);
+    }
+    up.send(b.blocks.length);
+    await up.end();
+  });
+});

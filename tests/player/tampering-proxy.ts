@@ -1,0 +1,106 @@
+/**
+ * A hostile relay for tests: a node:http proxy in front of a real relay that serves a media's
+ * download with its blocks changed (bit flips, duplicates, reordering, drops, splices,
+ * truncation) and Range honoured, and can rewrite the index to hide what it did.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BlockFramer, MAGIC_SIZE } from '@mxcast/format';
+
+export type Blocks = Uint8Array[];
+
+export interface TamperingProxy {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The blocks of a whole MXC file (no key needed: BlockFramer only frames). */
+export function splitBlocks(file: Uint8Array): { magic: Uint8Array; blocks: Blocks } {
+  const framer = new BlockFramer();
+  const blocks = framer.push(file).map((b) => b.bytes.slice());
+  framer.finish();
+  return { magic: file.slice(0, MAGIC_SIZE), blocks };
+}
+
+export async function startTamperingProxy(
+  upstream: string,
+  tamper: (blocks: Blocks) => Blocks,
+  rewriteIndex?: (
+    index: Record<string, unknown>,
+    tamperedLength: number,
+    blockCount: number,
+  ) => Record<string, unknown>,
+): Promise<TamperingProxy> {
+  const cache = new Map<string, { bytes: Uint8Array; count: number }>();
+  const tampered = async (path: string) => {
+    let hit = cache.get(path);
+    if (!hit) {
+      const res = await fetch(upstream + path);
+      const { magic, blocks } = splitBlocks(new Uint8Array(await res.arrayBuffer()));
+      const out = tamper(blocks);
+      hit = { bytes: Buffer.concat([magic, ...out]), count: out.length };
+      cache.set(path, hit);
+    }
+    return hit;
+  };
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const path = req.url ?? '/';
+      if (path.includes('/media/download/')) {
+        const { bytes } = await tampered(path.split('?')[0] as string);
+        const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+        if (!m) {
+          res.writeHead(200, { 'content-length': bytes.length, 'accept-ranges': 'bytes' });
+          res.end(bytes);
+          return;
+        }
+        const start = Number(m[1]);
+        const end = m[2] ? Math.min(Number(m[2]), bytes.length - 1) : bytes.length - 1;
+        if (start >= bytes.length) {
+          res.writeHead(416, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ errcode: 'M_NOT_FOUND', error: 'range past end' }));
+          return;
+        }
+        res.writeHead(206, {
+          'content-range': `bytes ${start}-${end}/${bytes.length}`,
+          'content-length': end - start + 1,
+        });
+        res.end(bytes.subarray(start, end + 1));
+        return;
+      }
+      const up = await fetch(upstream + path, {
+        headers: req.headers.authorization ? { authorization: req.headers.authorization } : {},
+      });
+      let body = Buffer.from(await up.arrayBuffer());
+      if (path.includes('/index/') && rewriteIndex && up.ok) {
+        const downloadPath = path
+          .split('?')[0]
+          ?.replace(
+            /\/_matrix\/media\/unstable\/org\.matrix\.msc4016\/index\//,
+            '/_matrix/client/v1/media/download/',
+          ) as string;
+        const { bytes, count } = await tampered(downloadPath);
+        body = Buffer.from(
+          JSON.stringify(rewriteIndex(JSON.parse(body.toString()), bytes.length, count)),
+        );
+      }
+      res.writeHead(up.status, {
+        'content-type': up.headers.get('content-type') ?? 'application/json',
+      });
+      res.end(body);
+    })().catch((err: unknown) => {
+      res.writeHead(500);
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
