@@ -87,8 +87,12 @@ export interface CliRun {
   waitFor(text: string | RegExp, ms?: number): Promise<void>;
 }
 
-export function runMxcast(args: string[], stdin?: Uint8Array): CliRun {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function runMxcast(
+  args: string[],
+  stdin?: Uint8Array,
+  env: NodeJS.ProcessEnv = process.env,
+): CliRun {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   const waiters: (() => void)[] = [];
