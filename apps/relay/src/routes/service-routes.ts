@@ -42,7 +42,12 @@ export function mountServiceRoutes(app: Hono, core: RelayCore): void {
 export function mountStaticRoutes(app: Hono, webRoot: string): void {
   const root = resolve(webRoot);
   app.get('*', async (c, next) => {
-    const path = decodeURIComponent(new URL(c.req.url).pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(c.req.url).pathname);
+    } catch {
+      return next();
+    }
     if (path.startsWith('/_matrix/')) return next();
     const target = resolve(join(root, path));
     let file = target.startsWith(root + sep) || target === root ? target : null;
