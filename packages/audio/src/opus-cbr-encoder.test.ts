@@ -95,8 +95,8 @@ describe('OpusCbrEncoder', () => {
     expect(code(() => new OpusCbrEncoder({ channels: 3, bitrate: 32000 }))).toMatch(
       /UNSUPPORTED_CHANNELS: .*not 3/,
     );
-    expect(code(() => new OpusCbrEncoder({ channels: 1, bitrate: 32000, frameMs: 15 }))).toMatch(
-      /BAD_ENCODER_SETTINGS: .*not 15/,
+    expect(code(() => new OpusCbrEncoder({ channels: 1, bitrate: 32000, frameMs: 60 }))).toMatch(
+      /BAD_ENCODER_SETTINGS: .*not 60/,
     );
     expect(code(() => new OpusCbrEncoder({ channels: 1, bitrate: 1000 }))).toMatch(/bitrate 1000/);
     expect(code(() => new OpusCbrEncoder({ channels: 1, bitrate: 32100, frameMs: 2.5 }))).toMatch(
@@ -110,5 +110,54 @@ describe('OpusCbrEncoder', () => {
       /BAD_FRAME: .*1920 samples, not 960/,
     );
     enc.destroy();
+  });
+});
+
+describe('opusscript bridge memory safety', () => {
+  it('keeps instances apart and working while the Emscripten heap grows under them', () => {
+    const encA = new OpusCbrEncoder({ channels: 2, bitrate: 64000 });
+    const decA = new OpusPacketDecoder({ channels: 2 });
+    const encB = new OpusCbrEncoder({ channels: 1, bitrate: 32000 });
+    const decB = new OpusPacketDecoder({ channels: 1 });
+    const a = createSignal('sine:1000', { channels: 2 });
+    const b = createSignal('sine:300', { channels: 1 });
+    const outA: Int16Array[] = [];
+    const outB: Int16Array[] = [];
+    // Many more instances (each ~60 KB of heap) force the heap to grow past its initial 16 MiB.
+    const crowd: OpusCbrEncoder[] = [];
+    for (let i = 0; i < 60; i++) {
+      for (let k = 0; k < 5; k++) crowd.push(new OpusCbrEncoder({ channels: 2, bitrate: 64000 }));
+      outA.push(decA.decode(encA.encode(a.read(960))));
+      outB.push(decB.decode(encB.encode(b.read(960))));
+    }
+    const join = (parts: Int16Array[]): Int16Array => {
+      const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    };
+    const left = channelOf(join(outA), 2, 0).subarray(4800);
+    expect(estimateFrequency(left, 48000)).toBeCloseTo(1000, 0);
+    expect(rmsDbfs(left)).toBeCloseTo(-9.03, 0);
+    const mono = join(outB).subarray(4800);
+    expect(estimateFrequency(mono, 48000)).toBeCloseTo(300, 0);
+    expect(rmsDbfs(mono)).toBeCloseTo(-9.03, 0);
+    for (const e of [encA, encB, ...crowd]) e.destroy();
+    decA.destroy();
+    decB.destroy();
+  });
+
+  it('refuses packets too long for its output buffer, and use after destroy', () => {
+    const dec = new OpusPacketDecoder({ channels: 2 });
+    // TOC config 3 (SILK 60 ms), code 0: 2880 samples per channel.
+    expect(() => dec.decode(Uint8Array.of(3 << 3, 0, 0))).toThrow(
+      /packet of 60 ms; .* at most 30 ms/,
+    );
+    expect(() => dec.decode(Uint8Array.of(0xf8, 0xff, 0xfe))).not.toThrow();
+    dec.destroy();
+    expect(() => dec.decode(Uint8Array.of(0xf8, 0xff, 0xfe))).toThrow(/destroyed/);
   });
 });

@@ -12,7 +12,7 @@ export interface OpusCbrEncoderOptions {
   channels: number;
   /** Bits per second for the whole stream (all channels). */
   bitrate: number;
-  /** Frame duration: 2.5, 5, 10, 20 (default), 40 or 60 ms. */
+  /** Frame duration: 2.5, 5, 10 or 20 (default) ms. (40/60 ms would exceed what OpusPacketDecoder takes.) */
   frameMs?: number;
   application?: 'voip' | 'audio' | 'restricted-lowdelay';
   /** The PCM rate given to encode(): 8000, 12000, 16000, 24000 or 48000 (default). */
@@ -23,7 +23,7 @@ export interface OpusCbrEncoderOptions {
   wasm?: boolean;
 }
 
-const FRAME_MS = [2.5, 5, 10, 20, 40, 60];
+const FRAME_MS = [2.5, 5, 10, 20];
 
 export class OpusCbrEncoder {
   readonly channels: number;
@@ -67,8 +67,8 @@ export class OpusCbrEncoder {
         `${bitrate} bit/s × ${frameMs} ms is ${packetBytes} bytes per packet; CBR needs a whole number`,
       );
     }
-    // RFC 6716 §3.2.1: one frame holds at most 1275 bytes; longer frames are multi-frame packets.
-    if (packetBytes > 1275 * Math.max(1, frameMs / 20)) {
+    // RFC 6716 §3.2.1: one frame holds at most 1275 bytes.
+    if (packetBytes > 1275) {
       throw new AudioError(
         'BAD_ENCODER_SETTINGS',
         `${packetBytes}-byte packets are over Opus's limit for ${frameMs} ms`,
