@@ -99,6 +99,17 @@ describe('web app in Chromium', () => {
     const live = await waitForPlayer(direct, (v) => v.state === 'live', 'live again');
     expect(live.position).toBeGreaterThan(later.position + 2);
     await expectTone(direct);
+
+    // Keyboard: the left arrow steps 5 s back, End returns to the edge.
+    await direct.keyboard.press('ArrowLeft');
+    const back = await waitForPlayer(
+      direct,
+      (v) => v.state === 'playing',
+      'playing after ArrowLeft',
+    );
+    expect(back.position).toBeLessThan(live.position - 3);
+    await direct.keyboard.press('End');
+    await waitForPlayer(direct, (v) => v.state === 'live', 'live after End');
   });
 
   it('plays the same broadcast through hls.js, seeks back, and goes live', async () => {
@@ -168,8 +179,11 @@ describe('web app in Chromium', () => {
     const link2 = await goLive(broadcaster, rig, 'low-latency');
     const listener = await rig.context.newPage();
     await listener.goto(link2);
+    const viaHls = await rig.context.newPage();
+    await viaHls.goto(link2.replace('/listen#', '/listen?engine=hls#'));
     await waitForPlayer(listener, (v) => v.state === 'live', 'live');
     await expectTone(listener);
+    await waitForPlayer(viaHls, (v) => v.state === 'live', 'live over HLS', 20_000);
     broadcaster.once('dialog', (dialog) => void dialog.accept());
     await broadcaster.click('#cancel');
     await broadcaster.waitForSelector('#ended', { timeout: 15_000 });
@@ -180,7 +194,26 @@ describe('web app in Chromium', () => {
       'ended without finishing',
     );
     expect(view.state).not.toBe('finished');
+    await waitForPlayer(
+      viaHls,
+      (v) => v.state === 'ended-without-finishing',
+      'HLS ended without finishing',
+      30_000,
+    );
+    await viaHls.close();
     await screenshot(listener, 'web-listener-cancelled');
+  });
+
+  it('sends a broadcaster with an unknown token back to sign-in', async () => {
+    const page = await rig.context.newPage();
+    await page.goto(`${rig.relay.url}/`);
+    await page.evaluate(() => localStorage.setItem('mxcast.token', 'not-a-token'));
+    await page.reload();
+    await page.click('#go-live');
+    await page.waitForSelector('#signin', { timeout: 10_000 });
+    expect(await page.textContent('#signin .notice')).toMatch(/does not know that token/);
+    await screenshot(page, 'web-broadcaster-bad-token');
+    await page.close();
   });
 
   it('reads well at phone width', async () => {

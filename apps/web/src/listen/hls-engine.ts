@@ -26,8 +26,8 @@ export interface HlsEngineOptions {
   hooks: EngineHooks;
   /** The newest audio the relay holds (seconds), from the page's index polling. */
   liveEdge: () => number | null;
-  /** Whether the relay says the upload is over (complete or cancelled). */
-  uploadOver: () => boolean;
+  /** The upload's state from the page's index polling (null before the first answer). */
+  uploadState: () => 'pending' | 'live' | 'complete' | 'cancelled' | null;
 }
 
 /** hls.js plays this far behind the newest listed segment. */
@@ -129,13 +129,22 @@ export class HlsEngine implements ListenEngine {
     const position = audio.currentTime;
     const edge = this.#o.liveEdge();
     const delay = edge === null ? null : Math.max(0, edge - position);
-    return { state: this.#state(delay), position, delayBehindLive: delay, ...this.#errorFields() };
+    const state = this.#state(delay);
+    const errors = state === 'error' ? this.#errorFields() : {};
+    return { state, position, delayBehindLive: delay, ...errors };
   }
 
   #state(delay: number | null): ListenState {
     const audio = this.#audio;
+    // A cancelled broadcast loses its playlist (404) and is never finished: it ended early.
+    if (
+      this.#o.uploadState() === 'cancelled' &&
+      (this.#error?.code === 'NOT_FOUND' || audio.ended || audio.paused)
+    ) {
+      return 'ended-without-finishing';
+    }
     if (this.#error) return 'error';
-    if (this.#ended || (this.#o.uploadOver() && audio.ended))
+    if (this.#ended || (this.#uploadOver() && audio.ended))
       return this.#eos ? 'finished' : 'ended-without-finishing';
     if (!this.#started) return 'connecting';
     if (audio.seeking) return 'seeking';
@@ -144,7 +153,12 @@ export class HlsEngine implements ListenEngine {
     // Live = as near the edge as this engine plays: its sync distance, one segment still being
     // written and the index's polling, with some slack.
     const nearEdge = delay === null || delay <= LIVE_SYNC_S + SEGMENT_S + LIVE_SLACK_S;
-    return nearEdge && !this.#o.uploadOver() ? 'live' : 'playing';
+    return nearEdge && !this.#uploadOver() ? 'live' : 'playing';
+  }
+
+  #uploadOver(): boolean {
+    const state = this.#o.uploadState();
+    return state === 'complete' || state === 'cancelled';
   }
 
   #errorFields(): Pick<EngineStatus, 'errorCode' | 'errorMessage'> {

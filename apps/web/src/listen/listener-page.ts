@@ -291,7 +291,7 @@ class ListenerView {
         ? new HlsEngine({
             ...common,
             liveEdge: () => this.#liveEdge(),
-            uploadOver: () => this.#uploadOver(),
+            uploadState: () => this.#index?.state ?? null,
           })
         : new DirectEngine({ ...common, geometry: this.#link.geometry });
     this.#engine = engine;
