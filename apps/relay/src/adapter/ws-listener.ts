@@ -51,7 +51,7 @@ export class WsListener implements HubListener {
   }
 
   onBlock(block: SharedBlock): void {
-    if (this.closed || block.seq < this.nextSeq) return;
+    if (this.closed || block.seq < this.nextSeq || this.socket.destroyed) return;
     if (this.socket.writableLength > (this.skipping ? this.bound / 2 : this.bound)) {
       if (!this.skipping) this.core.metrics.listenersMoved++;
       this.skipping = true;

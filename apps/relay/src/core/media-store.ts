@@ -18,6 +18,9 @@ import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 
+/** A finished media unused this long is dropped from memory. */
+const IDLE_EVICT_MS = 60_000;
+
 export class MediaStore {
   private readonly records = new Map<string, MediaRecord>();
   readonly mediaDir: string;
@@ -88,6 +91,7 @@ export class MediaStore {
       this.forget(rec);
       return undefined;
     }
+    rec.lastAccess = Date.now();
     return rec;
   }
 
@@ -281,7 +285,30 @@ export class MediaStore {
     if (!file) rmSync(this.filePath(rec.id), { force: true });
   }
 
+  /**
+   * Drops finished media nobody has asked for in a while from memory (their block index is
+   * rebuilt from the file on the next request), so a long-running relay holds only what is in use.
+   */
+  private evictIdle(): void {
+    const before = Date.now() - IDLE_EVICT_MS;
+    for (const rec of this.records.values()) {
+      const finished = rec.state === 'complete' || rec.state === 'cancelled';
+      if (
+        finished &&
+        rec.listeners === 0 &&
+        !rec.uploader &&
+        rec.lastAccess < before &&
+        !rec.dbDirty
+      ) {
+        this.records.delete(rec.id);
+        void rec.file?.close();
+        rec.file = null;
+      }
+    }
+  }
+
   private sweepExpired(): void {
+    this.evictIdle();
     for (const id of this.db.expiredPending(Date.now())) {
       const rec = this.records.get(id);
       if (rec) {

@@ -41,6 +41,8 @@ export class MediaRecord {
   httpListeners = 0;
   /** Called on every state change and on the first byte (waiters for timeout_ms). */
   readonly changeWaiters = new Set<() => void>();
+  /** Last time a request looked this media up (evicting idle finished records). */
+  lastAccess = Date.now();
   /** Whether the byte length changed since it was last written to the database. */
   dbDirty = false;
 
