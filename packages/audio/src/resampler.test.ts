@@ -13,6 +13,7 @@ describe('resample', () => {
     [24000, 48000, 10000],
     [48000, 16000, 2500],
     [22050, 48000, 7000],
+    [44101, 48000, 1000], // coprime rates: the interpolated-table path, not polyphase
   ] as const) {
     it(`keeps a ${f} Hz tone's frequency and level from ${from} to ${to} Hz`, () => {
       const input = createSignal(`sine:${f}`, { sampleRate: from, channels: 2 }).readFloat(from);

@@ -22,14 +22,20 @@ function checkRate(rate: number, what: string): void {
   }
 }
 
+/** Polyphase tables past this many coefficients fall back to an interpolated kernel table. */
+const MAX_POLYPHASE = 1 << 20;
+
 export class Resampler {
   private readonly up: number; // to / g
   private readonly down: number; // from / g
   private readonly half: number; // kernel half-width in input frames
-  private readonly table: Float32Array;
+  private readonly cutoff: number;
+  /** Polyphase coefficients: `up` phases × 2·half taps, or null (use `table`). */
+  private readonly phases: Float32Array | null;
+  private readonly table: Float32Array | null;
   private buf: Float32Array;
-  private bufStart = 0; // absolute input frame of buf[0]
-  private bufFrames = 0;
+  private bufStart: number; // absolute input frame of buf[0] (starts at −half: zeros before the input)
+  private bufFrames: number;
   private inFrames = 0;
   private outIndex = 0;
   private flushed = false;
@@ -50,23 +56,37 @@ export class Resampler {
     const g = gcd(fromRate, toRate);
     this.up = toRate / g;
     this.down = fromRate / g;
-    const cutoff = Math.min(1, toRate / fromRate) * 0.97; // of the input Nyquist
-    this.half = Math.ceil(ZERO_CROSSINGS / cutoff);
-    const size = this.half * TABLE_STEPS + 2;
-    this.table = new Float32Array(size);
-    for (let i = 0; i < size; i++) {
-      const d = i / TABLE_STEPS; // distance in input frames
-      const x = Math.PI * cutoff * d;
-      const sinc = d === 0 ? 1 : Math.sin(x) / x;
-      const w =
-        d >= this.half
-          ? 0
-          : 0.42 +
-            0.5 * Math.cos((Math.PI * d) / this.half) +
-            0.08 * Math.cos((2 * Math.PI * d) / this.half);
-      this.table[i] = cutoff * sinc * w;
+    this.cutoff = Math.min(1, toRate / fromRate) * 0.97; // of the input Nyquist
+    this.half = Math.ceil(ZERO_CROSSINGS / this.cutoff);
+    const taps = 2 * this.half;
+    if (this.up * taps <= MAX_POLYPHASE) {
+      // Output n sits at input time n·down/up: its fractional part is one of `up` phases.
+      this.phases = new Float32Array(this.up * taps);
+      for (let p = 0; p < this.up; p++) {
+        for (let j = 0; j < taps; j++)
+          this.phases[p * taps + j] = this.kernel(p / this.up + this.half - 1 - j);
+      }
+      this.table = null;
+    } else {
+      this.phases = null;
+      const size = this.half * TABLE_STEPS + 2;
+      this.table = new Float32Array(size);
+      for (let i = 0; i < size; i++) this.table[i] = this.kernel(i / TABLE_STEPS);
     }
-    this.buf = new Float32Array(4096 * channels);
+    // Zeros before the first input frame, so every window lies inside the buffer.
+    this.bufStart = -this.half;
+    this.bufFrames = this.half;
+    this.buf = new Float32Array(Math.max(4096, this.half * 4) * channels);
+  }
+
+  /** The windowed sinc at a distance of `d` input frames. */
+  private kernel(d: number): number {
+    const a = Math.abs(d);
+    if (a >= this.half) return 0;
+    const x = Math.PI * this.cutoff * a;
+    const sinc = a === 0 ? 1 : Math.sin(x) / x;
+    const t = (Math.PI * a) / this.half;
+    return this.cutoff * sinc * (0.42 + 0.5 * Math.cos(t) + 0.08 * Math.cos(2 * t));
   }
 
   /** Feeds interleaved float frames; returns the output frames now computable (interleaved). */
@@ -82,7 +102,7 @@ export class Resampler {
     this.inFrames += frames;
     if (this.up === this.down) return input.slice();
     this.append(input, frames);
-    return this.produce(this.bufStart + this.bufFrames);
+    return this.produce(Infinity);
   }
 
   /** Ends the input: returns the remaining output (input treated as zero past its end). */
@@ -90,17 +110,14 @@ export class Resampler {
     if (this.flushed) return new Float32Array(0);
     this.flushed = true;
     if (this.up === this.down) return new Float32Array(0);
-    const total = Math.ceil((this.inFrames * this.up) / this.down);
-    return this.produce(Infinity, total);
+    this.append(new Float32Array((this.half + 1) * this.channels), this.half + 1);
+    return this.produce(Math.ceil((this.inFrames * this.up) / this.down));
   }
 
   private append(input: Float32Array, frames: number): void {
     const ch = this.channels;
     // Drop frames no future output needs (before the next output's window).
-    const keepFrom = Math.max(
-      this.bufStart,
-      Math.floor((this.outIndex * this.down) / this.up) - this.half + 1,
-    );
+    const keepFrom = Math.floor((this.outIndex * this.down) / this.up) - this.half + 1;
     const drop = Math.min(this.bufFrames, keepFrom - this.bufStart);
     if (drop > 0) {
       this.buf.copyWithin(0, drop * ch, this.bufFrames * ch);
@@ -117,33 +134,44 @@ export class Resampler {
     this.bufFrames += frames;
   }
 
-  /** Outputs whose windows end before `available` (absolute input frames), up to `limit` outputs. */
-  private produce(available: number, limit = Infinity): Float32Array {
-    const ch = this.channels;
-    const half = this.half;
-    const out: number[] = [];
+  /** Every output whose window lies in the buffer, up to `limit` outputs in all. */
+  private produce(limit: number): Float32Array {
+    const { channels: ch, half, up, down, buf, phases, table } = this;
+    const taps = 2 * half;
     const end = this.bufStart + this.bufFrames;
-    for (;;) {
-      if (this.outIndex >= limit) break;
-      const num = this.outIndex * this.down;
-      const k0 = Math.floor(num / this.up);
-      if (k0 + half >= available) break;
-      const frac = (num - k0 * this.up) / this.up;
+    // Output n needs input frames up to floor(n·down/up) + half, which must be < end.
+    const last = Math.floor(((end - half) * up - 1) / down); // the last n with k0 + half < end
+    const count = Math.max(0, Math.min(limit, last + 1) - this.outIndex);
+    const out = new Float32Array(count * ch);
+    for (let o = 0; o < count; o++) {
+      const num = this.outIndex * down;
+      const k0 = Math.floor(num / up);
+      const phase = num - k0 * up;
+      const first = (k0 - half + 1 - this.bufStart) * ch;
       for (let c = 0; c < ch; c++) {
         let acc = 0;
-        for (let k = k0 - half + 1; k <= k0 + half; k++) {
-          if (k < this.bufStart || k >= end) continue; // before the start or past the end: zero
-          const d = Math.abs(k0 + frac - k) * TABLE_STEPS;
-          const i = Math.floor(d);
-          const t = d - i;
-          const w = (this.table[i] as number) * (1 - t) + (this.table[i + 1] as number) * t;
-          acc += (this.buf[(k - this.bufStart) * ch + c] as number) * w;
+        let at = first + c;
+        if (phases !== null) {
+          const p = phase * taps;
+          for (let j = 0; j < taps; j++, at += ch)
+            acc += (buf[at] as number) * (phases[p + j] as number);
+        } else {
+          const frac = phase / up;
+          for (let j = 0; j < taps; j++, at += ch) {
+            const d = Math.abs(frac + half - 1 - j) * TABLE_STEPS;
+            const i = Math.floor(d);
+            const t = d - i;
+            const w =
+              ((table as Float32Array)[i] as number) * (1 - t) +
+              ((table as Float32Array)[i + 1] as number) * t;
+            acc += (buf[at] as number) * w;
+          }
         }
-        out.push(acc);
+        out[o * ch + c] = acc;
       }
       this.outIndex++;
     }
-    return Float32Array.from(out);
+    return out;
   }
 }
 
