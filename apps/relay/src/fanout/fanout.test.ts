@@ -88,6 +88,13 @@ describe('live fan-out', () => {
       expect(first).toBeGreaterThanOrEqual(10);
       expect(Buffer.concat(live).equals(Buffer.concat(s.blocks.slice(first)))).toBe(true);
     }
+    for (const c of late) {
+      // Counted on join: the 35 WebSocket and 5 HTTP listeners already there, and itself.
+      const status = c.messages[0] as { state: string; listeners: number };
+      expect(status.state).toBe('live');
+      expect(status.listeners).toBeGreaterThanOrEqual(41);
+      expect(status.listeners).toBeLessThanOrEqual(55);
+    }
     for (const c of all) {
       expect(c.messages[0]).toMatchObject({ type: 'status' });
       expect(c.messages.at(-1)).toEqual({ type: 'end', state: 'complete' });
