@@ -1,5 +1,8 @@
 /** Every subcommand of `mxcast`, in the order `mxcast --help` lists them. */
 import type { Command } from './command-kit.ts';
+import { encryptCommand } from './commands/encrypt-command.ts';
+import { decryptCommand } from './commands/decrypt-command.ts';
+import { inspectCommand } from './commands/inspect-command.ts';
 import { relayCommand } from './commands/relay-command.ts';
 import { tokenCommand } from './commands/token-command.ts';
 import { listenCommand } from './commands/listen-command.ts';
@@ -10,4 +13,7 @@ export const commands: Command[] = [
   tokenCommand,
   listenCommand,
   captureCommand,
+  encryptCommand,
+  decryptCommand,
+  inspectCommand,
 ];

@@ -53,3 +53,9 @@ export {
 } from './decrypt-stream.ts';
 export { findBlockBoundary, type BlockBoundary, type ResyncOptions } from './block-resync.ts';
 export { encodeBase64, encodeBase64Url, decodeBase64, decodeBase64Url } from './base64-codec.ts';
+export {
+  inspectStream,
+  type StreamReport,
+  type InspectedBlock,
+  type ResyncPoint,
+} from './stream-inspector.ts';
