@@ -39,6 +39,24 @@ describe('OpusCbrEncoder', () => {
     }
   }
 
+  it("works the same on opusscript's asm.js build (what browsers get): CBR sizes, tone", () => {
+    const enc = new OpusCbrEncoder({ channels: 2, bitrate: 128000, wasm: false });
+    const dec = new OpusPacketDecoder({ channels: 2, wasm: false });
+    const src = createSignal('sine:1000', { channels: 2 });
+    const sizes = new Set<number>();
+    const left: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const packet = enc.encode(src.read(960));
+      sizes.add(packet.length);
+      left.push(...channelOf(dec.decode(packet), 2, 0));
+    }
+    expect([...sizes]).toEqual([320]);
+    expect(enc.preSkip).toBe(312);
+    expect(estimateFrequency(Int16Array.from(left).subarray(4800), 48000)).toBeCloseTo(1000, 0);
+    enc.destroy();
+    dec.destroy();
+  });
+
   it('reports geometry and the lookahead as pre-skip', () => {
     const enc = new OpusCbrEncoder({ channels: 2, bitrate: 128000 });
     expect(enc.frameSamples).toBe(960);

@@ -154,5 +154,15 @@ describe('interop with ffmpeg, opusinfo, opusdec', () => {
     expect(ours).toEqual(original);
     const left = ours.filter((_, i) => i % 2 === 0);
     expect(zeroCrossingHz(left, 48000)).toBeCloseTo(440, -1);
+
+    // Ending with an empty EOS page (the end came just after a full block) is clean too.
+    const ended = new OggOpusPager({ serial: 9, channels: head.channels, preSkip: head.preSkip });
+    const blocks = [ended.headPage(), ended.tagsPage()];
+    for (let i = 0; i < 96; i += 12) blocks.push(ended.audioPage(packets.slice(i, i + 12)));
+    blocks.push(ended.audioPage([], { eos: true }));
+    writeFileSync(join(dir, 'empty-eos.opus'), Buffer.concat(blocks));
+    const emptyInfo = execFileSync('opusinfo', [join(dir, 'empty-eos.opus')], { encoding: 'utf8' });
+    expect(emptyInfo).not.toMatch(/WARNING|ERROR/);
+    expect(decode('empty-eos.opus').length).toBe(2 * (96 * 960 - head.preSkip));
   });
 });

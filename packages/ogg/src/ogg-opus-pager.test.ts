@@ -59,6 +59,16 @@ describe('OggOpusPager', () => {
     expect(() => pager.audioPage([packet(80)])).toThrow(/already ended/);
   });
 
+  it('writes an empty EOS page with granule -1 (no packet completes on it)', () => {
+    const pager = new OggOpusPager({ serial: 1, channels: 1, preSkip: 312 });
+    pager.audioPage([packet(80), packet(80)]);
+    const last = parseOpusPage(pager.audioPage([], { eos: true }));
+    if (last.kind !== 'audio') throw new Error('not audio');
+    expect(last).toMatchObject({ eos: true, granule: -1n, samples: 0, packets: [] });
+    expect(pager.granule).toBe(1920n);
+    expect(pager.isEnded).toBe(true);
+  });
+
   it('keeps every packet whole: a page never ends in a 255 lacing value', () => {
     const pager = new OggOpusPager({ serial: 1, channels: 2, preSkip: 312 });
     const page = parseOggPage(pager.audioPage([packet(255), packet(510), packet(320)]));

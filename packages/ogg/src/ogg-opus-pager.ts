@@ -112,7 +112,11 @@ export class OggOpusPager {
     });
   }
 
-  /** One audio page of whole packets. Its granule counts every sample up to its last packet's end. */
+  /**
+   * One audio page of whole packets; its granule counts every sample up to its last packet's
+   * end. Only the EOS page may be empty: it then completes no packet and has granule -1
+   * (RFC 3533 §6), so the previous page's granule stays the stream's last.
+   */
   audioPage(packets: Uint8Array[], options: AudioPageOptions = {}): Uint8Array {
     if (this.ended) throw new OggError('BAD_ARGUMENT', 'the stream already ended with an EOS page');
     const eos = options.eos === true;
@@ -141,7 +145,9 @@ export class OggOpusPager {
     const total = this.samples + BigInt(pageSamples);
     const bytes = writeOggPage({
       flags: eos ? OggFlag.EOS : 0,
-      granule: total - BigInt(endTrim),
+      // An empty EOS page (the end came right after a full block) completes no packet: its
+      // granule is -1 (RFC 3533 §6); opusinfo warns about a positive one.
+      granule: packets.length === 0 ? -1n : total - BigInt(endTrim),
       serial: this.options.serial,
       pageSeq: this.pageSeq,
       packets,
