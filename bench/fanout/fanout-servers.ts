@@ -3,11 +3,10 @@
  * the relay with WebSocket listeners, the relay with HTTP listeners (open-ended Range from
  * the live edge), and Icecast 2.4 with HTTP listeners — the peer.
  */
+import { relayHeaderEnd } from './bench-stream.ts';
 import type { FanoutPreset } from './fanout-presets.ts';
 import type { ServerUnderTest } from './fanout-scenario.ts';
 import { ICECAST_MOUNT, startIcecast } from './icecast-server.ts';
-import { MXC_MAGIC } from './mxc-blocks.ts';
-import { oggOpusPage } from './ogg-opus-pages.ts';
 import { startRelayProcess } from './relay-server.ts';
 
 export type SeriesName = 'relay-ws' | 'relay-http' | 'icecast-http';
@@ -23,18 +22,6 @@ export const SERIES: Series[] = [
   { name: 'relay-http', server: 'mxcast relay', transport: 'HTTP' },
   { name: 'icecast-http', server: 'Icecast', transport: 'HTTP' },
 ];
-
-/** Offset of block 2 in the relay's file: the magic, then the OpusHead and OpusTags blocks. */
-function headerEnd(preset: FanoutPreset): number {
-  const overhead = 16 + 16; // block header + GCM tag
-  return (
-    MXC_MAGIC.length +
-    oggOpusPage(preset, 0).length +
-    overhead +
-    oggOpusPage(preset, 1).length +
-    overhead
-  );
-}
 
 export async function startServer(
   series: SeriesName,
@@ -71,7 +58,7 @@ export async function startServer(
       port: relay.port,
       path: series === 'relay-ws' ? relay.wsPath : relay.downloadPath,
       blockBytes: preset.blockBytes,
-      headerEnd: headerEnd(preset),
+      headerEnd: relayHeaderEnd(),
     },
     close: relay.close,
   };

@@ -8,10 +8,9 @@
  *   source:<password>), raw Ogg Opus pages; the data follows Icecast's `200 OK`.
  */
 import net from 'node:net';
+import { BenchStream } from './bench-stream.ts';
 import type { FanoutPreset } from './fanout-presets.ts';
-import { BenchBlockCipher, MXC_MAGIC } from './mxc-blocks.ts';
 import { monotonicMs } from './monotonic-clock.ts';
-import { oggOpusPage } from './ogg-opus-pages.ts';
 
 export interface UploadTarget {
   server: 'relay' | 'icecast';
@@ -41,10 +40,10 @@ export async function runUploader(
   preset: FanoutPreset,
   shared: UploaderShared,
 ): Promise<number> {
+  const relay = target.server === 'relay';
+  const stream = await BenchStream.open(preset, relay);
   const socket = await openSocket(target.port);
   socket.setNoDelay(true);
-  const relay = target.server === 'relay';
-  const cipher = new BenchBlockCipher();
   let failure: Error | null = null;
   let response = '';
   const answered = new Promise<void>((resolve) => {
@@ -75,29 +74,31 @@ export async function runUploader(
         : 'Content-Type: application/ogg\r\nIce-Public: 0\r\nIce-Name: mxcast fanout bench\r\n\r\n'),
   );
   if (!relay) await answered;
-  const send = (seq: number): void => {
-    const page = oggOpusPage(preset, seq);
-    const unit = relay ? cipher.block(seq, page) : page;
-    const parts: Uint8Array[] = [];
-    if (relay) {
-      const body = seq === 0 ? Buffer.concat([MXC_MAGIC, unit]) : unit;
-      parts.push(Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n'));
-    } else parts.push(unit);
+  // The next unit is encoded ahead, so at its due time it only has to be written.
+  let ready = stream.next();
+  const send = async (): Promise<number> => {
+    const seq = stream.nextSeq - 1;
+    const unit = await ready;
+    ready = stream.next();
+    const frame = relay
+      ? Buffer.concat([Buffer.from(`${unit.length.toString(16)}\r\n`), unit, Buffer.from('\r\n')])
+      : unit;
     shared.sendTimes[seq] = monotonicMs();
-    socket.write(Buffer.concat(parts));
+    socket.write(frame);
     Atomics.store(shared.control, SENT, seq + 1);
+    return seq + 1;
   };
   const capacity = shared.sendTimes.length;
+  let seq = await send(); // OpusHead and OpusTags go at once, as a broadcaster's first pages do
+  seq = await send();
   const t0 = monotonicMs();
-  let seq = 0;
-  send(seq++); // OpusHead and OpusTags go at once, as a broadcaster's first pages do
-  send(seq++);
   while (failure === null && Atomics.load(shared.control, STOP) === 0 && seq < capacity) {
     const due = t0 + (seq - 2) * preset.blockIntervalMs;
     const wait = due - monotonicMs();
     if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, 50)));
-    else send(seq++);
+    else seq = await send();
   }
+  await ready.catch(() => undefined);
   socket.destroy();
   if (failure) {
     Atomics.store(shared.control, FAILED, 1);

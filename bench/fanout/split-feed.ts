@@ -1,0 +1,34 @@
+/**
+ * Test helper: every way of cutting a byte string into two or three pushes, so each
+ * incremental reader is shown to give the same result wherever a read boundary falls.
+ */
+export function* splits(bytes: Uint8Array): Generator<Uint8Array[]> {
+  yield [bytes];
+  for (let i = 1; i < bytes.length; i++) {
+    yield [bytes.subarray(0, i), bytes.subarray(i)];
+  }
+  for (let i = 1; i < bytes.length - 1; i += 13) {
+    for (let j = i + 1; j < bytes.length; j += 11) {
+      yield [bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)];
+    }
+  }
+  // one byte at a time
+  yield Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
+}
+
+/** Copies a piece into a larger buffer at an offset, as a socket read into a shared buffer does. */
+export function inBuffer(piece: Uint8Array): { buf: Uint8Array; start: number; end: number } {
+  const buf = new Uint8Array(piece.length + 10).fill(0xee);
+  buf.set(piece, 5);
+  return { buf, start: 5, end: 5 + piece.length };
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
