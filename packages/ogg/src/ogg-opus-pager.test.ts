@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OggFlag, parseOggPage } from './ogg-page.ts';
+import { OggFlag, parseOggPage, writeOggPage } from './ogg-page.ts';
 import { OggOpusPager } from './ogg-opus-pager.ts';
-import { parseOpusPage } from './opus-page.ts';
+import { granuleToSeconds, parseOpusPage } from './opus-page.ts';
 import { findOpusTag } from './opus-tags.ts';
 
 /** A fake 20 ms CELT packet of `n` bytes (TOC config 31, code 0). */
@@ -102,5 +102,49 @@ describe('OggOpusPager', () => {
       /under the page's 960/,
     );
     expect(() => new OggOpusPager({ serial: 2 ** 32, channels: 1, preSkip: 0 })).toThrow(/serial/);
+  });
+});
+
+describe('parseOpusPage', () => {
+  const page = (flags: number, pageSeq: number, packets: Uint8Array[]): Uint8Array =>
+    writeOggPage({ flags, granule: 0n, serial: 1, pageSeq, packets });
+  const head = new OggOpusPager({ serial: 1, channels: 1, preSkip: 312 });
+
+  it('names what is wrong with header pages and audio packets', () => {
+    expect(() => parseOpusPage(page(OggFlag.BOS, 0, [packet(19)]))).toThrow(
+      expect.objectContaining({
+        code: 'BAD_OPUS_HEAD',
+        message: expect.stringMatching(/does not hold an OpusHead/),
+      }),
+    );
+    const headPacket = parseOggPage(head.headPage()).packets[0] as Uint8Array;
+    expect(() => parseOpusPage(page(OggFlag.BOS, 0, [headPacket, packet(80)]))).toThrow(
+      /that one packet alone/,
+    );
+    expect(() => parseOpusPage(page(0, 5, [new Uint8Array(0)]))).toThrow(
+      expect.objectContaining({ code: 'BAD_OPUS_PACKET' }),
+    );
+    const tags = parseOggPage(head.tagsPage()).packets[0] as Uint8Array;
+    expect(() => parseOpusPage(page(0, 1, [tags.subarray(0, 14)]))).toThrow(
+      expect.objectContaining({ code: 'BAD_OPUS_TAGS' }),
+    );
+  });
+
+  it('counts samples of continued/incomplete pages only over whole packets', () => {
+    const b = writeOggPage({
+      flags: OggFlag.CONTINUED,
+      granule: 5000n,
+      serial: 1,
+      pageSeq: 7,
+      packets: [new Uint8Array(10), packet(80), new Uint8Array(255)],
+      incomplete: true,
+    });
+    const p = parseOpusPage(b);
+    expect(p).toMatchObject({ kind: 'audio', samples: 960, continued: true, incomplete: true });
+  });
+
+  it('converts granules to playback seconds after pre-skip', () => {
+    expect(granuleToSeconds(312n + 48000n, 312)).toBe(1);
+    expect(granuleToSeconds(312n, 312)).toBe(0);
   });
 });
