@@ -259,8 +259,10 @@ export class CaptureSession {
       const limit = o.duration !== undefined ? Math.round(o.duration * 48000) : Infinity;
       const pacer = o.realtime ? new RealtimePacer(48000, this.stopController.signal) : null;
       const ch = source.channels;
+      // A stop ends the source itself (each source watches the signal), so what it already
+      // took in, a resampler's tail included, is still encoded.
       for await (let chunk of source.read(this.stopController.signal)) {
-        if (this.stopController.signal.aborted) break;
+        if (this.cancelled) break;
         const room = limit - pipeline.inputSamples;
         if (chunk.length / ch > room) chunk = chunk.subarray(0, room * ch);
         await sendAll(await pipeline.push(chunk));

@@ -90,23 +90,32 @@ export function rawPcmSource(options: {
     async *read(signal) {
       const frameBytes = 2 * options.channels;
       let carry = new Uint8Array(0);
-      for await (const chunk of options.stream) {
-        if (signal.aborted || closed) break;
-        let bytes = chunk;
-        if (carry.length > 0) {
-          bytes = new Uint8Array(carry.length + chunk.length);
-          bytes.set(carry);
-          bytes.set(chunk, carry.length);
+      // A stream waiting for bytes would not notice a stop until more arrive: end it now.
+      const stop = () => options.stream.destroy?.();
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        for await (const chunk of options.stream) {
+          if (signal.aborted || closed) break;
+          let bytes = chunk;
+          if (carry.length > 0) {
+            bytes = new Uint8Array(carry.length + chunk.length);
+            bytes.set(carry);
+            bytes.set(chunk, carry.length);
+          }
+          const whole = bytes.length - (bytes.length % frameBytes);
+          carry = bytes.slice(whole);
+          if (whole === 0) continue;
+          // Copy into an aligned buffer: s16le is the machine order on every platform Node runs on.
+          const aligned = new Int16Array(whole / 2);
+          new Uint8Array(aligned.buffer).set(bytes.subarray(0, whole));
+          yield options.convert ? options.convert.push(aligned) : aligned;
         }
-        const whole = bytes.length - (bytes.length % frameBytes);
-        carry = bytes.slice(whole);
-        if (whole === 0) continue;
-        // Copy into an aligned buffer: s16le is the machine order on every platform Node runs on.
-        const aligned = new Int16Array(whole / 2);
-        new Uint8Array(aligned.buffer).set(bytes.subarray(0, whole));
-        yield options.convert ? options.convert.push(aligned) : aligned;
+      } catch (err) {
+        // Destroying a waiting stream ends it with a premature-close error: that is the stop.
+        if (!signal.aborted && !closed) throw err;
       }
-      if (options.convert && !signal.aborted) yield options.convert.flush();
+      signal.removeEventListener('abort', stop);
+      if (options.convert) yield options.convert.flush();
     },
     close() {
       if (closed) return;

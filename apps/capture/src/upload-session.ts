@@ -280,18 +280,25 @@ export class UploadSession {
     const generation = ++this.generation;
     const body = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        await this.waitForWork();
-        if (generation !== this.generation) return;
-        if (this.fatal) {
-          controller.error(this.fatal);
-          return;
-        }
-        const e = this.entries[this.sendIndex];
-        if (e) {
-          this.sendIndex++;
-          controller.enqueue(e.bytes);
-        } else if (this.finishing) {
-          controller.close();
+        // Wake-ups also come from acknowledgements: loop until there is an entry to hand over
+        // or the end, since a pull that returns with nothing enqueued is never called again.
+        while (true) {
+          await this.waitForWork();
+          if (generation !== this.generation) return;
+          if (this.fatal) {
+            controller.error(this.fatal);
+            return;
+          }
+          const e = this.entries[this.sendIndex];
+          if (e) {
+            this.sendIndex++;
+            controller.enqueue(e.bytes);
+            return;
+          }
+          if (this.finishing) {
+            controller.close();
+            return;
+          }
         }
       },
     });
