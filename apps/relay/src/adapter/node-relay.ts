@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { createRelayApp } from '../core/relay-app.ts';
 import { resolveConfig, type RelayConfig, type RelayOptions } from '../core/relay-config.ts';
 import { RelayCore } from '../core/relay-core.ts';
+import { directDownload } from './node-download-sink.ts';
 import { createUpgradeHandler } from './upgrade-router.ts';
 
 export interface RunningRelay {
@@ -34,6 +35,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     maxPayload: Math.max(1024 * 1024, config.limits.maxBlockLength * 4),
   });
   server.on('upgrade', createUpgradeHandler(core, wss));
+  core.directDownload = directDownload;
   core.queuedBytes = () => {
     let n = 0;
     for (const ws of wss.clients) n += ws.bufferedAmount;

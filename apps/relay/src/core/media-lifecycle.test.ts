@@ -24,7 +24,7 @@ beforeAll(async () => {
   mkdirSync(join(webRoot, 'assets'));
   writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>mxcast</title>');
   writeFileSync(join(webRoot, 'assets', 'app.js'), 'console.log(1)');
-  t = await startTestRelay({ webRoot, limits: { unusedExpiryMs: 150 } });
+  t = await startTestRelay({ webRoot, limits: { unusedExpiryMs: 1000 } });
 });
 afterAll(async () => {
   await t.close();
@@ -44,7 +44,7 @@ function leBlock(seq: number, ctLength: number): Buffer {
 describe('media lifecycle', () => {
   it('forgets an id with no upload after unused_expires_at', async () => {
     const m = await createMedia(t);
-    await sleep(200);
+    await sleep(1100);
     const res = await fetch(uploadUrl(t, m), {
       method: 'PUT',
       headers: t.auth,

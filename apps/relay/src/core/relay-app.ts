@@ -1,10 +1,10 @@
 /**
  * The relay's HTTP core: a Hono app over web Request/Response. Routes throw RelayError; the one
- * onError here turns it into Matrix JSON and counts it. CORS is open (media endpoints are public
- * Matrix API; tokens travel in headers, never cookies).
+ * onError here turns it into Matrix JSON and counts it. CORS headers on everything (cors-headers.ts).
  */
 import { Hono } from 'hono';
 import type { RelayCore } from './relay-core.ts';
+import { CORS_HEADERS as CORS } from './cors-headers.ts';
 import { RelayError, errorResponse, toRelayError } from './relay-error.ts';
 import { mountCreateRoute } from '../routes/create-route.ts';
 import { mountDownloadRoute } from '../routes/download-route.ts';
@@ -13,15 +13,6 @@ import { mountIndexRoutes } from '../routes/index-routes.ts';
 import { mountServiceRoutes, mountStaticRoutes } from '../routes/service-routes.ts';
 import { mountTusRoutes } from '../routes/tus-routes.ts';
 import { mountUploadRoute } from '../routes/upload-route.ts';
-
-const CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers':
-    'Authorization, Content-Type, Content-Range, Range, Upload-Offset, Upload-Length, Upload-Defer-Length, Upload-Metadata, Tus-Resumable, X-HTTP-Method-Override',
-  'Access-Control-Expose-Headers':
-    'Location, Upload-Offset, Upload-Length, Upload-Defer-Length, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Content-Range, Content-Length, ETag, Accept-Ranges',
-};
 
 export function createRelayApp(core: RelayCore): Hono {
   const app = new Hono();

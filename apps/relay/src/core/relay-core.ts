@@ -2,12 +2,24 @@
  * Everything the routes and the Node adapter share: configuration, database, media store,
  * metrics, and authentication. Built once by startRelay().
  */
+import type { Context } from 'hono';
+import type { DownloadSink } from '../fanout/download-pump.ts';
 import { MediaStore } from './media-store.ts';
 import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { hashToken } from './token-store.ts';
 import { RelayDatabase } from '../storage/relay-database.ts';
+
+/**
+ * An adapter's way to answer a download on its own response object (the Node fast path,
+ * adapter/node-download-sink.ts); null when it cannot, and the core answers with a web stream.
+ */
+export type DirectDownload = (
+  c: Context,
+  status: number,
+  headers: Record<string, string>,
+) => { sink: DownloadSink; response: Response } | null;
 
 export class RelayCore {
   readonly db: RelayDatabase;
@@ -17,6 +29,8 @@ export class RelayCore {
   publicUrl = '';
   /** Bytes queued in listeners' sockets right now (set by the adapter; a /metrics gauge). */
   queuedBytes: () => number = () => 0;
+  /** Set by the Node adapter; without it downloads are web ReadableStreams. */
+  directDownload: DirectDownload | null = null;
 
   constructor(readonly config: RelayConfig) {
     this.db = new RelayDatabase(config.dataDir);

@@ -9,7 +9,8 @@ import type { Context, Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
 import { DOWNLOAD_PATH } from '../core/relay-paths.ts';
-import { createDownloadStream } from '../fanout/download-stream.ts';
+import { CORS_HEADERS } from '../core/cors-headers.ts';
+import { WebStreamSink, pumpDownload } from '../fanout/download-pump.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 
 /** MSC2246: the default wait for media not yet uploaded. */
@@ -64,11 +65,14 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
     core.checkListenerLimits(rec.listeners);
     rec.httpListeners++;
     core.store.httpListeners++;
-    const body = createDownloadStream({
+    const direct = core.directDownload?.(c, status, { ...CORS_HEADERS, ...headers }) ?? null;
+    const sink = direct?.sink ?? new WebStreamSink();
+    pumpDownload({
       rec,
       start,
       end,
       backlogBytes: core.config.limits.listenerBacklogBytes,
+      sink,
       onBytes: (n) => (core.metrics.bytesOut += n),
       onDropped: () => core.metrics.listenersDropped++,
       onClose: () => {
@@ -76,7 +80,8 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
         core.store.httpListeners--;
       },
     });
-    return new Response(body, { status, headers });
+    if (direct) return direct.response;
+    return new Response((sink as WebStreamSink).stream, { status, headers });
   };
   app.get(`${DOWNLOAD_PATH}/:server/:id`, handler);
   app.get(`${DOWNLOAD_PATH}/:server/:id/:fileName`, handler);

@@ -1,0 +1,99 @@
+/**
+ * The core without the Node adapter: the Hono app answered through web Request/Response only
+ * (app.request), downloads as web ReadableStreams — a growing file streamed live, a Range, and a
+ * cancelled media cutting the stream.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeStream, sleep } from '../testing/relay-fixture.ts';
+import { createRelayApp } from './relay-app.ts';
+import { resolveConfig } from './relay-config.ts';
+import { RelayCore } from './relay-core.ts';
+import { issueToken } from './token-store.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'mxcast-core-'));
+const core = new RelayCore(resolveConfig({ dataDir }));
+core.store.start();
+const app = createRelayApp(core);
+const auth = { Authorization: `Bearer ${issueToken(core.db, '@alice:localhost')}` };
+afterAll(async () => {
+  await core.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function create(): Promise<string> {
+  const res = await app.request('/_matrix/media/v1/create', { method: 'POST', headers: auth });
+  return ((await res.json()) as { content_uri: string }).content_uri.slice('mxc://'.length);
+}
+
+function streamingPut(path: string) {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const response = app.request(`/_matrix/media/v3/upload/${path}`, {
+    method: 'PUT',
+    headers: auth,
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  return {
+    response,
+    push: (b: Uint8Array) => controller.enqueue(b),
+    end: () => controller.close(),
+  };
+}
+
+async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  const reader = (body as ReadableStream<Uint8Array>).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(parts);
+    parts.push(value);
+  }
+}
+
+describe('core over Request/Response', () => {
+  it('streams a growing file to a web ReadableStream, whole and from a Range', async () => {
+    const path = await create();
+    const s = makeStream(40, 100);
+    const put = streamingPut(path);
+    put.push(s.bytes.subarray(0, s.offsets[10]));
+    await sleep(50);
+    const whole = await app.request(`/_matrix/client/v1/media/download/${path}`);
+    const ranged = await app.request(`/_matrix/client/v1/media/download/${path}`, {
+      headers: { Range: 'bytes=300-' },
+    });
+    expect([whole.status, ranged.status]).toEqual([200, 206]);
+    const wholeBody = readAll(whole.body);
+    const rangedBody = readAll(ranged.body);
+    for (let i = 10; i < 40; i++) {
+      put.push(s.blocks[i] as Uint8Array);
+      await sleep(2);
+    }
+    put.end();
+    expect((await put.response).status).toBe(200);
+    expect((await wholeBody).equals(s.bytes)).toBe(true);
+    expect((await rangedBody).equals(s.bytes.subarray(300))).toBe(true);
+    expect(core.store.httpListeners).toBe(0);
+  });
+
+  it('cuts the stream (an error, not a clean end) when the owner cancels', async () => {
+    const path = await create();
+    const s = makeStream(5, 100);
+    const put = streamingPut(path);
+    put.push(s.bytes.subarray(0, s.offsets[3]));
+    await sleep(50);
+    const res = await app.request(`/_matrix/client/v1/media/download/${path}`);
+    const body = readAll(res.body);
+    const del = await app.request(`/_matrix/media/unstable/org.matrix.msc4016/media/${path}`, {
+      method: 'DELETE',
+      headers: auth,
+    });
+    expect(del.status).toBe(200);
+    await expect(body).rejects.toThrow('cancelled');
+    put.end();
+    expect((await put.response).status).toBe(409);
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * An HTTP download from byte `start` (to `end`, inclusive, or on as the file grows), into any
+ * DownloadSink: history comes from the file in 64 KiB reads, paced by the sink; once the pump has
+ * caught up with the stored length it joins the media's hub in the same synchronous step, so it gets
+ * the next block and every one after — no gap, no duplicate — as views of the shared block (no copy,
+ * no file read on the live path). A listener whose queue passes the backlog bound is disconnected
+ * (counted as dropped): an HTTP byte stream cannot skip without corrupting what the client has read.
+ */
+import type { MediaRecord } from '../storage/media-record.ts';
+import type { EndState, HubListener } from './media-hub.ts';
+import type { SharedBlock } from './shared-block.ts';
+
+/** Where a download's bytes go: a web ReadableStream (core) or a Node ServerResponse (adapter). */
+export interface DownloadSink {
+  /** Queues bytes (kept as they are, not copied); false when the consumer wants a pause. */
+  write(bytes: Uint8Array): boolean;
+  /** Resolves when the consumer wants more, or has gone. */
+  drained(): Promise<void>;
+  /** Bytes queued and not yet taken by the consumer (for the backlog bound). */
+  readonly queued: number;
+  end(): void;
+  fail(reason: Error): void;
+  /** Registers the callback for the consumer going away. */
+  onGone(callback: () => void): void;
+}
+
+export interface DownloadPumpOptions {
+  rec: MediaRecord;
+  start: number;
+  /** Last byte wanted (inclusive), or null: until the media ends. */
+  end: number | null;
+  backlogBytes: number;
+  sink: DownloadSink;
+  onBytes(n: number): void;
+  onDropped(): void;
+  /** Called once when the download ends for any reason. */
+  onClose(): void;
+}
+
+const READ_SIZE = 64 * 1024;
+
+export function pumpDownload(o: DownloadPumpOptions): void {
+  const { rec, sink } = o;
+  let pos = o.start;
+  let closed = false;
+  const stop = o.end === null ? Infinity : o.end + 1;
+
+  const finish = (how: 'end' | 'fail' | 'gone', reason?: Error) => {
+    if (closed) return;
+    closed = true;
+    rec.hub.remove(listener);
+    if (how === 'end') sink.end();
+    else if (how === 'fail') sink.fail(reason ?? new Error('download failed'));
+    o.onClose();
+  };
+
+  const listener: HubListener = {
+    onBlock(block: SharedBlock) {
+      if (closed) return;
+      const blockEnd = block.offset + block.bytes.length;
+      if (blockEnd <= pos) return;
+      if (sink.queued > o.backlogBytes) {
+        o.onDropped();
+        finish('fail', new Error('listener fell behind'));
+        return;
+      }
+      let view = block.bytes;
+      if (block.offset < pos) view = view.subarray(pos - block.offset);
+      if (blockEnd > stop) view = view.subarray(0, view.length - (blockEnd - stop));
+      sink.write(view);
+      pos += view.length;
+      o.onBytes(view.length);
+      if (pos >= stop) finish('end');
+    },
+    onEnd(state: EndState) {
+      if (state === 'complete') finish('end');
+      else finish('fail', new Error('media was cancelled'));
+    },
+  };
+
+  sink.onGone(() => finish('gone'));
+
+  const history = async () => {
+    while (!closed) {
+      if (pos >= stop) return finish('end');
+      if (pos < rec.byteLength && rec.file) {
+        const n = Math.min(READ_SIZE, rec.byteLength - pos, stop - pos);
+        const bytes = await rec.file.readAt(pos, n);
+        if (closed) return;
+        if (bytes.length === 0)
+          return finish('fail', new Error('media file shorter than recorded'));
+        pos += bytes.length;
+        o.onBytes(bytes.length);
+        if (!sink.write(bytes) && pos < stop) await sink.drained();
+        continue;
+      }
+      // Caught up with what is stored: live from here, in this same synchronous step (also for a
+      // range starting past what is stored yet: onBlock skips and slices the blocks before `pos`).
+      if (rec.state === 'complete') return finish('end');
+      if (rec.state === 'cancelled') return finish('fail', new Error('media was cancelled'));
+      rec.hub.add(listener);
+      return;
+    }
+  };
+  history().catch((err: unknown) =>
+    finish('fail', err instanceof Error ? err : new Error(String(err))),
+  );
+}
+
+/** The portable sink: a web ReadableStream (what the Hono core returns as the Response body). */
+export class WebStreamSink implements DownloadSink {
+  readonly stream: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private waiting: (() => void) | null = null;
+  private gone: (() => void) | null = null;
+
+  constructor() {
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => void (this.controller = c),
+        pull: () => this.wake(),
+        cancel: () => {
+          this.wake();
+          this.gone?.();
+        },
+      },
+      // Nothing is buffered ahead of the reader: desiredSize is minus the bytes queued.
+      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+    );
+  }
+
+  write(bytes: Uint8Array): boolean {
+    this.controller.enqueue(bytes);
+    // Paced by the reader: history continues on its next pull.
+    return false;
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  get queued(): number {
+    return Math.max(0, -(this.controller.desiredSize ?? 0));
+  }
+
+  end(): void {
+    try {
+      this.controller.close();
+    } catch {
+      // already closed by the consumer
+    }
+  }
+
+  fail(reason: Error): void {
+    try {
+      this.controller.error(reason);
+    } catch {
+      // already closed by the consumer
+    }
+  }
+
+  onGone(callback: () => void): void {
+    this.gone = callback;
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+}
