@@ -21,6 +21,11 @@ export interface BlockCipher {
    */
   encryptSync?(seq: number, plaintext: Uint8Array, byteOrder?: ByteOrder): Uint8Array;
   decryptSync?(seq: number, ciphertext: Uint8Array, byteOrder?: ByteOrder): Uint8Array;
+  /**
+   * Allocates an output buffer (contents undefined; the caller overwrites all of it). In Node it
+   * comes from Buffer's pool, saving a zero-filled ArrayBuffer per small block.
+   */
+  allocate?(length: number): Uint8Array;
   /** encryptSync writing ciphertext ‖ tag into `target` at `offset` (saves a copy per block). */
   encryptIntoSync?(
     seq: number,

@@ -40,7 +40,11 @@ export class BlockWriter {
     return MAGIC.slice();
   }
 
-  /** Encrypts and frames one block. The seq is taken before awaiting, so calls may overlap. */
+  /**
+   * Encrypts and frames one block. The seq is taken before awaiting, so calls may overlap.
+   * In Node the block may be a view into Buffer's shared pool: use it through its own
+   * byteOffset/byteLength, never its `.buffer` alone.
+   */
   async write(plaintext: Uint8Array): Promise<Uint8Array> {
     const seq = this.#takeSeq();
     return encodeBlock(seq, await this.cipher.encrypt(seq, plaintext));
@@ -59,7 +63,8 @@ export class BlockWriter {
     const into = this.cipher.encryptIntoSync;
     if (into) {
       // Encrypt straight into the block buffer behind its header: one allocation per block.
-      const block = new Uint8Array(BLOCK_HEADER_SIZE + plaintext.length + GCM_TAG_SIZE);
+      const size = BLOCK_HEADER_SIZE + plaintext.length + GCM_TAG_SIZE;
+      const block = this.cipher.allocate ? this.cipher.allocate(size) : new Uint8Array(size);
       into(seq, plaintext, block, BLOCK_HEADER_SIZE);
       return sealBlockHeader(block, seq);
     }

@@ -91,6 +91,7 @@ export function createNodeBlockCipher(key: Uint8Array, fileIv: Uint8Array): Bloc
     backend: 'node',
     encryptSync,
     encryptIntoSync,
+    allocate: (length) => Buffer.allocUnsafe(length),
     decryptSync,
     encrypt: async (seq, plaintext, byteOrder) => encryptSync(seq, plaintext, byteOrder),
     decrypt: async (seq, ciphertext, byteOrder) => decryptSync(seq, ciphertext, byteOrder),
