@@ -113,7 +113,13 @@ export interface EncodedBroadcast {
 export async function encodeBroadcast(
   preset: PresetName,
   seconds: number,
-  options: { eos?: boolean; file?: EncryptedFile; legacyLittleEndian?: boolean } = {},
+  options: {
+    eos?: boolean;
+    file?: EncryptedFile;
+    legacyLittleEndian?: boolean;
+    /** Pages of 1 to 5 frames in a fixed irregular pattern: block sizes and durations vary. */
+    variableBlocks?: boolean;
+  } = {},
 ): Promise<EncodedBroadcast> {
   const p = PRESETS[preset];
   const g = blockGeometry(p);
@@ -125,8 +131,13 @@ export async function encodeBroadcast(
     application: p.application,
     complexity: 1,
   });
-  const blockCount = Math.ceil((seconds * 1000) / g.blockMs);
-  const pcm = timecodedSignal(blockCount * g.blockSamples);
+  const framesIn = (b: number) => (options.variableBlocks ? 1 + ((b * 7) % 5) : p.framesPerBlock);
+  const totalFrames = Math.ceil((seconds * 1000) / p.frameMs);
+  let blockCount = 0;
+  for (let f = 0; f < totalFrames; blockCount++) f += framesIn(blockCount);
+  const frameStart: number[] = [0];
+  for (let b = 0; b < blockCount; b++) frameStart.push((frameStart[b] as number) + framesIn(b));
+  const pcm = timecodedSignal((frameStart[blockCount] as number) * g.frameSamples);
   const file = options.file ?? generateEncryptedFile('mxc://localhost/unset');
   const writer = new BlockWriter(await createBlockCipher(file));
   const pager = new OggOpusPager({
@@ -138,8 +149,8 @@ export async function encodeBroadcast(
   const pages: Uint8Array[] = [pager.headPage(), pager.tagsPage()];
   for (let b = 0; b < blockCount; b++) {
     const packets: Uint8Array[] = [];
-    for (let f = 0; f < p.framesPerBlock; f++) {
-      const at = (b * p.framesPerBlock + f) * g.frameSamples;
+    for (let f = 0; f < framesIn(b); f++) {
+      const at = ((frameStart[b] as number) + f) * g.frameSamples;
       packets.push(encoder.encode(pcm.subarray(at, at + g.frameSamples)));
     }
     pages.push(pager.audioPage(packets, { eos: (options.eos ?? true) && b === blockCount - 1 }));
@@ -281,20 +292,25 @@ export class Upload {
 }
 
 /** Creates the media (declaring its geometry) and opens a streaming PUT. */
-export async function startUpload(relay: TestRelay, b: EncodedBroadcast): Promise<Upload> {
+export async function startUpload(
+  relay: TestRelay,
+  b: EncodedBroadcast,
+  options: { declareGeometry?: boolean } = {},
+): Promise<Upload> {
+  const declared = JSON.stringify({
+    'org.matrix.msc4016.geometry': {
+      frame_ms: b.geometry.frameMs,
+      frames_per_block: b.geometry.framesPerBlock,
+      bitrate: b.geometry.bitrate,
+      block_size: b.geometry.blockSize,
+      sample_rate: 48_000,
+      channels: 1,
+    },
+  });
   const res = await fetch(`${relay.url}/_matrix/media/v1/create`, {
     method: 'POST',
     headers: { authorization: `Bearer ${relay.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      'org.matrix.msc4016.geometry': {
-        frame_ms: b.geometry.frameMs,
-        frames_per_block: b.geometry.framesPerBlock,
-        bitrate: b.geometry.bitrate,
-        block_size: b.geometry.blockSize,
-        sample_rate: 48_000,
-        channels: 1,
-      },
-    }),
+    ...((options.declareGeometry ?? true) ? { body: declared } : {}),
   });
   if (res.status !== 200) throw new Error(`create: ${res.status} ${await res.text()}`);
   const mxc = ((await res.json()) as { content_uri: string }).content_uri;
@@ -302,8 +318,12 @@ export async function startUpload(relay: TestRelay, b: EncodedBroadcast): Promis
 }
 
 /** A finished broadcast on the relay: every block sent and the PUT ended. */
-export async function uploadFinished(relay: TestRelay, b: EncodedBroadcast): Promise<Upload> {
-  const upload = await startUpload(relay, b);
+export async function uploadFinished(
+  relay: TestRelay,
+  b: EncodedBroadcast,
+  options: { declareGeometry?: boolean } = {},
+): Promise<Upload> {
+  const upload = await startUpload(relay, b, options);
   upload.send(b.blocks.length);
   await upload.end();
   return upload;

@@ -125,3 +125,35 @@ describe('seek in a broadcast still being uploaded', () => {
     await up.end();
   });
 });
+
+describe('seek where block sizes vary', () => {
+  it('bisects on granules (resyncing at each probe) and still starts at the exact sample', async () => {
+    const b = await encodeBroadcast('voice', 8, { variableBlocks: true });
+    const up = await uploadFinished(relay, b, { declareGeometry: false });
+    for (const t of [0.2, 4.06, 7.5]) {
+      const sink = new MemorySink();
+      const player = new Player({
+        relayUrl: relay.url,
+        mxc: up.mxc,
+        file: up.file,
+        sink,
+        duration: 0.3,
+      });
+      const resyncs: number[] = [];
+      player.on('resync', ({ to }) => resyncs.push(to));
+      const outcome = await player.play({ time: t });
+      expect(outcome.state).toBe('stopped');
+      const target = Math.round(t * 48_000);
+      expect(sink.chunks[0]?.startSample).toBe(target);
+      const { lag } = alignment(sink.samples(), b.pcm, target);
+      expect(Math.abs(lag), `T=${t}`).toBeLessThanOrEqual(960);
+      if (t > 1)
+        expect(
+          player.status().resyncs,
+          `T=${t} ${JSON.stringify(player.status())}`,
+        ).toBeGreaterThan(0);
+      // log2 of the blocks, not their number
+      expect(player.status().requests).toBeLessThan(20);
+    }
+  });
+});

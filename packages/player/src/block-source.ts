@@ -18,8 +18,12 @@ export interface SourceBlock {
 
 /** Where to start reading. */
 export type SourceStart =
-  /** At a known block boundary. `end` (exclusive) bounds the request (`Range: bytes=offset-(end-1)`). */
-  | { kind: 'offset'; offset: number; seq: number; end?: number }
+  /**
+   * At a block boundary. `end` (exclusive) bounds the request (`Range: bytes=offset-(end-1)`).
+   * `computed`: the offset came from arithmetic on a geometry that may not hold (not from a
+   * block already framed), so bytes that do not frame there mean "misaligned", not tampering.
+   */
+  | { kind: 'offset'; offset: number; seq: number; end?: number; computed?: boolean }
   /** The newest block onward (WebSocket `from=live&headers=1`, HTTP: index then Range). */
   | { kind: 'live' };
 
@@ -42,4 +46,19 @@ export interface BlockSourceEvents {
 export interface BlockSource {
   readonly transport: 'http' | 'ws';
   blocks(start: SourceStart, signal: AbortSignal): AsyncGenerator<SourceBlock, SourceEnd>;
+}
+
+/**
+ * A computed start offset was not the block the geometry promised (block sizes vary): the
+ * player falls back to bisecting on granules. Never thrown for offsets of blocks already framed.
+ */
+export class MisalignedStart extends Error {
+  override readonly name = 'MisalignedStart';
+  constructor(
+    readonly offset: number,
+    readonly seq: number,
+    reason: string,
+  ) {
+    super(`block ${seq} is not at byte ${offset}: ${reason}`);
+  }
 }

@@ -4,16 +4,19 @@
  * key-less BlockFramer of packages/format. Starting points are always block boundaries the
  * player computed (geometry, index, last good block), so the framer is told the offset and
  * the seq it must see; a framing error mid-stream is therefore a tampering relay, never noise.
+ * Only an offset computed from a geometry (`computed`) that does not frame as the first block
+ * is reported as MisalignedStart (block sizes vary), for the player to bisect instead.
  */
 import { BlockFramer, type ByteOrder, isFormatError } from '@mxcast/format';
-import type {
-  BlockSource,
-  BlockSourceEvents,
-  SourceBlock,
-  SourceEnd,
-  SourceStart,
+import {
+  MisalignedStart,
+  type BlockSource,
+  type BlockSourceEvents,
+  type SourceBlock,
+  type SourceEnd,
+  type SourceStart,
 } from './block-source.ts';
-import { PlayerError } from './player-error.ts';
+import { PlayerError, isPlayerError } from './player-error.ts';
 import {
   authHeaders,
   downloadUrl,
@@ -73,6 +76,9 @@ export class HttpBlockSource implements BlockSource {
         { seq, offset },
       );
     }
+    if (start.kind === 'offset' && start.computed && res.status === 416) {
+      throw new MisalignedStart(offset, seq, 'the offset is past the end');
+    }
     if (!res.ok) throw await httpError(res, `download from byte ${offset}`);
     if (offset > 0 && res.status !== 206) {
       await res.body?.cancel();
@@ -93,6 +99,7 @@ export class HttpBlockSource implements BlockSource {
       ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),
     });
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let yielded = 0;
     try {
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -110,7 +117,17 @@ export class HttpBlockSource implements BlockSource {
           );
         }
         if (chunk.done) break;
-        for (const block of frame(framer, chunk.value)) {
+        let framed;
+        try {
+          framed = frame(framer, chunk.value);
+        } catch (err) {
+          if (start.computed && yielded === 0 && isPlayerError(err) && err.code === 'TAMPERED') {
+            throw new MisalignedStart(offset, seq, err.message);
+          }
+          throw err;
+        }
+        for (const block of framed) {
+          yielded++;
           // One loopback chunk can hold many blocks: a seek must not wait for all of them.
           if (signal.aborted) throw signal.reason;
           this.byteOrder = block.byteOrder;

@@ -8,10 +8,23 @@
  * leg to the block a seek needs (stream-geometry.ts). A dropped leg is resumed from the block
  * after the last one that authenticated.
  */
-import { createBlockCipher, type BlockCipher, type EncryptedFile } from '@mxcast/format';
+import {
+  createBlockCipher,
+  type BlockCipher,
+  type ByteOrder,
+  type EncryptedFile,
+} from '@mxcast/format';
 import { opusPacketSamples, type OpusHead } from '@mxcast/ogg';
 import { BlockAuthenticator } from './block-authenticator.ts';
-import type { BlockSource, SourceBlock, SourceEnd, SourceStart } from './block-source.ts';
+import {
+  MisalignedStart,
+  type BlockSource,
+  type SourceBlock,
+  type SourceEnd,
+  type SourceStart,
+} from './block-source.ts';
+import { probeBlock } from './block-probe.ts';
+import { bisectGranule, type ProbedBlock } from './granule-bisector.ts';
 import { HttpBlockSource } from './http-block-source.ts';
 import { OggBlockDemuxer } from './ogg-block-demuxer.ts';
 import { OpusPageDecoder, type PacketDecoder, type PcmChunk } from './opus-page-decoder.ts';
@@ -23,6 +36,7 @@ import type { PcmSink } from './sink/pcm-sink.ts';
 import {
   FIRST_AUDIO_SEQ,
   OPUS_RATE,
+  PRE_ROLL_SAMPLES,
   blockStartSample,
   planSeek,
   type StreamGeometry,
@@ -97,6 +111,13 @@ export class Player extends PlayerEmitter {
   #pendingJump: PlayFrom | undefined;
   /** Output sample before which decoded audio is dropped (seek target, pre-skip). */
   #discardBefore = 0;
+  /** Bumped by seek(): audio decoded for an older position is dropped. */
+  #seekGeneration = 0;
+  /** Block sizes turned out to vary: time seeks bisect on granules. */
+  #variableBlocks = false;
+  /** Block 2 as framed and authenticated (the bisection's lower bound). */
+  #firstAudio: ProbedBlock | undefined;
+  #byteOrder: ByteOrder | undefined;
   /** Set while a header leg runs: where the caller wanted to play from. */
   #headerLegFor: PlayFrom | undefined;
   #stopped = false;
@@ -181,6 +202,7 @@ export class Player extends PlayerEmitter {
       return;
     }
     this.#pendingJump = from;
+    this.#seekGeneration++;
     this.#output?.reset();
     this.#leg?.abort(new Jump(from));
   }
@@ -232,6 +254,12 @@ export class Player extends PlayerEmitter {
         if (err instanceof Stop) return err.outcome;
         const userSeek = this.#pendingJump;
         const jump = userSeek ? new Jump(userSeek) : err instanceof Jump ? err : undefined;
+        if (err instanceof MisalignedStart) {
+          // The geometry's arithmetic did not hold (sizes vary): bisect on granules instead.
+          this.#variableBlocks = true;
+          start = await this.#prepare(from);
+          continue;
+        }
         if (jump) {
           this.#pendingJump = undefined;
           from = jump.from;
@@ -302,10 +330,24 @@ export class Player extends PlayerEmitter {
       const seq = Math.max(FIRST_AUDIO_SEQ, index.block_count - 1);
       this.#auth?.allowJump(seq);
       this.#restartDecoder(0);
+      if (
+        (index.block_size === null || this.#variableBlocks) &&
+        index.block_count > FIRST_AUDIO_SEQ
+      ) {
+        // Sizes vary: the relay's index knows where the newest block starts.
+        this.#stats.requests++;
+        const at = await fetchIndex(this.#location, this.#o.fetch ?? fetch, undefined, {
+          from: seq,
+          count: 1,
+        });
+        const offset = at.offsets?.[0];
+        if (offset !== undefined) return { kind: 'offset', offset, seq };
+      }
       return this.#startAt(g, seq);
     }
     const target = Math.round(from.time * OPUS_RATE);
-    const plan = planSeek(g, target, this.#liveEdgeBlocks || undefined);
+    if (this.#variableBlocks && this.#source.transport === 'http') return this.#bisectTo(target);
+    const plan = planSeek(g, target);
     this.#auth?.allowJump(plan.seq);
     this.#restartDecoder(target);
     this.#positionSample = target;
@@ -320,7 +362,42 @@ export class Player extends PlayerEmitter {
   #startAt(g: StreamGeometry, seq: number): SourceStart {
     if (this.#source.transport === 'ws' || g.blockSize === null)
       return { kind: 'offset', offset: -1, seq };
-    return { kind: 'offset', offset: g.headerEnd + (seq - FIRST_AUDIO_SEQ) * g.blockSize, seq };
+    const offset = g.headerEnd + (seq - FIRST_AUDIO_SEQ) * g.blockSize;
+    return { kind: 'offset', offset, seq, computed: true };
+  }
+
+  /** Block sizes vary: find the start by bisecting on granules (granule-bisector.ts). */
+  async #bisectTo(target: number): Promise<SourceStart> {
+    const g = this.#geometry as StreamGeometry;
+    const fetchFn = this.#o.fetch ?? fetch;
+    this.#stats.requests++;
+    const index = await fetchIndex(this.#location, fetchFn);
+    const probe = (offset: number) =>
+      probeBlock(offset, {
+        location: this.#location,
+        cipher: this.#cipher as BlockCipher,
+        fetch: fetchFn,
+        ...(this.#byteOrder ? { byteOrder: this.#byteOrder } : {}),
+        ...(this.#o.maxBlockLength ? { maxBlockLength: this.#o.maxBlockLength } : {}),
+        onRequest: () => void this.#stats.requests++,
+        onResync: (from, to) => {
+          this.#stats.resyncs++;
+          this.emit('resync', { from, to });
+        },
+      });
+    const first = this.#firstAudio ?? (await probe(g.headerEnd));
+    if (!first) throw new PlayerError('BAD_REQUEST', 'the broadcast has no audio block yet', false);
+    const want = BigInt(Math.max(0, target + g.preSkip - PRE_ROLL_SAMPLES));
+    const found = await bisectGranule({
+      probe,
+      first,
+      endOffset: index.byte_length,
+      wantGranule: want,
+    });
+    this.#auth?.allowJump(found.seq);
+    this.#restartDecoder(target);
+    this.#positionSample = target;
+    return { kind: 'offset', offset: found.offset, seq: found.seq };
   }
 
   /** Output sample the sink's audio starts at; a live header leg delivers nothing (it jumps to the edge). */
@@ -414,6 +491,7 @@ export class Player extends PlayerEmitter {
   }
 
   async #onBlock(block: SourceBlock): Promise<void> {
+    const generation = this.#seekGeneration;
     const plaintext = await (this.#auth as BlockAuthenticator).open(block);
     const next = block.offset !== null ? block.offset + block.size : null;
     this.#last = { seq: block.seq, next };
@@ -456,6 +534,15 @@ export class Player extends PlayerEmitter {
       );
     }
     const samples = page.packets.reduce((n, p) => n + opusPacketSamples(p), 0);
+    this.#byteOrder = block.byteOrder;
+    if (block.seq === FIRST_AUDIO_SEQ && block.offset !== null) {
+      this.#firstAudio = {
+        seq: block.seq,
+        offset: block.offset,
+        size: block.size,
+        granule: page.granule,
+      };
+    }
     if (!this.#geometry) {
       this.#learnGeometry(block, page.granule, samples);
       this.#checkHeaderLeg(block.seq);
@@ -465,6 +552,8 @@ export class Player extends PlayerEmitter {
     if (this.#state === 'connecting' || this.#state === 'seeking' || this.#state === 'buffering') {
       if (!this.#o.pace) this.#setState(this.#live ? 'live' : 'playing');
     }
+    // A seek() that came while this block was in flight: its audio is from the old position.
+    if (generation !== this.#seekGeneration) return;
     if (chunk) await this.#deliver(chunk);
     if (page.eos) {
       await this.#output.drain();
