@@ -119,6 +119,56 @@ describe('tus with tus-js-client', () => {
     );
   });
 
+  it('creates a new media by a POST to the tus root', async () => {
+    const s = makeStream(10, 100);
+    const u = tusUpload(t, s.bytes, {
+      endpoint: `${t.url}/_matrix/media/unstable/org.matrix.msc4016/tus`,
+    });
+    u.start();
+    const url = await u.done;
+    const [server = '', id = ''] = url.split('/').slice(-2);
+    expect(url).toBe(tusUrl(t, { server, id }));
+    expect(
+      Buffer.from(await (await fetch(downloadUrl(t, { server, id }))).arrayBuffer()).equals(
+        s.bytes,
+      ),
+    ).toBe(true);
+  });
+
+  it('defers the length: a PATCH ending mid-block keeps whole blocks, Upload-Length on the last completes', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(10, 100);
+    const h = { ...t.auth, 'Tus-Resumable': '1.0.0' };
+    const created = await fetch(tusUrl(t, m), {
+      method: 'POST',
+      headers: { ...h, 'Upload-Defer-Length': '1' },
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe(new URL(tusUrl(t, m)).pathname);
+    const patch = (offset: number, bytes: Uint8Array, extra: Record<string, string> = {}) =>
+      fetch(tusUrl(t, m), {
+        method: 'PATCH',
+        headers: {
+          ...h,
+          'Content-Type': 'application/offset+octet-stream',
+          'Upload-Offset': String(offset),
+          ...extra,
+        },
+        body: new Uint8Array(bytes),
+      });
+    const cut = (s.offsets[4] as number) + 30;
+    const first = await patch(0, s.bytes.subarray(0, cut));
+    expect(first.status).toBe(204);
+    expect(first.headers.get('upload-offset')).toBe(String(s.offsets[4]));
+    const head = await fetch(tusUrl(t, m), { method: 'HEAD', headers: h });
+    expect(head.headers.get('upload-defer-length')).toBe('1');
+    const at = s.offsets[4] as number;
+    const last = await patch(at, s.bytes.subarray(at), { 'Upload-Length': String(s.bytes.length) });
+    expect(last.status).toBe(204);
+    expect(last.headers.get('upload-offset')).toBe(String(s.bytes.length));
+    expect((await getIndex(t, m)).state).toBe('complete');
+  });
+
   it('terminates (DELETE) an upload', async () => {
     const m = await createMedia(t);
     const res = await fetch(tusUrl(t, m), {
