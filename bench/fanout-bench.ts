@@ -4,7 +4,7 @@
  * 240 ms) and each series (relay + WebSocket, relay + HTTP, Icecast + HTTP), a fresh server
  * pinned to core 0 gets a real-time stream and N listeners from a load generator pinned to
  * core 1; N grows (100, 1000, 3000, 5000, 10000) until the series breaks. Each row holds its
- * listeners 30 s (8 s with --quick) after all have joined. Helpers live in bench/fanout/.
+ * listeners 30 s (6 s with --quick: one N of 100) after all have joined. Helpers live in bench/fanout/.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -17,9 +17,10 @@ import {
   targetNotes,
   type FanoutRow,
 } from './fanout/fanout-report.ts';
-import { runScenario } from './fanout/fanout-scenario.ts';
+import { runScenario, spawnLoadGenerator } from './fanout/fanout-scenario.ts';
 import { SERIES, startServer } from './fanout/fanout-servers.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
+import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
 
 const FULL = {
   listeners: [100, 1000, 3000, 5000, 10_000],
@@ -27,7 +28,7 @@ const FULL = {
   graceMs: 3000,
   joinBudgetMs: 60_000,
 };
-const QUICK = { listeners: [300], holdMs: 8000, graceMs: 1500, joinBudgetMs: 10_000 };
+const QUICK = { listeners: [100], holdMs: 6000, graceMs: 1500, joinBudgetMs: 15_000 };
 /** File descriptors each process keeps besides its listener sockets. */
 const FD_HEADROOM = 200;
 
@@ -46,12 +47,21 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const maxN = fdLimit() - FD_HEADROOM;
   const notes: string[] = [];
   const rows: FanoutRow[] = [];
-  const loadBefore = os.loadavg();
   const started = performance.now();
+  let relayData: RelayDataTemplate | null = null;
+  try {
+    relayData = await createRelayDataTemplate();
+  } catch (err) {
+    notes.push(
+      `The relay could not be set up, so its rows were skipped: ${(err as Error).message}`,
+    );
+  }
+  const loadBefore = os.loadavg();
   for (const presetName of ['low-latency', 'voice'] as FanoutPresetName[]) {
     const preset = FANOUT_PRESETS[presetName];
     for (const series of SERIES) {
       if (series.name === 'icecast-http' && !icecastFound) continue;
+      if (series.name !== 'icecast-http' && !relayData) continue;
       for (const listeners of plan.listeners) {
         if (listeners > maxN) {
           notes.push(
@@ -61,15 +71,18 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         }
         process.stderr.write(`fanout: ${presetName} ${series.name} N=${listeners}…\n`);
         const row: FanoutRow = { preset: presetName, series: series.name, listeners };
+        // The load generator starts up while the server does; it waits for its config.
+        const gen = spawnLoadGenerator();
         try {
           const server = await startServer(
             series.name,
             preset,
             icecastFound,
+            relayData,
             Math.max(...plan.listeners),
           );
           try {
-            row.result = await runScenario(server, {
+            row.result = await runScenario(server, gen, {
               preset: presetName,
               listeners,
               holdMs: plan.holdMs,
@@ -81,6 +94,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           }
         } catch (err) {
           row.error = (err as Error).message.slice(0, 400);
+        } finally {
+          await gen.stop();
         }
         rows.push(row);
         const r = row.result;
@@ -91,6 +106,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       }
     }
   }
+  await relayData?.dispose();
   const seconds = (performance.now() - started) / 1000;
   const largestN = Math.max(0, ...rows.map((r) => r.listeners));
   return {

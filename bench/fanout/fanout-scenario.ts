@@ -42,8 +42,20 @@ export class ScenarioError extends Error {
   readonly code = 'SCENARIO_FAILED' as const;
 }
 
+/** Starts a load generator process (pinned to core 1); it waits for its config on stdin. */
+export function spawnLoadGenerator(): PinnedProcess {
+  return new PinnedProcess(
+    'load generator',
+    1,
+    process.execPath,
+    ['--import', 'tsx', path.join(here, 'load-generator.ts')],
+    { cwd: repoRoot },
+  );
+}
+
 export async function runScenario(
   server: ServerUnderTest,
+  gen: PinnedProcess,
   options: ScenarioOptions,
 ): Promise<ScenarioResult> {
   const config: LoadGeneratorConfig = {
@@ -57,13 +69,7 @@ export async function runScenario(
     joinTimeoutMs: 30_000,
     joinBudgetMs: options.joinBudgetMs,
   };
-  const gen = new PinnedProcess(
-    'load generator',
-    1,
-    process.execPath,
-    ['--import', 'tsx', path.join(here, 'load-generator.ts'), JSON.stringify(config)],
-    { cwd: repoRoot },
-  );
+  gen.child.stdin?.end(JSON.stringify(config) + '\n');
   const sampler = new ProcessSampler(server.pid);
   let result: LoadResult | null = null;
   let error: string | null = null;

@@ -7,7 +7,7 @@ import { relayHeaderEnd } from './bench-stream.ts';
 import type { FanoutPreset } from './fanout-presets.ts';
 import type { ServerUnderTest } from './fanout-scenario.ts';
 import { ICECAST_MOUNT, startIcecast } from './icecast-server.ts';
-import { startRelayProcess } from './relay-server.ts';
+import { startRelayProcess, type RelayDataTemplate } from './relay-server.ts';
 
 export type SeriesName = 'relay-ws' | 'relay-http' | 'icecast-http';
 
@@ -27,6 +27,7 @@ export async function startServer(
   series: SeriesName,
   preset: FanoutPreset,
   icecast: { binary: string; version: string } | null,
+  relayData: RelayDataTemplate | null,
   maxListeners: number,
 ): Promise<ServerUnderTest> {
   if (series === 'icecast-http') {
@@ -44,7 +45,8 @@ export async function startServer(
       close: ice.close,
     };
   }
-  const relay = await startRelayProcess(preset);
+  if (!relayData) throw new Error('no relay data template');
+  const relay = await startRelayProcess(preset, relayData);
   return {
     pid: relay.process.pid,
     upload: {

@@ -1,5 +1,6 @@
 /**
- * The load generator process (run pinned to its own core, `taskset -c 1`): one worker thread
+ * The load generator process (run pinned to its own core, `taskset -c 1`): it reads its config
+ * as one JSON line on stdin (so it can start up while the server does), then one worker thread
  * uploads the stream in real time, the main thread joins N listeners, holds them for the
  * measurement window and reports. It talks to the bench over stdout, one JSON object a line:
  * `started`, `joined`, `hold-start`, `hold-end`, then `result` (or `error`), and exits.
@@ -158,8 +159,18 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
   }
 }
 
+/** The config arrives as one JSON line on stdin, so the process can start before the server. */
+async function readConfig(): Promise<LoadGeneratorConfig> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  return JSON.parse(text) as LoadGeneratorConfig;
+}
+
 try {
-  await main(JSON.parse(process.argv[2] ?? '{}') as LoadGeneratorConfig);
+  await main(await readConfig());
 } catch (err) {
   emit({ event: 'error', message: (err as Error).message });
   process.exitCode = 1;

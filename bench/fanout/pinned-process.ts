@@ -42,7 +42,7 @@ export class PinnedProcess {
   ) {
     this.name = name;
     this.child = spawn('taskset', ['-c', String(core), command, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       ...options,
     });

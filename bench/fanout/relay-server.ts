@@ -2,10 +2,11 @@
  * The relay under test, as a user runs it: `mxcast relay --port 0 --data DIR` in its own
  * process pinned to core 0, with an upload token made by `mxcast token create` and one media
  * created through `POST /_matrix/media/v1/create` (docs/protocol.md). Default limits: they
- * already allow more listeners than the bench's largest N.
+ * already allow more listeners than the bench's largest N. The token is made once per bench
+ * run in a template data directory that each row's fresh relay starts from a copy of.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,10 +29,15 @@ export interface RelayUnderTest {
   close(): Promise<void>;
 }
 
-export async function startRelayProcess(preset: FanoutPreset): Promise<RelayUnderTest> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxcast-fanout-relay-'));
-  const cleanup = (): Promise<void> => rm(dataDir, { recursive: true, force: true });
-  let proc: PinnedProcess | null = null;
+export interface RelayDataTemplate {
+  dir: string;
+  token: string;
+  dispose(): Promise<void>;
+}
+
+/** A data directory holding one upload token, for startRelayProcess to copy. */
+export async function createRelayDataTemplate(): Promise<RelayDataTemplate> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mxcast-fanout-template-'));
   try {
     const { stdout } = await run(process.execPath, [
       mxcastBin,
@@ -39,10 +45,27 @@ export async function startRelayProcess(preset: FanoutPreset): Promise<RelayUnde
       'create',
       '@bench:localhost',
       '--data',
-      dataDir,
+      dir,
     ]);
     const token = stdout.trim().split(/\s+/).pop();
     if (!token) throw new Error('mxcast token create printed no token');
+    return { dir, token, dispose: () => rm(dir, { recursive: true, force: true }) };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export async function startRelayProcess(
+  preset: FanoutPreset,
+  template: RelayDataTemplate,
+): Promise<RelayUnderTest> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxcast-fanout-relay-'));
+  const cleanup = (): Promise<void> => rm(dataDir, { recursive: true, force: true });
+  let proc: PinnedProcess | null = null;
+  try {
+    await cp(template.dir, dataDir, { recursive: true });
+    const token = template.token;
     proc = new PinnedProcess(
       'relay',
       0,
