@@ -10,7 +10,8 @@ import { mountCreateRoute } from '../routes/create-route.ts';
 import { mountDownloadRoute } from '../routes/download-route.ts';
 import { mountHlsRoute } from '../routes/hls-route.ts';
 import { mountIndexRoutes } from '../routes/index-routes.ts';
-import { mountServiceRoutes, mountStaticRoutes } from '../routes/service-routes.ts';
+import { mountServiceRoutes } from '../routes/service-routes.ts';
+import { mountStaticRoutes } from '../routes/static-routes.ts';
 import { mountTusRoutes } from '../routes/tus-routes.ts';
 import { mountUploadRoute } from '../routes/upload-route.ts';
 

@@ -10,7 +10,8 @@ import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
 import { DOWNLOAD_PATH } from '../core/relay-paths.ts';
 import { CORS_HEADERS } from '../core/cors-headers.ts';
-import { WebStreamSink, pumpDownload } from '../fanout/download-pump.ts';
+import { pumpDownload } from '../fanout/download-pump.ts';
+import { WebStreamSink } from '../fanout/web-stream-sink.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 
 /** MSC2246: the default wait for media not yet uploaded. */

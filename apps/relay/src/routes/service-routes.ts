@@ -1,22 +1,6 @@
-/** `/health`, `/metrics` (Prometheus text format 0.0.4) and the static web app at `/`. */
-import { readFile, stat } from 'node:fs/promises';
-import { extname, join, resolve, sep } from 'node:path';
+/** `/health` and `/metrics` (Prometheus text format 0.0.4). */
 import type { Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.wasm': 'application/wasm',
-  '.map': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-};
 
 export function mountServiceRoutes(app: Hono, core: RelayCore): void {
   app.get('/health', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
@@ -33,35 +17,4 @@ export function mountServiceRoutes(app: Hono, core: RelayCore): void {
       { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },
     ),
   );
-}
-
-/**
- * Serves `webRoot` for GET requests outside /_matrix: a file if one matches, else index.html
- * (the web app routes `/listen` etc. itself). Paths are resolved and must stay inside the root.
- */
-export function mountStaticRoutes(app: Hono, webRoot: string): void {
-  const root = resolve(webRoot);
-  app.get('*', async (c, next) => {
-    let path: string;
-    try {
-      path = decodeURIComponent(new URL(c.req.url).pathname);
-    } catch {
-      return next();
-    }
-    if (path.startsWith('/_matrix/')) return next();
-    const target = resolve(join(root, path));
-    let file = target.startsWith(root + sep) || target === root ? target : null;
-    if (file) {
-      const st = await stat(file).catch(() => null);
-      if (!st?.isFile()) file = extname(path) ? null : join(root, 'index.html');
-    }
-    if (!file) return next();
-    const body = await readFile(file).catch(() => null);
-    if (!body) return next();
-    const immutable = file.includes(`${sep}assets${sep}`);
-    return c.body(body, 200, {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-    });
-  });
 }

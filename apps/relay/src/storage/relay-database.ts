@@ -56,6 +56,8 @@ CREATE INDEX IF NOT EXISTS media_state ON media(state);
 export class RelayDatabase {
   readonly db: Database.Database;
   private readonly stmts;
+  /** Prepared UPDATEs by column set (a handful: the store updates a few fixed sets). */
+  private readonly updates = new Map<string, Database.Statement>();
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -121,7 +123,9 @@ export class RelayDatabase {
     const keys = Object.keys(fields);
     if (keys.length === 0) return;
     const sql = `UPDATE media SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE media_id = @media_id`;
-    this.db.prepare(sql).run({ ...fields, media_id: id });
+    let stmt = this.updates.get(sql);
+    if (!stmt) this.updates.set(sql, (stmt = this.db.prepare(sql)));
+    stmt.run({ ...fields, media_id: id });
   }
 
   deleteMedia(id: string): void {
