@@ -1,6 +1,8 @@
 // Vite builds the web app into dist/, which the relay serves at `/` (and `/listen` → index.html).
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { defineConfig } from 'vite';
+import { dirname, join } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
 
 const require = createRequire(import.meta.url);
 // The real opusscript entry, resolved through @mxcast/audio (whose dependency it is), so the
@@ -8,7 +10,24 @@ const require = createRequire(import.meta.url);
 const audioEntry = require.resolve('@mxcast/audio');
 const opusscriptEntry = createRequire(audioEntry).resolve('opusscript');
 
+/**
+ * opusscript's WebAssembly build fetches `opusscript_native_wasm.wasm` from the directory of the
+ * script that runs it: in the built app that is assets/, where the encoder worker lands.
+ */
+const opusWasm: Plugin = {
+  name: 'mxcast-opusscript-wasm',
+  apply: 'build',
+  generateBundle() {
+    this.emitFile({
+      type: 'asset',
+      fileName: 'assets/opusscript_native_wasm.wasm',
+      source: readFileSync(join(dirname(opusscriptEntry), 'build', 'opusscript_native_wasm.wasm')),
+    });
+  },
+};
+
 export default defineConfig({
+  plugins: [opusWasm],
   base: '/',
   resolve: {
     alias: [

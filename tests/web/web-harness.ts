@@ -12,6 +12,8 @@ import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
+export type { Page };
+
 export const REPO = resolve(here, '../..');
 export const WEB_DIST = join(REPO, 'apps/web/dist');
 export const ARTIFACTS = join(REPO, 'test-artifacts');
@@ -33,10 +35,16 @@ export function ensureWebBuild(): void {
   execFileSync('npx', ['vite', 'build'], { cwd: join(REPO, 'apps/web'), stdio: 'inherit' });
 }
 
-export async function startWebRig(): Promise<WebRig> {
+export interface WebRigOptions {
+  /** ffmpeg lavfi source for the fake microphone (default: a steady TONE_HZ sine). */
+  micSource?: string;
+}
+
+export async function startWebRig(options: WebRigOptions = {}): Promise<WebRig> {
   ensureWebBuild();
   const work = mkdtempSync(join(tmpdir(), 'mxcast-web-'));
   const wav = join(work, 'tone.wav');
+  const source = options.micSource ?? `sine=frequency=${TONE_HZ}:duration=60:sample_rate=48000`;
   // A long, steady tone at a level the browser's voice processing leaves alone.
   execFileSync('ffmpeg', [
     '-v',
@@ -44,7 +52,7 @@ export async function startWebRig(): Promise<WebRig> {
     '-f',
     'lavfi',
     '-i',
-    `sine=frequency=${TONE_HZ}:duration=60:sample_rate=48000`,
+    source,
     '-af',
     'volume=0.5',
     '-ac',
@@ -75,6 +83,10 @@ export async function startWebRig(): Promise<WebRig> {
       '--disable-component-update',
       '--disable-sync',
       '--autoplay-policy=no-user-gesture-required',
+      // Pages are tabs; keep timers and audio in the ones not in front running at full rate.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${wav}`,
