@@ -12,6 +12,7 @@
  *   the target and advancing, i.e. audio from there is playing.
  * Both for the direct engine and for hls.js, with the Voice preset.
  */
+import os from 'node:os';
 import {
   goLive,
   startWebRig,
