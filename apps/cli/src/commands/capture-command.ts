@@ -28,7 +28,8 @@ the link and the --event-out file.
   --token TOKEN          access token (mxcast token create …); or MXCAST_TOKEN in the environment
   --preset NAME          ${Object.keys(CAPTURE_PRESETS).join(' | ')} (default ${DEFAULT_PRESET})
   --input SOURCE         mic (arecord or sox), - (raw s16le on stdin), FILE.wav,
-                         sine[:HZ], sweep, timecode, silence (default mic)
+                         sine[:HZ], sweep[:F1-F2[:SECS]], timecode, silence, noise, voice
+                         (default mic)
   --rate HZ              sample rate of raw stdin input (default 48000)
   --channels N           channels of stdin, mic and signals: 1 or 2 (default 1)
   --duration SECONDS     stop after this much audio
@@ -37,7 +38,8 @@ the link and the --event-out file.
   --title TEXT           the broadcast's title (OpusTags TITLE, event body)
   --event-out FILE       write the m.audio event content (with the key) to FILE, mode 0600
   --state FILE           keep resume state (key, iv, next seq, offset, geometry) in FILE, mode 0600
-  --resume FILE          continue the broadcast saved in FILE with its next block
+  --resume FILE          continue the broadcast saved in FILE with its next block (and keep
+                         its state there, unless --state names another file)
   --passphrase-file FILE encrypt/decrypt the state file with the passphrase in FILE (MSC3270-style)
   --max-outage SECONDS   give up when the relay stays unreachable this long (default 120)
   --quiet                no status lines (the link and errors still print)
@@ -141,7 +143,8 @@ export const captureCommand: Command = {
       realtime,
       ...(duration !== undefined ? { duration } : {}),
       ...(values['event-out'] ? { eventOut: values['event-out'] } : {}),
-      ...(values.state ? { statePath: values.state } : {}),
+      // A resumed capture keeps its state in the same file unless told otherwise.
+      ...(values.state || values.resume ? { statePath: values.state ?? values.resume } : {}),
       ...(values.resume ? { resumePath: values.resume } : {}),
       ...(passphrase ? { passphrase } : {}),
       ...(maxOutage !== undefined ? { maxOutageMs: maxOutage * 1000 } : {}),
