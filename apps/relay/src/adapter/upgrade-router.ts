@@ -47,6 +47,7 @@ export function createUpgradeHandler(core: RelayCore, wss: WebSocketServer): Upg
           );
         const session = UploadSession.open(core.store, core.config, rec, user, Number(offsetParam));
         socket.once('close', () => session.close());
+        session.onPreempt(() => socket.destroy());
         wss.handleUpgrade(req, socket, head, (ws) => attachWsUpload(ws, session, core));
       } else {
         throw new RelayError(

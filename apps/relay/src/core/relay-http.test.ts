@@ -204,6 +204,29 @@ describe('upload and download', () => {
     expect(got.equals(s.bytes)).toBe(true);
   });
 
+  it('lets a resumed upload take over from one whose connection never reported its end', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(10, 100);
+    const stale = streamingPut(uploadUrl(t, m), t.auth); // half-open: never ends, never errors
+    stale.push(s.bytes.subarray(0, s.offsets[5]));
+    await until(async () => (await getIndex(t, m)).block_count === 5, 5000, '5 blocks');
+    const at = s.offsets[5] as number;
+    const resumed = await fetch(uploadUrl(t, m), {
+      method: 'PUT',
+      headers: { ...t.auth, 'Content-Range': `bytes ${at}-*/*` },
+      body: s.bytes.subarray(at),
+    });
+    expect(resumed.status).toBe(200);
+    // The old request is stopped: answered 409 if it can still hear it, or cut.
+    const staleOutcome = await stale.response.then(
+      (r) => r.status,
+      () => 'cut',
+    );
+    expect([409, 'cut']).toContain(staleOutcome);
+    const got = Buffer.from(await (await fetch(downloadUrl(t, m))).arrayBuffer());
+    expect(got.equals(s.bytes)).toBe(true);
+  });
+
   it('waits timeout_ms for a media not yet uploaded, then 504 M_NOT_YET_UPLOADED', async () => {
     const m = await createMedia(t);
     const started = Date.now();

@@ -14,6 +14,9 @@ import { UploadFramer } from './upload-framer.ts';
 export class UploadSession {
   private readonly framer: UploadFramer;
   private closed = false;
+  private stopConnection: (() => void) | null = null;
+  /** Set when a newer upload took over (the answer to this one, if it still arrives, says so). */
+  preempted = false;
 
   private constructor(
     private readonly store: MediaStore,
@@ -40,17 +43,17 @@ export class UploadSession {
     if (rec.owner !== userId)
       throw new RelayError('M_FORBIDDEN', 'only the creator of this media may upload to it');
     checkWritable(rec);
-    if (rec.uploader)
-      throw new RelayError('M_CONFLICT', 'another upload to this media is in progress');
     if (offset !== rec.byteLength) {
       throw new RelayError(
         'M_CONFLICT',
         `upload offset ${offset} does not match the stored length ${rec.byteLength}`,
-        {
-          fields: { 'org.matrix.msc4016.offset': rec.byteLength },
-        },
+        { fields: { 'org.matrix.msc4016.offset': rec.byteLength } },
       );
     }
+    // A new upload at the right offset takes over from one still open: after a network cut the old
+    // connection may never report its end (no FIN on a half-open TCP connection), and the
+    // broadcaster must be able to resume. Like tusd, the newer request wins; the older is stopped.
+    if (rec.uploader instanceof UploadSession) rec.uploader.preempt();
     const open = store.uploadsByUser.get(userId) ?? 0;
     if (open >= config.limits.maxLiveUploadsPerUser) {
       throw new RelayError(
@@ -62,6 +65,22 @@ export class UploadSession {
     rec.uploader = session;
     store.uploadsByUser.set(userId, open + 1);
     return session;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Registers how to stop this session's connection when a newer upload takes over. */
+  onPreempt(stop: () => void): void {
+    this.stopConnection = stop;
+  }
+
+  /** Closes this session for a newer one and stops its connection. */
+  preempt(): void {
+    this.preempted = true;
+    this.close();
+    this.stopConnection?.();
   }
 
   /** Offset of the first byte not yet stored as part of a whole block. */

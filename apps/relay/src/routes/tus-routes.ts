@@ -112,7 +112,7 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
       if (rec.uploadLength === null) core.store.setUploadLength(rec, n);
     }
     const session = UploadSession.open(core.store, core.config, rec, rec.owner, offset);
-    const outcome = await pumpBody(c.req.raw.body, (chunk) => {
+    const outcome = await pumpBody(c.req.raw.body, session, (chunk) => {
       session.push(chunk);
       if (rec.uploadLength !== null && rec.byteLength > rec.uploadLength) {
         throw new RelayError(

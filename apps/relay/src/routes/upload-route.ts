@@ -16,7 +16,7 @@ export function mountUploadRoute(app: Hono, core: RelayCore): void {
     const rec = core.store.require(c.req.param('server'), c.req.param('id'));
     const offset = parseContentRangeStart(c.req.header('content-range'));
     const session = UploadSession.open(core.store, core.config, rec, user, offset);
-    const outcome = await pumpBody(c.req.raw.body, (chunk) => session.push(chunk));
+    const outcome = await pumpBody(c.req.raw.body, session, (chunk) => session.push(chunk));
     if (outcome === 'aborted') {
       session.close();
       return c.body(null, 499 as never);
@@ -45,14 +45,18 @@ export function parseContentRangeStart(header: string | undefined): number {
 
 /**
  * Feeds a request body to `push` chunk by chunk. Resolves 'done' on a clean end, 'aborted' when the
- * client went away mid-body, or the RelayError `push` threw (the rest of the body is discarded).
+ * client went away mid-body or a newer upload took over, or the RelayError `push` threw (the rest
+ * of the body is discarded).
  */
 export async function pumpBody(
   body: ReadableStream<Uint8Array> | null,
+  session: UploadSession,
   push: (chunk: Uint8Array) => void,
 ): Promise<'done' | 'aborted' | RelayError> {
   if (!body) return 'done';
   const reader = body.getReader();
+  // A newer upload took over: cancelling the body destroys this request's connection.
+  session.onPreempt(() => void reader.cancel().catch(() => {}));
   for (;;) {
     let result: ReadableStreamReadResult<Uint8Array>;
     try {
@@ -60,6 +64,10 @@ export async function pumpBody(
     } catch {
       return 'aborted';
     }
+    if (session.preempted) {
+      return new RelayError('M_CONFLICT', 'a newer upload to this media took over from this one');
+    }
+    if (session.isClosed) return 'aborted';
     if (result.done) return 'done';
     try {
       push(result.value);
