@@ -21,8 +21,19 @@ export function attachWsUpload(ws: WebSocket, session: UploadSession, core: Rela
     session.close();
     ws.close(1008, e.code);
   };
+  // No byte for uploadIdleTimeoutMs: close (the media stays live and resumable).
+  let idle: NodeJS.Timeout | null = null;
+  const touch = () => {
+    if (idle) clearTimeout(idle);
+    idle = setTimeout(() => {
+      session.close();
+      ws.terminate();
+    }, core.config.limits.uploadIdleTimeoutMs);
+  };
+  touch();
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (done) return;
+    touch();
     if (isBinary) {
       try {
         session.push(toBytes(data));
@@ -55,7 +66,10 @@ export function attachWsUpload(ws: WebSocket, session: UploadSession, core: Rela
       (err) => fail(err),
     );
   });
-  ws.on('close', () => session.close());
+  ws.on('close', () => {
+    if (idle) clearTimeout(idle);
+    session.close();
+  });
   ws.on('error', () => session.close());
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  makeStream,
   createMedia,
   downloadUrl,
   getIndex,
@@ -24,7 +25,10 @@ beforeAll(async () => {
   mkdirSync(join(webRoot, 'assets'));
   writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>mxcast</title>');
   writeFileSync(join(webRoot, 'assets', 'app.js'), 'console.log(1)');
-  t = await startTestRelay({ webRoot, limits: { unusedExpiryMs: 1000 } });
+  t = await startTestRelay({
+    webRoot,
+    limits: { unusedExpiryMs: 1000, uploadIdleTimeoutMs: 400, maxLiveUploadsPerUser: 1 },
+  });
 });
 afterAll(async () => {
   await t.close();
@@ -52,6 +56,41 @@ describe('media lifecycle', () => {
     });
     expect(res.status).toBe(404);
     expect(((await res.json()) as { errcode: string }).errcode).toBe('M_NOT_FOUND');
+  });
+
+  it('closes an upload connection that brings no byte for uploadIdleTimeoutMs, keeping its blocks', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(6, 50);
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const idle = fetch(uploadUrl(t, m), {
+      method: 'PUT',
+      headers: t.auth,
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    idle.catch(() => undefined);
+    controller.enqueue(s.bytes.subarray(0, s.offsets[3]));
+    await sleep(100);
+    const m2 = await createMedia(t);
+    const busy = await fetch(uploadUrl(t, m2), {
+      method: 'PUT',
+      headers: t.auth,
+      body: new Uint8Array(s.bytes),
+    });
+    expect(busy.status).toBe(429); // the one upload slot is taken
+    await sleep(600);
+    const freed = await fetch(uploadUrl(t, m2), {
+      method: 'PUT',
+      headers: t.auth,
+      body: new Uint8Array(s.bytes),
+    });
+    expect(freed.status).toBe(200);
+    expect(await getIndex(t, m)).toMatchObject({
+      state: 'live',
+      block_count: 3,
+      byte_length: s.offsets[3],
+    });
   });
 
   it('accepts a legacy little-endian stream with zero CRCs and fans it out as stored', async () => {

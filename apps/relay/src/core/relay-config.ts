@@ -24,6 +24,12 @@ export interface RelayLimits {
   unusedExpiryMs: number;
   /** Longest `timeout_ms` honoured on a download of media not yet uploaded, ms. */
   maxDownloadWaitMs: number;
+  /**
+   * An upload connection that brings no byte for this long is closed (the media stays live and
+   * resumable): a live broadcast sends continuously, and a half-open connection would otherwise
+   * hold its upload slot for as long as TCP takes to notice, which can be forever.
+   */
+  uploadIdleTimeoutMs: number;
 }
 
 export interface RelayAuthConfig {
@@ -69,6 +75,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   listenerBacklogBytes: 256 * 1024,
   unusedExpiryMs: 24 * 3600_000,
   maxDownloadWaitMs: 5 * 60_000,
+  uploadIdleTimeoutMs: 60_000,
 };
 
 export function resolveConfig(options: RelayOptions): RelayConfig {

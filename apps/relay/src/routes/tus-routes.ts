@@ -112,15 +112,20 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
       if (rec.uploadLength === null) core.store.setUploadLength(rec, n);
     }
     const session = UploadSession.open(core.store, core.config, rec, rec.owner, offset);
-    const outcome = await pumpBody(c.req.raw.body, session, (chunk) => {
-      session.push(chunk);
-      if (rec.uploadLength !== null && rec.byteLength > rec.uploadLength) {
-        throw new RelayError(
-          'M_TOO_LARGE',
-          `${rec.byteLength} bytes stored, past Upload-Length ${rec.uploadLength}`,
-        );
-      }
-    });
+    const outcome = await pumpBody(
+      c.req.raw.body,
+      session,
+      (chunk) => {
+        session.push(chunk);
+        if (rec.uploadLength !== null && rec.byteLength > rec.uploadLength) {
+          throw new RelayError(
+            'M_TOO_LARGE',
+            `${rec.byteLength} bytes stored, past Upload-Length ${rec.uploadLength}`,
+          );
+        }
+      },
+      core.config.limits.uploadIdleTimeoutMs,
+    );
     if (outcome instanceof RelayError) {
       session.close();
       core.metrics.countError(outcome.code);

@@ -16,7 +16,12 @@ export function mountUploadRoute(app: Hono, core: RelayCore): void {
     const rec = core.store.require(c.req.param('server'), c.req.param('id'));
     const offset = parseContentRangeStart(c.req.header('content-range'));
     const session = UploadSession.open(core.store, core.config, rec, user, offset);
-    const outcome = await pumpBody(c.req.raw.body, session, (chunk) => session.push(chunk));
+    const outcome = await pumpBody(
+      c.req.raw.body,
+      session,
+      (chunk) => session.push(chunk),
+      core.config.limits.uploadIdleTimeoutMs,
+    );
     if (outcome === 'aborted') {
       session.close();
       return c.body(null, 499 as never);
@@ -52,6 +57,7 @@ export async function pumpBody(
   body: ReadableStream<Uint8Array> | null,
   session: UploadSession,
   push: (chunk: Uint8Array) => void,
+  idleTimeoutMs: number,
 ): Promise<'done' | 'aborted' | RelayError> {
   if (!body) return 'done';
   const reader = body.getReader();
@@ -59,10 +65,16 @@ export async function pumpBody(
   session.onPreempt(() => void reader.cancel().catch(() => {}));
   for (;;) {
     let result: ReadableStreamReadResult<Uint8Array>;
+    const idle = setTimeout(() => {
+      session.close();
+      reader.cancel().catch(() => {});
+    }, idleTimeoutMs);
     try {
       result = await reader.read();
     } catch {
       return 'aborted';
+    } finally {
+      clearTimeout(idle);
     }
     if (session.preempted) {
       return new RelayError('M_CONFLICT', 'a newer upload to this media took over from this one');
