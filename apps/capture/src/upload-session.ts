@@ -176,6 +176,8 @@ export class UploadSession {
     if (last) {
       const lag = performance.now() - last.queuedAt;
       this.lastAckLagMs = lag;
+      // Kept for the summary and the benchmark; bounded so a day-long broadcast stays small.
+      if (this.ackLagsMs.length >= 100_000) this.ackLagsMs.splice(0, 50_000);
       this.ackLagsMs.push(lag);
       this.options.onAck?.({ offset: this.acked, seq: last.seq, lagMs: lag });
     }
