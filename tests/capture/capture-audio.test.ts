@@ -1,6 +1,6 @@
 /**
- * A finished `mxcast capture` downloaded and decrypted is a valid Ogg Opus file (DESIGN.md §3):
- * ffprobe and opusinfo accept it with the right duration, channels and title, and what opusdec
+ * A finished `mxcast capture` downloaded and decrypted (with `mxcast decrypt`) is a valid Ogg
+ * Opus file (DESIGN.md §3): ffprobe and opusinfo accept it with the right duration, channels and title, and what opusdec
  * decodes matches the input signal in frequency, level and time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,12 +79,17 @@ describe('a finished capture', () => {
       channels: 2,
     });
 
-    const { opus, pages, file } = await downloadAndDecrypt(link);
+    const { wire, opus, pages, file } = await downloadAndDecrypt(link);
     expect(event.file.key.k).toBe(file.key.k);
     expect(event.file.url).toBe(file.url);
     const last = parseOggPage(pages.at(-1)!.plaintext);
     expect(last.flags & OggFlag.EOS).toBe(OggFlag.EOS);
-    const opusPath = writeTemp(dir, 'tone.opus', opus);
+    // `mxcast decrypt` with the event content as --info gives the same .opus file.
+    const decrypt = runMxcast(['decrypt', '--info', eventOut], wire, process.env, true);
+    const decrypted = await decrypt.done;
+    expect(decrypted.code).toBe(0);
+    expect(Buffer.compare(decrypt.stdoutBytes(), Buffer.from(opus))).toBe(0);
+    const opusPath = writeTemp(dir, 'tone.opus', decrypt.stdoutBytes());
 
     const probe = await ffprobe(opusPath);
     expect(probe.codec).toBe('opus');

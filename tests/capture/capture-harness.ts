@@ -82,6 +82,8 @@ export interface CliRun {
   /** Resolves with exit code and output once the process ends. */
   done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
   stdout(): string;
+  /** Everything written to stdout, when started with `binaryStdout`. */
+  stdoutBytes(): Buffer;
   stderr(): string;
   /** Resolves when stdout or stderr contains `text`. */
   waitFor(text: string | RegExp, ms?: number): Promise<void>;
@@ -91,15 +93,21 @@ export function runMxcast(
   args: string[],
   stdin?: Uint8Array,
   env: NodeJS.ProcessEnv = process.env,
+  binaryStdout = false,
 ): CliRun {
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
+  const stdoutChunks: Buffer[] = [];
   const waiters: (() => void)[] = [];
   const poke = () => waiters.forEach((w) => w());
-  child.stdout?.on('data', (d: Buffer) => ((stdout += d.toString()), poke()));
+  child.stdout?.on('data', (d: Buffer) => {
+    if (binaryStdout) stdoutChunks.push(d);
+    else stdout += d.toString();
+    poke();
+  });
   child.stderr?.on('data', (d: Buffer) => ((stderr += d.toString()), poke()));
-  if (stdin) child.stdin?.end(Buffer.from(stdin));
+  if (stdin) child.stdin?.end(Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength));
   else child.stdin?.end();
   const done = new Promise<{
     code: number | null;
@@ -116,6 +124,7 @@ export function runMxcast(
     child,
     done,
     stdout: () => stdout,
+    stdoutBytes: () => Buffer.concat(stdoutChunks),
     stderr: () => stderr,
     waitFor(text, ms = 60_000) {
       const seen = () =>
