@@ -46,7 +46,7 @@ export class WsListener implements HubListener {
     this.core.store.wsListeners++;
     this.ws.on('close', () => this.close());
     this.ws.on('error', () => this.close());
-    this.onStatus();
+    this.onStatus(this.rec.statusMessage());
     this.catchUp().catch(() => this.ws.terminate());
   }
 
@@ -76,17 +76,10 @@ export class WsListener implements HubListener {
     this.close();
   }
 
-  onStatus(): void {
+  /** `status` is the JSON text, built once per media for all its listeners. */
+  onStatus(status: Buffer): void {
     if (this.closed || this.socket.writableLength > this.bound) return;
-    const { rec } = this;
-    this.ws.send(
-      JSON.stringify({
-        type: 'status',
-        state: rec.state,
-        listeners: rec.listeners,
-        block_count: rec.blockCount,
-      }),
-    );
+    this.ws.send(status, { binary: false });
   }
 
   private async catchUp(): Promise<void> {

@@ -50,7 +50,8 @@ export class MediaStore {
     this.sweepTimer = setInterval(() => this.sweepExpired(), sweepMs);
     this.sweepTimer.unref();
     this.statusTimer = setInterval(() => {
-      for (const rec of this.records.values()) if (rec.state === 'live') rec.hub.status();
+      for (const rec of this.records.values())
+        if (rec.state === 'live' && rec.hub.size > 0) rec.hub.status(rec.statusMessage());
     }, this.config.statusIntervalMs);
     this.statusTimer.unref();
   }

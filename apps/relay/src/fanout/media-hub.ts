@@ -11,8 +11,8 @@ export type EndState = 'complete' | 'cancelled';
 export interface HubListener {
   onBlock(block: SharedBlock): void;
   onEnd(state: EndState): void;
-  /** A status change worth telling listeners (listener count, state). */
-  onStatus?(): void;
+  /** A status worth telling listeners (state, listener count): the JSON text, shared by all. */
+  onStatus?(status: Buffer): void;
 }
 
 export class MediaHub {
@@ -34,8 +34,8 @@ export class MediaHub {
     for (const l of this.listeners) l.onBlock(block);
   }
 
-  status(): void {
-    for (const l of this.listeners) l.onStatus?.();
+  status(message: Buffer): void {
+    for (const l of this.listeners) l.onStatus?.(message);
   }
 
   end(state: EndState): void {

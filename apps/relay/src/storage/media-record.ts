@@ -71,6 +71,14 @@ export class MediaRecord {
     const waiters = [...this.changeWaiters];
     this.changeWaiters.clear();
     for (const w of waiters) w();
-    this.hub.status();
+    this.hub.status(this.statusMessage());
+  }
+
+  /** The listeners' `status` message (docs/protocol.md), built once for all of them. */
+  statusMessage(): Buffer {
+    const { state, listeners, blockCount } = this;
+    return Buffer.from(
+      JSON.stringify({ type: 'status', state, listeners, block_count: blockCount }),
+    );
   }
 }
