@@ -1,7 +1,13 @@
 /** `mxcast relay`: runs the relay in the foreground until SIGINT/SIGTERM. */
-import { resolve } from 'node:path';
-import { readConfigFile, startRelay, type RelayOptions } from '@mxcast/relay';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createToken, readConfigFile, startRelay, type RelayOptions } from '@mxcast/relay';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { startDemoBroadcast, type DemoBroadcast } from '../demo/demo-broadcast.ts';
+
+/** The built web app of this checkout (apps/web/dist), served at / when it exists. */
+const BUILT_WEB_APP = join(dirname(fileURLToPath(import.meta.url)), '../../../web/dist');
 
 const HELP = `Usage: mxcast relay [options]
 
@@ -14,8 +20,10 @@ Options:
   --data DIR          data directory: relay.db and media/ (default ./data)
   --server-name NAME  the server name in mxc:// URIs (default localhost)
   --public-url URL    base URL clients use, if not http://host:port (behind a proxy)
-  --web-root DIR      serve this directory at / (the built web app: apps/web/dist)
+  --web-root DIR      serve this directory at / (default: apps/web/dist once built)
   --config FILE       JSON with limits, auth and flush settings (docs/operations.md)
+  --demo              also run a live demo broadcast and print its listen link, an access
+                      token and the command to go live from the CLI
 
 Tokens for uploads: mxcast token create @user:localhost --data DIR`;
 
@@ -32,6 +40,7 @@ export const relayCommand: Command = {
       'public-url': { type: 'string' },
       'web-root': { type: 'string' },
       config: { type: 'string' },
+      demo: { type: 'boolean' },
     });
     const port = values.port === undefined ? 8008 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -51,7 +60,10 @@ export const relayCommand: Command = {
       host: values.host ?? '127.0.0.1',
       serverName: values['server-name'] ?? fromFile.serverName ?? 'localhost',
       publicUrl: values['public-url'] ?? fromFile.publicUrl,
-      webRoot: values['web-root'] ?? fromFile.webRoot,
+      webRoot:
+        values['web-root'] ??
+        fromFile.webRoot ??
+        (existsSync(BUILT_WEB_APP) ? BUILT_WEB_APP : undefined),
       log: (line) => process.stderr.write(`relay: ${line}\n`),
     };
     let relay;
@@ -61,6 +73,8 @@ export const relayCommand: Command = {
       throw new CliError(`cannot start: ${(err as Error).message}`, 1);
     }
     process.stdout.write(`${relay.url}\n`);
+    let demo: DemoBroadcast | null = null;
+    if (values.demo) demo = await runDemo(relay.url, options);
     await new Promise<void>((done) => {
       const stop = () => {
         process.off('SIGINT', stop);
@@ -70,7 +84,29 @@ export const relayCommand: Command = {
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
+    await demo?.stop().catch(() => undefined);
     await relay.close();
     return 0;
   },
 };
+
+/** `--demo`: a token, a live demo broadcast, and what to open (README "npm start"). */
+async function runDemo(url: string, options: RelayOptions): Promise<DemoBroadcast> {
+  const token = createToken(options.dataDir, `@demo:${options.serverName ?? 'localhost'}`);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  say(`broadcaster page: ${url}/${options.webRoot ? '' : '  (build the web app: apps/web)'}`);
+  say(`access token:     ${token}`);
+  say(
+    `go live from the CLI: pnpm exec mxcast capture --relay ${url} --token ${token} --input mic --title "My talk"`,
+  );
+  const demo = await startDemoBroadcast({
+    relayUrl: url,
+    token,
+    onNotice: (line) => process.stderr.write(`demo: ${line}\n`),
+  });
+  demo.link.then(
+    (link) => say(`demo broadcast, live now: ${link}`),
+    () => undefined,
+  );
+  return demo;
+}
