@@ -46,6 +46,8 @@ export class BlockWriter {
    * byteOffset/byteLength, never its `.buffer` alone.
    */
   async write(plaintext: Uint8Array): Promise<Uint8Array> {
+    // With a synchronous backend, the in-place path: one allocation, no awaited cipher promise.
+    if (this.canWriteSync) return this.writeSync(plaintext);
     const seq = this.#takeSeq();
     return encodeBlock(seq, await this.cipher.encrypt(seq, plaintext));
   }

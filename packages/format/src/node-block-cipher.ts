@@ -91,7 +91,11 @@ export function createNodeBlockCipher(key: Uint8Array, fileIv: Uint8Array): Bloc
     backend: 'node',
     encryptSync,
     encryptIntoSync,
-    allocate: (length) => Buffer.allocUnsafe(length),
+    allocate(length) {
+      // A plain Uint8Array over pooled memory: Buffer's own slice() would not copy.
+      const b = Buffer.allocUnsafe(length);
+      return new Uint8Array(b.buffer, b.byteOffset, length);
+    },
     decryptSync,
     encrypt: async (seq, plaintext, byteOrder) => encryptSync(seq, plaintext, byteOrder),
     decrypt: async (seq, ciphertext, byteOrder) => decryptSync(seq, ciphertext, byteOrder),
