@@ -18,6 +18,7 @@ import {
   type TestRelay,
 } from '../testing/relay-fixture.ts';
 import { collect } from '../testing/ws-collector.ts';
+import { startRelay } from '../adapter/node-relay.ts';
 
 const webRoot = mkdtempSync(join(tmpdir(), 'mxcast-web-'));
 let t: TestRelay;
@@ -112,6 +113,13 @@ describe('media lifecycle', () => {
     expect(Buffer.from(await (await fetch(downloadUrl(t, m))).arrayBuffer()).equals(bytes)).toBe(
       true,
     );
+  });
+});
+
+describe('data directory', () => {
+  it('refuses a second relay on the same data directory', async () => {
+    await expect(startRelay({ dataDir: t.dataDir, port: 0 })).rejects.toThrow(/in use/);
+    expect((await fetch(`${t.url}/health`)).status).toBe(200);
   });
 });
 

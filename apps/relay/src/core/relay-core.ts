@@ -9,6 +9,7 @@ import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { hashToken } from './token-store.ts';
+import { lockDataDir } from '../storage/data-dir-lock.ts';
 import { RelayDatabase } from '../storage/relay-database.ts';
 
 /**
@@ -32,8 +33,16 @@ export class RelayCore {
   /** Set by the Node adapter; without it downloads are web ReadableStreams. */
   directDownload: DirectDownload | null = null;
 
+  private readonly unlock: () => void;
+
   constructor(readonly config: RelayConfig) {
     this.db = new RelayDatabase(config.dataDir);
+    try {
+      this.unlock = lockDataDir(config.dataDir);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.store = new MediaStore(config, this.db, this.metrics);
   }
 
@@ -83,5 +92,6 @@ export class RelayCore {
   async close(): Promise<void> {
     await this.store.close();
     this.db.close();
+    this.unlock();
   }
 }
