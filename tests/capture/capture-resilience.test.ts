@@ -161,4 +161,60 @@ describe('capture resilience', () => {
     // second run's one second: the resumed granules continue from the stored blocks.
     expect(decoded.samples.length).toBe((before.block_count - 2) * 12 * 960 + 48000);
   });
+  it('gives up after --max-outage with exit 3, and --resume finishes the broadcast once the relay is back', async () => {
+    const dataDir = tempDir('mxcast-relay-');
+    const token = createToken(dataDir, '@broadcaster:localhost');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    let relay = await spawnRelay(port, dataDir);
+    children.push(relay);
+    const statePath = path.join(tempDir(), 'state.json');
+    const first = runMxcast([
+      'capture',
+      '--relay',
+      url,
+      '--token',
+      token,
+      '--input',
+      'timecode',
+      '--realtime',
+      '--state',
+      statePath,
+      '--max-outage',
+      '2',
+      '--quiet',
+    ]);
+    children.push(first.child);
+    await first.waitFor('/listen#');
+    await sleep(800);
+    await killAndWait(relay, 'SIGKILL');
+    const gaveUp = await first.done;
+    expect(gaveUp.code).toBe(3);
+    expect(gaveUp.stderr.trim().split('\n').at(-1)).toMatch(
+      /relay unreachable for \d+ s, giving up .*resume with --resume/,
+    );
+
+    relay = await spawnRelay(port, dataDir);
+    children.push(relay);
+    const second = await runMxcast([
+      'capture',
+      '--relay',
+      url,
+      '--token',
+      token,
+      '--input',
+      'timecode',
+      '--duration',
+      '1',
+      '--resume',
+      statePath,
+      '--quiet',
+    ]).done;
+    expect(second.stderr).toMatch(/resuming mxc:\/\/localhost\/\S+ at block \d+/);
+    expect(second.code).toBe(0);
+    const { opus, pages } = await downloadAndDecrypt(linkFrom(second.stdout));
+    expect(pages.map((p) => p.seq)).toEqual(pages.map((_, i) => i));
+    expect(parseOggPage(pages.at(-1)!.plaintext).flags & OggFlag.EOS).toBe(OggFlag.EOS);
+    expect(await opusinfo(writeTemp(tempDir(), 'outage.opus', opus))).not.toMatch(/WARNING|ERROR/);
+  });
 });

@@ -73,6 +73,7 @@ export class UploadSession {
   private wakeWriters: (() => void)[] = [];
   private socket: ListenSocket | null = null;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
+  private monitorStopped = false;
   private putAbort: AbortController | null = null;
   private done: Promise<void>;
   reconnects = 0;
@@ -190,13 +191,19 @@ export class UploadSession {
   }
 
   private async startAckMonitor(): Promise<void> {
+    let socket: ListenSocket;
     try {
-      this.socket = await this.client.listenSocket(this.mxc, { from: this.options.startSeq });
+      socket = await this.client.listenSocket(this.mxc, { from: this.options.startSeq });
     } catch {
-      this.startPolling();
+      if (this.mode === 'put' && !this.cancelled) this.startPolling();
       return;
     }
-    const socket = this.socket;
+    // The upload may have moved on to tus (or ended) while the socket was opening.
+    if (this.mode !== 'put' || this.cancelled || this.monitorStopped) {
+      socket.close();
+      return;
+    }
+    this.socket = socket;
     void (async () => {
       try {
         for await (const ev of socket) {
@@ -217,7 +224,7 @@ export class UploadSession {
 
   /** Without a listen socket, HEAD the tus offset a few times a second. */
   private startPolling(): void {
-    if (this.pollTimer || this.cancelled) return;
+    if (this.pollTimer || this.cancelled || this.monitorStopped) return;
     this.pollTimer = setInterval(() => {
       this.client.tusOffset(this.mxc).then(
         (o) => this.ackTo(o.offset),
@@ -227,6 +234,7 @@ export class UploadSession {
   }
 
   private stopAckMonitor(): void {
+    this.monitorStopped = true;
     this.socket?.close();
     this.socket = null;
     if (this.pollTimer) clearInterval(this.pollTimer);
@@ -238,7 +246,9 @@ export class UploadSession {
   private async runLoop(): Promise<void> {
     try {
       if (this.mode === 'put') {
-        await this.startAckMonitor();
+        // Not awaited: the upload must not wait for the socket (loading `ws`, a slow upgrade);
+        // it asks `from=<first seq>`, so it replays whatever was stored before it joined.
+        void this.startAckMonitor();
         try {
           await this.runPut();
           return;
