@@ -26,17 +26,22 @@ const opusWasm: Plugin = {
   },
 };
 
-export default defineConfig({
+// The browser aliases apply to the built app only: tests under Vitest run in Node, where
+// opusscript's own (WebAssembly) build loads fine.
+export default defineConfig(({ command }) => ({
   plugins: [opusWasm],
   base: '/',
   resolve: {
-    alias: [
-      {
-        find: /^opusscript$/,
-        replacement: new URL('./src/codec/opusscript-browser.ts', import.meta.url).pathname,
-      },
-      { find: /^opusscript-real$/, replacement: opusscriptEntry },
-    ],
+    alias:
+      command !== 'build'
+        ? []
+        : [
+            {
+              find: /^opusscript$/,
+              replacement: new URL('./src/codec/opusscript-browser.ts', import.meta.url).pathname,
+            },
+            { find: /^opusscript-real$/, replacement: opusscriptEntry },
+          ],
   },
   worker: { format: 'es' },
   build: {
@@ -45,4 +50,4 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 1500,
   },
-});
+}));

@@ -202,7 +202,7 @@ describe('web app in Chromium', () => {
     );
     await viaHls.close();
     await screenshot(listener, 'web-listener-cancelled');
-  });
+  }, 240_000);
 
   it('sends a broadcaster with an unknown token back to sign-in', async () => {
     const page = await rig.context.newPage();

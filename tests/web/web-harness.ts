@@ -172,7 +172,7 @@ export async function outputSpectrum(page: Page): Promise<Spectrum> {
  * −75 dBFS: the browser's voice processing on the fake microphone lowers a steady tone) and
  * standing 30 dB above the median bin.
  */
-export async function expectTone(page: Page, timeoutMs = 8000): Promise<Spectrum> {
+export async function expectTone(page: Page, timeoutMs = 15_000): Promise<Spectrum> {
   const deadline = Date.now() + timeoutMs;
   let last: Spectrum = { peakHz: 0, peakDb: -Infinity, prominenceDb: 0 };
   while (Date.now() < deadline) {
@@ -220,7 +220,8 @@ export async function waitForPlayer(
   page: Page,
   test: (v: PlayerView) => boolean,
   what: string,
-  timeoutMs = 15_000,
+  // Generous: the machine (2 cores) may be shared with other test runs.
+  timeoutMs = 25_000,
 ): Promise<PlayerView> {
   const deadline = Date.now() + timeoutMs;
   let view = await playerView(page);

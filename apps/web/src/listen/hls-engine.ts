@@ -136,11 +136,11 @@ export class HlsEngine implements ListenEngine {
 
   #state(delay: number | null): ListenState {
     const audio = this.#audio;
-    // A cancelled broadcast loses its playlist (404) and is never finished: it ended early.
-    if (
-      this.#o.uploadState() === 'cancelled' &&
-      (this.#error?.code === 'NOT_FOUND' || audio.ended || audio.paused)
-    ) {
+    // A cancelled broadcast loses its playlist (404) and is never finished: it ended early once
+    // what was buffered has played out.
+    const starved =
+      audio.ended || audio.paused || audio.readyState < HTMLMediaElement.HAVE_FUTURE_DATA;
+    if (this.#o.uploadState() === 'cancelled' && (this.#error?.code === 'NOT_FOUND' || starved)) {
       return 'ended-without-finishing';
     }
     if (this.#error) return 'error';

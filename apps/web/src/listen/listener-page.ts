@@ -179,7 +179,11 @@ class ListenerView {
 
   async #boot(): Promise<void> {
     await this.#pollIndex();
-    setInterval(() => void this.#pollIndex(), INDEX_POLL_MS);
+    const poll = setInterval(() => {
+      // A complete or cancelled upload changes no more: stop asking.
+      if (this.#uploadOver() || this.#notFound) clearInterval(poll);
+      else void this.#pollIndex();
+    }, INDEX_POLL_MS);
     setInterval(() => this.#render(), UI_TICK_MS);
     if (this.#notFound) return this.#render();
     this.#context = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
