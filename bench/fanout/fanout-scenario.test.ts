@@ -1,0 +1,67 @@
+/**
+ * One small row end to end with the real parts: the relay (`mxcast relay`) or Icecast as a
+ * pinned process, the load generator as a pinned process with its uploader thread, real sockets.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FANOUT_PRESETS } from './fanout-presets.ts';
+import { runScenario, spawnLoadGenerator } from './fanout-scenario.ts';
+import { startServer, type SeriesName } from './fanout-servers.ts';
+import { findIcecast } from './icecast-server.ts';
+import { createRelayDataTemplate, type RelayDataTemplate } from './relay-server.ts';
+
+let relayData: RelayDataTemplate;
+beforeAll(async () => {
+  relayData = await createRelayDataTemplate();
+}, 30_000);
+afterAll(() => relayData.dispose());
+
+const icecast = findIcecast();
+const series: SeriesName[] = ['relay-ws', 'relay-http'];
+if ('binary' in icecast) series.push('icecast-http');
+
+describe('runScenario', () => {
+  it.each(series)(
+    '%s: 5 listeners get every low-latency block of the hold, with delays and server stats',
+    async (name) => {
+      const preset = FANOUT_PRESETS['low-latency'];
+      const gen = spawnLoadGenerator();
+      try {
+        const server = await startServer(
+          name,
+          preset,
+          'binary' in icecast ? icecast : null,
+          relayData,
+          5,
+        );
+        try {
+          const r = await runScenario(server, gen, {
+            preset: 'low-latency',
+            listeners: 5,
+            holdMs: 1500,
+            graceMs: 2000,
+            joinBudgetMs: 10_000,
+          });
+          expect(r).toMatchObject({
+            joined: 5,
+            heldAtStart: 5,
+            held: 5,
+            dropped: 0,
+            lostBlocks: 0,
+          });
+          // 1.5 s of 20 ms blocks, give or take the timer's edges
+          expect(r.windowBlocks).toBeGreaterThanOrEqual(70);
+          expect(r.samples).toBe(5 * r.windowBlocks);
+          expect(r.p50).toBeGreaterThan(0);
+          expect(r.max).toBeGreaterThanOrEqual(r.p99);
+          expect(r.serverCpuPct).toBeGreaterThan(0);
+          expect(r.serverPeakRssMb).toBeGreaterThan(5);
+        } finally {
+          await server.close();
+        }
+      } finally {
+        await gen.stop();
+      }
+    },
+    60_000,
+  );
+});
