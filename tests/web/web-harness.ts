@@ -237,6 +237,8 @@ export async function waitForPlayer(
 /** Signs in on the broadcaster page, goes live with `preset`, returns the listen link. */
 export async function goLive(page: Page, rig: WebRig, preset = 'voice'): Promise<string> {
   await page.goto(`${rig.relay.url}/`);
+  // The page renders once its chunk has loaded: sign-in when no token is stored, else setup.
+  await page.waitForSelector('#signin, #setup', { timeout: 15_000 });
   if (await page.locator('#token').count()) {
     await page.fill('#token', rig.token);
     await page.click('#signin button[type=submit]');

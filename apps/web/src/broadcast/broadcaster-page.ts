@@ -35,7 +35,7 @@ function showSignIn(main: HTMLElement, relayUrl: string, notice = ''): void {
     id: 'token',
     name: 'token',
     autocomplete: 'current-password',
-    placeholder: 'mxc_…',
+    placeholder: 'Paste your token',
     required: true,
   });
   const form = h(

@@ -36,10 +36,6 @@ const LIVE_SYNC_S = 3;
 const SEGMENT_S = 2;
 const LIVE_SLACK_S = 2;
 
-export function hlsSupported(): boolean {
-  return Hls.isSupported() && MediaSource.isTypeSupported('audio/mp4; codecs="opus"');
-}
-
 export function playlistUrl(relayUrl: string, mxc: string): string {
   return `${relayUrl.replace(/\/+$/, '')}${UNSTABLE_PREFIX}/hls/${mxcPath(mxc)}/playlist.m3u8`;
 }
@@ -70,7 +66,7 @@ export class HlsEngine implements ListenEngine {
 
   async start(from: 'live' | number): Promise<void> {
     const { relayUrl, mxc, file, context, destination, hooks } = this.#o;
-    if (!hlsSupported()) {
+    if (!Hls.isSupported() || !MediaSource.isTypeSupported('audio/mp4; codecs="opus"')) {
       this.#fail(
         'UNSUPPORTED',
         'This browser cannot play Opus in MP4 through Media Source Extensions.',

@@ -13,9 +13,22 @@ import {
 import { parseEncryptedFile, type EncryptedFile } from '@mxcast/format';
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { DirectEngine } from './direct-engine.ts';
-import { HlsEngine, hlsSupported } from './hls-engine.ts';
+import type { HlsEngineOptions } from './hls-engine.ts';
 import type { EngineName, EngineStatus, ListenEngine, ListenState } from './listen-engine.ts';
 import { stateView } from './listen-state-view.ts';
+
+/** Whether MSE here plays Opus in MP4, which the HLS engine's remux produces. */
+export function hlsSupported(): boolean {
+  return (
+    typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported('audio/mp4; codecs="opus"')
+  );
+}
+
+/** hls.js is loaded only when the HLS engine is chosen. */
+async function createHlsEngine(options: HlsEngineOptions): Promise<ListenEngine> {
+  const { HlsEngine } = await import('./hls-engine.ts');
+  return new HlsEngine(options);
+}
 
 const INDEX_POLL_MS = 1500;
 const UI_TICK_MS = 200;
@@ -292,7 +305,7 @@ class ListenerView {
     };
     const engine: ListenEngine =
       this.#engineName === 'hls'
-        ? new HlsEngine({
+        ? await createHlsEngine({
             ...common,
             liveEdge: () => this.#liveEdge(),
             uploadState: () => this.#index?.state ?? null,
