@@ -110,6 +110,21 @@ describe('web app in Chromium', () => {
     expect(back.position).toBeLessThan(live.position - 3);
     await direct.keyboard.press('End');
     await waitForPlayer(direct, (v) => v.state === 'live', 'live after End');
+
+    // Space pauses (silence) and resumes where it paused.
+    await direct.keyboard.press('Space');
+    const paused = await waitForPlayer(direct, (v) => v.state === 'stopped', 'paused');
+    expect(await loudestOutput(direct, 800)).toBeLessThan(-100);
+    await direct.keyboard.press('Space');
+    const resumed = await waitForPlayer(
+      direct,
+      (v) => v.state === 'playing',
+      'playing after resume',
+    );
+    expect(resumed.position).toBeGreaterThanOrEqual(paused.position - 0.3);
+    await expectTone(direct);
+    await direct.keyboard.press('End');
+    await waitForPlayer(direct, (v) => v.state === 'live', 'live again after End');
   });
 
   it('plays the same broadcast through hls.js, seeks back, and goes live', async () => {

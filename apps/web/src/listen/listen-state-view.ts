@@ -89,7 +89,11 @@ export function stateView(
       return {
         pill: 'Paused',
         tone: '',
-        message: paused ? 'Paused. Press play or space to continue.' : 'Stopped.',
+        message: !paused
+          ? 'Stopped.'
+          : status.position > 0
+            ? 'Paused. Press play or space to continue.'
+            : 'Press play (or space) to start listening.',
         delay: '',
       };
     default:
