@@ -19,7 +19,7 @@ beforeAll(async () => {
   const run = await mxcast(['encrypt', '--info-out', info, '--block-size', String(BLOCK)], plain);
   if (run.code !== 0) throw new Error(run.stderr);
   stream = Buffer.from(run.stdout);
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -35,7 +35,7 @@ function refreshCrc(bytes: Buffer, at: number): void {
   bytes.writeUInt32BE(crc, at + 12);
 }
 
-describe('mxcast decrypt', { timeout: 60_000 }, () => {
+describe('mxcast decrypt', { timeout: 180_000 }, () => {
   it('decrypts what encrypt wrote; --info may hold an event content with a file key', async () => {
     const run = await mxcast(['decrypt', '--info', info], stream);
     expect(run.code, run.stderr).toBe(0);
@@ -83,8 +83,12 @@ describe('mxcast decrypt', { timeout: 60_000 }, () => {
         0,
       ],
     ];
-    for (const [name, input, message, written] of cases) {
-      const run = await mxcast(['decrypt', '--info', info], input);
+    // Independent runs: spawn them together (each pays tsx's start-up).
+    const runs = await Promise.all(
+      cases.map(([, input]) => mxcast(['decrypt', '--info', info], input)),
+    );
+    for (const [i, [name, , message, written]] of cases.entries()) {
+      const run = runs[i]!;
       expect(run.code, name).toBe(1);
       expect(run.stderr.trim().split('\n'), name).toHaveLength(1);
       expect(run.stderr, name).toMatch(message);

@@ -31,7 +31,7 @@ function blocksOf(bytes: Buffer): { seq: number; len: number; crc: number; block
   return out;
 }
 
-describe('mxcast encrypt', { timeout: 60_000 }, () => {
+describe('mxcast encrypt', { timeout: 180_000 }, () => {
   it('writes MXC v3 to stdout and the EncryptedFile to --info-out with mode 0600', async () => {
     const plain = randomBytes(2500);
     const info = path.join(dir, 'info.json');
@@ -80,13 +80,15 @@ describe('mxcast encrypt', { timeout: 60_000 }, () => {
   });
 
   it('refuses bad arguments with one line and exit 2', async () => {
-    for (const args of [
+    const argvs = [
       ['encrypt'],
       ['encrypt', '--info-out', path.join(dir, 'c.json'), '--block-size', '0'],
       ['encrypt', '--info-out', path.join(dir, 'c.json'), '--block-size', '2000000'],
       ['encrypt', '--info-out', path.join(dir, 'c.json'), '--bogus'],
-    ]) {
-      const run = await mxcast(args);
+    ];
+    const runs = await Promise.all(argvs.map((args) => mxcast(args)));
+    for (const [i, args] of argvs.entries()) {
+      const run = runs[i]!;
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stdout).toHaveLength(0);

@@ -16,12 +16,12 @@ beforeAll(async () => {
   );
   if (run.code !== 0) throw new Error(run.stderr);
   stream = Buffer.from(run.stdout);
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('mxcast inspect', { timeout: 60_000 }, () => {
+describe('mxcast inspect', { timeout: 180_000 }, () => {
   it('lists magic, byte order and every block of a file, with no key', async () => {
     const file = path.join(dir, 'ok.mxc');
     await writeFile(file, stream);
