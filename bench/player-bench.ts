@@ -39,8 +39,11 @@ async function latency(
     chunks.push({ end: c.startSample + c.pcm.length / c.channels, at: performance.now() });
   });
   let done: Promise<unknown> = Promise.resolve();
+  let player: Player | undefined;
+  let joinedAt = 0;
   const capture = captureRealtime(upload, preset, seconds, () => {
-    const player = new Player({
+    joinedAt = performance.now();
+    player = new Player({
       relayUrl: relay.url,
       mxc: upload.mxc,
       file: upload.file,
@@ -52,7 +55,13 @@ async function latency(
     done = player.play({ live: true });
   });
   const { frameDone, preSkip } = await capture;
-  await done;
+  // A listener that has not finished 5 s after the broadcast did is stopped (and reported).
+  const timer = setTimeout(() => player?.stop(), 5000);
+  const outcome = (await done) as { state: string };
+  clearTimeout(timer);
+  process.stderr.write(
+    `player bench: ${preset} ${transport}: ${outcome.state}, ${chunks.length} chunks\n`,
+  );
   void delivered;
   // Frame f's last output sample is (f + 1) × 960 − preSkip − 1: its PCM arrived with the first
   // chunk that reaches past it.
@@ -63,9 +72,12 @@ async function latency(
     while (c < chunks.length && (chunks[c] as { end: number }).end < last) c++;
     const chunk = chunks[c];
     if (!chunk) break;
-    if (f >= 5) lat.push(chunk.at - (frameDone[f] as number)); // skip the join
+    // Steady state only: the join (cold decoder, header, first request) is reported apart.
+    if ((frameDone[f] as number) - (frameDone[0] as number) >= 2000)
+      lat.push(chunk.at - (frameDone[f] as number));
   }
-  return lat;
+  const firstAudio = (chunks[0]?.at ?? Number.NaN) - joinedAt;
+  return { lat, firstAudio };
 }
 
 async function seeks(relay: BenchRelay, seconds: number, count: number) {
@@ -74,13 +86,14 @@ async function seeks(relay: BenchRelay, seconds: number, count: number) {
   // wait until the relay has it all
   const [server, id] = upload.mxc.slice('mxc://'.length).split('/') as [string, string];
   for (;;) {
-    const idx = (await (
-      await fetch(`${relay.url}/_matrix/media/unstable/org.matrix.msc4016/index/${server}/${id}`)
-    ).json()) as {
-      block_count: number;
-    };
+    // (a keep-alive connection the relay closed can reset: just ask again)
+    const idx = (await fetch(
+      `${relay.url}/_matrix/media/unstable/org.matrix.msc4016/index/${server}/${id}`,
+    )
+      .then((r) => r.json())
+      .catch(() => ({ block_count: 0 }))) as { block_count: number };
     if (idx.block_count >= long.blocks + 2) break;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 500));
   }
   const measure = async (label: string) => {
     let gate: (() => void) | undefined;
@@ -119,6 +132,7 @@ async function seeks(relay: BenchRelay, seconds: number, count: number) {
     await done;
     return { label, times, requests };
   };
+  process.stderr.write(`player bench: ${long.blocks} blocks on the relay\n`);
   const live = await measure('live (PUT still open)');
   await long.finish();
   const finished = await measure('finished');
@@ -157,7 +171,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   try {
     for (const preset of PRESETS) {
       for (const transport of ['http', 'ws'] as const) {
-        const lat = await latency(relay, preset, transport, liveSeconds);
+        const { lat, firstAudio } = await latency(relay, preset, transport, liveSeconds);
         raw[`latency-${preset}-${transport}`] = lat.map((x) => round(x, 1));
         latencyRows.push([
           preset,
@@ -165,6 +179,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           lat.length,
           round(percentile(lat, 50), 1),
           round(percentile(lat, 99), 1),
+          round(firstAudio, 0),
         ]);
       }
     }
@@ -184,8 +199,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       title: 'Player: glass-to-glass latency, seek, decode speed',
       tables: [
         {
-          title: `Glass-to-glass latency, ms (frame complete at capture → decoded PCM at a live listener, ${liveSeconds} s per row)`,
-          columns: ['preset', 'transport', 'frames', 'p50', 'p99'],
+          title: `Glass-to-glass latency, ms (frame complete at capture → decoded PCM at a live listener; ${liveSeconds} s per row, frames from 2 s on; the join, from a cold player, apart)`,
+          columns: ['preset', 'transport', 'frames', 'p50', 'p99', 'join → first audio'],
           rows: latencyRows,
         },
         {

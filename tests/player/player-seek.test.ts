@@ -82,6 +82,7 @@ describe('seek in a finished broadcast', () => {
       player.on('state', ({ state }) => state === 'playing' && resolve()),
     );
     const before = player.status().requests;
+    const reconnectsBefore = player.status().reconnects;
     const chunksBefore = sink.chunks.length;
     player.seek(15);
     await new Promise<void>((resolve) => {
@@ -95,9 +96,18 @@ describe('seek in a finished broadcast', () => {
         }
       });
     });
-    expect(player.status().requests - before).toBe(1);
+    // one Range request for the seek (a reconnect, should the loaded machine drop a connection,
+    // costs an index request and a Range request of its own)
+    const reconnects = player.status().reconnects - reconnectsBefore;
+    expect(
+      player.status().requests - before - 2 * reconnects,
+      JSON.stringify(player.status()),
+    ).toBe(1);
     const after = sink.chunks.find((c) => c.startSample >= 15 * 48_000);
-    expect(after?.startSample).toBe(15 * 48_000);
+    expect(
+      after?.startSample,
+      JSON.stringify(sink.chunks.map((c) => c.startSample).slice(-8)),
+    ).toBe(15 * 48_000);
     player.stop();
     expect((await done).state).toBe('stopped');
   });

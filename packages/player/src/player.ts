@@ -23,65 +23,27 @@ import {
   type SourceEnd,
   type SourceStart,
 } from './block-source.ts';
-import { probeBlock } from './block-probe.ts';
-import { bisectGranule, type ProbedBlock } from './granule-bisector.ts';
+import type { ProbedBlock } from './granule-bisector.ts';
+import { bisectSeek } from './seek-bisection.ts';
 import { HttpBlockSource } from './http-block-source.ts';
 import { OggBlockDemuxer } from './ogg-block-demuxer.ts';
-import { OpusPageDecoder, type PacketDecoder, type PcmChunk } from './opus-page-decoder.ts';
+import { OpusPageDecoder, type PcmChunk } from './opus-page-decoder.ts';
 import { PlayerEmitter, type PlayerState, type PlayerStatus } from './player-events.ts';
 import { PlayerError, isPlayerError } from './player-error.ts';
 import { PlayoutOutput } from './playout-output.ts';
 import { fetchIndex, parseMxcUri, type MediaLocation } from './relay-index.ts';
-import type { PcmSink } from './sink/pcm-sink.ts';
 import {
   FIRST_AUDIO_SEQ,
   OPUS_RATE,
-  PRE_ROLL_SAMPLES,
   blockStartSample,
+  geometryFromBlocks,
   planSeek,
   type StreamGeometry,
 } from './stream-geometry.ts';
-import { WsBlockSource, type WebSocketConstructor } from './ws-block-source.ts';
+import { WsBlockSource } from './ws-block-source.ts';
+import type { PlayFrom, PlayerOptions, PlayerOutcome } from './player-options.ts';
 
-/** What the event content (`org.matrix.msc4016.stream`) or a listen link's `g` declares. */
-export interface DeclaredGeometry {
-  frameMs: number;
-  framesPerBlock: number;
-  blockSize: number;
-  channels?: number;
-}
-
-export interface PlayerOptions {
-  relayUrl: string;
-  mxc: string;
-  /** The EncryptedFile (key + IV), or a cipher made from it. Never sent anywhere. */
-  file?: EncryptedFile;
-  cipher?: BlockCipher;
-  geometry?: DeclaredGeometry;
-  sink: PcmSink;
-  transport?: 'http' | 'ws';
-  accessToken?: string;
-  fetch?: typeof fetch;
-  WebSocket?: WebSocketConstructor;
-  /** Release audio on the wall clock through the adaptive jitter buffer (real-time playback). */
-  pace?: boolean;
-  /** Stop after this many seconds of audio reached the sink. */
-  duration?: number;
-  /** Reconnect attempts in a row before a network error becomes fatal. Default 30. */
-  reconnectAttempts?: number;
-  reconnectDelayMs?: number;
-  maxReconnectDelayMs?: number;
-  maxBlockLength?: number;
-  createDecoder?: (channels: number) => PacketDecoder;
-  now?: () => number;
-}
-
-export type PlayFrom = { live: true } | { time: number };
-
-export interface PlayerOutcome {
-  state: 'finished' | 'ended-without-finishing' | 'stopped' | 'error';
-  error?: PlayerError;
-}
+export type { DeclaredGeometry, PlayFrom, PlayerOptions, PlayerOutcome } from './player-options.ts';
 
 /** Thrown inside a leg to move the read position (a seek) without it counting as a failure. */
 class Jump {
@@ -366,33 +328,22 @@ export class Player extends PlayerEmitter {
     return { kind: 'offset', offset, seq, computed: true };
   }
 
-  /** Block sizes vary: find the start by bisecting on granules (granule-bisector.ts). */
+  /** Block sizes vary: find the start by bisecting on granules (seek-bisection.ts). */
   async #bisectTo(target: number): Promise<SourceStart> {
-    const g = this.#geometry as StreamGeometry;
-    const fetchFn = this.#o.fetch ?? fetch;
-    this.#stats.requests++;
-    const index = await fetchIndex(this.#location, fetchFn);
-    const probe = (offset: number) =>
-      probeBlock(offset, {
-        location: this.#location,
-        cipher: this.#cipher as BlockCipher,
-        fetch: fetchFn,
-        ...(this.#byteOrder ? { byteOrder: this.#byteOrder } : {}),
-        ...(this.#o.maxBlockLength ? { maxBlockLength: this.#o.maxBlockLength } : {}),
-        onRequest: () => void this.#stats.requests++,
-        onResync: (from, to) => {
-          this.#stats.resyncs++;
-          this.emit('resync', { from, to });
-        },
-      });
-    const first = this.#firstAudio ?? (await probe(g.headerEnd));
-    if (!first) throw new PlayerError('BAD_REQUEST', 'the broadcast has no audio block yet', false);
-    const want = BigInt(Math.max(0, target + g.preSkip - PRE_ROLL_SAMPLES));
-    const found = await bisectGranule({
-      probe,
-      first,
-      endOffset: index.byte_length,
-      wantGranule: want,
+    const found = await bisectSeek({
+      location: this.#location,
+      cipher: this.#cipher as BlockCipher,
+      fetch: this.#o.fetch ?? fetch,
+      geometry: this.#geometry as StreamGeometry,
+      first: this.#firstAudio,
+      target,
+      ...(this.#byteOrder ? { byteOrder: this.#byteOrder } : {}),
+      ...(this.#o.maxBlockLength ? { maxBlockLength: this.#o.maxBlockLength } : {}),
+      onRequest: () => void this.#stats.requests++,
+      onResync: (from, to) => {
+        this.#stats.resyncs++;
+        this.emit('resync', { from, to });
+      },
     });
     this.#auth?.allowJump(found.seq);
     this.#restartDecoder(target);
@@ -582,16 +533,13 @@ export class Player extends PlayerEmitter {
   }
 
   #learnGeometry(block: SourceBlock, granule: bigint, samples: number): void {
-    const head = (this.#header as Header).head;
-    const declared = this.#o.geometry;
-    this.#geometry = {
-      headerEnd: (this.#header as Header).headerEnd ?? block.offset ?? 0,
-      blockSize: declared?.blockSize ?? block.size,
-      samplesPerBlock: declared ? declared.frameMs * 48 * declared.framesPerBlock : samples,
-      startGranule: block.seq === FIRST_AUDIO_SEQ && samples > 0 ? Number(granule) - samples : 0,
-      preSkip: head.preSkip,
-      channels: head.channels,
-    };
+    const header = this.#header as Header;
+    this.#geometry = geometryFromBlocks({
+      head: header.head,
+      headerEnd: header.headerEnd ?? block.offset ?? 0,
+      ...(this.#o.geometry ? { declared: this.#o.geometry } : {}),
+      firstAudio: { seq: block.seq, size: block.size, granule, samples },
+    });
   }
 }
 

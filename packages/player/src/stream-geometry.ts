@@ -73,3 +73,26 @@ export function parseTime(text: string): number {
   for (const p of parts) seconds = seconds * 60 + Number(p);
   return seconds;
 }
+
+/**
+ * The geometry from what the player read: OpusHead, where block 2 starts, and either a declared
+ * geometry (listen link `g`, event content) or block 2 itself (its size on the wire, its
+ * samples and granule: DESIGN.md §4 says every audio block is the same).
+ */
+export function geometryFromBlocks(input: {
+  head: { preSkip: number; channels: number };
+  headerEnd: number;
+  declared?: { frameMs: number; framesPerBlock: number; blockSize: number };
+  firstAudio: { seq: number; size: number; granule: bigint; samples: number };
+}): StreamGeometry {
+  const { head, declared, firstAudio: a } = input;
+  return {
+    headerEnd: input.headerEnd,
+    blockSize: declared?.blockSize ?? a.size,
+    samplesPerBlock: declared ? declared.frameMs * 48 * declared.framesPerBlock : a.samples,
+    // RFC 7845 §4.5: the first audio page's granule minus its samples is where the stream starts.
+    startGranule: a.seq === FIRST_AUDIO_SEQ && a.samples > 0 ? Number(a.granule) - a.samples : 0,
+    preSkip: head.preSkip,
+    channels: head.channels,
+  };
+}

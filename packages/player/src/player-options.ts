@@ -1,0 +1,48 @@
+/**
+ * The player's options and results (player.ts): what a caller gives a Player and gets back.
+ */
+import type { BlockCipher, EncryptedFile } from '@mxcast/format';
+import type { PacketDecoder } from './opus-page-decoder.ts';
+import type { PlayerError } from './player-error.ts';
+import type { PcmSink } from './sink/pcm-sink.ts';
+import type { WebSocketConstructor } from './ws-block-source.ts';
+
+/** What the event content (`org.matrix.msc4016.stream`) or a listen link's `g` declares. */
+export interface DeclaredGeometry {
+  frameMs: number;
+  framesPerBlock: number;
+  blockSize: number;
+  channels?: number;
+}
+
+export interface PlayerOptions {
+  relayUrl: string;
+  mxc: string;
+  /** The EncryptedFile (key + IV), or a cipher made from it. Never sent anywhere. */
+  file?: EncryptedFile;
+  cipher?: BlockCipher;
+  geometry?: DeclaredGeometry;
+  sink: PcmSink;
+  transport?: 'http' | 'ws';
+  accessToken?: string;
+  fetch?: typeof fetch;
+  WebSocket?: WebSocketConstructor;
+  /** Release audio on the wall clock through the adaptive jitter buffer (real-time playback). */
+  pace?: boolean;
+  /** Stop after this many seconds of audio reached the sink. */
+  duration?: number;
+  /** Reconnect attempts in a row before a network error becomes fatal. Default 30. */
+  reconnectAttempts?: number;
+  reconnectDelayMs?: number;
+  maxReconnectDelayMs?: number;
+  maxBlockLength?: number;
+  createDecoder?: (channels: number) => PacketDecoder;
+  now?: () => number;
+}
+
+export type PlayFrom = { live: true } | { time: number };
+
+export interface PlayerOutcome {
+  state: 'finished' | 'ended-without-finishing' | 'stopped' | 'error';
+  error?: PlayerError;
+}
