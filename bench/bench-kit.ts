@@ -25,6 +25,11 @@ export interface BenchResult {
   notes: string[];
   /** Anything else worth keeping in the JSON. */
   raw?: unknown;
+  /**
+   * Set (to why) when the run covered only part of the benchmark's tables (e.g. `fanout
+   * --preset=voice`): the runner prints it but keeps the recorded JSON and docs/benchmarks.md.
+   */
+  partial?: string;
 }
 
 export interface RecordedResult extends BenchResult {

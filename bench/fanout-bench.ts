@@ -5,6 +5,10 @@
  * pinned to core 0 gets a real-time stream and N listeners from a load generator pinned to
  * core 1; N grows (100, 1000, 3000, 5000, 10000) until the series breaks. Each row holds its
  * listeners 30 s (6 s with --quick: one N of 100) after all have joined. Helpers live in bench/fanout/.
+ *
+ * A targeted subset (the full run takes ~22 min): `--preset=voice`, `--series=relay-ws,relay-http`,
+ * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`. Such a
+ * run is printed but not recorded (bench/run.ts), so the JSON and docs hold only complete runs.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -18,7 +22,7 @@ import {
   type FanoutRow,
 } from './fanout/fanout-report.ts';
 import { runScenario, spawnLoadGenerator } from './fanout/fanout-scenario.ts';
-import { SERIES, startServer } from './fanout/fanout-servers.ts';
+import { SERIES, startServer, type SeriesName } from './fanout/fanout-servers.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
 
@@ -29,6 +33,59 @@ const FULL = {
   joinBudgetMs: 60_000,
 };
 const QUICK = { listeners: [100], holdMs: 6000, graceMs: 1500, joinBudgetMs: 15_000 };
+const PRESETS: FanoutPresetName[] = ['low-latency', 'voice'];
+
+interface Subset {
+  presets: FanoutPresetName[];
+  series: SeriesName[];
+  listeners: number[] | null;
+  holdMs: number | null;
+  /** The options given, for the result's `partial`; empty when none narrowed the run. */
+  given: string[];
+}
+
+/** Parses `--preset= --series= --n= --hold=` from argv; throws on an unknown value. */
+export function parseSubset(argv: readonly string[]): Subset {
+  const subset: Subset = {
+    presets: PRESETS,
+    series: SERIES.map((s) => s.name),
+    listeners: null,
+    holdMs: null,
+    given: [],
+  };
+  const list = (v: string) => v.split(',').filter(Boolean);
+  for (const arg of argv) {
+    const m = /^--(preset|series|n|hold)=(.+)$/.exec(arg);
+    if (!m) continue;
+    const [, key, value] = m as unknown as [string, string, string];
+    subset.given.push(arg);
+    if (key === 'preset') {
+      subset.presets = list(value).map((p) => {
+        if (!PRESETS.includes(p as FanoutPresetName))
+          throw new Error(`--preset: '${p}' is not one of ${PRESETS.join(', ')}`);
+        return p as FanoutPresetName;
+      });
+    } else if (key === 'series') {
+      subset.series = list(value).map((n) => {
+        if (!SERIES.some((s) => s.name === n))
+          throw new Error(`--series: '${n}' is not one of ${SERIES.map((s) => s.name).join(', ')}`);
+        return n as SeriesName;
+      });
+    } else if (key === 'n') {
+      subset.listeners = list(value).map((n) => {
+        if (!/^\d{1,6}$/.test(n) || Number(n) < 1)
+          throw new Error(`--n: '${n}' is not a listener count`);
+        return Number(n);
+      });
+    } else {
+      if (!/^\d{1,4}$/.test(value) || Number(value) < 1)
+        throw new Error(`--hold: '${value}' is not a number of seconds`);
+      subset.holdMs = Number(value) * 1000;
+    }
+  }
+  return subset;
+}
+
 /** File descriptors each process keeps besides its listener sockets. */
 const FD_HEADROOM = 200;
 
@@ -41,7 +98,12 @@ function fdLimit(): number {
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
-  const plan = options.quick ? QUICK : FULL;
+  const subset = parseSubset(process.argv.slice(2));
+  const plan = {
+    ...(options.quick ? QUICK : FULL),
+    ...(subset.listeners ? { listeners: subset.listeners } : {}),
+    ...(subset.holdMs ? { holdMs: subset.holdMs } : {}),
+  };
   const icecast = findIcecast();
   const icecastFound = 'binary' in icecast ? icecast : null;
   const maxN = fdLimit() - FD_HEADROOM;
@@ -57,9 +119,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     );
   }
   const loadBefore = os.loadavg();
-  for (const presetName of ['low-latency', 'voice'] as FanoutPresetName[]) {
+  for (const presetName of subset.presets) {
     const preset = FANOUT_PRESETS[presetName];
-    for (const series of SERIES) {
+    for (const series of SERIES.filter((s) => subset.series.includes(s.name))) {
       if (series.name === 'icecast-http' && !icecastFound) continue;
       if (series.name !== 'icecast-http' && !relayData) continue;
       for (const listeners of plan.listeners) {
@@ -134,5 +196,6 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ...notes,
     ],
     raw: { plan, rows, seconds, loadBefore, loadAfter: os.loadavg() },
+    ...(subset.given.length ? { partial: `a subset: ${subset.given.join(' ')}` } : {}),
   };
 }

@@ -21,7 +21,9 @@ const ORDER = ['format', 'capture', 'player', 'fanout', 'web'];
 
 async function available(): Promise<string[]> {
   const files = await readdir(here);
-  const names = files.filter((f) => f.endsWith('-bench.ts')).map((f) => f.replace(/-bench\.ts$/, ''));
+  const names = files
+    .filter((f) => f.endsWith('-bench.ts'))
+    .map((f) => f.replace(/-bench\.ts$/, ''));
   return ORDER.filter((n) => names.includes(n)).concat(names.filter((n) => !ORDER.includes(n)));
 }
 
@@ -29,13 +31,15 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(
-      `Usage: pnpm bench [${(await available()).join('|')} …] [--quick]\n` +
-        'Runs benchmarks, writes bench/results/<name>.json, regenerates docs/benchmarks.md.\n',
+      `Usage: pnpm bench [${(await available()).join('|')} …] [--quick] [--<option>=<value> …]\n` +
+        'Runs benchmarks, writes bench/results/<name>.json, regenerates docs/benchmarks.md.\n' +
+        'A run narrowed by options (fanout: --preset= --series= --n= --hold=) is printed, not recorded.\n',
     );
     return 0;
   }
   const options: BenchOptions = { quick: args.includes('--quick') };
   const known = await available();
+  // Benchmark-specific options are `--name=value` (see each bench's header), never bare words.
   const wanted = args.filter((a) => !a.startsWith('--'));
   for (const name of wanted) {
     if (!known.includes(name)) {
@@ -44,6 +48,7 @@ async function main(): Promise<number> {
     }
   }
   await mkdir(resultsDir, { recursive: true });
+  let recordedAny = false;
   for (const name of wanted.length ? wanted : known) {
     process.stderr.write(`bench: running ${name}${options.quick ? ' (quick)' : ''}…\n`);
     const mod = (await import(`./${name}-bench.ts`)) as {
@@ -52,14 +57,22 @@ async function main(): Promise<number> {
     const result = await mod.run(options);
     const recorded: RecordedResult = {
       ...result,
-      command: `pnpm bench ${name}${options.quick ? ' --quick' : ''}`,
+      command: `pnpm bench ${[name, ...args.filter((a) => a.startsWith('--'))].join(' ')}`,
       date: new Date().toISOString(),
       machine: machineDescription(),
     };
-    await writeFile(path.join(resultsDir, `${name}.json`), JSON.stringify(recorded, null, 2) + '\n');
     process.stdout.write(render(recorded) + '\n');
+    if (result.partial) {
+      process.stderr.write(`bench: ${name} not recorded (${result.partial})\n`);
+      continue;
+    }
+    await writeFile(
+      path.join(resultsDir, `${name}.json`),
+      JSON.stringify(recorded, null, 2) + '\n',
+    );
+    recordedAny = true;
   }
-  await regenerateDoc();
+  if (recordedAny) await regenerateDoc();
   return 0;
 }
 

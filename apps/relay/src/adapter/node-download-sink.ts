@@ -1,16 +1,29 @@
 /**
  * The Node fast path for downloads: the relay writes straight to the ServerResponse instead of
- * through a web ReadableStream (one promise and one read per block per listener less): a live
- * block costs one res.write of the shared bytes per listener. A body of unknown length keeps the
- * chunked coding (RFC 9112 §7.1) — node writes the few bytes of chunk-size line itself — because a
- * close-delimited body would make a cut (cancelled media, dropped listener) look like a clean end.
+ * through a web ReadableStream (one promise and one read per block per listener less). A body of
+ * unknown length keeps the chunked coding (RFC 9112 §7.1), because a close-delimited body would
+ * make a cut (cancelled media, dropped listener) look like a clean end. History goes through
+ * res.write (node frames each chunk); a live block is ONE socket.write of the block's prebuilt
+ * chunk (SharedBlock.chunk, framed once for all listeners) — res.write would cork the socket,
+ * write the size line, CRLF, data and CRLF separately and uncork on the next tick, per listener.
+ * Writing to the socket is in order with node's own writes because the response owns the socket
+ * and has nothing buffered (outputSize 0) once its headers are flushed; otherwise (a pipelined
+ * response not yet at the head of the connection) the block goes through res.write.
  * The backlog is res.writableLength: the bytes queued in the response and its socket.
  */
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
+import type { Socket } from 'node:net';
 import type { Context } from 'hono';
 import type { DirectDownload } from '../core/relay-core.ts';
 import type { DownloadSink } from '../fanout/download-pump.ts';
+import type { SharedBlock } from '../fanout/shared-block.ts';
+
+/** node:http's fields the direct path checks (stable since node 0.x, not in @types/node). */
+interface ResponseInternals {
+  outputSize: number;
+  chunkedEncoding: boolean;
+}
 
 class NodeResponseSink implements DownloadSink {
   constructor(private readonly res: ServerResponse) {}
@@ -18,6 +31,23 @@ class NodeResponseSink implements DownloadSink {
   write(bytes: Uint8Array): boolean {
     if (this.res.destroyed) return true;
     return this.res.write(bytes);
+  }
+
+  writeBlock(block: SharedBlock): void {
+    const res = this.res;
+    const socket = res.socket as (Socket & { _httpMessage?: unknown }) | null;
+    const internals = res as unknown as ResponseInternals;
+    if (
+      socket &&
+      socket._httpMessage === res &&
+      internals.chunkedEncoding &&
+      internals.outputSize === 0 &&
+      socket.writable
+    ) {
+      socket.write(block.chunk);
+    } else if (!res.destroyed) {
+      res.write(block.bytes);
+    }
   }
 
   drained(): Promise<void> {

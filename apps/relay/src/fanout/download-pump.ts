@@ -14,6 +14,11 @@ import type { SharedBlock } from './shared-block.ts';
 export interface DownloadSink {
   /** Queues bytes (kept as they are, not copied); false when the consumer wants a pause. */
   write(bytes: Uint8Array): boolean;
+  /**
+   * Optional fast path for a whole live block (its `bytes`, in order after everything written so
+   * far): a sink that can send the block's prebuilt framing (SharedBlock.chunk) does so here.
+   */
+  writeBlock?(block: SharedBlock): void;
   /** Resolves when the consumer wants more, or has gone. */
   drained(): Promise<void>;
   /** Bytes queued and not yet taken by the consumer (for the backlog bound). */
@@ -64,12 +69,19 @@ export function pumpDownload(o: DownloadPumpOptions): void {
         finish('fail', new Error('listener fell behind'));
         return;
       }
-      let view = block.bytes;
-      if (block.offset < pos) view = view.subarray(pos - block.offset);
-      if (blockEnd > stop) view = view.subarray(0, view.length - (blockEnd - stop));
-      sink.write(view);
-      pos += view.length;
-      o.onBytes(view.length);
+      if (block.offset === pos && blockEnd <= stop && sink.writeBlock) {
+        // The usual live case: the whole block, framed once for every listener.
+        sink.writeBlock(block);
+        pos = blockEnd;
+        o.onBytes(block.bytes.length);
+      } else {
+        let view = block.bytes;
+        if (block.offset < pos) view = view.subarray(pos - block.offset);
+        if (blockEnd > stop) view = view.subarray(0, view.length - (blockEnd - stop));
+        sink.write(view);
+        pos += view.length;
+        o.onBytes(view.length);
+      }
       if (pos >= stop) finish('end');
     },
     onEnd(state: EndState) {

@@ -1,17 +1,46 @@
 /**
- * A stored block as every listener gets it: ONE buffer per block holding a WebSocket frame
- * header (RFC 6455 §5.2: FIN + binary opcode, server frames are unmasked) followed by the block's
- * bytes. WebSocket listeners write `frame` as it is; HTTP listeners write `bytes`, a view of the
- * same memory. So the framing is built once per block, and no listener gets a copy.
+ * A stored block as every listener gets it, framed once per block for all listeners (issue 3,
+ * "Fan-out engineering"):
+ * - `frame`: ONE buffer holding a WebSocket frame header (RFC 6455 §5.2: FIN + binary opcode,
+ *   server frames are unmasked) followed by the block's bytes; `bytes` is a view of the same
+ *   memory (what is stored, and what a byte-range or close-delimited HTTP body carries).
+ * - `chunk`: the block as one HTTP/1.1 chunk (RFC 9112 §7.1: chunk-size in hex, CRLF, data, CRLF),
+ *   built on first use — only media with a live chunked HTTP listener pay for it — and then shared
+ *   by every such listener, so a live HTTP block is one socket write of a prebuilt buffer.
+ * So a block costs at most two buffers however many listeners it has, and no listener gets a copy.
  */
-export interface SharedBlock {
-  seq: number;
-  /** Byte offset of the block in the media file. */
-  offset: number;
+export class SharedBlock {
   /** Header + ciphertext, exactly the stored bytes (a view into `frame`). */
-  bytes: Buffer;
-  /** The complete WebSocket binary frame carrying `bytes`. */
-  frame: Buffer;
+  readonly bytes: Buffer;
+  private chunkBuffer: Buffer | null = null;
+
+  constructor(
+    readonly seq: number,
+    /** Byte offset of the block in the media file. */
+    readonly offset: number,
+    /** The complete WebSocket binary frame carrying `bytes`. */
+    readonly frame: Buffer,
+    headerLength: number,
+  ) {
+    this.bytes = frame.subarray(headerLength);
+  }
+
+  /** `bytes` as one HTTP chunk: `<hex size>\r\n<bytes>\r\n`. */
+  get chunk(): Buffer {
+    if (this.chunkBuffer) return this.chunkBuffer;
+    const size = this.bytes.length.toString(16);
+    const chunk = Buffer.allocUnsafe(size.length + 2 + this.bytes.length + 2);
+    chunk.write(size, 0, 'latin1');
+    let at = size.length;
+    chunk[at++] = 0x0d;
+    chunk[at++] = 0x0a;
+    chunk.set(this.bytes, at);
+    at += this.bytes.length;
+    chunk[at++] = 0x0d;
+    chunk[at] = 0x0a;
+    this.chunkBuffer = chunk;
+    return chunk;
+  }
 }
 
 export function wsFrameHeaderLength(payloadLength: number): number {
@@ -35,5 +64,5 @@ export function makeSharedBlock(seq: number, offset: number, block: Uint8Array):
     frame.writeUInt32BE(len >>> 0, 6);
   }
   frame.set(block, head);
-  return { seq, offset, bytes: frame.subarray(head), frame };
+  return new SharedBlock(seq, offset, frame, head);
 }

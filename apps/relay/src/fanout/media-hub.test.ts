@@ -1,0 +1,106 @@
+/**
+ * The hub on its own: sliced fan-out keeps every listener's blocks in order and complete, a
+ * listener joining or leaving mid-fan-out is handled, `end` finishes a fan-out under way first;
+ * and a shared block's framings (WebSocket frame, HTTP chunk) are the block's bytes, framed.
+ */
+import { describe, expect, it } from 'vitest';
+import { MediaHub, type EndState, type HubListener } from './media-hub.ts';
+import { makeSharedBlock, type SharedBlock } from './shared-block.ts';
+
+class Recorder implements HubListener {
+  seqs: number[] = [];
+  ended: EndState | null = null;
+  constructor(private readonly from = 0) {}
+  onBlock(block: SharedBlock): void {
+    if (block.seq >= this.from) this.seqs.push(block.seq);
+  }
+  onEnd(state: EndState): void {
+    this.ended = state;
+  }
+}
+
+const block = (seq: number) => makeSharedBlock(seq, seq * 10, new Uint8Array(10).fill(seq));
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('MediaHub', () => {
+  it('fans out within one call while the listeners fit in a slice', () => {
+    const hub = new MediaHub(4);
+    const ls = Array.from({ length: 4 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    hub.publish(block(0));
+    expect(ls.map((l) => l.seqs)).toEqual([[0], [0], [0], [0]]);
+  });
+
+  it('slices a large fan-out across event-loop turns, in order for every listener', async () => {
+    const hub = new MediaHub(3);
+    const ls = Array.from({ length: 10 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    hub.publish(block(0));
+    hub.publish(block(1));
+    expect(ls.filter((l) => l.seqs.length > 0)).toHaveLength(3);
+    let turns = 0;
+    while (ls.some((l) => l.seqs.length < 2)) {
+      await turn();
+      turns++;
+    }
+    expect(turns).toBe(6); // 20 deliveries, 3 per turn: 7 calls in all
+    for (const l of ls) expect(l.seqs).toEqual([0, 1]);
+  });
+
+  it('visits listeners that join mid-fan-out and skips those that left', async () => {
+    const hub = new MediaHub(2);
+    const ls = Array.from({ length: 6 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    hub.publish(block(0));
+    const gone = ls[5] as Recorder;
+    hub.remove(gone);
+    // Joined after block 0 was stored: it skips it, like a real listener, by seq.
+    const late = new Recorder(1);
+    hub.add(late);
+    hub.publish(block(1));
+    while (ls.slice(0, 5).some((l) => l.seqs.length < 2)) await turn();
+    await turn();
+    expect(gone.seqs).toEqual([]);
+    expect(late.seqs).toEqual([1]);
+    for (const l of ls.slice(0, 5)) expect(l.seqs).toEqual([0, 1]);
+  });
+
+  it('finishes a fan-out under way before ending', () => {
+    const hub = new MediaHub(2);
+    const ls = Array.from({ length: 5 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    hub.publish(block(0));
+    hub.publish(block(1));
+    hub.end('complete');
+    for (const l of ls) {
+      expect(l.seqs).toEqual([0, 1]);
+      expect(l.ended).toBe('complete');
+    }
+    expect(hub.size).toBe(0);
+  });
+});
+
+describe('SharedBlock', () => {
+  it.each([10, 125, 126, 1031, 65535, 65536])(
+    'frames a %i-byte block once for WebSocket and once for HTTP',
+    (len) => {
+      const bytes = Uint8Array.from({ length: len }, (_, i) => (i * 7) & 0xff);
+      const b = makeSharedBlock(3, 100, bytes);
+      expect(Buffer.compare(b.bytes, bytes)).toBe(0);
+      // RFC 6455 §5.2: FIN + binary, then the 7-bit, 16-bit or 64-bit length.
+      expect(b.frame[0]).toBe(0x82);
+      const head = b.frame.length - len;
+      const length =
+        head === 2 ? b.frame[1] : head === 4 ? b.frame.readUInt16BE(2) : b.frame.readUInt32BE(6);
+      expect(length).toBe(len);
+      expect(b.bytes.buffer).toBe(b.frame.buffer);
+      // RFC 9112 §7.1: hex size, CRLF, data, CRLF; built once, then the same buffer.
+      const chunk = b.chunk;
+      const line = `${len.toString(16)}\r\n`;
+      expect(chunk.subarray(0, line.length).toString('latin1')).toBe(line);
+      expect(Buffer.compare(chunk.subarray(line.length, line.length + len), bytes)).toBe(0);
+      expect(chunk.subarray(line.length + len).toString('latin1')).toBe('\r\n');
+      expect(b.chunk).toBe(chunk);
+    },
+  );
+});

@@ -1,0 +1,37 @@
+/** `pnpm bench fanout --preset= --series= --n= --hold=`: a targeted subset, refused when unknown. */
+import { describe, expect, it } from 'vitest';
+import { parseSubset } from '../fanout-bench.ts';
+
+describe('parseSubset', () => {
+  it('keeps the whole bench when no option narrows it', () => {
+    const s = parseSubset(['fanout', '--quick']);
+    expect(s.presets).toEqual(['low-latency', 'voice']);
+    expect(s.series).toEqual(['relay-ws', 'relay-http', 'icecast-http']);
+    expect(s.listeners).toBeNull();
+    expect(s.given).toEqual([]);
+  });
+
+  it('narrows presets, series, listener counts and the hold', () => {
+    const s = parseSubset([
+      'fanout',
+      '--preset=voice',
+      '--series=relay-ws,relay-http',
+      '--n=5000,10000',
+      '--hold=20',
+    ]);
+    expect(s.presets).toEqual(['voice']);
+    expect(s.series).toEqual(['relay-ws', 'relay-http']);
+    expect(s.listeners).toEqual([5000, 10000]);
+    expect(s.holdMs).toBe(20_000);
+    expect(s.given).toHaveLength(4);
+  });
+
+  it.each([
+    ['--preset=music', /--preset: 'music'/],
+    ['--series=relay-tcp', /--series: 'relay-tcp'/],
+    ['--n=10k', /--n: '10k'/],
+    ['--hold=0', /--hold: '0'/],
+  ])('refuses %s', (arg, message) => {
+    expect(() => parseSubset([arg])).toThrow(message);
+  });
+});
