@@ -93,6 +93,8 @@ async function seeks(relay: BenchRelay, seconds: number, count: number) {
       .then((r) => r.json())
       .catch(() => ({ block_count: 0 }))) as { block_count: number };
     if (idx.block_count >= long.blocks + 2) break;
+    const problem = upload.problem();
+    if (problem) throw new Error(`the relay refused the long broadcast's upload: ${problem}`);
     await new Promise((r) => setTimeout(r, 500));
   }
   const measure = async (label: string) => {

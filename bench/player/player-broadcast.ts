@@ -66,14 +66,22 @@ export async function openUpload(relay: BenchRelay, preset: PresetName) {
     body,
     duplex: 'half',
   } as RequestInit);
-  // A PUT the relay ends early is reported by end(), not as an unhandled rejection.
-  response.catch(() => {});
+  // A PUT the relay ends early is reported by end() and `problem`, not as an unhandled rejection.
+  let problem: string | null = null;
+  response.then(
+    async (r) => {
+      if (!r.ok) problem = `HTTP ${r.status} ${await r.text()}`;
+    },
+    (e: unknown) => void (problem = String(e)),
+  );
   const file: EncryptedFile = generateEncryptedFile(mxc);
   return {
     mxc,
     file,
     geometry: { frameMs: p.frameMs, framesPerBlock: p.framesPerBlock, blockSize: g.blockBytes },
     send: (bytes: Uint8Array) => controller.enqueue(bytes),
+    /** Why the relay ended the PUT early, if it did. */
+    problem: () => problem,
     async end() {
       controller.close();
       const res = await response;
