@@ -47,7 +47,11 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  await mkdir(resultsDir, { recursive: true });
+  // A quick run is a smoke run of every benchmark: its figures go to bench/results/quick/ and
+  // leave docs/benchmarks.md (full runs only) as it is.
+  const outDir = options.quick ? path.join(resultsDir, 'quick') : resultsDir;
+  await mkdir(outDir, { recursive: true });
+  const started = performance.now();
   let recordedAny = false;
   for (const name of wanted.length ? wanted : known) {
     process.stderr.write(`bench: running ${name}${options.quick ? ' (quick)' : ''}…\n`);
@@ -66,13 +70,18 @@ async function main(): Promise<number> {
       process.stderr.write(`bench: ${name} not recorded (${result.partial})\n`);
       continue;
     }
-    await writeFile(
-      path.join(resultsDir, `${name}.json`),
-      JSON.stringify(recorded, null, 2) + '\n',
-    );
+    await writeFile(path.join(outDir, `${name}.json`), JSON.stringify(recorded, null, 2) + '\n');
     recordedAny = true;
   }
-  if (recordedAny) await regenerateDoc();
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  if (options.quick) {
+    process.stderr.write(
+      `bench: quick run done in ${seconds} s; results in bench/results/quick/\n`,
+    );
+  } else if (recordedAny) {
+    await regenerateDoc();
+    process.stderr.write(`bench: done in ${seconds} s; docs/benchmarks.md regenerated\n`);
+  }
   return 0;
 }
 
