@@ -17,7 +17,7 @@ import {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, 'results');
 const docPath = path.join(here, '..', 'docs', 'benchmarks.md');
-const ORDER = ['format', 'capture', 'player', 'fanout', 'web'];
+const ORDER = ['format', 'capture', 'player', 'join', 'fanout', 'web'];
 
 async function available(): Promise<string[]> {
   const files = await readdir(here);
@@ -58,7 +58,9 @@ async function main(): Promise<number> {
     const mod = (await import(`./${name}-bench.ts`)) as {
       run(o: BenchOptions): Promise<BenchResult>;
     };
+    const t0 = performance.now();
     const result = await mod.run(options);
+    process.stderr.write(`bench: ${name} took ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
     const recorded: RecordedResult = {
       ...result,
       command: `pnpm bench ${[name, ...args.filter((a) => a.startsWith('--'))].join(' ')}`,
