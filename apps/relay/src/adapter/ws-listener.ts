@@ -3,7 +3,7 @@
  * (from=<seq>, headers=1), then joins the hub at the live edge in the same synchronous step as it
  * reads the block count, so the first live block is exactly the next seq. Live blocks are written
  * to the socket as the block's prebuilt frame (shared-block.ts): one write, no per-listener framing
- * or copy. This is safe next to ws's own sends because the server is created without
+ * or copy; status messages likewise, as one prebuilt text frame per media. This is safe next to ws's own sends because the server is created without
  * permessage-deflate, so ws writes each message to the socket synchronously, in call order.
  *
  * Backpressure: when the bytes queued in the socket pass the bound, live blocks are skipped (not
@@ -14,10 +14,12 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { RelayCore } from '../core/relay-core.ts';
 import type { EndState, HubListener } from '../fanout/media-hub.ts';
-import type { SharedBlock } from '../fanout/shared-block.ts';
+import { wsTextFrame, type SharedBlock } from '../fanout/shared-block.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 
 const HISTORY_BATCH_BYTES = 64 * 1024;
+/** WebSocket.OPEN (ws's readyState constants are on the class, a value import of ws). */
+const OPEN = 1;
 
 export interface WsListenOptions {
   from: 'live' | number;
@@ -46,16 +48,23 @@ export class WsListener implements HubListener {
     this.core.store.wsListeners++;
     this.ws.on('close', () => this.close());
     this.ws.on('error', () => this.close());
-    this.onStatus(this.rec.statusMessage());
+    this.onStatus(wsTextFrame(this.rec.statusMessage()));
     this.catchUp().catch(() => this.ws.terminate());
   }
 
+  /** `block` may be a run of blocks (media-hub.ts): one write for all of it, or its parts. */
   onBlock(block: SharedBlock): void {
-    if (this.closed || block.seq < this.nextSeq || this.socket.destroyed) return;
+    const end = block.seq + block.count;
+    if (this.closed || end <= this.nextSeq || this.socket.destroyed) return;
+    if (block.seq < this.nextSeq) {
+      // Joined in the middle of a run: only the blocks it does not have yet.
+      for (const part of block.parts) this.onBlock(part);
+      return;
+    }
     if (this.socket.writableLength > (this.skipping ? this.bound / 2 : this.bound)) {
       if (!this.skipping) this.core.metrics.listenersMoved++;
       this.skipping = true;
-      this.nextSeq = block.seq + 1;
+      this.nextSeq = end;
       return;
     }
     if (this.skipping) {
@@ -63,7 +72,7 @@ export class WsListener implements HubListener {
       this.ws.send(JSON.stringify({ type: 'skipped', to_seq: block.seq }));
     }
     this.socket.write(block.frame);
-    this.nextSeq = block.seq + 1;
+    this.nextSeq = end;
     this.core.metrics.bytesOut += block.bytes.length;
   }
 
@@ -76,10 +85,14 @@ export class WsListener implements HubListener {
     this.close();
   }
 
-  /** `status` is the JSON text, built once per media for all its listeners. */
-  onStatus(status: Buffer): void {
-    if (this.closed || this.socket.writableLength > this.bound) return;
-    this.ws.send(status, { binary: false });
+  /**
+   * `statusFrame` is the status as a text frame, built once per media for all its listeners and
+   * written like a block's frame (ws.send would frame it and write twice per listener).
+   */
+  onStatus(statusFrame: Buffer): void {
+    if (this.closed || this.ws.readyState !== OPEN || this.socket.writableLength > this.bound)
+      return;
+    this.socket.write(statusFrame);
   }
 
   private async catchUp(): Promise<void> {

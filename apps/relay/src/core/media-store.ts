@@ -73,7 +73,7 @@ export class MediaStore {
     const id = newMediaId();
     const expires = now + this.config.limits.unusedExpiryMs;
     this.db.insertMedia(id, owner, now, expires, geometry ? JSON.stringify(geometry) : null);
-    const rec = new MediaRecord(id, owner, now, expires, geometry);
+    const rec = new MediaRecord(id, owner, now, expires, geometry, this.config.fanoutSliceSize);
     this.records.set(id, rec);
     this.metrics.mediaCreated++;
     return rec;
@@ -235,6 +235,7 @@ export class MediaStore {
       row.created_at,
       row.unused_expires_at,
       geometry,
+      this.config.fanoutSliceSize,
     );
     rec.state = row.state;
     rec.firstByteAt = row.first_byte_at;

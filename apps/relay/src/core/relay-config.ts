@@ -4,6 +4,7 @@
  * docs/operations.md lists the keys.
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULT_SLICE_SIZE } from '../fanout/media-hub.ts';
 
 export interface RelayLimits {
   /** Largest stored media, bytes (M_TOO_LARGE past it). */
@@ -53,6 +54,11 @@ export interface RelayConfig {
   webRoot?: string;
   /** Interval of the JSON status message to WebSocket listeners, ms. */
   statusIntervalMs: number;
+  /**
+   * Listeners a live fan-out writes per event-loop turn before it lets accepts and upload reads
+   * run (fanout/media-hub.ts); default 512, about 5 ms of writes.
+   */
+  fanoutSliceSize: number;
   limits: RelayLimits;
   auth: RelayAuthConfig;
   /** Where one-line operational logs go (never keys, never listener identities). */
@@ -88,6 +94,7 @@ export function resolveConfig(options: RelayOptions): RelayConfig {
     flushIntervalMs: options.flushIntervalMs ?? 100,
     webRoot: options.webRoot,
     statusIntervalMs: options.statusIntervalMs ?? 5000,
+    fanoutSliceSize: options.fanoutSliceSize ?? DEFAULT_SLICE_SIZE,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     auth: { requireTokenForDownload: false, ...options.auth },
     log: options.log,
@@ -111,6 +118,7 @@ export function readConfigFile(path: string): Partial<RelayOptions> {
     'flushIntervalMs',
     'webRoot',
     'statusIntervalMs',
+    'fanoutSliceSize',
     'serverName',
     'publicUrl',
   ]);
@@ -118,6 +126,11 @@ export function readConfigFile(path: string): Partial<RelayOptions> {
     if (!known.has(key)) throw new Error(`config ${path}: unknown key '${key}'`);
   }
   const cfg = parsed as Partial<RelayOptions>;
+  const slice = cfg.fanoutSliceSize;
+  if (slice !== undefined && !(Number.isInteger(slice) && slice >= 1))
+    throw new Error(
+      `config ${path}: fanoutSliceSize must be an integer >= 1, got ${JSON.stringify(slice)}`,
+    );
   for (const key of Object.keys(cfg.limits ?? {})) {
     if (!(key in DEFAULT_LIMITS)) throw new Error(`config ${path}: unknown limit '${key}'`);
     const v = (cfg.limits as Record<string, unknown>)[key];

@@ -44,62 +44,74 @@ async function metric(name: string): Promise<number> {
   return Number(m?.[1] ?? NaN);
 }
 
+async function fiftyListeners(t: TestRelay): Promise<void> {
+  const m = await createMedia(t);
+  const s = makeStream(80, 150);
+  const put = streamingPut(uploadUrl(t, m), t.auth);
+  put.push(s.bytes.subarray(0, s.offsets[10]));
+  await until(async () => (await getIndex(t, m)).block_count === 10, 5000, '10 blocks');
+
+  const early = Array.from({ length: 25 }, () => collect(wsUrl(t, 'ws', m, '?from=0')));
+  const atEdge = Array.from({ length: 10 }, () =>
+    collect(wsUrl(t, 'ws', m, '?from=live&headers=1')),
+  );
+  const http = Array.from({ length: 5 }, () =>
+    fetch(downloadUrl(t, m)).then(async (r) => Buffer.from(await r.arrayBuffer())),
+  );
+  await Promise.all([...early, ...atEdge].map((c) => c.opened));
+  // Joining at the live edge happens when the server has sent the header blocks.
+  await until(() => atEdge.every((c) => c.blocks.length >= 2), 5000, 'header blocks');
+  const edgeSeq = 20;
+  const late: ReturnType<typeof collect>[] = [];
+  for (let i = 10; i < s.blocks.length; i++) {
+    put.push(s.blocks[i] as Uint8Array);
+    if (i === edgeSeq)
+      for (let k = 0; k < 15; k++) late.push(collect(wsUrl(t, 'ws', m, '?from=5')));
+    await sleep(3);
+  }
+  put.end();
+  expect((await put.response).status).toBe(200);
+  const all = [...early, ...atEdge, ...late];
+  await Promise.all(all.map((c) => c.closed));
+
+  for (const c of [...early])
+    expect(Buffer.concat(c.blocks).equals(Buffer.concat(s.blocks))).toBe(true);
+  for (const c of late)
+    expect(Buffer.concat(c.blocks).equals(Buffer.concat(s.blocks.slice(5)))).toBe(true);
+  for (const c of atEdge) {
+    // Blocks 0 and 1, then every block from where it joined to the end, with no gap or duplicate.
+    expect(c.blocks[0]?.equals(s.blocks[0] as Uint8Array)).toBe(true);
+    expect(c.blocks[1]?.equals(s.blocks[1] as Uint8Array)).toBe(true);
+    const live = c.blocks.slice(2);
+    const first = s.blocks.findIndex((b) => Buffer.from(b).equals(live[0] as Buffer));
+    expect(first).toBeGreaterThanOrEqual(10);
+    expect(Buffer.concat(live).equals(Buffer.concat(s.blocks.slice(first)))).toBe(true);
+  }
+  for (const c of late) {
+    // Counted on join: the 35 WebSocket and 5 HTTP listeners already there, and itself.
+    const status = c.messages[0] as { state: string; listeners: number };
+    expect(status.state).toBe('live');
+    expect(status.listeners).toBeGreaterThanOrEqual(41);
+    expect(status.listeners).toBeLessThanOrEqual(55);
+  }
+  for (const c of all) {
+    expect(c.messages[0]).toMatchObject({ type: 'status' });
+    expect(c.messages.at(-1)).toEqual({ type: 'end', state: 'complete' });
+  }
+  for (const body of await Promise.all(http)) expect(body.equals(s.bytes)).toBe(true);
+}
+
 describe('live fan-out', () => {
-  it('gives 50 WebSocket listeners and 5 HTTP listeners identical bytes of a slow upload', async () => {
-    const m = await createMedia(t);
-    const s = makeStream(80, 150);
-    const put = streamingPut(uploadUrl(t, m), t.auth);
-    put.push(s.bytes.subarray(0, s.offsets[10]));
-    await until(async () => (await getIndex(t, m)).block_count === 10, 5000, '10 blocks');
+  it('gives 50 WebSocket listeners and 5 HTTP listeners identical bytes of a slow upload', () =>
+    fiftyListeners(t));
 
-    const early = Array.from({ length: 25 }, () => collect(wsUrl(t, 'ws', m, '?from=0')));
-    const atEdge = Array.from({ length: 10 }, () =>
-      collect(wsUrl(t, 'ws', m, '?from=live&headers=1')),
-    );
-    const http = Array.from({ length: 5 }, () =>
-      fetch(downloadUrl(t, m)).then(async (r) => Buffer.from(await r.arrayBuffer())),
-    );
-    await Promise.all([...early, ...atEdge].map((c) => c.opened));
-    // Joining at the live edge happens when the server has sent the header blocks.
-    await until(() => atEdge.every((c) => c.blocks.length >= 2), 5000, 'header blocks');
-    const edgeSeq = 20;
-    const late: ReturnType<typeof collect>[] = [];
-    for (let i = 10; i < s.blocks.length; i++) {
-      put.push(s.blocks[i] as Uint8Array);
-      if (i === edgeSeq)
-        for (let k = 0; k < 15; k++) late.push(collect(wsUrl(t, 'ws', m, '?from=5')));
-      await sleep(3);
+  it('does so too when each fan-out is cut into slices of 3 listeners (blocks queue into runs)', async () => {
+    const sliced = await startTestRelay({ fanoutSliceSize: 3 });
+    try {
+      await fiftyListeners(sliced);
+    } finally {
+      await sliced.close();
     }
-    put.end();
-    expect((await put.response).status).toBe(200);
-    const all = [...early, ...atEdge, ...late];
-    await Promise.all(all.map((c) => c.closed));
-
-    for (const c of [...early])
-      expect(Buffer.concat(c.blocks).equals(Buffer.concat(s.blocks))).toBe(true);
-    for (const c of late)
-      expect(Buffer.concat(c.blocks).equals(Buffer.concat(s.blocks.slice(5)))).toBe(true);
-    for (const c of atEdge) {
-      // Blocks 0 and 1, then every block from where it joined to the end, with no gap or duplicate.
-      expect(c.blocks[0]?.equals(s.blocks[0] as Uint8Array)).toBe(true);
-      expect(c.blocks[1]?.equals(s.blocks[1] as Uint8Array)).toBe(true);
-      const live = c.blocks.slice(2);
-      const first = s.blocks.findIndex((b) => Buffer.from(b).equals(live[0] as Buffer));
-      expect(first).toBeGreaterThanOrEqual(10);
-      expect(Buffer.concat(live).equals(Buffer.concat(s.blocks.slice(first)))).toBe(true);
-    }
-    for (const c of late) {
-      // Counted on join: the 35 WebSocket and 5 HTTP listeners already there, and itself.
-      const status = c.messages[0] as { state: string; listeners: number };
-      expect(status.state).toBe('live');
-      expect(status.listeners).toBeGreaterThanOrEqual(41);
-      expect(status.listeners).toBeLessThanOrEqual(55);
-    }
-    for (const c of all) {
-      expect(c.messages[0]).toMatchObject({ type: 'status' });
-      expect(c.messages.at(-1)).toEqual({ type: 'end', state: 'complete' });
-    }
-    for (const body of await Promise.all(http)) expect(body.equals(s.bytes)).toBe(true);
   });
 
   it('moves a stalled WebSocket listener to the live edge without slowing others or growing its queue', async () => {

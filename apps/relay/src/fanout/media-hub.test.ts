@@ -5,17 +5,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MediaHub, type EndState, type HubListener } from './media-hub.ts';
-import { makeSharedBlock, type SharedBlock } from './shared-block.ts';
+import { joinBlocks, makeSharedBlock, wsTextFrame, type SharedBlock } from './shared-block.ts';
 
 class Recorder implements HubListener {
-  seqs: number[] = [];
+  seqs: (number | string)[] = [];
   ended: EndState | null = null;
   constructor(private readonly from = 0) {}
+  runs: number[] = [];
   onBlock(block: SharedBlock): void {
-    if (block.seq >= this.from) this.seqs.push(block.seq);
+    this.runs.push(block.count);
+    const parts = block.count > 1 ? block.parts : [block];
+    for (const b of parts) if (b.seq >= this.from) this.seqs.push(b.seq);
   }
   onEnd(state: EndState): void {
     this.ended = state;
+  }
+  onStatus(frame: Buffer): void {
+    this.seqs.push(frame.subarray(2).toString());
   }
 }
 
@@ -65,6 +71,30 @@ describe('MediaHub', () => {
     for (const l of ls.slice(0, 5)) expect(l.seqs).toEqual([0, 1]);
   });
 
+  it('sends status frames in order with the blocks around them, one frame for all', async () => {
+    const hub = new MediaHub(2);
+    const ls = Array.from({ length: 5 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    hub.publish(block(0));
+    hub.status(Buffer.from('{"type":"status"}'));
+    hub.publish(block(1));
+    while (ls.some((l) => l.seqs.length < 3)) await turn();
+    for (const l of ls) expect(l.seqs).toEqual([0, '{"type":"status"}', 1]);
+  });
+
+  it('carries blocks that queued up behind a fan-out as one run', async () => {
+    const hub = new MediaHub(2);
+    const ls = Array.from({ length: 4 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    hub.publish(block(0));
+    for (let seq = 1; seq < 4; seq++) hub.publish(block(seq));
+    while (ls.some((l) => l.seqs.length < 4)) await turn();
+    for (const l of ls) {
+      expect(l.seqs).toEqual([0, 1, 2, 3]);
+      expect(l.runs).toEqual([1, 3]); // block 0, then 1–3 in one write
+    }
+  });
+
   it('finishes a fan-out under way before ending', () => {
     const hub = new MediaHub(2);
     const ls = Array.from({ length: 5 }, () => new Recorder());
@@ -81,6 +111,24 @@ describe('MediaHub', () => {
 });
 
 describe('SharedBlock', () => {
+  it('joins consecutive blocks into a run: frames back to back, bytes and one chunk', () => {
+    const parts = [block(4), block(5), block(6)];
+    const run = joinBlocks(parts);
+    expect([run.seq, run.offset, run.count]).toEqual([4, 40, 3]);
+    expect(run.parts).toEqual(parts);
+    expect(run.frame.equals(Buffer.concat(parts.map((p) => p.frame)))).toBe(true);
+    expect(run.bytes.equals(Buffer.concat(parts.map((p) => p.bytes)))).toBe(true);
+    expect(run.chunk.toString('latin1')).toBe(`1e\r\n${run.bytes.toString('latin1')}\r\n`);
+    expect(joinBlocks([parts[0] as SharedBlock])).toBe(parts[0]);
+  });
+
+  it('frames a status as one unmasked text frame', () => {
+    const json = Buffer.from('{"type":"status","state":"live"}');
+    const frame = wsTextFrame(json);
+    expect([frame[0], frame[1]]).toEqual([0x81, json.length]);
+    expect(frame.subarray(2).equals(json)).toBe(true);
+  });
+
   it.each([10, 125, 126, 1031, 65535, 65536])(
     'frames a %i-byte block once for WebSocket and once for HTTP',
     (len) => {

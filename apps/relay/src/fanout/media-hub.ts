@@ -6,36 +6,50 @@
  *
  * A very large fan-out is cut into slices of `sliceSize` listeners, the next slice running on
  * setImmediate: one write costs ~10 µs of CPU, so 10 000 listeners would otherwise hold the event
- * loop ~100 ms per block, starving accepts (joins) and the upload's own reads. Blocks published
- * meanwhile queue behind the current one, so every listener still gets them in order; a listener
+ * loop ~100 ms per block, starving accepts (joins) and the upload's own reads. Blocks (and status
+ * messages) published meanwhile queue behind the current one, so every listener still gets them in order; a listener
  * that joins mid-fan-out is visited too and skips, by seq or offset, the blocks it already has.
+ * When blocks did queue up (a fan-out takes longer than the time between blocks), the next fan-out
+ * carries all of them as one run (shared-block.ts joinBlocks, up to MAX_RUN_BYTES): one write per
+ * listener for the run instead of one per block, so a fan-out that falls behind catches up instead
+ * of falling further behind — the per-write cost, not the bytes, is what a fan-out spends.
  * `end` first finishes any fan-out under way, so no listener loses a block to an end.
  */
-import type { SharedBlock } from './shared-block.ts';
+import { joinBlocks, SharedBlock, wsTextFrame } from './shared-block.ts';
 
 export type EndState = 'complete' | 'cancelled';
 
 export interface HubListener {
   onBlock(block: SharedBlock): void;
   onEnd(state: EndState): void;
-  /** A status worth telling listeners (state, listener count): the JSON text, shared by all. */
-  onStatus?(status: Buffer): void;
+  /**
+   * A status worth telling listeners (state, listener count): its JSON text as one WebSocket text
+   * frame (wsTextFrame), built once and shared by all.
+   */
+  onStatus?(statusFrame: Buffer): void;
 }
 
 /** Listeners written per event-loop turn: ~5 ms of writes at ~10 µs each. */
 export const DEFAULT_SLICE_SIZE = 512;
+/** Bound on the bytes of one run of queued blocks written to a listener at once. */
+export const MAX_RUN_BYTES = 64 * 1024;
 
 export class MediaHub {
   private readonly listeners = new Set<HubListener>();
-  /** Blocks whose fan-out has not finished, oldest first; the first is under way. */
-  private readonly pending: SharedBlock[] = [];
+  /** Blocks and status frames whose fan-out has not finished, oldest first; the first is under way. */
+  private readonly pending: (SharedBlock | Buffer)[] = [];
   /** Where the fan-out of pending[0] stands (a live Set iterator: sees adds and removes). */
   private cursor: Iterator<HubListener> | null = null;
   /** The next listener of that fan-out, already taken from the cursor when it yielded. */
   private ahead: HubListener | null = null;
   private readonly resume = (): void => this.run(this.sliceSize);
 
-  constructor(private readonly sliceSize = DEFAULT_SLICE_SIZE) {}
+  private readonly sliceSize: number;
+
+  constructor(sliceSize = DEFAULT_SLICE_SIZE) {
+    // At least one listener per turn, or a fan-out would never progress.
+    this.sliceSize = Math.max(1, Math.floor(sliceSize) || 1);
+  }
 
   get size(): number {
     return this.listeners.size;
@@ -55,8 +69,11 @@ export class MediaHub {
     if (this.pending.length === 1) this.run(this.sliceSize);
   }
 
+  /** `message`: the status JSON; sliced like blocks, in order with them. */
   status(message: Buffer): void {
-    for (const l of this.listeners) l.onStatus?.(message);
+    if (this.listeners.size === 0) return;
+    this.pending.push(wsTextFrame(message));
+    if (this.pending.length === 1) this.run(this.sliceSize);
   }
 
   end(state: EndState): void {
@@ -69,8 +86,10 @@ export class MediaHub {
   /** Fans out pending blocks to at most `budget` listeners, then yields to the event loop. */
   private run(budget: number): void {
     let left = budget;
-    let block = this.pending[0];
-    while (block) {
+    let item = this.pending[0];
+    while (item) {
+      if (!this.cursor && item instanceof SharedBlock && this.pending[1] instanceof SharedBlock)
+        item = this.joinQueued();
       const cursor = (this.cursor ??= this.listeners.values());
       // The listener fetched before the last yield, unless it left meanwhile.
       const ahead = this.ahead;
@@ -82,13 +101,31 @@ export class MediaHub {
           setImmediate(this.resume);
           return;
         }
-        next.onBlock(block);
+        if (item instanceof SharedBlock) next.onBlock(item);
+        else next.onStatus?.(item);
         next = this.following(cursor);
       }
       this.cursor = null;
       this.pending.shift();
-      block = this.pending[0];
+      item = this.pending[0];
     }
+  }
+
+  /** Replaces the consecutive blocks at the head of the queue by one run of them. */
+  private joinQueued(): SharedBlock {
+    const run: SharedBlock[] = [];
+    let bytes = 0;
+    for (const item of this.pending) {
+      if (!(item instanceof SharedBlock)) break;
+      const last = run.at(-1);
+      if (last && (item.seq !== last.seq + last.count || bytes + item.frame.length > MAX_RUN_BYTES))
+        break;
+      run.push(item);
+      bytes += item.frame.length;
+    }
+    const joined = joinBlocks(run);
+    this.pending.splice(0, run.length, joined);
+    return joined;
   }
 
   private following(cursor: Iterator<HubListener>): HubListener | null {

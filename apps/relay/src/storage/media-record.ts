@@ -33,7 +33,7 @@ export class MediaRecord {
   offsets = new OffsetList();
   hasher: Hash | null = null;
   file: MediaFile | null = null;
-  readonly hub = new MediaHub();
+  readonly hub: MediaHub;
   /** The upload session currently writing (one at a time). */
   uploader: object | null = null;
   /** Listeners counted against limits (live and catching up). */
@@ -52,7 +52,11 @@ export class MediaRecord {
     readonly createdAt: number,
     readonly unusedExpiresAt: number,
     readonly geometry: StreamGeometry | null,
-  ) {}
+    /** Listeners per event-loop turn of a fan-out (media-hub.ts); the default when omitted. */
+    fanoutSliceSize?: number,
+  ) {
+    this.hub = new MediaHub(fanoutSliceSize);
+  }
 
   get blockCount(): number {
     return this.offsets.length;
