@@ -1,6 +1,7 @@
 /**
  * The Icecast 2.4 peer: a generated config (loopback only, burst-on-connect and burst-size 0
- * so a listener starts at the live edge like the relay's, client limits above the bench's
+ * so a listener starts at the live edge like the relay's — or Icecast's default burst for the
+ * join bench, see IcecastBurst —, client limits above the bench's
  * largest N, a queue large enough that only a server that really falls behind drops anyone)
  * and the server started pinned to core 0. Icecast refuses to run as root unless the config
  * tells it whom to become, so as root it gets <changeowner> nobody:nogroup.
@@ -42,8 +43,26 @@ export function findIcecast(): { binary: string; version: string } | { missing: 
   };
 }
 
-function config(port: number, dir: string, password: string, maxClients: number): string {
+/**
+ * Burst-on-connect: 0 (the fan-out bench: a new listener starts at the live edge), or
+ * 'default' (Icecast 2.4's own defaults, burst-on-connect 1 and burst-size 65535 bytes: the
+ * lines are left out, as a newcomer's config leaves them).
+ */
+export type IcecastBurst = 0 | 'default';
+
+function config(
+  port: number,
+  dir: string,
+  password: string,
+  maxClients: number,
+  burst: IcecastBurst,
+): string {
   const asRoot = process.getuid?.() === 0;
+  const limitsBurst =
+    burst === 'default'
+      ? ''
+      : '\n    <burst-on-connect>0</burst-on-connect>\n    <burst-size>0</burst-size>';
+  const mountBurst = burst === 'default' ? '' : '\n    <burst-size>0</burst-size>';
   return `<icecast>
   <location>mxcast fanout bench</location>
   <admin>bench@localhost</admin>
@@ -53,9 +72,7 @@ function config(port: number, dir: string, password: string, maxClients: number)
     <queue-size>16777216</queue-size>
     <client-timeout>30</client-timeout>
     <header-timeout>15</header-timeout>
-    <source-timeout>10</source-timeout>
-    <burst-on-connect>0</burst-on-connect>
-    <burst-size>0</burst-size>
+    <source-timeout>10</source-timeout>${limitsBurst}
   </limits>
   <authentication>
     <source-password>${password}</source-password>
@@ -69,8 +86,7 @@ function config(port: number, dir: string, password: string, maxClients: number)
   </listen-socket>
   <mount type="normal">
     <mount-name>${ICECAST_MOUNT}</mount-name>
-    <max-listeners>-1</max-listeners>
-    <burst-size>0</burst-size>
+    <max-listeners>-1</max-listeners>${mountBurst}
     <queue-size>16777216</queue-size>
   </mount>
   <fileserve>0</fileserve>
@@ -96,13 +112,14 @@ export async function startIcecast(
   binary: string,
   version: string,
   maxClients: number,
+  burst: IcecastBurst = 0,
 ): Promise<IcecastServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mxcast-icecast-'));
   await chmod(dir, 0o777); // Icecast opens its logs after dropping to nobody
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   const file = path.join(dir, 'icecast.xml');
-  await writeFile(file, config(port, dir, password, maxClients));
+  await writeFile(file, config(port, dir, password, maxClients, burst));
   const proc = new PinnedProcess('icecast', 0, binary, ['-c', file]);
   try {
     await waitForPort(port, proc, 10_000);

@@ -6,7 +6,7 @@ import { concat, inBuffer, splits } from './split-feed.ts';
 function page(pageSeq: number, packets: number[]): Uint8Array {
   return writeOggPage({
     flags: pageSeq === 0 ? OggFlag.BOS : 0,
-    granule: BigInt(pageSeq * 960),
+    granule: pageSeq === 2 ? -1n : BigInt(pageSeq) * 960n,
     serial: 42,
     pageSeq,
     packets: packets.map((n) => new Uint8Array(n).fill(pageSeq)),
@@ -34,6 +34,18 @@ describe('OggPageTracker', () => {
 
   it('reports every page by its sequence number once its last byte is in, wherever reads split', () => {
     for (const pieces of splits(stream)) expect(track(pieces)).toEqual([0, 1, 2, 0x01020304]);
+  });
+
+  it('reports the granule position (64-bit, -1 for a page that completes no packet)', () => {
+    for (const pieces of splits(stream)) {
+      const granules: bigint[] = [];
+      const tracker = new OggPageTracker((_s, g) => granules.push(g));
+      for (const piece of pieces) {
+        const { buf, start, end } = inBuffer(piece);
+        tracker.push(buf, start, end);
+      }
+      expect(granules).toEqual([0n, 960n, -1n, 0x01020304n * 960n]);
+    }
   });
 
   it('waits for the last byte of a page', () => {

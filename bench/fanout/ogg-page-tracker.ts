@@ -1,6 +1,7 @@
 /**
  * Reports each Ogg page (RFC 3533 §6) of an Icecast listener's stream as its last byte
- * arrives, by page sequence number. Only the 27-byte header and the lacing table are read;
+ * arrives, by page sequence number and granule position (the join bench measures how far
+ * behind live a burst starts from it). Only the 27-byte header and the lacing table are read;
  * the page body is skipped by length.
  */
 export class OggStreamError extends Error {
@@ -13,9 +14,10 @@ export class OggPageTracker {
   #headNeed = 27;
   #remaining = -1;
   #pageSeq = 0;
-  readonly #onPage: (pageSeq: number) => void;
+  #granule = 0n;
+  readonly #onPage: (pageSeq: number, granule: bigint) => void;
 
-  constructor(onPage: (pageSeq: number) => void) {
+  constructor(onPage: (pageSeq: number, granule: bigint) => void) {
     this.#onPage = onPage;
   }
 
@@ -46,6 +48,8 @@ export class OggPageTracker {
         ((h[20] as number) << 16) |
         ((h[21] as number) << 24)) >>>
       0;
+    // Granule position: signed 64-bit little-endian at header bytes 6–13 (RFC 3533 §6).
+    this.#granule = new DataView(h.buffer, h.byteOffset + 6, 8).getBigInt64(0, true);
     let body = 0;
     for (let k = 27; k < this.#headNeed; k++) body += h[k] as number;
     this.#remaining = body;
@@ -56,7 +60,7 @@ export class OggPageTracker {
 
   #endPage(): void {
     this.#remaining = -1;
-    this.#onPage(this.#pageSeq);
+    this.#onPage(this.#pageSeq, this.#granule);
   }
 }
 
