@@ -124,7 +124,7 @@ async function latency(url: string, token: string, presetName: string, seconds: 
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const budget = options.quick ? 1000 : 4000;
-  const latencySeconds = options.quick ? 5 : 20;
+  const latencySeconds = options.quick ? 3 : 20;
   const names = Object.keys(PRESETS);
 
   const throughputRows: (string | number)[][] = [];

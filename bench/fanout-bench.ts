@@ -4,7 +4,7 @@
  * 240 ms) and each series (relay + WebSocket, relay + HTTP, Icecast + HTTP), a fresh server
  * pinned to core 0 gets a real-time stream and N listeners from a load generator pinned to
  * core 1; N grows (100, 1000, 3000, 5000, 10000) until the series breaks. Each row holds its
- * listeners 30 s (6 s with --quick: one N of 100) after all have joined. Helpers live in bench/fanout/.
+ * listeners 30 s (3 s with --quick: one N of 100) after all have joined. Helpers live in bench/fanout/.
  *
  * A targeted subset (the full run takes ~22 min): `--preset=voice`, `--series=relay-ws,relay-http`,
  * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`. Such a
@@ -32,7 +32,7 @@ const FULL = {
   graceMs: 3000,
   joinBudgetMs: 60_000,
 };
-const QUICK = { listeners: [100], holdMs: 6000, graceMs: 1500, joinBudgetMs: 15_000 };
+const QUICK = { listeners: [100], holdMs: 3000, graceMs: 1500, joinBudgetMs: 15_000 };
 const PRESETS: FanoutPresetName[] = ['low-latency', 'voice'];
 
 interface Subset {

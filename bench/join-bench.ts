@@ -4,7 +4,7 @@
  * 1. Join delay vs Icecast 2.4: one live `voice`-rate stream (32 kbit/s, one 984-byte Ogg page
  *    or page-in-a-block every 240 ms; bench/fanout/bench-stream.ts) runs on the relay and on two
  *    Icecasts (its default burst-on-connect, as a newcomer runs it, and burst-size 0) for 20 s
- *    (quick: 8 s); then new listeners join one after another, in turn on each path: time from
+ *    (quick: 6 s); then new listeners join one after another, in turn on each path: time from
  *    connecting to the first whole audio unit, and how far behind live that audio is
  *    (bench/join/join-probe.ts).
  * 2. Relay overhead vs a raw download: the same finished broadcasts (10 minutes of voice,
@@ -114,7 +114,7 @@ async function joinTable(
   notes: string[],
   rawUrl: string,
 ): Promise<{ rows: (string | number)[][]; liveRange: LiveRange; raw: unknown }> {
-  const liveSeconds = quick ? 8 : 20;
+  const liveSeconds = quick ? 6 : 20;
   const joins = quick ? 6 : 20;
   const icecast = findIcecast();
   const relay = await startRelayProcess(preset, template);
@@ -370,7 +370,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     }
     const overhead = await overheadTable(options.quick, template, join.liveRange);
     const loadAfter = os.loadavg();
-    const liveSeconds = options.quick ? 8 : 20;
+    const liveSeconds = options.quick ? 6 : 20;
     notes.push(
       `Join: ${liveSeconds} s after the broadcast started, listeners joined one at a time, in turn on each path, each at a random phase of the 240 ms page interval. "First audio" is connect → first whole audio page/block (the headers come before it); "behind live" is the audio between that unit and the newest unit the broadcaster had sent when it arrived (Icecast: from the page's granule position).`,
       `Icecast's first row is its default config as a newcomer runs it (burst-on-connect 1, burst-size 65535 bytes: no burst lines in the config): a new listener gets up to 64 KB of past pages at once, ≈ 16 s of 32 kbit/s audio${options.quick ? ` (the quick run's first joins, ${liveSeconds} s in, get the whole ${liveSeconds} s: the burst is not full yet)` : ''}. With burst-size 0 it starts at the newest page. Icecast's first audio takes 0.3–1 s whatever the burst: it is Icecast's (a side check with curl against the same config on an otherwise idle stream saw its first byte at 0.33–0.38 s; the same client here gets the relay's in a few ms); why inside Icecast was not investigated.`,
