@@ -187,7 +187,7 @@ async function measure(
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
-  const seconds = options.quick ? 5 : 30;
+  const seconds = options.quick ? 10 : 30;
   const seeks = options.quick ? 2 : 5;
   const load = os.loadavg()[0] ?? 0;
   const rig = await startWebRig({ micSource: MIC });
