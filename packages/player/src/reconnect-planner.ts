@@ -1,0 +1,65 @@
+/**
+ * The reconnect path (docs/player.md "Reconnecting"): after a dropped leg or a clean end
+ * without EOS, wait (doubling backoff), ask the relay's index whether there is more, and resume
+ * from the block after the last one that authenticated — no gap, no repeat — or end without
+ * finishing when the relay says the media is complete and nothing is left.
+ */
+import type { SourceEnd, SourceStart } from './block-source.ts';
+import { prepareLeg } from './leg-planner.ts';
+import { isPlayerError } from './player-error.ts';
+import type { PlayerOutcome } from './player-options.ts';
+import type { PlayerSession } from './player-session.ts';
+import { fetchIndex } from './relay-index.ts';
+
+export type ResumePoint = { start: SourceStart } | { outcome: PlayerOutcome };
+
+/** After a drop or an end without EOS: ask the relay whether there is more, and where to resume. */
+export async function resumePoint(
+  s: PlayerSession,
+  reason: string,
+  attempt: number,
+  end?: SourceEnd,
+): Promise<ResumePoint> {
+  const fromSeq = (s.last?.seq ?? -1) + 1;
+  const offset = s.last?.next ?? 0;
+  if (end?.kind === 'ended' && end.state !== 'unknown') {
+    return { outcome: await endWithoutEos(s) };
+  }
+  s.stats.reconnects++;
+  s.setState('buffering');
+  s.emit('reconnecting', { attempt, fromSeq, offset, reason });
+  const base = s.options.reconnectDelayMs ?? 100;
+  await sleep(
+    Math.min(s.options.maxReconnectDelayMs ?? 2000, base * 2 ** Math.min(attempt - 1, 8)),
+  );
+  if (s.stopped) return { outcome: { state: 'stopped' } };
+  try {
+    s.stats.requests++;
+    const index = await fetchIndex(s.location, s.fetch);
+    s.sawLiveEdge(index.block_count);
+    if (
+      (index.state === 'complete' || index.state === 'cancelled') &&
+      index.block_count <= fromSeq
+    ) {
+      return { outcome: await endWithoutEos(s) };
+    }
+  } catch (err) {
+    if (isPlayerError(err) && err.fatal) throw err;
+    // relay still down: try the stream anyway, its failure counts as the next attempt
+  }
+  s.auth?.allowJump(fromSeq);
+  if (!s.last)
+    return { start: await prepareLeg(s, s.live ? { live: true } : { time: s.position }) };
+  return {
+    start: { kind: 'offset', offset: s.source.transport === 'ws' ? -1 : offset, seq: fromSeq },
+  };
+}
+
+async function endWithoutEos(s: PlayerSession): Promise<PlayerOutcome> {
+  await s.output?.drain();
+  return { state: 'ended-without-finishing' };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

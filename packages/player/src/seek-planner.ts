@@ -1,0 +1,56 @@
+/**
+ * The seek path (docs/player.md "Seeking"): from a time, once the header and the geometry are
+ * known, the block to start at — by the geometry's arithmetic (planSeek, one Range request), or
+ * by bisecting on granules where block sizes vary (seek-bisection.ts) — with the authenticator
+ * allowed exactly that one jump and the decoder told to drop audio before the target.
+ */
+import type { BlockCipher } from '@mxcast/format';
+import type { SourceStart } from './block-source.ts';
+import type { PlayerSession } from './player-session.ts';
+import { bisectSeek } from './seek-bisection.ts';
+import { FIRST_AUDIO_SEQ, OPUS_RATE, planSeek, type StreamGeometry } from './stream-geometry.ts';
+
+export async function planTimeSeek(s: PlayerSession, time: number): Promise<SourceStart> {
+  const g = s.geometry as StreamGeometry;
+  const target = Math.round(time * OPUS_RATE);
+  if (s.variableBlocks && s.source.transport === 'http') return bisectTo(s, target);
+  const plan = planSeek(g, target);
+  s.auth?.allowJump(plan.seq);
+  s.restartDecoder(target);
+  s.positionSample = target;
+  return startAtBlock(s, g, plan.seq);
+}
+
+/**
+ * Where block `seq` starts: over HTTP at `header_end + (seq − 2) × block_size` (DESIGN.md §4),
+ * marked `computed` as sizes may vary; over WebSocket (or with no size) the seq is enough.
+ */
+export function startAtBlock(s: PlayerSession, g: StreamGeometry, seq: number): SourceStart {
+  if (s.source.transport === 'ws' || g.blockSize === null)
+    return { kind: 'offset', offset: -1, seq };
+  const offset = g.headerEnd + (seq - FIRST_AUDIO_SEQ) * g.blockSize;
+  return { kind: 'offset', offset, seq, computed: true };
+}
+
+/** Block sizes vary: find the start by bisecting on granules (seek-bisection.ts). */
+async function bisectTo(s: PlayerSession, target: number): Promise<SourceStart> {
+  const found = await bisectSeek({
+    location: s.location,
+    cipher: s.cipher as BlockCipher,
+    fetch: s.fetch,
+    geometry: s.geometry as StreamGeometry,
+    first: s.firstAudio,
+    target,
+    ...(s.byteOrder ? { byteOrder: s.byteOrder } : {}),
+    ...(s.options.maxBlockLength ? { maxBlockLength: s.options.maxBlockLength } : {}),
+    onRequest: () => void s.stats.requests++,
+    onResync: (from, to) => {
+      s.stats.resyncs++;
+      s.emit('resync', { from, to });
+    },
+  });
+  s.auth?.allowJump(found.seq);
+  s.restartDecoder(target);
+  s.positionSample = target;
+  return { kind: 'offset', offset: found.offset, seq: found.seq };
+}
