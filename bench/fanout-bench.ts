@@ -4,9 +4,12 @@
  * 240 ms) and each series (relay + WebSocket, relay + HTTP, Icecast + HTTP), a fresh server
  * pinned to core 0 gets a real-time stream and N listeners from a load generator pinned to
  * core 1; N grows (100, 1000, 3000, 5000, 10000) until the series breaks. Each row holds its
- * listeners 30 s (3 s with --quick: one N of 100) after all have joined. Helpers live in bench/fanout/.
+ * listeners 30 s (3 s with --quick: one N of 100) after all have joined. A fourth series, the
+ * write() floor (`floor`, bench/fanout/write-floor.ts), runs the same preset and N as one plain
+ * write() per listener from C: the kernel's own cost, below which no server can go. Helpers
+ * live in bench/fanout/.
  *
- * A targeted subset (the full run takes ~22 min): `--preset=voice`, `--series=relay-ws,relay-http`,
+ * A targeted subset (the full run takes ~28 min): `--preset=voice`, `--series=relay-ws,floor`,
  * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`. Such a
  * run is printed but not recorded (bench/run.ts), so the JSON and docs hold only complete runs.
  */
@@ -17,6 +20,7 @@ import { FANOUT_PRESETS, type FanoutPresetName } from './fanout/fanout-presets.t
 import {
   breakNotes,
   breakReason,
+  floorNotes,
   table,
   targetNotes,
   type FanoutRow,
@@ -25,6 +29,7 @@ import { runScenario, spawnLoadGenerator } from './fanout/fanout-scenario.ts';
 import { SERIES, startServer, type SeriesName } from './fanout/fanout-servers.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
+import { asScenarioResult, buildWriteFloor, runWriteFloor } from './fanout/write-floor.ts';
 
 const FULL = {
   listeners: [100, 1000, 3000, 5000, 10_000],
@@ -118,12 +123,17 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       `The relay could not be set up, so its rows were skipped: ${(err as Error).message}`,
     );
   }
+  const wantFloor = subset.series.includes('floor');
+  const floorBuild = wantFloor ? await buildWriteFloor() : null;
+  const floor = floorBuild && 'binary' in floorBuild ? floorBuild : null;
+  if (floorBuild && 'missing' in floorBuild) notes.push(floorBuild.missing);
   const loadBefore = os.loadavg();
   for (const presetName of subset.presets) {
     const preset = FANOUT_PRESETS[presetName];
     for (const series of SERIES.filter((s) => subset.series.includes(s.name))) {
       if (series.name === 'icecast-http' && !icecastFound) continue;
-      if (series.name !== 'icecast-http' && !relayData) continue;
+      if (series.name === 'floor' && !floor) continue;
+      if (series.name.startsWith('relay-') && !relayData) continue;
       for (const listeners of plan.listeners) {
         if (listeners > maxN) {
           notes.push(
@@ -133,44 +143,61 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         }
         process.stderr.write(`fanout: ${presetName} ${series.name} N=${listeners}…\n`);
         const row: FanoutRow = { preset: presetName, series: series.name, listeners };
-        // The load generator starts up while the server does; it waits for its config.
-        const gen = spawnLoadGenerator();
-        try {
-          const server = await startServer(
-            series.name,
-            preset,
-            icecastFound,
-            relayData,
-            Math.max(...plan.listeners),
-          );
+        const name = series.name;
+        if (name === 'floor') {
           try {
-            row.result = await runScenario(server, gen, {
-              preset: presetName,
+            row.floor = await runWriteFloor((floor as { binary: string }).binary, preset, {
               listeners,
               holdMs: plan.holdMs,
               graceMs: plan.graceMs,
-              joinBudgetMs: plan.joinBudgetMs,
             });
-          } finally {
-            await server.close();
+            row.result = asScenarioResult(row.floor, plan.holdMs);
+          } catch (err) {
+            row.error = (err as Error).message.slice(0, 400);
           }
-        } catch (err) {
-          row.error = (err as Error).message.slice(0, 400);
-        } finally {
-          await gen.stop();
+        } else {
+          // The load generator starts up while the server does; it waits for its config.
+          const gen = spawnLoadGenerator();
+          try {
+            const server = await startServer(
+              name,
+              preset,
+              icecastFound,
+              relayData,
+              Math.max(...plan.listeners),
+            );
+            try {
+              row.result = await runScenario(server, gen, {
+                preset: presetName,
+                listeners,
+                holdMs: plan.holdMs,
+                graceMs: plan.graceMs,
+                joinBudgetMs: plan.joinBudgetMs,
+              });
+            } finally {
+              await server.close();
+            }
+          } catch (err) {
+            row.error = (err as Error).message.slice(0, 400);
+          } finally {
+            await gen.stop();
+          }
         }
         rows.push(row);
         const r = row.result;
+        const w = row.floor?.writer;
         process.stderr.write(
-          `fanout:   ${r ? `held ${r.held}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, lost ${r.lostBlocks}, dropped ${r.dropped}` : row.error}\n`,
+          `fanout:   ${r ? `held ${r.held}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, lost ${r.lostBlocks}, dropped ${r.dropped}${w ? `, ${w.cpuUsPerWrite.toFixed(1)} µs CPU per write, pass p50 ${w.passP50Ms.toFixed(1)} / p99 ${w.passP99Ms.toFixed(1)} ms` : ''}` : row.error}\n`,
         );
         if (breakReason(row)) break;
       }
     }
   }
   await relayData?.dispose();
+  await floor?.dispose();
   const seconds = (performance.now() - started) / 1000;
-  const largestN = Math.max(0, ...rows.map((r) => r.listeners));
+  // The targets judge the servers: how far the floor went says nothing about them.
+  const largestN = Math.max(0, ...rows.filter((r) => r.series !== 'floor').map((r) => r.listeners));
   return {
     name: 'fanout',
     title: 'Live fan-out: mxcast relay vs Icecast 2.4',
@@ -182,8 +209,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ),
     ),
     notes: [
-      ...targetNotes(rows, icecastFound !== null, largestN),
+      // A run of the peer or the floor alone has nothing to judge the relay by.
+      ...(rows.some((r) => r.series.startsWith('relay-'))
+        ? targetNotes(rows, icecastFound !== null, largestN)
+        : []),
       ...breakNotes(rows),
+      ...floorNotes(rows, floor !== null),
       ...(icecastFound
         ? [`Peer: ${icecastFound.version}.`]
         : [(icecast as { missing: string }).missing]),

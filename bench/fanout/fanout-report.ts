@@ -7,12 +7,15 @@ import { round, type BenchTable } from '../bench-kit.ts';
 import type { FanoutPresetName } from './fanout-presets.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
 import { SERIES, type SeriesName } from './fanout-servers.ts';
+import type { WriteFloorResult } from './write-floor.ts';
 
 export interface FanoutRow {
   preset: FanoutPresetName;
   series: SeriesName;
   listeners: number;
   result?: ScenarioResult;
+  /** The write() floor's own figures (series `floor` only): CPU per write, pass times. */
+  floor?: WriteFloorResult;
   error?: string;
 }
 
@@ -145,6 +148,31 @@ export function breakNotes(rows: FanoutRow[]): string[] {
     notes.push(
       `The load generator used ≥ ${GENERATOR_SATURATED_PCT}% of its core in ${saturated.length} row(s) (marked "saturated"): there the delays include its own lag, so they are upper bounds for the server.`,
     );
+  }
+  return notes;
+}
+
+/**
+ * What the write() floor rows are, and its writer's figures that have no column: CPU per
+ * write and the time one pass over all listeners takes, per preset and N.
+ */
+export function floorNotes(rows: FanoutRow[], ran: boolean): string[] {
+  if (!ran) return [];
+  const notes = [
+    "write() floor (C): bench/fanout/write-floor.c writes each block to every listener with one plain write() on a non-blocking loopback TCP socket (writer on core 0, an epoll reader on core 1 timing every block like the load generator) — no HTTP/WebSocket framing, no server logic: the least any server can spend on this machine. Its delay runs from the block's scheduled arrival at the writer (a writer still busy with the last block starts late, and that counts) to its last byte read. Its server CPU % is the writer's, its load gen CPU % the reader's, join/s the writer's accept rate; a write that would block or is short counts as a dropped listener.",
+  ];
+  for (const preset of ['low-latency', 'voice'] as const) {
+    const figures = rows
+      .filter((r) => r.series === 'floor' && r.preset === preset && r.floor)
+      .map((r) => {
+        const w = (r.floor as WriteFloorResult).writer;
+        return `N = ${r.listeners}: ${fmt(w.cpuUsPerWrite, 1)} µs CPU per write, pass p50 ${fmt(w.passP50Ms)} / p99 ${fmt(w.passP99Ms)} ms`;
+      });
+    if (figures.length) {
+      notes.push(
+        `write() floor, ${preset} (writer CPU user+sys ÷ writes; pass = first to last write of one block): ${figures.join('; ')}.`,
+      );
+    }
   }
   return notes;
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FANOUT_PRESETS } from './fanout-presets.ts';
 import { runScenario, spawnLoadGenerator } from './fanout-scenario.ts';
-import { startServer, type SeriesName } from './fanout-servers.ts';
+import { startServer, type ServerSeriesName } from './fanout-servers.ts';
 import { findIcecast } from './icecast-server.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './relay-server.ts';
 
@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => relayData.dispose());
 
 const icecast = findIcecast();
-const series: SeriesName[] = ['relay-ws', 'relay-http'];
+const series: ServerSeriesName[] = ['relay-ws', 'relay-http'];
 if ('binary' in icecast) series.push('icecast-http');
 
 describe('runScenario', () => {

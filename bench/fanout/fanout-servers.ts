@@ -1,7 +1,8 @@
 /**
- * The three series of the fan-out tables and how to start a fresh server for one row:
- * the relay with WebSocket listeners, the relay with HTTP listeners (open-ended Range from
- * the live edge), and Icecast 2.4 with HTTP listeners — the peer.
+ * The series of the fan-out tables and how to start a fresh server for one row: the relay
+ * with WebSocket listeners, the relay with HTTP listeners (open-ended Range from the live
+ * edge), Icecast 2.4 with HTTP listeners — the peer —, and the write() floor (write-floor.ts,
+ * its own writer and reader rather than a server under the load generator).
  */
 import { relayHeaderEnd } from './bench-stream.ts';
 import type { FanoutPreset } from './fanout-presets.ts';
@@ -9,22 +10,25 @@ import type { ServerUnderTest } from './fanout-scenario.ts';
 import { ICECAST_MOUNT, startIcecast } from './icecast-server.ts';
 import { startRelayProcess, type RelayDataTemplate } from './relay-server.ts';
 
-export type SeriesName = 'relay-ws' | 'relay-http' | 'icecast-http';
+export type SeriesName = 'relay-ws' | 'relay-http' | 'icecast-http' | 'floor';
+/** The series that run a server under the load generator. */
+export type ServerSeriesName = Exclude<SeriesName, 'floor'>;
 
 export interface Series {
   name: SeriesName;
-  server: 'mxcast relay' | 'Icecast';
-  transport: 'WebSocket' | 'HTTP';
+  server: 'mxcast relay' | 'Icecast' | 'write() floor (C)';
+  transport: 'WebSocket' | 'HTTP' | 'TCP';
 }
 
 export const SERIES: Series[] = [
   { name: 'relay-ws', server: 'mxcast relay', transport: 'WebSocket' },
   { name: 'relay-http', server: 'mxcast relay', transport: 'HTTP' },
   { name: 'icecast-http', server: 'Icecast', transport: 'HTTP' },
+  { name: 'floor', server: 'write() floor (C)', transport: 'TCP' },
 ];
 
 export async function startServer(
-  series: SeriesName,
+  series: ServerSeriesName,
   preset: FanoutPreset,
   icecast: { binary: string; version: string } | null,
   relayData: RelayDataTemplate | null,

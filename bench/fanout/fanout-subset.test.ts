@@ -6,7 +6,7 @@ describe('parseSubset', () => {
   it('keeps the whole bench when no option narrows it', () => {
     const s = parseSubset(['fanout', '--quick']);
     expect(s.presets).toEqual(['low-latency', 'voice']);
-    expect(s.series).toEqual(['relay-ws', 'relay-http', 'icecast-http']);
+    expect(s.series).toEqual(['relay-ws', 'relay-http', 'icecast-http', 'floor']);
     expect(s.listeners).toBeNull();
     expect(s.given).toEqual([]);
   });
@@ -24,6 +24,10 @@ describe('parseSubset', () => {
     expect(s.listeners).toEqual([5000, 10000]);
     expect(s.holdMs).toBe(20_000);
     expect(s.given).toHaveLength(4);
+  });
+
+  it('accepts the write() floor as a series of its own', () => {
+    expect(parseSubset(['--series=floor']).series).toEqual(['floor']);
   });
 
   it.each([

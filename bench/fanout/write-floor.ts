@@ -101,9 +101,9 @@ export interface WriteFloorOptions {
 function stdoutOf(proc: PinnedProcess): { text: () => string; exit: Promise<number | null> } {
   let text = '';
   proc.child.stdout?.on('data', (d: Buffer) => (text += d.toString('utf8')));
+  // 'close', not 'exit': a process's last stdout chunk may be delivered after its 'exit'.
   const exit = new Promise<number | null>((resolve) => {
-    if (proc.exited) resolve(proc.child.exitCode);
-    else proc.child.once('exit', (code) => resolve(code));
+    proc.child.once('close', (code: number | null) => resolve(code));
   });
   return { text: () => text, exit };
 }
