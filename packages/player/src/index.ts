@@ -49,6 +49,11 @@ export {
   type RelayIndex,
   type MediaLocation,
 } from './relay-index.ts';
+export {
+  fetchIndexWithRetry,
+  isTransientIndexError,
+  type IndexRetryOptions,
+} from './index-fetch-retry.ts';
 export { CallbackSink, MemorySink, type PcmSink } from './sink/pcm-sink.ts';
 export { WorkletSink, type WorkletSinkOptions } from './sink/worklet-sink.ts';
 export {

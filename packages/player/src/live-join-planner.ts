@@ -2,11 +2,11 @@
  * The live-join path (docs/player.md "Joining live"), once the header and the geometry are
  * known: over WebSocket `from=live` (any first seq allowed, the relay picks the edge); over
  * HTTP the relay's index gives `block_count`, and the player starts at the newest complete
- * block — where block sizes vary, a second index request says where that block starts.
+ * block — where block sizes vary, a second index request says where that block starts. Index
+ * requests are retried on transient failures (index-fetch-retry.ts).
  */
 import type { SourceStart } from './block-source.ts';
 import type { PlayerSession } from './player-session.ts';
-import { fetchIndex } from './relay-index.ts';
 import { startAtBlock } from './seek-planner.ts';
 import { FIRST_AUDIO_SEQ, type StreamGeometry } from './stream-geometry.ts';
 
@@ -17,16 +17,14 @@ export async function planLiveJoin(s: PlayerSession): Promise<SourceStart> {
     s.restartDecoder(0);
     return { kind: 'live' };
   }
-  const index = await fetchIndex(s.location, s.fetch);
-  s.stats.requests++;
+  const index = await s.fetchIndex();
   s.sawLiveEdge(index.block_count);
   const seq = Math.max(FIRST_AUDIO_SEQ, index.block_count - 1);
   s.auth?.allowJump(seq);
   s.restartDecoder(0);
   if ((index.block_size === null || s.variableBlocks) && index.block_count > FIRST_AUDIO_SEQ) {
     // Sizes vary: the relay's index knows where the newest block starts.
-    s.stats.requests++;
-    const at = await fetchIndex(s.location, s.fetch, undefined, { from: seq, count: 1 });
+    const at = await s.fetchIndex({ from: seq, count: 1 });
     const offset = at.offsets?.[0];
     if (offset !== undefined) return { kind: 'offset', offset, seq };
   }

@@ -35,6 +35,13 @@ export interface PlayerOptions {
   reconnectAttempts?: number;
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+  /**
+   * Attempts at the relay's index (live join, bisecting seek) before a transient failure
+   * (network, 5xx, 429) becomes fatal. Default 5.
+   */
+  indexAttempts?: number;
+  /** Wait before the first index retry, doubled before each next one. Default 150 ms. */
+  indexRetryDelayMs?: number;
   maxBlockLength?: number;
   createDecoder?: (channels: number) => PacketDecoder;
   now?: () => number;

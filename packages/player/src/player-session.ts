@@ -11,10 +11,12 @@ import type { BlockSource } from './block-source.ts';
 import type { ProbedBlock } from './granule-bisector.ts';
 import { OggBlockDemuxer } from './ogg-block-demuxer.ts';
 import type { OpusPageDecoder } from './opus-page-decoder.ts';
+import type { PlayerError } from './player-error.ts';
 import type { PlayerEvents, PlayerState, PlayerStatus } from './player-events.ts';
 import type { PlayFrom, PlayerOptions } from './player-options.ts';
 import type { PlayoutOutput } from './playout-output.ts';
-import { parseMxcUri, type MediaLocation } from './relay-index.ts';
+import { fetchIndexWithRetry, type IndexRetryOptions } from './index-fetch-retry.ts';
+import { parseMxcUri, type MediaLocation, type RelayIndex } from './relay-index.ts';
 import {
   FIRST_AUDIO_SEQ,
   OPUS_RATE,
@@ -113,6 +115,25 @@ export class PlayerSession {
   /** The relay's view of the newest block only ever grows (index, WS status, blocks received). */
   sawLiveEdge(blockCount: number): void {
     this.liveEdgeBlocks = Math.max(this.liveEdgeBlocks, blockCount);
+  }
+
+  /**
+   * The relay's index, a transient failure (network, 5xx, 429) retried with a doubling delay
+   * and reported as a non-fatal `error` event, fatal after the last attempt (index-fetch-retry.ts).
+   */
+  fetchIndex(range?: { from: number; count: number }): Promise<RelayIndex> {
+    return fetchIndexWithRetry(this.location, this.fetch, this.indexRetry(), range);
+  }
+
+  indexRetry(): IndexRetryOptions {
+    return {
+      ...(this.options.indexAttempts !== undefined ? { attempts: this.options.indexAttempts } : {}),
+      ...(this.options.indexRetryDelayMs !== undefined
+        ? { delayMs: this.options.indexRetryDelayMs }
+        : {}),
+      onRequest: () => void this.stats.requests++,
+      onRetry: (error: PlayerError) => this.emit('error', error),
+    };
   }
 
   restartDecoder(discardBefore: number): void {

@@ -6,6 +6,7 @@
  */
 import type { SourceEnd, SourceStart } from './block-source.ts';
 import { prepareLeg } from './leg-planner.ts';
+import { isTransientIndexError } from './index-fetch-retry.ts';
 import { isPlayerError } from './player-error.ts';
 import type { PlayerOutcome } from './player-options.ts';
 import type { PlayerSession } from './player-session.ts';
@@ -44,8 +45,9 @@ export async function resumePoint(
       return { outcome: await endWithoutEos(s) };
     }
   } catch (err) {
-    if (isPlayerError(err) && err.fatal) throw err;
-    // relay still down: try the stream anyway, its failure counts as the next attempt
+    // Relay still down or busy (network, 5xx, 429): try the stream anyway, its failure counts
+    // as the next attempt; this loop is the retry (index-fetch-retry.ts is not stacked on it).
+    if (isPlayerError(err) && err.fatal && !isTransientIndexError(err)) throw err;
   }
   s.auth?.allowJump(fromSeq);
   if (!s.last)

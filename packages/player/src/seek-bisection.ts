@@ -7,7 +7,8 @@ import type { BlockCipher, ByteOrder } from '@mxcast/format';
 import { probeBlock } from './block-probe.ts';
 import { bisectGranule, type BisectResult, type ProbedBlock } from './granule-bisector.ts';
 import { PlayerError } from './player-error.ts';
-import { fetchIndex, type MediaLocation } from './relay-index.ts';
+import { fetchIndexWithRetry, type IndexRetryOptions } from './index-fetch-retry.ts';
+import type { MediaLocation } from './relay-index.ts';
 import { PRE_ROLL_SAMPLES, type StreamGeometry } from './stream-geometry.ts';
 
 export interface BisectSeekOptions {
@@ -22,12 +23,16 @@ export interface BisectSeekOptions {
   byteOrder?: ByteOrder;
   maxBlockLength?: number;
   onRequest?: () => void;
+  /** How the index request is retried on transient failures (its own onRequest is ignored). */
+  indexRetry?: IndexRetryOptions;
   onResync?: (from: number, to: number) => void;
 }
 
 export async function bisectSeek(o: BisectSeekOptions): Promise<BisectResult> {
-  o.onRequest?.();
-  const index = await fetchIndex(o.location, o.fetch);
+  const index = await fetchIndexWithRetry(o.location, o.fetch, {
+    ...o.indexRetry,
+    ...(o.onRequest ? { onRequest: o.onRequest } : {}),
+  });
   const probe = (offset: number) =>
     probeBlock(offset, {
       location: o.location,

@@ -44,6 +44,7 @@ async function bisectTo(s: PlayerSession, target: number): Promise<SourceStart> 
     ...(s.byteOrder ? { byteOrder: s.byteOrder } : {}),
     ...(s.options.maxBlockLength ? { maxBlockLength: s.options.maxBlockLength } : {}),
     onRequest: () => void s.stats.requests++,
+    indexRetry: s.indexRetry(),
     onResync: (from, to) => {
       s.stats.resyncs++;
       s.emit('resync', { from, to });
