@@ -130,7 +130,26 @@ export function targetNotes(rows: FanoutRow[], icecastRan: boolean, largestN: nu
       `Target voice (${label}): ${voice >= 10_000 ? 'MET' : 'NOT MET'} — the relay held ${voice} listeners at p99 ≤ 100 ms with none lost (target 10000${largestN < 10_000 ? `; this run went up to ${largestN} only` : ''}).`,
     );
   }
+  const floor = floorVoiceNote(rows);
+  if (floor) notes.push(floor);
   return notes;
+}
+
+/**
+ * The voice target against the write() floor of the same run: where even one bare write() per
+ * listener per block misses p99 ≤ 100 ms at 10000, no server of this design can meet it here.
+ */
+function floorVoiceNote(rows: FanoutRow[]): string | null {
+  const row = rows.find(
+    (r) => r.series === 'floor' && r.preset === 'voice' && r.listeners === 10_000 && r.result,
+  );
+  if (!row?.result) return null;
+  const p99 = row.result.p99;
+  const perWrite = row.floor?.writer.cpuUsPerWrite;
+  const cost = perWrite === undefined ? '' : ` (${fmt(perWrite, 1)} µs of CPU per write)`;
+  return p99 <= 100
+    ? `The write() floor held voice N = 10000 at p99 ${fmt(p99)} ms${cost}: the voice target is within this machine's reach.`
+    : `The write() floor itself reached only p99 ${fmt(p99)} ms at voice N = 10000${cost}: one bare write() per listener per block already takes longer than 100 ms for 10000 listeners on this machine, so the voice target is below its floor for any server that writes each block to each listener.`;
 }
 
 export function breakNotes(rows: FanoutRow[]): string[] {
