@@ -36,6 +36,17 @@ describe('BlockAuthenticator', async () => {
   const file = generateEncryptedFile('mxc://localhost/test');
   const cipher = await createBlockCipher(file);
 
+  it('allows a skip the relay announced forward only (WebSocket skipped)', async () => {
+    const auth = new BlockAuthenticator(cipher);
+    await auth.open(await block(cipher, 2));
+    await auth.open(await block(cipher, 3));
+    expect(auth.allowSkip(4)).toBe(false);
+    expect(auth.allowSkip(7)).toBe(true);
+    expect(await code(auth.open(await block(cipher, 7)))).toBe('ok');
+    expect(() => auth.allowSkip(5)).toThrow(/replay/);
+    expect(await code(auth.open(await block(cipher, 9)))).toBe('TAMPERED');
+  });
+
   it('opens consecutive blocks', async () => {
     const auth = new BlockAuthenticator(cipher);
     for (let seq = 0; seq < 4; seq++) {

@@ -33,6 +33,27 @@ export class BlockAuthenticator {
     this.#allowedJump = seq;
   }
 
+  /**
+   * The relay says it skipped this (slow) listener ahead to `toSeq` (WebSocket `skipped`,
+   * docs/protocol.md): a jump the player did not make, so only forward — a "skip" back to an
+   * earlier seq would let a relay replay authenticated blocks. Returns whether anything was
+   * skipped (false when `toSeq` is simply the next block).
+   */
+  allowSkip(toSeq: number): boolean {
+    const expected = this.#expected;
+    if (expected !== undefined && toSeq < expected) {
+      throw new PlayerError(
+        'TAMPERED',
+        `relay announced a skip to seq ${toSeq}, behind the next block ${expected} (a replay)`,
+        true,
+        { seq: toSeq },
+      );
+    }
+    if (expected === toSeq) return false;
+    this.#allowedJump = toSeq;
+    return true;
+  }
+
   async open(block: SourceBlock): Promise<Uint8Array> {
     const jump = this.#allowedJump;
     const follows = this.#expected === undefined || block.seq === this.#expected;

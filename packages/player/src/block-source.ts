@@ -39,7 +39,10 @@ export interface BlockSourceEvents {
   onRequest?: () => void;
   /** The relay's view of the newest block (WS status, index), for the delay-behind-live readout. */
   onLiveEdge?: (blockCount: number) => void;
-  /** The relay skipped a slow listener to the live edge (WS `skipped`). */
+  /**
+   * The relay skipped a slow listener to the live edge (WS `skipped`): called in order with the
+   * blocks (after those sent before it were yielded); may throw to end the stream.
+   */
   onSkipped?: (toSeq: number) => void;
 }
 

@@ -45,8 +45,10 @@ export class Player extends PlayerEmitter {
       onRequest: () => void s.stats.requests++,
       onLiveEdge: (count: number) => s.sawLiveEdge(count),
       onSkipped: (toSeq: number) => {
-        // The relay moved this (too slow) listener to the live edge: a jump it announced.
-        s.auth?.allowJump(toSeq);
+        // The relay moved this (too slow) listener to the live edge: a jump it announced, and
+        // only forward (a skip back would replay blocks: TAMPERED). The gap is not filled: the
+        // decoder restarts at the new block and its audio goes out at its own time.
+        if (!s.auth?.allowSkip(toSeq)) return;
         s.restartDecoder(0);
         s.stats.resyncs++;
       },

@@ -39,6 +39,7 @@ export interface WsBlockSourceOptions extends BlockSourceEvents {
 
 type Item =
   | { kind: 'block'; data: Uint8Array }
+  | { kind: 'skipped'; toSeq: number }
   | { kind: 'end'; state: 'complete' | 'cancelled' }
   | { kind: 'close'; code: number; reason: string }
   | { kind: 'error'; error: PlayerError };
@@ -83,7 +84,7 @@ export class WsBlockSource implements BlockSource {
         if (msg?.type === 'status' && typeof msg.block_count === 'number')
           this.#options.onLiveEdge?.(msg.block_count);
         else if (msg?.type === 'skipped' && typeof msg.to_seq === 'number')
-          this.#options.onSkipped?.(msg.to_seq);
+          put({ kind: 'skipped', toSeq: msg.to_seq });
         else if (msg?.type === 'end')
           put({ kind: 'end', state: msg.state === 'cancelled' ? 'cancelled' : 'complete' });
         else if (msg?.type === 'error') {
@@ -116,6 +117,8 @@ export class WsBlockSource implements BlockSource {
           continue;
         }
         if (item.kind === 'block') yield this.#parse(item.data);
+        // In order with the blocks: a skip applies after the blocks sent before it were handled.
+        else if (item.kind === 'skipped') this.#options.onSkipped?.(item.toSeq);
         else if (item.kind === 'end') ended = { kind: 'ended', state: item.state };
         else if (item.kind === 'error') throw item.error;
         else {

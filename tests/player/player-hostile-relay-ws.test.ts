@@ -1,0 +1,269 @@
+/**
+ * A hostile relay over WebSocket (issue 5, DESIGN.md §2): the cases of
+ * player-hostile-relay.test.ts — bit flips, duplication, reordering, drops, splices,
+ * truncation, a wrong key — through a tampering WebSocket proxy in front of a real relay, each
+ * message one whole block; plus the relay's `{"type":"skipped","to_seq":N}` (docs/protocol.md
+ * "Listen over WebSocket"), honest and forged. Each case gives its error and no audio from the
+ * block that failed (or anything after it) reaches the sink.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BLOCK_HEADER_SIZE,
+  encodeBlock,
+  generateEncryptedFile,
+  type EncryptedFile,
+} from '@mxcast/format';
+import { MemorySink, Player, type PlayerError, type PlayerOutcome } from '@mxcast/player';
+import { NodeWebSocket } from '@mxcast/player/node';
+import {
+  encodeBroadcast,
+  startTestRelay,
+  uploadFinished,
+  type EncodedBroadcast,
+  type TestRelay,
+  type Upload,
+} from './broadcast-fixture.ts';
+import { startTamperingWsProxy, type WsOut, type WsTamper } from './tampering-ws-proxy.ts';
+
+const K = 6; // the block the relay tampers with
+
+let relay: TestRelay;
+let b: EncodedBroadcast;
+let up: Upload;
+let other: EncodedBroadcast;
+beforeAll(async () => {
+  relay = await startTestRelay();
+  b = await encodeBroadcast('voice', 3);
+  up = await uploadFinished(relay, b);
+  other = await encodeBroadcast('voice', 3);
+});
+afterAll(() => relay?.close());
+
+const ct = (block: Uint8Array) => block.slice(BLOCK_HEADER_SIZE);
+/** Re-frames a ciphertext under another seq with a valid CRC: only GCM can notice. */
+const reframe = (seq: number, block: Uint8Array) => encodeBlock(seq, ct(block));
+const blockAt = (seq: number) => b.blocks[seq] as Uint8Array;
+const lastSeq = () => b.blocks.length - 1;
+const skipped = (toSeq: number) => JSON.stringify({ type: 'skipped', to_seq: toSeq });
+const END = JSON.stringify({ type: 'end', state: 'complete' });
+/** First output sample of block `seq` (block 2 starts at −pre-skip). */
+const startOf = (seq: number) => (seq - 2) * b.blockSamples - b.preSkip;
+
+/** A tamperer that changes blocks only: `onBlock(seq, bytes)` returns what to send instead. */
+function blocksOnly(onBlock: (seq: number, bytes: Uint8Array) => WsOut[]): () => WsTamper {
+  return () => (msg) => (msg.kind === 'block' ? onBlock(msg.seq, msg.bytes) : [msg.text]);
+}
+
+interface Heard {
+  outcome: PlayerOutcome;
+  sink: MemorySink;
+  errors: PlayerError[];
+  seqs: number[];
+  resyncs: number;
+}
+
+async function listenThrough(
+  tamperFor: () => WsTamper,
+  options: {
+    file?: EncryptedFile;
+    rewriteIndex?: (index: Record<string, unknown>) => Record<string, unknown>;
+  } = {},
+): Promise<Heard> {
+  const proxy = await startTamperingWsProxy(relay.url, tamperFor, options.rewriteIndex);
+  try {
+    const sink = new MemorySink();
+    const player = new Player({
+      relayUrl: proxy.url,
+      mxc: up.mxc,
+      file: options.file ?? up.file,
+      sink,
+      transport: 'ws',
+      WebSocket: NodeWebSocket,
+      reconnectAttempts: 2,
+      reconnectDelayMs: 10,
+    });
+    const errors: PlayerError[] = [];
+    const seqs: number[] = [];
+    player.on('error', (e) => errors.push(e));
+    player.on('block', ({ seq }) => seqs.push(seq));
+    const outcome = await player.play({ time: 0 });
+    return { outcome, sink, errors, seqs, resyncs: player.status().resyncs };
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** No sample at or after the start of block K reached the sink, and the blocks before it did. */
+function expectNothingFromBlockK(sink: MemorySink) {
+  const end = Math.max(...sink.chunks.map((c) => c.startSample + c.pcm.length));
+  expect(end).toBeLessThanOrEqual(startOf(K));
+  expect(end).toBeGreaterThan(0);
+}
+
+/** The fatal error was reported as an `error` event too, with the outcome's code. */
+function expectFatal(h: Heard, code: string) {
+  expect(h.outcome.state).toBe('error');
+  expect(h.outcome.error?.code).toBe(code);
+  expect(h.outcome.error?.fatal).toBe(true);
+  expect(h.errors.filter((e) => e.fatal).map((e) => e.code)).toEqual([code]);
+}
+
+describe('a hostile relay over WebSocket', () => {
+  it('plays the untouched stream to the end (the proxy itself is honest when asked)', async () => {
+    const h = await listenThrough(blocksOnly((_, x) => [x]));
+    expect(h.outcome.state).toBe('finished');
+    expect(h.sink.samples().length).toBe((b.blocks.length - 2) * b.blockSamples - b.preSkip);
+  });
+
+  const cases: [string, () => WsTamper][] = [
+    [
+      'bit flip in the ciphertext, CRC fixed up',
+      blocksOnly((seq, x) => [seq === K ? reframe(K, flip(ct(x), 40)) : x]),
+    ],
+    [
+      'bit flip without fixing the CRC',
+      blocksOnly((seq, x) => [seq === K ? flip(x, BLOCK_HEADER_SIZE + 40) : x]),
+    ],
+    ['duplicated block', blocksOnly((seq, x) => (seq === K ? [blockAt(K - 1), x] : [x]))],
+    [
+      'reordered blocks',
+      () => {
+        let held: Uint8Array | undefined;
+        return blocksOnly((seq, x) => {
+          if (seq === K) return ((held = x), []);
+          if (seq === K + 1 && held) return [x, held];
+          return [x];
+        })();
+      },
+    ],
+    ['dropped block', blocksOnly((seq, x) => (seq === K ? [] : [x]))],
+    [
+      'block spliced from another stream',
+      blocksOnly((seq, x) => [seq === K ? (other.blocks[K] as Uint8Array) : x]),
+    ],
+    [
+      'block spliced from another position, renumbered',
+      blocksOnly((seq, x) => [seq === K ? reframe(K, blockAt(K + 2)) : x]),
+    ],
+    [
+      'dropped block, later ones renumbered to hide the gap',
+      blocksOnly((seq, x) => (seq === K ? [] : seq > K ? [reframe(seq - 1, x)] : [x])),
+    ],
+    [
+      'truncation inside a block (a message that is not one whole block)',
+      blocksOnly((seq, x) => (seq === K ? [x.subarray(0, 100)] : [x])),
+    ],
+    [
+      'two blocks in one message',
+      blocksOnly((seq, x) =>
+        seq === K ? [] : seq === K + 1 ? [Buffer.concat([blockAt(K), x])] : [x],
+      ),
+    ],
+  ];
+  for (const [name, tamper] of cases) {
+    it(`${name}: TAMPERED, fatal, no audio from the bad block`, async () => {
+      const h = await listenThrough(tamper);
+      expectFatal(h, 'TAMPERED');
+      expectNothingFromBlockK(h.sink);
+    });
+  }
+
+  it('truncation with a forged end: ended without finishing, never finished', async () => {
+    const h = await listenThrough(
+      blocksOnly((seq, x) => (seq < K ? [x] : seq === K ? [END, { close: 1000 }] : [])),
+    );
+    expect(h.outcome.state).toBe('ended-without-finishing');
+    expectNothingFromBlockK(h.sink);
+  });
+
+  it('truncation, index rewritten to match: ended without finishing', async () => {
+    const h = await listenThrough(
+      blocksOnly((seq, x) => (seq < K ? [x] : [{ close: 1000 }])),
+      { rewriteIndex: (index) => ({ ...index, block_count: K, state: 'complete' }) },
+    );
+    expect(h.outcome.state).toBe('ended-without-finishing');
+    expect(h.errors.map((e) => [e.code, e.fatal])).toContainEqual(['NETWORK', false]);
+    expectNothingFromBlockK(h.sink);
+  });
+
+  it('truncation the index does not admit: reconnects, then a fatal NETWORK error', async () => {
+    const h = await listenThrough(blocksOnly((seq, x) => (seq < K ? [x] : [{ close: 1000 }])));
+    expectFatal(h, 'NETWORK');
+    expect(h.errors.filter((e) => !e.fatal).length).toBeGreaterThan(0);
+    expectNothingFromBlockK(h.sink);
+  });
+
+  it('wrong key: WRONG_KEY and no audio at all', async () => {
+    const h = await listenThrough(
+      blocksOnly((_, x) => [x]),
+      { file: generateEncryptedFile(up.mxc) },
+    );
+    expectFatal(h, 'WRONG_KEY');
+    expect(h.sink.chunks).toHaveLength(0);
+  });
+});
+
+describe('the relay skipping a slow listener ({"type":"skipped"})', () => {
+  const GAP = 3; // blocks K … K+GAP−1 never sent
+
+  it('an honest skip: plays on from to_seq, a gap in time, no repeat, finished', async () => {
+    const h = await listenThrough(
+      blocksOnly((seq, x) =>
+        seq < K ? [x] : seq < K + GAP ? [] : seq === K + GAP ? [skipped(K + GAP), x] : [x],
+      ),
+    );
+    expect(h.outcome.state).toBe('finished');
+    expect(h.errors).toHaveLength(0);
+    expect(h.resyncs).toBe(1);
+    const want = [...range(2, K), ...range(K + GAP, lastSeq() + 1)];
+    expect(h.seqs).toEqual(want);
+    // audio before K contiguous; then nothing until block K+GAP, which starts at its own time
+    const starts = h.sink.chunks.map((c) => c.startSample);
+    expect(starts.filter((s) => s >= startOf(K) && s < startOf(K + GAP))).toEqual([]);
+    expect(starts).toContain(startOf(K + GAP));
+    const before = h.sink.chunks.filter((c) => c.startSample < startOf(K));
+    const beforeEnd = Math.max(...before.map((c) => c.startSample + c.pcm.length));
+    expect(beforeEnd).toBe(startOf(K));
+  });
+
+  it('skipped to one seq, then another block: TAMPERED', async () => {
+    const h = await listenThrough(
+      blocksOnly((seq, x) =>
+        seq < K ? [x] : seq === K ? [skipped(K + GAP)] : seq === K + 1 ? [x] : [],
+      ),
+    );
+    expectFatal(h, 'TAMPERED');
+    expectNothingFromBlockK(h.sink);
+  });
+
+  it('a forged skip backwards (a replay): TAMPERED, nothing played twice', async () => {
+    const h = await listenThrough(
+      blocksOnly((seq, x) => (seq === K ? [skipped(3), ...range(3, K).map(blockAt), x] : [x])),
+    );
+    expectFatal(h, 'TAMPERED');
+    expect(h.outcome.error?.message).toMatch(/skip to seq 3.*replay/);
+    expect(h.seqs).toEqual(range(2, K));
+    expectNothingFromBlockK(h.sink);
+  });
+
+  it('skipped to the end, then end: ended without finishing (the EOS page was skipped)', async () => {
+    const h = await listenThrough(
+      blocksOnly((seq, x) =>
+        seq < K ? [x] : seq === K ? [skipped(lastSeq() + 1), END, { close: 1000 }] : [],
+      ),
+    );
+    expect(h.outcome.state).toBe('ended-without-finishing');
+    expect(h.seqs).toEqual(range(2, K));
+    expectNothingFromBlockK(h.sink);
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+function flip(bytes: Uint8Array, at: number): Uint8Array {
+  const out = bytes.slice();
+  out[at] = (out[at] as number) ^ 0x10;
+  return out;
+}
