@@ -3,7 +3,7 @@
  * Opus file (DESIGN.md §3): ffprobe and opusinfo accept it with the right duration, channels and title, and what opusdec
  * decodes matches the input signal in frequency, level and time.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -20,31 +20,20 @@ import {
   linkFrom,
   opusdec,
   opusinfo,
+  runCapture,
   runMxcast,
-  startInProcessRelay,
+  useInProcessRelay,
   tempDir,
   writeTemp,
-  type InProcessRelay,
 } from './capture-harness.ts';
 
-let relay: InProcessRelay;
-beforeAll(async () => {
-  relay = await startInProcessRelay();
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = useInProcessRelay();
 
 describe('a finished capture', () => {
   it('is an Ogg Opus file ffprobe/opusinfo accept; opusdec gives the tone back at its level', async () => {
     const dir = tempDir();
     const eventOut = path.join(dir, 'event.json');
-    const run = runMxcast([
-      'capture',
-      '--relay',
-      relay.url,
-      '--token',
-      relay.token,
+    const run = runCapture(relay(), [
       '--input',
       'sine:1000',
       '--channels',
@@ -116,18 +105,8 @@ describe('a finished capture', () => {
 
   it('puts time-coded tones at the right times', async () => {
     const dir = tempDir();
-    const result = await runMxcast([
-      'capture',
-      '--relay',
-      relay.url,
-      '--token',
-      relay.token,
-      '--input',
-      'timecode',
-      '--duration',
-      '5',
-      '--quiet',
-    ]).done;
+    const result = await runCapture(relay(), ['--input', 'timecode', '--duration', '5', '--quiet'])
+      .done;
     expect(result.code).toBe(0);
     const { opus } = await downloadAndDecrypt(linkFrom(result.stdout));
     const decoded = await opusdec(writeTemp(dir, 'timecode.opus', opus));

@@ -3,27 +3,21 @@
  * has the same size whatever the input: digital silence and full-band noise alike, per preset.
  * The stored bytes are read back from the relay and framed without the key.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blockGeometry, createSignal, PRESETS } from '@mxcast/audio';
 import { CaptureSession, createOpusEncoder, generatedSource } from '@mxcast/capture';
 import { MediaClient, parseListenLink } from '@mxcast/client';
 import { BlockFramer, createBlockCipher, type EncryptedFile } from '@mxcast/format';
 import { OggFlag, parseOggPage } from '@mxcast/ogg';
-import { startInProcessRelay, type InProcessRelay } from './capture-harness.ts';
+import { useInProcessRelay } from './capture-harness.ts';
 
-let relay: InProcessRelay;
-beforeAll(async () => {
-  relay = await startInProcessRelay();
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = useInProcessRelay();
 
 async function capture(preset: string, signal: string, seconds: number) {
   const gen = createSignal(signal, { channels: 1, amplitude: 1 });
   const session = new CaptureSession({
-    relay: relay.url,
-    token: relay.token,
+    relay: relay().url,
+    token: relay().token,
     preset,
     source: generatedSource(signal, 1, (n) => gen.read(n)),
     createEncoder: createOpusEncoder,
@@ -42,7 +36,7 @@ describe('constant blocks', () => {
       for (const signal of ['silence', 'noise']) {
         const result = await capture(preset.name, signal, 1.5);
         const { mxc, file } = parseListenLink(result.link);
-        const client = new MediaClient({ baseUrl: relay.url });
+        const client = new MediaClient({ baseUrl: relay().url });
         const wire = new Uint8Array(await (await client.download(mxc)).arrayBuffer());
         const framer = new BlockFramer();
         const blocks = framer.push(wire);

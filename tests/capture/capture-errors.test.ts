@@ -3,29 +3,15 @@
  * exit code (docs/capture.md "Exit codes"); a full relay stops the capture without losing what
  * it had stored.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { main } from '@mxcast/cli';
 import { MediaClient } from '@mxcast/client';
-import {
-  freePort,
-  runMxcast,
-  startInProcessRelay,
-  tempDir,
-  type InProcessRelay,
-} from './capture-harness.ts';
+import { freePort, runCapture, runMxcast, useInProcessRelay, tempDir } from './capture-harness.ts';
 
-let relay: InProcessRelay;
-let full: InProcessRelay;
-beforeAll(async () => {
-  relay = await startInProcessRelay();
-  full = await startInProcessRelay({ limits: { maxMediaBytes: 6000 } as never });
-});
-afterAll(async () => {
-  await relay?.close();
-  await full?.close();
-});
+const relay = useInProcessRelay();
+const full = useInProcessRelay({ limits: { maxMediaBytes: 6000 } as never });
 
 async function fails(args: string[], env?: NodeJS.ProcessEnv) {
   const result = await runMxcast(['capture', ...args], undefined, env).done;
@@ -55,11 +41,11 @@ describe('mxcast capture refuses bad input with one line', () => {
     const dir = tempDir();
     const notWav = path.join(dir, 'notes.wav');
     writeFileSync(notWav, 'this is not a RIFF file');
-    const base = ['--relay', relay.url, '--token', relay.token];
+    const base = ['--relay', relay().url, '--token', relay().token];
     const cases: [string[], RegExp][] = [
       [['--token', 't', '--input', 'sine'], /--relay URL is required/],
       [['--relay', 'ftp://x', '--token', 't'], /--relay must be an http\(s\) URL/],
-      [['--relay', relay.url, '--input', 'sine'], /--token TOKEN is required/],
+      [['--relay', relay().url, '--input', 'sine'], /--token TOKEN is required/],
       [
         [...base, '--preset', 'podcast'],
         /unknown preset 'podcast' \(have: low-latency, voice, music\)/,
@@ -95,7 +81,7 @@ describe('mxcast capture refuses bad input with one line', () => {
 
   it('mic without arecord or sox: exit 2 naming both', async () => {
     const empty = tempDir();
-    const r = await fails(['--relay', relay.url, '--token', relay.token, '--input', 'mic'], {
+    const r = await fails(['--relay', relay().url, '--token', relay().token, '--input', 'mic'], {
       ...process.env,
       PATH: empty,
     });
@@ -122,25 +108,15 @@ describe('mxcast capture refuses bad input with one line', () => {
   });
 
   it('a refused token: exit 4', async () => {
-    const r = await fails(['--relay', relay.url, '--token', 'not-a-token', '--input', 'sine']);
+    const r = await fails(['--relay', relay().url, '--token', 'not-a-token', '--input', 'sine']);
     expect(r.lines).toHaveLength(1);
     expect(r.last).toMatch(/refused the access token .*M_UNKNOWN_TOKEN/);
     expect(r.code).toBe(4);
   });
 
   it('a full relay: exit 5, and the blocks stored before stay stored', async () => {
-    const result = await runMxcast([
-      'capture',
-      '--relay',
-      full.url,
-      '--token',
-      full.token,
-      '--input',
-      'sine',
-      '--duration',
-      '10',
-      '--quiet',
-    ]).done;
+    const result = await runCapture(full(), ['--input', 'sine', '--duration', '10', '--quiet'])
+      .done;
     const lines = result.stderr.trim().split('\n');
     expect(lines.at(-1)).toMatch(/is full or a limit was reached .*M_TOO_LARGE/);
     expect(result.code).toBe(5);
@@ -148,7 +124,7 @@ describe('mxcast capture refuses bad input with one line', () => {
     const link = result.stdout.trim();
     expect(link).toMatch(/\/listen#mxc=/);
     const mxc = new URLSearchParams(new URL(link).hash.slice(1)).get('mxc')!;
-    const index = await new MediaClient({ baseUrl: full.url }).index(mxc);
+    const index = await new MediaClient({ baseUrl: full().url }).index(mxc);
     expect(index.block_count).toBeGreaterThan(2);
     expect(index.byte_length).toBeLessThanOrEqual(6000);
   });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import { readWav } from '@mxcast/audio';
 import { MediaClient, parseListenLink } from '@mxcast/client';
 import { createBlockCipher, decryptAll, type EncryptedFile } from '@mxcast/format';
@@ -39,6 +40,24 @@ export async function startInProcessRelay(
   const token = createToken(dataDir, '@broadcaster:localhost');
   const relay = await startRelay({ port: 0, host: '127.0.0.1', ...options, dataDir });
   return { relay, url: relay.url, token, dataDir, close: () => relay.close() };
+}
+
+/**
+ * Starts an in-process relay before the file's tests and closes it after them; call at the top
+ * level of a test file. The returned getter gives the running relay inside tests.
+ */
+export function useInProcessRelay(options: Partial<RelayOptions> = {}): () => InProcessRelay {
+  let relay: InProcessRelay | undefined;
+  beforeAll(async () => {
+    relay = await startInProcessRelay(options);
+  });
+  afterAll(async () => {
+    await relay?.close();
+  });
+  return () => {
+    if (!relay) throw new Error('the in-process relay is used before beforeAll started it');
+    return relay;
+  };
 }
 
 export async function freePort(): Promise<number> {
@@ -75,6 +94,39 @@ export function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGKI
     child.once('exit', () => resolve());
     child.kill(signal);
   });
+}
+
+/** A `mxcast relay` process on its own port and data dir, which a test can kill and restart. */
+export interface RelayProcess {
+  url: string;
+  token: string;
+  port: number;
+  dataDir: string;
+  /** The running process; `restart` replaces it. */
+  readonly child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the relay again on the same port and data dir (its stored broadcasts survive). */
+  restart(): Promise<void>;
+}
+
+export async function startRelayProcess(): Promise<RelayProcess> {
+  const dataDir = tempDir('mxcast-relay-');
+  const token = createToken(dataDir, '@broadcaster:localhost');
+  const port = await freePort();
+  let child = await spawnRelay(port, dataDir);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    port,
+    dataDir,
+    get child() {
+      return child;
+    },
+    kill: (signal = 'SIGKILL') => killAndWait(child, signal),
+    async restart() {
+      child = await spawnRelay(port, dataDir);
+    },
+  };
 }
 
 export interface CliRun {
@@ -155,6 +207,11 @@ export function runMxcast(
       });
     },
   };
+}
+
+/** `mxcast capture --relay <url> --token <token> …args`. */
+export function runCapture(relay: { url: string; token: string }, args: string[]): CliRun {
+  return runMxcast(['capture', '--relay', relay.url, '--token', relay.token, ...args]);
 }
 
 export function linkFrom(stdout: string): string {

@@ -6,47 +6,56 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { MediaClient, parseListenLink } from '@mxcast/client';
 import { OggFlag, parseOggPage } from '@mxcast/ogg';
-import { createToken } from '@mxcast/relay';
 import {
   downloadAndDecrypt,
   ffprobe,
-  freePort,
   killAndWait,
   linkFrom,
   opusdec,
   opusinfo,
-  runMxcast,
-  spawnRelay,
+  runCapture,
+  startRelayProcess,
   tempDir,
   writeTemp,
+  type CliRun,
+  type Downloaded,
+  type RelayProcess,
 } from './capture-harness.ts';
 
-const children: ChildProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) await killAndWait(c);
+  for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A relay process, killed after the test. */
+async function relayProcess(): Promise<RelayProcess> {
+  const relay = await startRelayProcess();
+  cleanups.push(() => relay.kill());
+  return relay;
+}
+
+/** `mxcast capture` against `relay`, killed after the test if still running. */
+function capture(relay: RelayProcess, args: string[]): CliRun {
+  const run = runCapture(relay, args);
+  cleanups.push(() => killAndWait(run.child));
+  return run;
+}
+
+/** Consecutive seqs from 0 (the framer would refuse a gap or a duplicate), EOS on the last page. */
+function expectWholeStream(pages: Downloaded['pages']): void {
+  expect(pages.map((p) => p.seq)).toEqual(pages.map((_, i) => i));
+  expect(parseOggPage(pages.at(-1)!.plaintext).flags & OggFlag.EOS).toBe(OggFlag.EOS);
+}
+
 describe('capture resilience', () => {
   it('continues through a relay killed and restarted mid-broadcast; the file decodes to exactly the captured samples', async () => {
-    const dataDir = tempDir('mxcast-relay-');
-    const token = createToken(dataDir, '@broadcaster:localhost');
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    let relay = await spawnRelay(port, dataDir);
-    children.push(relay);
-
+    const relay = await relayProcess();
     const seconds = 5;
-    const capture = runMxcast([
-      'capture',
-      '--relay',
-      url,
-      '--token',
-      token,
+    const run = capture(relay, [
       '--preset',
       'low-latency',
       '--input',
@@ -55,23 +64,19 @@ describe('capture resilience', () => {
       String(seconds),
       '--realtime',
     ]);
-    children.push(capture.child);
-    await capture.waitFor('/listen#');
+    await run.waitFor('/listen#');
     await sleep(1200);
-    await killAndWait(relay, 'SIGKILL');
+    await relay.kill();
     await sleep(1000); // the capture keeps recording into its buffer meanwhile
-    relay = await spawnRelay(port, dataDir);
-    children.push(relay);
+    await relay.restart();
 
-    const result = await capture.done;
+    const result = await run.done;
     expect(result.stderr).toMatch(/reconnected after/);
     expect(result.stderr).toMatch(/finished: 00:05\.0 of audio .* [1-9]\d* reconnects/);
     expect(result.code).toBe(0);
 
     const { opus, pages } = await downloadAndDecrypt(linkFrom(result.stdout));
-    // Consecutive seqs from 0 (the framer would refuse a gap or a duplicate), EOS at the end.
-    expect(pages.map((p) => p.seq)).toEqual(pages.map((_, i) => i));
-    expect(parseOggPage(pages.at(-1)!.plaintext).flags & OggFlag.EOS).toBe(OggFlag.EOS);
+    expectWholeStream(pages);
     const dir = tempDir();
     const file = writeTemp(dir, 'restart.opus', opus);
     expect(await opusinfo(file)).toMatch(/Playback length: 0m:05\.000s/);
@@ -80,23 +85,14 @@ describe('capture resilience', () => {
   });
 
   it('a killed capture continues the same broadcast with --resume at the next seq', async () => {
-    const dataDir = tempDir('mxcast-relay-');
-    const token = createToken(dataDir, '@broadcaster:localhost');
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    children.push(await spawnRelay(port, dataDir));
+    const relay = await relayProcess();
     const dir = tempDir();
     const statePath = path.join(dir, 'state.json');
     const passFile = path.join(dir, 'pass');
     writeFileSync(passFile, 'a long passphrase\n');
     chmodSync(passFile, 0o600);
 
-    const first = runMxcast([
-      'capture',
-      '--relay',
-      url,
-      '--token',
-      token,
+    const first = capture(relay, [
       '--input',
       'sine:440',
       '--realtime',
@@ -107,24 +103,18 @@ describe('capture resilience', () => {
       '--passphrase-file',
       passFile,
     ]);
-    children.push(first.child);
     await first.waitFor('/listen#');
     await sleep(1500);
     await killAndWait(first.child, 'SIGKILL');
     expect(statSync(statePath).mode & 0o777).toBe(0o600);
     const link = linkFrom(first.stdout());
     const { mxc } = parseListenLink(link);
-    const client = new MediaClient({ baseUrl: url });
+    const client = new MediaClient({ baseUrl: relay.url });
     const before = await client.index(mxc);
     expect(before.state).toBe('live');
     expect(before.block_count).toBeGreaterThan(2);
 
-    const second = await runMxcast([
-      'capture',
-      '--relay',
-      url,
-      '--token',
-      token,
+    const second = await capture(relay, [
       '--input',
       'sine:440',
       '--fast',
@@ -144,7 +134,7 @@ describe('capture resilience', () => {
     const after = await client.index(mxc);
     expect(after.state).toBe('complete');
     const { opus, pages } = await downloadAndDecrypt(link);
-    expect(pages.map((p) => p.seq)).toEqual(pages.map((_, i) => i));
+    expectWholeStream(pages);
     // Pages keep one Ogg stream: same serial, page seq = block seq, granules increasing.
     const parsed = pages.map((p) => parseOggPage(p.plaintext));
     expect(new Set(parsed.map((p) => p.serial)).size).toBe(1);
@@ -152,7 +142,6 @@ describe('capture resilience', () => {
     for (let i = 3; i < parsed.length; i++) {
       expect(parsed[i]!.granule).toBeGreaterThan(parsed[i - 1]!.granule);
     }
-    expect(parsed.at(-1)!.flags & OggFlag.EOS).toBe(OggFlag.EOS);
     const file = writeTemp(dir, 'resumed.opus', opus);
     expect(await opusinfo(file)).not.toMatch(/WARNING|ERROR/);
     expect((await ffprobe(file)).tags.title).toBe('Resumed show');
@@ -162,19 +151,9 @@ describe('capture resilience', () => {
     expect(decoded.samples.length).toBe((before.block_count - 2) * 12 * 960 + 48000);
   });
   it('gives up after --max-outage with exit 3, and --resume finishes the broadcast once the relay is back', async () => {
-    const dataDir = tempDir('mxcast-relay-');
-    const token = createToken(dataDir, '@broadcaster:localhost');
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    let relay = await spawnRelay(port, dataDir);
-    children.push(relay);
+    const relay = await relayProcess();
     const statePath = path.join(tempDir(), 'state.json');
-    const first = runMxcast([
-      'capture',
-      '--relay',
-      url,
-      '--token',
-      token,
+    const first = capture(relay, [
       '--input',
       'timecode',
       '--realtime',
@@ -184,24 +163,17 @@ describe('capture resilience', () => {
       '2',
       '--quiet',
     ]);
-    children.push(first.child);
     await first.waitFor('/listen#');
     await sleep(800);
-    await killAndWait(relay, 'SIGKILL');
+    await relay.kill();
     const gaveUp = await first.done;
     expect(gaveUp.code).toBe(3);
     expect(gaveUp.stderr.trim().split('\n').at(-1)).toMatch(
       /relay unreachable for \d+ s, giving up .*resume with --resume/,
     );
 
-    relay = await spawnRelay(port, dataDir);
-    children.push(relay);
-    const second = await runMxcast([
-      'capture',
-      '--relay',
-      url,
-      '--token',
-      token,
+    await relay.restart();
+    const second = await capture(relay, [
       '--input',
       'timecode',
       '--duration',
@@ -213,8 +185,7 @@ describe('capture resilience', () => {
     expect(second.stderr).toMatch(/resuming mxc:\/\/localhost\/\S+ at block \d+/);
     expect(second.code).toBe(0);
     const { opus, pages } = await downloadAndDecrypt(linkFrom(second.stdout));
-    expect(pages.map((p) => p.seq)).toEqual(pages.map((_, i) => i));
-    expect(parseOggPage(pages.at(-1)!.plaintext).flags & OggFlag.EOS).toBe(OggFlag.EOS);
+    expectWholeStream(pages);
     expect(await opusinfo(writeTemp(tempDir(), 'outage.opus', opus))).not.toMatch(/WARNING|ERROR/);
   });
 });

@@ -3,7 +3,7 @@
  * a second Ctrl-C cancels (the relay is told, the stream ends without EOS). Also raw s16le on
  * stdin at another rate, resampled to 48 kHz.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createSignal } from '@mxcast/audio';
 import { CaptureError, CaptureSession, createOpusEncoder, generatedSource } from '@mxcast/capture';
@@ -15,19 +15,12 @@ import {
   downloadAndDecrypt,
   linkFrom,
   opusdec,
-  startInProcessRelay,
+  useInProcessRelay,
   tempDir,
   writeTemp,
-  type InProcessRelay,
 } from './capture-harness.ts';
 
-let relay: InProcessRelay;
-beforeAll(async () => {
-  relay = await startInProcessRelay();
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = useInProcessRelay();
 
 describe('ending a capture', () => {
   it('Ctrl-C on a stdin capture (16 kHz s16le) finishes with EOS and every sample resampled', async () => {
@@ -37,9 +30,9 @@ describe('ending a capture', () => {
         bin,
         'capture',
         '--relay',
-        relay.url,
+        relay().url,
         '--token',
-        relay.token,
+        relay().token,
         '--input',
         '-',
         '--rate',
@@ -57,7 +50,7 @@ describe('ending a capture', () => {
     child.stdin.write(Buffer.from(pcm.buffer));
     // Wait until the relay holds the 6 whole voice blocks (1.44 s) those samples make.
     const deadline = Date.now() + 60_000;
-    const client = new MediaClient({ baseUrl: relay.url });
+    const client = new MediaClient({ baseUrl: relay().url });
     while (true) {
       if (Date.now() > deadline) throw new Error(`no progress: ${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -82,8 +75,8 @@ describe('ending a capture', () => {
     let session!: CaptureSession;
     const linked = new Promise<void>((resolve) => {
       session = new CaptureSession({
-        relay: relay.url,
-        token: relay.token,
+        relay: relay().url,
+        token: relay().token,
         preset: 'low-latency',
         source: generatedSource('sine', 1, (n) => signal.read(n)),
         createEncoder: createOpusEncoder,
@@ -110,7 +103,7 @@ describe('ending a capture', () => {
     expect((err as CaptureError).exitCode).toBe(130);
 
     const { mxc } = parseListenLink(link);
-    const client = new MediaClient({ baseUrl: relay.url });
+    const client = new MediaClient({ baseUrl: relay().url });
     expect((await client.index(mxc)).state).toBe('cancelled');
   });
 
@@ -118,8 +111,8 @@ describe('ending a capture', () => {
     const signal = createSignal('sine:440');
     let link = '';
     const session: CaptureSession = new CaptureSession({
-      relay: relay.url,
-      token: relay.token,
+      relay: relay().url,
+      token: relay().token,
       preset: 'voice',
       source: generatedSource('sine', 1, (n) => signal.read(n)),
       createEncoder: createOpusEncoder,
@@ -130,7 +123,7 @@ describe('ending a capture', () => {
     const running = session.run().catch((e: unknown) => e);
     while (!link) await new Promise((r) => setTimeout(r, 20));
     const { mxc, file } = parseListenLink(link);
-    const client = new MediaClient({ baseUrl: relay.url });
+    const client = new MediaClient({ baseUrl: relay().url });
     const socket = await client.listenSocket(mxc, { from: 0 });
     await new Promise((r) => setTimeout(r, 800));
     session.stop();

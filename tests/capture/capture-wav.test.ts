@@ -2,7 +2,7 @@
  * WAV input: 16-bit, 24-bit and float files, mono and stereo, at 48 kHz and at rates that need
  * resampling, come out of the broadcast with their tone and their length (at 48 kHz).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { channelOf, estimateFrequency, resample } from '@mxcast/audio';
@@ -10,19 +10,12 @@ import { CaptureSession, createOpusEncoder, openCaptureSource } from '@mxcast/ca
 import {
   downloadAndDecrypt,
   opusdec,
-  startInProcessRelay,
+  useInProcessRelay,
   tempDir,
   writeTemp,
-  type InProcessRelay,
 } from './capture-harness.ts';
 
-let relay: InProcessRelay;
-beforeAll(async () => {
-  relay = await startInProcessRelay();
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = useInProcessRelay();
 
 /** A RIFF/WAVE file with the given sample encoding (RFC 2361; tag 1 PCM, 3 IEEE float). */
 function wavFile(
@@ -81,8 +74,8 @@ describe('WAV input', () => {
       const source = await openCaptureSource(file, { channels: 1 });
       expect(source.channels).toBe(c.channels);
       const result = await new CaptureSession({
-        relay: relay.url,
-        token: relay.token,
+        relay: relay().url,
+        token: relay().token,
         preset: 'music',
         source,
         createEncoder: createOpusEncoder,
