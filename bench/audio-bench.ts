@@ -17,12 +17,7 @@ import {
   createSignal,
 } from '@mxcast/audio';
 import { OggOpusPager, parseOpusPage } from '@mxcast/ogg';
-import { round, type BenchOptions, type BenchResult } from './bench-kit.ts';
-
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
+import { cpuMs, round, type BenchOptions, type BenchResult } from './bench-kit.ts';
 
 /** Runs `step` (which handles one unit) until `ms` of CPU time; returns units per CPU second. */
 function perSecond(ms: number, step: (i: number) => void): number {

@@ -43,6 +43,15 @@ export function machineDescription(): string {
   return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
+/**
+ * CPU time (user + system) this process has used, in milliseconds. The benches that time work on
+ * one core use it rather than wall time: waiting for one of the shared machine's cores is not ours.
+ */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** Percentile of an unsorted sample (nearest-rank); NaN for an empty one. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;

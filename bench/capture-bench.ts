@@ -9,38 +9,29 @@
  *   encrypted) to the relay acknowledging it (fanned out on its listen socket), p50/p99, real time,
  *   over loopback to a relay in its own process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { blockGeometry, createSignal, PRESETS } from '@mxcast/audio';
 import { BlockPipeline, CaptureSession, createOpusEncoder, generatedSource } from '@mxcast/capture';
 import { createBlockCipher, generateEncryptedFile } from '@mxcast/format';
-import { createToken } from '@mxcast/relay';
-import { percentile, round, type BenchOptions, type BenchResult } from './bench-kit.ts';
+import { startRelayProcess } from '../tests/capture/capture-harness.ts';
+import { cpuMs, percentile, round, type BenchOptions, type BenchResult } from './bench-kit.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.join(here, '..', 'apps', 'cli', 'bin', 'mxcast.js');
-
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-async function throughput(presetName: string, cpuBudgetMs: number) {
+/** A capture pipeline for the preset (stereo for music, mono otherwise) with a fresh key. */
+async function benchPipeline(presetName: string) {
   const preset = PRESETS[presetName as keyof typeof PRESETS];
   const channels = preset.name === 'music' ? 2 : 1;
-  const cipher = await createBlockCipher(generateEncryptedFile());
   const pipeline = new BlockPipeline({
     preset,
     channels,
-    cipher,
+    cipher: await createBlockCipher(generateEncryptedFile()),
     encoder: createOpusEncoder(preset, channels),
     serial: 1,
     title: 'bench',
   });
+  return { preset, channels, pipeline };
+}
+
+async function throughput(presetName: string, cpuBudgetMs: number) {
+  const { preset, channels, pipeline } = await benchPipeline(presetName);
   await pipeline.start();
   const src = createSignal('voice', { channels });
   const frameSamples = (48000 * preset.frameMs) / 1000;
@@ -60,48 +51,12 @@ async function throughput(presetName: string, cpuBudgetMs: number) {
 }
 
 async function overheadOf(presetName: string, seconds: number) {
-  const preset = PRESETS[presetName as keyof typeof PRESETS];
-  const channels = preset.name === 'music' ? 2 : 1;
-  const pipeline = new BlockPipeline({
-    preset,
-    channels,
-    cipher: await createBlockCipher(generateEncryptedFile()),
-    encoder: createOpusEncoder(preset, channels),
-    serial: 1,
-    title: 'bench',
-  });
+  const { channels, pipeline } = await benchPipeline(presetName);
   const head = await pipeline.start();
   const src = createSignal('voice', { channels });
   for (let s = 0; s < seconds * 50; s++) await pipeline.push(src.read(960));
   await pipeline.finish();
   return (pipeline.blockBytes + head.magic.length) / pipeline.opusBytes;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function spawnRelay(port: number, dataDir: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'relay', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(`:${port}`)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`relay exited ${code}: ${out}`)));
-  });
-  return child;
 }
 
 async function latency(url: string, token: string, presetName: string, seconds: number) {
@@ -150,18 +105,16 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ]);
   }
 
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'mxcast-bench-relay-'));
-  const token = createToken(dataDir, '@bench:localhost');
-  const port = await freePort();
-  const relay = await spawnRelay(port, dataDir);
+  // The relay in its own process, as in production (the same one the capture e2e tests use).
+  const relay = await startRelayProcess();
   const latencyRows: (string | number)[][] = [];
   try {
     for (const name of ['low-latency', 'voice', 'music']) {
-      const l = await latency(`http://127.0.0.1:${port}`, token, name, latencySeconds);
+      const l = await latency(relay.url, relay.token, name, latencySeconds);
       latencyRows.push([name, l.n, round(l.p50, 2), round(l.p99, 2)]);
     }
   } finally {
-    relay.kill('SIGTERM');
+    await relay.kill('SIGTERM');
   }
 
   return {

@@ -16,7 +16,7 @@ import {
   generateEncryptedFile,
   type BlockCipher,
 } from '@mxcast/format';
-import { round, type BenchOptions, type BenchResult } from './bench-kit.ts';
+import { cpuMs, round, type BenchOptions, type BenchResult } from './bench-kit.ts';
 
 const SIZES = [140, 1024, 65536];
 
@@ -33,12 +33,6 @@ interface Paired {
 }
 
 type Step = (n: number) => Promise<number> | number;
-
-/** CPU time (user + system) this process has used, in milliseconds. */
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 /**
  * Blocks per CPU-second of `step`, run for about `ms` milliseconds of CPU time. CPU time, not
