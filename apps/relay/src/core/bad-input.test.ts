@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeBlock } from '@mxcast/format';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   P,
   createMedia,
@@ -13,19 +13,14 @@ import {
   getIndex,
   makeStream,
   sleep,
-  startTestRelay,
+  useTestRelay,
   tusUrl,
   uploadUrl,
   wsUrl,
-  type TestRelay,
 } from '../testing/relay-fixture.ts';
 import { collect } from '../testing/ws-collector.ts';
 
-let t: TestRelay;
-beforeAll(async () => {
-  t = await startTestRelay({ limits: { maxBlockLength: 4096 } });
-});
-afterAll(() => t.close());
+const t = useTestRelay({ limits: { maxBlockLength: 4096 } });
 
 interface MatrixError {
   errcode: string;
@@ -239,19 +234,15 @@ describe('bad requests', () => {
 });
 
 describe('limits', () => {
-  let small: TestRelay;
-  beforeAll(async () => {
-    small = await startTestRelay({
-      limits: {
-        maxMediaBytes: 5000,
-        maxLiveUploadsPerUser: 1,
-        maxListenersPerStream: 2,
-        maxLiveDurationMs: 300,
-      },
-      auth: { requireTokenForDownload: true },
-    });
+  const small = useTestRelay({
+    limits: {
+      maxMediaBytes: 5000,
+      maxLiveUploadsPerUser: 1,
+      maxListenersPerStream: 2,
+      maxLiveDurationMs: 300,
+    },
+    auth: { requireTokenForDownload: true },
   });
-  afterAll(() => small.close());
 
   it('stops a valid but endless stream at the media size limit with M_TOO_LARGE, keeping what fits', async () => {
     const m = await createMedia(small);

@@ -3,37 +3,20 @@
  * (complete and growing), timeout_ms, index, sha256, delete, HLS, health and metrics.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   P,
   createMedia,
   downloadUrl,
   getIndex,
   makeStream,
-  startTestRelay,
+  streamingPut,
+  useTestRelay,
   until,
   uploadUrl,
-  type TestRelay,
 } from '../testing/relay-fixture.ts';
 
-let t: TestRelay;
-beforeAll(async () => {
-  t = await startTestRelay();
-});
-afterAll(() => t.close());
-
-/** A PUT whose body is fed by the returned `push`/`end` (a real streaming request). */
-function streamingPut(url: string, headers: Record<string, string>) {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-  const response = fetch(url, { method: 'PUT', headers, body, duplex: 'half' } as RequestInit);
-  return {
-    response,
-    push: (b: Uint8Array) => controller.enqueue(b),
-    end: () => controller.close(),
-    abort: () => controller.error(new Error('cut')),
-  };
-}
+const t = useTestRelay();
 
 describe('create', () => {
   it('returns a random mxc id of at least 128 bits and an expiry', async () => {

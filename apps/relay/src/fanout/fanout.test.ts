@@ -5,7 +5,7 @@
  * the others or queueing more than its bound.
  */
 import { get } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createMedia,
   downloadUrl,
@@ -13,6 +13,8 @@ import {
   makeStream,
   sleep,
   startTestRelay,
+  streamingPut,
+  useTestRelay,
   until,
   uploadUrl,
   wsUrl,
@@ -21,22 +23,7 @@ import {
 import { collect } from '../testing/ws-collector.ts';
 
 const BOUND = 64 * 1024;
-let t: TestRelay;
-beforeAll(async () => {
-  t = await startTestRelay({ limits: { listenerBacklogBytes: BOUND } });
-});
-afterAll(() => t.close());
-
-function streamingPut(url: string, headers: Record<string, string>) {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-  const response = fetch(url, { method: 'PUT', headers, body, duplex: 'half' } as RequestInit);
-  return {
-    response,
-    push: (b: Uint8Array) => controller.enqueue(b),
-    end: () => controller.close(),
-  };
-}
+const t = useTestRelay({ limits: { listenerBacklogBytes: BOUND } });
 
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${t.url}/metrics`)).text();

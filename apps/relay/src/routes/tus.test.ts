@@ -4,14 +4,14 @@
  */
 import { Readable } from 'node:stream';
 import { Upload } from 'tus-js-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createMedia,
   downloadUrl,
   getIndex,
   makeStream,
   sleep,
-  startTestRelay,
+  useTestRelay,
   tusUrl,
   until,
   wsUrl,
@@ -19,11 +19,7 @@ import {
 } from '../testing/relay-fixture.ts';
 import { collect } from '../testing/ws-collector.ts';
 
-let t: TestRelay;
-beforeAll(async () => {
-  t = await startTestRelay();
-});
-afterAll(() => t.close());
+const t = useTestRelay();
 
 function tusUpload(
   t: TestRelay,

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAGIC, encodeBlock } from '@mxcast/format';
+import { afterAll, beforeAll } from 'vitest';
 import { startRelay, type RunningRelay } from '../adapter/node-relay.ts';
 import type { RelayOptions } from '../core/relay-config.ts';
 import { createToken } from '../core/token-store.ts';
@@ -41,6 +42,57 @@ export async function startTestRelay(options: Partial<RelayOptions> = {}): Promi
       await relay.close();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A test relay started before the enclosing file's (or describe block's) tests and closed after
+ * them. The returned object reads through to the running relay, so it can be used like a
+ * `TestRelay` in tests (not at collection time, before `beforeAll` has run).
+ */
+export function useTestRelay(options: Partial<RelayOptions> = {}): TestRelay {
+  let started: TestRelay | undefined;
+  beforeAll(async () => {
+    started = await startTestRelay(options);
+  });
+  afterAll(() => started?.close());
+  const get = (): TestRelay => {
+    if (!started) throw new Error('the test relay is used before beforeAll started it');
+    return started;
+  };
+  return {
+    get relay() {
+      return get().relay;
+    },
+    get url() {
+      return get().url;
+    },
+    get dataDir() {
+      return get().dataDir;
+    },
+    get token() {
+      return get().token;
+    },
+    get otherToken() {
+      return get().otherToken;
+    },
+    get auth() {
+      return get().auth;
+    },
+    close: () => get().close(),
+  };
+}
+
+/** A PUT whose body is fed by the returned `push`/`end`/`abort` (a real streaming request). */
+export function streamingPut(url: string, headers: Record<string, string>) {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const response = fetch(url, { method: 'PUT', headers, body, duplex: 'half' } as RequestInit);
+  return {
+    response,
+    push: (b: Uint8Array) => controller.enqueue(b),
+    end: () => controller.close(),
+    abort: () => controller.error(new Error('cut')),
   };
 }
 
