@@ -37,6 +37,25 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
+/**
+ * An integer option in `min..max` (decimal digits only), or `fallback` when it is absent; anything
+ * else is a CliError naming the option, the range and what was given.
+ */
+export function integerOption(
+  name: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError(`${name} must be an integer in ${min}..${max}, got '${text}'`);
+  }
+  return n;
+}
+
 export function formatHelp(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);

@@ -8,7 +8,7 @@ import {
   createBlockCipher,
   createDecryptStream,
 } from '@mxcast/format';
-import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { CliError, integerOption, parseCommandArgs, type Command } from '../command-kit.ts';
 import {
   describeFormatError,
   flushOut,
@@ -45,16 +45,13 @@ export const decryptCommand: Command = {
       'max-block-length': { type: 'string' },
     });
     if (!values.info) throw new CliError('--info FILE is required (the EncryptedFile JSON)');
-    let maxBlockLength = DEFAULT_MAX_BLOCK_LENGTH;
-    const maxText = values['max-block-length'];
-    if (maxText !== undefined) {
-      maxBlockLength = Number(maxText);
-      if (!/^\d+$/.test(maxText) || maxBlockLength < 16 || maxBlockLength > 0xffffffff) {
-        throw new CliError(
-          `--max-block-length must be an integer in 16..4294967295, got '${maxText}'`,
-        );
-      }
-    }
+    const maxBlockLength = integerOption(
+      '--max-block-length',
+      values['max-block-length'],
+      16,
+      0xffffffff,
+      DEFAULT_MAX_BLOCK_LENGTH,
+    );
     const cipher = await createBlockCipher(await readInfoFile(values.info));
     const reader = openInput()
       .pipeThrough(createDecryptStream(cipher, { maxBlockLength }))

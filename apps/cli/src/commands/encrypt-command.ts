@@ -10,7 +10,7 @@ import {
   createBlockCipher,
   generateEncryptedFile,
 } from '@mxcast/format';
-import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { CliError, integerOption, parseCommandArgs, type Command } from '../command-kit.ts';
 import { flushOut, openInput, writeInfoFile, writeOut } from './format-stdio.ts';
 
 const DEFAULT_BLOCK_SIZE = 32 * 1024;
@@ -31,15 +31,6 @@ Empty input gives the magic alone (a stream of no blocks). See docs/format.md.
 
 Exit status: 0 done, 1 I/O error, 2 bad arguments.`;
 
-function parseBlockSize(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_BLOCK_SIZE;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > MAX_BLOCK_SIZE) {
-    throw new CliError(`--block-size must be an integer in 1..${MAX_BLOCK_SIZE}, got '${text}'`);
-  }
-  return n;
-}
-
 export const encryptCommand: Command = {
   name: 'encrypt',
   summary: 'Encrypt stdin into an MSC4016 v3 stream on stdout (key to --info-out, mode 0600)',
@@ -51,7 +42,13 @@ export const encryptCommand: Command = {
     });
     const infoOut = values['info-out'];
     if (!infoOut) throw new CliError('--info-out FILE is required (the key is written there)');
-    const blockSize = parseBlockSize(values['block-size']);
+    const blockSize = integerOption(
+      '--block-size',
+      values['block-size'],
+      1,
+      MAX_BLOCK_SIZE,
+      DEFAULT_BLOCK_SIZE,
+    );
 
     const file = generateEncryptedFile();
     await writeInfoFile(infoOut, file);
