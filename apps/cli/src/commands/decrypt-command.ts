@@ -8,10 +8,11 @@ import {
   createBlockCipher,
   createDecryptStream,
 } from '@mxcast/format';
-import { CliError, integerOption, parseCommandArgs, type Command } from '../command-kit.ts';
+import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import {
   describeFormatError,
   flushOut,
+  maxBlockLengthOption,
   openInput,
   readInfoFile,
   writeOut,
@@ -45,13 +46,7 @@ export const decryptCommand: Command = {
       'max-block-length': { type: 'string' },
     });
     if (!values.info) throw new CliError('--info FILE is required (the EncryptedFile JSON)');
-    const maxBlockLength = integerOption(
-      '--max-block-length',
-      values['max-block-length'],
-      16,
-      0xffffffff,
-      DEFAULT_MAX_BLOCK_LENGTH,
-    );
+    const maxBlockLength = maxBlockLengthOption(values['max-block-length']);
     const cipher = await createBlockCipher(await readInfoFile(values.info));
     const reader = openInput()
       .pipeThrough(createDecryptStream(cipher, { maxBlockLength }))

@@ -1,13 +1,19 @@
 /**
  * Byte plumbing shared by `mxcast encrypt`, `decrypt` and `inspect`: stdin or a file as web
- * streams, stdout with backpressure, the info file (key material: mode 0600), and a one-line
- * description of a FormatError that names the block and the reason.
+ * streams, stdout with backpressure, the info file (key material: mode 0600), the
+ * --max-block-length option, and a one-line description of a FormatError that names the block and
+ * the reason.
  */
 import { createReadStream } from 'node:fs';
 import { chmod, open, readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { FormatError, parseEncryptedFile, type EncryptedFile } from '@mxcast/format';
-import { CliError } from '../command-kit.ts';
+import {
+  DEFAULT_MAX_BLOCK_LENGTH,
+  FormatError,
+  parseEncryptedFile,
+  type EncryptedFile,
+} from '@mxcast/format';
+import { CliError, integerOption } from '../command-kit.ts';
 
 /** stdin (path undefined or '-') or a file, as a web ReadableStream of bytes. */
 export function openInput(path?: string): ReadableStream<Uint8Array> {
@@ -49,6 +55,11 @@ export async function writeInfoFile(path: string, file: EncryptedFile): Promise<
   } finally {
     await handle?.close();
   }
+}
+
+/** `--max-block-length BYTES` of decrypt and inspect: 16 (a header alone) up to a u32 length. */
+export function maxBlockLengthOption(text: string | undefined): number {
+  return integerOption('--max-block-length', text, 16, 0xffffffff, DEFAULT_MAX_BLOCK_LENGTH);
 }
 
 /** Reads and validates an EncryptedFile (or event content with `file`) from `path`. */

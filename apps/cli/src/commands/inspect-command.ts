@@ -3,8 +3,8 @@
  * every block's offset, seq, length and CRC, and where the walk had to resync.
  */
 import { DEFAULT_MAX_BLOCK_LENGTH, inspectStream, type StreamReport } from '@mxcast/format';
-import { CliError, integerOption, parseCommandArgs, type Command } from '../command-kit.ts';
-import { openInput } from './format-stdio.ts';
+import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { maxBlockLengthOption, openInput } from './format-stdio.ts';
 
 const help = `Usage: mxcast inspect [FILE] [--json] [--max-block-length BYTES]
 
@@ -107,13 +107,7 @@ export const inspectCommand: Command = {
     );
     if (positionals.length > 1)
       throw new CliError(`expected at most one FILE, got ${positionals.length}`);
-    const maxBlockLength = integerOption(
-      '--max-block-length',
-      values['max-block-length'],
-      16,
-      0xffffffff,
-      DEFAULT_MAX_BLOCK_LENGTH,
-    );
+    const maxBlockLength = maxBlockLengthOption(values['max-block-length']);
     const report = inspectStream(await readAll(positionals[0]), { maxBlockLength });
     process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderText(report));
     return report.ok ? 0 : 1;
