@@ -22,6 +22,24 @@ import {
 
 const relay = useInProcessRelay();
 
+/** A real-time 440 Hz capture to the relay; `link` resolves with its listen link once created. */
+function liveCapture(preset: string): { session: CaptureSession; link: Promise<string> } {
+  const signal = createSignal('sine:440');
+  let onLink!: (link: string) => void;
+  const link = new Promise<string>((resolve) => (onLink = resolve));
+  const session = new CaptureSession({
+    relay: relay().url,
+    token: relay().token,
+    preset,
+    source: generatedSource('sine', 1, (n) => signal.read(n)),
+    createEncoder: createOpusEncoder,
+    title: 'cancelled',
+    realtime: true,
+    onLink,
+  });
+  return { session, link };
+}
+
 describe('ending a capture', () => {
   it('Ctrl-C on a stdin capture (16 kHz s16le) finishes with EOS and every sample resampled', async () => {
     const child = spawn(
@@ -70,27 +88,10 @@ describe('ending a capture', () => {
   });
 
   it('a second Ctrl-C cancels: the relay drops the broadcast and no stored page carries EOS', async () => {
-    const signal = createSignal('sine:440');
-    let link = '';
-    let session!: CaptureSession;
-    const linked = new Promise<void>((resolve) => {
-      session = new CaptureSession({
-        relay: relay().url,
-        token: relay().token,
-        preset: 'low-latency',
-        source: generatedSource('sine', 1, (n) => signal.read(n)),
-        createEncoder: createOpusEncoder,
-        title: 'cancelled',
-        realtime: true,
-        onLink: (l) => {
-          link = l;
-          resolve();
-        },
-      });
-    });
+    const { session, link: linked } = liveCapture('low-latency');
     const running = session.run();
     running.catch(() => {});
-    await linked;
+    const link = await linked;
     await new Promise((r) => setTimeout(r, 500));
     session.stop(); // first Ctrl-C
     await session.cancel(); // second Ctrl-C
@@ -108,20 +109,9 @@ describe('ending a capture', () => {
   });
 
   it('a listener of a cancelled broadcast sees blocks but never an EOS page', async () => {
-    const signal = createSignal('sine:440');
-    let link = '';
-    const session: CaptureSession = new CaptureSession({
-      relay: relay().url,
-      token: relay().token,
-      preset: 'voice',
-      source: generatedSource('sine', 1, (n) => signal.read(n)),
-      createEncoder: createOpusEncoder,
-      title: 'cancelled',
-      realtime: true,
-      onLink: (l) => (link = l),
-    });
+    const { session, link: linked } = liveCapture('voice');
     const running = session.run().catch((e: unknown) => e);
-    while (!link) await new Promise((r) => setTimeout(r, 20));
+    const link = await linked;
     const { mxc, file } = parseListenLink(link);
     const client = new MediaClient({ baseUrl: relay().url });
     const socket = await client.listenSocket(mxc, { from: 0 });
