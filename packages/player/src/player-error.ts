@@ -21,7 +21,9 @@ export type PlayerErrorCode =
   /** Authenticated bytes that are not the Ogg Opus layout DESIGN.md §3 fixes (bad page, no OpusHead). */
   | 'BAD_STREAM'
   /** A seek target outside the broadcast, or an option that makes no sense. */
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  /** The sink failed: its output closed (a pipe whose reader left, an audio player that quit). */
+  | 'OUTPUT';
 
 export class PlayerError extends Error {
   override readonly name = 'PlayerError';

@@ -6,6 +6,7 @@
  * to the observed arrival jitter.
  */
 import { JitterBuffer, type PlayoutState } from './jitter-buffer.ts';
+import { isPlayerError, PlayerError } from './player-error.ts';
 import type { PcmChunk } from './opus-page-decoder.ts';
 import type { PcmSink } from './sink/pcm-sink.ts';
 
@@ -43,7 +44,7 @@ export class PlayoutOutput {
     if (this.#failed) throw this.#failed;
     if (!this.#o.pace) {
       this.jitter.observe(chunk, this.#o.now());
-      await this.#o.sink.write(chunk);
+      await this.#sinkWrite(chunk);
       this.#o.onPlayed?.(chunk.startSample + chunk.pcm.length / chunk.channels);
       this.#updateTarget();
       return;
@@ -100,11 +101,21 @@ export class PlayoutOutput {
 
   #send(chunk: PcmChunk): void {
     this.#writing = this.#writing
-      .then(() => this.#o.sink.write(chunk))
+      .then(() => this.#sinkWrite(chunk))
       .then(() => this.#o.onPlayed?.(chunk.startSample + chunk.pcm.length / chunk.channels))
       .catch((err: unknown) => {
         this.#failed = err;
       });
+  }
+
+  /** The sink's own failures (closed pipe, player gone) as the player's fatal `OUTPUT` error. */
+  async #sinkWrite(chunk: PcmChunk): Promise<void> {
+    try {
+      await this.#o.sink.write(chunk);
+    } catch (err) {
+      if (isPlayerError(err)) throw err;
+      throw new PlayerError('OUTPUT', (err as Error).message ?? String(err), true);
+    }
   }
 
   #updateTarget(): void {

@@ -30,6 +30,7 @@ export const LISTEN_EXIT = {
   authFailure: 4,
   notFoundOrRefused: 5,
   network: 6,
+  outputClosed: 7,
 } as const;
 
 const help = `Usage: mxcast listen LINK [options]
@@ -64,6 +65,7 @@ Exit status:
   4  authentication failure: wrong key, or tampered stream (bad tag, seq out of order, broken framing)
   5  not found or refused by the relay
   6  network: the relay could not be reached (after reconnect attempts)
+  7  output closed: the reader of --out - left (e.g. | head), or the audio player quit
 `;
 
 interface Target {
@@ -273,10 +275,15 @@ function findAudioPlayer(): 'aplay' | 'paplay' | undefined {
   return undefined;
 }
 
-/** Raw PCM into aplay/paplay, started on the first chunk (when the channel count is known). */
+/**
+ * Raw PCM into aplay/paplay, started on the first chunk (when the channel count is known). A
+ * player that quits or cannot start (no sound device, closed by the user) ends the listen with
+ * a one-line error instead of leaving it writing into a closed pipe.
+ */
 class ProcessSink implements PcmSink {
   #child: ChildProcess | undefined;
   #raw: RawPcmSink | undefined;
+  #gone: string | undefined;
   constructor(readonly program: 'aplay' | 'paplay') {}
 
   async write(chunk: PcmChunk): Promise<void> {
@@ -286,18 +293,29 @@ class ProcessSink implements PcmSink {
         this.program === 'aplay'
           ? ['-q', '-t', 'raw', '-f', 'S16_LE', '-r', '48000', '-c', ch]
           : ['--raw', '--format=s16le', '--rate=48000', `--channels=${ch}`];
-      this.#child = spawn(this.program, args, { stdio: ['pipe', 'ignore', 'inherit'] });
-      this.#raw = new RawPcmSink(this.#child.stdin as NonNullable<ChildProcess['stdin']>, {
-        end: true,
-      });
+      const child = spawn(this.program, args, { stdio: ['pipe', 'ignore', 'inherit'] });
+      child.once('error', (err) => (this.#gone ??= `could not start: ${err.message}`));
+      child.once('exit', (code, signal) => (this.#gone ??= `exited (${signal ?? `code ${code}`})`));
+      // EPIPE once the player is gone: reported through #gone, not as an unhandled error.
+      child.stdin?.on('error', () => {});
+      this.#child = child;
+      this.#raw = new RawPcmSink(child.stdin as NonNullable<ChildProcess['stdin']>, { end: true });
     }
-    await this.#raw.write(chunk);
+    if (this.#gone) throw new CliError(`the audio player ${this.program} ${this.#gone}`);
+    try {
+      await this.#raw.write(chunk);
+    } catch (err) {
+      throw new CliError(
+        `the audio player ${this.program} ${this.#gone ?? `stopped reading: ${(err as Error).message}`}`,
+      );
+    }
   }
 
   async close(): Promise<void> {
+    if (this.#gone) return; // nothing to flush into a player that is gone
     await this.#raw?.close();
     const child = this.#child;
-    if (child && child.exitCode === null)
+    if (child && child.exitCode === null && child.signalCode === null && !this.#gone)
       await new Promise((resolve) => child.once('exit', resolve));
   }
 }
@@ -333,6 +351,8 @@ function report(outcome: PlayerOutcome, quiet: boolean, last?: string): number {
         return LISTEN_EXIT.notFoundOrRefused;
       case 'NETWORK':
         return LISTEN_EXIT.network;
+      case 'OUTPUT':
+        return LISTEN_EXIT.outputClosed;
       case 'BAD_REQUEST':
         return LISTEN_EXIT.badArguments;
       default:

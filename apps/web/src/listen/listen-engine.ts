@@ -20,6 +20,7 @@ export type ListenErrorCode =
   | 'NETWORK'
   | 'BAD_STREAM'
   | 'BAD_REQUEST'
+  | 'OUTPUT'
   | 'UNSUPPORTED';
 
 export interface EngineStatus {

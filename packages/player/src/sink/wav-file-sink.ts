@@ -73,33 +73,50 @@ export class WavFileSink implements PcmSink {
   }
 }
 
-/** Raw s16le PCM to a Node writable, honouring its backpressure. */
+/**
+ * Raw s16le PCM to a Node writable, honouring its backpressure. A reader that went away (`| head`,
+ * a player that quit: EPIPE) makes the next write throw, so the listener stops instead of decoding
+ * into a closed pipe forever. The failure is taken from each write's own callback: process.stdout
+ * may report EPIPE only there (it is never destroyed, and its 'error' may be swallowed), and a
+ * stream that already failed emits no further 'drain' or 'error' to wait for.
+ */
 export class RawPcmSink implements PcmSink {
   readonly #out: Writable;
   readonly #endStream: boolean;
+  #failure: Error | null = null;
 
   constructor(out: Writable, options: { end?: boolean } = {}) {
     this.#out = out;
     this.#endStream = options.end ?? false;
+    // Kept, not thrown: the next write() reports it (an unhandled 'error' would end the process).
+    out.on('error', (err: Error) => (this.#failure ??= err));
   }
 
   async write(chunk: PcmChunk): Promise<void> {
-    if (!this.#out.write(pcmBytes(chunk.pcm))) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.#out.off('drain', done);
-          this.#out.off('close', done);
-          this.#out.off('error', done);
-          resolve();
-        };
-        this.#out.once('drain', done);
-        this.#out.once('close', done);
-        this.#out.once('error', done);
+    const out = this.#out;
+    const failure =
+      this.#failure ?? out.errored ?? (out.writable ? null : new Error('the stream has ended'));
+    if (failure) throw new Error(`the PCM output is closed (${failure.message})`);
+    await new Promise<void>((resolve) => {
+      // Writable callbacks run after write() returns, so `room` is set when this one runs.
+      const room = out.write(pcmBytes(chunk.pcm), (err) => {
+        if (err) this.#failure ??= err;
+        // Over the high-water mark: wait for this chunk to be flushed (or to fail).
+        if (!room) resolve();
       });
-    }
+      if (room) resolve();
+    });
   }
 
   async close(): Promise<void> {
-    if (this.#endStream) await new Promise<void>((resolve) => this.#out.end(resolve));
+    const out = this.#out;
+    // A failed stream may never call end()'s callback (an errored one not yet destroyed queues
+    // it for a 'finish' that cannot come): nothing is left to flush there anyway.
+    if (!this.#endStream || this.#failure || out.errored || out.destroyed) return;
+    await new Promise<void>((resolve) => {
+      out.once('close', resolve);
+      out.once('error', resolve);
+      out.end(() => resolve());
+    });
   }
 }
