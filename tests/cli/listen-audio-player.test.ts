@@ -11,11 +11,11 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildListenLink } from '@mxcast/client';
 import {
   encodeBroadcast,
   startTestRelay,
   startUpload,
+  listenLinkOf,
   uploadFinished,
   wait,
   type TestRelay,
@@ -72,19 +72,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mxcast-listen-player-'));
   const b = await encodeBroadcast('voice', 3);
   const up = await uploadFinished(relay, b);
-  const g = b.geometry;
-  link = buildListenLink(relay.url, {
-    mxc: up.mxc,
-    file: up.file,
-    geometry: {
-      frame_ms: g.frameMs,
-      frames_per_block: g.framesPerBlock,
-      bitrate: g.bitrate,
-      block_size: g.blockSize,
-      sample_rate: 48_000,
-      channels: 1,
-    },
-  });
+  link = listenLinkOf(up);
   const r = await mxcast(['listen', link, '--out', '-'], process.env.PATH ?? '');
   expect(r.code, r.stderr).toBe(0);
   reference = r.stdout;
@@ -142,19 +130,7 @@ describe('mxcast listen --out -', () => {
     const b = await encodeBroadcast('voice', 20);
     const up = await startUpload(relay, b);
     up.send(3);
-    const g = b.geometry;
-    const liveLink = buildListenLink(relay.url, {
-      mxc: up.mxc,
-      file: up.file,
-      geometry: {
-        frame_ms: g.frameMs,
-        frames_per_block: g.framesPerBlock,
-        bitrate: g.bitrate,
-        block_size: g.blockSize,
-        sample_rate: 48_000,
-        channels: 1,
-      },
-    });
+    const liveLink = listenLinkOf(up);
     const child = spawn(process.execPath, [BIN, 'listen', liveLink, '--out', '-', '--from', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -20,6 +20,7 @@ import {
 import { OggOpusPager } from '@mxcast/ogg';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
 import type { DeclaredGeometry } from '@mxcast/player';
+import { buildListenLink } from '@mxcast/client';
 
 export interface TestRelay {
   url: string;
@@ -331,4 +332,21 @@ export async function uploadFinished(
 
 export function wait(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The listen link (docs/listen-link.md) of an upload, with the broadcast's geometry in `g=`. */
+export function listenLinkOf(upload: Upload): string {
+  const g = upload.broadcast.geometry;
+  return buildListenLink(upload.relay.url, {
+    mxc: upload.mxc,
+    file: upload.file,
+    geometry: {
+      frame_ms: g.frameMs,
+      frames_per_block: g.framesPerBlock,
+      bitrate: g.bitrate,
+      block_size: g.blockSize,
+      sample_rate: 48_000,
+      channels: 1,
+    },
+  });
 }

@@ -15,6 +15,7 @@ import {
   alignment,
   encodeBroadcast,
   startTestRelay,
+  listenLinkOf,
   uploadFinished,
   type EncodedBroadcast,
   type TestRelay,
@@ -46,19 +47,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mxcast-listen-'));
   b = await encodeBroadcast('voice', 4);
   up = await uploadFinished(relay, b);
-  const g = b.geometry;
-  link = buildListenLink(relay.url, {
-    mxc: up.mxc,
-    file: up.file,
-    geometry: {
-      frame_ms: g.frameMs,
-      frames_per_block: g.framesPerBlock,
-      bitrate: g.bitrate,
-      block_size: g.blockSize,
-      sample_rate: 48_000,
-      channels: 1,
-    },
-  });
+  link = listenLinkOf(up);
 });
 afterAll(async () => {
   await relay?.close();
