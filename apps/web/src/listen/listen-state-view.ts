@@ -22,6 +22,10 @@ const ERROR_TEXT: Record<string, [string, string]> = {
   REFUSED: ['Refused', 'The relay refused to serve this broadcast.'],
   NETWORK: ['Offline', 'The relay cannot be reached. Check your connection and reload.'],
   BAD_STREAM: ['Unplayable', 'The broadcast’s data is not a stream this player understands.'],
+  OUTPUT: [
+    'Audio stopped',
+    'The audio output failed, so playback stopped. Reload to listen again.',
+  ],
   UNSUPPORTED: ['Unsupported', 'This browser cannot use the HLS engine. Switch to Direct.'],
 };
 
