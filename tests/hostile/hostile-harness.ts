@@ -1,0 +1,120 @@
+/**
+ * Shared parts of the hostile-client suite (docs/operations.md "Limits"): a real `mxcast relay`
+ * process with an optional config file, and readings of what it costs the machine — resident
+ * memory and CPU time from /proc — so each attack can assert a bounded outcome.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { createToken } from '@mxcast/relay';
+import { bin, freePort, killAndWait, tempDir } from '../capture/capture-harness.ts';
+
+export interface HostileRelay {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** An upload token of `@attacker:localhost`. */
+  token: string;
+  readonly child: ChildProcess;
+  /** Everything the process wrote to stderr so far (its log lines). */
+  readonly stderr: string;
+  /** Resident memory now, MiB. */
+  rssMb(): number;
+  /** User + system CPU time used so far, ms. */
+  cpuMs(): number;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port, data dir and config. */
+  restart(): Promise<void>;
+}
+
+export interface HostileRelayOptions {
+  /** Written to a `--config` JSON file (docs/operations.md). */
+  config?: Record<string, unknown>;
+  /** Further `mxcast relay` arguments. */
+  args?: string[];
+  /** Reuse a data dir (a restart test). */
+  dataDir?: string;
+}
+
+export async function startHostileRelay(options: HostileRelayOptions = {}): Promise<HostileRelay> {
+  const dataDir = options.dataDir ?? tempDir('mxcast-hostile-');
+  const token = createToken(dataDir, '@attacker:localhost');
+  const port = await freePort();
+  const args = ['relay', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir];
+  if (options.config) {
+    const file = path.join(tempDir('mxcast-hostile-config-'), 'relay.json');
+    writeFileSync(file, JSON.stringify(options.config));
+    args.push('--config', file);
+  }
+  args.push(...(options.args ?? []));
+  let stderr = '';
+  let child = await spawnUntilListening(args, port, (s) => (stderr += s));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    token,
+    get child() {
+      return child;
+    },
+    get stderr() {
+      return stderr;
+    },
+    rssMb: () => rssMb(child.pid ?? 0),
+    cpuMs: () => cpuMs(child.pid ?? 0),
+    kill: (signal = 'SIGKILL') => killAndWait(child, signal),
+    async restart() {
+      child = await spawnUntilListening(args, port, (s) => (stderr += s));
+    },
+  };
+}
+
+/** Starts a relay before the file's tests and kills it after them. */
+export function useHostileRelay(options: HostileRelayOptions = {}): () => HostileRelay {
+  let relay: HostileRelay | undefined;
+  beforeAll(async () => {
+    relay = await startHostileRelay(options);
+  });
+  afterAll(async () => {
+    await relay?.kill();
+  });
+  return () => {
+    if (!relay) throw new Error('the hostile relay is used before beforeAll started it');
+    return relay;
+  };
+}
+
+async function spawnUntilListening(
+  args: string[],
+  port: number,
+  onStderr: (s: string) => void,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr?.on('data', (d: Buffer) => onStderr(d.toString()));
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(`:${port}`)) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`relay exited ${code}: ${out}`)));
+  });
+  return child;
+}
+
+/** Resident set size of a process, MiB (VmRSS in /proc/PID/status). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU time of a process (utime + stime, /proc/PID/stat fields 14 and 15), ms. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // CLK_TCK is 100 on Linux
+}
