@@ -1,0 +1,59 @@
+/**
+ * The JSON text messages of the listen WebSocket, `{P}/ws/{S}/{ID}` (docs/protocol.md "Listen
+ * over WebSocket"). Binary messages are whole blocks and need no type here. The relay sends
+ * these; every listener reads them through parseListenMessage.
+ */
+import { MEDIA_STATES, type MediaState } from './media-index.ts';
+
+export type ListenMessage =
+  /** On join, on each state change, and every few seconds while live. */
+  | { type: 'status'; state: MediaState; listeners: number; block_count: number }
+  /** The relay moved a listener that fell behind to the live edge: `to_seq` is its next block. */
+  | { type: 'skipped'; to_seq: number }
+  /** Sent before a normal close (1000). */
+  | { type: 'end'; state: 'complete' | 'cancelled' }
+  /** A Matrix error before the relay closes the socket. */
+  | { type: 'error'; errcode: string; error: string };
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * The message in `text`, or null when it is not one this version knows (not JSON, an unknown
+ * `type`, a field of the wrong type). Listeners ignore what they do not know, so a relay may add
+ * message types without breaking older players (docs/protocol.md).
+ */
+export function parseListenMessage(text: string): ListenMessage | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const m = v as Record<string, unknown>;
+  switch (m.type) {
+    case 'status':
+      return MEDIA_STATES.includes(m.state as MediaState) &&
+        isCount(m.listeners) &&
+        isCount(m.block_count)
+        ? {
+            type: 'status',
+            state: m.state as MediaState,
+            listeners: m.listeners,
+            block_count: m.block_count,
+          }
+        : null;
+    case 'skipped':
+      return isCount(m.to_seq) ? { type: 'skipped', to_seq: m.to_seq } : null;
+    case 'end':
+      return m.state === 'complete' || m.state === 'cancelled'
+        ? { type: 'end', state: m.state }
+        : null;
+    case 'error':
+      return typeof m.errcode === 'string'
+        ? { type: 'error', errcode: m.errcode, error: typeof m.error === 'string' ? m.error : '' }
+        : null;
+    default:
+      return null;
+  }
+}
