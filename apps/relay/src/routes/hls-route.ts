@@ -9,6 +9,7 @@ import type { Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
 import { DOWNLOAD_PATH, HLS_PATH } from '../core/relay-paths.ts';
+import { isUsableGeometry } from '../core/geometry-check.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 
 const TARGET_SEGMENT_MS = 2000;
@@ -35,13 +36,17 @@ export function buildPlaylist(rec: MediaRecord, mediaUrl: string): string {
       'M_NOT_FOUND',
       'no HLS view: the stream geometry was not declared at create',
     );
+  // Rows stored before create checked the geometry strictly may hold any number: no playlist
+  // rather than one saying NaN (RFC 8216 §4.3.3.1 wants a decimal-integer target duration).
+  if (!isUsableGeometry(g))
+    throw new RelayError('M_NOT_FOUND', 'no HLS view: the declared stream geometry is not usable');
   const blockMs = g.frame_ms * g.frames_per_block;
   const perSegment = Math.max(1, Math.round(TARGET_SEGMENT_MS / blockMs));
   const complete = rec.state === 'complete';
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${Math.ceil((perSegment * blockMs) / 1000)}`,
+    `#EXT-X-TARGETDURATION:${Math.max(1, Math.ceil((perSegment * blockMs) / 1000))}`,
     '#EXT-X-PLAYLIST-TYPE:EVENT',
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-INDEPENDENT-SEGMENTS',
