@@ -14,6 +14,10 @@ import { UploadFramer } from './upload-framer.ts';
 export class UploadSession {
   private readonly framer: UploadFramer;
   private closed = false;
+  /** Absolute offset just past the last byte handed to the framer (stored or buffered). */
+  private received: number;
+  /** Set once the stored length reached the declared Upload-Length: the media is completing. */
+  private completion: Promise<void> | null = null;
   private stopConnection: (() => void) | null = null;
   /** Set when a newer upload took over (the answer to this one, if it still arrives, says so). */
   preempted = false;
@@ -24,6 +28,7 @@ export class UploadSession {
     private readonly userId: string,
     config: RelayConfig,
   ) {
+    this.received = rec.byteLength;
     this.framer = new UploadFramer({
       maxBlockLength: config.limits.maxBlockLength,
       startOffset: rec.byteLength,
@@ -43,13 +48,7 @@ export class UploadSession {
     if (rec.owner !== userId)
       throw new RelayError('M_FORBIDDEN', 'only the creator of this media may upload to it');
     checkWritable(rec);
-    if (offset !== rec.byteLength) {
-      throw new RelayError(
-        'M_CONFLICT',
-        `upload offset ${offset} does not match the stored length ${rec.byteLength}`,
-        { fields: { 'org.matrix.msc4016.offset': rec.byteLength } },
-      );
-    }
+    checkOffset(rec, offset);
     // A new upload at the right offset takes over from one still open: after a network cut the old
     // connection may never report its end (no FIN on a half-open TCP connection), and the
     // broadcaster must be able to resume. Like tusd, the newer request wins; the older is stopped.
@@ -88,16 +87,47 @@ export class UploadSession {
     return this.rec.byteLength;
   }
 
-  /** Frames and stores `chunk`; throws M_BAD_BLOCK / M_TOO_LARGE / limits after keeping the valid blocks before. */
+  /**
+   * Frames and stores `chunk`; throws M_BAD_BLOCK / M_TOO_LARGE / limits after keeping the valid
+   * blocks before. With a declared Upload-Length (tus 1.0.0) no byte past it is framed, so a block
+   * that would cross it is never stored nor fanned out; the stored length reaching it exactly
+   * completes the media at once (a media is never left live at its full declared length).
+   */
   push(chunk: Uint8Array): void {
+    const limit = this.rec.uploadLength;
+    if (this.completion) {
+      if (chunk.length === 0) return;
+      throw pastUploadLength(this.received, limit ?? this.received);
+    }
     this.checkOpen();
+    if (limit !== null && this.received + chunk.length > limit) {
+      const room = Math.max(0, limit - this.received);
+      if (room > 0) this.frame(chunk.subarray(0, room), limit);
+      throw pastUploadLength(this.received + chunk.length - room, limit);
+    }
+    this.frame(chunk, limit);
+  }
+
+  private frame(chunk: Uint8Array, limit: number | null): void {
+    this.received += chunk.length;
     const step = this.framer.push(chunk);
     this.store.commitBlocks(this.rec, step.blocks);
     if (step.error) throw blockError(step.error);
+    if (limit !== null && this.rec.byteLength === limit) {
+      this.completion = this.finish();
+      // Whoever ends the request awaits it; a WebSocket upload may not, so never unhandled.
+      this.completion.catch(() => {});
+    }
+  }
+
+  /** Resolves once a media completed by reaching its Upload-Length is flushed; null otherwise. */
+  get completing(): Promise<void> | null {
+    return this.completion;
   }
 
   /** The input ended: completes the media if it ended on a block boundary. */
   async finish(): Promise<void> {
+    if (this.completion) return this.completion;
     this.checkOpen();
     try {
       this.framer.finish();
@@ -134,6 +164,26 @@ export function checkWritable(rec: MediaRecord): void {
     throw new RelayError('M_CANNOT_OVERWRITE_MEDIA', 'media is already complete');
   if (rec.state === 'cancelled')
     throw new RelayError('M_CANNOT_OVERWRITE_MEDIA', 'media was cancelled by its owner');
+}
+
+/** An upload continues exactly where the stored bytes end (409 with the stored length otherwise). */
+export function checkOffset(rec: MediaRecord, offset: number): void {
+  if (offset !== rec.byteLength) {
+    throw new RelayError(
+      'M_CONFLICT',
+      `upload offset ${offset} does not match the stored length ${rec.byteLength}`,
+      { fields: { 'org.matrix.msc4016.offset': rec.byteLength } },
+    );
+  }
+}
+
+/** The answer to bytes past the declared Upload-Length (tus 1.0.0: they are never accepted). */
+function pastUploadLength(end: number, limit: number): RelayError {
+  return new RelayError(
+    'M_TOO_LARGE',
+    `the upload goes on to at least byte ${end}, past its Upload-Length of ${limit}`,
+    { fields: { 'org.matrix.msc4016.reason': 'PAST_UPLOAD_LENGTH' } },
+  );
 }
 
 /** A FormatError as the Matrix error naming the block's seq and the reason. */

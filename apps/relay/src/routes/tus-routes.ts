@@ -4,12 +4,16 @@
  * works unchanged. Offsets are always block boundaries: a PATCH body that ends inside a block keeps
  * the whole blocks before it and drops the partial one, and the answer's Upload-Offset says so —
  * the client sends the rest from there (tus 1.0.0 §"PATCH": the server may accept fewer bytes).
+ * Upload-Length is set once (creation, or a PATCH while deferred), never under the stored bytes
+ * nor over maxMediaBytes; no byte past it is stored or fanned out, and reaching it completes the
+ * media (upload-session.ts).
  */
 import type { Context, Hono } from 'hono';
+import { BLOCK_HEADER_SIZE, MAGIC_SIZE } from '@mxcast/format';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, errorResponse } from '../core/relay-error.ts';
 import { TUS_PATH } from '../core/relay-paths.ts';
-import { UploadSession, checkWritable } from '../core/upload-session.ts';
+import { UploadSession, checkOffset, checkWritable } from '../core/upload-session.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 import { pumpBody } from './upload-route.ts';
 import { deleteMedia } from './index-routes.ts';
@@ -42,18 +46,8 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
     const deferred = c.req.header('upload-defer-length');
     if (length !== undefined) {
       const n = parseOffset(length, 'Upload-Length');
-      if (n > core.config.limits.maxMediaBytes) {
-        throw new RelayError(
-          'M_TOO_LARGE',
-          `Upload-Length ${n} is over the limit of ${core.config.limits.maxMediaBytes}`,
-        );
-      }
-      if (n < rec.byteLength)
-        throw new RelayError(
-          'M_CONFLICT',
-          `Upload-Length ${n} is under the ${rec.byteLength} bytes stored`,
-        );
-      core.store.setUploadLength(rec, n);
+      checkLength(rec, n, core.config.limits.maxMediaBytes);
+      if (rec.uploadLength === null) core.store.setUploadLength(rec, n);
     } else if (deferred !== '1') {
       throw new RelayError(
         'M_INVALID_PARAM',
@@ -101,35 +95,43 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
     }
     const offset = parseOffset(c.req.header('upload-offset'), 'Upload-Offset');
     const declared = c.req.header('upload-length');
-    if (declared !== undefined) {
-      const n = parseOffset(declared, 'Upload-Length');
-      if (rec.uploadLength !== null && rec.uploadLength !== n) {
+    const length = declared === undefined ? null : parseOffset(declared, 'Upload-Length');
+    // Everything is checked before the session takes the media's write lock, so a bad request
+    // neither stops the upload in progress nor changes what is declared.
+    checkWritable(rec);
+    checkOffset(rec, offset);
+    if (length !== null) checkLength(rec, length, core.config.limits.maxMediaBytes);
+    const limit = length ?? rec.uploadLength;
+    const contentLength = c.req.header('content-length');
+    if (limit !== null && contentLength !== undefined && /^\d{1,15}$/.test(contentLength)) {
+      // tus 1.0.0: the server must not accept bytes past Upload-Length; with a known body size the
+      // whole PATCH is refused before a byte of it is stored (as tusd does).
+      if (offset + Number(contentLength) > limit) {
         throw new RelayError(
-          'M_CONFLICT',
-          `Upload-Length ${n} differs from the ${rec.uploadLength} declared before`,
+          'M_TOO_LARGE',
+          `PATCH of ${contentLength} bytes at offset ${offset} goes past Upload-Length ${limit}`,
+          { fields: { 'org.matrix.msc4016.reason': 'PAST_UPLOAD_LENGTH' } },
         );
       }
-      if (rec.uploadLength === null) core.store.setUploadLength(rec, n);
     }
     const session = UploadSession.open(core.store, core.config, rec, rec.owner, offset);
+    if (length !== null && rec.uploadLength === null) core.store.setUploadLength(rec, length);
     const outcome = await pumpBody(
       c.req.raw.body,
       session,
-      (chunk) => {
-        session.push(chunk);
-        if (rec.uploadLength !== null && rec.byteLength > rec.uploadLength) {
-          throw new RelayError(
-            'M_TOO_LARGE',
-            `${rec.byteLength} bytes stored, past Upload-Length ${rec.uploadLength}`,
-          );
-        }
-      },
+      (chunk) => session.push(chunk),
       core.config.limits.uploadIdleTimeoutMs,
     );
     if (outcome instanceof RelayError) {
       session.close();
+      // Bytes up to Upload-Length may have completed the media before the excess was refused.
+      await session.completing?.catch(() => {});
       core.metrics.countError(outcome.code);
-      return errorResponse(outcome, { ...TUS_HEADERS, connection: 'close' });
+      return errorResponse(outcome, {
+        ...TUS_HEADERS,
+        'Upload-Offset': String(rec.byteLength),
+        connection: 'close',
+      });
     }
     try {
       if (outcome === 'done' && rec.uploadLength !== null && rec.byteLength === rec.uploadLength) {
@@ -145,6 +147,40 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
     deleteMedia(core, owned(c));
     return c.body(null, 204, TUS_HEADERS);
   });
+}
+
+/**
+ * tus creation-defer-length: Upload-Length is set once (at creation or by a PATCH while deferred)
+ * and never changed; it may not be under the bytes already stored, nor over the relay's maximum
+ * (creation: 413, like Tus-Max-Size says).
+ */
+function checkLength(rec: MediaRecord, n: number, max: number): void {
+  if (rec.uploadLength !== null && rec.uploadLength !== n) {
+    throw new RelayError(
+      'M_INVALID_PARAM',
+      `Upload-Length ${n} differs from the ${rec.uploadLength} declared before: it cannot change`,
+      { fields: { 'org.matrix.msc4016.reason': 'UPLOAD_LENGTH_CHANGED' } },
+    );
+  }
+  if (n > max) {
+    throw new RelayError('M_TOO_LARGE', `Upload-Length ${n} is over the limit of ${max}`, {
+      fields: { 'org.matrix.msc4016.reason': 'UPLOAD_LENGTH_OVER_LIMIT' },
+    });
+  }
+  if (n < MAGIC_SIZE + BLOCK_HEADER_SIZE) {
+    throw new RelayError(
+      'M_INVALID_PARAM',
+      `Upload-Length ${n} cannot hold the magic and one block (${MAGIC_SIZE + BLOCK_HEADER_SIZE} bytes at least)`,
+      { fields: { 'org.matrix.msc4016.reason': 'UPLOAD_LENGTH_TOO_SMALL' } },
+    );
+  }
+  if (n < rec.byteLength) {
+    throw new RelayError(
+      'M_INVALID_PARAM',
+      `Upload-Length ${n} is under the ${rec.byteLength} bytes already stored`,
+      { fields: { 'org.matrix.msc4016.reason': 'UPLOAD_LENGTH_UNDER_OFFSET' } },
+    );
+  }
 }
 
 function parseOffset(value: string | undefined, name: string): number {

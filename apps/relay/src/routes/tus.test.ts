@@ -185,6 +185,170 @@ describe('tus with tus-js-client', () => {
   });
 });
 
+describe('tus Upload-Length (tus 1.0.0 core + creation-defer-length)', () => {
+  const h = () => ({ ...t.auth, 'Tus-Resumable': '1.0.0' });
+  const create = async (m: { server: string; id: string }, length?: number) => {
+    const res = await fetch(tusUrl(t, m), {
+      method: 'POST',
+      headers: {
+        ...h(),
+        ...(length === undefined
+          ? { 'Upload-Defer-Length': '1' }
+          : { 'Upload-Length': String(length) }),
+      },
+    });
+    expect(res.status).toBe(201);
+  };
+  /** A PATCH whose body is a stream: chunked, no Content-Length (the relay learns the size as it reads). */
+  const chunkedPatch = (
+    m: { server: string; id: string },
+    offset: number,
+    bytes: Uint8Array,
+    extra: Record<string, string> = {},
+  ) =>
+    fetch(tusUrl(t, m), {
+      method: 'PATCH',
+      headers: {
+        ...h(),
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Offset': String(offset),
+        ...extra,
+      },
+      body: new ReadableStream<Uint8Array>({
+        start(c) {
+          for (let at = 0; at < bytes.length; at += 700) c.enqueue(bytes.slice(at, at + 700));
+          c.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+  const head = (m: { server: string; id: string }) =>
+    fetch(tusUrl(t, m), { method: 'HEAD', headers: h() });
+  const errcode = async (res: Response) =>
+    (await res.json()) as { errcode: string; 'org.matrix.msc4016.reason'?: string };
+
+  it('a PATCH past Upload-Length stores and fans out nothing past it, and completes at it', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(30, 200);
+    const length = s.offsets[10] as number; // magic + blocks 0..9
+    await create(m, length);
+    const listener = collect(wsUrl(t, 'ws', m, '?from=0'));
+    await listener.opened;
+    const res = await chunkedPatch(m, 0, s.bytes);
+    expect(res.status).toBe(413);
+    expect(await errcode(res)).toMatchObject({
+      errcode: 'M_TOO_LARGE',
+      'org.matrix.msc4016.reason': 'PAST_UPLOAD_LENGTH',
+    });
+    expect(res.headers.get('upload-offset')).toBe(String(length));
+    const idx = await getIndex(t, m);
+    expect(idx).toMatchObject({ state: 'complete', byte_length: length, block_count: 10 });
+    const body = Buffer.from(await (await fetch(downloadUrl(t, m))).arrayBuffer());
+    expect(body.equals(s.bytes.subarray(0, length))).toBe(true);
+    await listener.closed;
+    expect(listener.blocks.length).toBe(10);
+    expect(listener.messages.at(-1)).toMatchObject({ type: 'end', state: 'complete' });
+  });
+
+  it('the block that would cross Upload-Length is refused; the blocks before it stay, live and resumable', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(12, 200);
+    const length = (s.offsets[6] as number) + 50; // inside block 6
+    await create(m, length);
+    const res = await chunkedPatch(m, 0, s.bytes);
+    expect(res.status).toBe(413);
+    expect((await errcode(res))['org.matrix.msc4016.reason']).toBe('PAST_UPLOAD_LENGTH');
+    const idx = await getIndex(t, m);
+    expect(idx).toMatchObject({ state: 'live', byte_length: s.offsets[6], block_count: 6 });
+    const after = await head(m);
+    expect(after.headers.get('upload-offset')).toBe(String(s.offsets[6]));
+    expect(after.headers.get('upload-length')).toBe(String(length));
+  });
+
+  it('a PATCH whose Content-Length goes past Upload-Length is refused whole, before a byte is stored', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(8, 100);
+    await create(m, s.offsets[4] as number);
+    const res = await fetch(tusUrl(t, m), {
+      method: 'PATCH',
+      headers: {
+        ...h(),
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Offset': '0',
+      },
+      body: new Uint8Array(s.bytes),
+    });
+    expect(res.status).toBe(413);
+    expect((await errcode(res))['org.matrix.msc4016.reason']).toBe('PAST_UPLOAD_LENGTH');
+    expect((await getIndex(t, m)).byte_length).toBe(0);
+  });
+
+  it('Upload-Length on a PATCH: under the offset 400, over the maximum 413, changed 400; nothing stored or declared', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(10, 100);
+    await create(m);
+    const at = s.offsets[5] as number;
+    expect((await chunkedPatch(m, 0, s.bytes.subarray(0, at))).status).toBe(204);
+
+    const under = await chunkedPatch(m, at, s.bytes.subarray(at), {
+      'Upload-Length': String(at - 1),
+    });
+    expect(under.status).toBe(400);
+    expect(await errcode(under)).toMatchObject({
+      errcode: 'M_INVALID_PARAM',
+      'org.matrix.msc4016.reason': 'UPLOAD_LENGTH_UNDER_OFFSET',
+    });
+    const over = await chunkedPatch(m, at, s.bytes.subarray(at), {
+      'Upload-Length': String(2 ** 40),
+    });
+    expect(over.status).toBe(413);
+    expect(await errcode(over)).toMatchObject({
+      errcode: 'M_TOO_LARGE',
+      'org.matrix.msc4016.reason': 'UPLOAD_LENGTH_OVER_LIMIT',
+    });
+    let now = await head(m);
+    expect(now.headers.get('upload-offset')).toBe(String(at));
+    expect(now.headers.get('upload-defer-length')).toBe('1');
+    expect(now.headers.get('upload-length')).toBeNull();
+    expect((await getIndex(t, m)).byte_length).toBe(at);
+
+    // Declared once (a PATCH ending inside the stream), then it may not change.
+    const mid = s.offsets[7] as number;
+    const declare = await chunkedPatch(m, at, s.bytes.subarray(at, mid), {
+      'Upload-Length': String(s.bytes.length),
+    });
+    expect(declare.status).toBe(204);
+    const changed = await chunkedPatch(m, mid, s.bytes.subarray(mid), {
+      'Upload-Length': String(s.bytes.length + 100),
+    });
+    expect(changed.status).toBe(400);
+    expect((await errcode(changed))['org.matrix.msc4016.reason']).toBe('UPLOAD_LENGTH_CHANGED');
+    now = await head(m);
+    expect(now.headers.get('upload-length')).toBe(String(s.bytes.length));
+    const last = await chunkedPatch(m, mid, s.bytes.subarray(mid), {
+      'Upload-Length': String(s.bytes.length),
+    });
+    expect(last.status).toBe(204);
+    expect((await getIndex(t, m)).state).toBe('complete');
+  });
+
+  it('creation: Upload-Length over the maximum is 413 and too small to hold a block is 400', async () => {
+    const m = await createMedia(t);
+    const over = await fetch(tusUrl(t, m), {
+      method: 'POST',
+      headers: { ...h(), 'Upload-Length': String(2 ** 40) },
+    });
+    expect(over.status).toBe(413);
+    const tiny = await fetch(tusUrl(t, m), {
+      method: 'POST',
+      headers: { ...h(), 'Upload-Length': '3' },
+    });
+    expect(tiny.status).toBe(400);
+    expect((await errcode(tiny))['org.matrix.msc4016.reason']).toBe('UPLOAD_LENGTH_TOO_SMALL');
+    expect((await head(m)).headers.get('upload-defer-length')).toBe('1');
+  });
+});
+
 describe('WebSocket upload', () => {
   it('stores binary messages split anywhere, acks at block boundaries, resumes at an offset and completes', async () => {
     const m = await createMedia(t);
