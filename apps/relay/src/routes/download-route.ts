@@ -33,6 +33,8 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
       'Accept-Ranges': 'bytes',
       ETag: etag,
       'Cache-Control': complete ? IMMUTABLE : 'no-store',
+      // The bytes are ciphertext: a browser must never sniff them into something it renders.
+      'X-Content-Type-Options': 'nosniff',
     };
     const fileName = c.req.param('fileName');
     if (fileName)
@@ -57,10 +59,15 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
       start = range.start;
       end = range.end ?? (complete ? rec.byteLength - 1 : null);
       const total = complete ? String(rec.byteLength) : '*';
-      headers['Content-Range'] = `bytes ${start}-${end ?? '*'}/${total}`;
-      if (!complete && end !== null && end < rec.byteLength) headers['Cache-Control'] = IMMUTABLE;
+      // RFC 9110 §14.4/§8.6: an end and a length are promised only once those bytes are stored. A
+      // live media may complete short of a closed range's end, so such a range is answered like an
+      // open one (`N-*\/*`, no Content-Length, chunked): it stops at M or where the media ends.
+      const known = end !== null && (complete || end < rec.byteLength);
+      headers['Content-Range'] = `bytes ${start}-${known ? end : '*'}/${total}`;
+      if (!complete && known) headers['Cache-Control'] = IMMUTABLE;
     }
-    if (end !== null) headers['Content-Length'] = String(end - start + 1);
+    if (end !== null && (complete || end < rec.byteLength))
+      headers['Content-Length'] = String(end - start + 1);
     if (c.req.method === 'HEAD') return c.body(null, status as 200, headers);
 
     core.checkListenerLimits(rec.listeners);
