@@ -24,7 +24,13 @@ export interface RunningRelay {
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const config = resolveConfig(options);
   const core = new RelayCore(config);
-  core.store.start();
+  try {
+    core.store.start();
+  } catch (err) {
+    // e.g. a lost relay.db (storage/database-check.ts): release the lock and the database.
+    await core.close();
+    throw err;
+  }
   core.publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
   const app = createRelayApp(core);
   const server: Server = createServer(getRequestListener(app.fetch));

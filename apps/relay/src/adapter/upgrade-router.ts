@@ -25,17 +25,26 @@ export function createUpgradeHandler(core: RelayCore, wss: WebSocketServer): Upg
       const upload = matchMediaPath(url.pathname, UPLOAD_WS_PATH);
       if (listen) {
         core.authorizeDownload(req.headers.authorization, url);
-        const rec = core.store.require(listen.server, listen.id);
-        if (rec.state === 'cancelled')
-          throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
         const options = {
           from: parseFrom(url.searchParams.get('from')),
           headers: url.searchParams.get('headers') === '1',
         };
-        core.checkListenerLimits(rec.listeners);
-        wss.handleUpgrade(req, socket, head, (ws) =>
-          new WsListener(ws, rec, core, options).start(),
-        );
+        // Async only while a reloaded finished media is checked (MediaStore.requireReadable).
+        core.store
+          .requireReadable(listen.server, listen.id)
+          .then((rec) => {
+            if (rec.state === 'cancelled')
+              throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
+            core.checkListenerLimits(rec.listeners);
+            wss.handleUpgrade(req, socket, head, (ws) =>
+              new WsListener(ws, rec, core, options).start(),
+            );
+          })
+          .catch((err: unknown) => {
+            const e = toRelayError(err);
+            core.metrics.countError(e.code);
+            refuse(socket, e);
+          });
       } else if (upload) {
         const user = core.authenticate(req.headers.authorization, url);
         const rec = core.store.require(upload.server, upload.id);
@@ -89,6 +98,7 @@ function refuse(socket: Duplex, err: RelayError): void {
   socket.end(
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n` +
       'Content-Type: application/json\r\n' +
+      'Cache-Control: no-store\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n\r\n' +
       body,

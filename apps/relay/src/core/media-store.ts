@@ -5,15 +5,17 @@
  * flush and the expiry sweep, and moves media through pending → live → complete | cancelled.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAGIC, type FramedBlock } from '@mxcast/format';
 import { makeSharedBlock } from '../fanout/shared-block.ts';
 import { MediaFile } from '../storage/media-file.ts';
 import { MediaRecord, type StreamGeometry } from '../storage/media-record.ts';
+import { checkDatabaseNotLost, mediaFileIds } from '../storage/database-check.ts';
 import { scanMediaFile } from '../storage/media-scan.ts';
 import type { MediaRow, RelayDatabase } from '../storage/relay-database.ts';
 import { isMediaId, newMediaId } from './media-id.ts';
+import { damagedError, MediaIntegrity } from './media-integrity.ts';
 import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
@@ -24,6 +26,8 @@ const IDLE_EVICT_MS = 60_000;
 export class MediaStore {
   private readonly records = new Map<string, MediaRecord>();
   readonly mediaDir: string;
+  /** Damage detection and cheap reloads of finished media (media-integrity.ts). */
+  private readonly integrity: MediaIntegrity;
   private flushTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
@@ -39,11 +43,19 @@ export class MediaStore {
   ) {
     this.mediaDir = join(config.dataDir, 'media');
     mkdirSync(this.mediaDir, { recursive: true });
+    this.integrity = new MediaIntegrity(config, db, metrics, (id) => this.filePath(id));
   }
 
   /** Recovers every unfinished media (cut back to its last whole block) and starts the timers. */
   start(): void {
+    // A lost relay.db opens as an empty one: refuse rather than orphan every file.
+    checkDatabaseNotLost(
+      this.config.dataDir,
+      this.db.mediaCount(),
+      mediaFileIds(this.mediaDir, isMediaId),
+    );
     for (const row of this.db.unfinishedMedia()) this.load(row);
+    this.integrity.checkFinishedOnStart();
     this.flushTimer = setInterval(() => void this.flushAll(), this.config.flushIntervalMs);
     this.flushTimer.unref();
     const sweepMs = Math.max(1000, Math.min(60_000, this.config.limits.unusedExpiryMs));
@@ -96,11 +108,26 @@ export class MediaStore {
     return rec;
   }
 
-  /** Like get() but throws M_NOT_FOUND. */
-  require(serverName: string, id: string): MediaRecord {
+  /**
+   * Like get() but throws M_NOT_FOUND, and `500 DAMAGED` for a damaged media unless the caller
+   * allows it (the owner's DELETE, which must still work on it).
+   */
+  require(serverName: string, id: string, options: { damaged?: 'allow' } = {}): MediaRecord {
     const rec = this.get(serverName, id);
     if (!rec)
       throw new RelayError('M_NOT_FOUND', `no media mxc://${serverName}/${id.slice(0, 64)}`);
+    if (rec.damage !== null && options.damaged !== 'allow') throw damagedError(rec);
+    return rec;
+  }
+
+  /**
+   * require() for readers (download, index, HLS, WebSocket listen): waits while a reloaded
+   * finished media's file is checked off the event loop, so no unchecked byte goes out as whole.
+   */
+  async requireReadable(serverName: string, id: string): Promise<MediaRecord> {
+    const rec = this.require(serverName, id);
+    if (rec.checking) await rec.checking;
+    if (rec.damage !== null) throw damagedError(rec);
     return rec;
   }
 
@@ -154,17 +181,21 @@ export class MediaStore {
     rec.completedAt = Date.now();
     rec.sha256 = (rec.hasher?.digest('base64') ?? '').replace(/=+$/, '');
     rec.hasher = null;
+    const runs = rec.offsets.toRuns(rec.byteLength);
     this.db.updateMedia(rec.id, {
       state: 'complete',
       completed_at: rec.completedAt,
       sha256: rec.sha256,
       byte_length: rec.byteLength,
       block_count: rec.blockCount,
+      block_runs: runs ? JSON.stringify(runs) : null,
     });
     this.metrics.mediaCompleted++;
     rec.hub.end('complete');
     rec.notifyChange();
     await rec.file?.flush();
+    // Written by this process, hashed as it arrived: a reload need not re-hash it.
+    this.integrity.trust(rec.id);
   }
 
   cancel(rec: MediaRecord): void {
@@ -243,42 +274,53 @@ export class MediaStore {
     rec.sha256 = row.sha256;
     rec.uploadLength = row.upload_length;
     rec.byteOrder = row.byte_order;
-    if (row.state !== 'pending') {
-      const path = this.filePath(row.media_id);
-      const scan = scanMediaFile(path, this.config.limits.maxBlockLength);
-      rec.offsets = scan.offsets;
-      rec.byteLength = scan.validLength;
-      rec.byteOrder = scan.byteOrder ?? row.byte_order;
-      rec.file = new MediaFile(path);
-      if (row.state === 'live') {
-        // Crash recovery: drop whatever follows the last whole valid block (a partial block, or
-        // bytes the disk kept out of order); the uploader resumes from here (tus HEAD).
-        if (rec.file.size !== scan.validLength) {
-          this.log(
-            `recovered ${row.media_id}: cut ${rec.file.size} → ${scan.validLength} bytes (${scan.stoppedBy})`,
-          );
-          rec.file.truncate(scan.validLength);
-        }
-        rec.hasher = scan.hasher;
-        if (scan.validLength === 0) rec.state = 'pending';
-      }
-      if (
-        row.byte_length !== scan.validLength ||
-        row.block_count !== scan.offsets.length ||
-        rec.state !== row.state
-      ) {
-        this.db.updateMedia(row.media_id, {
-          state: rec.state,
-          byte_length: scan.validLength,
-          block_count: scan.offsets.length,
-        });
-      }
-    }
+    rec.damage = row.damage;
+    rec.byteLength = row.byte_length;
     this.records.set(rec.id, rec);
+    if (rec.damage !== null) return rec;
+    if (row.state === 'live') this.recoverLive(rec, row);
+    else if (row.state !== 'pending') this.integrity.reopenFinished(rec, row);
     return rec;
   }
 
+  /**
+   * Crash recovery of a live media (on start): re-read with the upload framer and cut back to the
+   * end of the last whole valid block; the uploader resumes from there (tus HEAD). A missing file
+   * is damage, not "no bytes yet": the blocks listeners already got are gone.
+   */
+  private recoverLive(rec: MediaRecord, row: MediaRow): void {
+    const path = this.filePath(row.media_id);
+    if (!existsSync(path)) return this.integrity.markDamaged(rec, 'file missing');
+    const scan = scanMediaFile(path, this.config.limits.maxBlockLength);
+    rec.offsets = scan.offsets;
+    rec.byteLength = scan.validLength;
+    rec.byteOrder = scan.byteOrder ?? row.byte_order;
+    rec.file = new MediaFile(path);
+    // Drop whatever follows the last whole valid block (a partial block, or bytes the disk kept
+    // out of order).
+    if (rec.file.size !== scan.validLength) {
+      this.log(
+        `recovered ${row.media_id}: cut ${rec.file.size} → ${scan.validLength} bytes (${scan.stoppedBy})`,
+      );
+      rec.file.truncate(scan.validLength);
+    }
+    rec.hasher = scan.hasher;
+    if (scan.validLength === 0) rec.state = 'pending';
+    if (
+      row.byte_length !== scan.validLength ||
+      row.block_count !== scan.offsets.length ||
+      rec.state !== row.state
+    ) {
+      this.db.updateMedia(row.media_id, {
+        state: rec.state,
+        byte_length: scan.validLength,
+        block_count: scan.offsets.length,
+      });
+    }
+  }
+
   private forget(rec: MediaRecord): void {
+    this.integrity.forget(rec.id);
     this.records.delete(rec.id);
     this.db.deleteMedia(rec.id);
     const file = rec.file;

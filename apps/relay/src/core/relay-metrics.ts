@@ -16,6 +16,8 @@ export class RelayMetrics {
   blocksIn = 0;
   mediaCreated = 0;
   mediaCompleted = 0;
+  /** Media found damaged (file shorter, longer, missing or sha256 mismatch). */
+  mediaDamaged = 0;
   listenersMoved = 0;
   listenersDropped = 0;
   readonly errors = new Map<string, number>();
@@ -56,6 +58,9 @@ export class RelayMetrics {
     ]);
     metric('mxcast_media_completed_total', 'counter', 'Media completed.', [
       ['', this.mediaCompleted],
+    ]);
+    metric('mxcast_media_damaged_total', 'counter', 'Media found damaged on disk.', [
+      ['', this.mediaDamaged],
     ]);
     metric(
       'mxcast_slow_listeners_total',

@@ -22,7 +22,10 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
   const handler = async (c: Context) => {
     const url = new URL(c.req.url);
     core.authorizeDownload(c.req.header('authorization'), url);
-    const rec = core.store.require(c.req.param('server') ?? '', c.req.param('id') ?? '');
+    const rec = await core.store.requireReadable(
+      c.req.param('server') ?? '',
+      c.req.param('id') ?? '',
+    );
     if (rec.state === 'pending') await waitForBytes(core, rec, url);
     if (rec.state === 'cancelled')
       throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');

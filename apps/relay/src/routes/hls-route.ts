@@ -15,10 +15,10 @@ import type { MediaRecord } from '../storage/media-record.ts';
 const TARGET_SEGMENT_MS = 2000;
 
 export function mountHlsRoute(app: Hono, core: RelayCore): void {
-  app.get(`${HLS_PATH}/:server/:id/playlist.m3u8`, (c) => {
+  app.get(`${HLS_PATH}/:server/:id/playlist.m3u8`, async (c) => {
     core.authorizeDownload(c.req.header('authorization'), new URL(c.req.url));
     const server = c.req.param('server');
-    const rec = core.store.require(server, c.req.param('id'));
+    const rec = await core.store.requireReadable(server, c.req.param('id'));
     if (rec.state === 'cancelled')
       throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
     const complete = rec.state === 'complete';

@@ -11,10 +11,10 @@ import type { MediaRecord } from '../storage/media-record.ts';
 const MAX_OFFSETS = 1000;
 
 export function mountIndexRoutes(app: Hono, core: RelayCore): void {
-  app.get(`${INDEX_PATH}/:server/:id`, (c) => {
+  app.get(`${INDEX_PATH}/:server/:id`, async (c) => {
     const url = new URL(c.req.url);
     core.authorizeDownload(c.req.header('authorization'), url);
-    const rec = core.store.require(c.req.param('server'), c.req.param('id'));
+    const rec = await core.store.requireReadable(c.req.param('server'), c.req.param('id'));
     const body: Record<string, unknown> = indexOf(rec);
     const from = url.searchParams.get('from');
     if (from !== null) {
@@ -34,7 +34,10 @@ export function mountIndexRoutes(app: Hono, core: RelayCore): void {
 
   app.delete(`${MEDIA_PATH}/:server/:id`, (c) => {
     const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
-    const rec = core.store.require(c.req.param('server'), c.req.param('id'));
+    // A damaged media can still be deleted by its owner (docs/operations.md "Damage and repair").
+    const rec = core.store.require(c.req.param('server'), c.req.param('id'), {
+      damaged: 'allow',
+    });
     if (rec.owner !== user)
       throw new RelayError('M_FORBIDDEN', 'only the creator of this media may delete it');
     deleteMedia(core, rec);

@@ -45,6 +45,13 @@ export class MediaRecord {
   lastAccess = Date.now();
   /** Whether the byte length changed since it was last written to the database. */
   dbDirty = false;
+  /** What is wrong with the stored file (docs/operations.md "Damage and repair"); null if intact. */
+  damage: string | null = null;
+  /**
+   * While a reloaded finished media's file is being checked (sha256, block index) off the event
+   * loop: readers wait for it (MediaStore.requireReadable) so no unchecked byte is served as whole.
+   */
+  checking: Promise<void> | null = null;
 
   constructor(
     readonly id: string,

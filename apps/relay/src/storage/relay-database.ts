@@ -10,6 +10,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { unreadableDatabaseMessage } from './database-check.ts';
 
 export type MediaState = 'pending' | 'live' | 'complete' | 'cancelled';
 
@@ -27,6 +28,10 @@ export interface MediaRow {
   geometry: string | null;
   sha256: string | null;
   upload_length: number | null;
+  /** What is wrong with the media's file (docs/operations.md "Damage and repair"); null if intact. */
+  damage: string | null;
+  /** A finished media's block sizes as JSON runs (offset-list.ts), so a reload need not re-read it. */
+  block_runs: string | null;
 }
 
 const SCHEMA = `
@@ -62,11 +67,26 @@ export class RelayDatabase {
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'relay.db'));
-    this.db.pragma('journal_mode = WAL');
+    try {
+      this.db.pragma('journal_mode = WAL');
+    } catch (err) {
+      // Not a database at all (overwritten, a half-copied backup): say how to get out of it.
+      this.db.close();
+      throw new Error(unreadableDatabaseMessage(dataDir, (err as Error).message));
+    }
     // WAL + NORMAL: a commit is durable at the next checkpoint/fsync; the media files carry their
     // own truth (they are re-scanned on start), so the database only needs to be consistent.
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    // Columns added after the first release: ALTER only a database that lacks them.
+    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(media)').all();
+    for (const [name, type] of [
+      ['damage', 'TEXT'],
+      ['block_runs', 'TEXT'],
+    ] as const) {
+      if (!columns.some((c) => c.name === name))
+        this.db.exec(`ALTER TABLE media ADD COLUMN ${name} ${type}`);
+    }
     this.stmts = {
       insertToken: this.db.prepare(
         'INSERT INTO tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)',
@@ -85,6 +105,10 @@ export class RelayDatabase {
         "SELECT media_id FROM media WHERE state = 'pending' AND unused_expires_at < ?",
       ),
       deleteMedia: this.db.prepare('DELETE FROM media WHERE media_id = ?'),
+      finished: this.db.prepare<[], { media_id: string; byte_length: number }>(
+        "SELECT media_id, byte_length FROM media WHERE state IN ('complete', 'cancelled') AND damage IS NULL",
+      ),
+      mediaCount: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM media'),
     };
   }
 
@@ -112,6 +136,15 @@ export class RelayDatabase {
 
   unfinishedMedia(): MediaRow[] {
     return this.stmts.unfinished.all();
+  }
+
+  /** Finished media not known to be damaged: what the start-up size check looks at. */
+  finishedMedia(): { media_id: string; byte_length: number }[] {
+    return this.stmts.finished.all();
+  }
+
+  mediaCount(): number {
+    return this.stmts.mediaCount.get()?.n ?? 0;
   }
 
   expiredPending(now: number): string[] {
