@@ -10,14 +10,18 @@
  * and has nothing buffered (outputSize 0) once its headers are flushed; otherwise (a pipelined
  * response not yet at the head of the connection) the block goes through res.write.
  * The backlog is res.writableLength: the bytes queued in the response and its socket.
+ * The sink carries the relay's history pacing (history-pacing.ts), so every Node download's
+ * history reads are bounded by the relay-wide budget and dropped when stalled.
  */
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import type { Socket } from 'node:net';
 import type { Context } from 'hono';
-import type { DirectDownload } from '../core/relay-core.ts';
+import { RelayCore, type DirectDownload } from '../core/relay-core.ts';
 import type { DownloadSink } from '../fanout/download-pump.ts';
+import type { HistoryPacing } from '../fanout/history-pacer.ts';
 import type { SharedBlock } from '../fanout/shared-block.ts';
+import { historyPacingOf } from './history-pacing.ts';
 
 /** node:http's fields the direct path checks (stable since node 0.x, not in @types/node). */
 interface ResponseInternals {
@@ -26,7 +30,10 @@ interface ResponseInternals {
 }
 
 class NodeResponseSink implements DownloadSink {
-  constructor(private readonly res: ServerResponse) {}
+  constructor(
+    private readonly res: ServerResponse,
+    readonly history: HistoryPacing | undefined,
+  ) {}
 
   write(bytes: Uint8Array): boolean {
     if (this.res.destroyed) return true;
@@ -80,13 +87,25 @@ class NodeResponseSink implements DownloadSink {
   }
 }
 
-export const directDownload: DirectDownload = (c: Context, status, headers) => {
+/**
+ * Installed as `core.directDownload` and called as that method (`core.directDownload?.(…)`), so
+ * `this` is the relay's core: that is how the sink finds the relay's history pacing without the
+ * DirectDownload signature changing (the download route could pass `history` to pumpDownload
+ * itself; then this lookup is redundant but harmless).
+ */
+export const directDownload: DirectDownload = function (
+  this: unknown,
+  c: Context,
+  status: number,
+  headers: Record<string, string>,
+) {
   const res = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
   if (!res || !('writeHead' in res) || res.headersSent) return null;
   res.writeHead(status, headers);
   res.flushHeaders();
+  const history = this instanceof RelayCore ? historyPacingOf(this) : undefined;
   return {
-    sink: new NodeResponseSink(res as ServerResponse),
+    sink: new NodeResponseSink(res as ServerResponse, history),
     // Tells @hono/node-server the response is already being written.
     response: new Response(null, { headers: { 'x-hono-already-sent': '1' } }),
   };

@@ -9,15 +9,18 @@
  * Backpressure: when the bytes queued in the socket pass the bound, live blocks are skipped (not
  * queued) until the queue drains below half of it; the listener then gets {"type":"skipped"} and
  * continues at the live edge. A stalled listener so costs at most its bound in memory.
+ * History is paced (fanout/history-pacer.ts): one batch of limits.historyReadBytes at a time,
+ * reserved in the relay-wide history budget, and a listener whose socket takes nothing for
+ * limits.historyStallMs is dropped.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { RelayCore } from '../core/relay-core.ts';
-import type { EndState, HubListener } from '../fanout/media-hub.ts';
+import { HistoryPacer } from '../fanout/history-pacer.ts';
+import type { EndReason, EndState, HubListener } from '../fanout/media-hub.ts';
 import { wsTextFrame, type SharedBlock } from '../fanout/shared-block.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
-
-const HISTORY_BATCH_BYTES = 64 * 1024;
+import { historyPacingOf } from './history-pacing.ts';
 /** WebSocket.OPEN (ws's readyState constants are on the class, a value import of ws). */
 const OPEN = 1;
 
@@ -32,6 +35,7 @@ export class WsListener implements HubListener {
   private closed = false;
   private readonly socket: Socket;
   private readonly bound: number;
+  private readonly pacer: HistoryPacer;
 
   constructor(
     private readonly ws: WebSocket,
@@ -41,6 +45,7 @@ export class WsListener implements HubListener {
   ) {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
     this.bound = core.config.limits.listenerBacklogBytes;
+    this.pacer = new HistoryPacer(historyPacingOf(core));
   }
 
   start(): void {
@@ -76,11 +81,11 @@ export class WsListener implements HubListener {
     this.core.metrics.bytesOut += block.bytes.length;
   }
 
-  onEnd(state: EndState): void {
+  onEnd(state: EndState, reason?: EndReason): void {
     if (this.closed) return;
     if (this.skipping)
       this.ws.send(JSON.stringify({ type: 'skipped', to_seq: this.rec.blockCount }));
-    this.ws.send(JSON.stringify({ type: 'end', state }));
+    this.ws.send(JSON.stringify(reason ? { type: 'end', state, reason } : { type: 'end', state }));
     this.ws.close(1000, state);
     this.close();
   }
@@ -99,9 +104,13 @@ export class WsListener implements HubListener {
     const { rec } = this;
     const from = this.options.from;
     if (this.options.headers && (from === 'live' || from > 0)) {
+      // From the live edge, header blocks not stored yet come live anyway; from a later seq they
+      // must come first, so wait for them.
       const upTo = Math.min(2, from === 'live' ? 2 : from);
-      await this.waitForBlocks(upTo);
-      await this.sendHistory(0, upTo);
+      if (from !== 'live') await this.waitForBlocks(upTo);
+      let seq = 0;
+      while (!this.closed && seq < Math.min(upTo, rec.blockCount))
+        seq = await this.sendHistory(seq, Math.min(upTo, rec.blockCount));
     }
     if (from !== 'live') {
       let seq = from;
@@ -112,42 +121,80 @@ export class WsListener implements HubListener {
     if (this.closed) return;
     // Synchronous from here: the live edge and joining the hub cannot be split by a new block.
     this.nextSeq = from === 'live' ? rec.blockCount : Math.max(from, rec.blockCount);
-    if (rec.state === 'complete' || rec.state === 'cancelled') this.onEnd(rec.state);
+    this.pacer.close();
+    if (rec.state === 'complete' || rec.state === 'cancelled')
+      this.onEnd(rec.state, rec.hub.ended?.reason);
     else rec.hub.add(this);
   }
 
-  /** Waits (via the hub's state notifications) until `count` blocks exist or the media ends. */
-  private async waitForBlocks(count: number): Promise<void> {
-    while (
-      !this.closed &&
-      this.rec.blockCount < count &&
-      (this.rec.state === 'live' || this.rec.state === 'pending')
-    ) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /**
+   * Waits until `count` blocks exist, the media ends or the listener leaves: block arrivals are
+   * seen by a stand-in hub listener (they notify no changeWaiters), state changes without a hub
+   * end (pending → live) by rec.changeWaiters.
+   */
+  private waitForBlocks(count: number): Promise<void> {
+    const { rec } = this;
+    const waiting = () =>
+      !this.closed && rec.blockCount < count && (rec.state === 'live' || rec.state === 'pending');
+    if (!waiting()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        rec.hub.remove(standIn);
+        rec.changeWaiters.delete(onChange);
+        this.socket.off('close', done);
+        resolve();
+      };
+      // changeWaiters are cleared on each notification: stay registered while still waiting.
+      const onChange = () => (waiting() ? rec.changeWaiters.add(onChange) : done());
+      const standIn: HubListener = {
+        onBlock: (block) => void (block.seq + block.count >= count && done()),
+        onEnd: done,
+      };
+      rec.hub.add(standIn);
+      rec.changeWaiters.add(onChange);
+      this.socket.once('close', done);
+    });
   }
 
-  /** Sends blocks [seq, until) from the file, at most one batch; resolves to the next seq. */
+  /**
+   * Sends blocks [seq, until) from the file, at most one batch (limits.historyReadBytes, or one
+   * block if larger), reserved in the history budget until the socket has taken it; resolves to
+   * the next seq (`until` when the listener is gone or dropped).
+   */
   private async sendHistory(seq: number, until: number): Promise<number> {
-    const { rec } = this;
+    const { rec, pacer } = this;
     const start = rec.offsets.at(seq);
     if (start === undefined || !rec.file || seq >= until) return until;
     let last = seq + 1;
-    while (
-      last < until &&
-      (rec.offsets.at(last + 1) ?? rec.byteLength) - start <= HISTORY_BATCH_BYTES
-    )
+    while (last < until && (rec.offsets.at(last + 1) ?? rec.byteLength) - start <= pacer.readBytes)
       last++;
     const end = rec.offsets.at(last) ?? rec.byteLength;
-    const bytes = await rec.file.readAt(start, end - start);
+    if (!(await pacer.reserve(end - start))) return until;
+    const file = rec.file;
+    if (this.closed || !file) return until;
+    const bytes = await file.readAt(start, end - start);
     for (let s = seq; s < last && !this.closed; s++) {
       const a = (rec.offsets.at(s) ?? 0) - start;
       const b = (rec.offsets.at(s + 1) ?? rec.byteLength) - start;
       this.ws.send(bytes.subarray(a, b));
       this.core.metrics.bytesOut += b - a;
     }
-    if (this.socket.writableLength > this.bound / 2) await this.drained();
+    // Past the socket's high-water mark 'drain' will come once all of it is taken; below it the
+    // few bytes left go with the next batch's reservation.
+    if (!this.closed && this.socket.writableNeedDrain) {
+      if (!(await pacer.progress(this.drained()))) {
+        this.drop();
+        return until;
+      }
+    }
+    pacer.release();
     return last;
+  }
+
+  /** Cuts the connection without a close handshake: the client reads nothing. */
+  private drop(): void {
+    this.close();
+    this.ws.terminate();
   }
 
   private drained(): Promise<void> {
@@ -165,6 +212,7 @@ export class WsListener implements HubListener {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.pacer.close();
     this.rec.hub.remove(this);
     this.rec.wsListeners--;
     this.core.store.wsListeners--;

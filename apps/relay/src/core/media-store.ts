@@ -321,6 +321,14 @@ export class MediaStore {
 
   private forget(rec: MediaRecord): void {
     this.integrity.forget(rec.id);
+    // Only an expired id gets here unfinished (remove() ends its media first): its WebSocket
+    // listeners get `end` (cancelled, reason expired) and are closed, downloads waiting for its
+    // first byte are answered 404 (docs/protocol.md), so nothing stays open on a media now gone.
+    if (rec.state === 'pending' || rec.state === 'live') {
+      rec.state = 'cancelled';
+      rec.hub.end('cancelled', 'expired');
+      rec.notifyChange();
+    }
     this.records.delete(rec.id);
     this.db.deleteMedia(rec.id);
     const file = rec.file;

@@ -31,6 +31,18 @@ export interface RelayLimits {
    * hold its upload slot for as long as TCP takes to notice, which can be forever.
    */
   uploadIdleTimeoutMs: number;
+  /**
+   * Bytes a history reader (WebSocket `from=<seq>`, HTTP download of stored bytes) reads from the
+   * file at a time; it reads no more until its socket has taken them: the per-reader bound.
+   */
+  historyReadBytes: number;
+  /**
+   * Bytes all history readers together may hold read but not yet taken by their sockets; past it
+   * readers wait (they do not read the file) until some is given back. The live path is not counted.
+   */
+  historyBudgetBytes: number;
+  /** A history reader whose socket takes nothing for this long is dropped, ms. */
+  historyStallMs: number;
 }
 
 export interface RelayAuthConfig {
@@ -82,6 +94,9 @@ export const DEFAULT_LIMITS: RelayLimits = {
   unusedExpiryMs: 24 * 3600_000,
   maxDownloadWaitMs: 5 * 60_000,
   uploadIdleTimeoutMs: 60_000,
+  historyReadBytes: 64 * 1024,
+  historyBudgetBytes: 64 * 1024 ** 2,
+  historyStallMs: 30_000,
 };
 
 export function resolveConfig(options: RelayOptions): RelayConfig {

@@ -20,6 +20,10 @@ export class RelayMetrics {
   mediaDamaged = 0;
   listenersMoved = 0;
   listenersDropped = 0;
+  /** History readers dropped after limits.historyStallMs without progress. */
+  listenersStalled = 0;
+  /** Bytes reserved by history readers now, and readers waiting for the budget (set by the adapter). */
+  historyBudget: () => { inUse: number; waiting: number } = () => ({ inUse: 0, waiting: 0 });
   readonly errors = new Map<string, number>();
 
   countError(code: string): void {
@@ -65,12 +69,23 @@ export class RelayMetrics {
     metric(
       'mxcast_slow_listeners_total',
       'counter',
-      'Listeners that fell past their backlog bound.',
+      'Listeners past a bound: live backlog (moved, dropped), history without progress (stalled).',
       [
         ['{action="moved"}', this.listenersMoved],
         ['{action="dropped"}', this.listenersDropped],
+        ['{action="stalled"}', this.listenersStalled],
       ],
     );
+    const history = this.historyBudget();
+    metric(
+      'mxcast_history_budget_bytes',
+      'gauge',
+      'Bytes read for history readers and not yet taken by their sockets (limits.historyBudgetBytes).',
+      [['', history.inUse]],
+    );
+    metric('mxcast_history_waiting', 'gauge', 'History readers waiting for the history budget.', [
+      ['', history.waiting],
+    ]);
     metric(
       'mxcast_errors_total',
       'counter',

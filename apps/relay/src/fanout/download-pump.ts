@@ -5,8 +5,12 @@
  * the next block and every one after — no gap, no duplicate — as views of the shared block (no copy,
  * no file read on the live path). A listener whose queue passes the backlog bound is disconnected
  * (counted as dropped): an HTTP byte stream cannot skip without corrupting what the client has read.
+ * History is paced (history-pacer.ts): each read is reserved in the relay-wide history budget
+ * until the sink has taken it, and a download whose client takes nothing for limits.historyStallMs
+ * is cut (counted as stalled), so a client that never reads holds one read, then nothing.
  */
 import type { MediaRecord } from '../storage/media-record.ts';
+import { HistoryPacer, type HistoryPacing } from './history-pacer.ts';
 import type { EndState, HubListener } from './media-hub.ts';
 import type { SharedBlock } from './shared-block.ts';
 
@@ -27,6 +31,8 @@ export interface DownloadSink {
   fail(reason: Error): void;
   /** Registers the callback for the consumer going away. */
   onGone(callback: () => void): void;
+  /** The relay's history pacing, when the sink knows it (the Node adapter's sink does). */
+  readonly history?: HistoryPacing;
 }
 
 export interface DownloadPumpOptions {
@@ -36,23 +42,25 @@ export interface DownloadPumpOptions {
   end: number | null;
   backlogBytes: number;
   sink: DownloadSink;
+  /** The relay's history pacing (budget, read size, stall time); else the sink's, else none. */
+  history?: HistoryPacing;
   onBytes(n: number): void;
   onDropped(): void;
   /** Called once when the download ends for any reason. */
   onClose(): void;
 }
 
-const READ_SIZE = 64 * 1024;
-
 export function pumpDownload(o: DownloadPumpOptions): void {
   const { rec, sink } = o;
   let pos = o.start;
   let closed = false;
   const stop = o.end === null ? Infinity : o.end + 1;
+  const pacer = new HistoryPacer(o.history ?? sink.history ?? null);
 
   const finish = (how: 'end' | 'fail' | 'gone', reason?: Error) => {
     if (closed) return;
     closed = true;
+    pacer.close();
     rec.hub.remove(listener);
     if (how === 'end') sink.end();
     else if (how === 'fail') sink.fail(reason ?? new Error('download failed'));
@@ -96,20 +104,27 @@ export function pumpDownload(o: DownloadPumpOptions): void {
     while (!closed) {
       if (pos >= stop) return finish('end');
       if (pos < rec.byteLength && rec.file) {
-        const n = Math.min(READ_SIZE, rec.byteLength - pos, stop - pos);
-        const bytes = await rec.file.readAt(pos, n);
+        const n = Math.min(pacer.readBytes, rec.byteLength - pos, stop - pos);
+        // Waits here, without reading, while the relay's history budget is used up.
+        if (!(await pacer.reserve(n))) return;
+        const file = rec.file;
+        if (closed || !file) return;
+        const bytes = await file.readAt(pos, n);
         if (closed) return;
         if (bytes.length === 0)
           return finish('fail', new Error('media file shorter than recorded'));
         pos += bytes.length;
         o.onBytes(bytes.length);
-        if (!sink.write(bytes) && pos < stop) await sink.drained();
+        if (!sink.write(bytes) && pos < stop && !(await pacer.progress(sink.drained())))
+          return finish('fail', new Error('history reader stalled'));
+        pacer.release();
         continue;
       }
       // Caught up with what is stored: live from here, in this same synchronous step (also for a
       // range starting past what is stored yet: onBlock skips and slices the blocks before `pos`).
       if (rec.state === 'complete') return finish('end');
       if (rec.state === 'cancelled') return finish('fail', new Error('media was cancelled'));
+      pacer.close();
       rec.hub.add(listener);
       return;
     }

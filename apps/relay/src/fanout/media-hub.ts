@@ -18,10 +18,15 @@
 import { joinBlocks, SharedBlock, wsTextFrame } from './shared-block.ts';
 
 export type EndState = 'complete' | 'cancelled';
+/**
+ * Why a media ended without completing, when it was not its owner's cancel: `expired` — a pending
+ * id passed limits.unusedExpiryMs with no upload and was forgotten (docs/protocol.md).
+ */
+export type EndReason = 'expired';
 
 export interface HubListener {
   onBlock(block: SharedBlock): void;
-  onEnd(state: EndState): void;
+  onEnd(state: EndState, reason?: EndReason): void;
   /**
    * A status worth telling listeners (state, listener count): its JSON text as one WebSocket text
    * frame (wsTextFrame), built once and shared by all.
@@ -45,6 +50,8 @@ export class MediaHub {
   private readonly resume = (): void => this.run(this.sliceSize);
 
   private readonly sliceSize: number;
+  /** How the media ended, once it did (a listener that was still catching up reads it). */
+  ended: { state: EndState; reason?: EndReason } | null = null;
 
   constructor(sliceSize = DEFAULT_SLICE_SIZE) {
     // At least one listener per turn, or a fan-out would never progress.
@@ -76,11 +83,12 @@ export class MediaHub {
     if (this.pending.length === 1) this.run(this.sliceSize);
   }
 
-  end(state: EndState): void {
+  end(state: EndState, reason?: EndReason): void {
+    this.ended = reason ? { state, reason } : { state };
     this.run(Infinity);
     const all = [...this.listeners];
     this.listeners.clear();
-    for (const l of all) l.onEnd(state);
+    for (const l of all) l.onEnd(state, reason);
   }
 
   /** Fans out pending blocks to at most `budget` listeners, then yields to the event loop. */

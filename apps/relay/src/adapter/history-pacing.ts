@@ -1,0 +1,27 @@
+/**
+ * One relay's history pacing (fanout/history-pacer.ts): its HistoryBudget, sized by
+ * limits.historyBudgetBytes, shared by every WebSocket listener replaying history and every HTTP
+ * download reading stored bytes, and shown in /metrics. Made on first use, once per RelayCore.
+ */
+import type { RelayCore } from '../core/relay-core.ts';
+import { HistoryBudget } from '../fanout/history-budget.ts';
+import type { HistoryPacing } from '../fanout/history-pacer.ts';
+
+const pacings = new WeakMap<RelayCore, HistoryPacing>();
+
+export function historyPacingOf(core: RelayCore): HistoryPacing {
+  let pacing = pacings.get(core);
+  if (pacing) return pacing;
+  const { historyBudgetBytes, historyReadBytes, historyStallMs } = core.config.limits;
+  const budget = new HistoryBudget(historyBudgetBytes);
+  pacing = {
+    budget,
+    // At least one block header and a few bytes: a read size of 0 would never progress.
+    readBytes: Math.max(1024, historyReadBytes),
+    stallMs: historyStallMs,
+    onStalled: () => core.metrics.listenersStalled++,
+  };
+  pacings.set(core, pacing);
+  core.metrics.historyBudget = () => ({ inUse: budget.inUse, waiting: budget.waiting });
+  return pacing;
+}

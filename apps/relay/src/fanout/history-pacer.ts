@@ -1,0 +1,88 @@
+/**
+ * Paces one history reader (a WebSocket listener replaying from `from=<seq>`, or an HTTP download
+ * reading stored bytes): it reserves each batch in the relay-wide HistoryBudget before reading it
+ * from the file, holds it until the socket has taken it, and gives up on a reader that takes
+ * nothing for `stallMs`. So a history reader never has more than one batch (limits.historyReadBytes)
+ * queued in the relay, all of them together never more than limits.historyBudgetBytes, and a
+ * reader that stopped reading is dropped after limits.historyStallMs instead of holding its batch
+ * and its socket forever (docs/operations.md "Listeners and memory").
+ */
+import type { HistoryBudget, Reservation } from './history-budget.ts';
+
+/** What every history reader of one relay shares. */
+export interface HistoryPacing {
+  budget: HistoryBudget;
+  /** Bytes read from the file at a time: the per-reader bound. */
+  readBytes: number;
+  /** A reader whose socket takes nothing for this long is dropped, ms. */
+  stallMs: number;
+  /** Counts a dropped reader (the /metrics counter). */
+  onStalled(): void;
+}
+
+export class HistoryPacer {
+  private held = 0;
+  private waiting: Reservation | null = null;
+  private closed = false;
+
+  /** `pacing` null: no budget and no stall limit (only the socket's own backpressure). */
+  constructor(private readonly pacing: HistoryPacing | null) {}
+
+  /** Bytes to read at a time. */
+  get readBytes(): number {
+    return this.pacing?.readBytes ?? 64 * 1024;
+  }
+
+  /** Reserves `bytes` before reading them; resolves false if the reader was closed meanwhile. */
+  async reserve(bytes: number): Promise<boolean> {
+    if (this.closed) return false;
+    if (!this.pacing) return true;
+    this.release();
+    const r = this.pacing.budget.reserve(bytes);
+    this.waiting = r;
+    const granted = await r.granted;
+    if (this.waiting === r) this.waiting = null;
+    if (!granted) return false;
+    this.held = bytes;
+    if (this.closed) {
+      this.release();
+      return false;
+    }
+    return true;
+  }
+
+  /** The bytes reserved are out of the relay's memory (taken by the socket, or not sent at all). */
+  release(): void {
+    if (this.held === 0 || !this.pacing) return;
+    const n = this.held;
+    this.held = 0;
+    this.pacing.budget.release(n);
+  }
+
+  /**
+   * Waits for `taken` (the socket took what was queued, or went away) for at most stallMs.
+   * Resolves false when the time ran out: the reader is stalled, counted, and the caller drops it.
+   */
+  async progress(taken: Promise<void>): Promise<boolean> {
+    if (!this.pacing) {
+      await taken;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.pacing?.stallMs ?? 0);
+    });
+    const ok = await Promise.race([taken.then(() => true as const), stalled]);
+    clearTimeout(timer);
+    if (!ok && !this.closed) this.pacing.onStalled();
+    return ok;
+  }
+
+  /** The reader ended: gives back what it holds and leaves the budget's queue. */
+  close(): void {
+    this.closed = true;
+    this.waiting?.cancel();
+    this.waiting = null;
+    this.release();
+  }
+}
