@@ -13,6 +13,13 @@ export {
   type RelayOptions,
 } from './core/relay-config.ts';
 export { RelayError, type RelayErrorCode } from './core/relay-error.ts';
-export { createToken } from './core/token-store.ts';
+export { repairDataDir, type RepairReport } from './core/media-repair.ts';
+export {
+  createToken,
+  listTokens,
+  revokeTokens,
+  type RevokeTarget,
+  type TokenInfo,
+} from './core/token-store.ts';
 export { UNSTABLE_PREFIX } from './core/relay-paths.ts';
 export type { StreamGeometry } from './storage/media-record.ts';

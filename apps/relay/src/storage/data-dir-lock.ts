@@ -11,6 +11,7 @@
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { FILE_MODE } from './data-dir-mode.ts';
 
 /** Data directories locked by relays in this process (the pid file cannot tell them apart). */
 const lockedHere = new Set<string>();
@@ -21,7 +22,7 @@ export function lockDataDir(dataDir: string): () => void {
   if (lockedHere.has(path))
     throw new Error(`data directory ${dataDir} is in use by another relay in this process`);
   try {
-    writeFileSync(path, me, { flag: 'wx' });
+    writeFileSync(path, me, { flag: 'wx', mode: FILE_MODE });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const holder = parseLock(readFileSync(path, 'utf8'));

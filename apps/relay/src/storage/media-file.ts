@@ -13,7 +13,8 @@ export class MediaFile {
 
   constructor(readonly path: string) {
     // 'a+': create if missing, writes always land at the end (append-only by construction).
-    this.fd = openSync(path, 'a+');
+    // 0600: only the relay's user reads the ciphertext (data-dir-mode.ts).
+    this.fd = openSync(path, 'a+', 0o600);
   }
 
   get size(): number {

@@ -8,8 +8,8 @@
  * The media bytes themselves never go through the database (append-only files, see media-file.ts).
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { secureDataDir } from './data-dir-mode.ts';
 import { unreadableDatabaseMessage } from './database-check.ts';
 
 export type MediaState = 'pending' | 'live' | 'complete' | 'cancelled';
@@ -32,6 +32,12 @@ export interface MediaRow {
   damage: string | null;
   /** A finished media's block sizes as JSON runs (offset-list.ts), so a reload need not re-read it. */
   block_runs: string | null;
+}
+
+export interface TokenRow {
+  token_hash: string;
+  user_id: string;
+  created_at: number;
 }
 
 const SCHEMA = `
@@ -65,7 +71,7 @@ export class RelayDatabase {
   private readonly updates = new Map<string, Database.Statement>();
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
+    secureDataDir(dataDir);
     this.db = new Database(join(dataDir, 'relay.db'));
     try {
       this.db.pragma('journal_mode = WAL');
@@ -94,6 +100,11 @@ export class RelayDatabase {
       tokenUser: this.db.prepare<[string], { user_id: string }>(
         'SELECT user_id FROM tokens WHERE token_hash = ?',
       ),
+      listTokens: this.db.prepare<[], TokenRow>(
+        'SELECT token_hash, user_id, created_at FROM tokens ORDER BY created_at, user_id',
+      ),
+      deleteToken: this.db.prepare<[string]>('DELETE FROM tokens WHERE token_hash = ?'),
+      deleteUserTokens: this.db.prepare<[string]>('DELETE FROM tokens WHERE user_id = ?'),
       insertMedia: this.db.prepare(
         'INSERT INTO media (media_id, owner, state, created_at, unused_expires_at, geometry) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -118,6 +129,21 @@ export class RelayDatabase {
 
   tokenUser(tokenHash: string): string | undefined {
     return this.stmts.tokenUser.get(tokenHash)?.user_id;
+  }
+
+  /** Every token's hash, user and creation time (the hashes never leave token-store.ts). */
+  listTokens(): TokenRow[] {
+    return this.stmts.listTokens.all();
+  }
+
+  /** Deletes one token by its hash; returns how many rows went (0 or 1). */
+  deleteToken(tokenHash: string): number {
+    return this.stmts.deleteToken.run(tokenHash).changes;
+  }
+
+  /** Deletes every token of a user; returns how many went. */
+  deleteUserTokens(userId: string): number {
+    return this.stmts.deleteUserTokens.run(userId).changes;
   }
 
   insertMedia(
