@@ -9,6 +9,7 @@ import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { hashToken } from './token-store.ts';
+import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from './relay-paths.ts';
 import { lockDataDir } from '../storage/data-dir-lock.ts';
 import { RelayDatabase } from '../storage/relay-database.ts';
 
@@ -47,10 +48,21 @@ export class RelayCore {
   }
 
   /**
-   * The user behind a request's access token: `Authorization: Bearer` or `?access_token=`
-   * (Matrix client-server API "Using access tokens"; the query form for browser WebSockets).
+   * The user behind a request's access token: `Authorization: Bearer` (Matrix client-server API
+   * "Using access tokens"). `?access_token=` only on the WebSocket paths, where a browser cannot
+   * set a header; anywhere else it is refused, not ignored: a token in a URL ends up in proxy and
+   * browser logs, and a client sending it there should hear so at once (docs/protocol.md).
    */
   authenticate(authorization: string | null | undefined, url: URL): string {
+    const queryToken = url.searchParams.get('access_token');
+    const queryAllowed = isWebSocketPath(url.pathname);
+    if (queryToken !== null && !queryAllowed) {
+      throw new RelayError(
+        'M_MISSING_TOKEN',
+        'access_token in the query is accepted only on the WebSocket paths: send "Authorization: Bearer <token>"',
+        { fields: { 'org.matrix.msc4016.reason': 'QUERY_TOKEN_REFUSED' } },
+      );
+    }
     let token: string | null = null;
     if (authorization) {
       const m = /^Bearer\s+(\S+)$/i.exec(authorization);
@@ -58,17 +70,24 @@ export class RelayCore {
         throw new RelayError('M_MISSING_TOKEN', 'Authorization header is not "Bearer <token>"');
       token = m[1] ?? null;
     } else {
-      token = url.searchParams.get('access_token');
+      token = queryToken;
     }
     if (!token) throw new RelayError('M_MISSING_TOKEN', 'missing access token');
+    // No cache in front of the database: a token revoked by `mxcast token revoke` (another process,
+    // WAL) stops working on the very next request.
     const user = this.db.tokenUser(hashToken(token));
     if (!user) throw new RelayError('M_UNKNOWN_TOKEN', 'unknown access token');
     return user;
   }
 
-  /** For downloads: anonymous unless the config requires a token. */
+  /**
+   * For downloads: anonymous unless the config requires a token. Either way a `?access_token=` on
+   * an HTTP download is refused (authenticate), so a token never sits in a cacheable URL.
+   */
   authorizeDownload(authorization: string | null | undefined, url: URL): void {
     if (this.config.auth.requireTokenForDownload) this.authenticate(authorization, url);
+    else if (url.searchParams.has('access_token') && !isWebSocketPath(url.pathname))
+      this.authenticate(authorization, url);
   }
 
   /** Checks the listener limits (per media and relay-wide) before a listener is added. */
@@ -94,4 +113,9 @@ export class RelayCore {
     this.db.close();
     this.unlock();
   }
+}
+
+/** The listen and upload WebSocket paths: the only ones where a browser cannot send a header. */
+function isWebSocketPath(pathname: string): boolean {
+  return pathname.startsWith(LISTEN_WS_PATH + '/') || pathname.startsWith(UPLOAD_WS_PATH + '/');
 }

@@ -4,8 +4,10 @@ import type { RelayCore } from '../core/relay-core.ts';
 
 export function mountServiceRoutes(app: Hono, core: RelayCore): void {
   app.get('/health', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
-  app.get('/metrics', (c) =>
-    c.body(
+  // /metrics tells how many listen to what: as private as downloads (auth.requireTokenForDownload).
+  app.get('/metrics', (c) => {
+    core.authorizeDownload(c.req.header('authorization'), new URL(c.req.url));
+    return c.body(
       core.metrics.render({
         liveStreams: core.store.liveCount,
         wsListeners: core.store.wsListeners,
@@ -15,6 +17,6 @@ export function mountServiceRoutes(app: Hono, core: RelayCore): void {
       }),
       200,
       { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },
-    ),
-  );
+    );
+  });
 }
