@@ -18,5 +18,8 @@ describe('base64 codec', () => {
     expect(decodeBase64Url('ab+d')).toMatch(/character "\+" at 2/);
     expect(decodeBase64('abcde')).toMatch(/length 5/);
     expect(decodeBase64('AB')).toMatch(/trailing bits/);
+    expect(decodeBase64('AAAA=')).toMatch(/padding makes the length 5/);
+    expect(decodeBase64Url('AAA==')).toMatch(/padding makes the length 5/);
+    expect(decodeBase64Url('AAE=')).toEqual(new Uint8Array([0, 1]));
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Base64 (RFC 4648 §4) and base64url (§5) without padding, as the Matrix spec writes
  * EncryptedFile.iv (unpadded standard) and the JWK `k` (unpadded url-safe, RFC 7518 §6.4).
- * Decoding is strict about the alphabet and tolerant of trailing '=' padding. No Node imports.
+ * Decoding is strict about the alphabet (a `/` in a JWK `k`, or a `-` in an `iv`, is refused:
+ * docs/format.md "EncryptedFile") and tolerant of correct trailing '=' padding. No Node imports.
+ * The one codec of the workspace: @mxcast/client and the apps use these.
  */
 
 const STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -33,10 +35,15 @@ function encode(bytes: Uint8Array, alphabet: string): string {
   return out;
 }
 
-/** Returns the bytes, or a reason the text is not valid in this alphabet. */
+/**
+ * Returns the bytes, or a reason the text is not valid in this alphabet. Padding is optional, but
+ * when present it must be right (RFC 4648 §3.2: it makes the length a multiple of 4).
+ */
 function decode(text: string, alphabet: string): Uint8Array | string {
   const body = text.replace(/={1,2}$/, '');
   if (body.length % 4 === 1) return `length ${body.length} is not a valid base64 length`;
+  if (body.length !== text.length && text.length % 4 !== 0)
+    return `padding makes the length ${text.length}, not a multiple of 4`;
   const out = new Uint8Array(Math.floor((body.length * 3) / 4));
   let bits = 0;
   let acc = 0;

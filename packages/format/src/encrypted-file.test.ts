@@ -106,6 +106,11 @@ describe('EncryptedFile', () => {
     const padded = { ...good, key: { ...good.key, k: good.key.k + '=' }, extra: 1 };
     const parsed: EncryptedFile = parseEncryptedFile(padded);
     expect(parsed).not.toHaveProperty('extra');
+    expect(parsed.key.k).toBe(good.key.k);
+    // 12 bytes need no padding: a '=' after them is wrong, not tolerated.
+    expect(() => parseEncryptedFile({ ...good, iv: good.iv + '=' })).toThrow(
+      /field iv: not base64/,
+    );
     expect(encryptedFileSecrets(parsed).key).toEqual(encryptedFileSecrets(good).key);
   });
 });

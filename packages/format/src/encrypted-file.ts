@@ -69,7 +69,8 @@ function describe(x: unknown): string {
 
 /**
  * Validates an EncryptedFile given as JSON text or a parsed value. Also accepts an event content
- * with a `file` key (the m.audio/m.file shape). Never echoes key material in an error.
+ * with a `file` key (the m.audio/m.file shape). Never echoes key material in an error. `key.k` must
+ * be base64url and `iv` standard base64 (docs/format.md); padding is accepted and dropped.
  */
 export function parseEncryptedFile(input: unknown): EncryptedFile {
   let value = input;
@@ -123,10 +124,17 @@ export function parseEncryptedFile(input: unknown): EncryptedFile {
   if (value.url !== undefined && typeof value.url !== 'string') {
     throw bad('url', `expected a string, got ${describe(value.url)}`);
   }
+  // Re-encoded, so whatever was accepted (padding) leaves in the one canonical, unpadded form.
   const file: EncryptedFile = {
     v: ENCRYPTED_FILE_VERSION,
-    key: { kty: 'oct', alg: 'A256GCM', k: key.k, ext: true, key_ops: [...(ops as string[])] },
-    iv: value.iv,
+    key: {
+      kty: 'oct',
+      alg: 'A256GCM',
+      k: encodeBase64Url(k),
+      ext: true,
+      key_ops: [...(ops as string[])],
+    },
+    iv: encodeBase64(iv),
   };
   if (typeof value.url === 'string') file.url = value.url;
   return file;
