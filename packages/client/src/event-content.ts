@@ -3,11 +3,11 @@
  * (docs/listen-link.md "Event content"): the EncryptedFile v3 with its `url`, and the stream's
  * geometry under a namespaced key so a player can seek before fetching anything.
  */
-import type { EncryptedFileV3 } from './encrypted-file-shape.ts';
+import type { EncryptedFile } from '@mxcast/format';
+import { STREAM_KEY, type StreamGeometry } from '@mxcast/protocol';
 import { parseMxc } from './mxc-uri.ts';
-import type { StreamGeometry } from './stream-geometry.ts';
 
-export const STREAM_KEY = 'org.matrix.msc4016.stream';
+export { STREAM_KEY };
 export const OPUS_MIMETYPE = 'audio/ogg; codecs=opus';
 
 export interface StreamInfo extends StreamGeometry {
@@ -18,14 +18,14 @@ export interface BroadcastEventContent {
   msgtype: 'm.audio';
   body: string;
   info: { mimetype: string };
-  file: EncryptedFileV3 & { url: string };
+  file: EncryptedFile & { url: string };
   [STREAM_KEY]: StreamInfo;
 }
 
 export function buildEventContent(options: {
   title: string;
   mxc: string;
-  file: EncryptedFileV3;
+  file: EncryptedFile;
   preset: string;
   geometry: StreamGeometry;
 }): BroadcastEventContent {

@@ -1,17 +1,24 @@
 /** @mxcast/client: the relay's media API (docs/protocol.md) and listen links (docs/listen-link.md). */
 export { ClientError, type ClientErrorCode } from './client-error.ts';
 export { parseMxc, mxcPath, type MxcUri } from './mxc-uri.ts';
-export { GEOMETRY_KEY, geometryProblem, type StreamGeometry } from './stream-geometry.ts';
-export type { EncryptedFileV3 } from './encrypted-file-shape.ts';
-export { decodeBase64, encodeBase64 } from './base64-codec.ts';
+// The wire vocabulary is @mxcast/protocol's; re-exported so callers of the client need one import.
+export {
+  GEOMETRY_KEY,
+  UNSTABLE_PREFIX,
+  geometryProblem,
+  type StreamGeometry,
+  type DeclaredStreamGeometry,
+  type MediaIndex,
+  type ListenMessage,
+} from '@mxcast/protocol';
+/** @deprecated The one EncryptedFile type is @mxcast/format's `EncryptedFile`; this is an alias. */
+export type { EncryptedFile as EncryptedFileV3 } from '@mxcast/format';
 export {
   MediaClient,
-  UNSTABLE_PREFIX,
   type MediaClientOptions,
   type CreatedMedia,
   type UploadResult,
   type TusOffset,
-  type MediaIndex,
 } from './media-client.ts';
 export {
   ListenSocket,

@@ -1,19 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { encodeBase64 } from './base64-codec.ts';
+import {
+  encodeBase64,
+  encodeBase64Url,
+  encryptedFileSecrets,
+  parseEncryptedFile,
+  type EncryptedFile,
+} from '@mxcast/format';
+import type { StreamGeometry } from '@mxcast/protocol';
 import { ClientError } from './client-error.ts';
 import { buildEventContent, OPUS_MIMETYPE, STREAM_KEY } from './event-content.ts';
-import type { EncryptedFileV3 } from './encrypted-file-shape.ts';
 import { buildListenLink, parseListenLink } from './listen-link.ts';
-import type { StreamGeometry } from './stream-geometry.ts';
+import { LISTEN_LINK_CASES, tableSecrets } from './testing/listen-link-cases.ts';
 
-function randomFile(): EncryptedFileV3 {
+function randomFile(): EncryptedFile {
   return {
     v: 'org.matrix.msc4016.v3',
     key: {
       kty: 'oct',
       alg: 'A256GCM',
-      k: encodeBase64(randomBytes(32), true),
+      k: encodeBase64Url(randomBytes(32)),
       ext: true,
       key_ops: ['encrypt', 'decrypt'],
     },
@@ -34,7 +40,7 @@ describe('listen links', () => {
   it('round-trips mxc, key, iv and geometry through the fragment', () => {
     for (let i = 0; i < 50; i++) {
       const file = randomFile();
-      const mxc = `mxc://relay.example:8448/${encodeBase64(randomBytes(18), true)}`;
+      const mxc = `mxc://relay.example:8448/${encodeBase64Url(randomBytes(18))}`;
       const link = buildListenLink('https://relay.example:8448/', { mxc, file, geometry });
       expect(link.startsWith('https://relay.example:8448/listen#')).toBe(true);
       const parsed = parseListenLink(link);
@@ -80,6 +86,46 @@ describe('listen links', () => {
       expect((err as ClientError).code).toBe('M_BAD_ARGUMENT');
       expect((err as ClientError).message).toMatch(message);
     }
+  });
+});
+
+describe('listen links: one rule for k and iv (docs/listen-link.md)', () => {
+  const base = 'http://relay.example/listen';
+  const mxc = 'mxc://relay.example/abc';
+
+  it('parses exactly the links whose key and iv parseEncryptedFile accepts, as the same key', () => {
+    const { key, iv } = tableSecrets();
+    expect(encodeBase64Url(key)).toMatch(/^-_-_/);
+    expect(encodeBase64(iv)).toMatch(/^\+\/\+\//);
+    for (const c of LISTEN_LINK_CASES) {
+      const link = c.link(base, mxc, key, iv);
+      let parsed: ReturnType<typeof parseListenLink> | undefined;
+      let err: unknown;
+      try {
+        parsed = parseListenLink(link);
+      } catch (e) {
+        err = e;
+      }
+      if (c.refused) {
+        expect(err, c.name).toBeInstanceOf(ClientError);
+        expect((err as ClientError).code, c.name).toBe('M_BAD_ARGUMENT');
+        expect((err as ClientError).message, c.name).toMatch(/^bad listen link: /);
+        expect((err as ClientError).message, c.name).toMatch(c.refused);
+      } else {
+        expect(err, c.name).toBeUndefined();
+        // The file out of a link is what parseEncryptedFile makes of it: canonical, unpadded.
+        expect(parsed!.file, c.name).toEqual(parseEncryptedFile(parsed!.file));
+        expect(encryptedFileSecrets(parsed!.file), c.name).toEqual({ key, iv });
+      }
+    }
+  });
+
+  it('refuses to build a link it would refuse to parse', () => {
+    const file = randomFile();
+    const slash = { ...file, key: { ...file.key, k: file.key.k.replace(/.$/, '/') } };
+    expect(() => buildListenLink('http://h', { mxc, file: slash })).toThrow(/bad listen link: key/);
+    const dash = { ...file, iv: file.iv.replace(/^./, '-') };
+    expect(() => buildListenLink('http://h', { mxc, file: dash })).toThrow(/bad listen link: iv/);
   });
 });
 

@@ -4,14 +4,11 @@
  * iterable so a reader can `for await` blocks and events in arrival order.
  * Uses globalThis.WebSocket (browsers, Node ≥ 22) or the `ws` package (Node 20 has none).
  */
+import { parseListenMessage, type ListenMessage } from '@mxcast/protocol';
 import { ClientError } from './client-error.ts';
 
-export type ListenEvent =
-  | { type: 'block'; bytes: Uint8Array }
-  | { type: 'status'; state: string; listeners: number; block_count: number }
-  | { type: 'skipped'; to_seq: number }
-  | { type: 'end'; state: 'complete' | 'cancelled' }
-  | { type: 'error'; errcode: string; error: string };
+/** A block (binary message), or one of the relay's JSON messages (@mxcast/protocol). */
+export type ListenEvent = { type: 'block'; bytes: Uint8Array } | ListenMessage;
 
 /** The part of the WHATWG WebSocket both the browser's and `ws`'s implement. */
 export interface WebSocketLike {
@@ -81,16 +78,10 @@ export class ListenSocket implements AsyncIterable<ListenEvent> {
 
   private onMessage(data: unknown): void {
     if (typeof data === 'string') {
-      let ev: ListenEvent;
-      try {
-        ev = JSON.parse(data) as ListenEvent;
-      } catch {
-        this.fail(
-          new ClientError('M_BAD_RESPONSE', `listen socket: bad JSON '${data.slice(0, 80)}'`),
-        );
-        return;
-      }
-      this.push(ev);
+      // What the protocol does not define is skipped, as the player does: a newer relay may add
+      // message types (docs/protocol.md "Listen over WebSocket").
+      const message = parseListenMessage(data);
+      if (message) this.push(message);
     } else if (data instanceof ArrayBuffer) {
       this.push({ type: 'block', bytes: new Uint8Array(data) });
     } else if (ArrayBuffer.isView(data)) {

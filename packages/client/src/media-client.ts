@@ -3,13 +3,22 @@
  * create (MSC2246), streaming PUT, tus 1.0.0 helpers, block index, download with Range,
  * WebSocket listening and delete. Every failure is a ClientError carrying the relay's errcode.
  */
+import {
+  CREATE_PATH,
+  DOWNLOAD_PATH,
+  GEOMETRY_KEY,
+  INDEX_PATH,
+  LISTEN_WS_PATH,
+  MEDIA_PATH,
+  TUS_PATH,
+  UPLOAD_PATH,
+  mediaIndexProblem,
+  type MediaIndex,
+  type StreamGeometry,
+} from '@mxcast/protocol';
 import { ClientError, errorFromResponse, networkError } from './client-error.ts';
 import { ListenSocket, resolveWebSocket, type WebSocketConstructor } from './listen-socket.ts';
 import { mxcPath, parseMxc } from './mxc-uri.ts';
-import { GEOMETRY_KEY, type StreamGeometry } from './stream-geometry.ts';
-
-/** Everything mxcast adds lives under this prefix (DESIGN.md §5). */
-export const UNSTABLE_PREFIX = '/_matrix/media/unstable/org.matrix.msc4016';
 
 export interface MediaClientOptions {
   baseUrl: string;
@@ -34,21 +43,6 @@ export interface TusOffset {
   offset: number;
   /** Upload-Length when the relay knows it. */
   length: number | null;
-}
-
-export interface MediaIndex {
-  state: 'pending' | 'live' | 'complete' | 'cancelled';
-  byte_length: number;
-  block_count: number;
-  byte_order: 'be' | 'le' | null;
-  header_end: number | null;
-  block_size: number | null;
-  first_offsets: number[];
-  geometry: StreamGeometry | null;
-  sha256: string | null;
-  listeners: number;
-  created_at: number;
-  offsets?: number[];
 }
 
 export class MediaClient {
@@ -77,7 +71,7 @@ export class MediaClient {
 
   async create(geometry?: StreamGeometry | null): Promise<CreatedMedia> {
     const body = geometry ? JSON.stringify({ [GEOMETRY_KEY]: geometry }) : undefined;
-    const res = await this.request('create media', '/_matrix/media/v1/create', {
+    const res = await this.request('create media', CREATE_PATH, {
       method: 'POST',
       headers: body ? { 'Content-Type': 'application/json' } : {},
       ...(body ? { body } : {}),
@@ -113,7 +107,7 @@ export class MediaClient {
     if (options.contentRangeStart !== undefined) {
       headers['Content-Range'] = `bytes ${options.contentRangeStart}-*/*`;
     }
-    const res = await this.request('upload', `/_matrix/media/v3/upload/${mxcPath(mxc)}`, {
+    const res = await this.request('upload', `${UPLOAD_PATH}/${mxcPath(mxc)}`, {
       method: 'PUT',
       headers,
       body: stream,
@@ -127,7 +121,7 @@ export class MediaClient {
   // ---- tus 1.0.0 ---------------------------------------------------------------------------
 
   tusUrl(mxc: string): string {
-    return `${this.baseUrl}${UNSTABLE_PREFIX}/tus/${mxcPath(mxc)}`;
+    return `${this.baseUrl}${TUS_PATH}/${mxcPath(mxc)}`;
   }
 
   /** tus creation (POST with Upload-Length or Upload-Defer-Length: 1) for created media. */
@@ -199,10 +193,14 @@ export class MediaClient {
     if (options.from !== undefined) q.set('from', String(options.from));
     if (options.count !== undefined) q.set('count', String(options.count));
     const qs = q.size ? `?${q}` : '';
-    const res = await this.request('index', `${UNSTABLE_PREFIX}/index/${mxcPath(mxc)}${qs}`, {
+    const res = await this.request('index', `${INDEX_PATH}/${mxcPath(mxc)}${qs}`, {
       method: 'GET',
     });
-    return (await this.json('index', res)) as MediaIndex;
+    const json = await this.json('index', res);
+    // Checked, not cast: a relay (or a proxy) answering something else fails here, by name.
+    const problem = mediaIndexProblem(json);
+    if (problem) throw new ClientError('M_BAD_RESPONSE', `index: ${problem}`, res.status);
+    return json as MediaIndex;
   }
 
   /**
@@ -218,7 +216,7 @@ export class MediaClient {
       headers['Range'] = `bytes=${options.offset ?? 0}-${options.end ?? ''}`;
     }
     const qs = options.timeoutMs !== undefined ? `?timeout_ms=${options.timeoutMs}` : '';
-    return this.request('download', `/_matrix/client/v1/media/download/${mxcPath(mxc)}${qs}`, {
+    return this.request('download', `${DOWNLOAD_PATH}/${mxcPath(mxc)}${qs}`, {
       method: 'GET',
       headers,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -227,7 +225,7 @@ export class MediaClient {
 
   /** Cancels a live upload (listeners' streams end without EOS) or deletes complete media. */
   async deleteMedia(mxc: string): Promise<void> {
-    const res = await this.request('delete', `${UNSTABLE_PREFIX}/media/${mxcPath(mxc)}`, {
+    const res = await this.request('delete', `${MEDIA_PATH}/${mxcPath(mxc)}`, {
       method: 'DELETE',
     });
     await res.body?.cancel();
@@ -242,7 +240,7 @@ export class MediaClient {
   ): string {
     const q = new URLSearchParams({ from: String(options.from ?? 'live') });
     if (options.headers) q.set('headers', '1');
-    const http = `${this.baseUrl}${UNSTABLE_PREFIX}/ws/${mxcPath(mxc)}?${q}`;
+    const http = `${this.baseUrl}${LISTEN_WS_PATH}/${mxcPath(mxc)}?${q}`;
     return http.replace(/^http/, 'ws');
   }
 

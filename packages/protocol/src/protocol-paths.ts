@@ -33,6 +33,6 @@ export const INDEX_DEFAULT_COUNT = 100;
 export const INDEX_MAX_COUNT = 1000;
 
 /** `{base}/{S}/{ID}` for one media, with both parts URL-encoded. */
-export function mediaPath(base: string, mxc: MxcUri): string {
+export function mediaPath(base: string, mxc: Pick<MxcUri, 'serverName' | 'mediaId'>): string {
   return `${base}/${mxcPathSegment(mxc)}`;
 }

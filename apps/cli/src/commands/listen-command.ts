@@ -5,9 +5,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { parseEncryptedFile, type EncryptedFile } from '@mxcast/format';
-import { parseListenLink } from '@mxcast/client';
+import {
+  geometryProblem,
+  parseListenLink,
+  STREAM_KEY,
+  type DeclaredStreamGeometry,
+} from '@mxcast/client';
 import {
   Player,
+  declaredGeometryOf,
   fetchIndex,
   parseMxcUri,
   parseTime,
@@ -206,40 +212,29 @@ async function resolveTarget(
     } catch (err) {
       throw new CliError((err as Error).message);
     }
-    const stream = (json as Record<string, unknown>)['org.matrix.msc4016.stream'] as
-      Record<string, number> | undefined;
-    const geometry =
-      stream && stream.frame_ms && stream.frames_per_block && stream.block_size
-        ? {
-            frameMs: stream.frame_ms,
-            framesPerBlock: stream.frames_per_block,
-            blockSize: stream.block_size,
-          }
-        : undefined;
+    // An event content's stream info (docs/listen-link.md), checked by the protocol's validator.
+    const stream = (json as Record<string, unknown>)[STREAM_KEY];
+    let geometry: DeclaredGeometry | undefined;
+    if (stream !== undefined) {
+      const problem = geometryProblem(stream, { complete: false });
+      if (problem) throw new CliError(`--info ${info}: ${STREAM_KEY}: ${problem}`);
+      geometry = declaredGeometryOf(stream as DeclaredStreamGeometry);
+    }
     return { relayUrl: checkUrl(relay), mxc: arg, file, ...(geometry ? { geometry } : {}) };
   }
   if (info) throw new CliError('--info goes with an mxc URI, not a listen link');
   let link;
   try {
+    // Its key and iv pass parseEncryptedFile, or it throws "bad listen link: …" (exit 2).
     link = parseListenLink(arg);
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  const g = link.geometry;
   return {
     relayUrl: relay ? checkUrl(relay) : link.relayUrl,
     mxc: link.mxc,
-    file: link.file as unknown as EncryptedFile,
-    ...(g
-      ? {
-          geometry: {
-            frameMs: g.frame_ms,
-            framesPerBlock: g.frames_per_block,
-            blockSize: g.block_size,
-            channels: g.channels,
-          },
-        }
-      : {}),
+    file: link.file,
+    ...(link.geometry ? { geometry: declaredGeometryOf(link.geometry) } : {}),
   };
 }
 
