@@ -24,6 +24,7 @@ export {
   blockOffset,
   blockStartSample,
   parseTime,
+  declaredGeometryOf,
   type StreamGeometry,
   type SeekPlan,
 } from './stream-geometry.ts';

@@ -1,23 +1,21 @@
 /**
  * The relay's block index (docs/protocol.md "Block index") and the URLs of one media on a relay.
- * Fetched with plain fetch so the core stays browser-safe.
+ * Fetched with plain fetch so the core stays browser-safe. The paths, the mxc grammar and the
+ * index's JSON type are @mxcast/protocol's: this file only adds the player's errors.
  */
-import type { ByteOrder } from '@mxcast/format';
+import {
+  DOWNLOAD_PATH,
+  INDEX_PATH,
+  LISTEN_WS_PATH,
+  matchMxc,
+  mediaIndexProblem,
+  mediaPath,
+  type MediaIndex,
+} from '@mxcast/protocol';
 import { PlayerError } from './player-error.ts';
 
-export const MSC4016_PREFIX = '/_matrix/media/unstable/org.matrix.msc4016';
-
-export interface RelayIndex {
-  state: 'pending' | 'live' | 'complete' | 'cancelled';
-  byte_length: number;
-  block_count: number;
-  byte_order: ByteOrder | null;
-  header_end: number | null;
-  block_size: number | null;
-  first_offsets?: number[];
-  offsets?: number[];
-  geometry: Record<string, number> | null;
-}
+/** The index as the relay serves it: @mxcast/protocol's MediaIndex under the player's old name. */
+export type RelayIndex = MediaIndex;
 
 export interface MediaLocation {
   relayUrl: string;
@@ -27,9 +25,9 @@ export interface MediaLocation {
 }
 
 export function parseMxcUri(mxc: string): { serverName: string; mediaId: string } {
-  const m = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/.exec(mxc);
+  const m = matchMxc(mxc);
   if (!m) throw new PlayerError('BAD_REQUEST', `'${mxc}' is not an mxc://server/id URI`, true);
-  return { serverName: m[1] as string, mediaId: m[2] as string };
+  return { serverName: m.serverName, mediaId: m.mediaId };
 }
 
 function base(loc: MediaLocation): string {
@@ -37,11 +35,11 @@ function base(loc: MediaLocation): string {
 }
 
 export function downloadUrl(loc: MediaLocation): string {
-  return `${base(loc)}/_matrix/client/v1/media/download/${encodeURIComponent(loc.serverName)}/${encodeURIComponent(loc.mediaId)}`;
+  return `${base(loc)}${mediaPath(DOWNLOAD_PATH, loc)}`;
 }
 
 export function indexUrl(loc: MediaLocation): string {
-  return `${base(loc)}${MSC4016_PREFIX}/index/${encodeURIComponent(loc.serverName)}/${encodeURIComponent(loc.mediaId)}`;
+  return `${base(loc)}${mediaPath(INDEX_PATH, loc)}`;
 }
 
 export function listenSocketUrl(
@@ -49,9 +47,7 @@ export function listenSocketUrl(
   from: 'live' | number,
   headers: boolean,
 ): string {
-  const url = new URL(
-    `${base(loc)}${MSC4016_PREFIX}/ws/${encodeURIComponent(loc.serverName)}/${encodeURIComponent(loc.mediaId)}`,
-  );
+  const url = new URL(`${base(loc)}${mediaPath(LISTEN_WS_PATH, loc)}`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.searchParams.set('from', String(from));
   if (headers) url.searchParams.set('headers', '1');
@@ -103,5 +99,14 @@ export async function fetchIndex(
     throw new PlayerError('NETWORK', `index: ${(err as Error).message}`, false);
   }
   if (!res.ok) throw await httpError(res, 'index');
-  return (await res.json()) as RelayIndex;
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch (err) {
+    // Cut off mid-body, or a proxy's page instead of the relay's JSON: worth asking again.
+    throw new PlayerError('NETWORK', `index: not JSON (${(err as Error).message})`, false);
+  }
+  const problem = mediaIndexProblem(json);
+  if (problem) throw new PlayerError('NETWORK', `index: ${problem}`, false, { status: res.status });
+  return json as RelayIndex;
 }

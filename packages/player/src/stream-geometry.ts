@@ -4,7 +4,9 @@
  * the wire and the same duration, and a time maps to a byte offset by arithmetic (one Range
  * request per seek once the header blocks are known).
  */
+import type { DeclaredStreamGeometry } from '@mxcast/protocol';
 import { PlayerError } from './player-error.ts';
+import type { DeclaredGeometry } from './player-options.ts';
 
 /** Opus always decodes at 48 kHz (RFC 7845 §4). */
 export const OPUS_RATE = 48_000;
@@ -94,5 +96,18 @@ export function geometryFromBlocks(input: {
     startGranule: a.seq === FIRST_AUDIO_SEQ && a.samples > 0 ? Number(a.granule) - a.samples : 0,
     preSkip: head.preSkip,
     channels: head.channels,
+  };
+}
+
+/**
+ * The geometry a listen link's `g` or an event content's stream info declares (@mxcast/protocol's
+ * wire type, snake case, checked by its geometryProblem) as the Player's `geometry` option.
+ */
+export function declaredGeometryOf(wire: DeclaredStreamGeometry): DeclaredGeometry {
+  return {
+    frameMs: wire.frame_ms,
+    framesPerBlock: wire.frames_per_block,
+    blockSize: wire.block_size,
+    ...(wire.channels !== undefined ? { channels: wire.channels } : {}),
   };
 }

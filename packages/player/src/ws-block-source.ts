@@ -5,6 +5,7 @@
  * so this file stays free of Node imports.
  */
 import { BlockFramer, type ByteOrder, isFormatError } from '@mxcast/format';
+import { parseListenMessage } from '@mxcast/protocol';
 import type {
   BlockSource,
   BlockSourceEvents,
@@ -80,18 +81,16 @@ export class WsBlockSource implements BlockSource {
     socket.addEventListener('message', (event) => {
       const data = event.data;
       if (typeof data === 'string') {
-        const msg = safeJson(data);
-        if (msg?.type === 'status' && typeof msg.block_count === 'number')
-          this.#options.onLiveEdge?.(msg.block_count);
-        else if (msg?.type === 'skipped' && typeof msg.to_seq === 'number')
-          put({ kind: 'skipped', toSeq: msg.to_seq });
-        else if (msg?.type === 'end')
-          put({ kind: 'end', state: msg.state === 'cancelled' ? 'cancelled' : 'complete' });
+        // @mxcast/protocol's one parser; a message it does not know is skipped (a newer relay).
+        const msg = parseListenMessage(data);
+        if (msg?.type === 'status') this.#options.onLiveEdge?.(msg.block_count);
+        else if (msg?.type === 'skipped') put({ kind: 'skipped', toSeq: msg.to_seq });
+        else if (msg?.type === 'end') put({ kind: 'end', state: msg.state });
         else if (msg?.type === 'error') {
           const code = msg.errcode === 'M_NOT_FOUND' ? 'NOT_FOUND' : 'REFUSED';
           put({
             kind: 'error',
-            error: new PlayerError(code, `listen socket: ${msg.errcode} ${msg.error ?? ''}`, true),
+            error: new PlayerError(code, `listen socket: ${msg.errcode} ${msg.error}`, true),
           });
         }
       } else if (data instanceof ArrayBuffer) put({ kind: 'block', data: new Uint8Array(data) });
@@ -172,13 +171,5 @@ export class WsBlockSource implements BlockSource {
         throw new PlayerError('TAMPERED', `listen socket block: ${err.message}`, true);
       throw err;
     }
-  }
-}
-
-function safeJson(text: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return undefined;
   }
 }
