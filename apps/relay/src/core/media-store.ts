@@ -19,12 +19,27 @@ import { damagedError, MediaIntegrity } from './media-integrity.ts';
 import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
+import { UserQuotas } from './user-quotas.ts';
 
-/** A finished media unused this long is dropped from memory. */
+/** A finished (or still pending) media unused this long is dropped from memory. */
 const IDLE_EVICT_MS = 60_000;
+
+/** What create() answers: the id and its expiry (no record is kept until the id is used). */
+export interface CreatedMedia {
+  id: string;
+  owner: string;
+  unusedExpiresAt: number;
+}
 
 export class MediaStore {
   private readonly records = new Map<string, MediaRecord>();
+  /**
+   * Records with bytes appended and not yet flushed (file) or not yet in their row (byte_length):
+   * the group flush visits only these, so an idle relay's flush costs nothing however many
+   * media it knows.
+   */
+  private readonly dirty = new Set<MediaRecord>();
+  readonly quotas: UserQuotas;
   readonly mediaDir: string;
   /** Damage detection and cheap reloads of finished media (media-integrity.ts). */
   private readonly integrity: MediaIntegrity;
@@ -43,10 +58,15 @@ export class MediaStore {
   ) {
     this.mediaDir = join(config.dataDir, 'media');
     mkdirSync(this.mediaDir, { recursive: true });
+    this.quotas = new UserQuotas(db, config.limits, metrics, (owner) => this.unflushedBytes(owner));
     this.integrity = new MediaIntegrity(config, db, metrics, (id) => this.filePath(id));
   }
 
-  /** Recovers every unfinished media (cut back to its last whole block) and starts the timers. */
+  /**
+   * Recovers every live media (cut back to its last whole block) and starts the timers. Pending
+   * ids are not loaded: they have no bytes to recover and are read from their row when used, so
+   * start-up time does not depend on how many ids were created.
+   */
   start(): void {
     // A lost relay.db opens as an empty one: refuse rather than orphan every file.
     checkDatabaseNotLost(
@@ -54,7 +74,7 @@ export class MediaStore {
       this.db.mediaCount(),
       mediaFileIds(this.mediaDir, isMediaId),
     );
-    for (const row of this.db.unfinishedMedia()) this.load(row);
+    for (const row of this.db.liveMedia()) this.load(row);
     this.integrity.checkFinishedOnStart();
     this.flushTimer = setInterval(() => void this.flushAll(), this.config.flushIntervalMs);
     this.flushTimer.unref();
@@ -74,21 +94,35 @@ export class MediaStore {
     return n;
   }
 
+  /** Media records held in memory (live, in use, recently used): not pending ids nobody used. */
+  get recordsInMemory(): number {
+    return this.records.size;
+  }
+
+  /** Records the next group flush will visit. */
+  get dirtyCount(): number {
+    return this.dirty.size;
+  }
+
   get activeUploads(): number {
     let n = 0;
     for (const v of this.uploadsByUser.values()) n += v;
     return n;
   }
 
-  create(owner: string, geometry: StreamGeometry | null): MediaRecord {
+  /**
+   * Reserves an id for `owner` (quotas permitting): only its row is written; get() reads it
+   * back when the id is used, so an id that is never used costs no memory (an attacker's
+   * thousands of creates stay on disk, and expire there).
+   */
+  create(owner: string, geometry: StreamGeometry | null): CreatedMedia {
     const now = Date.now();
+    this.quotas.checkCreate(owner, now);
     const id = newMediaId();
     const expires = now + this.config.limits.unusedExpiryMs;
     this.db.insertMedia(id, owner, now, expires, geometry ? JSON.stringify(geometry) : null);
-    const rec = new MediaRecord(id, owner, now, expires, geometry, this.config.fanoutSliceSize);
-    this.records.set(id, rec);
     this.metrics.mediaCreated++;
-    return rec;
+    return { id, owner, unusedExpiresAt: expires };
   }
 
   /** The media `serverName/id`, or undefined (unknown server, malformed id, expired, deleted). */
@@ -141,6 +175,17 @@ export class MediaStore {
    */
   commitBlocks(rec: MediaRecord, blocks: readonly FramedBlock[]): void {
     const { maxMediaBytes, maxLiveDurationMs } = this.config.limits;
+    if (blocks.length > 0) {
+      // Per-user quotas: the live and stored counts when a media turns live, the byte quota for
+      // every block (all of a batch at once when it fits, so the common case is one comparison).
+      if (rec.byteLength === 0) this.quotas.checkFirstByte(rec.owner, Date.now());
+      const last = blocks[blocks.length - 1] as FramedBlock;
+      const magic = rec.byteLength === 0 ? MAGIC.length : 0;
+      const batch = last.offset + last.bytes.length - Math.max(rec.byteLength, MAGIC.length);
+      const stored = this.quotas.storedBytes(rec.owner);
+      if (stored + magic + batch > this.config.limits.maxStoredBytesPerUser)
+        this.commitWithinByteQuota(rec, blocks);
+    }
     for (const b of blocks) {
       if (b.offset !== Math.max(rec.byteLength, 4)) {
         throw new RelayError(
@@ -167,8 +212,10 @@ export class MediaStore {
       (rec.file as MediaFile).append(shared.bytes);
       rec.hasher?.update(shared.bytes);
       rec.offsets.push(b.offset);
+      this.quotas.addBytes(rec.owner, end - rec.byteLength);
       rec.byteLength = end;
       rec.dbDirty = true;
+      this.dirty.add(rec);
       this.metrics.bytesIn += shared.bytes.length;
       this.metrics.blocksIn++;
       rec.hub.publish(shared);
@@ -224,15 +271,19 @@ export class MediaStore {
     this.db.updateMedia(rec.id, { upload_length: length });
   }
 
+  /** The group flush: fdatasync of the media appended to since the last one, then their rows. */
   async flushAll(): Promise<void> {
-    const dirty = [...this.records.values()].filter((r) => r.file?.isDirty || r.dbDirty);
+    if (this.dirty.size === 0) return;
     await Promise.all(
-      dirty.map(async (rec) => {
+      [...this.dirty].map(async (rec) => {
         await rec.file?.flush();
-        if (rec.dbDirty && this.records.get(rec.id) === rec) {
+        const current = this.records.get(rec.id) === rec;
+        if (rec.dbDirty && current) {
           rec.dbDirty = false;
           this.db.updateMedia(rec.id, { byte_length: rec.byteLength, block_count: rec.blockCount });
         }
+        // Appended to again while this flush waited: stays for the next one.
+        if (!current || (!rec.dbDirty && !rec.file?.isDirty)) this.dirty.delete(rec);
       }),
     );
   }
@@ -242,6 +293,7 @@ export class MediaStore {
     await this.flushAll();
     for (const rec of this.records.values()) await rec.file?.close();
     this.records.clear();
+    this.dirty.clear();
   }
 
   private beginBytes(rec: MediaRecord, first: FramedBlock, now: number): void {
@@ -331,6 +383,7 @@ export class MediaStore {
     }
     this.records.delete(rec.id);
     this.db.deleteMedia(rec.id);
+    this.quotas.invalidate(rec.owner);
     const file = rec.file;
     rec.file = null;
     void file?.close().finally(() => rmSync(this.filePath(rec.id), { force: true }));
@@ -339,18 +392,24 @@ export class MediaStore {
 
   /**
    * Drops finished media nobody has asked for in a while from memory (their block index is
-   * rebuilt from the file on the next request), so a long-running relay holds only what is in use.
+   * rebuilt from the file on the next request), and pending ones nobody waits on (their row is
+   * all there is), so a long-running relay holds only what is in use. Also drops the per-user
+   * byte tallies, re-seeded from the database on next use, so they cannot drift for long.
    */
   private evictIdle(): void {
+    this.quotas.clear();
     const before = Date.now() - IDLE_EVICT_MS;
     for (const rec of this.records.values()) {
       const finished = rec.state === 'complete' || rec.state === 'cancelled';
+      const unusedPending =
+        rec.state === 'pending' && rec.changeWaiters.size === 0 && rec.hub.size === 0;
       if (
-        finished &&
+        (finished || unusedPending) &&
         rec.listeners === 0 &&
         !rec.uploader &&
         rec.lastAccess < before &&
-        !rec.dbDirty
+        !rec.dbDirty &&
+        !this.dirty.has(rec)
       ) {
         this.records.delete(rec.id);
         void rec.file?.close();
@@ -370,6 +429,37 @@ export class MediaStore {
         this.db.deleteMedia(id);
       }
     }
+  }
+
+  /**
+   * Stores the blocks of a batch that fit in the owner's byte quota, then refuses the first that
+   * does not (M_TOO_LARGE, like maxMediaBytes: what was stored stays).
+   */
+  private commitWithinByteQuota(rec: MediaRecord, blocks: readonly FramedBlock[]): never {
+    const limit = this.config.limits.maxStoredBytesPerUser;
+    const stored = this.quotas.storedBytes(rec.owner);
+    let more = rec.byteLength === 0 ? MAGIC.length : 0;
+    let fit = 0;
+    for (const b of blocks) {
+      if (stored + more + b.bytes.length > limit) break;
+      more += b.bytes.length;
+      fit++;
+    }
+    if (fit > 0) this.commitBlocks(rec, blocks.slice(0, fit));
+    const refused = blocks[fit] as FramedBlock;
+    const magic = rec.byteLength === 0 ? MAGIC.length : 0;
+    this.quotas.checkBytes(rec.owner, magic + refused.bytes.length, `block ${refused.seq}`);
+    throw new RelayError('M_UNKNOWN', 'internal: the byte quota passed a block it refused');
+  }
+
+  /** Bytes of `owner`'s media appended since their rows last got byte_length (for a seed). */
+  private unflushedBytes(owner: string): number {
+    let n = 0;
+    for (const rec of this.dirty) {
+      if (rec.owner !== owner || !rec.dbDirty || this.records.get(rec.id) !== rec) continue;
+      n += rec.byteLength - (this.db.getMedia(rec.id)?.byte_length ?? 0);
+    }
+    return n;
   }
 
   private log(line: string): void {

@@ -15,6 +15,14 @@ export interface RelayLimits {
   maxLiveDurationMs: number;
   /** Upload connections open at once per user (M_LIMIT_EXCEEDED). */
   maxLiveUploadsPerUser: number;
+  /** Ids from /create not yet used (and not expired) per user (M_LIMIT_EXCEEDED at create). */
+  maxPendingMediaPerUser: number;
+  /** Media live at once per user (M_LIMIT_EXCEEDED at a media's first byte). */
+  maxLiveMediaPerUser: number;
+  /** Media stored per user: live, complete or cancelled, until deleted (M_LIMIT_EXCEEDED). */
+  maxStoredMediaPerUser: number;
+  /** Bytes stored per user over all their media (M_TOO_LARGE; the blocks that fit are kept). */
+  maxStoredBytesPerUser: number;
   /** Listeners (WebSocket + HTTP downloads) per media (M_LIMIT_EXCEEDED). */
   maxListenersPerStream: number;
   /** Listeners on the whole relay (M_LIMIT_EXCEEDED). */
@@ -88,6 +96,10 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxBlockLength: 64 * 1024,
   maxLiveDurationMs: 24 * 3600_000,
   maxLiveUploadsPerUser: 4,
+  maxPendingMediaPerUser: 100,
+  maxLiveMediaPerUser: 10,
+  maxStoredMediaPerUser: 10_000,
+  maxStoredBytesPerUser: 20 * 1024 ** 3,
   maxListenersPerStream: 20_000,
   maxListeners: 50_000,
   listenerBacklogBytes: 256 * 1024,

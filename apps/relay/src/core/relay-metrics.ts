@@ -30,6 +30,13 @@ export class RelayMetrics {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
   }
 
+  /** Requests refused by a per-user quota, by the limit's name (core/user-quotas.ts). */
+  readonly quotaRefusals = new Map<string, number>();
+
+  countQuotaRefusal(limit: string): void {
+    this.quotaRefusals.set(limit, (this.quotaRefusals.get(limit) ?? 0) + 1);
+  }
+
   render(g: MetricGauges): string {
     const lines: string[] = [];
     const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
@@ -86,6 +93,12 @@ export class RelayMetrics {
     metric('mxcast_history_waiting', 'gauge', 'History readers waiting for the history budget.', [
       ['', history.waiting],
     ]);
+    metric(
+      'mxcast_quota_refusals_total',
+      'counter',
+      'Requests refused by a per-user quota, by limit.',
+      [...this.quotaRefusals].sort().map(([limit, n]) => [`{limit="${limit}"}`, n]),
+    );
     metric(
       'mxcast_errors_total',
       'counter',

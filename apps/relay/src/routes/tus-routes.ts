@@ -61,7 +61,9 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
   // Creation of a new media, as /create would, then the same as for an existing id.
   app.post(TUS_PATH, (c) => {
     const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
-    return creation(c, core.store.create(user, null));
+    const created = core.store.create(user, null);
+    // create() keeps no record (an unused id costs nothing); this one is about to be used.
+    return creation(c, core.store.require(core.config.serverName, created.id));
   });
   app.post(path, (c) => creation(c, owned(c)));
 

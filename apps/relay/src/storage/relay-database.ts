@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS media (
   upload_length INTEGER
 );
 CREATE INDEX IF NOT EXISTS media_state ON media(state);
+-- Per-user quotas (core/user-quotas.ts) count one owner's rows without a table scan.
+CREATE INDEX IF NOT EXISTS media_owner ON media(owner, state, unused_expires_at);
 `;
 
 export class RelayDatabase {
@@ -116,6 +118,18 @@ export class RelayDatabase {
         "SELECT media_id FROM media WHERE state = 'pending' AND unused_expires_at < ?",
       ),
       deleteMedia: this.db.prepare('DELETE FROM media WHERE media_id = ?'),
+      live: this.db.prepare<[], MediaRow>("SELECT * FROM media WHERE state = 'live'"),
+      ownerCounts: this.db.prepare<
+        { owner: string; now: number },
+        { pending: number | null; live: number | null; stored: number | null }
+      >(
+        `SELECT SUM(state = 'pending' AND unused_expires_at >= @now) AS pending,
+                SUM(state = 'live') AS live, SUM(state != 'pending') AS stored
+         FROM media WHERE owner = @owner`,
+      ),
+      ownerBytes: this.db.prepare<[string], { bytes: number | null }>(
+        'SELECT SUM(byte_length) AS bytes FROM media WHERE owner = ?',
+      ),
       finished: this.db.prepare<[], { media_id: string; byte_length: number }>(
         "SELECT media_id, byte_length FROM media WHERE state IN ('complete', 'cancelled') AND damage IS NULL",
       ),
@@ -171,6 +185,22 @@ export class RelayDatabase {
 
   mediaCount(): number {
     return this.stmts.mediaCount.get()?.n ?? 0;
+  }
+
+  /** Media in state live: the only ones start-up loads (pending ids cost nothing until used). */
+  liveMedia(): MediaRow[] {
+    return this.stmts.live.all();
+  }
+
+  /** One owner's unexpired pending, live and stored (live, complete, cancelled) media. */
+  ownerCounts(owner: string, now: number): { pending: number; live: number; stored: number } {
+    const r = this.stmts.ownerCounts.get({ owner, now });
+    return { pending: r?.pending ?? 0, live: r?.live ?? 0, stored: r?.stored ?? 0 };
+  }
+
+  /** Bytes of one owner's media as last written to their rows. */
+  ownerBytes(owner: string): number {
+    return this.stmts.ownerBytes.get(owner)?.bytes ?? 0;
   }
 
   expiredPending(now: number): string[] {

@@ -1,0 +1,111 @@
+/**
+ * Per-user quotas (docs/operations.md "Configuration file"): media created and not yet used,
+ * media live, media stored, bytes stored. Without them one token can reserve ids or fill the disk
+ * for everyone.
+ *
+ * Counting is cheap by construction. The three counts are one SQLite query over the
+ * `media(owner, state, …)` index, run only at create and at a media's first byte; each count it
+ * walks is bounded by its own quota, so the query costs microseconds however many rows the relay
+ * holds. Stored bytes change with every block, so they are an in-memory tally per user, seeded
+ * lazily from the database (one indexed SUM) the first time the user uploads, then advanced as
+ * blocks commit; the tally is dropped (and re-seeded on next use) when media are deleted and at
+ * every sweep, so it never drifts for long.
+ */
+import type { RelayDatabase } from '../storage/relay-database.ts';
+import type { RelayLimits } from './relay-config.ts';
+import { RelayError } from './relay-error.ts';
+import type { RelayMetrics } from './relay-metrics.ts';
+
+/** `org.matrix.msc4016.reason` of each quota refusal, by the limit refused. */
+export const QUOTA_REASONS = {
+  maxPendingMediaPerUser: 'PENDING_MEDIA_QUOTA',
+  maxLiveMediaPerUser: 'LIVE_MEDIA_QUOTA',
+  maxStoredMediaPerUser: 'STORED_MEDIA_QUOTA',
+  maxStoredBytesPerUser: 'STORED_BYTES_QUOTA',
+} as const;
+
+export type QuotaLimit = keyof typeof QUOTA_REASONS;
+
+export class UserQuotas {
+  /** Bytes stored per user, for users seen uploading since the last sweep. */
+  private readonly bytes = new Map<string, number>();
+
+  constructor(
+    private readonly db: RelayDatabase,
+    private readonly limits: RelayLimits,
+    private readonly metrics: RelayMetrics,
+    /**
+     * Bytes of `owner`'s media appended but not yet in their rows (the group flush writes
+     * byte_length later), so a seed from the database misses none.
+     */
+    private readonly unflushedBytes: (owner: string) => number,
+  ) {}
+
+  /** Before a create: the user's unexpired pending ids and stored media are under their quotas. */
+  checkCreate(owner: string, now: number): void {
+    const counts = this.db.ownerCounts(owner, now);
+    this.refuseAtLimit('maxPendingMediaPerUser', counts.pending, 'media created and not used yet');
+    this.refuseAtLimit('maxStoredMediaPerUser', counts.stored, 'media stored');
+  }
+
+  /** Before a pending media's first byte makes it live (and stored). */
+  checkFirstByte(owner: string, now: number): void {
+    const counts = this.db.ownerCounts(owner, now);
+    this.refuseAtLimit('maxLiveMediaPerUser', counts.live, 'media live');
+    this.refuseAtLimit('maxStoredMediaPerUser', counts.stored, 'media stored');
+  }
+
+  /** Before storing `more` bytes of the user's: throws M_TOO_LARGE past the byte quota. */
+  checkBytes(owner: string, more: number, what: string): void {
+    const limit = this.limits.maxStoredBytesPerUser;
+    const stored = this.storedBytes(owner);
+    if (stored + more > limit) {
+      this.metrics.countQuotaRefusal('maxStoredBytesPerUser');
+      throw new RelayError(
+        'M_TOO_LARGE',
+        `${what} would make this user's stored bytes ${stored + more}, over limits.maxStoredBytesPerUser = ${limit}`,
+        { fields: { 'org.matrix.msc4016.reason': QUOTA_REASONS.maxStoredBytesPerUser } },
+      );
+    }
+  }
+
+  /** Bytes of the user's were stored (after checkBytes). */
+  addBytes(owner: string, n: number): void {
+    const stored = this.bytes.get(owner);
+    if (stored !== undefined) this.bytes.set(owner, stored + n);
+  }
+
+  /** The user's media changed outside the append path (deleted, cut): re-seed on next use. */
+  invalidate(owner: string): void {
+    this.bytes.delete(owner);
+  }
+
+  /** Drops every tally (each is re-seeded from the database on its next use). */
+  clear(): void {
+    this.bytes.clear();
+  }
+
+  storedBytes(owner: string): number {
+    let stored = this.bytes.get(owner);
+    if (stored === undefined) {
+      stored = this.db.ownerBytes(owner) + this.unflushedBytes(owner);
+      this.bytes.set(owner, stored);
+    }
+    return stored;
+  }
+
+  private refuseAtLimit(
+    key: Exclude<QuotaLimit, 'maxStoredBytesPerUser'>,
+    n: number,
+    what: string,
+  ) {
+    const limit = this.limits[key];
+    if (n < limit) return;
+    this.metrics.countQuotaRefusal(key);
+    throw new RelayError(
+      'M_LIMIT_EXCEEDED',
+      `this user has ${n} ${what}, the limit is limits.${key} = ${limit}`,
+      { fields: { 'org.matrix.msc4016.reason': QUOTA_REASONS[key] } },
+    );
+  }
+}
