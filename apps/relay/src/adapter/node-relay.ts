@@ -1,15 +1,23 @@
 /**
  * The Node adapter: the Hono core on node:http through @hono/node-server's request listener,
- * and ws's WebSocketServer (noServer) on the same server's `upgrade` event.
+ * and ws's WebSocketServers (noServer; listeners and uploads) on the same server's `upgrade` event.
+ * The network edge is bounded here (docs/operations.md "Limits"): connections are capped at
+ * accept (connection-limiter.ts), every phase of a connection has a timeout (server-timeouts.ts),
+ * and a connection whose request body is not read to its end is closed, not drained
+ * (lingering-close.ts); which bodies are allowed at all is the core's (request-body-guard.ts).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import { createRelayApp } from '../core/relay-app.ts';
 import { resolveConfig, type RelayConfig, type RelayOptions } from '../core/relay-config.ts';
 import { RelayCore } from '../core/relay-core.ts';
+import { ConnectionLimiter } from './connection-limiter.ts';
+import { adoptSocket, closeIfBodyUnread } from './lingering-close.ts';
+import { listenerServerOptions } from './listener-inbound-guard.ts';
 import { directDownload } from './node-download-sink.ts';
+import { applyServerTimeouts, timeoutServerOptions } from './server-timeouts.ts';
 import { createUpgradeHandler } from './upgrade-router.ts';
 
 export interface RunningRelay {
@@ -33,23 +41,36 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   }
   core.publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
   const app = createRelayApp(core);
-  const server: Server = createServer(getRequestListener(app.fetch));
+  const honoListener = getRequestListener(app.fetch);
+  const limiter = new ConnectionLimiter(config.limits, core.metrics);
+  const server: Server = createServer(
+    timeoutServerOptions(config.limits),
+    (req: IncomingMessage, res: ServerResponse) => {
+      // A refused connection is never read; should node have parsed a request anyway, drop it.
+      if (limiter.isRefused(req.socket)) return;
+      closeIfBodyUnread(req, res);
+      return honoListener(req, res);
+    },
+  );
+  server.on('connection', (socket: Socket) => {
+    adoptSocket(socket);
+    limiter.admit(socket);
+  });
+  applyServerTimeouts(server, config.limits);
   // Uploads may arrive in any split; a message is bounded like the largest block plus framing.
-  const wss = new WebSocketServer({
+  const uploadWss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
     maxPayload: Math.max(1024 * 1024, config.limits.maxBlockLength * 4),
   });
-  server.on('upgrade', createUpgradeHandler(core, wss));
+  const listenerWss = new WebSocketServer(listenerServerOptions(config.limits));
+  server.on('upgrade', createUpgradeHandler(core, { listeners: listenerWss, uploads: uploadWss }));
   core.directDownload = directDownload;
   core.queuedBytes = () => {
     let n = 0;
-    for (const ws of wss.clients) n += ws.bufferedAmount;
+    for (const ws of listenerWss.clients) n += ws.bufferedAmount;
     return n;
   };
-  server.keepAliveTimeout = 5000;
-  // Streaming uploads and downloads last as long as a broadcast.
-  server.requestTimeout = 0;
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -70,8 +91,10 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
+      for (const wss of [listenerWss, uploadWss]) {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+      }
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;

@@ -1,22 +1,29 @@
 /**
  * WebSocket upgrades (RFC 6455 §4) on the relay's HTTP server: the listen and upload paths are
  * checked (media, auth, limits, offset) BEFORE the handshake, so a refusal is an ordinary HTTP
- * response carrying the Matrix error JSON.
+ * response carrying the Matrix error JSON. Listeners and uploads have separate WebSocketServers:
+ * a listener may send only tiny control messages (listener-inbound-guard.ts), an upload whole blocks.
  */
 import type { IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, toRelayError } from '../core/relay-error.ts';
 import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from '../core/relay-paths.ts';
 import { UploadSession } from '../core/upload-session.ts';
+import { rawErrorResponse } from './connection-limiter.ts';
+import { guardListenerInbound } from './listener-inbound-guard.ts';
 import { WsListener } from './ws-listener.ts';
 import { attachWsUpload } from './ws-upload.ts';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-export function createUpgradeHandler(core: RelayCore, wss: WebSocketServer): UpgradeHandler {
+export interface UpgradeServers {
+  listeners: WebSocketServer;
+  uploads: WebSocketServer;
+}
+
+export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): UpgradeHandler {
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     try {
@@ -36,9 +43,10 @@ export function createUpgradeHandler(core: RelayCore, wss: WebSocketServer): Upg
             if (rec.state === 'cancelled')
               throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
             core.checkListenerLimits(rec.listeners);
-            wss.handleUpgrade(req, socket, head, (ws) =>
-              new WsListener(ws, rec, core, options).start(),
-            );
+            servers.listeners.handleUpgrade(req, socket, head, (ws) => {
+              guardListenerInbound(ws, core.config.limits, core.metrics);
+              new WsListener(ws, rec, core, options).start();
+            });
           })
           .catch((err: unknown) => {
             const e = toRelayError(err);
@@ -57,7 +65,7 @@ export function createUpgradeHandler(core: RelayCore, wss: WebSocketServer): Upg
         const session = UploadSession.open(core.store, core.config, rec, user, Number(offsetParam));
         socket.once('close', () => session.close());
         session.onPreempt(() => socket.destroy());
-        wss.handleUpgrade(req, socket, head, (ws) => attachWsUpload(ws, session, core));
+        servers.uploads.handleUpgrade(req, socket, head, (ws) => attachWsUpload(ws, session, core));
       } else {
         throw new RelayError(
           'M_UNRECOGNIZED',
@@ -94,13 +102,5 @@ function parseFrom(v: string | null): 'live' | number {
 }
 
 function refuse(socket: Duplex, err: RelayError): void {
-  const body = JSON.stringify(err.toJSON());
-  socket.end(
-    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n` +
-      'Content-Type: application/json\r\n' +
-      'Cache-Control: no-store\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
+  socket.end(rawErrorResponse(err));
 }

@@ -1,11 +1,13 @@
 /**
  * The relay's HTTP core: a Hono app over web Request/Response. Routes throw RelayError; the one
  * onError here turns it into Matrix JSON and counts it. CORS headers on everything (cors-headers.ts).
+ * Request bodies are bounded before any route runs (request-body-guard.ts).
  */
 import { Hono } from 'hono';
 import type { RelayCore } from './relay-core.ts';
 import { CORS_HEADERS as CORS } from './cors-headers.ts';
 import { RelayError, errorResponse, toRelayError } from './relay-error.ts';
+import { requestBodyGuard } from './request-body-guard.ts';
 import { mountCreateRoute } from '../routes/create-route.ts';
 import { mountDownloadRoute } from '../routes/download-route.ts';
 import { mountHlsRoute } from '../routes/hls-route.ts';
@@ -18,6 +20,8 @@ import { mountUploadRoute } from '../routes/upload-route.ts';
 export function createRelayApp(core: RelayCore): Hono {
   const app = new Hono();
 
+  // First: a body where none belongs is refused before any route (or CORS preflight) sees it.
+  app.use('*', requestBodyGuard(core.config.limits));
   app.use('*', async (c, next) => {
     if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
       return c.body(null, 204, { ...CORS, 'Access-Control-Max-Age': '86400' });

@@ -27,6 +27,29 @@ export interface RelayLimits {
   maxListenersPerStream: number;
   /** Listeners on the whole relay (M_LIMIT_EXCEEDED). */
   maxListeners: number;
+  /** Largest JSON request body (create, tus POST), bytes (413 M_TOO_LARGE). */
+  maxJsonBodyBytes: number;
+  /** A JSON request body must arrive whole within this, ms (408; uploads have uploadIdleTimeoutMs). */
+  requestTimeoutMs: number;
+  /** Request headers must arrive whole within this, ms (node's headersTimeout: 408, closed). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection between requests is closed after this, ms. */
+  keepAliveTimeoutMs: number;
+  /**
+   * A connection with no traffic for this long is closed, ms — unless an answer is in progress
+   * with nothing queued to the peer (a quiet live download waits for the next block; TCP
+   * keepalive finds dead peers there). WebSockets are exempt: listeners get a status every
+   * statusIntervalMs, uploads have uploadIdleTimeoutMs.
+   */
+  idleTimeoutMs: number;
+  /** Open connections on the relay (HTTP and WebSocket): more are answered 503 and closed. */
+  maxConnections: number;
+  /** Open connections from one remote address: more are answered 429 and closed. */
+  maxConnectionsPerAddress: number;
+  /** Largest message a WebSocket listener may send, bytes (close 1009 from the frame header). */
+  listenerMaxMessageBytes: number;
+  /** Messages (incl. ping/pong) per second a WebSocket listener may send (close 1008 past it). */
+  listenerMessagesPerSecond: number;
   /** Bytes a listener may have queued in its socket before it is moved to the live edge (WS) or cut (HTTP). */
   listenerBacklogBytes: number;
   /** How long an id from /create stays usable with no upload, ms. */
@@ -102,6 +125,15 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxStoredBytesPerUser: 20 * 1024 ** 3,
   maxListenersPerStream: 20_000,
   maxListeners: 50_000,
+  maxJsonBodyBytes: 64 * 1024,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 60_000,
+  maxConnectionsPerAddress: 16_384,
+  listenerMaxMessageBytes: 4096,
+  listenerMessagesPerSecond: 20,
   listenerBacklogBytes: 256 * 1024,
   unusedExpiryMs: 24 * 3600_000,
   maxDownloadWaitMs: 5 * 60_000,

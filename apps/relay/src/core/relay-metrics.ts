@@ -24,6 +24,12 @@ export class RelayMetrics {
   listenersStalled = 0;
   /** Bytes reserved by history readers now, and readers waiting for the budget (set by the adapter). */
   historyBudget: () => { inUse: number; waiting: number } = () => ({ inUse: 0, waiting: 0 });
+  /** Connections open now (set by the Node adapter, docs/operations.md "Limits"). */
+  connectionsOpen = 0;
+  /** Connections refused at accept, by the limit they hit. */
+  connectionsRefused = { maxConnections: 0, maxConnectionsPerAddress: 0 };
+  /** WebSocket listeners closed for what they sent: a message too large (1009) or too many (1008). */
+  listenerInboundRefused = { size: 0, rate: 0 };
   readonly errors = new Map<string, number>();
 
   countError(code: string): void {
@@ -98,6 +104,21 @@ export class RelayMetrics {
       'counter',
       'Requests refused by a per-user quota, by limit.',
       [...this.quotaRefusals].sort().map(([limit, n]) => [`{limit="${limit}"}`, n]),
+    );
+    metric('mxcast_connections_open', 'gauge', 'Client connections open.', [
+      ['', this.connectionsOpen],
+    ]);
+    metric(
+      'mxcast_connections_refused_total',
+      'counter',
+      'Connections refused at accept, by the limit hit.',
+      Object.entries(this.connectionsRefused).map(([limit, n]) => [`{limit="${limit}"}`, n]),
+    );
+    metric(
+      'mxcast_listener_messages_refused_total',
+      'counter',
+      'WebSocket listeners closed for a message too large (size) or too many messages (rate).',
+      Object.entries(this.listenerInboundRefused).map(([reason, n]) => [`{reason="${reason}"}`, n]),
     );
     metric(
       'mxcast_errors_total',

@@ -1,0 +1,58 @@
+/**
+ * Closing a connection whose request body was not read to its end (a refusal, an upload error, a
+ * route that answered without reading): node would otherwise read and discard the rest of the body
+ * to keep the connection alive (IncomingMessage._dump), which for an endless chunked body is
+ * forever, at the speed the client sends. Closing at once is no better: with unread bytes in its
+ * receive buffer the kernel answers with RST, which can destroy the response before the client
+ * reads it. So, as RFC 9112 §9.6 advises, the close is staged: the response is followed by our FIN,
+ * reading stops (the client's further bytes stay in kernel buffers, costing the relay no CPU) and
+ * the socket is destroyed LINGER_MS later, time for the client to read the answer.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+
+/** How long a closing connection is kept so the client can read the answer, ms. */
+export const LINGER_MS = 1000;
+
+const lingering = new WeakSet<Socket>();
+
+/** node's destroySoon (end, then destroy once written), not in @types/node. */
+type DestroySoon = (this: Socket) => void;
+const nodeDestroySoon = (Socket.prototype as unknown as { destroySoon: DestroySoon }).destroySoon;
+
+/**
+ * node:http calls socket.destroySoon() after a `Connection: close` response, which would destroy
+ * a lingering socket as soon as its FIN is written; on the relay's sockets it leaves those alone.
+ */
+function destroySoonUnlessLingering(this: Socket): void {
+  if (!lingering.has(this)) nodeDestroySoon.call(this);
+}
+
+/** Installs the staged close on an accepted socket (once, at `connection`). */
+export function adoptSocket(socket: Socket): void {
+  (socket as unknown as { destroySoon: DestroySoon }).destroySoon = destroySoonUnlessLingering;
+}
+
+/** Ends the connection after what is queued, reads no more, destroys it LINGER_MS later. */
+export function lingeringClose(socket: Socket): void {
+  if (lingering.has(socket) || socket.destroyed) return;
+  lingering.add(socket);
+  socket.end();
+  socket.pause();
+  // node:http resumes the socket to drain the request after the response's 'finish' listeners
+  // run (resOnFinish → req._dump); pause again once that is done.
+  setImmediate(() => socket.pause());
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * For each request: when its answer is written and the body has not all arrived, the connection is
+ * closed as above rather than kept alive. Registered before node's own 'finish' listener runs its
+ * keep-alive logic, hence prependListener.
+ */
+export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+  res.prependListener('finish', () => {
+    if (!req.complete) lingeringClose(req.socket);
+  });
+}
