@@ -13,6 +13,7 @@ export {
   type RelayOptions,
 } from './core/relay-config.ts';
 export { RelayError, type RelayErrorCode } from './core/relay-error.ts';
+export { repairDataDir, type RepairReport } from './core/media-repair.ts';
 export {
   createToken,
   listTokens,

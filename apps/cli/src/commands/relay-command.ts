@@ -2,7 +2,13 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createToken, readConfigFile, startRelay, type RelayOptions } from '@mxcast/relay';
+import {
+  createToken,
+  readConfigFile,
+  repairDataDir,
+  startRelay,
+  type RelayOptions,
+} from '@mxcast/relay';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { startDemoBroadcast, type DemoBroadcast } from '../demo/demo-broadcast.ts';
 
@@ -24,6 +30,10 @@ Options:
   --config FILE       JSON with limits, auth and flush settings (docs/operations.md)
   --demo              also run a live demo broadcast and print its listen link, an access
                       token and the command to go live from the CLI
+  --repair            with the relay stopped: rebuild the media rows of relay.db from the
+                      files in media/ (after relay.db was lost or truncated), look again at
+                      media marked damaged, print what was done and exit
+                      (docs/operations.md "Damage and repair")
 
 Tokens for uploads: mxcast token create @user:localhost --data DIR`;
 
@@ -41,6 +51,7 @@ export const relayCommand: Command = {
       'web-root': { type: 'string' },
       config: { type: 'string' },
       demo: { type: 'boolean' },
+      repair: { type: 'boolean' },
     });
     const port = values.port === undefined ? 8008 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -66,6 +77,7 @@ export const relayCommand: Command = {
         (existsSync(BUILT_WEB_APP) ? BUILT_WEB_APP : undefined),
       log: (line) => process.stderr.write(`relay: ${line}\n`),
     };
+    if (values.repair) return repair(options);
     let relay;
     try {
       relay = await startRelay(options);
@@ -89,6 +101,39 @@ export const relayCommand: Command = {
     return 0;
   },
 };
+
+/** `--repair`: one line per media rebuilt, skipped or still damaged; stdout, then exit. */
+function repair(options: RelayOptions): number {
+  let report;
+  try {
+    report = repairDataDir(options);
+  } catch (err) {
+    throw new CliError(`cannot repair: ${(err as Error).message}`, 1);
+  }
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  if (report.movedAside) say(`relay.db was unreadable: moved to ${report.movedAside}`);
+  for (const m of report.recovered) {
+    const what =
+      m.state === 'complete'
+        ? `complete, ${m.byteLength} bytes, sha256 ${m.sha256}`
+        : `live (resumable), ${m.byteLength} bytes`;
+    say(`recovered ${m.id}: ${what}, owner ${report.owner}`);
+  }
+  for (const m of report.skipped) say(`skipped ${m.id}: ${m.why}`);
+  for (const id of report.cleared) say(`cleared ${id}: its file matches again`);
+  for (const m of report.stillDamaged) say(`still damaged ${m.id}: ${m.damage}`);
+  say(
+    `repaired: ${report.recovered.length} recovered, ${report.skipped.length} skipped, ` +
+      `${report.cleared.length} cleared, ${report.stillDamaged.length} still damaged`,
+  );
+  if (report.recovered.length > 0) {
+    say(
+      `access tokens cannot be recovered (only their hashes were stored): create new ones with ` +
+        `mxcast token create; one for ${report.owner} manages the recovered media`,
+    );
+  }
+  return 0;
+}
 
 /** `--demo`: a token, a live demo broadcast, and what to open (README "npm start"). */
 async function runDemo(url: string, options: RelayOptions): Promise<DemoBroadcast> {

@@ -134,6 +134,7 @@ export class RelayDatabase {
         "SELECT media_id, byte_length FROM media WHERE state IN ('complete', 'cancelled') AND damage IS NULL",
       ),
       mediaCount: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM media'),
+      damaged: this.db.prepare<[], MediaRow>('SELECT * FROM media WHERE damage IS NOT NULL'),
     };
   }
 
@@ -185,6 +186,11 @@ export class RelayDatabase {
 
   mediaCount(): number {
     return this.stmts.mediaCount.get()?.n ?? 0;
+  }
+
+  /** Media marked damaged (what `mxcast relay --repair` looks at again). */
+  damagedMedia(): MediaRow[] {
+    return this.stmts.damaged.all();
   }
 
   /** Media in state live: the only ones start-up loads (pending ids cost nothing until used). */
