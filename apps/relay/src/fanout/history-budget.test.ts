@@ -30,6 +30,18 @@ describe('HistoryBudget', () => {
     expect(await next.granted).toBe(true);
   });
 
+  it('lets readers whose last batch was taken in before readers that have had none taken', async () => {
+    const budget = new HistoryBudget(100);
+    await budget.reserve(100).granted;
+    const fresh = budget.reserve(50);
+    const proven = budget.reserve(50, true);
+    budget.release(50);
+    expect(await proven.granted).toBe(true);
+    expect(await settled(fresh.granted)).toBe('pending');
+    budget.release(50);
+    expect(await fresh.granted).toBe(true);
+  });
+
   it('a cancelled waiter resolves false and lets the next one in', async () => {
     const budget = new HistoryBudget(100);
     await budget.reserve(90).granted;

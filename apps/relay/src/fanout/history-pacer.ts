@@ -24,6 +24,8 @@ export class HistoryPacer {
   private held = 0;
   private waiting: Reservation | null = null;
   private closed = false;
+  /** Whether the socket took the last batch (the budget lets such readers in first). */
+  private proven = false;
 
   /** `pacing` null: no budget and no stall limit (only the socket's own backpressure). */
   constructor(private readonly pacing: HistoryPacing | null) {}
@@ -38,7 +40,7 @@ export class HistoryPacer {
     if (this.closed) return false;
     if (!this.pacing) return true;
     this.release();
-    const r = this.pacing.budget.reserve(bytes);
+    const r = this.pacing.budget.reserve(bytes, this.proven);
     this.waiting = r;
     const granted = await r.granted;
     if (this.waiting === r) this.waiting = null;
@@ -51,11 +53,12 @@ export class HistoryPacer {
     return true;
   }
 
-  /** The bytes reserved are out of the relay's memory (taken by the socket, or not sent at all). */
+  /** The bytes reserved are out of the relay's memory: the socket took them. */
   release(): void {
     if (this.held === 0 || !this.pacing) return;
     const n = this.held;
     this.held = 0;
+    if (!this.closed) this.proven = true;
     this.pacing.budget.release(n);
   }
 
