@@ -1,15 +1,21 @@
-/** The relay's paths (DESIGN.md §5, docs/protocol.md). */
-export const UNSTABLE_PREFIX = '/_matrix/media/unstable/org.matrix.msc4016';
-export const CREATE_PATH = '/_matrix/media/v1/create';
-export const UPLOAD_PATH = '/_matrix/media/v3/upload';
-export const DOWNLOAD_PATH = '/_matrix/client/v1/media/download';
-export const TUS_PATH = `${UNSTABLE_PREFIX}/tus`;
-export const INDEX_PATH = `${UNSTABLE_PREFIX}/index`;
-export const MEDIA_PATH = `${UNSTABLE_PREFIX}/media`;
-export const HLS_PATH = `${UNSTABLE_PREFIX}/hls`;
-export const LISTEN_WS_PATH = `${UNSTABLE_PREFIX}/ws`;
-export const UPLOAD_WS_PATH = `${UNSTABLE_PREFIX}/upload/ws`;
+/**
+ * The relay's paths (docs/protocol.md). Defined once in @mxcast/protocol, which clients and the
+ * player build their URLs from: the relay mounts its routes on the same constants.
+ */
+import { formatMxc } from '@mxcast/protocol';
 
-export function mxcUri(serverName: string, id: string): string {
-  return `mxc://${serverName}/${id}`;
-}
+export {
+  UNSTABLE_PREFIX,
+  CREATE_PATH,
+  UPLOAD_PATH,
+  DOWNLOAD_PATH,
+  TUS_PATH,
+  INDEX_PATH,
+  MEDIA_PATH,
+  HLS_PATH,
+  LISTEN_WS_PATH,
+  UPLOAD_WS_PATH,
+} from '@mxcast/protocol';
+
+/** `mxc://{serverName}/{id}`: the protocol's formatter, under the name the routes use. */
+export const mxcUri = (serverName: string, id: string): string => formatMxc(serverName, id);

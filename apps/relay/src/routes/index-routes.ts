@@ -3,25 +3,24 @@
  * `DELETE {P}/media/{S}/{ID}` (docs/protocol.md).
  */
 import type { Hono } from 'hono';
+import { INDEX_DEFAULT_COUNT, INDEX_MAX_COUNT, type MediaIndex } from '@mxcast/protocol';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
 import { INDEX_PATH, MEDIA_PATH } from '../core/relay-paths.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
-
-const MAX_OFFSETS = 1000;
 
 export function mountIndexRoutes(app: Hono, core: RelayCore): void {
   app.get(`${INDEX_PATH}/:server/:id`, async (c) => {
     const url = new URL(c.req.url);
     core.authorizeDownload(c.req.header('authorization'), url);
     const rec = await core.store.requireReadable(c.req.param('server'), c.req.param('id'));
-    const body: Record<string, unknown> = indexOf(rec);
+    const body: MediaIndex = indexOf(rec);
     const from = url.searchParams.get('from');
     if (from !== null) {
       const start = parseCount(from, 'from');
       const count = Math.min(
-        parseCount(url.searchParams.get('count') ?? '100', 'count'),
-        MAX_OFFSETS,
+        parseCount(url.searchParams.get('count') ?? String(INDEX_DEFAULT_COUNT), 'count'),
+        INDEX_MAX_COUNT,
       );
       const offsets: number[] = [];
       for (let seq = start; seq < Math.min(start + count, rec.blockCount); seq++)
@@ -51,7 +50,8 @@ export function deleteMedia(core: RelayCore, rec: MediaRecord): void {
   else core.store.remove(rec);
 }
 
-export function indexOf(rec: MediaRecord): Record<string, unknown> {
+/** The index JSON, typed by @mxcast/protocol's MediaIndex: what clients check it against. */
+export function indexOf(rec: MediaRecord): MediaIndex {
   const first = rec.offsets.at(0);
   const second = rec.offsets.at(1);
   const third = rec.offsets.at(2);
@@ -65,7 +65,7 @@ export function indexOf(rec: MediaRecord): Record<string, unknown> {
       third !== undefined
         ? (rec.offsets.at(3) ?? rec.byteLength) - third
         : (rec.geometry?.block_size ?? null),
-    first_offsets: [first, second].filter((x) => x !== undefined),
+    first_offsets: [first, second].filter((x): x is number => x !== undefined),
     geometry: rec.geometry,
     sha256: rec.sha256,
     listeners: rec.listeners,
