@@ -25,6 +25,7 @@ export {
   blockStartSample,
   parseTime,
   declaredGeometryOf,
+  type PlaybackGeometry,
   type StreamGeometry,
   type SeekPlan,
 } from './stream-geometry.ts';

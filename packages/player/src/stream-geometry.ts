@@ -15,7 +15,12 @@ export const PRE_ROLL_SAMPLES = 3_840;
 /** The first audio block: block 0 is OpusHead, block 1 OpusTags (DESIGN.md §3). */
 export const FIRST_AUDIO_SEQ = 2;
 
-export interface StreamGeometry {
+/**
+ * The player's own view of a stream, worked out from what it read (geometryFromBlocks): not the
+ * wire geometry a broadcaster declares (@mxcast/protocol's StreamGeometry, snake case), which is
+ * one input to it (declaredGeometryOf).
+ */
+export interface PlaybackGeometry {
   /** Offset of block 2, the first audio block (the relay's `header_end`). */
   headerEnd: number;
   /** Size on the wire of every audio block (header + ciphertext + tag); null if sizes vary. */
@@ -29,6 +34,12 @@ export interface StreamGeometry {
   channels: number;
 }
 
+/**
+ * @deprecated The old name of PlaybackGeometry; it clashed with the wire type of the same name.
+ * Kept so the player's other files (and callers) move over one at a time.
+ */
+export type StreamGeometry = PlaybackGeometry;
+
 /** Where the player must start reading to play from an output sample. */
 export interface SeekPlan {
   seq: number;
@@ -38,7 +49,7 @@ export interface SeekPlan {
 }
 
 /** Byte offset of block `seq` (≥ 2) when blocks are constant. */
-export function blockOffset(g: StreamGeometry, seq: number): number {
+export function blockOffset(g: PlaybackGeometry, seq: number): number {
   if (g.blockSize === null)
     throw new PlayerError('BAD_REQUEST', 'block sizes vary: offsets need a bisection', false);
   if (seq < FIRST_AUDIO_SEQ)
@@ -47,7 +58,7 @@ export function blockOffset(g: StreamGeometry, seq: number): number {
 }
 
 /** Output sample (after pre-skip) at which block `seq` (≥ 2) starts. */
-export function blockStartSample(g: StreamGeometry, seq: number): number {
+export function blockStartSample(g: PlaybackGeometry, seq: number): number {
   return g.startGranule + (seq - FIRST_AUDIO_SEQ) * g.samplesPerBlock - g.preSkip;
 }
 
@@ -56,7 +67,7 @@ export function blockStartSample(g: StreamGeometry, seq: number): number {
  * least PRE_ROLL_SAMPLES before it (or block 2), so the pre-roll is decoded and discarded
  * (RFC 7845 §4.6). `blockCount`, when known, clamps the plan to a block that exists.
  */
-export function planSeek(g: StreamGeometry, target: number, blockCount?: number): SeekPlan {
+export function planSeek(g: PlaybackGeometry, target: number, blockCount?: number): SeekPlan {
   if (!(target >= 0))
     throw new PlayerError('BAD_REQUEST', `seek target ${target} is negative`, false);
   const granule = target + g.preSkip - PRE_ROLL_SAMPLES - g.startGranule;
@@ -86,7 +97,7 @@ export function geometryFromBlocks(input: {
   headerEnd: number;
   declared?: { frameMs: number; framesPerBlock: number; blockSize: number };
   firstAudio: { seq: number; size: number; granule: bigint; samples: number };
-}): StreamGeometry {
+}): PlaybackGeometry {
   const { head, declared, firstAudio: a } = input;
   return {
     headerEnd: input.headerEnd,
