@@ -195,8 +195,29 @@ describe('request bodies', () => {
     const cost = await measure(r, () => rawFlood(r.port, head, CHUNK, 4000));
     // The body guard reads at most 64 KiB before the route refuses the token.
     expect(cost.result.received).toMatch(/^HTTP\/1\.1 (401|413) /);
+    expect(cost.result.received).toMatch(/\r\nconnection: close\r\n/i);
     expect(cost.result.closedAfterMs).toBeLessThan(2500);
     expect(cost.readBytes).toBeLessThan(2 * MiB);
+  });
+
+  it('a small declared body a route did not read is drained: the connection stays usable', async () => {
+    const r = relay();
+    const socket = net.connect({ port: r.port, host: '127.0.0.1' });
+    let received = '';
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    socket.write(
+      // An upload refused for its token before the route reads the body.
+      'PUT /_matrix/media/v3/upload/localhost/AAAAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\n' +
+        'Authorization: Bearer nope\r\nContent-Length: 10\r\n\r\n{"a"',
+    );
+    await new Promise((res) => setTimeout(res, 200));
+    // The rest of the body (10 bytes in all), then the next request on the same connection.
+    socket.write(':1234}GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((res) => setTimeout(res, 300));
+    socket.destroy();
+    expect(received).toMatch(/^HTTP\/1\.1 401 /);
+    expect(received).not.toMatch(/connection: close/i);
+    expect(received).toMatch(/HTTP\/1\.1 200 [^]*"status":"ok"/);
   });
 
   it('a well-formed create with a geometry body still works', async () => {

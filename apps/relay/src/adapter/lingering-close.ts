@@ -47,12 +47,29 @@ export function lingeringClose(socket: Socket): void {
 }
 
 /**
- * For each request: when its answer is written and the body has not all arrived, the connection is
- * closed as above rather than kept alive. Registered before node's own 'finish' listener runs its
- * keep-alive logic, hence prependListener.
+ * For each request: when its answer is written before the body has all arrived, the connection is
+ * closed as above rather than kept alive — unless what is left is a declared Content-Length of at
+ * most `drainLimit` bytes, which node may read and discard at no risk, keeping the connection
+ * reusable. The answer then says `Connection: close` (set when its head is written, the last
+ * moment a header can be added), so a client does not send its next request on it.
  */
-export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+export function closeIfBodyUnread(
+  req: IncomingMessage,
+  res: ServerResponse,
+  drainLimit: number,
+): void {
+  const mustClose = () => {
+    if (req.complete) return false;
+    const length = Number(req.headers['content-length'] ?? NaN);
+    return !(req.headers['transfer-encoding'] === undefined && length <= drainLimit);
+  };
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (mustClose()) this.setHeader('connection', 'close');
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof res.writeHead;
+  // Before node's own 'finish' listener runs its keep-alive logic, hence prependListener.
   res.prependListener('finish', () => {
-    if (!req.complete) lingeringClose(req.socket);
+    if (mustClose()) lingeringClose(req.socket);
   });
 }

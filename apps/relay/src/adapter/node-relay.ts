@@ -48,7 +48,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     (req: IncomingMessage, res: ServerResponse) => {
       // A refused connection is never read; should node have parsed a request anyway, drop it.
       if (limiter.isRefused(req.socket)) return;
-      closeIfBodyUnread(req, res);
+      closeIfBodyUnread(req, res, config.limits.maxJsonBodyBytes);
       return honoListener(req, res);
     },
   );
