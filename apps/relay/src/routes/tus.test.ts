@@ -332,6 +332,24 @@ describe('tus Upload-Length (tus 1.0.0 core + creation-defer-length)', () => {
     expect((await getIndex(t, m)).state).toBe('complete');
   });
 
+  it('the declared length binds every transport: a WebSocket upload stops at it and the media completes', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(20, 150);
+    const length = s.offsets[12] as number;
+    await create(m, length);
+    const up = collect(wsUrl(t, 'upload/ws', m, `?access_token=${t.token}`));
+    await up.opened;
+    up.ws.send(s.bytes);
+    const { code } = await up.closed;
+    expect(code).toBe(1008);
+    expect(up.messages.at(-1)).toMatchObject({
+      type: 'error',
+      errcode: 'M_TOO_LARGE',
+      'org.matrix.msc4016.reason': 'PAST_UPLOAD_LENGTH',
+    });
+    expect(await getIndex(t, m)).toMatchObject({ state: 'complete', byte_length: length });
+  });
+
   it('creation: Upload-Length over the maximum is 413 and too small to hold a block is 400', async () => {
     const m = await createMedia(t);
     const over = await fetch(tusUrl(t, m), {
