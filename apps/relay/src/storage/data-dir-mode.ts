@@ -21,28 +21,36 @@ const TOP_FILES = ['relay.db', 'relay.db-wal', 'relay.db-shm', 'relay.db-journal
  */
 export function secureDataDir(dataDir: string): void {
   const media = join(dataDir, 'media');
+  let loosened = false;
   for (const dir of [dataDir, media]) {
     mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-    setMode(dir, DIR_MODE);
+    loosened = setMode(dir, DIR_MODE) || loosened;
   }
   closeSync(openSync(join(dataDir, 'relay.db'), 'a', FILE_MODE));
   for (const name of TOP_FILES) setMode(join(dataDir, name), FILE_MODE);
-  for (const name of readdirSync(media)) setMode(join(media, name), FILE_MODE);
+  // Media files are created 0600 and sit in a 0700 directory; only a directory that was looser
+  // (an older relay's data dir) can hold looser files, so the start of a relay with a hundred
+  // thousand media does not stat them all every time.
+  if (loosened) for (const name of readdirSync(media)) setMode(join(media, name), FILE_MODE);
 }
 
-/** chmod unless already so; a missing file is fine, a symlink is left alone (never followed). */
-function setMode(path: string, mode: number): void {
+/**
+ * chmod unless already so; true when it had to. A missing file is fine, a symlink is left alone
+ * (never followed).
+ */
+function setMode(path: string, mode: number): boolean {
   let st;
   try {
     st = lstatSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-  if (st.isSymbolicLink() || (st.mode & 0o777) === mode) return;
+  if (st.isSymbolicLink() || (st.mode & 0o777) === mode) return false;
   try {
     chmodSync(path, mode);
   } catch (err) {
     throw new Error(`cannot set mode ${mode.toString(8)} on ${path}: ${(err as Error).message}`);
   }
+  return true;
 }
