@@ -14,6 +14,11 @@ describe('parseListenMessage', () => {
       type: 'end',
       state: 'cancelled',
     });
+    expect(parseListenMessage('{"type":"end","state":"cancelled","reason":"expired"}')).toEqual({
+      type: 'end',
+      state: 'cancelled',
+      reason: 'expired',
+    });
     expect(parseListenMessage('{"type":"error","errcode":"M_NOT_FOUND","error":"gone"}')).toEqual({
       type: 'error',
       errcode: 'M_NOT_FOUND',

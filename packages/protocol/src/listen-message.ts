@@ -10,8 +10,8 @@ export type ListenMessage =
   | { type: 'status'; state: MediaState; listeners: number; block_count: number }
   /** The relay moved a listener that fell behind to the live edge: `to_seq` is its next block. */
   | { type: 'skipped'; to_seq: number }
-  /** Sent before a normal close (1000). */
-  | { type: 'end'; state: 'complete' | 'cancelled' }
+  /** Sent before a normal close (1000); `reason` `expired` for a pending id that expired. */
+  | { type: 'end'; state: 'complete' | 'cancelled'; reason?: string }
   /** A Matrix error before the relay closes the socket. */
   | { type: 'error'; errcode: string; error: string };
 
@@ -46,9 +46,10 @@ export function parseListenMessage(text: string): ListenMessage | null {
     case 'skipped':
       return isCount(m.to_seq) ? { type: 'skipped', to_seq: m.to_seq } : null;
     case 'end':
-      return m.state === 'complete' || m.state === 'cancelled'
-        ? { type: 'end', state: m.state }
-        : null;
+      if (m.state !== 'complete' && m.state !== 'cancelled') return null;
+      return typeof m.reason === 'string'
+        ? { type: 'end', state: m.state, reason: m.reason }
+        : { type: 'end', state: m.state };
     case 'error':
       return typeof m.errcode === 'string'
         ? { type: 'error', errcode: m.errcode, error: typeof m.error === 'string' ? m.error : '' }
