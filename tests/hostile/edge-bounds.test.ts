@@ -220,6 +220,21 @@ describe('request bodies', () => {
     expect(received).toMatch(/HTTP\/1\.1 200 [^]*"status":"ok"/);
   });
 
+  it('a small chunked create body still reaches the route', async () => {
+    const r = relay();
+    const body = '{"org.matrix.msc4016.geometry":null}';
+    const out = await rawFlood(
+      r.port,
+      `POST /_matrix/media/v1/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${r.token}\r\n` +
+        `Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+        `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+      null,
+      3000,
+    );
+    expect(out.received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(jsonBodyOf(out.received)).toHaveProperty('content_uri');
+  });
+
   it('a well-formed create with a geometry body still works', async () => {
     const r = relay();
     const res = await fetch(`${r.url}/_matrix/media/v1/create`, {

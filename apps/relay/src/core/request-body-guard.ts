@@ -58,11 +58,13 @@ export function requestBodyGuard(limits: RelayLimits): MiddlewareHandler {
       });
     }
     // The body is read whole here (bodyLimit checks Content-Length first, or counts a chunked
-    // body); the route then reads it from Hono's cache. The deadline bounds a trickled body.
+    // body) and the request replaced by one holding it, unread, as bodyLimit itself does: the
+    // route (and any bodyLimit of its own) reads that. The deadline bounds a trickled body.
     await withDeadline(
       limits.requestTimeoutMs,
       limit(c, async () => {
-        await c.req.arrayBuffer();
+        const bytes = await c.req.raw.arrayBuffer();
+        c.req.raw = new Request(c.req.raw, { body: bytes });
       }),
     );
     return next();
