@@ -10,7 +10,7 @@ import {
   type MediaIndex,
   type ParsedListenLink,
 } from '@mxcast/client';
-import { parseEncryptedFile, type EncryptedFile } from '@mxcast/format';
+import type { EncryptedFile } from '@mxcast/format';
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { DirectEngine } from './direct-engine.ts';
 import type { HlsEngineOptions } from './hls-engine.ts';
@@ -91,7 +91,8 @@ class ListenerView {
 
   constructor(root: HTMLElement, link: ParsedListenLink) {
     this.#link = link;
-    this.#file = parseEncryptedFile(link.file);
+    // parseListenLink already ran parseEncryptedFile: a link that got this far has a valid file.
+    this.#file = link.file;
     this.#client = new MediaClient({ baseUrl: link.relayUrl });
     const stored = localStorage.getItem(ENGINE_KEY);
     this.#engineName = stored === 'hls' && hlsSupported() ? 'hls' : 'direct';
