@@ -20,6 +20,10 @@ function fileWith(bytes: Uint8Array, name: string): string {
   return path;
 }
 
+function flip(bytes: Buffer, at: number, mask: number): void {
+  bytes.writeUInt8((bytes.readUInt8(at) ^ mask) & 0xff, at);
+}
+
 function request(path: string, over: Partial<VerifyRequest> = {}): VerifyRequest {
   return {
     path,
@@ -53,7 +57,7 @@ describe('verifyMediaFile', () => {
 
   it('finds one flipped ciphertext byte by the sha256 (headers intact)', async () => {
     const bytes = Buffer.from(stream.bytes);
-    bytes[(stream.offsets[700] as number) + 40] ^= 0x01;
+    flip(bytes, (stream.offsets[700] as number) + 40, 0x01);
     const path = fileWith(bytes, 'flip.mxc');
     const result = await verifyMediaFile(request(path));
     expect(result.damage).toBe('sha256 does not match the completion hash');
@@ -63,10 +67,8 @@ describe('verifyMediaFile', () => {
 
   it('finds a broken header when walking, without computing any CRC', async () => {
     const bytes = Buffer.from(stream.bytes);
-    bytes[(stream.offsets[900] as number) + 5] ^= 0xff; // seq of block 900
-    const result = await verifyMediaFile(
-      request(fileWith(bytes, 'header.mxc'), { sha256: null }),
-    );
+    flip(bytes, (stream.offsets[900] as number) + 5, 0xff); // seq of block 900
+    const result = await verifyMediaFile(request(fileWith(bytes, 'header.mxc'), { sha256: null }));
     expect(result.damage).toBe(`no header of block 900 at offset ${stream.offsets[900]}`);
   });
 

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createMedia,
+  downloadUrl,
+  getIndex,
+  indexUrl,
+  makeStream,
+  startTestRelay,
+  uploadUrl,
+  type TestRelay,
+} from '../testing/relay-fixture.ts';
+
+let dataDir: string;
+let relay: TestRelay | null = null;
+const logs: string[] = [];
+
+afterEach(async () => {
+  await relay?.close();
+  relay = null;
+  logs.length = 0;
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const start = async () =>
+  (relay = await startTestRelay({ dataDir, log: (line) => logs.push(line) }));
+
+/** The media row as stored (read beside the running relay: WAL lets a reader in). */
+function rowOf(id: string): Record<string, unknown> {
+  const db = new Database(join(dataDir, 'relay.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT * FROM media WHERE media_id = ?').get(id) as Record<string, unknown>;
+  } finally {
+    db.close();
+  }
+}
+
+async function completeMedia(t: TestRelay, blocks: number) {
+  const m = await createMedia(t);
+  const s = makeStream(blocks, 300);
+  const res = await fetch(uploadUrl(t, m), { method: 'PUT', headers: t.auth, body: s.bytes });
+  expect(res.status).toBe(200);
+  return { m, s };
+}
+
+describe('reloading finished media', () => {
+  it('stores the block runs at completion and rebuilds the index from them after a restart', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
+    const t = await start();
+    const { m, s } = await completeMedia(t, 50);
+    expect(JSON.parse(rowOf(m.id).block_runs as string)).toEqual([[316, 50]]);
+    await t.close();
+    await start();
+    const res = await fetch(`${indexUrl(relay as TestRelay, m)}?from=0&count=50`);
+    const body = (await res.json()) as { offsets: number[]; block_count: number };
+    expect(body.block_count).toBe(50);
+    expect(body.offsets).toEqual(s.offsets);
+  });
+
+  it('walks the headers of a media completed before runs were stored, then stores them', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
+    const t = await start();
+    const { m, s } = await completeMedia(t, 40);
+    await t.close();
+    const db = new Database(join(dataDir, 'relay.db'));
+    db.prepare('UPDATE media SET block_runs = NULL WHERE media_id = ?').run(m.id);
+    db.close();
+    await start();
+    const res = await fetch(`${indexUrl(relay as TestRelay, m)}?from=0&count=40`);
+    expect(((await res.json()) as { offsets: number[] }).offsets).toEqual(s.offsets);
+    expect(JSON.parse(rowOf(m.id).block_runs as string)).toEqual([[316, 40]]);
+    const got = Buffer.from(await (await fetch(downloadUrl(relay as TestRelay, m))).arrayBuffer());
+    expect(got.equals(s.bytes)).toBe(true);
+  });
+
+  it('marks a truncated file damaged in its row without rewriting the stored length', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
+    const t = await start();
+    const { m, s } = await completeMedia(t, 20);
+    const before = rowOf(m.id);
+    await t.close();
+    truncateSync(join(dataDir, 'media', `${m.id}.mxc`), s.bytes.length - 1);
+    const t2 = await start();
+    const row = rowOf(m.id);
+    expect(row.damage).toBe(
+      `file is ${s.bytes.length - 1} bytes, shorter than the ${s.bytes.length} stored`,
+    );
+    for (const k of ['state', 'byte_length', 'block_count', 'sha256'])
+      expect(row[k]).toEqual(before[k]);
+    expect(logs.filter((l) => l.includes(m.id))).toEqual([
+      `media ${m.id} damaged: ${row.damage as string}; answered 500 DAMAGED until repaired or deleted`,
+    ]);
+    const res = await fetch(indexUrl(t2, m));
+    expect(res.status).toBe(500);
+    // The sha256 of what was uploaded is not served for the damaged bytes either.
+    expect(JSON.stringify(await res.json())).not.toContain(
+      createHash('sha256').update(s.bytes).digest('base64').replace(/=+$/, ''),
+    );
+    expect((await getIndex(t2, m)).state).toBeUndefined();
+  });
+});
