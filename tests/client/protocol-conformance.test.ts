@@ -1,7 +1,7 @@
 /**
  * The relay speaks what @mxcast/protocol defines (docs/protocol.md): a real relay's index JSON in
  * every state passes mediaIndexProblem, and every text message its listen WebSocket sends is one
- * parseListenMessage knows. Read with raw fetch and a raw `ws` socket, so no client-side parser
+ * parseListenMessage knows, as every answer of its upload WebSocket is one parseUploadMessage knows. Read with raw fetch and a raw `ws` socket, so no client-side parser
  * can hide a mismatch by skipping what it does not understand.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,7 +16,11 @@ import {
   mediaIndexProblem,
   mediaPath,
   parseListenMessage,
+  parseUploadMessage,
+  FINISH_MESSAGE,
+  UPLOAD_WS_PATH,
   type MediaIndex,
+  type UploadServerMessage,
 } from '@mxcast/protocol';
 import { startInProcessRelay, type InProcessRelay } from '../capture/capture-harness.ts';
 
@@ -108,5 +112,46 @@ describe('the relay against @mxcast/protocol', () => {
     const messages = (await listener.texts).map((t) => parseListenMessage(t));
     expect(messages).not.toContain(null);
     expect(messages.at(-1)).toEqual({ type: 'end', state: 'cancelled' });
+  });
+
+  it('answers the browser upload socket with messages parseUploadMessage knows: acks, complete, error', async () => {
+    const upload = async (parts: Uint8Array[], finish: boolean) => {
+      const { mxc } = await client.create();
+      const url = `${relay.url.replace(/^http/, 'ws')}${mediaPath(UPLOAD_WS_PATH, matchMxc(mxc)!)}?access_token=${relay.token}`;
+      const ws = new WebSocket(url);
+      const texts: string[] = [];
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        texts.push(data.toString());
+        const m = parseUploadMessage(data.toString());
+        // Finish once everything sent is acknowledged, as the web broadcaster does.
+        if (finish && m?.type === 'ack' && m.blocks === parts.length - 1)
+          ws.send(JSON.stringify(FINISH_MESSAGE));
+      });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      for (const p of parts) ws.send(p);
+      await new Promise((resolve) => ws.once('close', resolve));
+      return texts.map((t) => parseUploadMessage(t));
+    };
+    const good = [MAGIC, ...Array.from({ length: 4 }, (_, i) => encodeBlock(i, randomBytes(100)))];
+    const ok = await upload(good, true);
+    expect(ok).not.toContain(null);
+    expect(ok.filter((m) => m?.type === 'ack').length).toBeGreaterThanOrEqual(1);
+    expect(ok.at(-1)).toMatchObject({ type: 'complete', blocks: 4, offset: 4 + 4 * 116 });
+    expect((ok.at(-1) as Extract<UploadServerMessage, { type: 'complete' }>).sha256).toMatch(
+      /^[A-Za-z0-9+/]{43}$/,
+    );
+
+    const gap = [MAGIC, encodeBlock(0, randomBytes(100)), encodeBlock(5, randomBytes(100))];
+    const refused = await upload(gap, false);
+    expect(refused).not.toContain(null);
+    expect(refused.at(-1)).toMatchObject({
+      type: 'error',
+      errcode: 'M_BAD_BLOCK',
+      reason: 'SEQ_GAP',
+    });
   });
 });

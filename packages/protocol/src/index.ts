@@ -37,3 +37,9 @@ export {
   type MediaState,
 } from './media-index.ts';
 export { parseListenMessage, type ListenMessage } from './listen-message.ts';
+export {
+  parseUploadMessage,
+  FINISH_MESSAGE,
+  type UploadServerMessage,
+  type UploadClientMessage,
+} from './upload-message.ts';

@@ -1,0 +1,52 @@
+/**
+ * The JSON text messages of the browser upload WebSocket, `{P}/upload/ws/{S}/{ID}`
+ * (docs/protocol.md "WebSocket upload"): binary messages carry the file's bytes; the relay
+ * answers `ack`, `complete` or `error`, and the client sends `finish` to complete.
+ */
+
+export type UploadServerMessage =
+  /** Stored up to `offset` (a block boundary), `blocks` blocks in all. */
+  | { type: 'ack'; offset: number; blocks: number }
+  /** The answer to `finish`: the media is complete. */
+  | { type: 'complete'; sha256: string; offset: number; blocks: number }
+  /** A Matrix error (a bad block, say) before the relay closes the socket with 1008. */
+  | { type: 'error'; errcode: string; error: string; reason?: string };
+
+/** What the client sends as text: only `finish`. */
+export type UploadClientMessage = { type: 'finish' };
+export const FINISH_MESSAGE: UploadClientMessage = { type: 'finish' };
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** The relay's message in `text`, or null when it is not one this version knows (skip it). */
+export function parseUploadMessage(text: string): UploadServerMessage | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const m = v as Record<string, unknown>;
+  switch (m.type) {
+    case 'ack':
+      return isCount(m.offset) && isCount(m.blocks)
+        ? { type: 'ack', offset: m.offset, blocks: m.blocks }
+        : null;
+    case 'complete':
+      return typeof m.sha256 === 'string' && isCount(m.offset) && isCount(m.blocks)
+        ? { type: 'complete', sha256: m.sha256, offset: m.offset, blocks: m.blocks }
+        : null;
+    case 'error': {
+      if (typeof m.errcode !== 'string') return null;
+      const error = typeof m.error === 'string' ? m.error : '';
+      // The relay's extra reason field (docs/protocol.md "Error codes").
+      const reason = m['org.matrix.msc4016.reason'];
+      return typeof reason === 'string'
+        ? { type: 'error', errcode: m.errcode, error, reason }
+        : { type: 'error', errcode: m.errcode, error };
+    }
+    default:
+      return null;
+  }
+}
