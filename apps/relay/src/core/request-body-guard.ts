@@ -48,15 +48,16 @@ export function requestBodyGuard(limits: RelayLimits): MiddlewareHandler {
   };
   const limit = bodyLimit({ maxSize: limits.maxJsonBodyBytes, onError: tooLarge });
   return async (c, next) => {
-    if (!declaresBody(c.req.raw.headers)) return next();
-    const kind = bodyKind(c.req.method, new URL(c.req.url).pathname);
+    const kind = bodyKind(c.req.method, c.req.path);
     if (kind === 'stream') return next();
     if (kind === 'none') {
+      if (!declaresBody(c.req.raw.headers)) return next();
       throw new RelayError('M_TOO_LARGE', `${c.req.method} on this path takes no request body`, {
         fields: { [REASON]: 'BODY_NOT_ALLOWED' },
         headers: CLOSE,
       });
     }
+    if (!c.req.raw.body) return next();
     // The body is read whole here (bodyLimit checks Content-Length first, or counts a chunked
     // body) and the request replaced by one holding it, unread, as bodyLimit itself does: the
     // route (and any bodyLimit of its own) reads that. The deadline bounds a trickled body.
