@@ -1,13 +1,22 @@
 /**
  * A hostile relay for tests: a node:http proxy in front of a real relay that serves a media's
  * download with its blocks changed (bit flips, duplicates, reordering, drops, splices,
- * truncation) and Range honoured, and can rewrite the index to hide what it did.
+ * truncation) and Range honoured, and can rewrite the index and the HLS playlist to hide what
+ * it did. Everything else (the web app's pages and assets too) passes through, so a browser
+ * can load the listener page from the proxy and take it for the relay.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlockFramer, MAGIC_SIZE } from '@mxcast/format';
 
 export type Blocks = Uint8Array[];
+
+/** The tampered download as the proxy serves it: each block's offset, and the total length. */
+export interface TamperedLayout {
+  /** Offset of block i of the tampered download (the magic comes first). */
+  offsets: number[];
+  length: number;
+}
 
 export interface TamperingProxy {
   url: string;
@@ -30,15 +39,23 @@ export async function startTamperingProxy(
     tamperedLength: number,
     blockCount: number,
   ) => Record<string, unknown>,
+  /** Rewrites the HLS playlist (docs/protocol.md "HLS view") given the tampered layout. */
+  rewritePlaylist?: (playlist: string, layout: TamperedLayout) => string,
 ): Promise<TamperingProxy> {
-  const cache = new Map<string, { bytes: Uint8Array; count: number }>();
+  const cache = new Map<string, { bytes: Uint8Array; count: number; offsets: number[] }>();
   const tampered = async (path: string) => {
     let hit = cache.get(path);
     if (!hit) {
       const res = await fetch(upstream + path);
       const { magic, blocks } = splitBlocks(new Uint8Array(await res.arrayBuffer()));
       const out = tamper(blocks);
-      hit = { bytes: Buffer.concat([magic, ...out]), count: out.length };
+      const offsets: number[] = [];
+      let at = magic.length;
+      for (const block of out) {
+        offsets.push(at);
+        at += block.length;
+      }
+      hit = { bytes: Buffer.concat([magic, ...out]), count: out.length, offsets };
       cache.set(path, hit);
     }
     return hit;
@@ -83,6 +100,16 @@ export async function startTamperingProxy(
         body = Buffer.from(
           JSON.stringify(rewriteIndex(JSON.parse(body.toString()), bytes.length, count)),
         );
+      }
+      if (path.includes('/hls/') && rewritePlaylist && up.ok) {
+        const downloadPath = path
+          .split('?')[0]
+          ?.replace(
+            /\/_matrix\/media\/unstable\/org\.matrix\.msc4016\/hls\/([^/]+)\/([^/]+)\/playlist\.m3u8$/,
+            '/_matrix/client/v1/media/download/$1/$2',
+          ) as string;
+        const { bytes, offsets } = await tampered(downloadPath);
+        body = Buffer.from(rewritePlaylist(body.toString(), { offsets, length: bytes.length }));
       }
       res.writeHead(up.status, {
         'content-type': up.headers.get('content-type') ?? 'application/json',
