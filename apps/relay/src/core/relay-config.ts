@@ -127,7 +127,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxListeners: 50_000,
   maxJsonBodyBytes: 64 * 1024,
   requestTimeoutMs: 30_000,
-  headersTimeoutMs: 10_000,
+  headersTimeoutMs: 20_000,
   keepAliveTimeoutMs: 5_000,
   idleTimeoutMs: 60_000,
   maxConnections: 60_000,
