@@ -77,6 +77,23 @@ describe('reloading finished media', () => {
     expect(got.equals(s.bytes)).toBe(true);
   });
 
+  it('checks many media asked for at once after a restart, a few at a time, each once', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
+    const t = await start();
+    const all = [];
+    for (let i = 0; i < 6; i++) all.push(await completeMedia(t, 30 + i));
+    await t.close();
+    const t2 = await start();
+    const answers = await Promise.all(all.flatMap(({ m }) => [getIndex(t2, m), getIndex(t2, m)]));
+    expect(answers.map((a) => [a.state, a.block_count])).toEqual(
+      all.flatMap((_, i) => [
+        ['complete', 30 + i],
+        ['complete', 30 + i],
+      ]),
+    );
+    expect(logs).toEqual([]);
+  });
+
   it('marks a truncated file damaged in its row without rewriting the stored length', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
     const t = await start();

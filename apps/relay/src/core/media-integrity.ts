@@ -23,6 +23,13 @@ import type { RelayMetrics } from './relay-metrics.ts';
 
 export const DAMAGED_REASON = 'DAMAGED';
 
+/**
+ * Files checked at once. Each check keeps one read in libuv's thread pool (4 threads by default),
+ * which the group flush (fdatasync) and history reads share: after a restart, listeners coming
+ * back to many finished media queue here instead of filling the pool.
+ */
+const MAX_CONCURRENT_CHECKS = 2;
+
 /** The answer to any read of a damaged media. */
 export function damagedError(rec: MediaRecord): RelayError {
   return new RelayError(
@@ -38,6 +45,8 @@ export class MediaIntegrity {
    * and mtime then. A reload after idle eviction with the same fingerprint skips re-hashing.
    */
   private readonly verified = new Map<string, string>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly config: RelayConfig,
@@ -84,9 +93,11 @@ export class MediaIntegrity {
     const fingerprint = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
     const hashed = row.sha256 === null || this.verified.get(rec.id) === fingerprint;
     if (offsets && hashed) return;
-    rec.checking = this.check(rec, row, offsets === null, fingerprint).finally(() => {
-      rec.checking = null;
-    });
+    rec.checking = this.inTurn(() => this.check(rec, row, offsets === null, fingerprint)).finally(
+      () => {
+        rec.checking = null;
+      },
+    );
   }
 
   /** The relay wrote this file itself and just completed it: no need to re-hash it on reload. */
@@ -119,14 +130,23 @@ export class MediaIntegrity {
     walk: boolean,
     fingerprint: string,
   ): Promise<void> {
-    const result = await verifyMediaFile({
-      path: this.filePath(rec.id),
-      byteLength: row.byte_length,
-      sha256: this.verified.get(rec.id) === fingerprint ? null : row.sha256,
-      walk,
-      byteOrder: row.byte_order ?? 'be',
-      maxBlockLength: this.config.limits.maxBlockLength,
-    });
+    let result;
+    try {
+      result = await verifyMediaFile({
+        path: this.filePath(rec.id),
+        byteLength: row.byte_length,
+        sha256: this.verified.get(rec.id) === fingerprint ? null : row.sha256,
+        walk,
+        byteOrder: row.byte_order ?? 'be',
+        maxBlockLength: this.config.limits.maxBlockLength,
+      });
+    } catch (err) {
+      // A read error (EIO, a file that vanished mid-read): unchecked bytes are not served whole.
+      result = {
+        damage: `unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        offsets: null,
+      };
+    }
     if (result.damage !== null) return this.markDamaged(rec, result.damage);
     if (row.sha256 !== null) this.verified.set(rec.id, fingerprint);
     if (result.offsets) {
@@ -134,6 +154,19 @@ export class MediaIntegrity {
       // Media completed before runs were persisted: persist them now, once.
       const runs = result.offsets.toRuns(row.byte_length);
       if (runs) this.db.updateMedia(rec.id, { block_runs: JSON.stringify(runs) });
+    }
+  }
+
+  /** Runs `work` when one of MAX_CONCURRENT_CHECKS slots is free (a finished one hands it on). */
+  private async inTurn(work: () => Promise<void>): Promise<void> {
+    if (this.running < MAX_CONCURRENT_CHECKS) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
   }
 
