@@ -94,6 +94,24 @@ describe('reloading finished media', () => {
     expect(logs).toEqual([]);
   });
 
+  it('logs one line at start for media files without a row (not served until --repair)', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
+    const t = await start();
+    const kept = await completeMedia(t, 5);
+    const orphan = await completeMedia(t, 6);
+    await t.close();
+    const db = new Database(join(dataDir, 'relay.db'));
+    db.prepare('DELETE FROM media WHERE media_id = ?').run(orphan.m.id);
+    db.close();
+    const t2 = await start();
+    expect(logs).toEqual([
+      `1 media file(s) in media/ have no row in relay.db (e.g. ${orphan.m.id}): not served; ` +
+        '`mxcast relay --repair` rebuilds their rows, or delete the files',
+    ]);
+    expect((await fetch(indexUrl(t2, orphan.m))).status).toBe(404);
+    expect((await getIndex(t2, kept.m)).state).toBe('complete');
+  });
+
   it('marks a truncated file damaged in its row without rewriting the stored length', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
     const t = await start();

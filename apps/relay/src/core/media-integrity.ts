@@ -100,6 +100,19 @@ export class MediaIntegrity {
     );
   }
 
+  /**
+   * One line when media files have no row (an older relay.db restored from a backup, or a
+   * deletion cut short by a crash): they are not served until `--repair` rebuilds their rows.
+   */
+  reportOrphans(fileIds: readonly string[]): void {
+    const orphans = fileIds.filter((id) => !this.db.getMedia(id));
+    if (orphans.length === 0) return;
+    this.config.log?.(
+      `${orphans.length} media file(s) in media/ have no row in relay.db (e.g. ${orphans[0]}): ` +
+        'not served; `mxcast relay --repair` rebuilds their rows, or delete the files',
+    );
+  }
+
   /** The relay wrote this file itself and just completed it: no need to re-hash it on reload. */
   trust(id: string): void {
     const path = this.filePath(id);

@@ -69,13 +69,11 @@ export class MediaStore {
    */
   start(): void {
     // A lost relay.db opens as an empty one: refuse rather than orphan every file.
-    checkDatabaseNotLost(
-      this.config.dataDir,
-      this.db.mediaCount(),
-      mediaFileIds(this.mediaDir, isMediaId),
-    );
+    const fileIds = mediaFileIds(this.mediaDir, isMediaId);
+    checkDatabaseNotLost(this.config.dataDir, this.db.mediaCount(), fileIds);
     for (const row of this.db.liveMedia()) this.load(row);
     this.integrity.checkFinishedOnStart();
+    this.integrity.reportOrphans(fileIds);
     this.flushTimer = setInterval(() => void this.flushAll(), this.config.flushIntervalMs);
     this.flushTimer.unref();
     const sweepMs = Math.max(1000, Math.min(60_000, this.config.limits.unusedExpiryMs));
