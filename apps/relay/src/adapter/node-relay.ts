@@ -64,7 +64,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     maxPayload: Math.max(1024 * 1024, config.limits.maxBlockLength * 4),
   });
   const listenerWss = new WebSocketServer(listenerServerOptions(config.limits));
-  server.on('upgrade', createUpgradeHandler(core, { listeners: listenerWss, uploads: uploadWss }));
+  const upgrade = createUpgradeHandler(core, { listeners: listenerWss, uploads: uploadWss });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (limiter.isRefused(socket)) socket.destroy();
+    else upgrade(req, socket, head);
+  });
   core.directDownload = directDownload;
   core.queuedBytes = () => {
     let n = 0;
