@@ -119,6 +119,7 @@ export class MediaStore {
     const id = newMediaId();
     const expires = now + this.config.limits.unusedExpiryMs;
     this.db.insertMedia(id, owner, now, expires, geometry ? JSON.stringify(geometry) : null);
+    this.quotas.created(owner);
     this.metrics.mediaCreated++;
     return { id, owner, unusedExpiresAt: expires };
   }
@@ -235,6 +236,7 @@ export class MediaStore {
       block_count: rec.blockCount,
       block_runs: runs ? JSON.stringify(runs) : null,
     });
+    this.quotas.invalidate(rec.owner);
     this.metrics.mediaCompleted++;
     rec.hub.end('complete');
     rec.notifyChange();
@@ -250,6 +252,7 @@ export class MediaStore {
       byte_length: rec.byteLength,
       block_count: rec.blockCount,
     });
+    this.quotas.invalidate(rec.owner);
     rec.hub.end('cancelled');
     rec.notifyChange();
   }
@@ -305,6 +308,7 @@ export class MediaStore {
     rec.state = 'live';
     rec.firstByteAt = now;
     this.db.updateMedia(rec.id, { state: 'live', first_byte_at: now, byte_order: first.byteOrder });
+    this.quotas.turnedLive(rec.owner);
     rec.notifyChange();
   }
 

@@ -3,13 +3,12 @@
  * media live, media stored, bytes stored. Without them one token can reserve ids or fill the disk
  * for everyone.
  *
- * Counting is cheap by construction. The three counts are one SQLite query over the
- * `media(owner, state, …)` index, run only at create and at a media's first byte; each count it
- * walks is bounded by its own quota, so the query costs microseconds however many rows the relay
- * holds. Stored bytes change with every block, so they are an in-memory tally per user, seeded
- * lazily from the database (one indexed SUM) the first time the user uploads, then advanced as
- * blocks commit; the tally is dropped (and re-seeded on next use) when media are deleted and at
- * every sweep, so it never drifts for long.
+ * Counting is cheap: a user's counts (pending, live, stored) and stored bytes are in-memory
+ * tallies, each seeded lazily by one query over the `media(owner, state, …)` index the first time
+ * the user needs it, then advanced where the store changes them (a create, a first byte, a
+ * block). Any other change to the user's media (completion, cancel, delete, expiry) drops the
+ * tallies, re-seeded on next use, and every sweep drops them all (expired ids stop counting), so
+ * they never drift for long and no request scans a table.
  */
 import type { RelayDatabase } from '../storage/relay-database.ts';
 import type { RelayLimits } from './relay-config.ts';
@@ -26,9 +25,17 @@ export const QUOTA_REASONS = {
 
 export type QuotaLimit = keyof typeof QUOTA_REASONS;
 
+interface Counts {
+  pending: number;
+  live: number;
+  stored: number;
+}
+
 export class UserQuotas {
   /** Bytes stored per user, for users seen uploading since the last sweep. */
   private readonly bytes = new Map<string, number>();
+  /** Unexpired pending, live and stored media per user, for users seen since the last sweep. */
+  private readonly counts = new Map<string, Counts>();
 
   constructor(
     private readonly db: RelayDatabase,
@@ -43,16 +50,31 @@ export class UserQuotas {
 
   /** Before a create: the user's unexpired pending ids and stored media are under their quotas. */
   checkCreate(owner: string, now: number): void {
-    const counts = this.db.ownerCounts(owner, now);
+    const counts = this.countsOf(owner, now);
     this.refuseAtLimit('maxPendingMediaPerUser', counts.pending, 'media created and not used yet');
     this.refuseAtLimit('maxStoredMediaPerUser', counts.stored, 'media stored');
   }
 
+  /** A create passed checkCreate and wrote its row. */
+  created(owner: string): void {
+    const counts = this.counts.get(owner);
+    if (counts) counts.pending++;
+  }
+
   /** Before a pending media's first byte makes it live (and stored). */
   checkFirstByte(owner: string, now: number): void {
-    const counts = this.db.ownerCounts(owner, now);
+    const counts = this.countsOf(owner, now);
     this.refuseAtLimit('maxLiveMediaPerUser', counts.live, 'media live');
     this.refuseAtLimit('maxStoredMediaPerUser', counts.stored, 'media stored');
+  }
+
+  /** A pending media got its first byte (after checkFirstByte). */
+  turnedLive(owner: string): void {
+    const counts = this.counts.get(owner);
+    if (!counts) return;
+    counts.pending = Math.max(0, counts.pending - 1);
+    counts.live++;
+    counts.stored++;
   }
 
   /** Before storing `more` bytes of the user's: throws M_TOO_LARGE past the byte quota. */
@@ -75,14 +97,25 @@ export class UserQuotas {
     if (stored !== undefined) this.bytes.set(owner, stored + n);
   }
 
-  /** The user's media changed outside the append path (deleted, cut): re-seed on next use. */
+  /** The user's media changed some other way (completed, cancelled, deleted): re-seed on next use. */
   invalidate(owner: string): void {
     this.bytes.delete(owner);
+    this.counts.delete(owner);
   }
 
   /** Drops every tally (each is re-seeded from the database on its next use). */
   clear(): void {
     this.bytes.clear();
+    this.counts.clear();
+  }
+
+  private countsOf(owner: string, now: number): Counts {
+    let counts = this.counts.get(owner);
+    if (!counts) {
+      counts = this.db.ownerCounts(owner, now);
+      this.counts.set(owner, counts);
+    }
+    return counts;
   }
 
   storedBytes(owner: string): number {
