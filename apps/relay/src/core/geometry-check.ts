@@ -3,16 +3,15 @@
  * "Create"). The relay does arithmetic with it — the HLS view divides by the block duration and
  * prints an integer target duration (RFC 8216 §4.3.3.1) — so every field must be a value the
  * stream format can actually have, not merely a positive number: `frame_ms: 1e-300` once made the
- * playlist say `#EXT-X-TARGETDURATION:NaN`.
+ * playlist say `#EXT-X-TARGETDURATION:NaN`. The rules every reader relies on come from
+ * @mxcast/protocol's geometryProblem; the relay checks more on top (ranges the format allows).
  */
 import { BLOCK_HEADER_SIZE, GCM_TAG_SIZE } from '@mxcast/format';
+import { GEOMETRY_KEY, OPUS_FRAME_MS, geometryProblem } from '@mxcast/protocol';
 import type { StreamGeometry } from '../storage/media-record.ts';
 import { RelayError } from './relay-error.ts';
 
-export const GEOMETRY_KEY = 'org.matrix.msc4016.geometry';
-
-/** Opus frame durations, ms (RFC 6716 §2.1.4); 2.5 is the only one that is not an integer. */
-export const OPUS_FRAME_MS: readonly number[] = [2.5, 5, 10, 20, 40, 60];
+export { GEOMETRY_KEY, OPUS_FRAME_MS };
 /** Sampling rates Opus codes at (RFC 6716 §2); the input rate an OpusHead may declare. */
 export const OPUS_SAMPLE_RATES: readonly number[] = [8000, 12000, 16000, 24000, 48000];
 /** Opus bitrates, bit/s: "from 6 kb/s to 510 kb/s" (RFC 6716 §2.1.1). */
@@ -41,6 +40,10 @@ export function readGeometry(
   if (typeof g !== 'object' || Array.isArray(g))
     throw new RelayError('M_INVALID_PARAM', `${GEOMETRY_KEY} must be an object`);
   const src = g as Record<string, unknown>;
+  const problem = geometryProblem(src, { complete: false });
+  // Its messages say `geometry.<field>`; the create body's key is the full name.
+  if (problem)
+    throw new RelayError('M_INVALID_PARAM', problem.replace(/^geometry\b/, GEOMETRY_KEY));
   const bad = (field: Field, rule: string): RelayError =>
     new RelayError(
       'M_INVALID_PARAM',
