@@ -196,6 +196,10 @@ describe('damaged media files', () => {
     expect(logLinesOf(r, idOf('corrupted'))).toEqual([
       expect.stringContaining('sha256 does not match the completion hash'),
     ]);
+    // Logged once when found, not once per request (a reader cannot flood the log).
+    for (const k of ['truncated', 'extended', 'deleted'] as const)
+      expect(logLinesOf(r, idOf(k))).toHaveLength(1);
+    expect(r.stderr).not.toContain('internal error');
   });
 
   it('serves the intact media as before: same ETag, immutable, same bytes', async () => {

@@ -11,6 +11,8 @@ import {
   indexUrl,
   makeStream,
   startTestRelay,
+  streamingPut,
+  until,
   uploadUrl,
   type TestRelay,
 } from '../testing/relay-fixture.ts';
@@ -110,6 +112,29 @@ describe('reloading finished media', () => {
     ]);
     expect((await fetch(indexUrl(t2, orphan.m))).status).toBe(404);
     expect((await getIndex(t2, kept.m)).state).toBe('complete');
+  });
+
+  it('a live media whose file lost every stored block is damaged, not pending', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mxcast-integrity-'));
+    const t = await start();
+    const m = await createMedia(t);
+    const put = streamingPut(uploadUrl(t, m), t.auth);
+    void put.response.catch(() => undefined);
+    put.push(makeStream(8, 300).bytes);
+    // The stored length reaches the row after a group flush made the bytes durable.
+    await until(() => Number(rowOf(m.id).byte_length) > 0, 5000, 'a flushed length');
+    await t.close();
+    truncateSync(join(dataDir, 'media', `${m.id}.mxc`), 0);
+    const t2 = await start();
+    const res = await fetch(indexUrl(t2, m));
+    expect(res.status).toBe(500);
+    expect(rowOf(m.id)).toMatchObject({
+      state: 'live',
+      damage: expect.stringMatching(/^file has no valid block/),
+    });
+    expect(logs).toEqual([
+      expect.stringContaining(`media ${m.id} damaged: file has no valid block`),
+    ]);
   });
 
   it('marks a truncated file damaged in its row without rewriting the stored length', async () => {

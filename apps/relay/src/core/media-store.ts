@@ -346,6 +346,13 @@ export class MediaStore {
     const path = this.filePath(row.media_id);
     if (!existsSync(path)) return this.integrity.markDamaged(rec, 'file missing');
     const scan = scanMediaFile(path, this.config.limits.maxBlockLength);
+    // The stored length is written only after a group flush made those bytes durable, and the
+    // magic and first block are flushed before it: a file with no valid block at all lost what
+    // listeners already got (emptied, overwritten), which no crash does.
+    if (scan.validLength === 0 && row.byte_length > 0) {
+      const what = `file has no valid block (${scan.stoppedBy ?? 'empty'}), ${row.byte_length} bytes were stored`;
+      return this.integrity.markDamaged(rec, what);
+    }
     rec.offsets = scan.offsets;
     rec.byteLength = scan.validLength;
     rec.byteOrder = scan.byteOrder ?? row.byte_order;

@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import type { RelayCore } from './relay-core.ts';
 import { CORS_HEADERS as CORS } from './cors-headers.ts';
+import { DAMAGED_REASON } from './media-integrity.ts';
 import { RelayError, errorResponse, toRelayError } from './relay-error.ts';
 import { requestBodyGuard } from './request-body-guard.ts';
 import { mountCreateRoute } from '../routes/create-route.ts';
@@ -49,7 +50,8 @@ export function createRelayApp(core: RelayCore): Hono {
   });
   app.onError((thrown) => {
     const err = toRelayError(thrown);
-    if (err.code === 'M_UNKNOWN')
+    // A damaged media was logged once when found (media-integrity.ts), not on every request.
+    if (err.code === 'M_UNKNOWN' && err.fields['org.matrix.msc4016.reason'] !== DAMAGED_REASON)
       core.config.log?.(`internal error: ${(thrown as Error)?.stack ?? String(thrown)}`);
     core.metrics.countError(err.code);
     return errorResponse(err, CORS);
