@@ -4,7 +4,6 @@
  * checked strictly (core/geometry-check.ts). The per-user quotas are checked by the store.
  */
 import type { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { GEOMETRY_KEY, readGeometry } from '../core/geometry-check.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
@@ -13,31 +12,17 @@ import type { StreamGeometry } from '../storage/media-record.ts';
 
 export { GEOMETRY_KEY };
 
-/** A create body is a small JSON object (~150 bytes); anything far larger is not one. */
-export const MAX_CREATE_BODY_BYTES = 4096;
-
 export function mountCreateRoute(app: Hono, core: RelayCore): void {
-  app.post(
-    CREATE_PATH,
-    bodyLimit({
-      maxSize: MAX_CREATE_BODY_BYTES,
-      onError: () => {
-        throw new RelayError(
-          'M_TOO_LARGE',
-          `create body over ${MAX_CREATE_BODY_BYTES} bytes: it should hold only the geometry`,
-        );
-      },
-    }),
-    async (c) => {
-      const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
-      const geometry = parseGeometry(await c.req.text(), core.config.limits.maxBlockLength);
-      const created = core.store.create(user, geometry);
-      return c.json({
-        content_uri: mxcUri(core.config.serverName, created.id),
-        unused_expires_at: created.unusedExpiresAt,
-      });
-    },
-  );
+  // The body's size and time are bounded before this runs (core/request-body-guard.ts).
+  app.post(CREATE_PATH, async (c) => {
+    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+    const geometry = parseGeometry(await c.req.text(), core.config.limits.maxBlockLength);
+    const created = core.store.create(user, geometry);
+    return c.json({
+      content_uri: mxcUri(core.config.serverName, created.id),
+      unused_expires_at: created.unusedExpiresAt,
+    });
+  });
 }
 
 /** The geometry declared in a create body, or null; M_BAD_JSON / M_INVALID_PARAM otherwise. */
