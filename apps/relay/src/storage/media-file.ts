@@ -2,7 +2,7 @@
  * One media's bytes: an append-only file under `<data>/media/`. Writes go to the page cache
  * synchronously (so a history reader sees them at once) and reach the disk in group flushes
  * (fdatasync off the event loop, at most every `flushIntervalMs`): a crash loses at most the
- * last interval, which recovery then cuts back to a whole block (media-recovery.ts).
+ * last interval, which recovery then cuts back to a whole block (media-scan.ts, on start).
  */
 import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, read, writeSync } from 'node:fs';
 

@@ -1,8 +1,10 @@
 /**
  * Re-reads a media file with the same framer the uploads went through, to find where its last
  * whole valid block ends. Used on start for every unfinished media (after a crash the file may end
- * in a partial block, or with bytes that never reached the disk in order), and to rebuild the block
- * index of complete media loaded from disk.
+ * in a partial block, or with bytes that never reached the disk in order) — synchronous, before the
+ * relay listens — and by `mxcast relay --repair` (offline). Complete media are not re-scanned:
+ * their index comes from runs stored at completion and their sha256 is checked by chunked async
+ * reads (media-verify.ts), so a reload never stalls the event loop.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
