@@ -16,8 +16,10 @@ import {
   until,
   uploadUrl,
   useTestRelay,
+  wsUrl,
   type TestRelay,
 } from '../testing/relay-fixture.ts';
+import { collect } from '../testing/ws-collector.ts';
 import { createRelayApp } from './relay-app.ts';
 import { resolveConfig } from './relay-config.ts';
 import { RelayCore } from './relay-core.ts';
@@ -171,6 +173,48 @@ describe('maxStoredBytesPerUser', () => {
     });
     expect(resumed.status).toBe(200);
     expect(await getIndex(t, second)).toMatchObject({ state: 'complete', byte_length: 1164 });
+  });
+});
+
+describe('quotas over every upload transport', () => {
+  const t = useTestRelay({ limits: { maxLiveMediaPerUser: 1, maxStoredBytesPerUser: 1000 } });
+
+  it('tus PATCH stops at the byte quota, keeping the blocks that fit; a WebSocket upload is refused the live quota', async () => {
+    const m = await createMedia(t);
+    const s = makeStream(10);
+    const tus = `${t.url}${P}/tus/${m.server}/${m.id}`;
+    const tusHeaders = { ...t.auth, 'Tus-Resumable': '1.0.0' };
+    expect(
+      (await fetch(tus, { method: 'POST', headers: { ...tusHeaders, 'Upload-Defer-Length': '1' } }))
+        .status,
+    ).toBe(201);
+    const patch = await fetch(tus, {
+      method: 'PATCH',
+      headers: {
+        ...tusHeaders,
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Offset': '0',
+      },
+      body: s.bytes,
+    });
+    const refused = await answer(patch);
+    expect(refused).toMatchObject({ status: 413, reason: 'STORED_BYTES_QUOTA' });
+    // 4 + 8 × 116 = 932 bytes fit in 1000; the 9th block does not.
+    const head = await fetch(tus, { method: 'HEAD', headers: tusHeaders });
+    expect(head.headers.get('upload-offset')).toBe(String(4 + 8 * 116));
+
+    // That media is live: a second one may not start, over the WebSocket upload either.
+    const second = await createMedia(t);
+    const up = collect(wsUrl(t, 'upload/ws', second, `?access_token=${t.token}`));
+    await up.opened;
+    up.ws.send(makeStream(2).bytes);
+    expect((await up.closed).code).toBe(1008);
+    expect(up.messages.at(-1)).toMatchObject({
+      type: 'error',
+      errcode: 'M_LIMIT_EXCEEDED',
+      'org.matrix.msc4016.reason': 'LIVE_MEDIA_QUOTA',
+    });
+    expect(await getIndex(t, second)).toMatchObject({ state: 'pending', byte_length: 0 });
   });
 });
 
