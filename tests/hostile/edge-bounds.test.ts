@@ -5,7 +5,7 @@
  * connection is closed, how many bytes the relay process read meanwhile (rchar of /proc/PID/io:
  * every read() it made, sockets included), its CPU time and resident memory.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -509,6 +509,36 @@ describe('connection caps', () => {
     expect(metrics).toMatch(
       /mxcast_connections_refused_total\{limit="maxConnectionsPerAddress"\} 1\n/,
     );
+  });
+
+  it('a flood of 3000 connection attempts over the cap: all refused, relay file descriptors bounded', async () => {
+    const r = relay();
+    const held = [1, 2, 3].map(() => connect(r.port, '127.0.0.1'));
+    await Promise.all(held.map((c) => c.open));
+    const fds = () => readdirSync(`/proc/${r.child.pid}/fd`).length;
+    const fds0 = fds();
+    let maxFds = fds0;
+    const sampler = setInterval(() => (maxFds = Math.max(maxFds, fds())), 20);
+    const cost = await measure(r, async () => {
+      // 300 attempts every 100 ms: faster than refusals linger, slower than the accept queue.
+      const flood: ReturnType<typeof connect>[] = [];
+      for (let i = 0; i < 10; i++) {
+        for (let j = 0; j < 300; j++) flood.push(connect(r.port, '127.0.0.1'));
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      await Promise.all(flood.map((c) => c.closed));
+      return flood.filter((c) => /^HTTP\/1\.1 429 /.test(c.received())).length;
+    });
+    clearInterval(sampler);
+    // Refused connections linger (1 s) up to 1024 at once; past that they are closed at once.
+    expect(maxFds - fds0).toBeLessThan(1024 + 64);
+    expect(cost.result).toBeGreaterThan(1000); // most read their 429 (the rest were cut without it)
+    expect(cost.rssGrowthMb).toBeLessThan(40);
+    console.log(
+      `3000 refused: ${cost.result} read a 429, relay fds +${maxFds - fds0} at most, ${cost.cpuMs} ms CPU, RSS +${cost.rssGrowthMb.toFixed(1)} MiB`,
+    );
+    for (const c of held) c.socket.destroy();
+    await Promise.all(held.map((c) => c.closed));
   });
 
   it('a WebSocket upgrade over the cap gets the 429 as its answer', async () => {

@@ -14,8 +14,15 @@ import { RelayError } from '../core/relay-error.ts';
 import type { RelayMetrics } from '../core/relay-metrics.ts';
 import { lingeringClose } from './lingering-close.ts';
 
+/**
+ * Refused connections lingering at once (each holds a file descriptor for LINGER_MS); past this a
+ * flood of connection attempts is answered and destroyed at once, so refusals stay bounded too.
+ */
+export const MAX_LINGERING_REFUSED = 1024;
+
 export class ConnectionLimiter {
   private open = 0;
+  private lingeringRefused = 0;
   private readonly perAddress = new Map<string, number>();
   private readonly refused = new WeakSet<Socket>();
 
@@ -46,6 +53,12 @@ export class ConnectionLimiter {
       this.metrics.countError(refusal.code);
       socket.on('error', () => socket.destroy());
       socket.write(rawErrorResponse(refusal));
+      if (this.lingeringRefused >= MAX_LINGERING_REFUSED) {
+        socket.destroy();
+        return false;
+      }
+      this.lingeringRefused++;
+      socket.once('close', () => this.lingeringRefused--);
       lingeringClose(socket);
       return false;
     }
