@@ -9,6 +9,12 @@
  * write() per listener from C: the kernel's own cost, below which no server can go. Helpers
  * live in bench/fanout/.
  *
+ * Series `relay-ws-hostile` repeats each relay WebSocket row with a tenth of its N hostile
+ * (bench/fanout/hostile-crowd.ts: stalled history readers of a 16 MiB finished media and
+ * listener-WebSocket frame flooders) and the rest honest at the live edge; its notes judge the
+ * honest p99 against the clean row's (target: within 10 %) and the relay's peak RSS against its
+ * ceiling (clean peak + history budget + 80 KiB per hostile connection).
+ *
  * A targeted subset (the full run takes ~28 min): `--preset=voice`, `--series=relay-ws,floor`,
  * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`. Such a
  * run is printed but not recorded (bench/run.ts), so the JSON and docs hold only complete runs.
@@ -21,6 +27,7 @@ import {
   breakNotes,
   breakReason,
   floorNotes,
+  hostileNotes,
   table,
   targetNotes,
   type FanoutRow,
@@ -213,6 +220,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ...(rows.some((r) => r.series.startsWith('relay-'))
         ? targetNotes(rows, icecastFound !== null, largestN)
         : []),
+      ...hostileNotes(rows),
       ...breakNotes(rows),
       ...floorNotes(rows, floor !== null),
       ...(icecastFound

@@ -7,6 +7,8 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FanoutPresetName } from './fanout-presets.ts';
+import { HOSTILE_SHARE } from './fanout-servers.ts';
+import type { HostileTarget } from './hostile-crowd.ts';
 import type { ListenerTarget } from './listener-pool.ts';
 import type { LoadEvent, LoadGeneratorConfig, LoadResult } from './load-generator.ts';
 import { PinnedProcess } from './pinned-process.ts';
@@ -21,6 +23,8 @@ export interface ServerUnderTest {
   pid: number;
   upload: UploadTarget;
   listen: ListenerTarget;
+  /** A hostile row: where its hostile tenth connects. */
+  hostile?: HostileTarget;
   close(): Promise<void>;
 }
 
@@ -58,9 +62,12 @@ export async function runScenario(
   gen: PinnedProcess,
   options: ScenarioOptions,
 ): Promise<ScenarioResult> {
+  // A hostile row: N listeners of which a tenth hostile, the rest honest and measured.
+  const hostileCount = server.hostile ? Math.round(options.listeners * HOSTILE_SHARE) : 0;
   const config: LoadGeneratorConfig = {
     preset: options.preset,
-    listeners: options.listeners,
+    listeners: options.listeners - hostileCount,
+    ...(server.hostile ? { hostile: { count: hostileCount, target: server.hostile } } : {}),
     upload: server.upload,
     listen: server.listen,
     holdMs: options.holdMs,

@@ -6,7 +6,13 @@ describe('parseSubset', () => {
   it('keeps the whole bench when no option narrows it', () => {
     const s = parseSubset(['fanout', '--quick']);
     expect(s.presets).toEqual(['low-latency', 'voice']);
-    expect(s.series).toEqual(['relay-ws', 'relay-http', 'icecast-http', 'floor']);
+    expect(s.series).toEqual([
+      'relay-ws',
+      'relay-ws-hostile',
+      'relay-http',
+      'icecast-http',
+      'floor',
+    ]);
     expect(s.listeners).toBeNull();
     expect(s.given).toEqual([]);
   });

@@ -4,10 +4,19 @@
  * uploads the stream in real time, the main thread joins N listeners, holds them for the
  * measurement window and reports. It talks to the bench over stdout, one JSON object a line:
  * `started`, `joined`, `hold-start`, `hold-end`, then `result` (or `error`), and exits.
- * Every wait is bounded, so a run ends by itself whatever the server does.
+ * Every wait is bounded, so a run ends by itself whatever the server does. A hostile row also
+ * opens its hostile crowd (hostile-crowd.ts) once the honest listeners have joined, keeps it up
+ * through the hold, and reports the relay's own counts of what it cut (/metrics).
  */
 import { Worker } from 'node:worker_threads';
 import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
+import {
+  HostileCrowd,
+  type HostileResult,
+  type HostileStats,
+  type HostileTarget,
+} from './hostile-crowd.ts';
+import { metricSum } from './prometheus-text.ts';
 import { ListenerPool, type ListenerTarget } from './listener-pool.ts';
 import { FAILED, SENT, STOP, type UploadTarget } from './stream-uploader.ts';
 
@@ -22,6 +31,8 @@ export interface LoadGeneratorConfig {
   joinTimeoutMs: number;
   /** No listener starts joining after this long: a server that joins too slowly breaks here. */
   joinBudgetMs: number;
+  /** A hostile row: this many hostile connections besides the `listeners` honest ones. */
+  hostile?: { count: number; target: HostileTarget };
 }
 
 export type LoadEvent =
@@ -58,6 +69,7 @@ export interface LoadResult {
   max: number;
   /** CPU the load generator itself used during the hold (both threads), % of one core. */
   generatorCpuPct: number;
+  hostile?: HostileResult;
 }
 
 function emit(e: LoadEvent): void {
@@ -65,6 +77,28 @@ function emit(e: LoadEvent): void {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function relayCounts(port: number): Promise<Omit<HostileResult, keyof HostileStats>> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    const text = await res.text();
+    return {
+      relayStalledCut: metricSum(text, 'mxcast_slow_listeners_total', '{action="stalled"}'),
+      relayFloodersCut: metricSum(text, 'mxcast_listener_messages_refused_total'),
+      relayHistoryBudgetBytes: metricSum(text, 'mxcast_history_budget_bytes'),
+      relayListeners: metricSum(text, 'mxcast_listeners'),
+    };
+  } catch {
+    return {
+      relayStalledCut: null,
+      relayFloodersCut: null,
+      relayHistoryBudgetBytes: null,
+      relayListeners: null,
+    };
+  }
+}
 
 async function main(config: LoadGeneratorConfig): Promise<void> {
   const preset = FANOUT_PRESETS[config.preset];
@@ -101,6 +135,7 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     }
   };
   const pool = new ListenerPool(config.listen, sendTimes, () => Atomics.load(control, SENT));
+  const crowd = config.hostile ? new HostileCrowd(config.hostile.target) : null;
   try {
     for (let waited = 0; Atomics.load(control, SENT) < 3; waited += 20) {
       check();
@@ -115,6 +150,7 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
       config.joinBudgetMs,
     );
     emit({ event: 'joined', ...join });
+    if (crowd && config.hostile) await crowd.start(config.hostile.count);
     check();
     const windowStart = Atomics.load(control, SENT);
     const heldAtStart = pool.startWindow(windowStart);
@@ -127,6 +163,11 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     const holdMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     emit({ event: 'hold-end' });
+    const hostile =
+      crowd && config.hostile
+        ? { ...crowd.stats(), ...(await relayCounts(config.hostile.target.port)) }
+        : undefined;
+    crowd?.close();
     await sleep(config.graceMs);
     check();
     const w = pool.result(heldAtStart);
@@ -149,10 +190,12 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
         skippedMessages: w.skippedMessages,
         ...delays,
         generatorCpuPct: ((cpu.user + cpu.system) / 1000 / holdMs) * 100,
+        ...(hostile ? { hostile } : {}),
       },
     });
   } finally {
     Atomics.store(control, STOP, 1);
+    crowd?.close();
     pool.close();
     await Promise.race([new Promise((r) => worker.once('exit', r)), sleep(2000)]);
     await worker.terminate();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FanoutPreset } from './fanout-presets.ts';
+import { uploadHistoryMedia, type HistoryMedia } from './history-media.ts';
 import { PinnedProcess } from './pinned-process.ts';
 
 const run = promisify(execFile);
@@ -26,6 +27,8 @@ export interface RelayUnderTest {
   wsPath: string;
   downloadPath: string;
   authorization: string;
+  /** A finished media for stalled history readers (`historyBytes` given). */
+  history: HistoryMedia | null;
   close(): Promise<void>;
 }
 
@@ -59,6 +62,8 @@ export async function createRelayDataTemplate(): Promise<RelayDataTemplate> {
 export async function startRelayProcess(
   preset: FanoutPreset,
   template: RelayDataTemplate,
+  /** Also upload a finished media of this many bytes (hostile rows' stalled history readers). */
+  historyBytes = 0,
 ): Promise<RelayUnderTest> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxcast-fanout-relay-'));
   const cleanup = (): Promise<void> => rm(dataDir, { recursive: true, force: true });
@@ -97,6 +102,8 @@ export async function startRelayProcess(
     if (!created.ok || !m)
       throw new Error(`create answered ${created.status} ${JSON.stringify(body)}`);
     const [, server, id] = m;
+    const history =
+      historyBytes > 0 ? await uploadHistoryMedia(url, authorization, historyBytes) : null;
     const started = proc;
     return {
       port,
@@ -105,6 +112,7 @@ export async function startRelayProcess(
       wsPath: `${P}/ws/${server}/${id}?from=live`,
       downloadPath: `/_matrix/client/v1/media/download/${server}/${id}`,
       authorization,
+      history,
       close: async () => {
         await started.stop();
         await cleanup();

@@ -1,0 +1,107 @@
+/** The hostile crowd against a stand-in server on loopback that records what each socket sends. */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { floodFrame, HostileCrowd } from './hostile-crowd.ts';
+import { metricSum } from './prometheus-text.ts';
+
+interface Conn {
+  socket: net.Socket;
+  head: string;
+  bytes: number;
+}
+
+let server: net.Server | null = null;
+let crowd: HostileCrowd | null = null;
+afterEach(async () => {
+  crowd?.close();
+  await new Promise((r) => (server ? server.close(r) : r(null)));
+  server = null;
+});
+
+/** Answers 101 to upgrades of the live path, nothing to anything else; records every byte. */
+async function standIn(conns: Conn[]): Promise<number> {
+  server = net.createServer((socket) => {
+    const c: Conn = { socket, head: '', bytes: 0 };
+    conns.push(c);
+    socket.on('data', (d: Buffer) => {
+      c.bytes += d.length;
+      if (!c.head.includes('\r\n\r\n')) {
+        c.head += d.toString('latin1');
+        if (c.head.startsWith('GET /live') && c.head.includes('\r\n\r\n'))
+          socket.write('HTTP/1.1 101 Switching Protocols\r\n\r\n');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const until = async (check: () => boolean, ms = 5000) => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('HostileCrowd', () => {
+  it('opens stalled readers (WS from 0 and a download) and flooders that reconnect when cut', async () => {
+    const conns: Conn[] = [];
+    const port = await standIn(conns);
+    crowd = new HostileCrowd({
+      port,
+      historyWsPath: '/history-ws?from=0',
+      historyDownloadPath: '/history-download',
+      liveWsPath: '/live',
+      stalledLifetimeMs: 60_000,
+    });
+    await crowd.start(4);
+    await until(() => conns.filter((c) => c.head.includes('\r\n\r\n')).length === 4);
+    const heads = conns.map((c) => c.head.split('\r\n')[0]).sort();
+    expect(heads).toEqual([
+      'GET /history-download HTTP/1.1',
+      'GET /history-ws?from=0 HTTP/1.1',
+      'GET /live HTTP/1.1',
+      'GET /live HTTP/1.1',
+    ]);
+    const wsHead = conns.find((c) => c.head.startsWith('GET /history-ws'))?.head ?? '';
+    expect(wsHead).toMatch(/Upgrade: websocket/);
+    // RFC 6455 §4.1: the key is 16 random bytes, base64 (a server refuses any other length).
+    const key = /Sec-WebSocket-Key: (\S+)/.exec(wsHead)?.[1] ?? '';
+    expect(Buffer.from(key, 'base64').length).toBe(16);
+    // The flooders send frames past their request; the stalled readers nothing more.
+    const flooders = conns.filter((c) => c.head.startsWith('GET /live'));
+    await until(() => flooders.every((c) => c.bytes > c.head.length + 10 * 1032));
+    for (const c of conns.filter((x) => !x.head.startsWith('GET /live')))
+      expect(c.bytes).toBe(c.head.length);
+    // Cut one flooder: it comes back.
+    flooders[0]?.socket.destroy();
+    await until(() => conns.filter((c) => c.head.startsWith('GET /live')).length === 3);
+    expect(crowd.stats()).toMatchObject({ stalledReaders: 2, flooders: 2, floodersClosed: 1 });
+    expect(crowd.stats().framesSent).toBeGreaterThan(20);
+  });
+
+  it('builds a masked binary frame with a 16-bit length', () => {
+    const f = floodFrame(1024);
+    expect([...f.subarray(0, 8)]).toEqual([0x82, 0x80 | 126, 4, 0, 0, 0, 0, 0]);
+    expect(f.length).toBe(8 + 1024);
+    expect(() => floodFrame(100)).toThrow(RangeError);
+  });
+});
+
+describe('metricSum', () => {
+  const text = [
+    '# HELP mxcast_slow_listeners_total x',
+    'mxcast_slow_listeners_total{action="moved"} 2',
+    'mxcast_slow_listeners_total{action="stalled"} 7',
+    'mxcast_history_budget_bytes 65536',
+  ].join('\n');
+
+  it('reads one labelled sample, all samples, or null when absent', () => {
+    expect(metricSum(text, 'mxcast_slow_listeners_total', '{action="stalled"}')).toBe(7);
+    expect(metricSum(text, 'mxcast_slow_listeners_total')).toBe(9);
+    expect(metricSum(text, 'mxcast_history_budget_bytes')).toBe(65536);
+    expect(metricSum(text, 'mxcast_listener_messages_refused_total')).toBeNull();
+  });
+});

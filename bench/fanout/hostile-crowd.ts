@@ -1,0 +1,188 @@
+/**
+ * The hostile tenth of a `relay-ws-hostile` row (docs/operations.md "Listeners and memory"), run
+ * in the load generator beside the honest listeners:
+ * - stalled history readers: half of the crowd, alternately a WebSocket `from=0` and an HTTP
+ *   download of a finished media of several MB, sending their request and then never reading
+ *   a byte (the socket paused). The relay cuts them after `historyStallMs`; each is replaced
+ *   after `stalledLifetimeMs` (a paused socket cannot see that cut), so the crowd stays whole for
+ *   the entire hold;
+ * - frame flooders: the other half, WebSocket listeners of the live media that read (and drop)
+ *   what they get and send masked 1 KiB binary frames, a burst every few ms, which a listener
+ *   has no reason to send; when the relay closes one, it reconnects after a short pause.
+ * Every socket is raw (node:net), like the honest pool's.
+ */
+import net from 'node:net';
+
+export interface HostileTarget {
+  port: number;
+  /** WebSocket path of a finished media from block 0. */
+  historyWsPath: string;
+  /** Download path of that media (the whole file). */
+  historyDownloadPath: string;
+  /** WebSocket path of the live media. */
+  liveWsPath: string;
+  /** A stalled reader is replaced after this long (longer than the relay's historyStallMs). */
+  stalledLifetimeMs: number;
+}
+
+export interface HostileStats {
+  stalledReaders: number;
+  flooders: number;
+  /** Stalled readers opened in all (the replacements included). */
+  stalledOpened: number;
+  /** Frames the flooders wrote. */
+  framesSent: number;
+  /** Flooder connections the relay closed (each then reconnected). */
+  floodersClosed: number;
+  /** Flooder connections the relay answered with anything but 101 (then retried). */
+  floodersRefused: number;
+}
+
+/** What a hostile row's crowd did, and what the relay says it cut (its /metrics at hold end). */
+export interface HostileResult extends HostileStats {
+  /** mxcast_slow_listeners_total{action="stalled"}: history readers cut without progress. */
+  relayStalledCut: number | null;
+  /** mxcast_listener_messages_refused_total, all reasons: listeners closed for what they sent. */
+  relayFloodersCut: number | null;
+  /** mxcast_history_budget_bytes at hold end. */
+  relayHistoryBudgetBytes: number | null;
+  /** mxcast_listeners, both transports, at hold end: honest and hostile listeners the relay counts. */
+  relayListeners: number | null;
+}
+
+/** Frames a flooder writes per burst, and the pause between bursts. */
+const BURST_FRAMES = 8;
+const BURST_EVERY_MS = 10;
+const RECONNECT_MS = 250;
+
+/** A masked (RFC 6455 §5.3) binary frame of `size` (126..65535) bytes of zeros, mask key 0. */
+export function floodFrame(size = 1024): Buffer {
+  if (size < 126 || size > 0xffff) throw new RangeError(`flood frame size ${size}`);
+  const frame = Buffer.alloc(8 + size);
+  frame[0] = 0x82; // FIN + binary
+  frame[1] = 0x80 | 126; // masked, 16-bit length
+  frame.writeUInt16BE(size, 2);
+  // Mask key 0 (bytes 4..7) leaves the zero payload as it is.
+  return frame;
+}
+
+export function upgradeRequest(port: number, path: string): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+    'Connection: Upgrade\r\nSec-WebSocket-Key: bXhjYXN0LWhvc3RpbGUxNg==\r\n' +
+    'Sec-WebSocket-Version: 13\r\n\r\n'
+  );
+}
+
+export class HostileCrowd {
+  readonly #t: HostileTarget;
+  readonly #frame = floodFrame();
+  readonly #sockets = new Set<net.Socket>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #closed = false;
+  #stats: HostileStats = {
+    stalledReaders: 0,
+    flooders: 0,
+    stalledOpened: 0,
+    framesSent: 0,
+    floodersClosed: 0,
+    floodersRefused: 0,
+  };
+
+  constructor(target: HostileTarget) {
+    this.#t = target;
+  }
+
+  /** Opens `count` hostile connections (half stalled readers, half flooders). */
+  async start(count: number): Promise<void> {
+    const stalled = Math.ceil(count / 2);
+    this.#stats.stalledReaders = stalled;
+    this.#stats.flooders = count - stalled;
+    const opening: Promise<void>[] = [];
+    for (let i = 0; i < stalled; i++) opening.push(this.#stalled(i % 2 === 0));
+    for (let i = stalled; i < count; i++) opening.push(this.#flooder());
+    await Promise.all(opening);
+  }
+
+  stats(): HostileStats {
+    return { ...this.#stats };
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  #later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      if (!this.#closed) fn();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  #open(onConnect: (s: net.Socket) => void): net.Socket {
+    const socket = net.connect({ host: '127.0.0.1', port: this.#t.port }, () => onConnect(socket));
+    this.#sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => this.#sockets.delete(socket));
+    return socket;
+  }
+
+  /** Sends its request, never reads; replaced by a fresh one after stalledLifetimeMs. */
+  #stalled(ws: boolean): Promise<void> {
+    const t = this.#t;
+    this.#stats.stalledOpened++;
+    return new Promise((resolve) => {
+      const request = ws
+        ? upgradeRequest(t.port, t.historyWsPath)
+        : `GET ${t.historyDownloadPath} HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\n\r\n`;
+      const socket = this.#open((s) => {
+        s.pause();
+        s.write(request, () => resolve());
+      });
+      socket.pause();
+      socket.once('close', () => resolve());
+      this.#later(t.stalledLifetimeMs, () => {
+        socket.destroy();
+        void this.#stalled(ws);
+      });
+    });
+  }
+
+  /** Connects to the live media, then floods frames until the relay closes it; reconnects. */
+  #flooder(): Promise<void> {
+    return new Promise((resolve) => {
+      let flooding = false;
+      const socket = this.#open((s) => s.write(upgradeRequest(this.#t.port, this.#t.liveWsPath)));
+      socket.on('data', (chunk: Buffer) => {
+        if (flooding) return;
+        if (!chunk.subarray(0, 16).toString('latin1').startsWith('HTTP/1.1 101')) {
+          this.#stats.floodersRefused++;
+          socket.destroy();
+          return;
+        }
+        flooding = true;
+        resolve();
+        const burst = () => {
+          if (socket.destroyed || this.#closed) return;
+          // A relay that stopped reading must not make the generator queue without bound.
+          if (socket.writableLength > 64 * 1024) return this.#later(BURST_EVERY_MS, burst);
+          for (let i = 0; i < BURST_FRAMES; i++) {
+            this.#stats.framesSent++;
+            if (!socket.write(this.#frame)) break;
+          }
+          this.#later(BURST_EVERY_MS, burst);
+        };
+        burst();
+      });
+      socket.once('close', () => {
+        resolve();
+        if (this.#closed) return;
+        if (flooding) this.#stats.floodersClosed++;
+        this.#later(RECONNECT_MS, () => void this.#flooder());
+      });
+    });
+  }
+}
