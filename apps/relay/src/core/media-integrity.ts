@@ -93,11 +93,15 @@ export class MediaIntegrity {
     const fingerprint = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
     const hashed = row.sha256 === null || this.verified.get(rec.id) === fingerprint;
     if (offsets && hashed) return;
-    rec.checking = this.inTurn(() => this.check(rec, row, offsets === null, fingerprint)).finally(
-      () => {
+    rec.checking = this.inTurn(() => this.check(rec, row, offsets === null, fingerprint))
+      .catch((err: unknown) => {
+        // Not even the mark could be written (the database closed under a shutdown): refuse in
+        // memory, never serve unchecked; the next start checks again.
+        rec.damage ??= `not checked (${(err as Error).message})`;
+      })
+      .finally(() => {
         rec.checking = null;
-      },
-    );
+      });
   }
 
   /**
