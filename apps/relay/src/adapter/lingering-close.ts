@@ -42,7 +42,8 @@ export function lingeringClose(socket: Socket): void {
   // node:http resumes the socket to drain the request after the response's 'finish' listeners
   // run (resOnFinish → req._dump); pause again once that is done.
   setImmediate(() => socket.pause());
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  // unref: a lingering connection must not hold a stopping relay open.
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(timer));
 }
 

@@ -41,7 +41,7 @@ export function guardListenerInbound(
     socket.pause();
     // ws resumes the socket on the next tick after a receiver error: pause after that too.
     setImmediate(() => socket.pause());
-    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     socket.once('close', () => clearTimeout(timer));
   };
 
