@@ -10,7 +10,7 @@
  * and has nothing buffered (outputSize 0) once its headers are flushed; otherwise (a pipelined
  * response not yet at the head of the connection) the block goes through res.write.
  * The backlog is res.writableLength: the bytes queued in the response and its socket.
- * The sink carries the relay's history pacing (history-pacing.ts), so every Node download's
+ * The sink carries the relay's history pacing (core/history-pacing.ts), so every Node download's
  * history reads are bounded by the relay-wide budget and dropped when stalled.
  */
 import type { ServerResponse } from 'node:http';
@@ -21,7 +21,7 @@ import { RelayCore, type DirectDownload } from '../core/relay-core.ts';
 import type { DownloadSink } from '../fanout/download-pump.ts';
 import type { HistoryPacing } from '../fanout/history-pacer.ts';
 import type { SharedBlock } from '../fanout/shared-block.ts';
-import { historyPacingOf } from './history-pacing.ts';
+import { historyPacingOf } from '../core/history-pacing.ts';
 
 /** node:http's fields the direct path checks (stable since node 0.x, not in @types/node). */
 interface ResponseInternals {
@@ -90,8 +90,8 @@ class NodeResponseSink implements DownloadSink {
 /**
  * Installed as `core.directDownload` and called as that method (`core.directDownload?.(…)`), so
  * `this` is the relay's core: that is how the sink finds the relay's history pacing without the
- * DirectDownload signature changing (the download route could pass `history` to pumpDownload
- * itself; then this lookup is redundant but harmless).
+ * DirectDownload signature changing. (The download route could pass `history:
+ * historyPacingOf(core)` to pumpDownload itself; this lookup is then redundant but harmless.)
  */
 export const directDownload: DirectDownload = function (
   this: unknown,

@@ -20,7 +20,7 @@ import { HistoryPacer } from '../fanout/history-pacer.ts';
 import type { EndReason, EndState, HubListener } from '../fanout/media-hub.ts';
 import { wsTextFrame, type SharedBlock } from '../fanout/shared-block.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
-import { historyPacingOf } from './history-pacing.ts';
+import { historyPacingOf } from '../core/history-pacing.ts';
 /** WebSocket.OPEN (ws's readyState constants are on the class, a value import of ws). */
 const OPEN = 1;
 

@@ -1,9 +1,10 @@
 /**
  * One relay's history pacing (fanout/history-pacer.ts): its HistoryBudget, sized by
  * limits.historyBudgetBytes, shared by every WebSocket listener replaying history and every HTTP
- * download reading stored bytes, and shown in /metrics. Made on first use, once per RelayCore.
+ * download reading stored bytes, and shown in /metrics. Made on first use, once per RelayCore
+ * (kept beside it rather than in it, so RelayCore need not know about history readers).
  */
-import type { RelayCore } from '../core/relay-core.ts';
+import type { RelayCore } from './relay-core.ts';
 import { HistoryBudget } from '../fanout/history-budget.ts';
 import type { HistoryPacing } from '../fanout/history-pacer.ts';
 
