@@ -18,7 +18,7 @@ export {
   INDEX_MAX_COUNT,
   mediaPath,
 } from './protocol-paths.ts';
-export { matchMxc, formatMxc, mxcPathSegment, MEDIA_ID_PATTERN, type MxcUri } from './mxc-uri.ts';
+export { matchMxc, formatMxc, mxcPathSegment, type MxcUri } from './mxc-uri.ts';
 export {
   GEOMETRY_KEY,
   STREAM_KEY,

@@ -13,13 +13,11 @@ export interface MxcUri {
 
 /**
  * Server names may carry a port and IPv6 literals (Matrix spec "Server names": host, IPv4,
- * `[IPv6]`, optional `:port`). Media ids are the Matrix spec's `[A-Za-z0-9_-]`; the relay mints
- * ≥ 22 of them (128 random bits, docs/protocol.md) but parses any length, as clients do.
+ * `[IPv6]`, optional `:port`). Media ids are the Matrix spec's `[A-Za-z0-9_-]`, any length: the
+ * relay mints and accepts only its own 22–64 (apps/relay media-id.ts, a policy of that relay),
+ * but a client talks to any relay.
  */
 const MXC = /^mxc:\/\/([A-Za-z0-9.\-:[\]]+)\/([A-Za-z0-9_-]+)$/;
-
-/** A media id as the Matrix spec allows it (the relay's routes check ids with this). */
-export const MEDIA_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 /** The parts of an mxc URI, or null when `uri` is not one. */
 export function matchMxc(uri: string): MxcUri | null {
