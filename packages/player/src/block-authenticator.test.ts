@@ -79,6 +79,29 @@ describe('BlockAuthenticator', async () => {
     expect(await code(again.open(await block(cipher, 9)))).toBe('TAMPERED');
   });
 
+  it('requires exactly the seq a reader derived itself (an HLS segment start), also over a follow-on', async () => {
+    const auth = new BlockAuthenticator(cipher);
+    await auth.open(await block(cipher, 0));
+    await auth.open(await block(cipher, 1));
+    auth.requireNext(18);
+    // Block 2 would have followed block 1, but the reader asked for the segment at 18.
+    expect(await code(auth.open(await block(cipher, 2)))).toBe('TAMPERED');
+    const again = new BlockAuthenticator(cipher);
+    await again.open(await block(cipher, 0));
+    again.requireNext(18);
+    expect(await code(again.open(await block(cipher, 10)))).toBe('TAMPERED');
+    const ok = new BlockAuthenticator(cipher);
+    await ok.open(await block(cipher, 0));
+    ok.requireNext(18);
+    expect(await code(ok.open(await block(cipher, 18)))).toBe('ok');
+    expect(await code(ok.open(await block(cipher, 19)))).toBe('ok');
+    expect(ok.expectedSeq).toBe(20);
+    // Checked before anything authenticated too: a wrong seq is tampering, not a key problem.
+    const fresh = new BlockAuthenticator(cipher);
+    fresh.requireNext(0);
+    expect(await code(fresh.open(await block(cipher, 1)))).toBe('TAMPERED');
+  });
+
   it('calls a first failure a wrong key and a later one tampering', async () => {
     const other = await createBlockCipher(generateEncryptedFile('mxc://localhost/other'));
     expect(await code(new BlockAuthenticator(cipher).open(await block(other, 0)))).toBe(

@@ -34,6 +34,17 @@ export class BlockAuthenticator {
   }
 
   /**
+   * The next block must carry exactly `seq`: the reader derived its position itself, from
+   * something other than the relay's bytes (an HLS segment the player asked for starts at the
+   * seq the stream geometry fixes for its place in the playlist, docs/web.md). Unlike
+   * allowJump, the block that would simply have followed is refused too.
+   */
+  requireNext(seq: number): void {
+    this.#expected = seq;
+    this.#allowedJump = undefined;
+  }
+
+  /**
    * The relay says it skipped this (slow) listener ahead to `toSeq` (WebSocket `skipped`,
    * docs/protocol.md): a jump the player did not make, so only forward — a "skip" back to an
    * earlier seq would let a relay replay authenticated blocks. Returns whether anything was

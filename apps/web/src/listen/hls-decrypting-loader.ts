@@ -16,10 +16,16 @@ import type {
   LoaderStats,
   NullableNetworkDetails,
 } from 'hls.js';
+import type { SegmentPlan } from './hls-segment-plan.ts';
 import { RemuxError, type HlsSegmentRemuxer } from './hls-segment-remuxer.ts';
 
 export interface DecryptingLoaderHooks {
   remuxer: HlsSegmentRemuxer;
+  /**
+   * Which blocks segment `sn` must hold; `tail` = the last segment of a finished playlist
+   * (hls.js `frag.endList`), which may be shorter.
+   */
+  plan(sn: number, tail: boolean): SegmentPlan;
   onEos(): void;
   /** Authentication failures are fatal at once: retrying cannot fix a wrong key. */
   onFatal(error: RemuxError): void;
@@ -37,7 +43,8 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
     ): void {
       const frag = (context as FragmentLoaderContext).frag as
         FragmentLoaderContext['frag'] | undefined;
-      const isInit = frag?.sn === 'initSegment';
+      const sn = frag?.sn;
+      const isInit = sn === 'initSegment';
       const offset = context.rangeStart ?? 0;
       super.load(context, config, {
         ...callbacks,
@@ -50,10 +57,15 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
           const bytes = new Uint8Array(response.data as ArrayBuffer);
           const work = isInit
             ? hooks.remuxer.init(bytes)
-            : hooks.remuxer.segment(bytes, offset).then((s) => {
-                if (s.eos) hooks.onEos();
-                return s.data;
-              });
+            : typeof sn !== 'number'
+              ? Promise.reject(new RemuxError('BAD_STREAM', 'a fragment without a segment number'))
+              : Promise.resolve()
+                  .then(() => hooks.plan(sn, frag?.endList === true))
+                  .then((plan) => hooks.remuxer.segment(bytes, offset, plan))
+                  .then((s) => {
+                    if (s.eos) hooks.onEos();
+                    return s.data;
+                  });
           work.then(
             (data) => {
               const out = data.buffer.slice(

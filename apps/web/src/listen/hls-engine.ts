@@ -8,6 +8,7 @@ import Hls, { type ErrorData } from 'hls.js';
 import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
 import { UNSTABLE_PREFIX, mxcPath } from '@mxcast/client';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
+import { segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
 import type {
   EngineHooks,
@@ -24,6 +25,11 @@ export interface HlsEngineOptions {
   context: AudioContext;
   destination: AudioNode;
   hooks: EngineHooks;
+  /**
+   * The stream geometry (the listen link's `g`, else the index): which blocks each segment
+   * must hold follows from it, not from the bytes the relay sends (hls-segment-plan.ts).
+   */
+  geometry: SegmentGeometry | null;
   /** The newest audio the relay holds (seconds), from the page's index polling. */
   liveEdge: () => number | null;
   /** The upload's state from the page's index polling (null before the first answer). */
@@ -73,10 +79,20 @@ export class HlsEngine implements ListenEngine {
       );
       return;
     }
+    const geometry = this.#o.geometry;
+    if (!geometry) {
+      // Without it no segment could be checked for drops or replays: refuse rather than trust.
+      this.#fail(
+        'BAD_STREAM',
+        'No stream geometry in the link or the index: the HLS view needs it.',
+      );
+      return;
+    }
     const cipher = await createBlockCipher(file, { backend: 'webcrypto' });
     const remuxer = new HlsSegmentRemuxer(cipher);
     const fLoader = createDecryptingLoader({
       remuxer,
+      plan: (sn, tail) => segmentPlan(geometry, sn, tail),
       onEos: () => (this.#eos = true),
       onFatal: (error: RemuxError) => this.#fail(error.code, error.message),
     });

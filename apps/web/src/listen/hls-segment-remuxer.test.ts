@@ -12,6 +12,7 @@ import {
 } from '@mxcast/format';
 import { OggOpusPager } from '@mxcast/ogg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { SegmentPlan } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, RemuxError } from './hls-segment-remuxer.ts';
 
 const AUDIO_BLOCKS = 16;
@@ -59,6 +60,12 @@ function range(s: Stream, firstSeq: number, count: number): { bytes: Uint8Array;
   return { bytes: s.bytes.subarray(first.offset, last.offset + last.length), offset: first.offset };
 }
 
+/** Segment `sn` of PER_SEGMENT blocks from block 2 on (the last one, the tail, is shorter). */
+function plan(sn: number): SegmentPlan {
+  const firstSeq = 2 + sn * PER_SEGMENT;
+  return { sn, firstSeq, blocks: PER_SEGMENT, tail: firstSeq + PER_SEGMENT >= AUDIO_BLOCKS + 2 };
+}
+
 function tfdt(fragment: Uint8Array): bigint {
   const at = Buffer.from(fragment).indexOf('tfdt') + 8;
   return new DataView(fragment.buffer, fragment.byteOffset).getBigUint64(at);
@@ -82,7 +89,7 @@ describe('HlsSegmentRemuxer', () => {
         seq,
         Math.min(PER_SEGMENT, stream.blocks.length - seq),
       );
-      const segment = await remuxer.segment(bytes, offset);
+      const segment = await remuxer.segment(bytes, offset, plan((seq - 2) / PER_SEGMENT));
       expect(segment.firstSeq).toBe(seq);
       // Decode time = samples before the segment's first page (RFC 7845 granules count from 0).
       expect(tfdt(segment.data)).toBe(BigInt((seq - 2) * 12 * 960));
@@ -113,9 +120,11 @@ describe('HlsSegmentRemuxer', () => {
     const remuxer = new HlsSegmentRemuxer(await createBlockCipher(file));
     await remuxer.init(stream.bytes.subarray(0, stream.blocks[2]!.offset));
     const late = range(stream, 14, 4);
-    const early = range(stream, 2, 3);
-    expect(tfdt((await remuxer.segment(late.bytes, late.offset)).data)).toBe(BigInt(12 * 12 * 960));
-    expect(tfdt((await remuxer.segment(early.bytes, early.offset)).data)).toBe(0n);
+    const early = range(stream, 2, PER_SEGMENT);
+    expect(tfdt((await remuxer.segment(late.bytes, late.offset, plan(2))).data)).toBe(
+      BigInt(12 * 12 * 960),
+    );
+    expect(tfdt((await remuxer.segment(early.bytes, early.offset, plan(0))).data)).toBe(0n);
   });
 
   it('refuses a wrong key before anything is played', async () => {
@@ -132,23 +141,102 @@ describe('HlsSegmentRemuxer', () => {
     const remuxer = new HlsSegmentRemuxer(await createBlockCipher(file));
     await remuxer.init(stream.bytes.subarray(0, stream.blocks[2]!.offset));
     const { bytes, offset } = range(stream, 2, PER_SEGMENT);
-    const copy = bytes.slice();
+    const copy = new Uint8Array(bytes); // a copy: Buffer.slice would alter the shared stream
     const target = stream.blocks[4]!;
     const at = target.offset - offset;
     const header = parseBlockHeader(copy, at, 'be');
     const ciphertext = copy.slice(at + 16, at + 16 + header.length);
     ciphertext[10]! ^= 0x01;
     copy.set(encodeBlock(4, ciphertext), at); // a fresh CRC: only the GCM tag can tell
-    const error = await remuxer.segment(copy, offset).catch((e: unknown) => e);
+    const error = await remuxer.segment(copy, offset, plan(0)).catch((e: unknown) => e);
     expect((error as RemuxError).code).toBe('TAMPERED');
     expect((error as Error).message).toMatch(/block 4/);
   });
 
-  it('names a segment that does not start on a block boundary as a bad stream', async () => {
+  // The relay lists each segment as whole blocks at a block boundary: bytes that do not frame
+  // there are broken framing at a known boundary, TAMPERED in the player's vocabulary.
+  it('refuses a segment that does not start on a block boundary as tampered', async () => {
     const remuxer = new HlsSegmentRemuxer(await createBlockCipher(file));
     await remuxer.init(stream.bytes.subarray(0, stream.blocks[2]!.offset));
-    const { bytes, offset } = range(stream, 2, 2);
-    const error = await remuxer.segment(bytes.subarray(3), offset + 3).catch((e: unknown) => e);
-    expect((error as RemuxError).code).toBe('BAD_STREAM');
+    const { bytes, offset } = range(stream, 2, PER_SEGMENT);
+    const error = await remuxer
+      .segment(bytes.subarray(3), offset + 3, plan(0))
+      .catch((e: unknown) => e);
+    expect((error as RemuxError).code).toBe('TAMPERED');
+  });
+});
+
+/** The bytes of the given blocks, back to back, as a relay would serve them for one segment. */
+function served(seqs: number[]): { bytes: Uint8Array; offset: number } {
+  const parts = seqs.map((seq) => {
+    const b = stream.blocks[seq]!;
+    return stream.bytes.subarray(b.offset, b.offset + b.length);
+  });
+  return { bytes: Buffer.concat(parts), offset: stream.blocks[seqs[0]!]!.offset };
+}
+const seqs = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+async function ready(): Promise<HlsSegmentRemuxer> {
+  const remuxer = new HlsSegmentRemuxer(await createBlockCipher(file));
+  await remuxer.init(stream.bytes.subarray(0, stream.blocks[2]!.offset));
+  return remuxer;
+}
+
+async function codeOf(remuxer: HlsSegmentRemuxer, blocks: number[], sn: number): Promise<string> {
+  const { bytes, offset } = served(blocks);
+  return remuxer.segment(bytes, offset, plan(sn)).then(
+    () => 'ok',
+    (e: unknown) => (e instanceof RemuxError ? e.code : String(e)),
+  );
+}
+
+describe('HlsSegmentRemuxer: the seq check (a relay cannot drop, replay or reorder)', () => {
+  it('refuses a block dropped, replayed or reordered inside a segment', async () => {
+    const dropped = [2, 3, 5, 6, 7, 8];
+    const replayed = [2, 3, 3, 4, 5, 6];
+    const reordered = [2, 3, 5, 4, 6, 7];
+    for (const blocks of [dropped, replayed, reordered])
+      expect(await codeOf(await ready(), blocks, 0)).toBe('TAMPERED');
+    expect(await codeOf(await ready(), seqs(2, 8), 0)).toBe('ok');
+  });
+
+  it('carries the seq from segment to segment: a segment replayed in order is refused', async () => {
+    const remuxer = await ready();
+    expect(await codeOf(remuxer, seqs(2, 8), 0)).toBe('ok');
+    expect(await codeOf(remuxer, seqs(2, 8), 1)).toBe('TAMPERED'); // segment 0 again as 1
+  });
+
+  it('a segment hls.js jumps to must start at the seq its place fixes, not where the relay says', async () => {
+    const remuxer = await ready();
+    expect(await codeOf(remuxer, seqs(2, 8), 0)).toBe('ok');
+    // hls.js asks for the tail (segment 2: blocks 14–17); the relay serves segment 1, which
+    // would have followed on from segment 0.
+    expect(await codeOf(remuxer, seqs(8, 14), 2)).toBe('TAMPERED');
+    const fresh = await ready();
+    expect(await codeOf(fresh, seqs(14, 18), 2)).toBe('ok'); // the real tail, jumped to
+    expect(await codeOf(fresh, seqs(2, 8), 0)).toBe('ok'); // and back to the start (a seek)
+    expect(await codeOf(fresh, seqs(8, 14), 1)).toBe('ok'); // then on in order
+  });
+
+  it('refuses a segment with fewer or more blocks than listed; only the tail may be short', async () => {
+    expect(await codeOf(await ready(), seqs(2, 7), 0)).toBe('TAMPERED');
+    expect(await codeOf(await ready(), seqs(2, 9), 0)).toBe('TAMPERED');
+    expect(await codeOf(await ready(), seqs(14, 17), 2)).toBe('ok');
+  });
+
+  it('remuxes loads that overlap one at a time (hls.js may start one while another decrypts)', async () => {
+    const remuxer = await ready();
+    const later = served(seqs(8, 14));
+    const first = served(seqs(2, 8));
+    const results = await Promise.all([
+      remuxer.segment(later.bytes, later.offset, plan(1)),
+      remuxer.segment(first.bytes, first.offset, plan(0)),
+      remuxer.segment(later.bytes, later.offset, plan(1)),
+    ]);
+    expect(results.map((r) => [r.firstSeq, r.lastSeq])).toEqual([
+      [8, 13],
+      [2, 7],
+      [8, 13],
+    ]);
   });
 });

@@ -1,12 +1,17 @@
 /**
  * Turns the relay's HLS byte ranges into what MSE plays: the EXT-X-MAP range (magic + blocks 0
  * and 1) into an fMP4 init segment, each media segment (whole audio blocks) into one fMP4
- * fragment. Every block is authenticated (AES-GCM tag) before any of its bytes are used; a block
- * that fails stops the segment, so no unauthenticated byte is ever played.
+ * fragment. Every block goes through the direct player's BlockAuthenticator (one gate for both
+ * engines): its seq must follow the one before — within a segment, and from segment to segment
+ * when hls.js loads them in order; a segment hls.js jumps to must start at the seq its plan
+ * fixes (hls-segment-plan.ts) — then its AES-GCM tag must verify. A block that fails stops the
+ * segment, so no unauthenticated, dropped, replayed or reordered audio is ever played.
  */
-import { BlockFramer, isFormatError, type BlockCipher } from '@mxcast/format';
+import { BlockFramer, type BlockCipher, type FramedBlock } from '@mxcast/format';
 import { opusPacketSamples, parseOpusPage, type OpusHead } from '@mxcast/ogg';
+import { BlockAuthenticator, isPlayerError, type SourceBlock } from '@mxcast/player';
 import { opusFragment, opusInitSegment, type OpusSample } from '../mp4/opus-fmp4.ts';
+import type { SegmentPlan } from './hls-segment-plan.ts';
 
 export class RemuxError extends Error {
   constructor(
@@ -28,13 +33,16 @@ export interface RemuxedSegment {
 }
 
 export class HlsSegmentRemuxer {
-  readonly #cipher: BlockCipher;
+  readonly #auth: BlockAuthenticator;
   #head: OpusHead | null = null;
-  #authenticated = false;
   #fragments = 0;
+  /** The last segment remuxed whole; the next one in order must continue its seqs. */
+  #lastSn: number | undefined;
+  /** Segments are remuxed one at a time: hls.js may start a load while another is decrypting. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(cipher: BlockCipher) {
-    this.#cipher = cipher;
+    this.#auth = new BlockAuthenticator(cipher);
   }
 
   get head(): OpusHead | null {
@@ -42,32 +50,74 @@ export class HlsSegmentRemuxer {
   }
 
   /** `bytes` starts at offset 0: the magic, OpusHead block and OpusTags block. */
-  async init(bytes: Uint8Array): Promise<Uint8Array> {
-    const blocks = this.#frame(bytes, 0, true);
-    const first = blocks[0];
-    if (!first || first.seq !== 0)
-      throw new RemuxError('BAD_STREAM', 'the EXT-X-MAP range does not start with block 0');
-    const page = parseOpusPage(await this.#decrypt(first.seq, first.ciphertext, first.byteOrder));
-    if (page.kind !== 'head')
-      throw new RemuxError('BAD_STREAM', `block 0 holds an Ogg ${page.kind} page, not OpusHead`);
-    this.#head = page.head;
-    return opusInitSegment(page.head);
+  init(bytes: Uint8Array): Promise<Uint8Array> {
+    return this.#serially(async () => {
+      const blocks = this.#frame(bytes, 0, true);
+      const [first, second] = blocks;
+      if (!first || first.seq !== 0 || second?.seq !== 1)
+        throw new RemuxError('BAD_STREAM', 'the EXT-X-MAP range does not hold blocks 0 and 1');
+      this.#lastSn = undefined;
+      this.#auth.requireNext(0);
+      const page = parseOpusPage(await this.#open(first));
+      await this.#open(second); // OpusTags: nothing in it is needed, but it is the stream's too
+      if (page.kind !== 'head')
+        throw new RemuxError('BAD_STREAM', `block 0 holds an Ogg ${page.kind} page, not OpusHead`);
+      this.#head = page.head;
+      return opusInitSegment(page.head);
+    });
   }
 
-  /** `bytes` is the segment's byte range, starting at `offset` (a block boundary). */
-  async segment(bytes: Uint8Array, offset: number): Promise<RemuxedSegment> {
-    const blocks = this.#frame(bytes, offset, false);
+  /**
+   * `bytes` is the segment's byte range, starting at `offset` (a block boundary); `plan` says
+   * which blocks it must hold (from the geometry and its place in the playlist).
+   */
+  segment(bytes: Uint8Array, offset: number, plan: SegmentPlan): Promise<RemuxedSegment> {
+    return this.#serially(async () => {
+      try {
+        const out = await this.#segment(bytes, offset, plan);
+        this.#lastSn = plan.sn;
+        return out;
+      } catch (error) {
+        // A segment retried after a failure (hls.js retries BAD_STREAM) starts afresh.
+        this.#lastSn = undefined;
+        throw error;
+      }
+    });
+  }
+
+  async #segment(bytes: Uint8Array, offset: number, plan: SegmentPlan): Promise<RemuxedSegment> {
+    const blocks = this.#frameSegment(bytes, offset, plan);
+    const count = blocks.length;
+    if (plan.tail ? count < 1 || count > plan.blocks : count !== plan.blocks) {
+      throw new RemuxError(
+        'TAMPERED',
+        `segment ${plan.sn} holds ${count} blocks where the playlist lists ${plan.tail ? `at most ${plan.blocks}` : plan.blocks}`,
+      );
+    }
+    const expected = this.#auth.expectedSeq;
+    if (this.#lastSn !== undefined && plan.sn === this.#lastSn + 1) {
+      // In order after the segment before it: the seq carries on from there, and it must be
+      // where this segment starts.
+      if (expected !== plan.firstSeq)
+        throw new RemuxError(
+          'TAMPERED',
+          `segment ${plan.sn} must start at seq ${plan.firstSeq}, the one before ended at seq ${(expected ?? 0) - 1}`,
+        );
+    } else {
+      // A jump hls.js made (start, seek, reload): the seq restarts where this segment must start.
+      this.#auth.requireNext(plan.firstSeq);
+    }
     const samples: OpusSample[] = [];
     let start: bigint | null = null;
     let eos = false;
     for (const block of blocks) {
-      const page = parseOpusPage(await this.#decrypt(block.seq, block.ciphertext, block.byteOrder));
+      const page = parseOpusPage(await this.#open(block));
       if (page.kind !== 'audio') continue;
       start ??= page.granule - BigInt(page.samples);
       for (const data of page.packets) samples.push({ data, duration: opusPacketSamples(data) });
       eos ||= page.eos;
     }
-    if (start === null || blocks.length === 0)
+    if (start === null)
       throw new RemuxError('BAD_STREAM', `no audio block in the segment at ${offset}`);
     this.#fragments++;
     return {
@@ -76,6 +126,28 @@ export class HlsSegmentRemuxer {
       firstSeq: blocks[0]!.seq,
       lastSeq: blocks[blocks.length - 1]!.seq,
     };
+  }
+
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A listed segment is a range of whole blocks at a block boundary the relay itself gave:
+   * bytes that do not frame there (bad CRC, a cut block) are broken framing at a known
+   * boundary, which the player calls tampering (docs/player.md).
+   */
+  #frameSegment(bytes: Uint8Array, offset: number, plan: SegmentPlan): FramedBlock[] {
+    try {
+      return this.#frame(bytes, offset, false);
+    } catch (error) {
+      throw new RemuxError(
+        'TAMPERED',
+        `segment ${plan.sn}: ${(error as Error).message.replace(/^segment at \d+: /, '')}`,
+      );
+    }
   }
 
   #frame(bytes: Uint8Array, offset: number, magic: boolean) {
@@ -89,18 +161,21 @@ export class HlsSegmentRemuxer {
     }
   }
 
-  async #decrypt(seq: number, ciphertext: Uint8Array, byteOrder: 'be' | 'le'): Promise<Uint8Array> {
+  /** Through the player's authenticator: its PlayerError becomes this engine's RemuxError. */
+  async #open(block: FramedBlock): Promise<Uint8Array> {
+    const source: SourceBlock = {
+      seq: block.seq,
+      offset: block.offset,
+      size: block.bytes.length,
+      ciphertext: block.ciphertext,
+      byteOrder: block.byteOrder,
+    };
     try {
-      const plain = await this.#cipher.decrypt(seq, ciphertext, byteOrder);
-      this.#authenticated = true;
-      return plain;
+      return await this.#auth.open(source);
     } catch (error) {
-      if (!isFormatError(error, 'AUTH_FAILED')) throw error;
-      // Nothing ever authenticated: the key (or IV) in the link is wrong. Otherwise a block was
-      // altered after others passed.
-      throw this.#authenticated
-        ? new RemuxError('TAMPERED', `block ${seq} failed authentication`)
-        : new RemuxError('WRONG_KEY', `block ${seq} failed authentication: wrong key or IV`);
+      if (isPlayerError(error) && (error.code === 'WRONG_KEY' || error.code === 'TAMPERED'))
+        throw new RemuxError(error.code, error.message);
+      throw error;
     }
   }
 }

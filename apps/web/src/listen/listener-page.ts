@@ -308,6 +308,7 @@ class ListenerView {
       this.#engineName === 'hls'
         ? await createHlsEngine({
             ...common,
+            geometry: this.#link.geometry ?? this.#index?.geometry ?? null,
             liveEdge: () => this.#liveEdge(),
             uploadState: () => this.#index?.state ?? null,
           })

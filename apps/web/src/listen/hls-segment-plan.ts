@@ -1,0 +1,41 @@
+/**
+ * Which blocks an HLS segment must hold, derived from the stream geometry and the segment's
+ * place in the playlist — never from the bytes the relay sends for it. The relay's playlist
+ * (docs/protocol.md "HLS view") starts at EXT-X-MEDIA-SEQUENCE 0 and lists segments of
+ * round(2000 / block_ms) whole audio blocks from block 2 on, so segment n must start at seq
+ * 2 + n × that and hold exactly that many blocks; only the tail of a finished broadcast (the
+ * last segment before EXT-X-ENDLIST) may hold fewer. The remuxer checks every segment against
+ * its plan, so a relay cannot drop, replay, reorder or cut whole segments unnoticed.
+ */
+
+/** The part of the stream geometry (listen link `g`, or the index) the segment layout follows. */
+export interface SegmentGeometry {
+  frame_ms: number;
+  frames_per_block: number;
+}
+
+/** Segment length the relay aims for (docs/protocol.md). */
+const TARGET_SEGMENT_MS = 2000;
+/** Blocks 0 and 1 are OpusHead and OpusTags (EXT-X-MAP); audio starts at block 2. */
+const FIRST_AUDIO_SEQ = 2;
+
+export interface SegmentPlan {
+  /** The segment's media sequence number in the playlist (hls.js `frag.sn`). */
+  sn: number;
+  /** The seq its first block must carry. */
+  firstSeq: number;
+  /** How many blocks it must hold (at most this many for the tail). */
+  blocks: number;
+  /** The last segment of a finished broadcast: 1 to `blocks` blocks. */
+  tail: boolean;
+}
+
+export function blocksPerSegment(g: SegmentGeometry): number {
+  return Math.max(1, Math.round(TARGET_SEGMENT_MS / (g.frame_ms * g.frames_per_block)));
+}
+
+export function segmentPlan(g: SegmentGeometry, sn: number, tail: boolean): SegmentPlan {
+  if (!Number.isInteger(sn) || sn < 0) throw new RangeError(`bad segment number ${sn}`);
+  const blocks = blocksPerSegment(g);
+  return { sn, firstSeq: FIRST_AUDIO_SEQ + sn * blocks, blocks, tail };
+}
