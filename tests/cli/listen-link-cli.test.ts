@@ -6,7 +6,9 @@
  * fetched — never a BAD_STREAM or WRONG_KEY from the player after a key that half-parsed.
  */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LISTEN_LINK_CASES, tableSecrets } from '@mxcast/client/testing';
 import { encodeBase64, encodeBase64Url, generateEncryptedFile } from '@mxcast/format';
@@ -91,6 +93,52 @@ describe('mxcast listen: the listen-link table', () => {
         // 0.2 s of 48 kHz mono s16le: the key decrypted real audio.
         expect(run.stdout.length, name).toBe(0.2 * 48_000 * 2);
       }
+    }
+  });
+
+  it('holds --info to the same rules: a "/" in key.k or a bad stream geometry is one line, exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mxcast-info-'));
+    try {
+      const stream = { frame_ms: 20, frames_per_block: 12, block_size: 1031 };
+      const slash = { ...up.file, key: { ...up.file.key, k: '/' + up.file.key.k.slice(1) } };
+      const cases: [string, object, RegExp][] = [
+        [
+          'slash.json',
+          { file: slash, 'org.matrix.msc4016.stream': stream },
+          /field key\.k: not url-safe base64 \(character "\/" at 0/,
+        ],
+        [
+          'frame.json',
+          { file: up.file, 'org.matrix.msc4016.stream': { ...stream, frame_ms: 21 } },
+          /org\.matrix\.msc4016\.stream: geometry\.frame_ms must be an Opus frame duration/,
+        ],
+        [
+          'blocks.json',
+          { file: up.file, 'org.matrix.msc4016.stream': { frame_ms: 20, block_size: 1031 } },
+          /geometry\.frames_per_block must be a positive integer, got nothing/,
+        ],
+      ];
+      for (const [name, content, message] of cases) {
+        const info = join(dir, name);
+        writeFileSync(info, JSON.stringify(content));
+        const r = await mxcast([
+          'listen',
+          up.mxc,
+          '--info',
+          info,
+          '--relay',
+          relay.url,
+          '--out',
+          '-',
+        ]);
+        expect(r.code, `${name}: ${r.stderr}`).toBe(2);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines, name).toHaveLength(1);
+        expect(lines[0], name).toMatch(message);
+        expect(r.stdout.length, name).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
