@@ -346,6 +346,37 @@ describe('timeouts', () => {
     expect(closedAfter).toBeLessThan(3000);
   });
 
+  it('a download whose client reads nothing is cut after idleTimeoutMs without progress', async () => {
+    const r = relay();
+    const media = await createMedia(r);
+    // 4 MiB of stored blocks: more than the socket buffers take from a client that never reads.
+    const cipher = await createBlockCipher(generateEncryptedFile());
+    const writer = new BlockWriter(cipher);
+    const parts: Uint8Array[] = [writer.magic()];
+    for (let i = 0; i < 70; i++) parts.push(await writer.write(new Uint8Array(60_000)));
+    const put = await fetch(`${r.url}/_matrix/media/v3/upload/${media}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${r.token}` },
+      body: Buffer.concat(parts),
+    });
+    expect(put.status).toBe(200);
+    const httpListeners = async () => {
+      const text = await (await fetch(`${r.url}/metrics`)).text();
+      return Number(/mxcast_listeners\{transport="http"\} (\d+)/.exec(text)?.[1]);
+    };
+    const socket = net.connect({ port: r.port, host: '127.0.0.1' });
+    socket.on('error', () => {});
+    socket.write(`GET /_matrix/client/v1/media/download/${media} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    socket.pause(); // reads nothing: the relay's writes stop making progress
+    await new Promise((res) => setTimeout(res, 300));
+    const during = await httpListeners();
+    await new Promise((res) => setTimeout(res, 2500));
+    const after = await httpListeners();
+    socket.destroy();
+    expect(during).toBe(1);
+    expect(after).toBe(0);
+  });
+
   it('a quiet live download and a waiting WebSocket listener are not cut by idleTimeoutMs', async () => {
     const r = relay();
     const media = await createMedia(r);
