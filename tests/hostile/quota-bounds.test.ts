@@ -109,15 +109,16 @@ describe('40 000 pending ids from one token', () => {
   it('cost bounded memory, no idle CPU and no start-up time', { timeout: 180_000 }, async () => {
     const relay = getRelay();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    // Each reading after 4 s of quiet: V8 collects a burst's garbage a few seconds after it.
     // A first burst as large grows the heap to its working size (measured: RSS +50 MiB over the
     // first 20 000 creates, +1 MiB over the next 20 000): the baselines come after it.
     const WARM = COUNT;
     await pool(WARM, 16, async () => {
       mediaPath(await create(agent, relay));
     });
-    await sleep(2000);
+    await sleep(4000);
     const rss0 = relay.rssMb();
-    const idle0 = await idleCpuMs(relay, 3000);
+    const idle0 = await idleCpuMs(relay, 5000);
 
     const paths: string[] = [];
     const t0 = performance.now();
@@ -125,18 +126,20 @@ describe('40 000 pending ids from one token', () => {
       paths.push(mediaPath(await create(agent, relay)));
     });
     const createMs = performance.now() - t0;
-    await sleep(2000);
+    await sleep(4000);
     const rss1 = relay.rssMb();
-    const idle1 = await idleCpuMs(relay, 3000);
+    const idle1 = await idleCpuMs(relay, 5000);
     const perIdBytes = ((rss1 - rss0) * 1024 * 1024) / COUNT;
     console.log(
       `${COUNT} creates in ${createMs.toFixed(0)} ms; RSS ${rss0.toFixed(1)} → ${rss1.toFixed(1)} MiB ` +
-        `(${perIdBytes.toFixed(0)} B/id); idle CPU over 3 s ${idle0} → ${idle1} ms`,
+        `(${perIdBytes.toFixed(0)} B/id); idle CPU over 5 s ${idle0} → ${idle1} ms`,
     );
-    // Before: ~10 KB of RSS per id, kept (a record in memory each). Now the row is all there is.
-    expect(perIdBytes).toBeLessThan(1024);
-    // Before: the group flush walked every record every 100 ms (CPU ×4 idle).
-    expect(idle1).toBeLessThan(idle0 * 2 + 100);
+    // Before: ~10 KB of RSS per id, kept (a record in memory each). Now the row is all there is:
+    // measured -566 to +499 B/id (heap noise) on a shared 2-core machine; 2 KiB leaves room.
+    expect(perIdBytes).toBeLessThan(2048);
+    // Before: the group flush walked every record every 100 ms (measured in-process: 1 ms per
+    // walk of 40 000 records, +50 ms of CPU per 5 s here). Now it visits only media written to.
+    expect(idle1 - idle0).toBeLessThan(40);
 
     // Start-up loads no pending row: a restart with 40 000 ids takes about what one with none does.
     const withIds = await timedRestart(relay);
