@@ -235,6 +235,18 @@ describe('request bodies', () => {
     expect(jsonBodyOf(out.received)).toHaveProperty('content_uri');
   });
 
+  it('headers over 16 KiB: 431, closed', async () => {
+    const r = relay();
+    const out = await rawFlood(
+      r.port,
+      `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+      null,
+      3000,
+    );
+    expect(out.received).toMatch(/^HTTP\/1\.1 431 /);
+    expect(out.closedAfterMs).toBeLessThan(2000);
+  });
+
   it('a well-formed create with a geometry body still works', async () => {
     const r = relay();
     const res = await fetch(`${r.url}/_matrix/media/v1/create`, {
