@@ -28,7 +28,7 @@ export const HOSTILE_SHARE = 0.1;
 /** The finished media the stalled history readers ask for from byte 0. */
 export const HISTORY_MEDIA_BYTES = 16 * 1024 * 1024;
 /**
- * A stalled reader is replaced after this long: past the relay's default historyStallMs (30 s,
+ * A stalled reader is replaced after this long: past the relay's default listenerStallMs (30 s,
  * docs/operations.md), so the relay has cut it by then and the crowd stays whole.
  */
 export const STALLED_LIFETIME_MS = 32_000;

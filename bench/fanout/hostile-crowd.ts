@@ -3,7 +3,7 @@
  * in the load generator beside the honest listeners:
  * - stalled history readers: half of the crowd, alternately a WebSocket `from=0` and an HTTP
  *   download of a finished media of several MB, sending their request and then never reading
- *   a byte (the socket paused). The relay cuts them after `historyStallMs`; each is replaced
+ *   a byte (the socket paused). The relay cuts them after `listenerStallMs`; each is replaced
  *   after `stalledLifetimeMs` (a paused socket cannot see that cut), so the crowd stays whole for
  *   the entire hold;
  * - frame flooders: the other half, WebSocket listeners of the live media that read (and drop)
@@ -21,7 +21,7 @@ export interface HostileTarget {
   historyDownloadPath: string;
   /** WebSocket path of the live media. */
   liveWsPath: string;
-  /** A stalled reader is replaced after this long (longer than the relay's historyStallMs). */
+  /** A stalled reader is replaced after this long (longer than the relay's listenerStallMs). */
   stalledLifetimeMs: number;
 }
 

@@ -8,10 +8,11 @@
  *
  * Backpressure: when the bytes queued in the socket pass the bound, live blocks are skipped (not
  * queued) until the queue drains below half of it; the listener then gets {"type":"skipped"} and
- * continues at the live edge. A stalled listener so costs at most its bound in memory.
+ * continues at the live edge. A stalled listener so costs at most its bound in memory, and one
+ * that stays past the bound (skipping) for limits.listenerStallMs is cut: it takes nothing.
  * History is paced (fanout/history-pacer.ts): one batch of limits.historyReadBytes at a time,
  * reserved in the relay-wide history budget, and a listener whose socket takes nothing for
- * limits.historyStallMs is dropped.
+ * limits.listenerStallMs is dropped.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -32,6 +33,8 @@ export interface WsListenOptions {
 export class WsListener implements HubListener {
   private nextSeq = 0;
   private skipping = false;
+  /** When the listener last went past its backlog bound (skipping since). */
+  private skippingSince = 0;
   private closed = false;
   private readonly socket: Socket;
   private readonly bound: number;
@@ -67,7 +70,15 @@ export class WsListener implements HubListener {
       return;
     }
     if (this.socket.writableLength > (this.skipping ? this.bound / 2 : this.bound)) {
-      if (!this.skipping) this.core.metrics.listenersMoved++;
+      if (!this.skipping) {
+        this.core.metrics.listenersMoved++;
+        this.skippingSince = Date.now();
+      } else if (Date.now() - this.skippingSince > this.core.config.limits.listenerStallMs) {
+        // Its socket took not even half of its backlog in all that time: nobody is reading.
+        this.core.metrics.listenersStalled++;
+        this.drop();
+        return;
+      }
       this.skipping = true;
       this.nextSeq = end;
       return;

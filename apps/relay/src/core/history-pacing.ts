@@ -13,13 +13,13 @@ const pacings = new WeakMap<RelayCore, HistoryPacing>();
 export function historyPacingOf(core: RelayCore): HistoryPacing {
   let pacing = pacings.get(core);
   if (pacing) return pacing;
-  const { historyBudgetBytes, historyReadBytes, historyStallMs } = core.config.limits;
+  const { historyBudgetBytes, historyReadBytes, listenerStallMs } = core.config.limits;
   const budget = new HistoryBudget(historyBudgetBytes);
   pacing = {
     budget,
     // At least one block header and a few bytes: a read size of 0 would never progress.
     readBytes: Math.max(1024, historyReadBytes),
-    stallMs: historyStallMs,
+    stallMs: listenerStallMs,
     onStalled: () => core.metrics.listenersStalled++,
   };
   pacings.set(core, pacing);

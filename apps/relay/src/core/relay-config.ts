@@ -72,8 +72,12 @@ export interface RelayLimits {
    * readers wait (they do not read the file) until some is given back. The live path is not counted.
    */
   historyBudgetBytes: number;
-  /** A history reader whose socket takes nothing for this long is dropped, ms. */
-  historyStallMs: number;
+  /**
+   * A listener whose socket takes nothing for this long while the relay has bytes for it is cut,
+   * ms: a history reader whose last read was not taken, a WebSocket listener at the live edge that
+   * stays past its backlog (skipping) all that time.
+   */
+  listenerStallMs: number;
 }
 
 export interface RelayAuthConfig {
@@ -140,7 +144,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   uploadIdleTimeoutMs: 60_000,
   historyReadBytes: 64 * 1024,
   historyBudgetBytes: 64 * 1024 ** 2,
-  historyStallMs: 30_000,
+  listenerStallMs: 30_000,
 };
 
 export function resolveConfig(options: RelayOptions): RelayConfig {

@@ -20,7 +20,7 @@ export class RelayMetrics {
   mediaDamaged = 0;
   listenersMoved = 0;
   listenersDropped = 0;
-  /** History readers dropped after limits.historyStallMs without progress. */
+  /** Listeners cut after limits.listenerStallMs without progress (history, or live skipping). */
   listenersStalled = 0;
   /** Bytes reserved by history readers now, and readers waiting for the budget (set by the adapter). */
   historyBudget: () => { inUse: number; waiting: number } = () => ({ inUse: 0, waiting: 0 });

@@ -6,7 +6,7 @@
  * no file read on the live path). A listener whose queue passes the backlog bound is disconnected
  * (counted as dropped): an HTTP byte stream cannot skip without corrupting what the client has read.
  * History is paced (history-pacer.ts): each read is reserved in the relay-wide history budget
- * until the sink has taken it, and a download whose client takes nothing for limits.historyStallMs
+ * until the sink has taken it, and a download whose client takes nothing for limits.listenerStallMs
  * is cut (counted as stalled), so a client that never reads holds one read, then nothing.
  */
 import type { MediaRecord } from '../storage/media-record.ts';

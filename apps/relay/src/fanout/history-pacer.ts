@@ -4,7 +4,7 @@
  * from the file, holds it until the socket has taken it, and gives up on a reader that takes
  * nothing for `stallMs`. So a history reader never has more than one batch (limits.historyReadBytes)
  * queued in the relay, all of them together never more than limits.historyBudgetBytes, and a
- * reader that stopped reading is dropped after limits.historyStallMs instead of holding its batch
+ * reader that stopped reading is dropped after limits.listenerStallMs instead of holding its batch
  * and its socket forever (docs/operations.md "Listeners and memory").
  */
 import type { HistoryBudget, Reservation } from './history-budget.ts';
