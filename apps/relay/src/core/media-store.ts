@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAGIC, type FramedBlock } from '@mxcast/format';
 import { makeSharedBlock } from '../fanout/shared-block.ts';
+import { GroupFlush } from '../storage/group-flush.ts';
 import { MediaFile } from '../storage/media-file.ts';
 import { MediaRecord, type StreamGeometry } from '../storage/media-record.ts';
 import { checkDatabaseNotLost, mediaFileIds } from '../storage/database-check.ts';
@@ -33,12 +34,8 @@ export interface CreatedMedia {
 
 export class MediaStore {
   private readonly records = new Map<string, MediaRecord>();
-  /**
-   * Records with bytes appended and not yet flushed (file) or not yet in their row (byte_length):
-   * the group flush visits only these, so an idle relay's flush costs nothing however many
-   * media it knows.
-   */
-  private readonly dirty = new Set<MediaRecord>();
+  /** The media appended to since the last group flush: all it visits. */
+  private readonly dirty: GroupFlush;
   readonly quotas: UserQuotas;
   readonly mediaDir: string;
   /** Damage detection and cheap reloads of finished media (media-integrity.ts). */
@@ -58,7 +55,10 @@ export class MediaStore {
   ) {
     this.mediaDir = join(config.dataDir, 'media');
     mkdirSync(this.mediaDir, { recursive: true });
-    this.quotas = new UserQuotas(db, config.limits, metrics, (owner) => this.unflushedBytes(owner));
+    this.dirty = new GroupFlush(db, (rec) => this.records.get(rec.id) === rec);
+    this.quotas = new UserQuotas(db, config.limits, metrics, (owner) =>
+      this.dirty.unflushedBytes(owner),
+    );
     this.integrity = new MediaIntegrity(config, db, metrics, (id) => this.filePath(id));
   }
 
@@ -273,20 +273,8 @@ export class MediaStore {
   }
 
   /** The group flush: fdatasync of the media appended to since the last one, then their rows. */
-  async flushAll(): Promise<void> {
-    if (this.dirty.size === 0) return;
-    await Promise.all(
-      [...this.dirty].map(async (rec) => {
-        await rec.file?.flush();
-        const current = this.records.get(rec.id) === rec;
-        if (rec.dbDirty && current) {
-          rec.dbDirty = false;
-          this.db.updateMedia(rec.id, { byte_length: rec.byteLength, block_count: rec.blockCount });
-        }
-        // Appended to again while this flush waited: stays for the next one.
-        if (!current || (!rec.dbDirty && !rec.file?.isDirty)) this.dirty.delete(rec);
-      }),
-    );
+  flushAll(): Promise<void> {
+    return this.dirty.flush();
   }
 
   async close(): Promise<void> {
@@ -459,16 +447,6 @@ export class MediaStore {
     const magic = rec.byteLength === 0 ? MAGIC.length : 0;
     this.quotas.checkBytes(rec.owner, magic + refused.bytes.length, `block ${refused.seq}`);
     throw new RelayError('M_UNKNOWN', 'internal: the byte quota passed a block it refused');
-  }
-
-  /** Bytes of `owner`'s media appended since their rows last got byte_length (for a seed). */
-  private unflushedBytes(owner: string): number {
-    let n = 0;
-    for (const rec of this.dirty) {
-      if (rec.owner !== owner || !rec.dbDirty || this.records.get(rec.id) !== rec) continue;
-      n += rec.byteLength - (this.db.getMedia(rec.id)?.byte_length ?? 0);
-    }
-    return n;
   }
 
   private log(line: string): void {
