@@ -81,6 +81,12 @@ export const HOSTILE_CASES: HostileCase[] = [
     expect: TAMPERED,
   },
   {
+    name: 'block cut short by 16 bytes, re-framed with a valid CRC',
+    tamper: (bl) => bl.map((x, i) => (i === K ? reframe(K, ct(x)) : x)),
+    firstBad: K,
+    expect: TAMPERED,
+  },
+  {
     name: 'replayed block (block K−1 again before K)',
     tamper: (bl) => [...bl.slice(0, K), at(bl, K - 1), ...bl.slice(K)],
     firstBad: K,
