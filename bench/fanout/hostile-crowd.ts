@@ -7,8 +7,10 @@
  *   after `stalledLifetimeMs` (a paused socket cannot see that cut), so the crowd stays whole for
  *   the entire hold;
  * - frame flooders: the other half, WebSocket listeners of the live media that read (and drop)
- *   what they get and send masked 1 KiB binary frames, a burst every few ms, which a listener
- *   has no reason to send; when the relay closes one, it reconnects after a short pause.
+ *   what they get and send masked 1 KiB binary frames (8 every 20 ms: 400 KB/s each), which a
+ *   listener has no reason to send; when the relay closes one, it reconnects a second later.
+ * The pacing keeps the crowd's own CPU small next to the honest listeners' on the load
+ * generator's core, so their delays stay the relay's and not the generator's.
  * Every socket is raw (node:net), like the honest pool's.
  */
 import net from 'node:net';
@@ -52,8 +54,8 @@ export interface HostileResult extends HostileStats {
 
 /** Frames a flooder writes per burst, and the pause between bursts. */
 const BURST_FRAMES = 8;
-const BURST_EVERY_MS = 10;
-const RECONNECT_MS = 250;
+const BURST_EVERY_MS = 20;
+const RECONNECT_MS = 1000;
 
 /** A masked (RFC 6455 §5.3) binary frame of `size` (126..65535) bytes of zeros, mask key 0. */
 export function floodFrame(size = 1024): Buffer {
