@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { ClientError } from './client-error.ts';
 import { MediaClient } from './media-client.ts';
@@ -53,5 +54,31 @@ describe('MediaClient', () => {
       'ws://127.0.0.1:1/_matrix/media/unstable/org.matrix.msc4016/ws/h/abc?from=3&headers=1',
     );
     expect(ws).not.toContain('secret');
+  });
+
+  it('checks the index against the protocol: a wrong answer is M_BAD_RESPONSE naming the field', async () => {
+    // A real HTTP server standing in for a relay (or a proxy) that answers the wrong JSON.
+    const answers = [
+      '{"state":"live"}',
+      '{"state":"streaming","byte_length":0,"block_count":0,"byte_order":null,"header_end":null,"block_size":null,"first_offsets":[],"geometry":null,"sha256":null,"listeners":0,"created_at":1}',
+      'not json',
+    ];
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(answers.shift());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const client = new MediaClient({ baseUrl: `http://127.0.0.1:${port}` });
+      for (const message of [/index\.byte_length/, /index\.state must be one of/, /not JSON/]) {
+        const err = await client.index('mxc://h/abc').catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ClientError);
+        expect((err as ClientError).code).toBe('M_BAD_RESPONSE');
+        expect((err as ClientError).message).toMatch(message);
+      }
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
