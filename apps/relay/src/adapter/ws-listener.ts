@@ -182,7 +182,12 @@ export class WsListener implements HubListener {
     const end = rec.offsets.at(last) ?? rec.byteLength;
     if (!(await pacer.reserve(end - start))) return until;
     const file = rec.file;
-    if (this.closed || !file) return until;
+    if (this.closed) return until;
+    if (!file) {
+      // Deleted while this listener waited for the budget: cut rather than end as if complete.
+      this.drop();
+      return until;
+    }
     const bytes = await file.readAt(start, end - start);
     for (let s = seq; s < last && !this.closed; s++) {
       const a = (rec.offsets.at(s) ?? 0) - start;

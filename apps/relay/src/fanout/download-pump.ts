@@ -108,7 +108,9 @@ export function pumpDownload(o: DownloadPumpOptions): void {
         // Waits here, without reading, while the relay's history budget is used up.
         if (!(await pacer.reserve(n))) return;
         const file = rec.file;
-        if (closed || !file) return;
+        if (closed) return;
+        // Deleted while this reader waited for the budget: cut, never a clean (short) end.
+        if (!file) return finish('fail', new Error('media was deleted'));
         const bytes = await file.readAt(pos, n);
         if (closed) return;
         if (bytes.length === 0)
