@@ -4,7 +4,10 @@
  * the web app's HLS view — the real listener page with hls.js in Chromium, loaded from the
  * tampering HTTP proxy, which it takes for the relay. One relay, one broadcast, one browser.
  * Every case must end as the table says, and no audio from the first bad block (or after it)
- * may reach the output: the sink for the player, the MSE buffer for the HLS view.
+ * may reach the output: the sink for the player, the MSE buffer for the HLS view. It replaces
+ * the HTTP-only hostile-relay file and the table's cases of the WebSocket one, whose
+ * transport-only cases (several blocks in one message, a cut without `end`, `skipped`) stay in
+ * player-hostile-relay-ws.test.ts.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { buildListenLink } from '@mxcast/client';
-import { generateEncryptedFile, type EncryptedFile } from '@mxcast/format';
+import { generateEncryptedFile, parseBlockHeader, type EncryptedFile } from '@mxcast/format';
 import { MemorySink, Player, type PlayerError, type PlayerOutcome } from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
@@ -87,8 +90,9 @@ interface Heard {
   heardUntil: number;
   /** Fatal error events (the player's `error` event; the page shows one). */
   fatalCodes: string[];
-  /** The player's sink got exactly this many samples (HTTP/WS). */
+  /** The player's sink got exactly this many samples, in this many chunks (HTTP/WS). */
   samples?: number;
+  chunks?: number;
   /** The listener page's state pill (HLS). */
   pill?: string;
 }
@@ -119,6 +123,7 @@ async function playerOutcome(player: Player, sink: MemorySink): Promise<Heard> {
     heardUntil: end / 48_000,
     fatalCodes: errors.filter((e) => e.fatal).map((e) => e.code),
     samples: sink.samples().length,
+    chunks: sink.chunks.length,
   };
 }
 
@@ -325,6 +330,10 @@ function expectOutcome(h: Heard, want: Expected): void {
   }
 }
 
+it('the broadcast the table tampers with carries seqs 0, 1, 2 … in order (sanity of the fixture)', () => {
+  expect(b.blocks.map((x) => parseBlockHeader(x, 0, 'be').seq)).toEqual(b.blocks.map((_, i) => i));
+});
+
 for (const transport of ['http', 'ws', 'hls'] as const) {
   describe(`a hostile relay, listened to over ${transport}`, () => {
     for (const c of HOSTILE_CASES) {
@@ -335,6 +344,7 @@ for (const transport of ['http', 'ws', 'hls'] as const) {
         expectOutcome(h, want);
         if (c.wrongKey) {
           expect(h.heardUntil).toBe(0); // nothing at all
+          if (h.chunks !== undefined) expect(h.chunks).toBe(0);
         } else if (c.firstBad !== undefined) {
           // Nothing from the first bad block on; the good blocks before it were heard. The
           // HLS view refuses a whole segment, so its buffer ends at or before the bad block's
