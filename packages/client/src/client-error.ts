@@ -3,6 +3,8 @@
  * answered with one (docs/protocol.md "Error codes"), or one of the client's own codes when it
  * could not get a Matrix answer at all.
  */
+import { parseMatrixError } from '@mxcast/protocol';
+
 export type ClientErrorCode =
   // Matrix errcodes the relay sends (docs/protocol.md).
   | 'M_MISSING_TOKEN'
@@ -55,15 +57,10 @@ export async function errorFromResponse(what: string, res: Response): Promise<Cl
   } catch {
     // The body may be cut off; the status alone still says what happened.
   }
-  let errcode = 'M_UNKNOWN';
-  let error = text.slice(0, 200);
-  try {
-    const json = JSON.parse(text) as { errcode?: unknown; error?: unknown };
-    if (typeof json.errcode === 'string') errcode = json.errcode;
-    if (typeof json.error === 'string') error = json.error;
-  } catch {
-    // Not JSON (a proxy's HTML page, say): keep the text.
-  }
+  // Not a Matrix error (a proxy's HTML page, say): keep the status and the start of the text.
+  const m = parseMatrixError(text);
+  const errcode = m?.errcode ?? 'M_UNKNOWN';
+  const error = m ? m.error : text.slice(0, 200);
   return new ClientError(errcode, `${what}: ${res.status} ${errcode}: ${error}`, res.status);
 }
 

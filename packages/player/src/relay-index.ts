@@ -10,6 +10,7 @@ import {
   matchMxc,
   mediaIndexProblem,
   mediaPath,
+  parseMatrixError,
   type MediaIndex,
 } from '@mxcast/protocol';
 import { PlayerError } from './player-error.ts';
@@ -61,15 +62,16 @@ export function authHeaders(loc: MediaLocation): Record<string, string> {
 
 /** Turns a relay's non-2xx answer into the player's error (Matrix JSON: {errcode, error}). */
 export async function httpError(res: Response, what: string): Promise<PlayerError> {
-  let errcode = '';
-  let message = '';
+  let text = '';
   try {
-    const body = (await res.json()) as { errcode?: string; error?: string };
-    errcode = body.errcode ?? '';
-    message = body.error ?? '';
+    text = await res.text();
   } catch {
-    // not Matrix JSON: the status says enough
+    // cut off: the status says enough
   }
+  // Not Matrix JSON (a proxy's page): the status says enough.
+  const m = parseMatrixError(text);
+  const errcode = m?.errcode ?? '';
+  const message = m?.error ?? '';
   const detail = `${what}: HTTP ${res.status}${errcode ? ` ${errcode}` : ''}${message ? ` (${message})` : ''}`;
   const info = { status: res.status, errcode };
   if (res.status === 404 || res.status === 416)

@@ -43,3 +43,4 @@ export {
   type UploadServerMessage,
   type UploadClientMessage,
 } from './upload-message.ts';
+export { parseMatrixError, matrixErrorOf, REASON_KEY, type MatrixError } from './matrix-error.ts';

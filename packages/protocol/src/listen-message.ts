@@ -3,6 +3,7 @@
  * over WebSocket"). Binary messages are whole blocks and need no type here. The relay sends
  * these; every listener reads them through parseListenMessage.
  */
+import { matrixErrorOf } from './matrix-error.ts';
 import { MEDIA_STATES, type MediaState } from './media-index.ts';
 
 export type ListenMessage =
@@ -50,10 +51,10 @@ export function parseListenMessage(text: string): ListenMessage | null {
       return typeof m.reason === 'string'
         ? { type: 'end', state: m.state, reason: m.reason }
         : { type: 'end', state: m.state };
-    case 'error':
-      return typeof m.errcode === 'string'
-        ? { type: 'error', errcode: m.errcode, error: typeof m.error === 'string' ? m.error : '' }
-        : null;
+    case 'error': {
+      const e = matrixErrorOf(m);
+      return e ? { type: 'error', errcode: e.errcode, error: e.error } : null;
+    }
     default:
       return null;
   }

@@ -3,6 +3,7 @@
  * (docs/protocol.md "WebSocket upload"): binary messages carry the file's bytes; the relay
  * answers `ack`, `complete` or `error`, and the client sends `finish` to complete.
  */
+import { matrixErrorOf } from './matrix-error.ts';
 
 export type UploadServerMessage =
   /** Stored up to `offset` (a block boundary), `blocks` blocks in all. */
@@ -38,13 +39,9 @@ export function parseUploadMessage(text: string): UploadServerMessage | null {
         ? { type: 'complete', sha256: m.sha256, offset: m.offset, blocks: m.blocks }
         : null;
     case 'error': {
-      if (typeof m.errcode !== 'string') return null;
-      const error = typeof m.error === 'string' ? m.error : '';
-      // The relay's extra reason field (docs/protocol.md "Error codes").
-      const reason = m['org.matrix.msc4016.reason'];
-      return typeof reason === 'string'
-        ? { type: 'error', errcode: m.errcode, error, reason }
-        : { type: 'error', errcode: m.errcode, error };
+      // The same body as an HTTP error, with `type` added (docs/protocol.md "Error codes").
+      const e = matrixErrorOf(m);
+      return e ? { type: 'error', ...e } : null;
     }
     default:
       return null;
