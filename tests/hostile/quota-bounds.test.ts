@@ -137,6 +137,9 @@ describe('40 000 pending ids from one token', () => {
     // Before: ~10 KB of RSS per id, kept (a record in memory each). Now the row is all there is:
     // measured -566 to +499 B/id (heap noise) on a shared 2-core machine; 2 KiB leaves room.
     expect(perIdBytes).toBeLessThan(2048);
+    // No record of them in memory: only their rows (mxcast_media_in_memory, docs/operations.md).
+    const metrics = await request(agent, `${relay.url}/metrics`, { method: 'GET' });
+    expect(metrics.body.text).toMatch(/^mxcast_media_in_memory 0$/m);
     // Before: the group flush walked every record every 100 ms (measured in-process: 1 ms per
     // walk of 40 000 records, +50 ms of CPU per 5 s here). Now it visits only media written to.
     expect(idle1 - idle0).toBeLessThan(40);

@@ -56,6 +56,7 @@ export class MediaStore {
     this.mediaDir = join(config.dataDir, 'media');
     mkdirSync(this.mediaDir, { recursive: true });
     this.dirty = new GroupFlush(db, (rec) => this.records.get(rec.id) === rec);
+    metrics.mediaInMemory = () => this.records.size;
     this.quotas = new UserQuotas(db, config.limits, metrics, (owner) =>
       this.dirty.unflushedBytes(owner),
     );

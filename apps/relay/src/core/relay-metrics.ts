@@ -43,6 +43,9 @@ export class RelayMetrics {
     this.quotaRefusals.set(limit, (this.quotaRefusals.get(limit) ?? 0) + 1);
   }
 
+  /** Media records held in memory now (set by the media store): pending ids unused are not. */
+  mediaInMemory: () => number = () => 0;
+
   render(g: MetricGauges): string {
     const lines: string[] = [];
     const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
@@ -98,6 +101,9 @@ export class RelayMetrics {
     );
     metric('mxcast_history_waiting', 'gauge', 'History readers waiting for the history budget.', [
       ['', history.waiting],
+    ]);
+    metric('mxcast_media_in_memory', 'gauge', 'Media records held in memory.', [
+      ['', this.mediaInMemory()],
     ]);
     metric(
       'mxcast_quota_refusals_total',
