@@ -242,6 +242,26 @@ describe('what the quotas cost', () => {
     await core.close();
   });
 
+  it('drops a pending record nobody waits on after a minute unused, keeping one waited on', async () => {
+    const core = new RelayCore(resolveConfig({ dataDir, limits }));
+    core.store.start();
+    const evictIdle = () => (core.store as unknown as { evictIdle(): void }).evictIdle();
+    const a = core.store.create('@carol:localhost', null).id;
+    const b = core.store.create('@carol:localhost', null).id;
+    const recA = core.store.require('localhost', a);
+    const recB = core.store.require('localhost', b);
+    recB.changeWaiters.add(() => {}); // a download waiting with timeout_ms for its first byte
+    evictIdle();
+    expect(core.store.recordsInMemory).toBe(2); // used just now
+    recA.lastAccess = recB.lastAccess = Date.now() - 61_000;
+    evictIdle();
+    expect(core.store.recordsInMemory).toBe(1);
+    // Its row is all there was: asked for again, it is read back as it was.
+    expect(core.store.require('localhost', a)).toMatchObject({ id: a, state: 'pending' });
+    expect(core.store.require('localhost', a)).not.toBe(recA);
+    await core.close();
+  });
+
   it('flushes only the media appended to, however many the relay knows', async () => {
     // No timer flush during the test: flushAll() is called by hand.
     const core = new RelayCore(resolveConfig({ dataDir, limits, flushIntervalMs: 3_600_000 }));
