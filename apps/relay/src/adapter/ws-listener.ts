@@ -12,16 +12,16 @@
  * that stays past the bound (skipping) for limits.listenerStallMs is cut: it takes nothing.
  * History is paced (fanout/history-pacer.ts): one batch of limits.historyReadBytes at a time,
  * reserved in the relay-wide history budget, and a listener whose socket takes nothing for
- * limits.listenerStallMs is dropped.
+ * limits.listenerStallMs is dropped (docs/operations.md "Listeners and memory").
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { historyPacingOf } from '../core/history-pacing.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { HistoryPacer } from '../fanout/history-pacer.ts';
 import type { EndReason, EndState, HubListener } from '../fanout/media-hub.ts';
 import { wsTextFrame, type SharedBlock } from '../fanout/shared-block.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
-import { historyPacingOf } from '../core/history-pacing.ts';
 /** WebSocket.OPEN (ws's readyState constants are on the class, a value import of ws). */
 const OPEN = 1;
 
