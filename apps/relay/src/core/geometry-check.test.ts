@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   P,
   createMedia,
@@ -8,7 +11,11 @@ import {
   useTestRelay,
 } from '../testing/relay-fixture.ts';
 import { GEOMETRY_KEY, isUsableGeometry, readGeometry } from './geometry-check.ts';
+import { createRelayApp } from './relay-app.ts';
+import { resolveConfig } from './relay-config.ts';
+import { RelayCore } from './relay-core.ts';
 import { RelayError } from './relay-error.ts';
+import { issueToken } from './token-store.ts';
 
 const VOICE = {
   frame_ms: 20,
@@ -134,5 +141,39 @@ describe('POST /create with a geometry', () => {
     expect(target).toBe('2');
     expect(playlist).not.toContain('NaN');
     expect(playlist.match(/#EXTINF:2\.000,/g)).toHaveLength(1);
+  });
+});
+
+describe('a geometry stored before create checked it', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mxcast-geometry-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('gets no HLS playlist (404), never one saying NaN', async () => {
+    const core = new RelayCore(resolveConfig({ dataDir }));
+    core.store.start();
+    const app = createRelayApp(core);
+    const auth = { Authorization: `Bearer ${issueToken(core.db, '@alice:localhost')}` };
+    // The row an older relay wrote for `frame_ms: 1e-300`.
+    const id = 'OldRowOldRowOldRowOldRow';
+    const now = Date.now();
+    core.db.insertMedia(
+      id,
+      '@alice:localhost',
+      now,
+      now + 60_000,
+      JSON.stringify({ ...VOICE, frame_ms: 1e-300 }),
+    );
+    const put = await app.request(`/_matrix/media/v3/upload/localhost/${id}`, {
+      method: 'PUT',
+      headers: auth,
+      body: makeStream(12).bytes,
+    });
+    expect(put.status).toBe(200);
+    const res = await app.request(`${P}/hls/localhost/${id}/playlist.m3u8`);
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as { errcode: string; error: string };
+    expect(body.errcode).toBe('M_NOT_FOUND');
+    expect(body.error).toContain('not usable');
+    await core.close();
   });
 });
