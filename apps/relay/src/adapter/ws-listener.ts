@@ -169,8 +169,9 @@ export class WsListener implements HubListener {
 
   /**
    * Sends blocks [seq, until) from the file, at most one batch (limits.historyReadBytes, or one
-   * block if larger), reserved in the history budget until the socket has taken it; resolves to
-   * the next seq (`until` when the listener is gone or dropped).
+   * block if larger; less, down to one block, when the history budget runs short), reserved in the
+   * budget until the socket has taken it; resolves to the next seq (`until` when the listener is
+   * gone or dropped).
    */
   private async sendHistory(seq: number, until: number): Promise<number> {
     const { rec, pacer } = this;
@@ -179,8 +180,12 @@ export class WsListener implements HubListener {
     let last = seq + 1;
     while (last < until && (rec.offsets.at(last + 1) ?? rec.byteLength) - start <= pacer.readBytes)
       last++;
+    const next = (rec.offsets.at(seq + 1) ?? rec.byteLength) - start;
+    const granted = await pacer.reserve(next, (rec.offsets.at(last) ?? rec.byteLength) - start);
+    if (granted === 0) return until;
+    // Whole blocks within the grant, at least one (the grant is never less than the next block).
+    while (last > seq + 1 && (rec.offsets.at(last) ?? rec.byteLength) - start > granted) last--;
     const end = rec.offsets.at(last) ?? rec.byteLength;
-    if (!(await pacer.reserve(end - start))) return until;
     const file = rec.file;
     if (this.closed) return until;
     if (!file) {

@@ -50,6 +50,9 @@ export interface DownloadPumpOptions {
   onClose(): void;
 }
 
+/** The least a download reads at a time when the history budget runs short. */
+const MIN_READ_BYTES = 4096;
+
 export function pumpDownload(o: DownloadPumpOptions): void {
   const { rec, sink } = o;
   let pos = o.start;
@@ -104,9 +107,10 @@ export function pumpDownload(o: DownloadPumpOptions): void {
     while (!closed) {
       if (pos >= stop) return finish('end');
       if (pos < rec.byteLength && rec.file) {
-        const n = Math.min(pacer.readBytes, rec.byteLength - pos, stop - pos);
-        // Waits here, without reading, while the relay's history budget is used up.
-        if (!(await pacer.reserve(n))) return;
+        const want = Math.min(pacer.readBytes, rec.byteLength - pos, stop - pos);
+        // Waits here, without reading, while the relay's history budget is used up; may get less.
+        const n = await pacer.reserve(Math.min(want, MIN_READ_BYTES), want);
+        if (n === 0) return;
         const file = rec.file;
         if (closed) return;
         // Deleted while this reader waited for the budget: cut, never a clean (short) end.

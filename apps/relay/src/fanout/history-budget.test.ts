@@ -8,48 +8,63 @@ const settled = async <T>(p: Promise<T>): Promise<T | 'pending'> =>
 describe('HistoryBudget', () => {
   it('grants while it fits, then queues in arrival order until bytes are given back', async () => {
     const budget = new HistoryBudget(100);
-    expect(await budget.reserve(60).granted).toBe(true);
+    expect(await budget.reserve(60).granted).toBe(60);
     const second = budget.reserve(60);
     const third = budget.reserve(10);
     // The small one does not overtake the one waiting longer.
     expect(await settled(third.granted)).toBe('pending');
     expect(budget.waiting).toBe(2);
     budget.release(60);
-    expect(await second.granted).toBe(true);
-    expect(await third.granted).toBe(true);
+    expect(await second.granted).toBe(60);
+    expect(await third.granted).toBe(10);
     expect(budget.inUse).toBe(70);
     expect(budget.waiting).toBe(0);
   });
 
   it('always lets one reader in when nothing is held, even past the limit', async () => {
     const budget = new HistoryBudget(0);
-    expect(await budget.reserve(64 * 1024).granted).toBe(true);
+    expect(await budget.reserve(64 * 1024).granted).toBe(64 * 1024);
     const next = budget.reserve(1);
     expect(await settled(next.granted)).toBe('pending');
     budget.release(64 * 1024);
-    expect(await next.granted).toBe(true);
+    expect(await next.granted).toBe(1);
+  });
+
+  it('when short, shares what is free among the waiting, never below their minimum', async () => {
+    const budget = new HistoryBudget(1000);
+    await budget.reserve(1000).granted;
+    const waiters = [1, 2, 3, 4].map(() => budget.reserve(50, 400));
+    budget.release(400);
+    // 400 free among 4 waiting: 100 each, instead of all of it to the first.
+    expect(await Promise.all(waiters.map((w) => w.granted))).toEqual([100, 100, 100, 100]);
+    expect(budget.inUse).toBe(1000);
+    // Nothing free: the next waits until its minimum fits.
+    const small = budget.reserve(50, 400);
+    expect(await settled(small.granted)).toBe('pending');
+    budget.release(60);
+    expect(await small.granted).toBe(60);
   });
 
   it('lets readers whose last batch was taken in before readers that have had none taken', async () => {
     const budget = new HistoryBudget(100);
     await budget.reserve(100).granted;
     const fresh = budget.reserve(50);
-    const proven = budget.reserve(50, true);
+    const proven = budget.reserve(50, 50, true);
     budget.release(50);
-    expect(await proven.granted).toBe(true);
+    expect(await proven.granted).toBe(50);
     expect(await settled(fresh.granted)).toBe('pending');
     budget.release(50);
-    expect(await fresh.granted).toBe(true);
+    expect(await fresh.granted).toBe(50);
   });
 
-  it('a cancelled waiter resolves false and lets the next one in', async () => {
+  it('a cancelled waiter resolves 0 and lets the next one in', async () => {
     const budget = new HistoryBudget(100);
     await budget.reserve(90).granted;
     const big = budget.reserve(50);
     const small = budget.reserve(5);
     big.cancel();
-    expect(await big.granted).toBe(false);
-    expect(await small.granted).toBe(true);
+    expect(await big.granted).toBe(0);
+    expect(await small.granted).toBe(5);
     expect(budget.inUse).toBe(95);
   });
 });
@@ -67,11 +82,11 @@ describe('HistoryPacer', () => {
     const stalled = { n: 0 };
     const a = new HistoryPacer(pacing(budget, stalled));
     const b = new HistoryPacer(pacing(budget, stalled));
-    expect(await a.reserve(1000)).toBe(true);
+    expect(await a.reserve(1000)).toBe(1000);
     const bWaits = b.reserve(1000);
     expect(await settled(bWaits)).toBe('pending');
     a.release();
-    expect(await bWaits).toBe(true);
+    expect(await bWaits).toBe(1000);
     b.close();
     a.close();
     expect(budget.inUse).toBe(0);
@@ -85,7 +100,7 @@ describe('HistoryPacer', () => {
     await a.reserve(1000);
     const bWaits = b.reserve(1000);
     b.close();
-    expect(await bWaits).toBe(false);
+    expect(await bWaits).toBe(0);
     expect(budget.waiting).toBe(0);
     a.close();
     expect(budget.inUse).toBe(0);

@@ -8,21 +8,23 @@
  * listeners (shared-block.ts), bounded per listener by `listenerBacklogBytes`.
  *
  * Readers whose last batch their socket took ("proven") are let in before readers that have not
- * had one taken yet: a reader that stopped reading holds its batch until it is dropped, so when
- * many of them use up the budget, readers that do read keep going at full speed between those
- * drops instead of queueing behind every newcomer for one batch per round.
+ * had one taken yet, and when the budget runs short a grant shrinks towards the reader's minimum
+ * (one block) by the number waiting: a reader that stopped reading holds its batch until it is
+ * cut, so when many of them use up the budget, the queue still moves (a released batch lets in
+ * many small reads rather than one large one) and readers that do read keep going between cuts.
  */
 
 /** A place in the budget's queue; `cancel` gives up waiting (the reader went away). */
 export interface Reservation {
-  /** Resolves true once the bytes are reserved, false if cancelled first. */
-  readonly granted: Promise<boolean>;
+  /** Resolves to the bytes reserved (between the asked min and max), or 0 if cancelled first. */
+  readonly granted: Promise<number>;
   cancel(): void;
 }
 
 interface Waiter {
-  bytes: number;
-  resolve(granted: boolean): void;
+  min: number;
+  max: number;
+  resolve(granted: number): void;
 }
 
 export class HistoryBudget {
@@ -45,20 +47,22 @@ export class HistoryBudget {
   }
 
   /**
-   * Reserves `bytes`; `proven`: the reader's last batch was taken by its socket. First come, first
-   * served within each class, proven first: a reader never overtakes one of its class that waits
-   * longer, so a stream of small reads cannot starve a large one. When nothing is reserved, any
-   * request is granted (even one larger than the limit, or with a limit of 0): the budget bounds
-   * how much is held at once, it must never stop history altogether.
+   * Reserves between `min` and `max` bytes (`max` when there is room; less, but at least `min`, when
+   * the budget runs short: see grantFor); `proven`: the reader's last batch was taken by its socket.
+   * First come, first served within each class, proven first: a reader never overtakes one of its
+   * class that waits longer, so a stream of small reads cannot starve a large one. When nothing is
+   * reserved, `max` is granted (even past the limit, or with a limit of 0): the budget bounds how
+   * much is held at once, it must never stop history altogether.
    */
-  reserve(bytes: number, proven = false): Reservation {
+  reserve(min: number, max = min, proven = false): Reservation {
     const ahead = proven ? this.proven.length : this.waiting;
-    if (ahead === 0 && this.fits(bytes)) {
-      this.used += bytes;
-      return { granted: Promise.resolve(true), cancel: () => {} };
+    const now = ahead === 0 ? this.grantFor(min, max, 0) : 0;
+    if (now > 0) {
+      this.used += now;
+      return { granted: Promise.resolve(now), cancel: () => {} };
     }
     let waiter!: Waiter;
-    const granted = new Promise<boolean>((resolve) => (waiter = { bytes, resolve }));
+    const granted = new Promise<number>((resolve) => (waiter = { min, max, resolve }));
     const queue = proven ? this.proven : this.fresh;
     queue.push(waiter);
     return {
@@ -67,7 +71,7 @@ export class HistoryBudget {
         const i = queue.indexOf(waiter);
         if (i < 0) return;
         queue.splice(i, 1);
-        waiter.resolve(false);
+        waiter.resolve(0);
         // The head may have changed: whoever is now first may fit.
         this.grant();
       },
@@ -80,18 +84,28 @@ export class HistoryBudget {
     this.grant();
   }
 
-  private fits(bytes: number): boolean {
-    return this.used === 0 || this.used + bytes <= this.limit;
+  /**
+   * What a reader may have now (0: nothing yet): `max` when nothing is reserved or it fits, else
+   * an equal share of what is free among it and the `behind` readers waiting after it, but never
+   * less than `min` (a whole block) — and nothing if not even `min` fits.
+   */
+  private grantFor(min: number, max: number, behind: number): number {
+    if (this.used === 0) return max;
+    const free = this.limit - this.used;
+    if (free < min) return 0;
+    return Math.min(max, Math.max(min, Math.floor(free / (1 + behind))));
   }
 
   private grant(): void {
     for (;;) {
       const queue = this.proven.length > 0 ? this.proven : this.fresh;
       const head = queue[0];
-      if (!head || !this.fits(head.bytes)) return;
+      if (!head) return;
+      const n = this.grantFor(head.min, head.max, this.waiting - 1);
+      if (n === 0) return;
       queue.shift();
-      this.used += head.bytes;
-      head.resolve(true);
+      this.used += n;
+      head.resolve(n);
     }
   }
 }

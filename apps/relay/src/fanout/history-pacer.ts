@@ -35,22 +35,25 @@ export class HistoryPacer {
     return this.pacing?.readBytes ?? 64 * 1024;
   }
 
-  /** Reserves `bytes` before reading them; resolves false if the reader was closed meanwhile. */
-  async reserve(bytes: number): Promise<boolean> {
-    if (this.closed) return false;
-    if (!this.pacing) return true;
+  /**
+   * Reserves between `min` (the next block) and `max` bytes before reading them; resolves to the
+   * bytes the reader may read now, or 0 if it was closed meanwhile.
+   */
+  async reserve(min: number, max = min): Promise<number> {
+    if (this.closed) return 0;
+    if (!this.pacing) return max;
     this.release();
-    const r = this.pacing.budget.reserve(bytes, this.proven);
+    const r = this.pacing.budget.reserve(min, max, this.proven);
     this.waiting = r;
     const granted = await r.granted;
     if (this.waiting === r) this.waiting = null;
-    if (!granted) return false;
-    this.held = bytes;
+    if (granted === 0) return 0;
+    this.held = granted;
     if (this.closed) {
       this.release();
-      return false;
+      return 0;
     }
-    return true;
+    return granted;
   }
 
   /** The bytes reserved are out of the relay's memory: the socket took them. */
