@@ -19,7 +19,8 @@ const DOWNLOAD_PATH = '/_matrix/client/v1/media/download/localhost';
 /** 1536 blocks of 16 KiB plaintext: a 24 MiB broadcast. */
 const BLOCKS = 1536;
 const STALL_MS = 3000;
-const BUDGET_BYTES = 16 * 1024 * 1024;
+/** Small enough that the stalled readers cannot all hold even one block each: some must wait. */
+const BUDGET_BYTES = 8 * 1024 * 1024;
 const STALLED_WS = 500;
 const STALLED_HTTP = 500;
 /**
