@@ -28,8 +28,9 @@ const STALLED_HTTP = 500;
  * docs/operations.md "Listeners and memory"): the history budget, plus per open connection what
  * node, ws and the HTTP parser keep (≤ 80 KiB), plus 64 MB of reads already sent but not yet
  * collected (V8 frees Buffer memory in steps of tens of MB; the readers read GBs in all, most of
- * it into the loopback socket buffers before they fill). Measured: +87 to +109 MB. Unbounded, the
- * same readers each held up to a quarter MiB queued for as long as they stayed.
+ * it into the loopback socket buffers before they fill). Measured: up 86 MB (up 83-109 MB with a
+ * 16 MiB budget). Unbounded, the same readers each held up to a quarter MiB queued for as long as
+ * they stayed.
  */
 const CEILING_MB = BUDGET_BYTES / 2 ** 20 + ((STALLED_WS + STALLED_HTTP) * 80) / 1024 + 64;
 
