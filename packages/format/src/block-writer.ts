@@ -32,7 +32,7 @@ export class BlockWriter {
 
   /** True when the cipher has synchronous forms (node:crypto) and writeSync may be used. */
   get canWriteSync(): boolean {
-    return typeof this.cipher.encryptSync === 'function';
+    return this.cipher.sync !== null;
   }
 
   /** The 4-byte file magic, written once before block 0. */
@@ -52,25 +52,20 @@ export class BlockWriter {
     return encodeBlock(seq, await this.cipher.encrypt(seq, plaintext));
   }
 
-  /** Synchronous write, for backends with encryptSync (the Node fast path). */
+  /** Synchronous write, for backends with a sync capability (the Node fast path). */
   writeSync(plaintext: Uint8Array): Uint8Array {
-    const encryptSync = this.cipher.encryptSync;
-    if (!encryptSync) {
+    const sync = this.cipher.sync;
+    if (!sync) {
       throw new FormatError(
         'BAD_ARGUMENT',
         `the ${this.cipher.backend} backend has no synchronous encrypt`,
       );
     }
     const seq = this.#takeSeq();
-    const into = this.cipher.encryptIntoSync;
-    if (into) {
-      // Encrypt straight into the block buffer behind its header: one allocation per block.
-      const size = BLOCK_HEADER_SIZE + plaintext.length + GCM_TAG_SIZE;
-      const block = this.cipher.allocate ? this.cipher.allocate(size) : new Uint8Array(size);
-      into(seq, plaintext, block, BLOCK_HEADER_SIZE);
-      return sealBlockHeader(block, seq);
-    }
-    return encodeBlock(seq, encryptSync(seq, plaintext));
+    // Encrypt straight into the block buffer behind its header: one allocation per block.
+    const block = sync.allocate(BLOCK_HEADER_SIZE + plaintext.length + GCM_TAG_SIZE);
+    sync.encryptInto(seq, plaintext, block, BLOCK_HEADER_SIZE);
+    return sealBlockHeader(block, seq);
   }
 
   #takeSeq(): number {

@@ -31,9 +31,9 @@ function located(err: unknown, block: FramedBlock): unknown {
 
 /** Sync when the backend can (node:crypto): no promise per block on the hot path. */
 function openSync(cipher: BlockCipher, block: FramedBlock): DecryptedBlock | undefined {
-  if (!cipher.decryptSync) return undefined;
+  if (!cipher.sync) return undefined;
   try {
-    const plaintext = cipher.decryptSync(block.seq, block.ciphertext, block.byteOrder);
+    const plaintext = cipher.sync.decrypt(block.seq, block.ciphertext, block.byteOrder);
     return { seq: block.seq, offset: block.offset, plaintext };
   } catch (err) {
     throw located(err, block);

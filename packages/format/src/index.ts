@@ -41,6 +41,7 @@ export {
   type BlockCipher,
   type BlockCipherOptions,
   type CipherBackend,
+  type SyncBlockCipher,
 } from './block-cipher.ts';
 export { blockIv, blockAad } from './block-nonce.ts';
 export { BlockWriter, type BlockWriterOptions } from './block-writer.ts';

@@ -6,7 +6,7 @@
  * has verified it, so no unauthenticated byte ever leaves (DESIGN.md §2: only the tag authenticates).
  */
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
-import type { BlockCipher } from './block-cipher.ts';
+import type { BlockCipher, SyncBlockCipher } from './block-cipher.ts';
 import { checkSeq } from './block-nonce.ts';
 import { GCM_TAG_SIZE, type ByteOrder } from './format-constants.ts';
 import { FormatError } from './format-error.ts';
@@ -87,16 +87,19 @@ export function createNodeBlockCipher(key: Uint8Array, fileIv: Uint8Array): Bloc
     return new Uint8Array(body.buffer, body.byteOffset, body.length);
   }
 
-  return {
-    backend: 'node',
-    encryptSync,
-    encryptIntoSync,
+  const sync: SyncBlockCipher = {
+    encrypt: encryptSync,
+    decrypt: decryptSync,
+    encryptInto: encryptIntoSync,
     allocate(length) {
       // A plain Uint8Array over pooled memory: Buffer's own slice() would not copy.
       const b = Buffer.allocUnsafe(length);
       return new Uint8Array(b.buffer, b.byteOffset, length);
     },
-    decryptSync,
+  };
+  return {
+    backend: 'node',
+    sync,
     encrypt: async (seq, plaintext, byteOrder) => encryptSync(seq, plaintext, byteOrder),
     decrypt: async (seq, ciphertext, byteOrder) => decryptSync(seq, ciphertext, byteOrder),
   };

@@ -26,6 +26,8 @@ export async function createWebCryptoBlockCipher(
   });
   return {
     backend: 'webcrypto',
+    // WebCrypto has no synchronous form (SubtleCrypto returns promises only).
+    sync: null,
     async encrypt(seq, plaintext, byteOrder = 'be') {
       checkSeq(seq);
       return new Uint8Array(

@@ -84,8 +84,8 @@ export class BlockAuthenticator {
     let plaintext: Uint8Array;
     try {
       // The synchronous node:crypto form saves a promise per block where the backend has it.
-      plaintext = this.#cipher.decryptSync
-        ? this.#cipher.decryptSync(block.seq, block.ciphertext, block.byteOrder)
+      plaintext = this.#cipher.sync
+        ? this.#cipher.sync.decrypt(block.seq, block.ciphertext, block.byteOrder)
         : await this.#cipher.decrypt(block.seq, block.ciphertext, block.byteOrder);
     } catch (err) {
       const details = {
