@@ -19,7 +19,7 @@ export async function handleBlock(s: PlayerSession, block: SourceBlock): Promise
   const plaintext = await (s.auth as BlockAuthenticator).open(block);
   const next = block.offset !== null ? block.offset + block.size : null;
   s.last = { seq: block.seq, next };
-  s.sawLiveEdge(block.seq + 1);
+  s.sawLiveEdge(block.seq + 1, false);
   const page = s.demux.demux(block.seq, plaintext);
   if (page.kind === 'head') {
     s.header = { head: page.head, headerEnd: null };

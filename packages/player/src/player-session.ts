@@ -63,6 +63,13 @@ export class PlayerSession {
   /** Last authenticated block and the offset just past it (null over WebSocket). */
   last: { seq: number; next: number | null } | undefined;
   liveEdgeBlocks = 0;
+  /**
+   * Whether the relay itself said where the edge is (index, WebSocket status). Blocks received
+   * alone say nothing about it: a listener started at a time reads ahead of its position by
+   * about the playout buffer only, so without the relay's word the delay would read ~0 s
+   * however far behind it is (docs/player.md "Delay behind live").
+   */
+  liveEdgeFromRelay = false;
   positionSample = 0;
   endSample: number | undefined;
   readonly stats = { resyncs: 0, reconnects: 0, requests: 0 };
@@ -90,7 +97,7 @@ export class PlayerSession {
 
   status(): PlayerStatus {
     let delay: number | null = null;
-    if (this.geometry && this.liveEdgeBlocks > FIRST_AUDIO_SEQ) {
+    if (this.geometry && this.liveEdgeFromRelay && this.liveEdgeBlocks > FIRST_AUDIO_SEQ) {
       const edge = blockStartSample(this.geometry, this.liveEdgeBlocks);
       delay = Math.max(0, (edge - this.positionSample) / OPUS_RATE);
     }
@@ -112,9 +119,13 @@ export class PlayerSession {
     this.emit('status', this.status());
   }
 
-  /** The relay's view of the newest block only ever grows (index, WS status, blocks received). */
-  sawLiveEdge(blockCount: number): void {
+  /**
+   * The relay's view of the newest block only ever grows (index, WS status, blocks received);
+   * `fromRelay` is false for a block received, which proves it exists but not that it is the edge.
+   */
+  sawLiveEdge(blockCount: number, fromRelay = true): void {
     this.liveEdgeBlocks = Math.max(this.liveEdgeBlocks, blockCount);
+    if (fromRelay) this.liveEdgeFromRelay = true;
   }
 
   /**

@@ -25,6 +25,7 @@ import { PlayerError, isPlayerError } from './player-error.ts';
 import type { PlayFrom, PlayerOptions, PlayerOutcome } from './player-options.ts';
 import { PlayerSession } from './player-session.ts';
 import { resumePoint } from './reconnect-planner.ts';
+import { fetchIndex } from './relay-index.ts';
 import { WsBlockSource } from './ws-block-source.ts';
 
 export type { DeclaredGeometry, PlayFrom, PlayerOptions, PlayerOutcome } from './player-options.ts';
@@ -76,6 +77,18 @@ export class Player extends PlayerEmitter {
 
   status(): PlayerStatus {
     return this.#s.status();
+  }
+
+  /**
+   * Asks the relay's index where the live edge is now (one request, no retry; a failure rejects
+   * and changes nothing). A player started at a time learns the edge from nothing else over
+   * HTTP, so a caller showing `delayBehindLive` calls this before each reading.
+   */
+  async refreshLiveEdge(): Promise<void> {
+    const s = this.#s;
+    s.stats.requests++;
+    const index = await fetchIndex(s.location, s.fetch);
+    s.sawLiveEdge(index.block_count);
   }
 
   /** Starts playback; resolves when it is over (never rejects: errors come as the outcome and `error` events). */

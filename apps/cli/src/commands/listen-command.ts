@@ -165,13 +165,24 @@ export const listenCommand: Command = {
     player.on('error', (e) => {
       if (!e.fatal) line(`${e.code}: ${e.message}`);
     });
-    const timer = setInterval(() => line(statusLine(player)), 2000);
+    // Over HTTP a player started at a time learns the live edge only from the relay's index:
+    // ask it before each periodic line, or behind-live would read ~0 s however far behind.
+    // A failed refresh keeps the last known edge (the line is still printed).
+    let over = false;
+    const timer = setInterval(() => {
+      if (quiet) return;
+      void player
+        .refreshLiveEdge()
+        .catch(() => {})
+        .then(() => !over && line(statusLine(player)));
+    }, 2000);
     const onSignal = () => player.stop();
     process.once('SIGINT', onSignal);
     try {
       const outcome = await player.play(start);
       return report(outcome, quiet, statusLine(player));
     } finally {
+      over = true;
       clearInterval(timer);
       process.off('SIGINT', onSignal);
     }
