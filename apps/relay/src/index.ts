@@ -5,13 +5,26 @@
 export { startRelay, type RunningRelay } from './adapter/node-relay.ts';
 export {
   DEFAULT_LIMITS,
-  readConfigFile,
   resolveConfig,
   type RelayAuthConfig,
   type RelayConfig,
   type RelayLimits,
   type RelayOptions,
 } from './core/relay-config.ts';
+export {
+  parseConfig,
+  printableConfig,
+  readConfigFile,
+  type LoadedConfigFile,
+} from './core/config-file.ts';
+export {
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type RelayLogger,
+} from './core/relay-log.ts';
 export { RelayError, type RelayErrorCode } from './core/relay-error.ts';
 export { repairDataDir, type RepairReport } from './core/media-repair.ts';
 export {

@@ -3,17 +3,31 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  createLogger,
   createToken,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  printableConfig,
   readConfigFile,
   repairDataDir,
+  resolveConfig,
   startRelay,
+  type LoadedConfigFile,
   type RelayOptions,
 } from '@mxcast/relay';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { startDemoBroadcast, type DemoBroadcast } from '../demo/demo-broadcast.ts';
 
-/** The built web app of this checkout (apps/web/dist), served at / when it exists. */
-const BUILT_WEB_APP = join(dirname(fileURLToPath(import.meta.url)), '../../../web/dist');
+/**
+ * The built web app, served at / when it exists: dist/web next to the compiled bundle (the npm
+ * tarball, apps/cli/scripts/bundle-cli.mjs), else apps/web/dist of this checkout (from the
+ * bundle in apps/cli/dist, or from this source file).
+ */
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BUILT_WEB_APP =
+  [join(HERE, 'web'), join(HERE, '../../web/dist'), join(HERE, '../../../web/dist')].find((dir) =>
+    existsSync(join(dir, 'index.html')),
+  ) ?? join(HERE, '../../../web/dist');
 
 const HELP = `Usage: mxcast relay [options]
 
@@ -24,10 +38,16 @@ Options:
   --port N            port to listen on (default 8008; 0 picks a free one)
   --host ADDR         address to bind (default 127.0.0.1)
   --data DIR          data directory: relay.db and media/ (default ./data)
+  (flags win over the --config file, which wins over the defaults)
   --server-name NAME  the server name in mxc:// URIs (default localhost)
   --public-url URL    base URL clients use, if not http://host:port (behind a proxy)
   --web-root DIR      serve this directory at / (default: apps/web/dist once built)
-  --config FILE       JSON with limits, auth and flush settings (docs/operations.md)
+  --config FILE       JSON: dataDir, host, port, limits, auth, log … (docs/operations.md
+                      "Configuration file"); validated, an error names the field
+  --print-config      print the effective configuration (file + flags + defaults) as JSON
+                      and exit; it holds no secret
+  --log-level LEVEL   error|warn|info|debug (default info); logs go to stderr
+  --log-format FMT    text|json (default text)
   --demo              also run a live demo broadcast and print its listen link, an access
                       token and the command to go live from the CLI
   --repair            with the relay stopped: rebuild the media rows of relay.db from the
@@ -52,31 +72,44 @@ export const relayCommand: Command = {
       config: { type: 'string' },
       demo: { type: 'boolean' },
       repair: { type: 'boolean' },
+      'print-config': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
     });
-    const port = values.port === undefined ? 8008 : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
       throw new CliError(`--port must be 0..65535, got '${values.port}'`);
-    let fromFile: Partial<RelayOptions> = {};
+    let file: LoadedConfigFile = { options: {}, log: {} };
     if (values.config) {
       try {
-        fromFile = readConfigFile(values.config);
+        file = readConfigFile(values.config);
       } catch (err) {
         throw new CliError((err as Error).message);
       }
     }
+    const fromFile = file.options;
+    const level = oneOf('--log-level', values['log-level'], LOG_LEVELS) ?? file.log.level ?? 'info';
+    const format =
+      oneOf('--log-format', values['log-format'], LOG_FORMATS) ?? file.log.format ?? 'text';
     const options: RelayOptions = {
       ...fromFile,
-      dataDir: resolve(values.data ?? './data'),
-      port,
-      host: values.host ?? '127.0.0.1',
+      dataDir:
+        values.data !== undefined ? resolve(values.data) : (fromFile.dataDir ?? resolve('./data')),
+      port: port ?? fromFile.port ?? 8008,
+      host: values.host ?? fromFile.host ?? '127.0.0.1',
       serverName: values['server-name'] ?? fromFile.serverName ?? 'localhost',
       publicUrl: values['public-url'] ?? fromFile.publicUrl,
       webRoot:
         values['web-root'] ??
         fromFile.webRoot ??
         (existsSync(BUILT_WEB_APP) ? BUILT_WEB_APP : undefined),
-      log: (line) => process.stderr.write(`relay: ${line}\n`),
+      logger: createLogger({ level, format, write: (line) => process.stderr.write(`${line}\n`) }),
     };
+    if (values['print-config']) {
+      const effective = printableConfig(resolveConfig(options), { level, format });
+      process.stdout.write(`${JSON.stringify(effective, null, 2)}\n`);
+      return 0;
+    }
     if (values.repair) return repair(options);
     let relay;
     try {
@@ -101,6 +134,18 @@ export const relayCommand: Command = {
     return 0;
   },
 };
+
+/** A flag's value checked against its allowed values (exit 2 naming them), or undefined. */
+function oneOf<T extends string>(
+  flag: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value))
+    throw new CliError(`${flag} must be one of ${allowed.join('|')}, got '${value}'`);
+  return value as T;
+}
 
 /** `--repair`: one line per media rebuilt, skipped or still damaged; stdout, then exit. */
 function repair(options: RelayOptions): number {
@@ -141,8 +186,12 @@ async function runDemo(url: string, options: RelayOptions): Promise<DemoBroadcas
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`broadcaster page: ${url}/${options.webRoot ? '' : '  (build the web app: apps/web)'}`);
   say(`access token:     ${token}`);
+  // The command as the user can type it here: the checkout's launcher (`./mxcast`, which sets
+  // MXCAST_COMMAND) or `mxcast` on PATH (the installed tarball); never pnpm, whose version may
+  // not match the pinned one (README "Using it").
+  const mxcast = process.env.MXCAST_COMMAND ?? 'mxcast';
   say(
-    `go live from the CLI: pnpm exec mxcast capture --relay ${url} --token ${token} --input mic --title "My talk"`,
+    `go live from the CLI: ${mxcast} capture --relay ${url} --token ${token} --input mic --title "My talk"`,
   );
   const demo = await startDemoBroadcast({
     relayUrl: url,

@@ -19,6 +19,7 @@ import { listenerServerOptions } from './listener-inbound-guard.ts';
 import { directDownload } from './node-download-sink.ts';
 import { applyServerTimeouts, timeoutServerOptions } from './server-timeouts.ts';
 import { createUpgradeHandler } from './upgrade-router.ts';
+import { errcodeOf, logRequest, logUpgrade } from './request-log.ts';
 
 export interface RunningRelay {
   /** Base URL clients use (the public URL if one was given). */
@@ -41,7 +42,15 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   }
   core.publicUrl = config.publicUrl?.replace(/\/+$/, '') ?? '';
   const app = createRelayApp(core);
-  const honoListener = getRequestListener(app.fetch);
+  // The request log (request-log.ts) wants the errcode of error answers: kept per response.
+  const errcodes = new WeakMap<object, string>();
+  const logger = config.logger;
+  const honoListener = getRequestListener(async (request: Request, env: { outgoing: object }) => {
+    const response = await app.fetch(request, env);
+    const code = await errcodeOf(response);
+    if (code) errcodes.set(env.outgoing, code);
+    return response;
+  });
   const limiter = new ConnectionLimiter(config.limits, core.metrics);
   const server: Server = createServer(
     timeoutServerOptions(config.limits),
@@ -49,6 +58,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       // A refused connection is never read; should node have parsed a request anyway, drop it.
       if (limiter.isRefused(req.socket)) return;
       closeIfBodyUnread(req, res, config.limits.maxJsonBodyBytes);
+      logRequest(req, res, logger, () => errcodes.get(res));
       return honoListener(req, res);
     },
   );
@@ -67,7 +77,10 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const upgrade = createUpgradeHandler(core, { listeners: listenerWss, uploads: uploadWss });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (limiter.isRefused(socket)) socket.destroy();
-    else upgrade(req, socket, head);
+    else {
+      logUpgrade(req, socket, logger);
+      upgrade(req, socket, head);
+    }
   });
   core.directDownload = directDownload;
   core.queuedBytes = () => {
@@ -91,6 +104,9 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = config.publicUrl?.replace(/\/+$/, '') ?? `http://${host}:${port}`;
+  // The bound address is logged at debug only: at info the log names no address at all.
+  logger.info('start', { port, server_name: config.serverName, pid: process.pid });
+  logger.debug('listening', { host: config.host, port, data_dir: config.dataDir });
 
   let closing: Promise<void> | null = null;
   const close = () => {
@@ -103,6 +119,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       server.closeAllConnections();
       await closed;
       await core.close();
+      logger.info('stop', {});
     })();
     return closing;
   };

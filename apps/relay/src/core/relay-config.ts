@@ -1,10 +1,10 @@
 /**
  * The relay's configuration: where it listens and stores, and every limit, each with a
- * default. `--config FILE` (JSON) overrides any subset: `{"limits": {...}, "auth": {...}}`.
- * docs/operations.md lists the keys.
+ * default. `--config FILE` (JSON, validated in config-file.ts) overrides any subset:
+ * `{"limits": {...}, "auth": {...}}`. docs/operations.md lists the keys.
  */
-import { readFileSync } from 'node:fs';
 import { DEFAULT_SLICE_SIZE } from '../fanout/media-hub.ts';
+import { SILENT_LOGGER, type RelayLogger } from './relay-log.ts';
 
 export interface RelayLimits {
   /** Largest stored media, bytes (M_TOO_LARGE past it). */
@@ -95,7 +95,7 @@ export interface RelayConfig {
   port: number;
   /** Base URL printed and used in Location headers; defaults to http://host:port. */
   publicUrl?: string;
-  /** Group flush (fsync) interval for appended bytes, ms (DESIGN: at most 100 ms). */
+  /** Group flush (fsync) interval for appended bytes, ms (at most 100 ms). */
   flushIntervalMs: number;
   /** Serve this directory at `/` (the built web app), SPA-style: unknown paths → index.html. */
   webRoot?: string;
@@ -108,11 +108,21 @@ export interface RelayConfig {
   fanoutSliceSize: number;
   limits: RelayLimits;
   auth: RelayAuthConfig;
-  /** Where one-line operational logs go (never keys, never listener identities). */
-  log?: (line: string) => void;
+  /**
+   * The structured operational log (relay-log.ts): a line per request (adapter) and per event.
+   * Silent unless given.
+   */
+  logger: RelayLogger;
+  /**
+   * Free-text notices from storage (recovery, damage, orphans). Given, it receives the bare
+   * lines (tests read them); else they go to `logger` (error for damage and internal errors,
+   * warn for the rest).
+   */
+  log: (line: string) => void;
 }
 
-export type RelayOptions = Partial<Omit<RelayConfig, 'limits' | 'auth'>> & {
+export type RelayOptions = Partial<Omit<RelayConfig, 'limits' | 'auth' | 'log'>> & {
+  log?: (line: string) => void;
   dataDir: string;
   limits?: Partial<RelayLimits>;
   auth?: Partial<RelayAuthConfig>;
@@ -148,6 +158,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
 };
 
 export function resolveConfig(options: RelayOptions): RelayConfig {
+  const logger = options.logger ?? SILENT_LOGGER;
   return {
     dataDir: options.dataDir,
     serverName: options.serverName ?? 'localhost',
@@ -160,47 +171,12 @@ export function resolveConfig(options: RelayOptions): RelayConfig {
     fanoutSliceSize: options.fanoutSliceSize ?? DEFAULT_SLICE_SIZE,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     auth: { requireTokenForDownload: false, ...options.auth },
-    log: options.log,
+    logger,
+    log:
+      options.log ??
+      ((line) =>
+        logger.log(/^internal error|damaged/.test(line) ? 'error' : 'warn', 'notice', {
+          msg: line,
+        })),
   };
-}
-
-/** Reads a `--config` JSON file: `{limits?, auth?, flushIntervalMs?, webRoot?, ...}`. */
-export function readConfigFile(path: string): Partial<RelayOptions> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read config ${path}: ${(err as Error).message}`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error(`config ${path}: expected a JSON object`);
-  }
-  const known = new Set([
-    'limits',
-    'auth',
-    'flushIntervalMs',
-    'webRoot',
-    'statusIntervalMs',
-    'fanoutSliceSize',
-    'serverName',
-    'publicUrl',
-  ]);
-  for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) throw new Error(`config ${path}: unknown key '${key}'`);
-  }
-  const cfg = parsed as Partial<RelayOptions>;
-  const slice = cfg.fanoutSliceSize;
-  if (slice !== undefined && !(Number.isInteger(slice) && slice >= 1))
-    throw new Error(
-      `config ${path}: fanoutSliceSize must be an integer >= 1, got ${JSON.stringify(slice)}`,
-    );
-  for (const key of Object.keys(cfg.limits ?? {})) {
-    if (!(key in DEFAULT_LIMITS)) throw new Error(`config ${path}: unknown limit '${key}'`);
-    const v = (cfg.limits as Record<string, unknown>)[key];
-    if (typeof v !== 'number' || !(v >= 0))
-      throw new Error(
-        `config ${path}: limits.${key} must be a number >= 0, got ${JSON.stringify(v)}`,
-      );
-  }
-  return cfg;
 }

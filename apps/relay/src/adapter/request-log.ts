@@ -1,0 +1,117 @@
+/**
+ * One log line per request and per WebSocket, when it ends (docs/operations.md "Logging"):
+ * method, route template, status, Matrix errcode, bytes in and out, duration. The route is a
+ * template (`/_matrix/client/v1/media/download/:server/:id/:fileName`), never the path: a file
+ * name may be a title, and the query (where an `access_token` may ride) is never read. The
+ * remote address is a listener's identity: it is logged at debug only.
+ *
+ * Limits hit (M_LIMIT_EXCEEDED, M_TOO_LARGE) are logged at warn, 5xx answers at error, the rest
+ * at info; the errcode comes from the core's Matrix error body (relay-app.ts answers every error
+ * with one), read from a clone before node writes the response.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  CREATE_PATH,
+  DOWNLOAD_PATH,
+  HLS_PATH,
+  INDEX_PATH,
+  LISTEN_WS_PATH,
+  MEDIA_PATH,
+  TUS_PATH,
+  UPLOAD_PATH,
+  UPLOAD_WS_PATH,
+} from '../core/relay-paths.ts';
+import type { LogLevel, RelayLogger } from '../core/relay-log.ts';
+
+/** Longest first, so `…/upload/ws` is not taken for a media path under `…/upload`. */
+const MEDIA_PREFIXES = [
+  UPLOAD_WS_PATH,
+  LISTEN_WS_PATH,
+  HLS_PATH,
+  MEDIA_PATH,
+  INDEX_PATH,
+  TUS_PATH,
+  DOWNLOAD_PATH,
+  UPLOAD_PATH,
+].sort((a, b) => b.length - a.length);
+const PARAMS = [':server', ':id'];
+const FIXED = new Set([CREATE_PATH, TUS_PATH, '/health', '/metrics']);
+
+/** The route a path is served by, with its media ids and file names replaced by names. */
+export function routeTemplate(rawUrl: string | undefined): string {
+  const path = (rawUrl ?? '/').split('?')[0] ?? '/';
+  if (FIXED.has(path)) return path;
+  for (const prefix of MEDIA_PREFIXES) {
+    if (!path.startsWith(prefix + '/')) continue;
+    const parts = path.slice(prefix.length + 1).split('/');
+    const names = parts.map((p, i) =>
+      i < PARAMS.length ? PARAMS[i] : p === 'playlist.m3u8' ? p : ':fileName',
+    );
+    return `${prefix}/${names.join('/')}`;
+  }
+  // The web app (static files) or an unknown path: neither is worth its path in the log.
+  return path.startsWith('/_matrix/') ? '/_matrix/(unrecognized)' : '/(static)';
+}
+
+/** The errcode of a Matrix error answer, if `res` is one (read from a clone; small bodies only). */
+export async function errcodeOf(res: Response): Promise<string | undefined> {
+  if (res.status < 400 || !res.headers.get('content-type')?.includes('json')) return undefined;
+  try {
+    const body = (await res.clone().json()) as { errcode?: unknown };
+    return typeof body.errcode === 'string' ? body.errcode.slice(0, 64) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const LIMIT_CODES = new Set(['M_LIMIT_EXCEEDED', 'M_TOO_LARGE']);
+
+function levelFor(status: number, errcode: string | undefined): LogLevel {
+  if (status >= 500) return 'error';
+  if (errcode && LIMIT_CODES.has(errcode)) return 'warn';
+  return 'info';
+}
+
+/** Logs `req` once its response is finished or its connection is gone. */
+export function logRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  logger: RelayLogger,
+  errcode: () => string | undefined,
+): void {
+  const started = performance.now();
+  const socket = req.socket;
+  const read0 = socket.bytesRead;
+  const written0 = socket.bytesWritten;
+  res.once('close', () => {
+    const code = errcode();
+    logger.log(levelFor(res.statusCode, code), 'request', {
+      method: req.method,
+      route: routeTemplate(req.url),
+      status: res.statusCode,
+      errcode: code,
+      bytes_in: socket.bytesRead - read0,
+      bytes_out: socket.bytesWritten - written0,
+      ms: Math.round(performance.now() - started),
+      aborted: res.writableFinished ? undefined : true,
+      remote: logger.enabled('debug') ? socket.remoteAddress : undefined,
+    });
+  });
+}
+
+/** Logs a WebSocket (listen or upload) when its socket closes (refusals are answered by ws). */
+export function logUpgrade(req: IncomingMessage, socket: Socket, logger: RelayLogger): void {
+  const started = performance.now();
+  const read0 = socket.bytesRead;
+  const written0 = socket.bytesWritten;
+  socket.once('close', () => {
+    logger.info('websocket', {
+      route: routeTemplate(req.url),
+      bytes_in: socket.bytesRead - read0,
+      bytes_out: socket.bytesWritten - written0,
+      ms: Math.round(performance.now() - started),
+      remote: logger.enabled('debug') ? socket.remoteAddress : undefined,
+    });
+  });
+}
