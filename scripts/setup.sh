@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine that has only Node.js 20 and npm: pnpm through npx (no global
-# install), the workspace's dependencies, and (when run as root with apt-get) the Debian
-# packages the tests and the demo use. Elsewhere it names the missing ones and goes on.
+# Sets up a fresh machine that has only Node.js (20, 22 or 24) and npm: pnpm through npx (no
+# global install), the workspace's dependencies, the compiled `mxcast` command (apps/cli/dist,
+# run by ./mxcast without pnpm), and (when run as root with apt-get) the Debian packages the
+# tests and the demo use. Elsewhere it names the missing ones and goes on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +31,7 @@ fi
 
 echo "setup: installing workspace dependencies with pnpm $PNPM_VERSION"
 npx --yes "pnpm@$PNPM_VERSION" install --frozen-lockfile --reporter=append-only
+
+# The bundle takes well under a second (esbuild); ./mxcast and the npm tarball run it.
+echo "setup: building the mxcast command (apps/cli/dist)"
+node apps/cli/scripts/bundle-cli.mjs

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 MXCAST_SYSTEM_PACKAGES=${MXCAST_SYSTEM_PACKAGES:-"espeak-ng"} bash scripts/setup.sh
 echo "start: building the web app"
 bash scripts/pnpm.sh --filter @mxcast/web run build >/dev/null
-exec bash scripts/pnpm.sh exec mxcast relay --demo --port "${MXCAST_PORT:-8008}" "$@"
+# ./mxcast, not `pnpm exec`: a global pnpm of another version refuses the pinned one.
+exec ./mxcast relay --demo --port "${MXCAST_PORT:-8008}" "$@"
