@@ -11,18 +11,21 @@ import { startAtBlock } from './seek-planner.ts';
 import { FIRST_AUDIO_SEQ, type StreamGeometry } from './stream-geometry.ts';
 
 export async function planLiveJoin(s: PlayerSession): Promise<SourceStart> {
-  const g = s.geometry as StreamGeometry;
+  const g = s.pipeline.geometry as StreamGeometry;
   if (s.source.transport === 'ws') {
-    s.auth?.allowJump('any');
-    s.restartDecoder(0);
+    s.auth.allowJump('any');
+    s.pipeline.restartAt(0);
     return { kind: 'live' };
   }
   const index = await s.fetchIndex();
   s.sawLiveEdge(index.block_count);
   const seq = Math.max(FIRST_AUDIO_SEQ, index.block_count - 1);
-  s.auth?.allowJump(seq);
-  s.restartDecoder(0);
-  if ((index.block_size === null || s.variableBlocks) && index.block_count > FIRST_AUDIO_SEQ) {
+  s.auth.allowJump(seq);
+  s.pipeline.restartAt(0);
+  if (
+    (index.block_size === null || s.planner.variableBlocks) &&
+    index.block_count > FIRST_AUDIO_SEQ
+  ) {
     // Sizes vary: the relay's index knows where the newest block starts.
     const at = await s.fetchIndex({ from: seq, count: 1 });
     const offset = at.offsets?.[0];

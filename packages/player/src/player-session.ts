@@ -1,33 +1,29 @@
 /**
- * The state one Player shares with the parts that do its work (leg-planner.ts, block-pipeline.ts,
- * reconnect-planner.ts): what is known about the stream (header, geometry, last good block),
- * the decode/playout chain, counters, and the state machine with its events (docs/player.md
- * "States", "Events"). Internal: the public surface is the Player (player.ts).
+ * The context one Player shares with the parts that do its work. It holds the owners, each the
+ * only writer of its fields (docs/player.md "Who owns what"): the state machine
+ * (player-state-machine.ts), the block pipeline (what the blocks teach, decode and playout:
+ * block-pipeline.ts), the leg planner (where legs aim: leg-planner.ts); itself it owns the key,
+ * the authenticator, the stop request, the live edge and the counters, written only through
+ * its methods. Internal: the public surface is the Player (player.ts).
  */
-import type { BlockCipher, ByteOrder } from '@mxcast/format';
+import type { BlockCipher } from '@mxcast/format';
 import type { OpusHead } from '@mxcast/ogg';
-import type { BlockAuthenticator } from './block-authenticator.ts';
+import { BlockAuthenticator } from './block-authenticator.ts';
+import { BlockPipeline } from './block-pipeline.ts';
 import type { BlockSource } from './block-source.ts';
-import type { ProbedBlock } from './granule-bisector.ts';
-import { OggBlockDemuxer } from './ogg-block-demuxer.ts';
-import type { OpusPageDecoder } from './opus-page-decoder.ts';
+import { LegPlanner } from './leg-planner.ts';
 import type { PlayerError } from './player-error.ts';
-import type { PlayerEvents, PlayerState, PlayerStatus } from './player-events.ts';
-import type { PlayFrom, PlayerOptions } from './player-options.ts';
-import type { PlayoutOutput } from './playout-output.ts';
+import type { PlayerEvents, PlayerStatus } from './player-events.ts';
+import type { PlayerOptions } from './player-options.ts';
+import { PlayerStateMachine } from './player-state-machine.ts';
 import { fetchIndexWithRetry, type IndexRetryOptions } from './index-fetch-retry.ts';
 import { parseMxcUri, type MediaLocation, type RelayIndex } from './relay-index.ts';
-import {
-  FIRST_AUDIO_SEQ,
-  OPUS_RATE,
-  blockStartSample,
-  type StreamGeometry,
-} from './stream-geometry.ts';
+import { FIRST_AUDIO_SEQ, OPUS_RATE, blockStartSample } from './stream-geometry.ts';
 
 export interface Header {
-  head: OpusHead;
+  readonly head: OpusHead;
   /** Offset of block 2, once known over HTTP. */
-  headerEnd: number | null;
+  readonly headerEnd: number | null;
 }
 
 export type Emit = <K extends keyof PlayerEvents>(event: K, value: PlayerEvents[K]) => void;
@@ -37,44 +33,28 @@ export class PlayerSession {
   readonly location: MediaLocation;
   readonly now: () => number;
   readonly emit: Emit;
-  /** Set once by the Player's constructor (it picks HTTP or WebSocket). */
-  source!: BlockSource;
-  state: PlayerState = 'idle';
-  cipher: BlockCipher | undefined;
-  auth: BlockAuthenticator | undefined;
-  readonly demux = new OggBlockDemuxer();
-  header: Header | undefined;
-  geometry: StreamGeometry | undefined;
-  decoder: OpusPageDecoder | undefined;
-  output: PlayoutOutput | undefined;
-  /** Output sample before which decoded audio is dropped (seek target, pre-skip). */
-  discardBefore = 0;
-  /** Bumped by seek(): audio decoded for an older position is dropped. */
-  seekGeneration = 0;
-  /** Block sizes turned out to vary: time seeks bisect on granules. */
-  variableBlocks = false;
-  /** Block 2 as framed and authenticated (the bisection's lower bound). */
-  firstAudio: ProbedBlock | undefined;
-  byteOrder: ByteOrder | undefined;
-  /** Set while a header leg runs: where the caller wanted to play from. */
-  headerLegFor: PlayFrom | undefined;
-  stopped = false;
-  live = false;
-  /** Last authenticated block and the offset just past it (null over WebSocket). */
-  last: { seq: number; next: number | null } | undefined;
-  liveEdgeBlocks = 0;
+  /** HTTP or WebSocket, picked by the Player (its events call back into this session). */
+  readonly source: BlockSource;
+  /** The one writer of the player's state (player-state-machine.ts). */
+  readonly machine: PlayerStateMachine;
+  /** Owns what the blocks teach and the decode/playout chain (block-pipeline.ts). */
+  readonly pipeline: BlockPipeline;
+  /** Owns where legs aim: live or not, the header leg's target, variable block sizes (leg-planner.ts). */
+  readonly planner: LegPlanner;
+  #cipher: BlockCipher | undefined;
+  #auth: BlockAuthenticator | undefined;
+  #stopped = false;
+  #liveEdgeBlocks = 0;
   /**
    * Whether the relay itself said where the edge is (index, WebSocket status). Blocks received
    * alone say nothing about it: a listener started at a time reads ahead of its position by
    * about the playout buffer only, so without the relay's word the delay would read ~0 s
    * however far behind it is (docs/player.md "Delay behind live").
    */
-  liveEdgeFromRelay = false;
-  positionSample = 0;
-  endSample: number | undefined;
-  readonly stats = { resyncs: 0, reconnects: 0, requests: 0 };
+  #liveEdgeFromRelay = false;
+  readonly #stats = { resyncs: 0, reconnects: 0, requests: 0 };
 
-  constructor(options: PlayerOptions, emit: Emit) {
+  constructor(options: PlayerOptions, emit: Emit, source: (s: PlayerSession) => BlockSource) {
     this.options = options;
     this.emit = emit;
     this.now = options.now ?? (() => performance.now());
@@ -83,6 +63,52 @@ export class PlayerSession {
       ...parseMxcUri(options.mxc),
       ...(options.accessToken ? { accessToken: options.accessToken } : {}),
     };
+    this.machine = new PlayerStateMachine((state, previous) => {
+      emit('state', { state, previous });
+      emit('status', this.status());
+    });
+    this.pipeline = new BlockPipeline(this);
+    this.planner = new LegPlanner(this);
+    this.source = source(this);
+  }
+
+  /** Called once by the Player when playback starts: the key is needed from the first leg on. */
+  begin(cipher: BlockCipher): void {
+    if (this.#cipher) throw new Error('a player session begins once');
+    this.#cipher = cipher;
+    this.#auth = new BlockAuthenticator(cipher);
+  }
+
+  get cipher(): BlockCipher {
+    if (!this.#cipher) throw new Error('the player has not started');
+    return this.#cipher;
+  }
+
+  /** The seq-checking AES-GCM gate, the only way to plaintext (block-authenticator.ts). */
+  get auth(): BlockAuthenticator {
+    if (!this.#auth) throw new Error('the player has not started');
+    return this.#auth;
+  }
+
+  /** stop() was called (by the Player only): legs and waits end as soon as they look. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  requestStop(): void {
+    this.#stopped = true;
+  }
+
+  countRequest(): void {
+    this.#stats.requests++;
+  }
+
+  countResync(): void {
+    this.#stats.resyncs++;
+  }
+
+  countReconnect(): void {
+    this.#stats.reconnects++;
   }
 
   /** The caller's fetch, else the global one (looked up at each call, as tests may swap it). */
@@ -92,31 +118,24 @@ export class PlayerSession {
 
   /** Seconds of audio delivered to the sink, as a position in the broadcast. */
   get position(): number {
-    return this.positionSample / OPUS_RATE;
+    return this.pipeline.positionSample / OPUS_RATE;
   }
 
   status(): PlayerStatus {
     let delay: number | null = null;
-    if (this.geometry && this.liveEdgeFromRelay && this.liveEdgeBlocks > FIRST_AUDIO_SEQ) {
-      const edge = blockStartSample(this.geometry, this.liveEdgeBlocks);
-      delay = Math.max(0, (edge - this.positionSample) / OPUS_RATE);
+    const { geometry, output, positionSample, last } = this.pipeline;
+    if (geometry && this.#liveEdgeFromRelay && this.#liveEdgeBlocks > FIRST_AUDIO_SEQ) {
+      const edge = blockStartSample(geometry, this.#liveEdgeBlocks);
+      delay = Math.max(0, (edge - positionSample) / OPUS_RATE);
     }
     return {
-      state: this.state,
+      state: this.machine.state,
       position: this.position,
       delayBehindLive: delay,
-      jitterTargetMs: this.output ? this.output.jitter.targetMs : 0,
-      ...this.stats,
-      lastSeq: this.last?.seq ?? null,
+      jitterTargetMs: output ? output.jitter.targetMs : 0,
+      ...this.#stats,
+      lastSeq: last?.seq ?? null,
     };
-  }
-
-  setState(state: PlayerState): void {
-    if (state === this.state) return;
-    const previous = this.state;
-    this.state = state;
-    this.emit('state', { state, previous });
-    this.emit('status', this.status());
   }
 
   /**
@@ -124,8 +143,8 @@ export class PlayerSession {
    * `fromRelay` is false for a block received, which proves it exists but not that it is the edge.
    */
   sawLiveEdge(blockCount: number, fromRelay = true): void {
-    this.liveEdgeBlocks = Math.max(this.liveEdgeBlocks, blockCount);
-    if (fromRelay) this.liveEdgeFromRelay = true;
+    this.#liveEdgeBlocks = Math.max(this.#liveEdgeBlocks, blockCount);
+    if (fromRelay) this.#liveEdgeFromRelay = true;
   }
 
   /**
@@ -142,13 +161,8 @@ export class PlayerSession {
       ...(this.options.indexRetryDelayMs !== undefined
         ? { delayMs: this.options.indexRetryDelayMs }
         : {}),
-      onRequest: () => void this.stats.requests++,
+      onRequest: () => this.countRequest(),
       onRetry: (error: PlayerError) => this.emit('error', error),
     };
-  }
-
-  restartDecoder(discardBefore: number): void {
-    this.discardBefore = discardBefore;
-    this.decoder?.restart(discardBefore);
   }
 }

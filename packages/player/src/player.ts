@@ -4,7 +4,7 @@
  *
  * It reads in "legs": one request (an HTTP Range or a WebSocket) from a known block. Reading
  * starts with a header leg from byte 0 (OpusHead, OpusTags and, without a declared geometry,
- * the first audio block: DESIGN.md §4's arithmetic then needs nothing more), then at most one
+ * the first audio block: docs/audio.md's arithmetic then needs nothing more), then at most one
  * leg to the block a seek needs (stream-geometry.ts). A dropped leg is resumed from the block
  * after the last one that authenticated.
  *
@@ -14,12 +14,9 @@
  * block) and reconnect-planner.ts (where to resume after a drop).
  */
 import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
-import { BlockAuthenticator } from './block-authenticator.ts';
-import { MisalignedStart, type BlockSource, type SourceEnd } from './block-source.ts';
-import { handleBlock } from './block-pipeline.ts';
+import type { BlockSource, SourceStart } from './block-source.ts';
 import { HttpBlockSource } from './http-block-source.ts';
-import { prepareLeg } from './leg-planner.ts';
-import { Jump, Stop, runLeg } from './leg-runner.ts';
+import { LegAborted, runLeg } from './leg-runner.ts';
 import { PlayerEmitter, type PlayerState, type PlayerStatus } from './player-events.ts';
 import { PlayerError, isPlayerError } from './player-error.ts';
 import type { PlayFrom, PlayerOptions, PlayerOutcome } from './player-options.ts';
@@ -40,34 +37,39 @@ export class Player extends PlayerEmitter {
     super();
     if (!options.file && !options.cipher)
       throw new PlayerError('BAD_REQUEST', 'a player needs file or cipher', true);
-    const s = new PlayerSession(options, (event, value) => this.emit(event, value));
-    this.#s = s;
+    this.#s = new PlayerSession(
+      options,
+      (event, value) => this.emit(event, value),
+      (s) => Player.#source(s, options),
+    );
+  }
+
+  /** HTTP or WebSocket, its events feeding the session's counters, live edge and authenticator. */
+  static #source(s: PlayerSession, options: PlayerOptions): BlockSource {
     const events = {
-      onRequest: () => void s.stats.requests++,
+      onRequest: () => s.countRequest(),
       onLiveEdge: (count: number) => s.sawLiveEdge(count),
       onSkipped: (toSeq: number) => {
         // The relay moved this (too slow) listener to the live edge: a jump it announced, and
         // only forward (a skip back would replay blocks: TAMPERED). The gap is not filled: the
         // decoder restarts at the new block and its audio goes out at its own time.
-        if (!s.auth?.allowSkip(toSeq)) return;
-        s.restartDecoder(0);
-        s.stats.resyncs++;
+        if (!s.auth.allowSkip(toSeq)) return;
+        s.pipeline.restartAt(0);
+        s.countResync();
       },
       location: s.location,
       ...(options.maxBlockLength ? { maxBlockLength: options.maxBlockLength } : {}),
     };
-    const source: BlockSource =
-      options.transport === 'ws'
-        ? new WsBlockSource({
-            ...events,
-            ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
-          })
-        : new HttpBlockSource({ ...events, ...(options.fetch ? { fetch: options.fetch } : {}) });
-    s.source = source;
+    return options.transport === 'ws'
+      ? new WsBlockSource({
+          ...events,
+          ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
+        })
+      : new HttpBlockSource({ ...events, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
 
   get state(): PlayerState {
-    return this.#s.state;
+    return this.#s.machine.state;
   }
 
   /** Seconds of audio delivered to the sink, as a position in the broadcast. */
@@ -86,7 +88,7 @@ export class Player extends PlayerEmitter {
    */
   async refreshLiveEdge(): Promise<void> {
     const s = this.#s;
-    s.stats.requests++;
+    s.countRequest();
     const index = await fetchIndex(s.location, s.fetch);
     s.sawLiveEdge(index.block_count);
   }
@@ -105,14 +107,13 @@ export class Player extends PlayerEmitter {
       return;
     }
     this.#pendingJump = from;
-    this.#s.seekGeneration++;
-    this.#s.output?.reset();
-    this.#leg?.abort(new Jump(from));
+    this.#s.pipeline.dropQueued();
+    this.#leg?.abort(new LegAborted('seek'));
   }
 
   stop(): void {
-    this.#s.stopped = true;
-    this.#leg?.abort(new Jump({ time: 0 }));
+    this.#s.requestStop();
+    this.#leg?.abort(new LegAborted('stop'));
   }
 
   async #main(from: PlayFrom): Promise<PlayerOutcome> {
@@ -127,77 +128,78 @@ export class Player extends PlayerEmitter {
       this.emit('error', error);
       outcome = { state: 'error', error };
     }
-    await s.output?.close().catch(() => {});
-    s.decoder?.destroy();
-    s.setState(outcome.state);
+    await s.pipeline.close();
+    s.machine.to(outcome.state);
     return outcome;
   }
 
-  /** The loop over legs: seeks, geometry fallbacks, header legs and reconnects each start a new one. */
+  /**
+   * The loop over legs: seeks, geometry fallbacks, header legs and reconnects each start a new
+   * one, decided from how the last one ended (leg-runner.ts `LegEnd`). Throws only a fatal error.
+   */
   async #run(initial: PlayFrom): Promise<PlayerOutcome> {
     const s = this.#s;
-    s.setState('connecting');
-    s.cipher = s.options.cipher ?? (await createBlockCipher(s.options.file as EncryptedFile));
-    s.auth = new BlockAuthenticator(s.cipher);
+    s.machine.to('connecting');
+    s.begin(s.options.cipher ?? (await createBlockCipher(s.options.file as EncryptedFile)));
     let from: PlayFrom = initial;
-    let start = await prepareLeg(s, from);
+    let start: SourceStart = await s.planner.prepare(from);
     let attempt = 0;
     for (;;) {
       if (s.stopped) return { state: 'stopped' };
-      let end: SourceEnd;
-      try {
-        const leg = new AbortController();
-        this.#leg = leg;
-        if (this.#pendingJump) leg.abort(new Jump(this.#pendingJump));
-        end = await runLeg(
-          s.source,
-          start,
-          leg,
-          (block) => handleBlock(s, block),
-          () => (attempt = 0),
-        );
-      } catch (err) {
-        if (s.stopped) return { state: 'stopped' };
-        if (err instanceof Stop) return err.outcome;
-        const userSeek = this.#pendingJump;
-        const jump = userSeek ? new Jump(userSeek) : err instanceof Jump ? err : undefined;
-        if (err instanceof MisalignedStart) {
-          // The geometry's arithmetic did not hold (sizes vary): bisect on granules instead.
-          s.variableBlocks = true;
-          start = await prepareLeg(s, from);
+      const leg = new AbortController();
+      this.#leg = leg;
+      if (this.#pendingJump) leg.abort(new LegAborted('seek'));
+      const end = await runLeg(
+        s.source,
+        start,
+        leg,
+        (block) => s.pipeline.handle(block),
+        () => (attempt = 0),
+      );
+      if (s.stopped) return { state: 'stopped' };
+      if (end.kind === 'over') return end.outcome;
+      if (end.kind === 'misaligned') {
+        // The geometry's arithmetic did not hold (sizes vary): bisect on granules instead.
+        s.planner.blockSizesVary();
+        start = await s.planner.prepare(from);
+        continue;
+      }
+      // A seek() wins over however the leg ended (it may have cut a request short).
+      const userSeek = this.#pendingJump;
+      if (userSeek || end.kind === 'jump' || end.kind === 'aborted') {
+        this.#pendingJump = undefined;
+        if (userSeek) from = userSeek;
+        else if (end.kind === 'jump') from = end.from;
+        if (userSeek) s.machine.to('seeking');
+        s.pipeline.resetOutput();
+        start = await s.planner.prepare(from);
+        continue;
+      }
+      if (end.kind === 'source-ended') {
+        if (end.end.kind === 'range-done') {
+          // A bounded header leg: go on where the caller wanted.
+          start = await s.planner.prepare(from);
           continue;
         }
-        if (jump) {
-          this.#pendingJump = undefined;
-          from = jump.from;
-          if (userSeek) s.setState('seeking');
-          s.output?.reset();
-          start = await prepareLeg(s, from);
-          continue;
-        }
-        if (!isPlayerError(err) || err.fatal) throw err;
-        // A dropped connection: resume from the block after the last good one (no gap, no repeat).
-        attempt++;
-        if (attempt > (s.options.reconnectAttempts ?? 30)) {
-          throw new PlayerError(
-            'NETWORK',
-            `gave up after ${attempt - 1} reconnect attempts: ${err.message}`,
-            true,
-          );
-        }
-        this.emit('error', err);
-        const resume = await resumePoint(s, err.message, attempt);
+        // The stream ended cleanly without an EOS page: really over, or a relay restart?
+        const resume = await resumePoint(s, 'stream ended without EOS', ++attempt, end.end);
         if ('outcome' in resume) return resume.outcome;
         start = resume.start;
         continue;
       }
-      if (end.kind === 'range-done') {
-        // A bounded header leg: go on where the caller wanted.
-        start = await prepareLeg(s, from);
-        continue;
+      const err = end.error;
+      if (!isPlayerError(err) || err.fatal) throw err;
+      // A dropped connection: resume from the block after the last good one (no gap, no repeat).
+      attempt++;
+      if (attempt > (s.options.reconnectAttempts ?? 30)) {
+        throw new PlayerError(
+          'NETWORK',
+          `gave up after ${attempt - 1} reconnect attempts: ${err.message}`,
+          true,
+        );
       }
-      // The stream ended cleanly without an EOS page: really over, or a relay restart?
-      const resume = await resumePoint(s, 'stream ended without EOS', ++attempt, end);
+      this.emit('error', err);
+      const resume = await resumePoint(s, err.message, attempt);
       if ('outcome' in resume) return resume.outcome;
       start = resume.start;
     }

@@ -5,7 +5,6 @@
  * finishing when the relay says the media is complete and nothing is left.
  */
 import type { SourceEnd, SourceStart } from './block-source.ts';
-import { prepareLeg } from './leg-planner.ts';
 import { isTransientIndexError } from './index-fetch-retry.ts';
 import { isPlayerError } from './player-error.ts';
 import type { PlayerOutcome } from './player-options.ts';
@@ -21,13 +20,14 @@ export async function resumePoint(
   attempt: number,
   end?: SourceEnd,
 ): Promise<ResumePoint> {
-  const fromSeq = (s.last?.seq ?? -1) + 1;
-  const offset = s.last?.next ?? 0;
+  const last = s.pipeline.last;
+  const fromSeq = (last?.seq ?? -1) + 1;
+  const offset = last?.next ?? 0;
   if (end?.kind === 'ended' && end.state !== 'unknown') {
     return { outcome: await endWithoutEos(s) };
   }
-  s.stats.reconnects++;
-  s.setState('buffering');
+  s.countReconnect();
+  s.machine.to('buffering');
   s.emit('reconnecting', { attempt, fromSeq, offset, reason });
   const base = s.options.reconnectDelayMs ?? 100;
   await sleep(
@@ -35,7 +35,7 @@ export async function resumePoint(
   );
   if (s.stopped) return { outcome: { state: 'stopped' } };
   try {
-    s.stats.requests++;
+    s.countRequest();
     const index = await fetchIndex(s.location, s.fetch);
     s.sawLiveEdge(index.block_count);
     if (
@@ -49,16 +49,18 @@ export async function resumePoint(
     // as the next attempt; this loop is the retry (index-fetch-retry.ts is not stacked on it).
     if (isPlayerError(err) && err.fatal && !isTransientIndexError(err)) throw err;
   }
-  s.auth?.allowJump(fromSeq);
-  if (!s.last)
-    return { start: await prepareLeg(s, s.live ? { live: true } : { time: s.position }) };
+  s.auth.allowJump(fromSeq);
+  if (!last)
+    return {
+      start: await s.planner.prepare(s.planner.live ? { live: true } : { time: s.position }),
+    };
   return {
     start: { kind: 'offset', offset: s.source.transport === 'ws' ? -1 : offset, seq: fromSeq },
   };
 }
 
 async function endWithoutEos(s: PlayerSession): Promise<PlayerOutcome> {
-  await s.output?.drain();
+  await s.pipeline.drain();
   return { state: 'ended-without-finishing' };
 }
 

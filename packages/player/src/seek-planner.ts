@@ -4,25 +4,23 @@
  * by bisecting on granules where block sizes vary (seek-bisection.ts) — with the authenticator
  * allowed exactly that one jump and the decoder told to drop audio before the target.
  */
-import type { BlockCipher } from '@mxcast/format';
 import type { SourceStart } from './block-source.ts';
 import type { PlayerSession } from './player-session.ts';
 import { bisectSeek } from './seek-bisection.ts';
 import { FIRST_AUDIO_SEQ, OPUS_RATE, planSeek, type StreamGeometry } from './stream-geometry.ts';
 
 export async function planTimeSeek(s: PlayerSession, time: number): Promise<SourceStart> {
-  const g = s.geometry as StreamGeometry;
+  const g = s.pipeline.geometry as StreamGeometry;
   const target = Math.round(time * OPUS_RATE);
-  if (s.variableBlocks && s.source.transport === 'http') return bisectTo(s, target);
+  if (s.planner.variableBlocks && s.source.transport === 'http') return bisectTo(s, target);
   const plan = planSeek(g, target);
-  s.auth?.allowJump(plan.seq);
-  s.restartDecoder(target);
-  s.positionSample = target;
+  s.auth.allowJump(plan.seq);
+  s.pipeline.restartAt(target, target);
   return startAtBlock(s, g, plan.seq);
 }
 
 /**
- * Where block `seq` starts: over HTTP at `header_end + (seq − 2) × block_size` (DESIGN.md §4),
+ * Where block `seq` starts: over HTTP at `header_end + (seq − 2) × block_size` (docs/audio.md),
  * marked `computed` as sizes may vary; over WebSocket (or with no size) the seq is enough.
  */
 export function startAtBlock(s: PlayerSession, g: StreamGeometry, seq: number): SourceStart {
@@ -36,22 +34,21 @@ export function startAtBlock(s: PlayerSession, g: StreamGeometry, seq: number): 
 async function bisectTo(s: PlayerSession, target: number): Promise<SourceStart> {
   const found = await bisectSeek({
     location: s.location,
-    cipher: s.cipher as BlockCipher,
+    cipher: s.cipher,
     fetch: s.fetch,
-    geometry: s.geometry as StreamGeometry,
-    first: s.firstAudio,
+    geometry: s.pipeline.geometry as StreamGeometry,
+    first: s.pipeline.firstAudio,
     target,
-    ...(s.byteOrder ? { byteOrder: s.byteOrder } : {}),
+    ...(s.pipeline.byteOrder ? { byteOrder: s.pipeline.byteOrder } : {}),
     ...(s.options.maxBlockLength ? { maxBlockLength: s.options.maxBlockLength } : {}),
-    onRequest: () => void s.stats.requests++,
+    onRequest: () => s.countRequest(),
     indexRetry: s.indexRetry(),
     onResync: (from, to) => {
-      s.stats.resyncs++;
+      s.countResync();
       s.emit('resync', { from, to });
     },
   });
-  s.auth?.allowJump(found.seq);
-  s.restartDecoder(target);
-  s.positionSample = target;
+  s.auth.allowJump(found.seq);
+  s.pipeline.restartAt(target, target);
   return { kind: 'offset', offset: found.offset, seq: found.seq };
 }
