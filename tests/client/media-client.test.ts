@@ -91,7 +91,7 @@ describe('MediaClient against the relay', () => {
       },
     });
     const err = await codeOf(client.uploadStream(mxc, cut));
-    expect(err.code).toBe('M_NETWORK');
+    expect(err.code).toBe('NETWORK');
     const { offset } = await client.tusOffset(mxc);
     expect(offset).toBe(first.length);
 

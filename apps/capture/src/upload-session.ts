@@ -193,7 +193,8 @@ export class UploadSession {
   private async startAckMonitor(): Promise<void> {
     let socket: ListenSocket;
     try {
-      socket = await this.client.listenSocket(this.mxc, { from: this.options.startSeq });
+      // ack: as the owner, so the relay leaves this socket out of the listener count.
+      socket = await this.client.listenSocket(this.mxc, { from: this.options.startSeq, ack: true });
     } catch {
       if (this.mode === 'put' && !this.cancelled) this.startPolling();
       return;
@@ -208,7 +209,7 @@ export class UploadSession {
       try {
         for await (const ev of socket) {
           if (ev.type === 'block' && ev.bytes.length >= 8) {
-            // Block header: reg(4) seq(4) … big-endian (DESIGN.md §2).
+            // Block header: reg(4) seq(4) … big-endian (docs/format.md "The container").
             const view = new DataView(ev.bytes.buffer, ev.bytes.byteOffset, 8);
             this.ackSeq(view.getUint32(4));
           } else if (ev.type === 'skipped') {
@@ -333,7 +334,7 @@ export class UploadSession {
       if (cause || attempt > 0) {
         if (performance.now() - started > (this.options.maxOutageMs ?? 120_000)) {
           throw new CaptureError(
-            'UNREACHABLE',
+            'NETWORK',
             `relay unreachable for ${Math.round((performance.now() - started) / 1000)} s, giving up (${lastError}); resume with --resume`,
           );
         }

@@ -1,38 +1,52 @@
 /**
  * The one error class of @mxcast/client. `code` is the relay's Matrix errcode when the relay
  * answered with one (docs/protocol.md "Error codes"), or one of the client's own codes when it
- * could not get a Matrix answer at all.
+ * could not get a Matrix answer at all. How each becomes a player, capture or CLI code is the
+ * table in docs/errors.md (relay-failure.ts holds the first step of it).
  */
 import { parseMatrixError } from '@mxcast/protocol';
 
-export type ClientErrorCode =
-  // Matrix errcodes the relay sends (docs/protocol.md).
-  | 'M_MISSING_TOKEN'
-  | 'M_UNKNOWN_TOKEN'
-  | 'M_FORBIDDEN'
-  | 'M_NOT_FOUND'
-  | 'M_NOT_YET_UPLOADED'
-  | 'M_CANNOT_OVERWRITE_MEDIA'
-  | 'M_CONFLICT'
-  | 'M_BAD_BLOCK'
-  | 'M_TOO_LARGE'
-  | 'M_LIMIT_EXCEEDED'
-  | 'M_BAD_JSON'
-  | 'M_INVALID_PARAM'
-  | 'M_UNRECOGNIZED'
-  | 'M_UNKNOWN'
-  // The client's own codes.
+/** Matrix errcodes the relay sends (docs/protocol.md "Error codes"). */
+export const RELAY_ERRCODES = [
+  'M_MISSING_TOKEN',
+  'M_UNKNOWN_TOKEN',
+  'M_FORBIDDEN',
+  'M_NOT_FOUND',
+  'M_NOT_YET_UPLOADED',
+  'M_CANNOT_OVERWRITE_MEDIA',
+  'M_CONFLICT',
+  'M_BAD_BLOCK',
+  'M_TOO_LARGE',
+  'M_LIMIT_EXCEEDED',
+  'M_BAD_JSON',
+  'M_INVALID_PARAM',
+  'M_UNRECOGNIZED',
+  'M_UNKNOWN',
+] as const;
+export type RelayErrcode = (typeof RELAY_ERRCODES)[number];
+
+/**
+ * The client's own codes, for failures with no Matrix answer. They carry no `M_` prefix: the
+ * Matrix spec reserves that namespace for its own errcodes. `NETWORK` is the one name every
+ * package uses for a network failure (docs/errors.md).
+ */
+export const CLIENT_OWN_CODES = {
   /** The connection failed or dropped (refused, reset, DNS, aborted by the peer). */
-  | 'M_NETWORK'
+  NETWORK: 'the connection failed or dropped',
   /** The caller aborted the request through its AbortSignal. */
-  | 'M_ABORTED'
+  ABORTED: 'the caller aborted the request',
   /** The relay answered with something that is not the documented JSON. */
-  | 'M_BAD_RESPONSE'
+  BAD_RESPONSE: 'the relay answered with something that is not the documented JSON',
   /** A malformed mxc URI, listen link or argument given to the client. */
-  | 'M_BAD_ARGUMENT';
+  BAD_ARGUMENT: 'a malformed mxc URI, listen link or argument',
+} as const;
+export type ClientOwnCode = keyof typeof CLIENT_OWN_CODES;
+
+export type ClientErrorCode = RelayErrcode | ClientOwnCode;
 
 export class ClientError extends Error {
   constructor(
+    /** A code above, or an errcode of a newer relay this client does not know yet. */
     readonly code: ClientErrorCode | (string & {}),
     message: string,
     /** The HTTP status, or 0 when no response arrived. */
@@ -45,7 +59,7 @@ export class ClientError extends Error {
 
   /** True for errors that a retry after reconnecting may cure (connection lost, relay restarting). */
   get retryable(): boolean {
-    return this.code === 'M_NETWORK' || this.status === 502 || this.status === 503;
+    return this.code === 'NETWORK' || this.status === 502 || this.status === 503;
   }
 }
 
@@ -64,15 +78,15 @@ export async function errorFromResponse(what: string, res: Response): Promise<Cl
   return new ClientError(errcode, `${what}: ${res.status} ${errcode}: ${error}`, res.status);
 }
 
-/** Wraps a fetch rejection (no response) as M_NETWORK, or M_ABORTED when the caller aborted. */
+/** Wraps a fetch rejection (no response) as NETWORK, or ABORTED when the caller aborted. */
 export function networkError(what: string, url: string, err: unknown): ClientError {
   if (err instanceof ClientError) return err;
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'AbortError') {
-    return new ClientError('M_ABORTED', `${what}: aborted`, 0, { cause: err });
+    return new ClientError('ABORTED', `${what}: aborted`, 0, { cause: err });
   }
   const detail = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
-  return new ClientError('M_NETWORK', `${what}: cannot reach ${url}: ${detail}`, 0, {
+  return new ClientError('NETWORK', `${what}: cannot reach ${url}: ${detail}`, 0, {
     cause: err,
   });
 }

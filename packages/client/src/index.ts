@@ -1,5 +1,13 @@
 /** @mxcast/client: the relay's media API (docs/protocol.md) and listen links (docs/listen-link.md). */
-export { ClientError, type ClientErrorCode } from './client-error.ts';
+export {
+  ClientError,
+  CLIENT_OWN_CODES,
+  RELAY_ERRCODES,
+  type ClientErrorCode,
+  type ClientOwnCode,
+  type RelayErrcode,
+} from './client-error.ts';
+export { RELAY_FAILURES, relayFailureOf, type RelayFailure } from './relay-failure.ts';
 export { parseMxc, mxcPath, type MxcUri } from './mxc-uri.ts';
 // The wire vocabulary is @mxcast/protocol's; re-exported so callers of the client need one import.
 export {

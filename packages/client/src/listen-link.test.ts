@@ -83,7 +83,7 @@ describe('listen links', () => {
         err = e;
       }
       expect(err, link).toBeInstanceOf(ClientError);
-      expect((err as ClientError).code).toBe('M_BAD_ARGUMENT');
+      expect((err as ClientError).code).toBe('BAD_ARGUMENT');
       expect((err as ClientError).message).toMatch(message);
     }
   });
@@ -108,7 +108,7 @@ describe('listen links: one rule for k and iv (docs/listen-link.md)', () => {
       }
       if (c.refused) {
         expect(err, c.name).toBeInstanceOf(ClientError);
-        expect((err as ClientError).code, c.name).toBe('M_BAD_ARGUMENT');
+        expect((err as ClientError).code, c.name).toBe('BAD_ARGUMENT');
         expect((err as ClientError).message, c.name).toMatch(/^bad listen link: /);
         expect((err as ClientError).message, c.name).toMatch(c.refused);
       } else {

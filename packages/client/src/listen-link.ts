@@ -136,5 +136,5 @@ function checkIv(iv: string): string {
 
 /** Every refusal says "bad listen link" first, so a user knows the link, not the relay, is wrong. */
 function bad(message: string): ClientError {
-  return new ClientError('M_BAD_ARGUMENT', `bad listen link: ${message}`);
+  return new ClientError('BAD_ARGUMENT', `bad listen link: ${message}`);
 }

@@ -42,7 +42,7 @@ export class ListenSocket implements AsyncIterable<ListenEvent> {
     readonly url: string,
   ) {}
 
-  /** Opens the socket; resolves once it is open, rejects with M_NETWORK if it cannot open. */
+  /** Opens the socket; resolves once it is open, rejects with NETWORK if it cannot open. */
   static open(Impl: WebSocketConstructor, url: string, shownUrl: string): Promise<ListenSocket> {
     const ws = new Impl(url);
     ws.binaryType = 'arraybuffer';
@@ -56,7 +56,7 @@ export class ListenSocket implements AsyncIterable<ListenEvent> {
       ws.addEventListener('message', (ev: { data: unknown }) => socket.onMessage(ev.data));
       ws.addEventListener('error', (ev: { message?: string }) => {
         const err = new ClientError(
-          'M_NETWORK',
+          'NETWORK',
           `listen socket ${shownUrl}: ${ev.message ?? 'connection error'}`,
         );
         if (!opened) reject(err);
@@ -66,7 +66,7 @@ export class ListenSocket implements AsyncIterable<ListenEvent> {
         if (!opened) {
           reject(
             new ClientError(
-              'M_NETWORK',
+              'NETWORK',
               `listen socket ${shownUrl}: closed before opening (code ${ev.code ?? '?'})`,
             ),
           );

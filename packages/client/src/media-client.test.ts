@@ -32,16 +32,16 @@ describe('MediaClient', () => {
     expect(() => new MediaClient({ baseUrl: 'nope' })).toThrow(/not a URL/);
   });
 
-  it('reports an unreachable relay as M_NETWORK naming the URL', async () => {
+  it('reports an unreachable relay as NETWORK naming the URL', async () => {
     const port = await closedPort();
     const client = new MediaClient({ baseUrl: `http://127.0.0.1:${port}`, accessToken: 't' });
     const err = await client.create().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClientError);
-    expect((err as ClientError).code).toBe('M_NETWORK');
+    expect((err as ClientError).code).toBe('NETWORK');
     expect((err as ClientError).message).toContain(`127.0.0.1:${port}`);
     expect((err as ClientError).message).toMatch(/ECONNREFUSED/);
     const ws = await client.listenSocket('mxc://h/abc').catch((e: unknown) => e);
-    expect((ws as ClientError).code).toBe('M_NETWORK');
+    expect((ws as ClientError).code).toBe('NETWORK');
   });
 
   it('builds the tus and listen socket URLs without the token', () => {
@@ -56,7 +56,7 @@ describe('MediaClient', () => {
     expect(ws).not.toContain('secret');
   });
 
-  it('checks the index against the protocol: a wrong answer is M_BAD_RESPONSE naming the field', async () => {
+  it('checks the index against the protocol: a wrong answer is BAD_RESPONSE naming the field', async () => {
     // A real HTTP server standing in for a relay (or a proxy) that answers the wrong JSON.
     const answers = [
       '{"state":"live"}',
@@ -74,7 +74,7 @@ describe('MediaClient', () => {
       for (const message of [/index\.byte_length/, /index\.state must be one of/, /not JSON/]) {
         const err = await client.index('mxc://h/abc').catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ClientError);
-        expect((err as ClientError).code).toBe('M_BAD_RESPONSE');
+        expect((err as ClientError).code).toBe('BAD_RESPONSE');
         expect((err as ClientError).message).toMatch(message);
       }
     } finally {

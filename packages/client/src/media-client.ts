@@ -56,10 +56,10 @@ export class MediaClient {
     try {
       url = new URL(options.baseUrl);
     } catch {
-      throw new ClientError('M_BAD_ARGUMENT', `relay URL is not a URL: '${options.baseUrl}'`);
+      throw new ClientError('BAD_ARGUMENT', `relay URL is not a URL: '${options.baseUrl}'`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ClientError('M_BAD_ARGUMENT', `relay URL must be http(s), got '${url.protocol}'`);
+      throw new ClientError('BAD_ARGUMENT', `relay URL must be http(s), got '${url.protocol}'`);
     }
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.accessToken = options.accessToken;
@@ -81,7 +81,7 @@ export class MediaClient {
       unused_expires_at?: unknown;
     };
     if (typeof json.content_uri !== 'string') {
-      throw new ClientError('M_BAD_RESPONSE', 'create media: response has no content_uri', 200);
+      throw new ClientError('BAD_RESPONSE', 'create media: response has no content_uri', 200);
     }
     return {
       mxc: parseMxc(json.content_uri).uri,
@@ -95,7 +95,7 @@ export class MediaClient {
    * Streams `body` as the media's bytes in one PUT (`duplex: 'half'`, a chunked request body).
    * `contentRangeStart` continues a cut-off upload at that block boundary
    * (`Content-Range: bytes N-*\/*`, docs/protocol.md). Resolves when the relay has completed
-   * the media; rejects with M_NETWORK when the connection drops.
+   * the media; rejects with NETWORK when the connection drops.
    */
   async uploadStream(
     mxc: string,
@@ -142,7 +142,7 @@ export class MediaClient {
     const offset = Number(res.headers.get('Upload-Offset'));
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new ClientError(
-        'M_BAD_RESPONSE',
+        'BAD_RESPONSE',
         `tus offset: bad Upload-Offset '${res.headers.get('Upload-Offset')}'`,
         res.status,
       );
@@ -177,11 +177,7 @@ export class MediaClient {
     await res.body?.cancel();
     const next = Number(res.headers.get('Upload-Offset'));
     if (!Number.isSafeInteger(next)) {
-      throw new ClientError(
-        'M_BAD_RESPONSE',
-        'tus patch: response has no Upload-Offset',
-        res.status,
-      );
+      throw new ClientError('BAD_RESPONSE', 'tus patch: response has no Upload-Offset', res.status);
     }
     return next;
   }
@@ -199,7 +195,7 @@ export class MediaClient {
     const json = await this.json('index', res);
     // Checked, not cast: a relay (or a proxy) answering something else fails here, by name.
     const problem = mediaIndexProblem(json);
-    if (problem) throw new ClientError('M_BAD_RESPONSE', `index: ${problem}`, res.status);
+    if (problem) throw new ClientError('BAD_RESPONSE', `index: ${problem}`, res.status);
     return json as MediaIndex;
   }
 
@@ -236,17 +232,19 @@ export class MediaClient {
   /** The listen socket's URL without the token (safe to log). */
   listenSocketUrl(
     mxc: string,
-    options: { from?: 'live' | number; headers?: boolean } = {},
+    options: { from?: 'live' | number; headers?: boolean; ack?: boolean } = {},
   ): string {
     const q = new URLSearchParams({ from: String(options.from ?? 'live') });
     if (options.headers) q.set('headers', '1');
+    // The owner's acknowledgement socket, not counted as a listener (docs/protocol.md).
+    if (options.ack) q.set('ack', '1');
     const http = `${this.baseUrl}${LISTEN_WS_PATH}/${mxcPath(mxc)}?${q}`;
     return http.replace(/^http/, 'ws');
   }
 
   async listenSocket(
     mxc: string,
-    options: { from?: 'live' | number; headers?: boolean } = {},
+    options: { from?: 'live' | number; headers?: boolean; ack?: boolean } = {},
   ): Promise<ListenSocket> {
     const shown = this.listenSocketUrl(mxc, options);
     // Browsers cannot set headers on a WebSocket: the token goes in the query (docs/protocol.md).
@@ -284,7 +282,7 @@ export class MediaClient {
       return JSON.parse(text);
     } catch {
       throw new ClientError(
-        'M_BAD_RESPONSE',
+        'BAD_RESPONSE',
         `${what}: response is not JSON: '${text.slice(0, 80)}'`,
         res.status,
       );

@@ -11,7 +11,7 @@ export function parseMxc(uri: string): MxcUri {
   const mxc = matchMxc(uri);
   if (!mxc) {
     throw new ClientError(
-      'M_BAD_ARGUMENT',
+      'BAD_ARGUMENT',
       `not an mxc URI: '${uri.slice(0, 120)}' (expected mxc://<server>/<media-id>)`,
     );
   }

@@ -51,9 +51,9 @@ Exit status:
   0    finished
   1    other error
   ${EXIT_CODES.BAD_INPUT}    bad arguments or input
-  ${EXIT_CODES.UNREACHABLE}    relay unreachable
+  ${EXIT_CODES.NETWORK}    relay unreachable
   ${EXIT_CODES.REFUSED}    token or operation refused (401/403)
-  ${EXIT_CODES.RELAY_FULL}    relay full or a limit reached (413/429)
+  ${EXIT_CODES.LIMITED}    relay full or a limit reached (413/429)
   ${EXIT_CODES.RELAY_ERROR}    relay error (bad block, lost data)
   ${EXIT_CODES.BAD_STATE}    bad or unreadable state file, wrong passphrase
   ${EXIT_CODES.CANCELLED}  cancelled (second Ctrl-C)
