@@ -1,5 +1,5 @@
 /**
- * `pnpm bench fanout`: the relay's live fan-out against Icecast 2.4 (issue 3, "Performance").
+ * `pnpm bench fanout`: the relay's live fan-out against Icecast 2.4 (docs/benchmarks.md).
  * For each preset (`low-latency`: 140-byte blocks 50 a second; `voice`: 1031-byte blocks every
  * 240 ms) and each series (relay + WebSocket, relay + HTTP, Icecast + HTTP), a fresh server
  * pinned to core 0 gets a real-time stream and N listeners from a load generator pinned to

@@ -2,8 +2,8 @@
  * `pnpm bench format`: MSC4016 v3 encrypt and decrypt throughput of @mxcast/format against a bare
  * node:crypto AES-256-GCM loop over the same block sizes, measured in the same run. The library
  * does more per block than the bare loop (the 16-byte header, CRC-32, framing, seq checks), so
- * the ratio shows its overhead. Target (issue 2): >= 0.8 of the bare loop at 1 KB blocks, both
- * directions, on the Node path.
+ * the ratio shows its overhead. Target (docs/benchmarks.md "Format"): >= 0.8 of the bare loop
+ * at 1 KB blocks, both directions, on the Node path.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
 import {

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench join` (issue 7, "One benchmark suite"): two tables, each with its peer measured
+ * `pnpm bench join` (docs/benchmarks.md): two tables, each with its peer measured
  * in the same run.
  * 1. Join delay vs Icecast 2.4: one live `voice`-rate stream (32 kbit/s, one 984-byte Ogg page
  *    or page-in-a-block every 240 ms; bench/fanout/bench-stream.ts) runs on the relay and on two

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench player` (issue 5, "Performance"):
+ * `pnpm bench player` (docs/benchmarks.md "Player"):
  * - glass-to-glass latency: a real-time capture (frame complete → Opus → page → AES-GCM block →
  *   streaming PUT) through a real relay to a live player (HTTP and WebSocket); per frame, the
  *   time from the frame being complete to its decoded PCM reaching the player's sink; p50/p99

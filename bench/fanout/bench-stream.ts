@@ -1,6 +1,6 @@
 /**
  * The stream a fan-out run broadcasts, built with the project's own packages as a broadcaster
- * builds it (DESIGN.md §3–4): hard-CBR Opus from @mxcast/audio (a speech-like test signal, 80-byte
+ * builds it (docs/audio.md): hard-CBR Opus from @mxcast/audio (a speech-like test signal, 80-byte
  * packets at 32 kbit/s), one Ogg page per block from @mxcast/ogg's OggOpusPager (page 0 OpusHead,
  * page 1 OpusTags, then `framesPerBlock` packets a page), and for the relay each page encrypted
  * with a fresh key into an MSC4016 block by @mxcast/format. Icecast gets the same Ogg pages

@@ -1,5 +1,5 @@
 /**
- * The stream shapes the fan-out benchmark replays: DESIGN.md §4's `voice` and `low-latency`
+ * The stream shapes the fan-out benchmark replays: docs/audio.md's `voice` and `low-latency`
  * presets. Each audio block's plaintext is one Ogg page of whole 80-byte Opus packets
  * (32 kbit/s × 20 ms, hard CBR), so the page is 27 + packets (lacing) + 80 × packets bytes
  * (RFC 3533 §6) and the MSC4016 block adds a 16-byte header and a 16-byte GCM tag.

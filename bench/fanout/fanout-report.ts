@@ -1,7 +1,7 @@
 /**
- * Turns the rows of a fan-out run into the tables and the sentences under them: one table
- * per preset, each target of issue 3 judged against the figures of the same run, where each
- * series broke first and why, and when the load generator itself was the limit.
+ * Turns the rows of a fan-out run into the tables and the sentences under them: one table per
+ * preset, each target of docs/benchmarks.md "Live fan-out" judged against the figures of the same
+ * run, where each series broke first and why, and when the load generator itself was the limit.
  */
 import { round, type BenchTable } from '../bench-kit.ts';
 import type { FanoutPresetName } from './fanout-presets.ts';

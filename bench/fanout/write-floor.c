@@ -1,5 +1,5 @@
 /*
- * The write() floor of the fan-out bench (issue 3, "Performance"): the least CPU and delay any
+ * The write() floor of the fan-out bench (docs/benchmarks.md): the least CPU and delay any
  * server can spend on delivering one block to N loopback TCP listeners on this machine. No HTTP
  * or WebSocket framing, no server logic: one plain write() per listener per block.
  *

@@ -4,7 +4,7 @@
  * pinned to core 0, where the servers run) while an epoll reader on core 1 (where the load
  * generator runs) times every block. No HTTP/WebSocket framing and no server logic, so its
  * CPU per write and its delays are the least any server can reach on this machine — the
- * reference that tells a server's own cost from the kernel's (issue 3, "Performance").
+ * reference that tells a server's own cost from the kernel's (docs/benchmarks.md "Live fan-out").
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

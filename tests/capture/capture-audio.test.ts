@@ -1,7 +1,8 @@
 /**
- * A finished `mxcast capture` downloaded and decrypted (with `mxcast decrypt`) is a valid Ogg
- * Opus file (DESIGN.md §3): ffprobe and opusinfo accept it with the right duration, channels and title, and what opusdec
- * decodes matches the input signal in frequency, level and time.
+ * A finished `mxcast capture` downloaded and decrypted (with `mxcast decrypt`) is a valid Ogg Opus
+ * file (docs/audio.md "One Ogg page per block"): ffprobe and opusinfo accept it with the right
+ * duration, channels and title, and what opusdec decodes matches the input signal in frequency,
+ * level and time.
  */
 import { describe, expect, it } from 'vitest';
 import { readFile, stat } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md §4: hard CBR, a fixed number of frames per block, so every audio block of a stream
+ * docs/audio.md: hard CBR, a fixed number of frames per block, so every audio block of a stream
  * has the same size whatever the input: digital silence and full-band noise alike, per preset.
  * The stored bytes are read back from the relay and framed without the key.
  */

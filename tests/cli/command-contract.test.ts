@@ -1,5 +1,5 @@
 /**
- * DESIGN.md §6: one command, `mxcast`, with (at least) these subcommands, each with `--help`.
+ * README.md: one command, `mxcast`, with (at least) these subcommands, each with `--help`.
  * Runs the real bin the way the README does.
  */
 import { execFile } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * `mxcast listen` without --out plays through the system's audio player (issue 5: aplay or
+ * `mxcast listen` without --out plays through the system's audio player (docs/player.md: aplay or
  * paplay where installed, else it says how to use --out). This machine has no sound card, so
  * the players are stand-ins on PATH: shell scripts that record their arguments and the PCM on
  * their stdin. What is tested is ours: which player is picked, the arguments it is given, that

@@ -1,7 +1,7 @@
 /**
  * Test helpers for the player's end-to-end tests: a real relay on 127.0.0.1 (restartable on the
  * same port and data dir), broadcasts made from the library parts (hard-CBR Opus → OggOpusPager
- * → BlockWriter, DESIGN.md §3–4) uploaded by a real streaming PUT, and a time-coded source
+ * → BlockWriter, docs/audio.md) uploaded by a real streaming PUT, and a time-coded source
  * signal whose alignment can be measured to the sample.
  */
 import { createCipheriv } from 'node:crypto';
@@ -179,7 +179,7 @@ export async function encodeBroadcast(
 
 /**
  * A block as the experimental writer (matrix-encrypt-attachment, branch matthew/streaming)
- * frames it, built here with node:crypto straight from DESIGN.md §2: seq, len, the IV's seq
+ * frames it, built here with node:crypto straight from docs/format.md: seq, len, the IV's seq
  * prefix and the AAD little-endian, crc = 0.
  */
 function legacyBlock(file: EncryptedFile, seq: number, plaintext: Uint8Array): Uint8Array {

@@ -1,5 +1,5 @@
 /**
- * The hostile-relay contract (DESIGN.md §2, MSC4016: a reader ends a stream whose seq does not
+ * The hostile-relay contract (docs/format.md, MSC4016: a reader ends a stream whose seq does not
  * increase by exactly one): ONE table of what a relay may do to a broadcast's blocks and what a
  * listener must then report, run over every way of listening — the player over HTTP and over
  * WebSocket, and the web app's HLS view (hls.js) — the way tus-node-server runs one store suite

@@ -1,5 +1,5 @@
 /**
- * A hostile relay over WebSocket (DESIGN.md §2), the cases only this transport has — the ones
+ * A hostile relay over WebSocket (docs/format.md), the cases only this transport has — the ones
  * every transport shares (bit flips, replays, reordering, drops, splices, truncation, a forged
  * end, a wrong key) are the table in hostile-relay-cases.ts, run over HTTP, WebSocket and the
  * HLS view by hostile-relay-contract.test.ts. Here, through a tampering WebSocket proxy in front

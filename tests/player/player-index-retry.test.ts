@@ -1,5 +1,5 @@
 /**
- * Index fetch failures (issue 5, docs/player.md "Errors"): through a proxy in front of a real
+ * Index fetch failures (docs/player.md "Errors"): through a proxy in front of a real
  * relay that fails the first index requests, a transient failure (cut connection, 503, 429)
  * is retried with a doubling delay and reported as a non-fatal error, and the player recovers
  * and plays; past the last attempt it is fatal; 404 / 403 are fatal at once.

@@ -1,7 +1,7 @@
 /**
- * Joining live (issue 5): a listener joining mid-broadcast starts within one block of the live
- * edge and keeps up for the rest of it, over HTTP (index + open-ended Range) and over the
- * relay's WebSocket (from=live&headers=1).
+ * Joining live (docs/player.md "Joining live"): a listener joining mid-broadcast starts within one
+ * block of the live edge and keeps up for the rest of it, over HTTP (index + open-ended Range) and
+ * over the relay's WebSocket (from=live&headers=1).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySink, Player } from '@mxcast/player';

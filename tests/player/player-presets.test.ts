@@ -1,5 +1,5 @@
 /**
- * Every preset (DESIGN.md §4) and the legacy little-endian form (DESIGN.md §2) play from start
+ * Every preset (docs/audio.md) and the legacy little-endian form (docs/format.md) play from start
  * to finish, and the player's PCM is what opusdec makes of the same stream decrypted to .opus
  * (same length after pre-skip and end trim, same samples).
  */

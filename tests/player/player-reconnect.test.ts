@@ -1,7 +1,7 @@
 /**
- * Reconnect (issue 5): when the relay restarts under a live broadcast, the player resumes from
- * the block after the last one that authenticated (HTTP Range from its offset, or WebSocket
- * from=<seq>), with no gap and no repeat, and says so while it happens.
+ * Reconnect (docs/player.md "Reconnecting"): when the relay restarts under a live broadcast, the
+ * player resumes from the block after the last one that authenticated (HTTP Range from its offset,
+ * or WebSocket from=<seq>), with no gap and no repeat, and says so while it happens.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySink, Player } from '@mxcast/player';

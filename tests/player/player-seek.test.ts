@@ -1,7 +1,7 @@
 /**
- * Seeking by time (issue 5): decoded audio from `from: T` matches the time-coded source at T to
- * within one Opus frame (20 ms = 960 samples), in a finished broadcast and in one still being
- * uploaded, with one Range request per seek once the header is known.
+ * Seeking by time (docs/player.md "Seeking"): decoded audio from `from: T` matches the time-coded
+ * source at T to within one Opus frame (20 ms = 960 samples), in a finished broadcast and in one
+ * still being uploaded, with one Range request per seek once the header is known.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EncryptedFile } from '@mxcast/format';

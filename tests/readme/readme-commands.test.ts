@@ -1,5 +1,5 @@
 /**
- * The README and the code agree (issue 7): the two set-up commands name scripts that exist
+ * The README and the code agree: the two set-up commands name scripts that exist
  * and do what the README says, and every `mxcast …` example in the README names a real
  * subcommand whose `--help` lists each option the example uses.
  */

@@ -1,5 +1,5 @@
 /**
- * The web app in a real browser (issue 6): broadcast from the microphone page, listen from
+ * The web app in a real browser (docs/web.md): broadcast from the microphone page, listen from
  * another page through both engines, seek while live, stop / cancel, wrong key and unknown
  * media — against a real relay serving the built app. Screenshots go to test-artifacts/.
  */

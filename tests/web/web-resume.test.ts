@@ -1,7 +1,8 @@
 /**
- * The web broadcaster survives a short network drop (issue 6): its WebSocket upload is cut and
- * refused for two seconds; it reconnects at the relay's stored offset and resends the rest, a
- * listener keeps hearing the tone, and the finished file has every block, in order, with EOS.
+ * The web broadcaster survives a short network drop (docs/web.md "Resume after a network drop"):
+ * its WebSocket upload is cut and refused for two seconds; it reconnects at the relay's stored
+ * offset and resends the rest, a listener keeps hearing the tone, and the finished file has every
+ * block, in order, with EOS.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * BlockPipeline: 48 kHz PCM in, encrypted MSC4016 blocks out, one Ogg page per block
- * (DESIGN.md §3): block 0 = OpusHead page, block 1 = OpusTags page, then audio pages of exactly
- * `framesPerBlock` whole CBR packets, so every audio block has the same size (DESIGN.md §4).
+ * (docs/audio.md): block 0 = OpusHead page, block 1 = OpusTags page, then audio pages of exactly
+ * `framesPerBlock` whole CBR packets, so every audio block has the same size (docs/audio.md).
  * The last page carries EOS; its granule trims the padding (RFC 7845 §4.4) so a decoder
  * outputs exactly the samples that came in.
  */
@@ -165,7 +165,7 @@ export class BlockPipeline {
     const block = await this.block(page, 'audio', false);
     if (this.audioBlockSize === null) this.audioBlockSize = block.bytes.length;
     else if (block.bytes.length !== this.audioBlockSize) {
-      // CBR is what keeps silence from leaking and makes seeking arithmetic (DESIGN.md §4).
+      // CBR is what keeps silence from leaking and makes seeking arithmetic (docs/audio.md).
       throw new Error(
         `audio block ${block.seq} is ${block.bytes.length} bytes, not ${this.audioBlockSize}: the encoder is not CBR`,
       );

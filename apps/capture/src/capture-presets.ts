@@ -1,5 +1,5 @@
 /**
- * The capture presets are packages/audio's PRESETS (DESIGN.md §4); this file turns one into the
+ * The capture presets are packages/audio's PRESETS (docs/audio.md); this file turns one into the
  * geometry a broadcaster declares at create and puts in the event (docs/listen-link.md).
  */
 import { blockGeometry, PRESETS, type Preset } from '@mxcast/audio';

@@ -1,6 +1,6 @@
 /**
  * The capture's Opus encoder: packages/audio's OpusCbrEncoder in hard CBR (VBR and DTX off,
- * DESIGN.md §4) with the preset's frame size, bitrate and application.
+ * docs/audio.md) with the preset's frame size, bitrate and application.
  */
 import { OpusCbrEncoder } from '@mxcast/audio';
 import type { FrameEncoder } from './block-pipeline.ts';

@@ -1,5 +1,5 @@
 /**
- * Hard-CBR Opus encoding (DESIGN.md §4): VBR off and DTX off, so every packet of a stream has
+ * Hard-CBR Opus encoding (docs/audio.md): VBR off and DTX off, so every packet of a stream has
  * exactly bitrate × frameMs / 8000 bytes — silence included — and an encrypted block's size
  * tells nothing about the audio. libopus pads CBR packets itself (RFC 6716 §3.2.5 padding);
  * `encode` still checks each size, since the constant block size is a promise to players.

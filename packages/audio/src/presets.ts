@@ -1,6 +1,6 @@
 /**
- * The stream presets (DESIGN.md §4) and the sizes that follow from them exactly: every audio
- * block holds one Ogg page (DESIGN.md §3) of `framesPerBlock` CBR packets.
+ * The stream presets (docs/audio.md) and the sizes that follow from them exactly: every audio
+ * block holds one Ogg page (docs/audio.md) of `framesPerBlock` CBR packets.
  */
 
 export type PresetName = 'low-latency' | 'voice' | 'music';
@@ -32,7 +32,7 @@ export function isPresetName(name: string): name is PresetName {
   return Object.hasOwn(PRESETS, name);
 }
 
-/** MSC4016 v3 block overhead around the page (DESIGN.md §2): 16-byte header + 16-byte GCM tag. */
+/** MSC4016 v3 block overhead around the page (docs/format.md): 16-byte header + 16-byte GCM tag. */
 const BLOCK_OVERHEAD = 16 + 16;
 
 export interface BlockGeometry {

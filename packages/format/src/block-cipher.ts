@@ -1,5 +1,5 @@
 /**
- * BlockCipher: AES-256-GCM of one block's plaintext under an EncryptedFile (DESIGN.md §2).
+ * BlockCipher: AES-256-GCM of one block's plaintext under an EncryptedFile (docs/format.md).
  * The core is WebCrypto (browsers and Node); in Node a node:crypto fast path with the same
  * interface is chosen automatically. Decryption returns nothing unless the tag verifies.
  */

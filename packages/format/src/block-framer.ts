@@ -1,5 +1,5 @@
 /**
- * BlockFramer: the key-less, incremental framing state machine of MSC4016 v3 (DESIGN.md §2).
+ * BlockFramer: the key-less, incremental framing state machine of MSC4016 v3 (docs/format.md).
  * Bytes go in as chunks split anywhere; whole blocks come out as views into those chunks (a
  * copy only when a block straddles chunks). It checks magic, registration code, length bounds
  * (before buffering a block), CRC and consecutive seq, and tells the byte order from the first
@@ -227,7 +227,8 @@ export class BlockFramer {
   #frame(header: BlockHeader, bytes: Uint8Array): FramedBlock {
     const offset = this.#offset;
     const actual = computeBlockCrc(bytes);
-    // Legacy little-endian streams carry crc = 0 (DESIGN.md §2); a zero CRC is only accepted there.
+    // Legacy little-endian streams carry crc = 0 (docs/format.md "Byte-order detection"); a zero
+    // CRC is only accepted there.
     const crcOk = header.crc === actual || (header.byteOrder === 'le' && header.crc === 0);
     if (!crcOk) {
       throw new FormatError(

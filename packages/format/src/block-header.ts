@@ -1,6 +1,6 @@
 /**
  * The 16-byte block header of MSC4016 v3: reg ‖ seq ‖ len ‖ crc, unsigned 32-bit each.
- * DESIGN.md §2: written big-endian; the legacy experimental writer wrote seq and len
+ * docs/format.md: written big-endian; the legacy experimental writer wrote seq and len
  * little-endian and crc = 0 (the registration code reads the same either way).
  */
 import { checkSeq } from './block-nonce.ts';
@@ -98,7 +98,7 @@ export function computeBlockCrc(block: Uint8Array): number {
 
 /**
  * Tells the byte order from a first block header: a non-zero crc can only be this project's
- * big-endian form; crc = 0 is the legacy little-endian writer (DESIGN.md §2, last point).
+ * big-endian form; crc = 0 is the legacy little-endian writer (docs/format.md).
  * A big-endian block whose true CRC happens to be 0 (chance 2^-32) would be misread; its
  * GCM tag would then fail, so this can never yield unauthenticated output.
  */
@@ -108,7 +108,7 @@ export function detectByteOrder(bytes: Uint8Array, offset: number): ByteOrder {
 
 /**
  * Frames one block: big-endian header with its CRC, then the ciphertext (with tag) copied after it.
- * Writers write only this form (DESIGN.md §2).
+ * Writers write only this form (docs/format.md "The container").
  */
 export function encodeBlock(seq: number, ciphertext: Uint8Array): Uint8Array {
   checkSeq(seq);

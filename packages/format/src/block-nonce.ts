@@ -1,5 +1,5 @@
 /**
- * Per-block GCM inputs of MSC4016 v3 (DESIGN.md §2): IV = seq(4) ‖ file.iv(12), a 128-bit IV
+ * Per-block GCM inputs of MSC4016 v3 (docs/format.md): IV = seq(4) ‖ file.iv(12), a 128-bit IV
  * that GCM hashes down itself (NIST SP 800-38D §7.1, GHASH of IVs that are not 96 bits), and
  * AAD = seq(4). Both use the stream's byte order: big-endian, or little-endian for legacy streams.
  */

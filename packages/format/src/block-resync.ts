@@ -82,7 +82,7 @@ function confirm(
     const ok = computeBlockCrc(bytes.subarray(at, end)) === header.crc;
     return ok ? { offset: at, header, byteOrder: tryOrder } : null;
   }
-  // A zero CRC is acceptable only in the legacy little-endian form (DESIGN.md §2).
+  // A zero CRC is acceptable only in the legacy little-endian form (docs/format.md).
   if (tryOrder !== 'le') return null;
   if (end === bytes.length) return { offset: at, header, byteOrder: 'le' };
   if (end + BLOCK_HEADER_SIZE > bytes.length) return null;

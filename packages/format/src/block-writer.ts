@@ -1,5 +1,5 @@
 /**
- * BlockWriter: plaintext blocks in, framed MXC v3 blocks out (DESIGN.md §2), seq counting from
+ * BlockWriter: plaintext blocks in, framed MXC v3 blocks out (docs/format.md), seq counting from
  * `startSeq`. It refuses to go past MAX_SEQ (MSC4016: implementations MUST terminate a stream
  * whose seqnum is exhausted, so no IV is ever reused).
  */

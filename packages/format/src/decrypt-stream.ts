@@ -2,7 +2,7 @@
  * Decryption as a WHATWG TransformStream and as a plain function: MXC v3 bytes in, split
  * anywhere; one DecryptedBlock per block out. Framing is checked by BlockFramer before any
  * decryption; a block is emitted only after its GCM tag verifies, and the first failure errors
- * the stream, so nothing of a bad block or after it is ever emitted (DESIGN.md §2).
+ * the stream, so nothing of a bad block or after it is ever emitted (docs/format.md).
  */
 import type { BlockCipher } from './block-cipher.ts';
 import { BlockFramer, type BlockFramerOptions, type FramedBlock } from './block-framer.ts';

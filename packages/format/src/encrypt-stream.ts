@@ -1,6 +1,6 @@
 /**
  * Encryption as a WHATWG TransformStream (browsers and Node) and as a plain function: each
- * plaintext chunk becomes exactly one block; the magic goes first (DESIGN.md §2).
+ * plaintext chunk becomes exactly one block; the magic goes first (docs/format.md "The container").
  */
 import type { BlockCipher } from './block-cipher.ts';
 import { BlockWriter } from './block-writer.ts';

@@ -1,5 +1,5 @@
 /**
- * The EncryptedFile object of MSC4016 v3 (seeds/000 "EncryptedFile"): a JWK for AES-256-GCM
+ * The EncryptedFile object of MSC4016 v3 (MSC4016 "Detailed proposal"): a JWK for AES-256-GCM
  * and a 96-bit IV. Generated fresh per stream; parsed strictly, each error naming the field.
  */
 import { decodeBase64, decodeBase64Url, encodeBase64, encodeBase64Url } from './base64-codec.ts';

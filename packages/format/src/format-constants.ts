@@ -1,5 +1,6 @@
 /**
- * Fixed numbers of the MSC4016 v3 container (DESIGN.md §2, MSC4016 "File header" and block layout).
+ * Fixed numbers of the MSC4016 v3 container (docs/format.md "The container", MSC4016 "File
+ * header" and block layout).
  */
 
 /** File magic: "MXC" followed by the format version 0x03 (MSC4016). */
@@ -25,7 +26,8 @@ export const FILE_IV_SIZE = 12;
 export const KEY_SIZE = 32;
 
 /**
- * Integer byte order of a stream: `be` is what this project writes (DESIGN.md §2); `le` is the
- * legacy form of the experimental MSC4016 writer (seq, len, IV prefix and AAD little-endian, crc 0).
+ * Integer byte order of a stream: `be` is what this project writes (docs/format.md "The
+ * container"); `le` is the legacy form of the experimental MSC4016 writer (seq, len, IV prefix
+ * and AAD little-endian, crc 0).
  */
 export type ByteOrder = 'be' | 'le';

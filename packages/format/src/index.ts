@@ -1,5 +1,5 @@
 /**
- * @mxcast/format: the MSC4016 v3 container (DESIGN.md §2). Bytes, web streams and WebCrypto only;
+ * @mxcast/format: the MSC4016 v3 container (docs/format.md). Bytes, web streams and WebCrypto only;
  * a node:crypto fast path serves the same interface in Node.
  */
 export {

@@ -1,9 +1,10 @@
 /**
  * The node:crypto BlockCipher: the Node fast path behind the BlockCipher interface, with
  * synchronous forms (a KeyObject made once; no promise per block). Same bytes as WebCrypto
- * (IV = seq ‖ file.iv, AAD = seq, DESIGN.md §2).
+ * (IV = seq ‖ file.iv, AAD = seq, docs/format.md "The container").
  * Decipher.update yields bytes before the tag is checked; they are returned only after final()
- * has verified it, so no unauthenticated byte ever leaves (DESIGN.md §2: only the tag authenticates).
+ * has verified it, so no unauthenticated byte ever leaves (docs/format.md "CRC scope": only the
+ * tag authenticates).
  */
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import type { BlockCipher, SyncBlockCipher } from './block-cipher.ts';

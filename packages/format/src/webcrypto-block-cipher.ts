@@ -1,6 +1,6 @@
 /**
  * The WebCrypto BlockCipher (the core, used in browsers): AES-GCM with a 128-bit IV and the seq
- * as additional data (DESIGN.md §2). WebCrypto returns ciphertext ‖ tag, the MSC4016 layout.
+ * as additional data (docs/format.md). WebCrypto returns ciphertext ‖ tag, the MSC4016 layout.
  */
 import type { BlockCipher } from './block-cipher.ts';
 import { blockAad, blockIv, checkSeq } from './block-nonce.ts';

@@ -1,6 +1,6 @@
 /**
  * OggOpusPager: writes the pages of one Ogg Opus stream (RFC 7845) the way mxcast puts one
- * page in each encrypted block (DESIGN.md §3):
+ * page in each encrypted block (docs/audio.md "One Ogg page per block"):
  *   page 0: OpusHead alone, BOS, granule 0 (RFC 7845 §3, §5.1)
  *   page 1: OpusTags alone, granule 0 (§5.2)
  *   page 2…: audio pages of whole packets only — none continues onto the next page, so each

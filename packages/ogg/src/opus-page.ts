@@ -1,6 +1,6 @@
 /**
  * What a player needs from one page of an Ogg Opus stream (RFC 7845) — in mxcast each
- * decrypted block is exactly one page (DESIGN.md §3): which header it is, or its packets,
+ * decrypted block is exactly one page (docs/audio.md): which header it is, or its packets,
  * granule and flags.
  */
 

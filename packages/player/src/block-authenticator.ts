@@ -1,5 +1,5 @@
 /**
- * The gate no unauthenticated byte passes (DESIGN.md §2): checks that each block's seq follows
+ * The gate no unauthenticated byte passes (docs/format.md): checks that each block's seq follows
  * the last one (MSC4016: readers end a stream whose seq does not increase by exactly one,
  * except across a seek the reader itself made), then decrypts it with AES-256-GCM, whose tag
  * (and the seq in IV and AAD) detects bit flips, splicing from another stream or position,
@@ -56,8 +56,7 @@ export class BlockAuthenticator {
       throw new PlayerError(
         'TAMPERED',
         `relay announced a skip to seq ${toSeq}, behind the next block ${expected} (a replay)`,
-        true,
-        { seq: toSeq },
+        { fatal: true, seq: toSeq },
       );
     }
     if (expected === toSeq) return false;
@@ -77,8 +76,7 @@ export class BlockAuthenticator {
       throw new PlayerError(
         'TAMPERED',
         `block seq ${block.seq} does not follow seq ${(this.#expected ?? 0) - 1} (${what})`,
-        true,
-        { seq: block.seq, ...(block.offset !== null ? { offset: block.offset } : {}) },
+        { fatal: true, seq: block.seq, ...(block.offset !== null ? { offset: block.offset } : {}) },
       );
     }
     let plaintext: Uint8Array;
@@ -96,16 +94,13 @@ export class BlockAuthenticator {
         throw new PlayerError(
           'WRONG_KEY',
           `block ${block.seq} failed authentication before any block passed: wrong key or IV (${(err as Error).message})`,
-          true,
-          details,
+          { fatal: true, ...details },
         );
       }
-      throw new PlayerError(
-        'TAMPERED',
-        `block ${block.seq} failed AES-GCM authentication`,
-        true,
-        details,
-      );
+      throw new PlayerError('TAMPERED', `block ${block.seq} failed AES-GCM authentication`, {
+        fatal: true,
+        ...details,
+      });
     }
     this.#anyAuthenticated = true;
     this.#allowedJump = undefined;

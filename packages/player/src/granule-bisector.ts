@@ -1,5 +1,5 @@
 /**
- * Seeking where block sizes vary (no constant geometry, DESIGN.md §4 not kept): bisect the byte
+ * Seeking where block sizes vary (no constant geometry, constant blocks not kept): bisect the byte
  * range on granule positions. Each probe is one Range request at a byte offset that is usually
  * not a block boundary; the probe resyncs on the framing (registration code + CRC,
  * findBlockBoundary in packages/format), authenticates the block it finds and reads its

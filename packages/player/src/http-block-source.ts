@@ -69,12 +69,11 @@ export class HttpBlockSource implements BlockSource {
       res = await this.#fetch(downloadUrl(this.#options.location), { headers, signal });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      throw new PlayerError(
-        'NETWORK',
-        `download from byte ${offset}: ${(err as Error).message}`,
-        false,
-        { seq, offset },
-      );
+      throw new PlayerError('NETWORK', `download from byte ${offset}: ${(err as Error).message}`, {
+        fatal: false,
+        seq,
+        offset,
+      });
     }
     if (start.kind === 'offset' && start.computed && res.status === 416) {
       throw new MisalignedStart(offset, seq, 'the offset is past the end');
@@ -85,7 +84,7 @@ export class HttpBlockSource implements BlockSource {
       throw new PlayerError(
         'REFUSED',
         `relay ignored Range: bytes=${offset}- (HTTP ${res.status})`,
-        true,
+        { fatal: true },
       );
     }
     const complete =
@@ -110,10 +109,7 @@ export class HttpBlockSource implements BlockSource {
           throw new PlayerError(
             'NETWORK',
             `download cut at byte ${framer.offset}: ${(err as Error).message}`,
-            false,
-            {
-              offset: framer.offset,
-            },
+            { fatal: false, offset: framer.offset },
           );
         }
         if (chunk.done) break;
@@ -142,14 +138,10 @@ export class HttpBlockSource implements BlockSource {
       }
       if (!framer.atBoundary) {
         // A body that stops inside a block: the relay cut it (or lied about its end).
-        throw new PlayerError(
-          'NETWORK',
-          `download ended inside a block at byte ${framer.offset}`,
-          false,
-          {
-            offset: framer.offset,
-          },
-        );
+        throw new PlayerError('NETWORK', `download ended inside a block at byte ${framer.offset}`, {
+          fatal: false,
+          offset: framer.offset,
+        });
       }
       if (end !== undefined) return { kind: 'range-done' };
       return { kind: 'ended', state: complete ? 'complete' : 'unknown' };
@@ -165,9 +157,11 @@ function frame(framer: BlockFramer, chunk: Uint8Array) {
     return framer.push(chunk);
   } catch (err) {
     if (isFormatError(err)) {
-      // Offsets and seqs are known here, so broken framing is a relay changing bytes (DESIGN.md §2:
-      // the CRC is for resync, never integrity; a wrong one at a known boundary means tampering).
-      throw new PlayerError('TAMPERED', `framing broken: ${err.message}`, true, {
+      // Offsets and seqs are known here, so broken framing is a relay changing bytes
+      // (docs/format.md "CRC scope": the CRC is for resync, never integrity; a wrong one at a known
+      // boundary means tampering).
+      throw new PlayerError('TAMPERED', `framing broken: ${err.message}`, {
+        fatal: true,
         ...(err.seq !== undefined ? { seq: err.seq } : {}),
         ...(err.offset !== undefined ? { offset: err.offset } : {}),
       });

@@ -19,7 +19,7 @@ describe('OggBlockDemuxer', () => {
     expect(b).toMatchObject({ kind: 'audio', granule: 2880n, eos: true });
   });
 
-  it('refuses a stream that is not Ogg Opus as DESIGN.md §3 lays it out', () => {
+  it('refuses a stream that is not Ogg Opus as docs/audio.md lays it out', () => {
     const pager = new OggOpusPager({ serial: 42, channels: 1, preSkip: 312 });
     const bad = (seq: number, bytes: Uint8Array, d = new OggBlockDemuxer()) => {
       try {

@@ -1,6 +1,6 @@
 /**
  * Ogg demux for mxcast blocks: each authenticated block's plaintext is exactly one Ogg page
- * (DESIGN.md §3). Block 0 must be the BOS page holding OpusHead (RFC 7845 §5.1), block 1 the
+ * (docs/audio.md). Block 0 must be the BOS page holding OpusHead (RFC 7845 §5.1), block 1 the
  * OpusTags page (§5.2), blocks 2… audio pages of whole packets (no continued packets), so every
  * audio block decodes on its own; EOS marks a finished broadcast.
  */
@@ -42,29 +42,25 @@ export class OggBlockDemuxer {
       page = parseOggPage(plaintext);
     } catch (err) {
       if (isOggError(err))
-        throw new PlayerError(
-          'BAD_STREAM',
-          `block ${seq} is not one Ogg page: ${err.message}`,
-          true,
-          { seq },
-        );
+        throw new PlayerError('BAD_STREAM', `block ${seq} is not one Ogg page: ${err.message}`, {
+          fatal: true,
+          seq,
+        });
       throw err;
     }
     if (this.#serial !== undefined && page.serial !== this.#serial) {
       throw new PlayerError(
         'BAD_STREAM',
         `block ${seq} has Ogg serial ${page.serial}, the stream has ${this.#serial}`,
-        true,
-        { seq },
+        { fatal: true, seq },
       );
     }
     this.#serial = page.serial;
     if ((page.flags & OggFlag.CONTINUED) !== 0 || page.incomplete) {
       throw new PlayerError(
         'BAD_STREAM',
-        `block ${seq} splits an Opus packet across pages (DESIGN.md §3 forbids it)`,
-        true,
-        { seq },
+        `block ${seq} splits an Opus packet across pages (docs/audio.md forbids it)`,
+        { fatal: true, seq },
       );
     }
     const first = page.packets[0];
@@ -78,29 +74,29 @@ export class OggBlockDemuxer {
         throw new PlayerError(
           'BAD_STREAM',
           'block 0 is not the BOS page holding OpusHead (RFC 7845 §3)',
-          true,
-          { seq },
+          { fatal: true, seq },
         );
       }
       try {
         return { kind: 'head', head: parseOpusHead(first), serial: page.serial };
       } catch (err) {
-        throw new PlayerError('BAD_STREAM', `block 0: ${(err as Error).message}`, true, { seq });
+        throw new PlayerError('BAD_STREAM', `block 0: ${(err as Error).message}`, {
+          fatal: true,
+          seq,
+        });
       }
     }
     if (seq === 1) {
       if (!first || !isOpusTags(first)) {
-        throw new PlayerError(
-          'BAD_STREAM',
-          'block 1 is not the OpusTags page (RFC 7845 §5.2)',
-          true,
-          { seq },
-        );
+        throw new PlayerError('BAD_STREAM', 'block 1 is not the OpusTags page (RFC 7845 §5.2)', {
+          fatal: true,
+          seq,
+        });
       }
       return { kind: 'tags', serial: page.serial };
     }
     if (seq < FIRST_AUDIO_SEQ)
-      throw new PlayerError('BAD_STREAM', `unexpected block ${seq}`, true, { seq });
+      throw new PlayerError('BAD_STREAM', `unexpected block ${seq}`, { fatal: true, seq });
     return {
       kind: 'audio',
       seq,

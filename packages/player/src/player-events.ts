@@ -14,7 +14,7 @@ export type PlayerState =
   | 'seeking'
   /** The jitter buffer ran dry (or a reconnect is under way); playback resumes when it refills. */
   | 'buffering'
-  /** The last block carried the Ogg EOS flag (DESIGN.md §3): the broadcast finished. */
+  /** The last block carried the Ogg EOS flag (docs/audio.md): the broadcast finished. */
   | 'finished'
   /** The stream stopped (completed, cancelled or cut) without an EOS page: never "finished". */
   | 'ended-without-finishing'

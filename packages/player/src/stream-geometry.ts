@@ -1,5 +1,5 @@
 /**
- * Where each block of a broadcast lies in bytes and in time. DESIGN.md §4: audio is hard-CBR
+ * Where each block of a broadcast lies in bytes and in time. docs/audio.md: audio is hard-CBR
  * with a fixed number of frames per block, so every audio block (seq ≥ 2) has the same size on
  * the wire and the same duration, and a time maps to a byte offset by arithmetic (one Range
  * request per seek once the header blocks are known).
@@ -12,7 +12,7 @@ import type { DeclaredGeometry } from './player-options.ts';
 export const OPUS_RATE = 48_000;
 /** RFC 7845 §4.6: decode at least 80 ms before a seek target and discard it, so the decoder converges. */
 export const PRE_ROLL_SAMPLES = 3_840;
-/** The first audio block: block 0 is OpusHead, block 1 OpusTags (DESIGN.md §3). */
+/** The first audio block: block 0 is OpusHead, block 1 OpusTags (docs/audio.md). */
 export const FIRST_AUDIO_SEQ = 2;
 
 /**
@@ -51,9 +51,11 @@ export interface SeekPlan {
 /** Byte offset of block `seq` (≥ 2) when blocks are constant. */
 export function blockOffset(g: PlaybackGeometry, seq: number): number {
   if (g.blockSize === null)
-    throw new PlayerError('BAD_REQUEST', 'block sizes vary: offsets need a bisection', false);
+    throw new PlayerError('BAD_REQUEST', 'block sizes vary: offsets need a bisection', {
+      fatal: false,
+    });
   if (seq < FIRST_AUDIO_SEQ)
-    throw new PlayerError('BAD_REQUEST', `block ${seq} is a header block`, false);
+    throw new PlayerError('BAD_REQUEST', `block ${seq} is a header block`, { fatal: false });
   return g.headerEnd + (seq - FIRST_AUDIO_SEQ) * g.blockSize;
 }
 
@@ -69,7 +71,7 @@ export function blockStartSample(g: PlaybackGeometry, seq: number): number {
  */
 export function planSeek(g: PlaybackGeometry, target: number, blockCount?: number): SeekPlan {
   if (!(target >= 0))
-    throw new PlayerError('BAD_REQUEST', `seek target ${target} is negative`, false);
+    throw new PlayerError('BAD_REQUEST', `seek target ${target} is negative`, { fatal: false });
   const granule = target + g.preSkip - PRE_ROLL_SAMPLES - g.startGranule;
   let seq = FIRST_AUDIO_SEQ + Math.max(0, Math.floor(granule / g.samplesPerBlock));
   if (blockCount !== undefined && blockCount > FIRST_AUDIO_SEQ) seq = Math.min(seq, blockCount - 1);
@@ -80,7 +82,9 @@ export function planSeek(g: PlaybackGeometry, target: number, blockCount?: numbe
 export function parseTime(text: string): number {
   const parts = text.trim().split(':');
   if (parts.length > 3 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) {
-    throw new PlayerError('BAD_REQUEST', `time '${text}' is not seconds or h:mm:ss`, true);
+    throw new PlayerError('BAD_REQUEST', `time '${text}' is not seconds or h:mm:ss`, {
+      fatal: true,
+    });
   }
   let seconds = 0;
   for (const p of parts) seconds = seconds * 60 + Number(p);
@@ -90,7 +94,7 @@ export function parseTime(text: string): number {
 /**
  * The geometry from what the player read: OpusHead, where block 2 starts, and either a declared
  * geometry (listen link `g`, event content) or block 2 itself (its size on the wire, its
- * samples and granule: DESIGN.md §4 says every audio block is the same).
+ * samples and granule: docs/audio.md says every audio block is the same).
  */
 export function geometryFromBlocks(input: {
   head: { preSkip: number; channels: number };

@@ -14,7 +14,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Splits an MXC v3 stream into blocks, reading the header by hand (DESIGN.md §2). */
+/** Splits an MXC v3 stream into blocks, reading the header by hand (docs/format.md). */
 function blocksOf(bytes: Buffer): { seq: number; len: number; crc: number; block: Buffer }[] {
   const out = [];
   let p = 4;

@@ -1,6 +1,6 @@
 /**
- * A stored block as every listener gets it, framed once per block for all listeners (issue 3,
- * "Fan-out engineering"):
+ * A stored block as every listener gets it, framed once per block for all listeners
+ * (docs/benchmarks.md "Live fan-out"):
  * - `frame`: ONE buffer holding a WebSocket frame header (RFC 6455 §5.2: FIN + binary opcode,
  *   server frames are unmasked) followed by the block's bytes; `bytes` is a view of the same
  *   memory (what is stored, and what a byte-range or close-delimited HTTP body carries).

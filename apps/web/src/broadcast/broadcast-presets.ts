@@ -1,5 +1,5 @@
 /**
- * The presets offered on the broadcaster page (@mxcast/audio's PRESETS, DESIGN.md §4) with
+ * The presets offered on the broadcaster page (@mxcast/audio's PRESETS, docs/audio.md) with
  * their labels, and the stream geometry each one declares to the relay at create
  * (docs/protocol.md) and puts in the listen link's `g`.
  */

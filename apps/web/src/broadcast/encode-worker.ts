@@ -2,7 +2,7 @@
  * The broadcaster's encoder, in a Web Worker so encoding and AES-GCM never compete with the
  * page: Float32 frames from the capture worklet → hard-CBR Opus (@mxcast/audio, opusscript's
  * asm.js build in the browser, see codec/opusscript-browser.ts) → one Ogg page per block with
- * whole packets only (DESIGN.md §3, @mxcast/ogg) → MSC4016 v3 blocks encrypted with WebCrypto
+ * whole packets only (docs/audio.md, @mxcast/ogg) → MSC4016 v3 blocks encrypted with WebCrypto
  * (@mxcast/format). The page only forwards the bytes to the relay.
  */
 import { OpusCbrEncoder } from '@mxcast/audio';
@@ -96,8 +96,8 @@ class Pipeline {
   async stop(): Promise<void> {
     if (this.#stopped) return this.#chain;
     this.#stopped = true;
-    // Pad the last block with silence so every audio block keeps the same size (DESIGN.md §4);
-    // the EOS page marks the broadcast as finished (DESIGN.md §3).
+    // Pad the last block with silence so every audio block keeps the same size (docs/audio.md);
+    // the EOS page marks the broadcast as finished (docs/audio.md "One Ogg page per block").
     const silence = new Int16Array(this.#frameSamples * this.#config.channels);
     while (this.#packets.length < this.#config.framesPerBlock) {
       this.#packets.push(this.#encoder.encode(silence));

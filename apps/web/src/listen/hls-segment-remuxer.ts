@@ -25,7 +25,7 @@ export class RemuxError extends Error {
 
 export interface RemuxedSegment {
   data: Uint8Array;
-  /** The segment's last page carried EOS: the broadcast finished (DESIGN.md §3). */
+  /** The segment's last page carried EOS: the broadcast finished (docs/audio.md). */
   eos: boolean;
   /** First and last block seq in the segment. */
   firstSeq: number;

@@ -1,6 +1,6 @@
 /**
  * Test-only fixtures (Node): MXC v3 streams built independently of the library, straight from
- * DESIGN.md §2 with node:crypto and zlib.crc32, so tests check the library against the spec and
+ * docs/format.md with node:crypto and zlib.crc32, so tests check the library against the spec and
  * not against itself. Never imported by the library.
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
@@ -26,7 +26,7 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** One framed block; crc as DESIGN.md §2 says for BE, 0 for the legacy LE form unless given. */
+/** One framed block; crc as docs/format.md says for BE, 0 for the legacy LE form unless given. */
 export function frameBlock(seq: number, ct: Uint8Array, order: Order, crc?: number): Uint8Array {
   const head = concat([u32(0xffffffff, order), u32(seq, order), u32(ct.length, order)]);
   const value = crc ?? (order === 'be' ? zlibCrc32(Buffer.from(concat([head, ct]))) : 0);
