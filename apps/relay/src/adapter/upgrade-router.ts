@@ -32,9 +32,14 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
       const upload = matchMediaPath(url.pathname, UPLOAD_WS_PATH);
       if (listen) {
         core.authorizeDownload(req.headers.authorization, url);
+        // ack=1: the broadcaster's own acknowledgement socket (docs/protocol.md "Listen over
+        // WebSocket"), honoured only for the media's owner and left out of its listener count.
+        const ack = url.searchParams.get('ack') === '1';
+        const user = ack ? core.authenticate(req.headers.authorization, url) : undefined;
         const options = {
           from: parseFrom(url.searchParams.get('from')),
           headers: url.searchParams.get('headers') === '1',
+          ack,
         };
         // Async only while a reloaded finished media is checked (MediaStore.requireReadable).
         core.store
@@ -42,6 +47,8 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
           .then((rec) => {
             if (rec.state === 'cancelled')
               throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
+            if (ack && rec.owner !== user)
+              throw new RelayError('M_FORBIDDEN', 'ack=1 is only for the creator of this media');
             core.checkListenerLimits(rec.listeners);
             servers.listeners.handleUpgrade(req, socket, head, (ws) => {
               guardListenerInbound(ws, core.config.limits, core.metrics);

@@ -28,6 +28,11 @@ const OPEN = 1;
 export interface WsListenOptions {
   from: 'live' | number;
   headers: boolean;
+  /**
+   * The owner's acknowledgement socket (`ack=1`): counted relay-wide (it holds a socket) but not
+   * in the media's `listeners`, which tells listeners how many others hear the broadcast.
+   */
+  ack?: boolean;
 }
 
 export class WsListener implements HubListener {
@@ -52,7 +57,7 @@ export class WsListener implements HubListener {
   }
 
   start(): void {
-    this.rec.wsListeners++;
+    if (!this.options.ack) this.rec.wsListeners++;
     this.core.store.wsListeners++;
     this.ws.on('close', () => this.close());
     this.ws.on('error', () => this.close());
@@ -235,7 +240,7 @@ export class WsListener implements HubListener {
     this.closed = true;
     this.pacer.close();
     this.rec.hub.remove(this);
-    this.rec.wsListeners--;
+    if (!this.options.ack) this.rec.wsListeners--;
     this.core.store.wsListeners--;
   }
 }
