@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=10.34.8
-want_system=${MXCAST_SYSTEM_PACKAGES:-"ffmpeg opus-tools chromium"}
+want_system=${MXCAST_SYSTEM_PACKAGES:-"ffmpeg opus-tools chromium nginx"}
 
 missing=()
 for pkg in $want_system; do
@@ -15,6 +15,7 @@ for pkg in $want_system; do
     ffmpeg) command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg) ;;
     opus-tools) command -v opusinfo >/dev/null 2>&1 || missing+=(opus-tools) ;;
     chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+    nginx) [ -x /usr/sbin/nginx ] || missing+=(nginx) ;;
     *) command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
   esac
 done
@@ -27,6 +28,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "setup: please install these system packages (Debian names): ${missing[*]}" >&2
   fi
+fi
+
+# Synapse for tests/matrix (docs/matrix.md): Debian's package in a Debian-unstable chroot, built
+# once (about 75 s, 740 MB) and cached outside the clone; seconds when cached.
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/matrix-chroot.sh >/dev/null ||
+    echo "setup: the Synapse chroot could not be built: tests/matrix will fail (docs/matrix.md)" >&2
+elif ! bash scripts/matrix-chroot.sh --check; then
+  echo "setup: tests/matrix need the Synapse chroot, built as root: sudo scripts/matrix-chroot.sh" >&2
 fi
 
 echo "setup: installing workspace dependencies with pnpm $PNPM_VERSION"

@@ -7,8 +7,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { waitForHttp, waitForExitOrKill, type StackProcess } from './stack-proce
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const mxcastBin = path.join(repoRoot, 'apps/cli/bin/mxcast.js');
 const deployDir = path.join(repoRoot, 'deploy/matrix');
+const SETPRIV = '/usr/bin/setpriv';
 
 export interface MatrixStackOptions {
   /** The Matrix server name, also the relay's mxc server name. Default `mxcast.test`. */
@@ -193,7 +194,8 @@ function spawnNginx(
   );
   return spawnLogged(
     'nginx',
-    'nginx',
+    // Debian's nginx is in /usr/sbin, which a non-login PATH may lack.
+    existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx',
     [
       '-p',
       conf,
@@ -217,6 +219,9 @@ function spawnLogged(
 ): StackProcess {
   const log = path.join(dir, `${name}.out`);
   const fd = openSync(log, 'a');
+  // setpriv (util-linux) makes the kernel send SIGTERM when this process dies, even by SIGKILL,
+  // so a killed test run leaves no Synapse, relay or nginx behind. It execs: same pid.
+  if (existsSync(SETPRIV)) [command, args] = [SETPRIV, ['--pdeathsig', 'TERM', command, ...args]];
   const child: ChildProcess = spawn(command, args, {
     stdio: ['ignore', fd, fd],
     ...(env ? { env } : {}),
