@@ -6,6 +6,7 @@
  */
 import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 
 export interface H2Fetch {
   fetch: typeof fetch;
@@ -37,7 +38,7 @@ export function h2Fetch(ca: string | Buffer): H2Fetch {
     const req = session(url.origin).request(headers, { endStream: body == null });
     init.signal?.addEventListener('abort', () => req.close(constants.NGHTTP2_CANCEL));
     if (body instanceof ReadableStream) {
-      Readable.fromWeb(body as import('node:stream/web').ReadableStream).pipe(req);
+      Readable.fromWeb(body as NodeReadableStream).pipe(req);
     } else if (body != null) {
       req.end(typeof body === 'string' ? body : Buffer.from(body as Uint8Array));
     }

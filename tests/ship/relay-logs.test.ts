@@ -64,17 +64,17 @@ describe('the relay log', () => {
     const lines = log.trim().split('\n');
     // Every line is `time level event k=v…`.
     for (const line of lines)
-      expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z (error|warn |info ) \w+/);
-    expect(lines[0]).toMatch(/ info  start port=\d+ /);
-    expect(lines.at(-1)).toMatch(/ info  stop$/);
+      expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z (error|warn|info) \w+/);
+    expect(lines[0]).toMatch(/ info start port=\d+ /);
+    expect(lines.at(-1)).toMatch(/ info stop$/);
     expect(log).toMatch(
-      / info  request method=POST route=\/_matrix\/media\/v1\/create status=200 bytes_in=\d+ bytes_out=\d+ ms=\d+/,
+      / info request method=POST route=\/_matrix\/media\/v1\/create status=200 bytes_in=\d+ bytes_out=\d+ ms=\d+/,
     );
     expect(log).toMatch(
-      / info  websocket route=\/_matrix\/media\/unstable\/org\.matrix\.msc4016\/ws\/:server\/:id bytes_in=\d+ bytes_out=[1-9]\d*/,
+      / info websocket route=\/_matrix\/media\/unstable\/org\.matrix\.msc4016\/ws\/:server\/:id bytes_in=\d+ bytes_out=[1-9]\d*/,
     );
     expect(log).toMatch(
-      / warn  request method=POST route=\/_matrix\/media\/v1\/create status=413 errcode=M_TOO_LARGE /,
+      / warn request method=POST route=\/_matrix\/media\/v1\/create status=413 errcode=M_TOO_LARGE /,
     );
     // The media id is not in request lines (route templates), nor anything the relay must not tell.
     const id = mxc.split('/').pop()!;
@@ -119,7 +119,7 @@ describe('the relay log', () => {
     expect(log).not.toContain(' start ');
     expect(log.trim().split('\n')).toEqual([
       expect.stringMatching(
-        / warn  request method=POST route=\/_matrix\/media\/v1\/create status=413 errcode=M_TOO_LARGE /,
+        / warn request method=POST route=\/_matrix\/media\/v1\/create status=413 errcode=M_TOO_LARGE /,
       ),
     ]);
   });

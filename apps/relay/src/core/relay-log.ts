@@ -74,7 +74,7 @@ function jsonLine(time: string, level: LogLevel, event: string, fields: LogField
 
 /** `time level event k=v …`; a value with spaces, quotes or `=` is JSON-quoted (logfmt style). */
 function textLine(time: string, level: LogLevel, event: string, fields: LogFields): string {
-  let line = `${time} ${level.padEnd(5)} ${event}`;
+  let line = `${time} ${level} ${event}`;
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
     const s = String(v);
