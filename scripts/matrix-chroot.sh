@@ -28,6 +28,14 @@ if [ "$(id -u)" != 0 ]; then
   echo "matrix-chroot: building $root needs root (debootstrap, chroot)" >&2
   exit 1
 fi
+# One build at a time (two test runs starting together): the second waits, then finds the marker.
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+flock 9
+if [ -f "$marker" ]; then
+  echo "$root"
+  exit 0
+fi
 
 start=$(date +%s)
 echo "matrix-chroot: building Debian sid chroot with matrix-synapse in $root (mirror $mirror)" >&2
