@@ -62,10 +62,11 @@ describe('index fetch failures', () => {
     const r = await listen((n) => fails[n - 1] ?? null, { live: true });
     expect(r.outcome.state).toBe('finished');
     expect(r.index).toBe(4);
+    // Each retry is reported under its own failure: the 429 is LIMITED, not NETWORK.
     expect(r.errors.map((e) => [e.code, e.fatal])).toEqual([
       ['NETWORK', false],
       ['NETWORK', false],
-      ['NETWORK', false],
+      ['LIMITED', false],
     ]);
     expect(r.errors[1]?.details.status).toBe(503);
     expect(r.errors[2]?.details.status).toBe(429);
@@ -98,9 +99,9 @@ describe('index fetch failures', () => {
     expect(r.sink.chunks).toHaveLength(0);
   });
 
-  it('a 429 to the end is a fatal REFUSED', async () => {
+  it('a 429 to the end is a fatal LIMITED', async () => {
     const r = await listen(() => 429, { live: true });
-    expect(r.outcome.error?.code).toBe('REFUSED');
+    expect(r.outcome.error?.code).toBe('LIMITED');
     expect(r.outcome.error?.fatal).toBe(true);
     expect(r.index).toBe(5);
   });

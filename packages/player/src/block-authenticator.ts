@@ -94,11 +94,12 @@ export class BlockAuthenticator {
         throw new PlayerError(
           'WRONG_KEY',
           `block ${block.seq} failed authentication before any block passed: wrong key or IV (${(err as Error).message})`,
-          { fatal: true, ...details },
+          { fatal: true, cause: err, ...details },
         );
       }
       throw new PlayerError('TAMPERED', `block ${block.seq} failed AES-GCM authentication`, {
         fatal: true,
+        cause: err,
         ...details,
       });
     }

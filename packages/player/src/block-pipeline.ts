@@ -137,14 +137,10 @@ export class BlockPipeline {
     }
     const decoder = this.#decoder;
     if (!this.#header || !decoder || !this.#output) {
-      throw new PlayerError(
-        'BAD_STREAM',
-        `audio block ${block.seq} before the OpusHead block`,
-        true,
-        {
-          seq: block.seq,
-        },
-      );
+      throw new PlayerError('BAD_STREAM', `audio block ${block.seq} before the OpusHead block`, {
+        fatal: true,
+        seq: block.seq,
+      });
     }
     const samples = page.packets.reduce((n, p) => n + opusPacketSamples(p), 0);
     this.#byteOrder = block.byteOrder;

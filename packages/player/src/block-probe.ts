@@ -34,7 +34,9 @@ export async function probeBlock(
       signal: abort.signal,
     });
   } catch (err) {
-    throw new PlayerError('NETWORK', `probe at byte ${offset}: ${(err as Error).message}`, false, {
+    throw new PlayerError('NETWORK', `probe at byte ${offset}: ${(err as Error).message}`, {
+      fatal: false,
+      cause: err,
       offset,
     });
   }
@@ -65,11 +67,7 @@ export async function probeBlock(
           throw new PlayerError(
             'TAMPERED',
             `block ${found.header.seq} found by a seek probe failed authentication`,
-            true,
-            {
-              seq: found.header.seq,
-              offset: offset + found.offset,
-            },
+            { fatal: true, seq: found.header.seq, offset: offset + found.offset },
           );
         }
         o.onResync?.(offset, offset + found.offset);
@@ -80,7 +78,7 @@ export async function probeBlock(
           throw new PlayerError(
             'BAD_STREAM',
             `block ${found.header.seq}: ${(err as Error).message}`,
-            true,
+            { fatal: true, cause: err },
           );
         }
         return { seq: found.header.seq, offset: offset + found.offset, size, granule };

@@ -71,6 +71,7 @@ export class HttpBlockSource implements BlockSource {
       if (signal.aborted) throw signal.reason;
       throw new PlayerError('NETWORK', `download from byte ${offset}: ${(err as Error).message}`, {
         fatal: false,
+        cause: err,
         seq,
         offset,
       });
@@ -82,9 +83,9 @@ export class HttpBlockSource implements BlockSource {
     if (offset > 0 && res.status !== 206) {
       await res.body?.cancel();
       throw new PlayerError(
-        'REFUSED',
+        'RELAY_ERROR',
         `relay ignored Range: bytes=${offset}- (HTTP ${res.status})`,
-        { fatal: true },
+        { fatal: true, status: res.status },
       );
     }
     const complete =
@@ -109,7 +110,7 @@ export class HttpBlockSource implements BlockSource {
           throw new PlayerError(
             'NETWORK',
             `download cut at byte ${framer.offset}: ${(err as Error).message}`,
-            { fatal: false, offset: framer.offset },
+            { fatal: false, cause: err, offset: framer.offset },
           );
         }
         if (chunk.done) break;
@@ -162,6 +163,7 @@ function frame(framer: BlockFramer, chunk: Uint8Array) {
       // boundary means tampering).
       throw new PlayerError('TAMPERED', `framing broken: ${err.message}`, {
         fatal: true,
+        cause: err,
         ...(err.seq !== undefined ? { seq: err.seq } : {}),
         ...(err.offset !== undefined ? { offset: err.offset } : {}),
       });

@@ -22,9 +22,12 @@ export interface IndexRetryOptions {
 export const DEFAULT_INDEX_ATTEMPTS = 5;
 export const DEFAULT_INDEX_RETRY_DELAY_MS = 150;
 
-/** A failure worth asking again: no connection, a 5xx, or a 429 (the relay said "later"). */
+/**
+ * A failure worth asking again: any non-fatal one (no connection, a 5xx), or a 429 (the relay
+ * said "later": fatal for a download, but an index request is small and cheap to repeat).
+ */
 export function isTransientIndexError(err: unknown): err is PlayerError {
-  return isPlayerError(err) && (err.code === 'NETWORK' || err.details.status === 429);
+  return isPlayerError(err) && (!err.fatal || err.details.status === 429);
 }
 
 export async function fetchIndexWithRetry(
@@ -42,20 +45,18 @@ export async function fetchIndexWithRetry(
     } catch (err) {
       if (!isTransientIndexError(err)) throw err;
       if (attempt >= attempts) {
-        // A 429 to the end stays a refusal; anything else is the network giving up.
-        throw new PlayerError(
-          err.code === 'REFUSED' ? 'REFUSED' : 'NETWORK',
-          `${err.message}; gave up after ${attempts} attempts`,
-          true,
-          err.details,
-        );
+        // The last failure, now fatal: a 429 to the end stays LIMITED, a dropped line NETWORK.
+        throw new PlayerError(err.code, `${err.message}; gave up after ${attempts} attempts`, {
+          fatal: true,
+          cause: err,
+          ...err.details,
+        });
       }
       o.onRetry?.(
         new PlayerError(
-          'NETWORK',
+          err.code,
           `${err.message}; retry ${attempt}/${attempts - 1} in ${delay} ms`,
-          false,
-          err.details,
+          { fatal: false, cause: err, ...err.details },
         ),
         attempt,
         delay,

@@ -9,7 +9,15 @@ export {
   type PlayerOutcome,
   type DeclaredGeometry,
 } from './player.ts';
-export { PlayerError, isPlayerError, type PlayerErrorCode } from './player-error.ts';
+export {
+  PLAYER_ERROR_CODES,
+  PlayerError,
+  isPlayerError,
+  playerCodeOf,
+  type PlayerErrorCode,
+  type PlayerErrorDetails,
+  type PlayerErrorOptions,
+} from './player-error.ts';
 export {
   PlayerEmitter,
   type PlayerState,

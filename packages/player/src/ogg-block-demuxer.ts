@@ -44,6 +44,7 @@ export class OggBlockDemuxer {
       if (isOggError(err))
         throw new PlayerError('BAD_STREAM', `block ${seq} is not one Ogg page: ${err.message}`, {
           fatal: true,
+          cause: err,
           seq,
         });
       throw err;
@@ -82,6 +83,7 @@ export class OggBlockDemuxer {
       } catch (err) {
         throw new PlayerError('BAD_STREAM', `block 0: ${(err as Error).message}`, {
           fatal: true,
+          cause: err,
           seq,
         });
       }

@@ -67,8 +67,7 @@ export class OpusPageDecoder {
         throw new PlayerError(
           'BAD_STREAM',
           `block ${seq}: Opus packet does not decode: ${(err as Error).message}`,
-          true,
-          { seq },
+          { fatal: true, cause: err, seq },
         );
       }
       parts.push(pcm);

@@ -36,7 +36,7 @@ export class Player extends PlayerEmitter {
   constructor(options: PlayerOptions) {
     super();
     if (!options.file && !options.cipher)
-      throw new PlayerError('BAD_REQUEST', 'a player needs file or cipher', true);
+      throw new PlayerError('BAD_REQUEST', 'a player needs file or cipher', { fatal: true });
     this.#s = new PlayerSession(
       options,
       (event, value) => this.emit(event, value),
@@ -123,8 +123,11 @@ export class Player extends PlayerEmitter {
       outcome = await this.#run(from);
     } catch (err) {
       const error = isPlayerError(err)
-        ? new PlayerError(err.code, err.message, true, err.details)
-        : new PlayerError('BAD_STREAM', (err as Error).message ?? String(err), true);
+        ? new PlayerError(err.code, err.message, { fatal: true, ...err.details, cause: err })
+        : new PlayerError('BAD_STREAM', (err as Error).message ?? String(err), {
+            fatal: true,
+            cause: err,
+          });
       this.emit('error', error);
       outcome = { state: 'error', error };
     }
@@ -195,7 +198,7 @@ export class Player extends PlayerEmitter {
         throw new PlayerError(
           'NETWORK',
           `gave up after ${attempt - 1} reconnect attempts: ${err.message}`,
-          true,
+          { fatal: true, ...err.details, cause: err },
         );
       }
       this.emit('error', err);

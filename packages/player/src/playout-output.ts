@@ -114,7 +114,10 @@ export class PlayoutOutput {
       await this.#o.sink.write(chunk);
     } catch (err) {
       if (isPlayerError(err)) throw err;
-      throw new PlayerError('OUTPUT', (err as Error).message ?? String(err), true);
+      throw new PlayerError('OUTPUT', (err as Error).message ?? String(err), {
+        fatal: true,
+        cause: err,
+      });
     }
   }
 

@@ -3,6 +3,7 @@
  * Fetched with plain fetch so the core stays browser-safe. The paths, the mxc grammar and the
  * index's JSON type are @mxcast/protocol's: this file only adds the player's errors.
  */
+import { relayFailureOf } from '@mxcast/client';
 import {
   DOWNLOAD_PATH,
   INDEX_PATH,
@@ -13,7 +14,7 @@ import {
   parseMatrixError,
   type MediaIndex,
 } from '@mxcast/protocol';
-import { PlayerError } from './player-error.ts';
+import { PlayerError, playerCodeOf } from './player-error.ts';
 
 /** The index as the relay serves it: @mxcast/protocol's MediaIndex under the player's old name. */
 export type RelayIndex = MediaIndex;
@@ -27,7 +28,8 @@ export interface MediaLocation {
 
 export function parseMxcUri(mxc: string): { serverName: string; mediaId: string } {
   const m = matchMxc(mxc);
-  if (!m) throw new PlayerError('BAD_REQUEST', `'${mxc}' is not an mxc://server/id URI`, true);
+  if (!m)
+    throw new PlayerError('BAD_REQUEST', `'${mxc}' is not an mxc://server/id URI`, { fatal: true });
   return { serverName: m.serverName, mediaId: m.mediaId };
 }
 
@@ -73,15 +75,21 @@ export async function httpError(res: Response, what: string): Promise<PlayerErro
   const errcode = m?.errcode ?? '';
   const message = m?.error ?? '';
   const detail = `${what}: HTTP ${res.status}${errcode ? ` ${errcode}` : ''}${message ? ` (${message})` : ''}`;
-  const info = { status: res.status, errcode };
-  if (res.status === 404 || res.status === 416)
-    return new PlayerError('NOT_FOUND', detail, true, info);
-  if (res.status === 401 || res.status === 403 || res.status === 429 || res.status === 400) {
-    return new PlayerError('REFUSED', detail, true, info);
-  }
-  // 5xx and 504 M_NOT_YET_UPLOADED: worth retrying
-  return new PlayerError('NETWORK', detail, false, info);
+  // The code is the shared relay failure (docs/errors.md); whether to retry is the player's call.
+  const code = playerCodeOf(relayFailureOf(res.status, errcode));
+  return new PlayerError(code, detail, {
+    fatal: FATAL_STATUSES.has(res.status),
+    status: res.status,
+    errcode,
+  });
 }
+
+/**
+ * Answers a retry cannot cure: they end playback at once. Anything else (5xx, 504
+ * M_NOT_YET_UPLOADED, an odd 4xx from a proxy) is retried by the reconnect loop; a 429 is
+ * retried by the index fetch only (index-fetch-retry.ts), where waiting is what it asks for.
+ */
+const FATAL_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 416, 429]);
 
 export async function fetchIndex(
   loc: MediaLocation,
@@ -98,7 +106,10 @@ export async function fetchIndex(
   try {
     res = await fetchFn(url, { headers: authHeaders(loc), ...(signal ? { signal } : {}) });
   } catch (err) {
-    throw new PlayerError('NETWORK', `index: ${(err as Error).message}`, false);
+    throw new PlayerError('NETWORK', `index: ${(err as Error).message}`, {
+      fatal: false,
+      cause: err,
+    });
   }
   if (!res.ok) throw await httpError(res, 'index');
   let json: unknown;
@@ -106,9 +117,13 @@ export async function fetchIndex(
     json = await res.json();
   } catch (err) {
     // Cut off mid-body, or a proxy's page instead of the relay's JSON: worth asking again.
-    throw new PlayerError('NETWORK', `index: not JSON (${(err as Error).message})`, false);
+    throw new PlayerError('NETWORK', `index: not JSON (${(err as Error).message})`, {
+      fatal: false,
+      cause: err,
+    });
   }
   const problem = mediaIndexProblem(json);
-  if (problem) throw new PlayerError('NETWORK', `index: ${problem}`, false, { status: res.status });
+  if (problem)
+    throw new PlayerError('NETWORK', `index: ${problem}`, { fatal: false, status: res.status });
   return json as RelayIndex;
 }

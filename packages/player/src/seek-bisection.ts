@@ -44,7 +44,8 @@ export async function bisectSeek(o: BisectSeekOptions): Promise<BisectResult> {
       ...(o.onResync ? { onResync: o.onResync } : {}),
     });
   const first = o.first ?? (await probe(o.geometry.headerEnd));
-  if (!first) throw new PlayerError('BAD_REQUEST', 'the broadcast has no audio block yet', false);
+  if (!first)
+    throw new PlayerError('BAD_REQUEST', 'the broadcast has no audio block yet', { fatal: false });
   const want = BigInt(Math.max(0, o.target + o.geometry.preSkip - PRE_ROLL_SAMPLES));
   return bisectGranule({ probe, first, endOffset: index.byte_length, wantGranule: want });
 }

@@ -4,6 +4,7 @@
  * Takes any WHATWG-shaped WebSocket constructor (the browser's, or `ws` in Node via node.ts),
  * so this file stays free of Node imports.
  */
+import { relayFailureOf } from '@mxcast/client';
 import { BlockFramer, type ByteOrder, isFormatError } from '@mxcast/format';
 import { parseListenMessage } from '@mxcast/protocol';
 import type {
@@ -13,7 +14,7 @@ import type {
   SourceEnd,
   SourceStart,
 } from './block-source.ts';
-import { PlayerError } from './player-error.ts';
+import { PlayerError, playerCodeOf } from './player-error.ts';
 import { listenSocketUrl, type MediaLocation } from './relay-index.ts';
 
 /** The part of the WHATWG WebSocket the source uses (browsers and the `ws` package both have it). */
@@ -59,11 +60,9 @@ export class WsBlockSource implements BlockSource {
     const Ctor =
       this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor)
-      throw new PlayerError(
-        'BAD_REQUEST',
-        'no WebSocket implementation (pass options.WebSocket)',
-        true,
-      );
+      throw new PlayerError('BAD_REQUEST', 'no WebSocket implementation (pass options.WebSocket)', {
+        fatal: true,
+      });
     // from=<seq> replays then goes on live; headers=1 adds blocks 0 and 1 when starting past them.
     const url =
       start.kind === 'live'
@@ -87,10 +86,14 @@ export class WsBlockSource implements BlockSource {
         else if (msg?.type === 'skipped') put({ kind: 'skipped', toSeq: msg.to_seq });
         else if (msg?.type === 'end') put({ kind: 'end', state: msg.state });
         else if (msg?.type === 'error') {
-          const code = msg.errcode === 'M_NOT_FOUND' ? 'NOT_FOUND' : 'REFUSED';
+          // No HTTP status here: the errcode alone names the failure (docs/errors.md).
+          const code = playerCodeOf(relayFailureOf(-1, msg.errcode));
           put({
             kind: 'error',
-            error: new PlayerError(code, `listen socket: ${msg.errcode} ${msg.error}`, true),
+            error: new PlayerError(code, `listen socket: ${msg.errcode} ${msg.error}`, {
+              fatal: true,
+              errcode: msg.errcode,
+            }),
           });
         }
       } else if (data instanceof ArrayBuffer) put({ kind: 'block', data: new Uint8Array(data) });
@@ -125,13 +128,17 @@ export class WsBlockSource implements BlockSource {
           if (signal.aborted) throw signal.reason;
           // 1008 policy / 4xxx application codes: the relay refused this listener.
           if (item.code === 1008 || (item.code >= 4400 && item.code < 4500)) {
-            const code = item.code === 4404 ? 'NOT_FOUND' : 'REFUSED';
-            throw new PlayerError(code, `listen socket closed ${item.code} ${item.reason}`, true);
+            // 4xxx carries the HTTP status (4404, 4429 …); 1008 is a policy refusal.
+            const code =
+              item.code === 1008 ? 'REFUSED' : playerCodeOf(relayFailureOf(item.code - 4000));
+            throw new PlayerError(code, `listen socket closed ${item.code} ${item.reason}`, {
+              fatal: true,
+            });
           }
           throw new PlayerError(
             'NETWORK',
             `listen socket closed (${item.code}${item.reason ? ` ${item.reason}` : ''})`,
-            false,
+            { fatal: false },
           );
         }
       }
@@ -155,7 +162,7 @@ export class WsBlockSource implements BlockSource {
         throw new PlayerError(
           'TAMPERED',
           `listen socket message of ${data.length} bytes is not exactly one block`,
-          true,
+          { fatal: true },
         );
       }
       this.byteOrder = block.byteOrder;
@@ -168,7 +175,10 @@ export class WsBlockSource implements BlockSource {
       };
     } catch (err) {
       if (isFormatError(err))
-        throw new PlayerError('TAMPERED', `listen socket block: ${err.message}`, true);
+        throw new PlayerError('TAMPERED', `listen socket block: ${err.message}`, {
+          fatal: true,
+          cause: err,
+        });
       throw err;
     }
   }

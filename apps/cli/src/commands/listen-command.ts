@@ -26,18 +26,9 @@ import {
 } from '@mxcast/player';
 import { NodeWebSocket, RawPcmSink, WavFileSink } from '@mxcast/player/node';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { LISTEN_EXIT, listenExitCode } from './listen-exit.ts';
 
-/** Exit statuses, documented in --help. */
-export const LISTEN_EXIT = {
-  finished: 0,
-  error: 1,
-  badArguments: 2,
-  endedWithoutFinishing: 3,
-  authFailure: 4,
-  notFoundOrRefused: 5,
-  network: 6,
-  outputClosed: 7,
-} as const;
+export { LISTEN_EXIT } from './listen-exit.ts';
 
 const help = `Usage: mxcast listen LINK [options]
        mxcast listen MXC --info FILE --relay URL [options]
@@ -69,7 +60,7 @@ Exit status:
   2  bad arguments
   3  ended without finishing (the stream stopped with no EOS page: cut, cancelled or truncated)
   4  authentication failure: wrong key, or tampered stream (bad tag, seq out of order, broken framing)
-  5  not found or refused by the relay
+  5  not found, refused (token or permission), limited (429/413) or another relay error
   6  network: the relay could not be reached (after reconnect attempts)
   7  output closed: the reader of --out - left (e.g. | head), or the audio player quit
 `;
@@ -348,22 +339,7 @@ function report(outcome: PlayerOutcome, quiet: boolean, last?: string): number {
   if (outcome.state === 'error') {
     const e = outcome.error;
     process.stderr.write(`mxcast listen: ${e?.code ?? 'ERROR'}: ${e?.message ?? 'failed'}\n`);
-    switch (e?.code) {
-      case 'WRONG_KEY':
-      case 'TAMPERED':
-        return LISTEN_EXIT.authFailure;
-      case 'NOT_FOUND':
-      case 'REFUSED':
-        return LISTEN_EXIT.notFoundOrRefused;
-      case 'NETWORK':
-        return LISTEN_EXIT.network;
-      case 'OUTPUT':
-        return LISTEN_EXIT.outputClosed;
-      case 'BAD_REQUEST':
-        return LISTEN_EXIT.badArguments;
-      default:
-        return LISTEN_EXIT.error;
-    }
+    return listenExitCode(e?.code);
   }
   if (!quiet && last) process.stderr.write(`listen: ${last}\n`);
   if (outcome.state === 'ended-without-finishing') {

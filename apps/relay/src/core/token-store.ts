@@ -4,11 +4,14 @@
  * id instead (the first 8 hex digits of the hash: enough to tell tokens apart, useless to log in),
  * and `token revoke` deletes rows; the relay reads the table on every request (no cache), so a
  * revoked token stops working at once even while the relay runs (WAL lets both processes in).
+ * Bad input is a RelayError like every relay failure (M_INVALID_PARAM, M_NOT_FOUND for a missing
+ * database), so an HTTP route that ever issues tokens answers it as Matrix JSON unchanged.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RelayDatabase } from '../storage/relay-database.ts';
+import { RelayError } from './relay-error.ts';
 
 /** Hex digits of the hash shown as a token's id. */
 const TOKEN_ID_LENGTH = 8;
@@ -21,7 +24,10 @@ export function hashToken(token: string): string {
 
 export function issueToken(db: RelayDatabase, userId: string): string {
   if (!USER_ID_PATTERN.test(userId)) {
-    throw new Error(`not a Matrix user id: '${userId}' (expected @localpart:server)`);
+    throw new RelayError(
+      'M_INVALID_PARAM',
+      `not a Matrix user id: '${userId}' (expected @localpart:server)`,
+    );
   }
   const token = 'mxct_' + randomBytes(32).toString('base64url');
   db.insertToken(hashToken(token), userId, Date.now());
@@ -63,10 +69,16 @@ export function revokeTokens(dataDir: string, target: RevokeTarget): number {
     if ('token' in target) return db.deleteToken(hashToken(target.token));
     if ('userId' in target) return db.deleteUserTokens(target.userId);
     const id = target.id.toLowerCase();
-    if (!/^[0-9a-f]{4,64}$/.test(id)) throw new Error(`not a token id: '${target.id}'`);
+    if (!/^[0-9a-f]{4,64}$/.test(id)) {
+      throw new RelayError('M_INVALID_PARAM', `not a token id: '${target.id}'`);
+    }
     const matches = db.listTokens().filter((r) => r.token_hash.startsWith(id));
-    if (matches.length > 1)
-      throw new Error(`token id '${target.id}' names ${matches.length} tokens: give more digits`);
+    if (matches.length > 1) {
+      throw new RelayError(
+        'M_INVALID_PARAM',
+        `token id '${target.id}' names ${matches.length} tokens: give more digits`,
+      );
+    }
     return matches[0] ? db.deleteToken(matches[0].token_hash) : 0;
   });
 }
@@ -74,7 +86,7 @@ export function revokeTokens(dataDir: string, target: RevokeTarget): number {
 /** Opens the relay database (list and revoke refuse to create one where there is none). */
 function withDatabase<T>(dataDir: string, use: (db: RelayDatabase) => T, create = false): T {
   if (!create && !existsSync(join(dataDir, 'relay.db')))
-    throw new Error(`no relay database in ${dataDir} (is --data right?)`);
+    throw new RelayError('M_NOT_FOUND', `no relay database in ${dataDir} (is --data right?)`);
   const db = new RelayDatabase(dataDir);
   try {
     return use(db);

@@ -6,7 +6,8 @@
  */
 import Hls, { type ErrorData } from 'hls.js';
 import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
-import { UNSTABLE_PREFIX, mxcPath } from '@mxcast/client';
+import { UNSTABLE_PREFIX, mxcPath, relayFailureOf } from '@mxcast/client';
+import { playerCodeOf } from '@mxcast/player';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
 import { segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
@@ -109,8 +110,11 @@ export class HlsEngine implements ListenEngine {
     hls.on(Hls.Events.ERROR, (_event, data: ErrorData) => {
       if (!data.fatal) return;
       const status = data.response?.code;
-      if (status === 404) this.#fail('NOT_FOUND', 'The relay has no such broadcast.');
-      else if (!this.#error) this.#fail('NETWORK', `hls.js: ${data.details}`);
+      // An HTTP answer gets the shared relay failure name (docs/errors.md); anything else
+      // hls.js gives up on (no answer, a media error it could not recover) stays NETWORK.
+      const code = status && status >= 400 ? playerCodeOf(relayFailureOf(status)) : 'NETWORK';
+      if (code === 'NOT_FOUND') this.#fail('NOT_FOUND', 'The relay has no such broadcast.');
+      else if (!this.#error) this.#fail(code, `hls.js: ${data.details}`);
     });
     this.#source = context.createMediaElementSource(this.#audio);
     this.#source.connect(destination);

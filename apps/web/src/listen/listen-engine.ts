@@ -4,24 +4,24 @@
  * HLS engine (hls.js over the relay's playlist through MSE: long back-buffers, seeking by the
  * browser's own media stack).
  */
-import type { PlayerState } from '@mxcast/player';
+import type { PlayerErrorCode, PlayerState } from '@mxcast/player';
 
 export type EngineName = 'direct' | 'hls';
 
 /** The player's states (data-state) — the page shows them all. */
 export type ListenState = PlayerState;
 
-/** Why playback stopped with an error (data-error): the player's error codes. */
-export type ListenErrorCode =
-  | 'WRONG_KEY'
-  | 'TAMPERED'
-  | 'NOT_FOUND'
-  | 'REFUSED'
-  | 'NETWORK'
-  | 'BAD_STREAM'
-  | 'BAD_REQUEST'
-  | 'OUTPUT'
-  | 'UNSUPPORTED';
+/**
+ * The page's own error codes, beyond the player's (docs/errors.md): the browser cannot run the
+ * HLS engine, or the link in the address bar cannot be read (shown before any engine starts).
+ */
+export type ListenOwnErrorCode = 'UNSUPPORTED' | 'BAD_LINK';
+
+/**
+ * Why playback stopped with an error (data-error): every player code (derived from the player's
+ * table, so a new player code reaches the page's type by itself) plus the page's own.
+ */
+export type ListenErrorCode = PlayerErrorCode | ListenOwnErrorCode;
 
 export interface EngineStatus {
   state: ListenState;

@@ -1,6 +1,6 @@
 /** What the listener page says for each state: pill text, tone, explanation and delay line. */
 import type { MediaIndex } from '@mxcast/client';
-import type { EngineStatus } from './listen-engine.ts';
+import type { EngineStatus, ListenErrorCode } from './listen-engine.ts';
 
 export interface StateView {
   pill: string;
@@ -9,7 +9,11 @@ export interface StateView {
   delay: string;
 }
 
-const ERROR_TEXT: Record<string, [string, string]> = {
+/**
+ * Pill and explanation of every code: a new player code does not compile until it has words.
+ * A null explanation shows the error's own message (it says more than a fixed text could).
+ */
+const ERROR_TEXT: Readonly<Record<ListenErrorCode, [string, string | null]>> = {
   WRONG_KEY: [
     'Wrong key',
     'This link’s key does not open the broadcast. Check that you copied the whole link.',
@@ -19,14 +23,21 @@ const ERROR_TEXT: Record<string, [string, string]> = {
     'Part of the broadcast failed its integrity check, so playback stopped. Nothing unverified was played.',
   ],
   NOT_FOUND: ['Not found', 'The relay has no broadcast at this link. It may have been deleted.'],
-  REFUSED: ['Refused', 'The relay refused to serve this broadcast.'],
+  REFUSED: [
+    'Refused',
+    'The relay refused to serve this broadcast to you (access token or permission).',
+  ],
+  LIMITED: ['Busy', 'The relay is busy or a limit was reached. Try again in a while.'],
+  RELAY_ERROR: ['Relay error', 'The relay answered with an error, so playback stopped.'],
   NETWORK: ['Offline', 'The relay cannot be reached. Check your connection and reload.'],
   BAD_STREAM: ['Unplayable', 'The broadcast’s data is not a stream this player understands.'],
+  BAD_REQUEST: ['Error', null],
   OUTPUT: [
     'Audio stopped',
     'The audio output failed, so playback stopped. Reload to listen again.',
   ],
   UNSUPPORTED: ['Unsupported', 'This browser cannot use the HLS engine. Switch to Direct.'],
+  BAD_LINK: ['Bad link', 'This listen link cannot be read. Check that you copied the whole link.'],
 };
 
 export function stateView(
@@ -44,10 +55,8 @@ export function stateView(
         : `${d.toFixed(1)} s behind live`;
   switch (status.state) {
     case 'error': {
-      const [pill, message] = ERROR_TEXT[status.errorCode ?? ''] ?? [
-        'Error',
-        status.errorMessage ?? 'Playback failed.',
-      ];
+      const [pill, text] = (status.errorCode && ERROR_TEXT[status.errorCode]) || ['Error', null];
+      const message = text ?? status.errorMessage ?? 'Playback failed.';
       return { pill, tone: 'err', message, delay: '' };
     }
     case 'finished':
