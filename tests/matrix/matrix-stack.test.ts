@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaClient, type ListenEvent } from '@mxcast/client';
+import { HLS_PATH } from '@mxcast/protocol';
 import { encodeBlock, MAGIC } from '@mxcast/format';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
 import { login, matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
@@ -198,6 +199,44 @@ describe('the Matrix stack through nginx', () => {
     });
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ errcode: 'M_UNKNOWN_TOKEN' });
+  });
+
+  it('carries tus, the HLS playlist and DELETE to the relay; a cancelled media falls back to 404', async () => {
+    const client = new MediaClient({ baseUrl: stack.url, accessToken: bob.relayToken });
+    const geometry = {
+      frame_ms: 20,
+      frames_per_block: 12,
+      bitrate: 32000,
+      block_size: 16 + 100,
+      sample_rate: 48000,
+      channels: 1,
+    };
+    const { mxc } = await client.create(geometry);
+    const blocks = Array.from({ length: 5 }, (_, i) => encodeBlock(i, randomBytes(100)));
+    const first = Buffer.concat([MAGIC, ...blocks.slice(0, 3)]);
+    expect(await client.tusPatch(mxc, 0, first)).toBe(first.length);
+    expect((await client.tusOffset(mxc)).offset).toBe(first.length);
+    const playlist = await fetch(
+      `${stack.url}${HLS_PATH}/${mxc.slice('mxc://'.length)}/playlist.m3u8`,
+    );
+    expect(playlist.status).toBe(200);
+    expect(await playlist.text()).toMatch(/^#EXTM3U/);
+    const rest = Buffer.concat(blocks.slice(3));
+    expect(await client.tusPatch(mxc, first.length, rest, { final: true })).toBe(
+      first.length + rest.length,
+    );
+    expect(await client.index(mxc)).toMatchObject({ state: 'complete', block_count: 5 });
+
+    await client.deleteMedia(mxc);
+    // The relay's 404 for a cancelled media is retried on Synapse, which has no such id either.
+    const gone = await fetch(
+      `${stack.url}/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`,
+      {
+        headers: bearer(bob.accessToken),
+      },
+    );
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toMatchObject({ errcode: 'M_NOT_FOUND' });
   });
 
   it('stops every process and removes its directory', async () => {
