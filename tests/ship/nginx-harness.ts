@@ -5,12 +5,14 @@
  * error log in the temp dir): no system service is touched.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { freePort, killAndWait, root, tempDir } from '../capture/capture-harness.ts';
 
 export const SITE_FILE = path.join(root, 'deploy/nginx-mxcast.conf');
+/** Debian's nginx (scripts/setup.sh installs it); /usr/sbin is not on every user's PATH. */
+const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 
 export interface TlsProxy {
   /** `https://localhost:PORT` */
@@ -93,7 +95,7 @@ export async function startTlsProxy(relayPort: number): Promise<TlsProxy> {
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], {
+  const child: ChildProcess = spawn(NGINX, ['-c', path.join(dir, 'nginx.conf'), '-p', dir], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
