@@ -8,10 +8,12 @@
  * leg to the block a seek needs (stream-geometry.ts). A dropped leg is resumed from the block
  * after the last one that authenticated.
  *
- * This file is the public surface and the loop over legs; the parts are in player-session.ts
- * (shared state, states and events), leg-planner.ts with live-join-planner.ts and
- * seek-planner.ts (where a leg starts), leg-runner.ts (one leg), block-pipeline.ts (each
- * block) and reconnect-planner.ts (where to resume after a drop).
+ * This file is the public surface and the loop over legs; the parts are in
+ * player-state-machine.ts (the state and its allowed edges), player-session.ts (the context
+ * the parts share), leg-planner.ts with live-join-planner.ts and seek-planner.ts (where a leg
+ * starts), leg-runner.ts (one leg, ended as a value), block-pipeline.ts (each block) and
+ * reconnect-planner.ts (where to resume after a drop). Who writes which field: docs/player.md
+ * "Who owns what".
  */
 import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
 import type { BlockSource, SourceStart } from './block-source.ts';
