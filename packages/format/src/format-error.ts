@@ -1,32 +1,37 @@
 /**
- * The one error class of the format layer. Each `code` is documented in docs/format.md.
+ * The one error class of the format layer. Each `code` is documented in docs/format.md; how the
+ * player and the CLI report each one is in docs/errors.md.
  */
 
-export type FormatErrorCode =
+/** Every format code with a one-line meaning: the one table the FormatErrorCode type derives from. */
+export const FORMAT_ERROR_CODES = {
   /** The stream does not start with the 4-byte magic 4D 58 43 03. */
-  | 'BAD_MAGIC'
+  BAD_MAGIC: 'not an MXC stream (bad magic)',
   /** The magic says "MXC" but a version other than 0x03. */
-  | 'UNSUPPORTED_VERSION'
+  UNSUPPORTED_VERSION: 'an MXC version other than 3',
   /** A block header does not start with the registration code FF FF FF FF. */
-  | 'BAD_REGISTRATION'
+  BAD_REGISTRATION: 'a block header without the registration code',
   /** The header's CRC-32 does not match reg‖seq‖len‖ct (or is non-zero-and-wrong in legacy mode). */
-  | 'BAD_CRC'
+  BAD_CRC: 'a block header CRC that does not match',
   /** `len` is over the reader's maxBlockLength. */
-  | 'LENGTH_OVER_LIMIT'
+  LENGTH_OVER_LIMIT: 'a block longer than the reader allows',
   /** `len` is under 16, the size of the GCM tag alone. */
-  | 'LENGTH_UNDER_MIN'
+  LENGTH_UNDER_MIN: 'a block shorter than its GCM tag',
   /** `seq` is not the one expected (gap, duplicate, reordering). */
-  | 'SEQ_GAP'
+  SEQ_GAP: 'a seq that does not follow',
   /** The GCM tag does not verify: wrong key, tampered block, block from another stream. */
-  | 'AUTH_FAILED'
+  AUTH_FAILED: 'a GCM tag that does not verify',
   /** The input ended inside the magic or a block. */
-  | 'TRUNCATED'
+  TRUNCATED: 'the input ended inside a block',
   /** EncryptedFile JSON is malformed or of another version. */
-  | 'BAD_ENCRYPTED_FILE'
+  BAD_ENCRYPTED_FILE: 'a malformed EncryptedFile',
   /** A writer would have to use a seq past MAX_SEQ (IV reuse). */
-  | 'SEQ_EXHAUSTED'
+  SEQ_EXHAUSTED: 'the seq would wrap (IV reuse)',
   /** A caller passed an invalid argument (e.g. a seq outside 0..MAX_SEQ). */
-  | 'BAD_ARGUMENT';
+  BAD_ARGUMENT: 'an invalid argument',
+} as const;
+
+export type FormatErrorCode = keyof typeof FORMAT_ERROR_CODES;
 
 export class FormatError extends Error {
   override readonly name = 'FormatError';

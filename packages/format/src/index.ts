@@ -16,8 +16,14 @@ export {
   KEY_SIZE,
   type ByteOrder,
 } from './format-constants.ts';
-export { FormatError, isFormatError, type FormatErrorCode } from './format-error.ts';
+export {
+  FORMAT_ERROR_CODES,
+  FormatError,
+  isFormatError,
+  type FormatErrorCode,
+} from './format-error.ts';
 export { crc32, crc32Portable, crc32Implementation } from './crc32.ts';
+export { concatBytes } from './concat-bytes.ts';
 export {
   parseBlockHeader,
   writeBlockHeader,
