@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync } from 'node:fs';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 const mxcastBin = path.join(repoRoot, 'apps/cli/bin/mxcast.js');
 const deployDir = path.join(repoRoot, 'deploy/matrix');
 const SETPRIV = '/usr/bin/setpriv';
+/** In a stack directory started with `keep`: never removed as stale. */
+const KEEP_MARKER = '.keep';
 
 export interface MatrixStackOptions {
   /** The Matrix server name, also the relay's mxc server name. Default `mxcast.test`. */
@@ -62,7 +64,9 @@ export async function startMatrixStack(options: MatrixStackOptions = {}): Promis
   const chroot = ensureSynapseChroot();
   const tChroot = performance.now();
   // Synapse sees the stack's directory at /tmp/NAME inside the chroot; the host at chroot/tmp/NAME.
+  removeStaleStacks(path.join(chroot, 'tmp'));
   const dir = mkdtempSync(path.join(chroot, 'tmp', 'mxcast-stack-'));
+  if (options.keep) writeFileSync(path.join(dir, KEEP_MARKER), '');
   const innerDir = path.join('/tmp', path.basename(dir));
   const [synapsePort = 0, relayPort = 0, nginxPort = 0] = await freePorts(3);
   const url = `http://127.0.0.1:${nginxPort}`;
@@ -135,6 +139,28 @@ export async function startMatrixStack(options: MatrixStackOptions = {}): Promis
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/**
+ * Directories of stacks whose process was killed outright (its children die with it, see
+ * spawnLogged, but nothing removes the directory): no live Synapse pid in it and older than a
+ * minute (so a stack still starting is left alone). Kept stacks stay.
+ */
+function removeStaleStacks(tmp: string): void {
+  for (const name of readdirSync(tmp)) {
+    if (!name.startsWith('mxcast-stack-')) continue;
+    const dir = path.join(tmp, name);
+    try {
+      if (existsSync(path.join(dir, KEEP_MARKER))) continue;
+      if (Date.now() - statSync(dir).mtimeMs < 60_000) continue;
+      const pidFile = path.join(dir, 'homeserver.pid');
+      const pid = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : '';
+      if (pid && existsSync(`/proc/${pid}`)) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Another run removed it meanwhile.
+    }
   }
 }
 
