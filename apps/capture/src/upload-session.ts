@@ -11,6 +11,7 @@
  *   full, which is the capture's backpressure.
  */
 import { ClientError, type ListenSocket, type MediaClient } from '@mxcast/client';
+import { concatBytes } from '@mxcast/format';
 import { CaptureError, captureErrorFrom } from './capture-error.ts';
 
 export interface UploadSessionOptions {
@@ -392,7 +393,7 @@ export class UploadSession {
       const final = this.finishing && this.sendIndex + batch.length === this.entries.length;
       if (batch.length === 0 && !final) continue;
       const offset = batch[0]?.offset ?? this.nextOffset;
-      const bytes = concat(
+      const bytes = concatBytes(
         batch.map((e) => e.bytes),
         size,
       );
@@ -412,15 +413,4 @@ export class UploadSession {
       if (final && this.acked === this.nextOffset) return;
     }
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -4,6 +4,7 @@
  */
 import type { BlockCipher } from './block-cipher.ts';
 import { BlockWriter } from './block-writer.ts';
+import { concatBytes } from './concat-bytes.ts';
 
 export interface EncryptStreamOptions {
   /** Seq of the first block (default 0). */
@@ -38,11 +39,5 @@ export async function encryptAll(
   const parts: Uint8Array[] = (options.magic ?? true) ? [writer.magic()] : [];
   for (const p of plaintexts)
     parts.push(writer.canWriteSync ? writer.writeSync(p) : await writer.write(p));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -21,17 +21,9 @@ const PAGES: OggPage[] = [
   },
 ];
 const ENCODED = PAGES.map((p) => writeOggPage(p));
+// Node's Buffer.concat (this package depends on no other; the Uint8Array keeps equality plain).
+const concat = (parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
 const STREAM = concat(ENCODED);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Hex strings compare far faster than arrays of numbers in the every-split loops. */
 function hex(b: Uint8Array): string {

@@ -2,7 +2,12 @@
  * `mxcast inspect`: the structure of an MXC v3 stream, no key needed: magic and byte order,
  * every block's offset, seq, length and CRC, and where the walk had to resync.
  */
-import { DEFAULT_MAX_BLOCK_LENGTH, inspectStream, type StreamReport } from '@mxcast/format';
+import {
+  DEFAULT_MAX_BLOCK_LENGTH,
+  concatBytes,
+  inspectStream,
+  type StreamReport,
+} from '@mxcast/format';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { maxBlockLengthOption, openInput } from './format-stdio.ts';
 
@@ -35,13 +40,7 @@ async function readAll(path: string | undefined): Promise<Uint8Array> {
   } catch (err) {
     throw new CliError(`cannot read ${path ?? 'stdin'}: ${(err as Error).message}`);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts, size);
 }
 
 function renderText(r: StreamReport): string {
