@@ -7,12 +7,12 @@
  * no request to a route. Counts go to /metrics (mxcast_connections_open,
  * mxcast_connections_refused_total).
  */
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RelayLimits } from '../core/relay-config.ts';
 import { RelayError } from '../core/relay-error.ts';
 import type { RelayMetrics } from '../core/relay-metrics.ts';
 import { lingeringClose } from './lingering-close.ts';
+import { rawErrorResponse } from './raw-error.ts';
 
 /**
  * Refused connections lingering at once (each holds a file descriptor for LINGER_MS); past this a
@@ -79,17 +79,4 @@ export class ConnectionLimiter {
   isRefused(socket: Socket): boolean {
     return this.refused.has(socket);
   }
-}
-
-/** A RelayError as a whole HTTP/1.1 response that closes the connection. */
-export function rawErrorResponse(err: RelayError): string {
-  const body = JSON.stringify(err.toJSON());
-  return (
-    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n` +
-    'Content-Type: application/json\r\n' +
-    'Cache-Control: no-store\r\n' +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    'Connection: close\r\n\r\n' +
-    body
-  );
 }

@@ -10,18 +10,16 @@
  * and has nothing buffered (outputSize 0) once its headers are flushed; otherwise (a pipelined
  * response not yet at the head of the connection) the block goes through res.write.
  * The backlog is res.writableLength: the bytes queued in the response and its socket.
- * The sink carries the relay's history pacing (core/history-pacing.ts), so every Node download's
- * history reads are bounded by the relay-wide budget and dropped when stalled.
+ * History pacing is the download route's (it passes core/history-pacing.ts to pumpDownload for
+ * this sink and the web-stream one alike).
  */
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import type { Socket } from 'node:net';
 import type { Context } from 'hono';
-import { RelayCore, type DirectDownload } from '../core/relay-core.ts';
+import type { DirectDownload } from '../core/relay-core.ts';
 import type { DownloadSink } from '../fanout/download-pump.ts';
-import type { HistoryPacing } from '../fanout/history-pacer.ts';
 import type { SharedBlock } from '../fanout/shared-block.ts';
-import { historyPacingOf } from '../core/history-pacing.ts';
 
 /** node:http's fields the direct path checks (stable since node 0.x, not in @types/node). */
 interface ResponseInternals {
@@ -30,10 +28,7 @@ interface ResponseInternals {
 }
 
 class NodeResponseSink implements DownloadSink {
-  constructor(
-    private readonly res: ServerResponse,
-    readonly history: HistoryPacing | undefined,
-  ) {}
+  constructor(private readonly res: ServerResponse) {}
 
   write(bytes: Uint8Array): boolean {
     if (this.res.destroyed) return true;
@@ -87,25 +82,18 @@ class NodeResponseSink implements DownloadSink {
   }
 }
 
-/**
- * Installed as `core.directDownload` and called as that method (`core.directDownload?.(…)`), so
- * `this` is the relay's core: that is how the sink finds the relay's history pacing without the
- * DirectDownload signature changing. (The download route could pass `history:
- * historyPacingOf(core)` to pumpDownload itself; this lookup is then redundant but harmless.)
- */
-export const directDownload: DirectDownload = function (
-  this: unknown,
+/** Installed as `core.directDownload` by the Node adapter (node-relay.ts). */
+export const directDownload: DirectDownload = (
   c: Context,
   status: number,
   headers: Record<string, string>,
-) {
+) => {
   const res = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
   if (!res || !('writeHead' in res) || res.headersSent) return null;
   res.writeHead(status, headers);
   res.flushHeaders();
-  const history = this instanceof RelayCore ? historyPacingOf(this) : undefined;
   return {
-    sink: new NodeResponseSink(res as ServerResponse, history),
+    sink: new NodeResponseSink(res as ServerResponse),
     // Tells @hono/node-server the response is already being written.
     response: new Response(null, { headers: { 'x-hono-already-sent': '1' } }),
   };

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
-import { createRelayApp } from '../core/relay-app.ts';
+import { createRelayApp } from '../app/relay-app.ts';
 import { resolveConfig, type RelayConfig, type RelayOptions } from '../core/relay-config.ts';
 import { RelayCore } from '../core/relay-core.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';

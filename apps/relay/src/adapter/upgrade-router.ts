@@ -1,18 +1,20 @@
 /**
  * WebSocket upgrades (RFC 6455 §4) on the relay's HTTP server: the listen and upload paths are
- * checked (media, auth, limits, offset) BEFORE the handshake, so a refusal is an ordinary HTTP
- * response carrying the Matrix error JSON. Listeners and uploads have separate WebSocketServers:
+ * checked (media, auth, limits, offset, the owner's live-media quota) BEFORE the handshake, so a
+ * refusal is an ordinary HTTP response carrying the Matrix error JSON, built by the same
+ * errorParts as every Hono answer (core/relay-error.ts, written raw by raw-error.ts). Listeners and uploads have separate WebSocketServers:
  * a listener may send only tiny control messages (listener-inbound-guard.ts), an upload whole blocks.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
+import { cancelledError } from '../core/media-store.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, toRelayError } from '../core/relay-error.ts';
 import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from '../core/relay-paths.ts';
 import { UploadSession } from '../core/upload-session.ts';
-import { rawErrorResponse } from './connection-limiter.ts';
 import { guardListenerInbound } from './listener-inbound-guard.ts';
+import { refuseUpgrade } from './raw-error.ts';
 import { WsListener } from './ws-listener.ts';
 import { attachWsUpload } from './ws-upload.ts';
 
@@ -45,8 +47,7 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
         core.store
           .requireReadable(listen.server, listen.id)
           .then((rec) => {
-            if (rec.state === 'cancelled')
-              throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
+            if (rec.state === 'cancelled') throw cancelledError(rec);
             if (ack && rec.owner !== user)
               throw new RelayError('M_FORBIDDEN', 'ack=1 is only for the creator of this media');
             core.checkListenerLimits(rec.listeners);
@@ -58,7 +59,7 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
           .catch((err: unknown) => {
             const e = toRelayError(err);
             core.metrics.countError(e.code);
-            refuse(socket, e);
+            refuseUpgrade(socket, e);
           });
       } else if (upload) {
         const user = core.authenticate(req.headers.authorization, url);
@@ -82,7 +83,7 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
     } catch (err) {
       const e = toRelayError(err);
       core.metrics.countError(e.code);
-      refuse(socket, e);
+      refuseUpgrade(socket, e);
     }
   };
 }
@@ -106,8 +107,4 @@ function parseFrom(v: string | null): 'live' | number {
       `from must be 'live' or a block seq, got '${v.slice(0, 40)}'`,
     );
   return Number(v);
-}
-
-function refuse(socket: Duplex, err: RelayError): void {
-  socket.end(rawErrorResponse(err));
 }

@@ -11,7 +11,7 @@ import {
   useTestRelay,
 } from '../testing/relay-fixture.ts';
 import { GEOMETRY_KEY, isUsableGeometry, readGeometry } from './geometry-check.ts';
-import { createRelayApp } from './relay-app.ts';
+import { createRelayApp } from '../app/relay-app.ts';
 import { resolveConfig } from './relay-config.ts';
 import { RelayCore } from './relay-core.ts';
 import { RelayError } from './relay-error.ts';

@@ -59,6 +59,16 @@ describe('media lifecycle', () => {
     expect(((await res.json()) as { errcode: string }).errcode).toBe('M_NOT_FOUND');
   });
 
+  it('answers a download that waits on an id which then expires unused: 404, "expired"', async () => {
+    const m = await createMedia(t);
+    const res = await fetch(`${downloadUrl(t, m)}?timeout_ms=5000`);
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as { errcode: string; error: string };
+    expect(body.errcode).toBe('M_NOT_FOUND');
+    expect(body.error).toMatch(/expired/);
+    expect(body.error).not.toMatch(/cancelled by its owner/);
+  });
+
   it('closes an upload connection that brings no byte for uploadIdleTimeoutMs, keeping its blocks', async () => {
     const m = await createMedia(t);
     const s = makeStream(6, 50);

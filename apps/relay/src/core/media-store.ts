@@ -22,6 +22,17 @@ import { RelayError } from './relay-error.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import { UserQuotas } from './user-quotas.ts';
 
+/**
+ * What a reader of a cancelled media is answered (404, docs/protocol.md): its owner cancelled it,
+ * or it expired unused while the reader waited for its first byte (the sweep ends its hub with
+ * reason `expired`).
+ */
+export function cancelledError(rec: MediaRecord): RelayError {
+  if (rec.hub.ended?.reason === 'expired')
+    return new RelayError('M_NOT_FOUND', 'media expired: no upload before unused_expires_at');
+  return new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
+}
+
 /** A finished (or still pending) media unused this long is dropped from memory. */
 const IDLE_EVICT_MS = 60_000;
 

@@ -77,8 +77,15 @@ export function toRelayError(err: unknown): RelayError {
   return new RelayError('M_UNKNOWN', 'internal error');
 }
 
-export function errorResponse(err: RelayError, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(err.toJSON()), {
+/** A RelayError's response as plain parts: for a web Response, or written raw to a socket. */
+export interface ErrorParts {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function errorParts(err: RelayError, headers: Record<string, string> = {}): ErrorParts {
+  return {
     status: err.status,
     headers: {
       'content-type': 'application/json',
@@ -86,5 +93,11 @@ export function errorResponse(err: RelayError, headers: Record<string, string> =
       ...err.headers,
       ...headers,
     },
-  });
+    body: JSON.stringify(err.toJSON()),
+  };
+}
+
+export function errorResponse(err: RelayError, headers: Record<string, string> = {}): Response {
+  const parts = errorParts(err, headers);
+  return new Response(parts.body, { status: parts.status, headers: parts.headers });
 }

@@ -9,7 +9,7 @@ import type { MediaRecord } from '../storage/media-record.ts';
 import type { MediaStore } from './media-store.ts';
 import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
-import { UploadFramer } from './upload-framer.ts';
+import { UploadFramer } from '../storage/upload-framer.ts';
 
 export class UploadSession {
   private readonly framer: UploadFramer;
@@ -49,6 +49,10 @@ export class UploadSession {
       throw new RelayError('M_FORBIDDEN', 'only the creator of this media may upload to it');
     checkWritable(rec);
     checkOffset(rec, offset);
+    // A pending media turns live at its first byte: its owner's live and stored quotas are checked
+    // here as well, so every transport refuses with a plain HTTP answer before any body is read or
+    // any WebSocket handshake (the store checks again at the first block, where it counts).
+    if (rec.byteLength === 0) store.quotas.checkFirstByte(rec.owner, Date.now());
     // A new upload at the right offset takes over from one still open: after a network cut the old
     // connection may never report its end (no FIN on a half-open TCP connection), and the
     // broadcaster must be able to resume. Like tusd, the newer request wins; the older is stopped.

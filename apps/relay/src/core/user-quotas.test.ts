@@ -19,8 +19,8 @@ import {
   wsUrl,
   type TestRelay,
 } from '../testing/relay-fixture.ts';
-import { collect } from '../testing/ws-collector.ts';
-import { createRelayApp } from './relay-app.ts';
+import WebSocket from 'ws';
+import { createRelayApp } from '../app/relay-app.ts';
 import { resolveConfig } from './relay-config.ts';
 import { RelayCore } from './relay-core.ts';
 import { issueToken } from './token-store.ts';
@@ -203,16 +203,34 @@ describe('quotas over every upload transport', () => {
     const head = await fetch(tus, { method: 'HEAD', headers: tusHeaders });
     expect(head.headers.get('upload-offset')).toBe(String(4 + 8 * 116));
 
-    // That media is live: a second one may not start, over the WebSocket upload either.
+    // That media is live: a second one may not start, over the WebSocket upload either — refused
+    // before the handshake, as a plain HTTP 429 with the Matrix error JSON.
     const second = await createMedia(t);
-    const up = collect(wsUrl(t, 'upload/ws', second, `?access_token=${t.token}`));
-    await up.opened;
-    up.ws.send(makeStream(2).bytes);
-    expect((await up.closed).code).toBe(1008);
-    expect(up.messages.at(-1)).toMatchObject({
-      type: 'error',
-      errcode: 'M_LIMIT_EXCEEDED',
-      'org.matrix.msc4016.reason': 'LIVE_MEDIA_QUOTA',
+    const up = new WebSocket(wsUrl(t, 'upload/ws', second, `?access_token=${t.token}`));
+    const refusal = await new Promise<{ status: number; nosniff: unknown; body: unknown }>(
+      (resolve, reject) => {
+        up.once('open', () => reject(new Error('handshake accepted')));
+        up.once('unexpected-response', (_req, res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              nosniff: res.headers['x-content-type-options'],
+              body: JSON.parse(text),
+            }),
+          );
+        });
+      },
+    );
+    up.on('error', () => {});
+    expect(refusal).toEqual({
+      status: 429,
+      nosniff: 'nosniff',
+      body: expect.objectContaining({
+        errcode: 'M_LIMIT_EXCEEDED',
+        'org.matrix.msc4016.reason': 'LIVE_MEDIA_QUOTA',
+      }) as unknown,
     });
     expect(await getIndex(t, second)).toMatchObject({ state: 'pending', byte_length: 0 });
   });

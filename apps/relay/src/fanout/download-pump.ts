@@ -9,10 +9,23 @@
  * until the sink has taken it, and a download whose client takes nothing for limits.listenerStallMs
  * is cut (counted as stalled), so a client that never reads holds one read, then nothing.
  */
-import type { MediaRecord } from '../storage/media-record.ts';
 import { HistoryPacer, type HistoryPacing } from './history-pacer.ts';
-import type { EndState, HubListener } from './media-hub.ts';
+import type { EndState, HubListener, MediaHub } from './media-hub.ts';
 import type { SharedBlock } from './shared-block.ts';
+
+/**
+ * What a download reads: the stored bytes so far and the live hub. storage/media-record.ts's
+ * MediaRecord is one; fanout names only what it uses, so it never imports storage (the layer
+ * arrows of docs/architecture.md "Relay layers": storage may use fanout, not the reverse).
+ */
+export interface DownloadSource {
+  readonly state: 'pending' | 'live' | 'complete' | 'cancelled';
+  /** Stored bytes (whole blocks). */
+  readonly byteLength: number;
+  /** Null once the media is deleted. */
+  readonly file: { readAt(position: number, length: number): Promise<Uint8Array> } | null;
+  readonly hub: MediaHub;
+}
 
 /** Where a download's bytes go: a web ReadableStream (core) or a Node ServerResponse (adapter). */
 export interface DownloadSink {
@@ -31,18 +44,16 @@ export interface DownloadSink {
   fail(reason: Error): void;
   /** Registers the callback for the consumer going away. */
   onGone(callback: () => void): void;
-  /** The relay's history pacing, when the sink knows it (the Node adapter's sink does). */
-  readonly history?: HistoryPacing;
 }
 
 export interface DownloadPumpOptions {
-  rec: MediaRecord;
+  rec: DownloadSource;
   start: number;
   /** Last byte wanted (inclusive), or null: until the media ends. */
   end: number | null;
   backlogBytes: number;
   sink: DownloadSink;
-  /** The relay's history pacing (budget, read size, stall time); else the sink's, else none. */
+  /** The relay's history pacing (budget, read size, stall time; core/history-pacing.ts), or none. */
   history?: HistoryPacing;
   onBytes(n: number): void;
   onDropped(): void;
@@ -58,7 +69,7 @@ export function pumpDownload(o: DownloadPumpOptions): void {
   let pos = o.start;
   let closed = false;
   const stop = o.end === null ? Infinity : o.end + 1;
-  const pacer = new HistoryPacer(o.history ?? sink.history ?? null);
+  const pacer = new HistoryPacer(o.history ?? null);
 
   const finish = (how: 'end' | 'fail' | 'gone', reason?: Error) => {
     if (closed) return;

@@ -7,9 +7,11 @@
  */
 import type { Context, Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
+import { cancelledError } from '../core/media-store.ts';
 import { RelayError } from '../core/relay-error.ts';
 import { DOWNLOAD_PATH } from '../core/relay-paths.ts';
-import { CORS_HEADERS } from '../core/cors-headers.ts';
+import { historyPacingOf } from '../core/history-pacing.ts';
+import { RESPONSE_HEADERS } from '../core/response-headers.ts';
 import { pumpDownload } from '../fanout/download-pump.ts';
 import { WebStreamSink } from '../fanout/web-stream-sink.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
@@ -27,8 +29,7 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
       c.req.param('id') ?? '',
     );
     if (rec.state === 'pending') await waitForBytes(core, rec, url);
-    if (rec.state === 'cancelled')
-      throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
+    if (rec.state === 'cancelled') throw cancelledError(rec);
     const complete = rec.state === 'complete';
     const etag = complete ? `"${rec.sha256 ?? rec.id}"` : `W/"${rec.id}-${rec.byteLength}"`;
     const headers: Record<string, string> = {
@@ -36,8 +37,6 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
       'Accept-Ranges': 'bytes',
       ETag: etag,
       'Cache-Control': complete ? IMMUTABLE : 'no-store',
-      // The bytes are ciphertext: a browser must never sniff them into something it renders.
-      'X-Content-Type-Options': 'nosniff',
     };
     const fileName = c.req.param('fileName');
     if (fileName)
@@ -76,7 +75,7 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
     core.checkListenerLimits(rec.listeners);
     rec.httpListeners++;
     core.store.httpListeners++;
-    const direct = core.directDownload?.(c, status, { ...CORS_HEADERS, ...headers }) ?? null;
+    const direct = core.directDownload?.(c, status, { ...RESPONSE_HEADERS, ...headers }) ?? null;
     const sink = direct?.sink ?? new WebStreamSink();
     pumpDownload({
       rec,
@@ -84,6 +83,8 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
       end,
       backlogBytes: core.config.limits.listenerBacklogBytes,
       sink,
+      // Both sinks (web stream, Node direct) get the relay's history pacing the same way.
+      history: historyPacingOf(core),
       onBytes: (n) => (core.metrics.bytesOut += n),
       onDropped: () => core.metrics.listenersDropped++,
       onClose: () => {

@@ -7,6 +7,7 @@
  */
 import type { Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
+import { cancelledError } from '../core/media-store.ts';
 import { RelayError } from '../core/relay-error.ts';
 import { DOWNLOAD_PATH, HLS_PATH } from '../core/relay-paths.ts';
 import { isUsableGeometry } from '../core/geometry-check.ts';
@@ -19,8 +20,7 @@ export function mountHlsRoute(app: Hono, core: RelayCore): void {
     core.authorizeDownload(c.req.header('authorization'), new URL(c.req.url));
     const server = c.req.param('server');
     const rec = await core.store.requireReadable(server, c.req.param('id'));
-    if (rec.state === 'cancelled')
-      throw new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
+    if (rec.state === 'cancelled') throw cancelledError(rec);
     const complete = rec.state === 'complete';
     return c.body(buildPlaylist(rec, `${DOWNLOAD_PATH}/${server}/${rec.id}`), 200, {
       'Content-Type': 'application/vnd.apple.mpegurl',

@@ -9,7 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MAGIC, type ByteOrder } from '@mxcast/format';
-import { UploadFramer } from '../core/upload-framer.ts';
+import { UploadFramer } from './upload-framer.ts';
 import { OffsetList } from './offset-list.ts';
 
 export interface ScanResult {

@@ -1,14 +1,15 @@
 /**
  * The relay's HTTP core: a Hono app over web Request/Response. Routes throw RelayError; the one
- * onError here turns it into Matrix JSON and counts it. CORS headers on everything (cors-headers.ts).
+ * onError here turns it into Matrix JSON and counts it. Every response carries the relay's common
+ * headers (CORS, nosniff: core/response-headers.ts).
  * Request bodies are bounded before any route runs (request-body-guard.ts).
  */
 import { Hono } from 'hono';
-import type { RelayCore } from './relay-core.ts';
-import { CORS_HEADERS as CORS } from './cors-headers.ts';
-import { DAMAGED_REASON } from './media-integrity.ts';
-import { RelayError, errorResponse, toRelayError } from './relay-error.ts';
-import { requestBodyGuard } from './request-body-guard.ts';
+import type { RelayCore } from '../core/relay-core.ts';
+import { DAMAGED_REASON } from '../core/media-integrity.ts';
+import { RelayError, errorResponse, toRelayError } from '../core/relay-error.ts';
+import { requestBodyGuard } from '../core/request-body-guard.ts';
+import { RESPONSE_HEADERS } from '../core/response-headers.ts';
 import { mountCreateRoute } from '../routes/create-route.ts';
 import { mountDownloadRoute } from '../routes/download-route.ts';
 import { mountHlsRoute } from '../routes/hls-route.ts';
@@ -25,10 +26,10 @@ export function createRelayApp(core: RelayCore): Hono {
   app.use('*', requestBodyGuard(core.config.limits));
   app.use('*', async (c, next) => {
     if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
-      return c.body(null, 204, { ...CORS, 'Access-Control-Max-Age': '86400' });
+      return c.body(null, 204, { ...RESPONSE_HEADERS, 'Access-Control-Max-Age': '86400' });
     }
     await next();
-    for (const [k, v] of Object.entries(CORS)) c.res.headers.set(k, v);
+    for (const [k, v] of Object.entries(RESPONSE_HEADERS)) c.res.headers.set(k, v);
   });
 
   mountServiceRoutes(app, core);
@@ -46,7 +47,7 @@ export function createRelayApp(core: RelayCore): Hono {
       `unrecognized request: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`,
     );
     core.metrics.countError(err.code);
-    return errorResponse(err, CORS);
+    return errorResponse(err, { ...RESPONSE_HEADERS });
   });
   app.onError((thrown) => {
     const err = toRelayError(thrown);
@@ -54,7 +55,7 @@ export function createRelayApp(core: RelayCore): Hono {
     if (err.code === 'M_UNKNOWN' && err.fields['org.matrix.msc4016.reason'] !== DAMAGED_REASON)
       core.config.log?.(`internal error: ${(thrown as Error)?.stack ?? String(thrown)}`);
     core.metrics.countError(err.code);
-    return errorResponse(err, CORS);
+    return errorResponse(err, { ...RESPONSE_HEADERS });
   });
   return app;
 }

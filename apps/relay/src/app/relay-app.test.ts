@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeStream, sleep } from '../testing/relay-fixture.ts';
 import { createRelayApp } from './relay-app.ts';
-import { resolveConfig } from './relay-config.ts';
-import { RelayCore } from './relay-core.ts';
-import { issueToken } from './token-store.ts';
+import { resolveConfig } from '../core/relay-config.ts';
+import { RelayCore } from '../core/relay-core.ts';
+import { issueToken } from '../core/token-store.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mxcast-core-'));
 const core = new RelayCore(resolveConfig({ dataDir }));
@@ -95,5 +95,61 @@ describe('core over Request/Response', () => {
     await expect(body).rejects.toThrow('cancelled');
     put.end();
     expect((await put.response).status).toBe(409);
+  });
+});
+
+describe('the core without the Node adapter: history pacing and common headers', () => {
+  const pacedDir = mkdtempSync(join(tmpdir(), 'mxcast-core-paced-'));
+  const paced = new RelayCore(
+    resolveConfig({ dataDir: pacedDir, limits: { listenerStallMs: 300, historyReadBytes: 1024 } }),
+  );
+  paced.store.start();
+  const pacedApp = createRelayApp(paced);
+  const pacedAuth = { Authorization: `Bearer ${issueToken(paced.db, '@bob:localhost')}` };
+  afterAll(async () => {
+    await paced.close();
+    rmSync(pacedDir, { recursive: true, force: true });
+  });
+
+  it('cuts a web-stream download whose reader takes nothing for listenerStallMs (counted stalled)', async () => {
+    const created = await pacedApp.request('/_matrix/media/v1/create', {
+      method: 'POST',
+      headers: pacedAuth,
+    });
+    const path = ((await created.json()) as { content_uri: string }).content_uri.slice(6);
+    const s = makeStream(200, 100);
+    const put = await pacedApp.request(`/_matrix/media/v3/upload/${path}`, {
+      method: 'PUT',
+      headers: pacedAuth,
+      body: new Uint8Array(s.bytes),
+    });
+    expect(put.status).toBe(200);
+    const res = await pacedApp.request(`/_matrix/client/v1/media/download/${path}`);
+    expect(res.status).toBe(200);
+    expect(paced.store.httpListeners).toBe(1);
+    // The reader never reads: the history read waits for a pull, and the relay's stall time cuts it.
+    await sleep(700);
+    expect(paced.metrics.listenersStalled).toBe(1);
+    expect(paced.store.httpListeners).toBe(0);
+    expect(paced.metrics.historyBudget().inUse).toBe(0);
+    await res.body?.cancel().catch(() => undefined);
+  });
+
+  it('puts X-Content-Type-Options: nosniff on every response, errors and preflights included', async () => {
+    const answers = await Promise.all([
+      pacedApp.request('/health'),
+      pacedApp.request('/no/such/path'),
+      pacedApp.request('/_matrix/media/v1/create', { method: 'POST' }),
+      pacedApp.request('/_matrix/media/v1/create', {
+        method: 'OPTIONS',
+        headers: { 'Access-Control-Request-Method': 'POST', Origin: 'https://example.org' },
+      }),
+    ]);
+    expect(answers.map((r) => [r.status, r.headers.get('x-content-type-options')])).toEqual([
+      [200, 'nosniff'],
+      [404, 'nosniff'],
+      [401, 'nosniff'],
+      [204, 'nosniff'],
+    ]);
   });
 });
