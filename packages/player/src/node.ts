@@ -5,7 +5,7 @@
 import WebSocket from 'ws';
 import type { WebSocketConstructor } from './ws-block-source.ts';
 
-export { WavFileSink, RawPcmSink, wavHeader, pcmBytes } from './sink/wav-file-sink.ts';
+export { WavFileSink, RawPcmSink } from './sink/wav-file-sink.ts';
 
 /** The `ws` package's WebSocket, which has the WHATWG addEventListener/binaryType surface. */
 export const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;

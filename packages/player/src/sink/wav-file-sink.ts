@@ -4,72 +4,40 @@
  * Node writable (`mxcast listen --out -`, a pipe to aplay). Node-only: exported from
  * `@mxcast/player/node`, never from the browser-safe core.
  */
-import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { int16ToLeBytes } from '@mxcast/audio';
+import { WavFileWriter } from '@mxcast/audio/node';
 import type { PcmChunk } from '../opus-page-decoder.ts';
 import { OPUS_RATE } from '../stream-geometry.ts';
 import type { PcmSink } from './pcm-sink.ts';
 
-const WAV_HEADER_SIZE = 44;
-
-/** The canonical 44-byte header of a 16-bit PCM WAV file (RIFF, fmt chunk of 16, data chunk). */
-export function wavHeader(channels: number, dataBytes: number, sampleRate = OPUS_RATE): Uint8Array {
-  const h = new Uint8Array(WAV_HEADER_SIZE);
-  const dv = new DataView(h.buffer);
-  const ascii = (at: number, s: string) => {
-    for (let i = 0; i < s.length; i++) h[at + i] = s.charCodeAt(i);
-  };
-  ascii(0, 'RIFF');
-  dv.setUint32(4, 36 + dataBytes, true);
-  ascii(8, 'WAVE');
-  ascii(12, 'fmt ');
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true); // PCM
-  dv.setUint16(22, channels, true);
-  dv.setUint32(24, sampleRate, true);
-  dv.setUint32(28, sampleRate * channels * 2, true);
-  dv.setUint16(32, channels * 2, true);
-  dv.setUint16(34, 16, true);
-  ascii(36, 'data');
-  dv.setUint32(40, dataBytes, true);
-  return h;
-}
-
-/** Little-endian bytes of interleaved 16-bit PCM (WAV and `s16le` raw output). */
-export function pcmBytes(pcm: Int16Array): Uint8Array {
-  const out = new Uint8Array(pcm.length * 2);
-  const dv = new DataView(out.buffer);
-  for (let i = 0; i < pcm.length; i++) dv.setInt16(i * 2, pcm[i] as number, true);
-  return out;
-}
-
+/**
+ * @mxcast/audio's WAV file writer behind the sink interface: the file is opened on the first
+ * chunk (when the channel count is known) and its header patched with the sizes on close.
+ */
 export class WavFileSink implements PcmSink {
   readonly path: string;
-  #file: FileHandle | undefined;
-  #channels: number | undefined;
-  #dataBytes = 0;
+  #writer: WavFileWriter | undefined;
 
   constructor(path: string) {
     this.path = path;
   }
 
   async write(chunk: PcmChunk): Promise<void> {
-    if (!this.#file) {
-      this.#file = await open(this.path, 'w');
-      this.#channels = chunk.channels;
-      await this.#file.write(wavHeader(chunk.channels, 0), 0, WAV_HEADER_SIZE, 0);
-    }
-    const bytes = pcmBytes(chunk.pcm);
-    await this.#file.write(bytes, 0, bytes.length, WAV_HEADER_SIZE + this.#dataBytes);
-    this.#dataBytes += bytes.length;
+    this.#writer ??= await WavFileWriter.create(this.path, {
+      sampleRate: OPUS_RATE,
+      channels: chunk.channels,
+    });
+    await this.#writer.write(chunk.pcm);
   }
 
   /** Writes the final sizes into the header (an empty but valid WAV if nothing played). */
   async close(): Promise<void> {
-    const file = this.#file ?? (await open(this.path, 'w'));
-    this.#file = undefined;
-    await file.write(wavHeader(this.#channels ?? 1, this.#dataBytes), 0, WAV_HEADER_SIZE, 0);
-    await file.close();
+    const writer =
+      this.#writer ??
+      (await WavFileWriter.create(this.path, { sampleRate: OPUS_RATE, channels: 1 }));
+    this.#writer = undefined;
+    await writer.close();
   }
 }
 
@@ -99,7 +67,9 @@ export class RawPcmSink implements PcmSink {
     if (failure) throw new Error(`the PCM output is closed (${failure.message})`);
     await new Promise<void>((resolve) => {
       // Writable callbacks run after write() returns, so `room` is set when this one runs.
-      const room = out.write(pcmBytes(chunk.pcm), (err) => {
+      // A copy: the stream may hold the bytes after this returns, and the caller's samples are
+      // not promised to stay as they are.
+      const room = out.write(int16ToLeBytes(chunk.pcm).slice(), (err) => {
         if (err) this.#failure ??= err;
         // Over the high-water mark: wait for this chunk to be flushed (or to fail).
         if (!room) resolve();
