@@ -14,11 +14,24 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
+/**
+ * The exit statuses every command shares. Commands with more say so in their --help from one
+ * table each (`mxcast listen`: listen-exit.ts; `mxcast capture`: the capture's CAPTURE_ERROR_CODES);
+ * docs/errors.md maps every error code to its status.
+ */
+export const EXIT = {
+  ok: 0,
+  /** An error no more precise status covers. */
+  error: 1,
+  /** Bad arguments or input: nothing was done. */
+  badArguments: 2,
+} as const;
+
 /** An error meant for the user: printed as one line, exits with `exitCode`. */
 export class CliError extends Error {
   constructor(
     message: string,
-    readonly exitCode = 2,
+    readonly exitCode: number = EXIT.badArguments,
   ) {
     super(message);
     this.name = 'CliError';
@@ -33,7 +46,7 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new CliError((err as Error).message.split('\n')[0] ?? 'bad arguments', 2);
+    throw new CliError((err as Error).message.split('\n')[0] ?? 'bad arguments', EXIT.badArguments);
   }
 }
 

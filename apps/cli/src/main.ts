@@ -2,26 +2,26 @@
  * Entry point of the `mxcast` command: dispatches to one subcommand per file in ./commands.
  */
 import { commands } from './command-table.ts';
-import { CliError, formatHelp } from './command-kit.ts';
+import { CliError, EXIT, formatHelp } from './command-kit.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(formatHelp(commands));
-    return name ? 0 : 2;
+    return name ? EXIT.ok : EXIT.badArguments;
   }
   if (name === '--version') {
     process.stdout.write('mxcast 0.1.0\n');
-    return 0;
+    return EXIT.ok;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
     process.stderr.write(`mxcast: unknown command '${name}'. Run 'mxcast --help' for the list.\n`);
-    return 2;
+    return EXIT.badArguments;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help.trimEnd() + '\n');
-    return 0;
+    return EXIT.ok;
   }
   try {
     return await command.run(rest);
@@ -32,6 +32,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`mxcast ${name}: ${message}\n`);
-    return 1;
+    return EXIT.error;
   }
 }

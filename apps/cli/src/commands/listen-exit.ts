@@ -4,12 +4,13 @@
  * compile until it has an exit status here.
  */
 import type { PlayerErrorCode } from '@mxcast/player';
+import { EXIT } from '../command-kit.ts';
 
 /** Exit statuses, documented in --help and docs/errors.md. */
 export const LISTEN_EXIT = {
-  finished: 0,
-  error: 1,
-  badArguments: 2,
+  finished: EXIT.ok,
+  error: EXIT.error,
+  badArguments: EXIT.badArguments,
   endedWithoutFinishing: 3,
   authFailure: 4,
   notFoundOrRefused: 5,
