@@ -73,11 +73,6 @@ export class MediaRecord {
     return this.wsListeners + this.httpListeners;
   }
 
-  /** Offset of block 2, the first audio block, once it exists. */
-  get headerEnd(): number | null {
-    return this.offsets.at(2) ?? (this.state === 'complete' ? this.byteLength : null);
-  }
-
   notifyChange(): void {
     const waiters = [...this.changeWaiters];
     this.changeWaiters.clear();

@@ -36,18 +36,6 @@ export class OffsetList {
     return seq >= 0 && seq < this.n ? this.data[seq] : undefined;
   }
 
-  /** Index of the first block starting at or after `offset` (n if none). */
-  firstAtOrAfter(offset: number): number {
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.data[mid] ?? 0) < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   /** The block sizes as runs, given where the last block ends; null past MAX_PERSISTED_RUNS. */
   toRuns(end: number): BlockRun[] | null {
     const runs: BlockRun[] = [];
