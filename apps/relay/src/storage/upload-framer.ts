@@ -3,7 +3,8 @@
  * completed plus, if the input went bad, the FormatError of the first bad block. BlockFramer hands
  * out the blocks completed before a fault and keeps the fault in `error` (throwing it on the next
  * call), so the relay stores every valid block before a bad one (docs/protocol.md "Upload":
- * "every valid block before it is kept") and answers the error at once instead of on the next chunk.
+ * "every valid block before it is kept") and answers the error at once instead of on the next
+ * chunk.
  */
 import {
   BlockFramer,
