@@ -3,6 +3,7 @@
  * over WebSocket"). Binary messages are whole blocks and need no type here. The relay sends
  * these; every listener reads them through parseListenMessage.
  */
+import { isCount, parseJsonObject } from './json-object.ts';
 import { matrixErrorOf } from './matrix-error.ts';
 import { MEDIA_STATES, type MediaState } from './media-index.ts';
 
@@ -16,23 +17,14 @@ export type ListenMessage =
   /** A Matrix error before the relay closes the socket. */
   | { type: 'error'; errcode: string; error: string };
 
-const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-
 /**
  * The message in `text`, or null when it is not one this version knows (not JSON, an unknown
  * `type`, a field of the wrong type). Listeners ignore what they do not know, so a relay may add
  * message types without breaking older players (docs/protocol.md).
  */
 export function parseListenMessage(text: string): ListenMessage | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
-  const m = v as Record<string, unknown>;
-  switch (m.type) {
+  const m = parseJsonObject(text);
+  switch (m?.type) {
     case 'status':
       return MEDIA_STATES.includes(m.state as MediaState) &&
         isCount(m.listeners) &&

@@ -3,6 +3,7 @@
  * (docs/protocol.md "WebSocket upload"): binary messages carry the file's bytes; the relay
  * answers `ack`, `complete` or `error`, and the client sends `finish` to complete.
  */
+import { isCount, parseJsonObject } from './json-object.ts';
 import { matrixErrorOf } from './matrix-error.ts';
 
 export type UploadServerMessage =
@@ -17,19 +18,10 @@ export type UploadServerMessage =
 export type UploadClientMessage = { type: 'finish' };
 export const FINISH_MESSAGE: UploadClientMessage = { type: 'finish' };
 
-const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-
 /** The relay's message in `text`, or null when it is not one this version knows (skip it). */
 export function parseUploadMessage(text: string): UploadServerMessage | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
-  const m = v as Record<string, unknown>;
-  switch (m.type) {
+  const m = parseJsonObject(text);
+  switch (m?.type) {
     case 'ack':
       return isCount(m.offset) && isCount(m.blocks)
         ? { type: 'ack', offset: m.offset, blocks: m.blocks }
