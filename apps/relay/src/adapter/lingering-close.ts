@@ -9,28 +9,28 @@
  * the socket is destroyed LINGER_MS later, time for the client to read the answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { nodeDestroySoon, overrideDestroySoon } from './fast-writer.ts';
 
 /** How long a closing connection is kept so the client can read the answer, ms. */
 export const LINGER_MS = 1000;
 
 const lingering = new WeakSet<Socket>();
 
-/** node's destroySoon (end, then destroy once written), not in @types/node. */
-type DestroySoon = (this: Socket) => void;
-const nodeDestroySoon = (Socket.prototype as unknown as { destroySoon: DestroySoon }).destroySoon;
+/** node's destroySoon (end, then destroy once written; fast-writer.ts), not in @types/node. */
+const destroySoon = nodeDestroySoon();
 
 /**
  * node:http calls socket.destroySoon() after a `Connection: close` response, which would destroy
  * a lingering socket as soon as its FIN is written; on the relay's sockets it leaves those alone.
  */
 function destroySoonUnlessLingering(this: Socket): void {
-  if (!lingering.has(this)) nodeDestroySoon.call(this);
+  if (!lingering.has(this)) destroySoon?.call(this);
 }
 
 /** Installs the staged close on an accepted socket (once, at `connection`). */
 export function adoptSocket(socket: Socket): void {
-  (socket as unknown as { destroySoon: DestroySoon }).destroySoon = destroySoonUnlessLingering;
+  if (destroySoon) overrideDestroySoon(socket, destroySoonUnlessLingering);
 }
 
 /** Ends the connection after what is queued, reads no more, destroys it LINGER_MS later. */

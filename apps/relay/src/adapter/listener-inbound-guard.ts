@@ -9,10 +9,10 @@
  * destroyed CLOSE_GRACE_MS later without waiting (ws would otherwise keep reading and discarding
  * whatever the peer still sends until its 30 s close timeout).
  */
-import type { Socket } from 'node:net';
 import type { ServerOptions, WebSocket } from 'ws';
 import type { RelayLimits } from '../core/relay-config.ts';
 import type { RelayMetrics } from '../core/relay-metrics.ts';
+import { pauseWsReading } from './fast-writer.ts';
 
 /** How long a refused listener's connection stays for its close frame to be read, ms. */
 export const CLOSE_GRACE_MS = 1000;
@@ -30,7 +30,6 @@ export function guardListenerInbound(
   limits: RelayLimits,
   metrics: RelayMetrics,
 ): void {
-  const socket = (ws as unknown as { _socket: Socket })._socket;
   const rate = Math.max(1, limits.listenerMessagesPerSecond);
   let tokens = rate;
   let last = performance.now();
@@ -38,11 +37,11 @@ export function guardListenerInbound(
 
   const stopReading = () => {
     refused = true;
-    socket.pause();
+    pauseWsReading(ws);
     // ws resumes the socket on the next tick after a receiver error: pause after that too.
-    setImmediate(() => socket.pause());
+    setImmediate(() => pauseWsReading(ws));
     const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
-    socket.once('close', () => clearTimeout(timer));
+    ws.once('close', () => clearTimeout(timer));
   };
 
   const onInbound = () => {

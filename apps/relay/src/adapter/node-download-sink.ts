@@ -7,25 +7,20 @@
  * chunk (SharedBlock.chunk, framed once for all listeners) — res.write would cork the socket,
  * write the size line, CRLF, data and CRLF separately and uncork on the next tick, per listener.
  * Writing to the socket is in order with node's own writes because the response owns the socket
- * and has nothing buffered (outputSize 0) once its headers are flushed; otherwise (a pipelined
- * response not yet at the head of the connection) the block goes through res.write.
+ * and has nothing buffered once its headers are flushed; fast-writer.ts checks that on node's
+ * private fields (pinned by its test) and otherwise (a pipelined response not yet at the head of
+ * the connection, or a node without those fields) sends the block through res.write.
  * The backlog is res.writableLength: the bytes queued in the response and its socket.
  * History pacing is the download route's (it passes core/history-pacing.ts to pumpDownload for
  * this sink and the web-stream one alike).
  */
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
-import type { Socket } from 'node:net';
 import type { Context } from 'hono';
 import type { DirectDownload } from '../core/relay-core.ts';
 import type { DownloadSink } from '../fanout/download-pump.ts';
 import type { SharedBlock } from '../fanout/shared-block.ts';
-
-/** node:http's fields the direct path checks (stable since node 0.x, not in @types/node). */
-interface ResponseInternals {
-  outputSize: number;
-  chunkedEncoding: boolean;
-}
+import { writeChunk } from './fast-writer.ts';
 
 class NodeResponseSink implements DownloadSink {
   constructor(private readonly res: ServerResponse) {}
@@ -36,20 +31,7 @@ class NodeResponseSink implements DownloadSink {
   }
 
   writeBlock(block: SharedBlock): void {
-    const res = this.res;
-    const socket = res.socket as (Socket & { _httpMessage?: unknown }) | null;
-    const internals = res as unknown as ResponseInternals;
-    if (
-      socket &&
-      socket._httpMessage === res &&
-      internals.chunkedEncoding &&
-      internals.outputSize === 0 &&
-      socket.writable
-    ) {
-      socket.write(block.chunk);
-    } else if (!res.destroyed) {
-      res.write(block.bytes);
-    }
+    writeChunk(this.res, block);
   }
 
   drained(): Promise<void> {

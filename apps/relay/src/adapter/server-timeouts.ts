@@ -14,6 +14,7 @@
 import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RelayLimits } from '../core/relay-config.ts';
+import { currentResponse } from './fast-writer.ts';
 
 /** Options for createServer: how often headersTimeout is checked, and TCP keepalive. */
 export function timeoutServerOptions(limits: RelayLimits): ServerOptions {
@@ -34,11 +35,6 @@ export function applyServerTimeouts(server: Server, limits: RelayLimits): void {
   server.on('timeout', onIdle);
 }
 
-/** node:http's socket field for the response being written (also used by node-download-sink.ts). */
-interface HttpSocket extends Socket {
-  _httpMessage?: { writableEnded: boolean } | null;
-}
-
 /**
  * A socket with no traffic for idleTimeoutMs. Kept when an answer is in progress and nothing is
  * queued to the peer: a live download between blocks, a download waiting for `timeout_ms`, or an
@@ -46,7 +42,7 @@ interface HttpSocket extends Socket {
  * answer the peer stopped reading (bytes queued and none taken for the whole period).
  */
 function onIdle(socket: Socket): void {
-  const res = (socket as HttpSocket)._httpMessage;
+  const res = currentResponse(socket);
   if (res && !res.writableEnded && socket.writableLength === 0) return;
   socket.destroy();
 }

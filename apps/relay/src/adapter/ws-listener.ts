@@ -3,8 +3,8 @@
  * (from=<seq>, headers=1), then joins the hub at the live edge in the same synchronous step as it
  * reads the block count, so the first live block is exactly the next seq. Live blocks are written
  * to the socket as the block's prebuilt frame (shared-block.ts): one write, no per-listener framing
- * or copy; status messages likewise, as one prebuilt text frame per media. This is safe next to ws's own sends because the server is created without
- * permessage-deflate, so ws writes each message to the socket synchronously, in call order.
+ * or copy; status messages likewise, as one prebuilt text frame per media. That is safe next to
+ * ws's own sends only under ws behaviour fast-writer.ts checks and pins (else it uses ws.send).
  *
  * Backpressure: when the bytes queued in the socket pass the bound, live blocks are skipped (not
  * queued) until the queue drains below half of it; the listener then gets {"type":"skipped"} and
@@ -14,7 +14,6 @@
  * reserved in the relay-wide history budget, and a listener whose socket takes nothing for
  * limits.listenerStallMs is dropped (docs/operations.md "Listeners and memory").
  */
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { historyPacingOf } from '../core/history-pacing.ts';
 import type { RelayCore } from '../core/relay-core.ts';
@@ -22,8 +21,7 @@ import { HistoryPacer } from '../fanout/history-pacer.ts';
 import type { EndReason, EndState, HubListener } from '../fanout/media-hub.ts';
 import { wsTextFrame, type SharedBlock } from '../fanout/shared-block.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
-/** WebSocket.OPEN (ws's readyState constants are on the class, a value import of ws). */
-const OPEN = 1;
+import { frameWriter, type FrameWriter } from './fast-writer.ts';
 
 export interface WsListenOptions {
   from: 'live' | number;
@@ -41,7 +39,9 @@ export class WsListener implements HubListener {
   /** When the listener last went past its backlog bound (skipping since). */
   private skippingSince = 0;
   private closed = false;
-  private readonly socket: Socket;
+  private readonly out: FrameWriter;
+  /** Uncounts this listener (MediaRecord.join); set by start(). */
+  private leave: () => void = () => {};
   private readonly bound: number;
   private readonly pacer: HistoryPacer;
 
@@ -51,14 +51,13 @@ export class WsListener implements HubListener {
     private readonly core: RelayCore,
     private readonly options: WsListenOptions,
   ) {
-    this.socket = (ws as unknown as { _socket: Socket })._socket;
+    this.out = frameWriter(ws);
     this.bound = core.config.limits.listenerBacklogBytes;
     this.pacer = new HistoryPacer(historyPacingOf(core));
   }
 
   start(): void {
-    if (!this.options.ack) this.rec.wsListeners++;
-    this.core.store.wsListeners++;
+    this.leave = this.rec.join(this.options.ack ? 'ack' : 'ws');
     this.ws.on('close', () => this.close());
     this.ws.on('error', () => this.close());
     this.onStatus(wsTextFrame(this.rec.statusMessage()));
@@ -68,13 +67,13 @@ export class WsListener implements HubListener {
   /** `block` may be a run of blocks (media-hub.ts): one write for all of it, or its parts. */
   onBlock(block: SharedBlock): void {
     const end = block.seq + block.count;
-    if (this.closed || end <= this.nextSeq || this.socket.destroyed) return;
+    if (this.closed || end <= this.nextSeq || this.out.gone) return;
     if (block.seq < this.nextSeq) {
       // Joined in the middle of a run: only the blocks it does not have yet.
       for (const part of block.parts) this.onBlock(part);
       return;
     }
-    if (this.socket.writableLength > (this.skipping ? this.bound / 2 : this.bound)) {
+    if (this.out.queued > (this.skipping ? this.bound / 2 : this.bound)) {
       if (!this.skipping) {
         this.core.metrics.listenersMoved++;
         this.skippingSince = Date.now();
@@ -92,7 +91,7 @@ export class WsListener implements HubListener {
       this.skipping = false;
       this.ws.send(JSON.stringify({ type: 'skipped', to_seq: block.seq }));
     }
-    this.socket.write(block.frame);
+    this.out.writeBlock(block);
     this.nextSeq = end;
     this.core.metrics.bytesOut += block.bytes.length;
   }
@@ -111,9 +110,8 @@ export class WsListener implements HubListener {
    * written like a block's frame (ws.send would frame it and write twice per listener).
    */
   onStatus(statusFrame: Buffer): void {
-    if (this.closed || this.ws.readyState !== OPEN || this.socket.writableLength > this.bound)
-      return;
-    this.socket.write(statusFrame);
+    if (this.closed || this.out.gone || this.out.queued > this.bound) return;
+    this.out.writeText(statusFrame);
   }
 
   private async catchUp(): Promise<void> {
@@ -157,7 +155,7 @@ export class WsListener implements HubListener {
       const done = () => {
         rec.hub.remove(standIn);
         rec.changeWaiters.delete(onChange);
-        this.socket.off('close', done);
+        this.ws.off('close', done);
         resolve();
       };
       // changeWaiters are cleared on each notification: stay registered while still waiting.
@@ -168,7 +166,7 @@ export class WsListener implements HubListener {
       };
       rec.hub.add(standIn);
       rec.changeWaiters.add(onChange);
-      this.socket.once('close', done);
+      this.ws.once('close', done);
     });
   }
 
@@ -207,8 +205,8 @@ export class WsListener implements HubListener {
     }
     // Past the socket's high-water mark 'drain' will come once all of it is taken; below it the
     // few bytes left go with the next batch's reservation.
-    if (!this.closed && this.socket.writableNeedDrain) {
-      if (!(await pacer.progress(this.drained()))) {
+    if (!this.closed && this.out.needsDrain) {
+      if (!(await pacer.progress(this.out.drained()))) {
         this.drop();
         return until;
       }
@@ -223,24 +221,11 @@ export class WsListener implements HubListener {
     this.ws.terminate();
   }
 
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.once('drain', done);
-      this.socket.once('close', done);
-    });
-  }
-
   private close(): void {
     if (this.closed) return;
     this.closed = true;
     this.pacer.close();
     this.rec.hub.remove(this);
-    if (!this.options.ack) this.rec.wsListeners--;
-    this.core.store.wsListeners--;
+    this.leave();
   }
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { MAGIC, type FramedBlock } from '@mxcast/format';
 import { makeSharedBlock } from '../fanout/shared-block.ts';
 import { GroupFlush } from '../storage/group-flush.ts';
+import { ListenerTally } from '../storage/listener-tally.ts';
 import { MediaFile } from '../storage/media-file.ts';
 import { MediaRecord, type StreamGeometry } from '../storage/media-record.ts';
 import { checkDatabaseNotLost, mediaFileIds } from '../storage/database-check.ts';
@@ -56,8 +57,8 @@ export class MediaStore {
   private statusTimer: NodeJS.Timeout | null = null;
   /** Upload connections open per user (the maxLiveUploadsPerUser limit). */
   readonly uploadsByUser = new Map<string, number>();
-  wsListeners = 0;
-  httpListeners = 0;
+  /** The relay's listener totals: moved only by MediaRecord.join, with the media's own counts. */
+  private readonly listenerTotals = new ListenerTally();
 
   constructor(
     private readonly config: RelayConfig,
@@ -312,6 +313,16 @@ export class MediaStore {
     rec.notifyChange();
   }
 
+  /** WebSocket connections held for listening (listeners and acknowledgement sockets). */
+  get wsListeners(): number {
+    return this.listenerTotals.sockets;
+  }
+
+  /** HTTP downloads being served. */
+  get httpListeners(): number {
+    return this.listenerTotals.http;
+  }
+
   private load(row: MediaRow): MediaRecord {
     const geometry = row.geometry ? (JSON.parse(row.geometry) as MediaRecord['geometry']) : null;
     const rec = new MediaRecord(
@@ -321,6 +332,7 @@ export class MediaStore {
       row.unused_expires_at,
       geometry,
       this.config.fanoutSliceSize,
+      this.listenerTotals,
     );
     rec.state = row.state;
     rec.firstByteAt = row.first_byte_at;

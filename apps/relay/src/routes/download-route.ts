@@ -73,8 +73,7 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
     if (c.req.method === 'HEAD') return c.body(null, status as 200, headers);
 
     core.checkListenerLimits(rec.listeners);
-    rec.httpListeners++;
-    core.store.httpListeners++;
+    const leave = rec.join('http');
     const direct = core.directDownload?.(c, status, { ...RESPONSE_HEADERS, ...headers }) ?? null;
     const sink = direct?.sink ?? new WebStreamSink();
     pumpDownload({
@@ -87,10 +86,7 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
       history: historyPacingOf(core),
       onBytes: (n) => (core.metrics.bytesOut += n),
       onDropped: () => core.metrics.listenersDropped++,
-      onClose: () => {
-        rec.httpListeners--;
-        core.store.httpListeners--;
-      },
+      onClose: leave,
     });
     if (direct) return direct.response;
     return new Response((sink as WebStreamSink).stream, { status, headers });

@@ -6,6 +6,7 @@
 import type { Hash } from 'node:crypto';
 import type { ByteOrder } from '@mxcast/format';
 import { MediaHub } from '../fanout/media-hub.ts';
+import { ListenerTally, type ListenerKind } from './listener-tally.ts';
 import type { MediaFile } from './media-file.ts';
 import { OffsetList } from './offset-list.ts';
 import type { MediaState } from './relay-database.ts';
@@ -36,9 +37,8 @@ export class MediaRecord {
   readonly hub: MediaHub;
   /** The upload session currently writing (one at a time). */
   uploader: object | null = null;
-  /** Listeners counted against limits (live and catching up). */
-  wsListeners = 0;
-  httpListeners = 0;
+  /** This media's listeners (live and catching up), counted with the relay's totals by join(). */
+  private readonly tally = new ListenerTally();
   /** Called on every state change and on the first byte (waiters for timeout_ms). */
   readonly changeWaiters = new Set<() => void>();
   /** Last time a request looked this media up (evicting idle finished records). */
@@ -61,6 +61,8 @@ export class MediaRecord {
     readonly geometry: StreamGeometry | null,
     /** Listeners per event-loop turn of a fan-out (media-hub.ts); the default when omitted. */
     fanoutSliceSize?: number,
+    /** The relay's listener totals (MediaStore), moved with this media's by join(). */
+    private readonly totals: ListenerTally | null = null,
   ) {
     this.hub = new MediaHub(fanoutSliceSize);
   }
@@ -69,8 +71,22 @@ export class MediaRecord {
     return this.offsets.length;
   }
 
+  /** Listeners over WebSocket and HTTP (the owner's acknowledgement socket is not one). */
   get listeners(): number {
-    return this.wsListeners + this.httpListeners;
+    return this.tally.listeners;
+  }
+
+  get wsListeners(): number {
+    return this.tally.ws;
+  }
+
+  get httpListeners(): number {
+    return this.tally.http;
+  }
+
+  /** The one place a listener is counted: here and in the relay's totals. Returns its leave. */
+  join(kind: ListenerKind): () => void {
+    return this.tally.join(kind, this.totals);
   }
 
   notifyChange(): void {
