@@ -5,7 +5,7 @@
  * one streaming PUT before the row starts (docs/protocol.md "Upload").
  */
 import { randomBytes } from 'node:crypto';
-import { BlockWriter, createBlockCipher, generateEncryptedFile } from '@mxcast/format';
+import { BlockWriter, concatBytes, createBlockCipher, generateEncryptedFile } from '@mxcast/format';
 
 const BLOCK_PLAINTEXT = 16 * 1024;
 const P = '/_matrix/media/unstable/org.matrix.msc4016';
@@ -30,13 +30,7 @@ export async function historyFile(bytes: number): Promise<Uint8Array<ArrayBuffer
     parts.push(block);
     size += block.length;
   }
-  const file = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    file.set(part, at);
-    at += part.length;
-  }
-  return file;
+  return concatBytes(parts, size);
 }
 
 export async function uploadHistoryMedia(

@@ -11,6 +11,7 @@
  * that turns any segment, fetched in any order, into a fragment with its own decode time. That is
  * ~150 lines here and no extra bundle weight.
  */
+import type { OpusHead } from '@mxcast/ogg';
 import { ByteSink, box, concat, fullBox } from './mp4-box-writer.ts';
 
 export const OPUS_TIMESCALE = 48000;
@@ -18,18 +19,8 @@ const TRACK_ID = 1;
 /** The identity transform matrix of mvhd/tkhd (ISO/IEC 14496-12 §8.2.2). */
 const MATRIX = [0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000];
 
-/** The OpusHead fields dOps repeats (RFC 7845 §5.1). */
-export interface OpusConfig {
-  channels: number;
-  preSkip: number;
-  inputSampleRate: number;
-  /** Q7.8 dB. */
-  outputGain: number;
-  mappingFamily: number;
-  streamCount?: number;
-  coupledCount?: number;
-  mapping?: number[];
-}
+/** The OpusHead fields dOps repeats (RFC 7845 §5.1): all but the version (dOps has its own). */
+export type OpusConfig = Omit<OpusHead, 'version'>;
 
 export interface OpusSample {
   data: Uint8Array;
