@@ -5,7 +5,7 @@
  * streaming (ReadableStream) request body, a streaming response body, abort.
  */
 import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 
 export interface H2Fetch {
@@ -38,13 +38,17 @@ export function h2Fetch(ca: string | Buffer): H2Fetch {
     const req = session(url.origin).request(headers, { endStream: body == null });
     init.signal?.addEventListener('abort', () => req.close(constants.NGHTTP2_CANCEL));
     if (body instanceof ReadableStream) {
-      Readable.fromWeb(body as NodeReadableStream).pipe(req);
+      // A body that fails (the uploader gave up) cancels the stream, as fetch aborts its request.
+      pipeline(Readable.fromWeb(body as NodeReadableStream), req, (err) => {
+        if (err) req.close(constants.NGHTTP2_CANCEL);
+      });
     } else if (body != null) {
       req.end(typeof body === 'string' ? body : Buffer.from(body as Uint8Array));
     }
     const head = await new Promise<Record<string, unknown>>((resolve, reject) => {
       req.once('response', resolve);
       req.once('error', reject);
+      req.once('close', () => reject(new Error('HTTP/2 stream closed before its response')));
     });
     const status = Number(head[constants.HTTP2_HEADER_STATUS]);
     const out = new Headers();

@@ -115,7 +115,8 @@ export async function startTlsProxy(relayPort: number): Promise<TlsProxy> {
     dir,
     errorLog,
     accessLog: () => readFileSync(path.join(dir, 'access.log'), 'utf8'),
-    stop: () => killAndWait(child, 'SIGQUIT'),
+    // SIGTERM: nginx's fast shutdown (SIGQUIT would wait for a hung upload to end).
+    stop: () => killAndWait(child, 'SIGTERM'),
   };
 }
 

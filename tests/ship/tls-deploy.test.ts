@@ -6,6 +6,10 @@
  * arrives must decrypt to what was sent, which fails if nginx buffers, cuts or alters a byte.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MediaClient, type ListenEvent } from '@mxcast/client';
@@ -56,13 +60,13 @@ async function sealEach(cipher: BlockCipher, plaintexts: Uint8Array[]): Promise<
   );
 }
 
-async function readAll(res: Response, onFirst: () => void): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    if (chunks.length === 0) onFirst();
-    chunks.push(Buffer.from(chunk));
+/** Resolves once `done()` holds; fails naming `what` after 5 s. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} through nginx`);
+    await sleep(10);
   }
-  return Buffer.concat(chunks);
 }
 
 const hex = (bs: Uint8Array[]) => bs.map((b) => Buffer.from(b).toString('hex'));
@@ -75,40 +79,47 @@ describe('the relay behind nginx with TLS (deploy/nginx-mxcast.conf)', () => {
     const parts = await sealEach(cipher, plaintexts);
     const { mxc } = await client.create();
     const socket = await client.listenSocket(mxc, { from: 0 });
+    const heard: ListenEvent[] = [];
+    const listening = (async () => {
+      for await (const ev of socket) {
+        heard.push(ev);
+        if (ev.type === 'end') break;
+      }
+      socket.close();
+    })();
+    const blocksHeard = () => heard.filter((e) => e.type === 'block').length;
 
-    let uploadDone = 0;
-    let firstDownloadByte = 0;
-    let download: Promise<Buffer> | null = null;
-    async function* paced() {
+    // The first 10 blocks go up, then the upload waits: the listener must hear them and a
+    // download must receive them while the PUT is still open. A proxy that buffers the request
+    // body (proxy_request_buffering on) or the response (proxy_buffering on) holds them back
+    // until the end, and the wait times out.
+    const head = Buffer.concat(parts.slice(0, 10)).length;
+    let downloaded = 0;
+    const chunks: Buffer[] = [];
+    let download: Promise<void> | null = null;
+    async function* live() {
       for (const [i, p] of parts.entries()) {
         yield p;
-        // Once the broadcast is live, a listener starts a download of it (the player's HTTP leg).
-        if (i === 10)
-          download = client
-            .download(mxc)
-            .then((res) => readAll(res, () => (firstDownloadByte = Date.now())));
-        await sleep(15);
+        if (i === 9) {
+          await until(() => blocksHeard() >= 10, 'the wss listener to hear blocks 0..9');
+          download = client.download(mxc).then(async (res) => {
+            for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+              chunks.push(Buffer.from(c));
+              downloaded += c.length;
+            }
+          });
+          await until(() => downloaded >= head, 'the https download to receive blocks 0..9');
+        }
+        await sleep(10);
       }
     }
-    const result = await client.uploadStream(mxc, paced());
-    uploadDone = Date.now();
+    const result = await client.uploadStream(mxc, live());
     expect(result.contentUri).toBe(mxc);
-
-    const heard: ListenEvent[] = [];
-    for await (const ev of socket) {
-      heard.push(ev);
-      if (ev.type === 'end') break;
-    }
-    socket.close();
-    const downloaded = await download!;
-
-    // Live through the proxy: the download's first bytes came while the upload still ran
-    // (proxy_buffering off); a buffering proxy would deliver them only at the end.
-    expect(firstDownloadByte).toBeGreaterThan(0);
-    expect(firstDownloadByte).toBeLessThan(uploadDone);
+    await listening;
+    await download;
     expect(heard.at(-1)).toEqual({ type: 'end', state: 'complete' });
 
-    const fromDownload = await decryptAll(cipher, downloaded);
+    const fromDownload = await decryptAll(cipher, Buffer.concat(chunks));
     expect(fromDownload.map((b) => b.seq)).toEqual(plaintexts.map((_, i) => i));
     expect(hex(fromDownload.map((b) => b.plaintext))).toEqual(hex(plaintexts));
     const blocks = heard
@@ -136,6 +147,41 @@ describe('the relay behind nginx with TLS (deploy/nginx-mxcast.conf)', () => {
     const stored = Buffer.from(await (await client.download(mxc)).arrayBuffer());
     const decrypted = await decryptAll(cipher, stored);
     expect(hex(decrypted.map((b) => b.plaintext))).toEqual(hex(plaintexts));
+  });
+
+  it('a listener that stops reading holds back the relay, not an nginx temp file (proxy_buffering off)', async () => {
+    // 24 MiB stored, more than loopback socket buffers hold: a download that reads nothing must
+    // stall nginx's read from the relay. With proxy_buffering on, nginx reads on into memory and
+    // a temp file (up to 1 GiB by default), and the relay's bounds on slow listeners see nothing.
+    const cipher = await createBlockCipher(generateEncryptedFile());
+    const block = new Uint8Array(randomBytes(60 * 1024));
+    const parts = await sealEach(
+      cipher,
+      Array.from({ length: 400 }, () => block),
+    );
+    const { mxc } = await client.create();
+    await client.tusCreate(mxc);
+    const whole = Buffer.concat(parts);
+    expect(await client.tusPatch(mxc, 0, whole, { final: true })).toBe(whole.length);
+
+    const url = new URL(
+      `${proxy.url}/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`,
+    );
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpsGet(
+        url,
+        { ca: proxy.cert, headers: { authorization: `Bearer ${relay().token}` } },
+        resolve,
+      );
+      req.on('error', reject);
+    });
+    expect(res.statusCode).toBe(200);
+    res.pause();
+    await sleep(1500);
+    const spooled = readdirSync(path.join(proxy.dir, 'proxy'), { recursive: true }).length;
+    res.destroy();
+    expect(proxy.errorLog()).not.toContain('buffered to a temporary file');
+    expect(spooled).toBe(0);
   });
 
   it("nginx's access log has the requests but no query string (access_token) and no client address", () => {
