@@ -27,7 +27,7 @@ import { round, type BenchOptions, type BenchResult } from './bench-kit.ts';
 
 const P = '/_matrix/media/unstable/org.matrix.msc4016';
 const BLOCK_CT = 1015; // + 16-byte header = 1031 bytes, a `voice` block
-const BLOCKS_PER_HOUR = 15_000;
+export const BLOCKS_PER_HOUR = 15_000;
 /** MediaStore's idle eviction of finished media (60 s) plus a sweep. */
 const EVICTION_WAIT_MS = 62_000;
 
@@ -69,7 +69,12 @@ async function* voiceStream(blocks: number): AsyncGenerator<Uint8Array> {
   }
 }
 
-async function upload(relay: RunningRelay, token: string, blocks: number): Promise<string> {
+/** Uploads a finished `voice` broadcast of `blocks` random blocks; returns its `server/id`. */
+export async function uploadVoiceArchive(
+  relay: RunningRelay,
+  token: string,
+  blocks: number,
+): Promise<string> {
   const auth = { authorization: `Bearer ${token}` };
   const created = await fetch(`${relay.url}/_matrix/media/v1/create`, {
     method: 'POST',
@@ -113,7 +118,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const token = createToken(dataDir, '@bench:localhost');
       const limits = { unusedExpiryMs: 1000 }; // sweeps (and idle eviction) every second
       let relay = await startRelay({ dataDir, port: 0, limits });
-      const media = await upload(relay, token, blocks);
+      const media = await uploadVoiceArchive(relay, token, blocks);
       await relay.close();
       const file = path.join(dataDir, 'media', `${media.split('/')[1]}.mxc`);
       const mb = (blocks * (BLOCK_CT + 16) + 4) / 1e6;
