@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { GEOMETRY_KEY, streamGeometryOf } from '@mxcast/client';
 import type { FanoutPreset } from './fanout-presets.ts';
 import { uploadHistoryMedia, type HistoryMedia } from './history-media.ts';
 import { PinnedProcess } from './pinned-process.ts';
@@ -87,14 +88,7 @@ export async function startRelayProcess(
       method: 'POST',
       headers: { authorization, 'content-type': 'application/json' },
       body: JSON.stringify({
-        'org.matrix.msc4016.geometry': {
-          frame_ms: 20,
-          frames_per_block: preset.framesPerBlock,
-          bitrate: 32000,
-          block_size: preset.blockBytes,
-          sample_rate: 48000,
-          channels: 1,
-        },
+        [GEOMETRY_KEY]: streamGeometryOf({ ...preset, frameMs: 20, bitrate: 32000 }, 1),
       }),
     });
     const body = (await created.json()) as { content_uri?: string };

@@ -14,6 +14,7 @@ import {
   generateEncryptedFile,
   type EncryptedFile,
 } from '@mxcast/format';
+import { GEOMETRY_KEY, streamGeometryOf } from '@mxcast/client';
 import { OggOpusPager } from '@mxcast/ogg';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
 
@@ -46,14 +47,7 @@ export async function openUpload(relay: BenchRelay, preset: PresetName) {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({
-      'org.matrix.msc4016.geometry': {
-        frame_ms: p.frameMs,
-        frames_per_block: p.framesPerBlock,
-        bitrate: p.bitrate,
-        block_size: g.blockBytes,
-        sample_rate: 48_000,
-        channels: 1,
-      },
+      [GEOMETRY_KEY]: streamGeometryOf(g, 1),
     }),
   });
   const mxc = ((await res.json()) as { content_uri: string }).content_uri;

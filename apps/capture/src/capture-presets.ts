@@ -3,7 +3,7 @@
  * geometry a broadcaster declares at create and puts in the event (docs/listen-link.md).
  */
 import { blockGeometry, PRESETS, type Preset } from '@mxcast/audio';
-import type { StreamGeometry } from '@mxcast/client';
+import { streamGeometryOf, type StreamGeometry } from '@mxcast/client';
 
 export type CapturePreset = Preset;
 
@@ -16,12 +16,5 @@ export function audioBlockSize(p: Preset): number {
 }
 
 export function presetGeometry(p: Preset, channels: number): StreamGeometry {
-  return {
-    frame_ms: p.frameMs,
-    frames_per_block: p.framesPerBlock,
-    bitrate: p.bitrate,
-    block_size: audioBlockSize(p),
-    sample_rate: 48000,
-    channels,
-  };
+  return streamGeometryOf(blockGeometry(p), channels);
 }

@@ -14,6 +14,7 @@ export {
   GEOMETRY_KEY,
   UNSTABLE_PREFIX,
   geometryProblem,
+  streamGeometryOf,
   type StreamGeometry,
   type DeclaredStreamGeometry,
   type MediaIndex,

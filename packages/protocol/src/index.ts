@@ -27,6 +27,7 @@ export {
   OPUS_FRAME_MS,
   geometryProblem,
   pickGeometry,
+  streamGeometryOf,
   type StreamGeometry,
   type DeclaredStreamGeometry,
 } from './stream-geometry.ts';

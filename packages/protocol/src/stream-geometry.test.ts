@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { geometryProblem, pickGeometry, type StreamGeometry } from './stream-geometry.ts';
+import {
+  geometryProblem,
+  pickGeometry,
+  streamGeometryOf,
+  type StreamGeometry,
+} from './stream-geometry.ts';
 
 const voice: StreamGeometry = {
   frame_ms: 20,
@@ -38,5 +43,17 @@ describe('geometryProblem', () => {
 
   it('pickGeometry drops keys that are not geometry (a stream info preset, say)', () => {
     expect(pickGeometry({ ...voice, preset: 'voice' } as StreamGeometry)).toEqual(voice);
+  });
+
+  it('streamGeometryOf turns a block geometry into the wire form, which passes the check', () => {
+    const g = streamGeometryOf(
+      { frameMs: 20, framesPerBlock: 12, bitrate: 32000, blockBytes: 1031 },
+      1,
+    );
+    expect(g).toEqual(voice);
+    expect(geometryProblem(g)).toBeNull();
+    expect(
+      streamGeometryOf({ frameMs: 20, framesPerBlock: 3, bitrate: 128000, blockBytes: 1025 }, 2),
+    ).toMatchObject({ frames_per_block: 3, bitrate: 128000, block_size: 1025, channels: 2 });
   });
 });

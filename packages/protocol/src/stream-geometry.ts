@@ -41,6 +41,25 @@ export type DeclaredStreamGeometry = Pick<
 > &
   Partial<StreamGeometry>;
 
+/**
+ * The wire geometry of a hard-CBR stream from its block geometry (@mxcast/audio's
+ * `blockGeometry(preset)`: camel case, sizes in bytes) and channel count: what the capture, the
+ * web broadcaster and the benches declare at create. The sample rate is Opus's 48 kHz.
+ */
+export function streamGeometryOf(
+  block: { frameMs: number; framesPerBlock: number; bitrate: number; blockBytes: number },
+  channels: number,
+): StreamGeometry {
+  return {
+    frame_ms: block.frameMs,
+    frames_per_block: block.framesPerBlock,
+    bitrate: block.bitrate,
+    block_size: block.blockBytes,
+    sample_rate: 48000,
+    channels,
+  };
+}
+
 /** Bounds every field: anything larger is a mistake, and stays a safe integer when multiplied. */
 const MAX_FIELD = 1_000_000_000;
 /** Opus frame durations, ms (RFC 6716 §2.1.4); 2.5 is the only one that is not an integer. */

@@ -4,7 +4,7 @@
  * (docs/protocol.md) and puts in the listen link's `g`.
  */
 import { PRESETS, blockGeometry, type Preset, type PresetName } from '@mxcast/audio';
-import type { StreamGeometry } from '@mxcast/client';
+import { streamGeometryOf, type StreamGeometry } from '@mxcast/client';
 
 export interface WebPreset extends Preset {
   label: string;
@@ -34,15 +34,7 @@ export const WEB_PRESETS: readonly WebPreset[] = (['voice', 'music', 'low-latenc
 );
 
 export function presetGeometry(p: WebPreset): StreamGeometry {
-  const g = blockGeometry(p);
-  return {
-    frame_ms: g.frameMs,
-    frames_per_block: g.framesPerBlock,
-    bitrate: g.bitrate,
-    block_size: g.blockBytes,
-    sample_rate: 48000,
-    channels: p.channels,
-  };
+  return streamGeometryOf(blockGeometry(p), p.channels);
 }
 
 export function findPreset(name: string | null): WebPreset {
