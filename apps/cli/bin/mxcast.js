@@ -5,6 +5,11 @@
 // when asked (MXCAST_SOURCE=1), under vitest (its tests must see the source being edited, not
 // the last build), or when this checkout has no build yet.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
+
+// Node ≥ 22.1 keeps V8's compiled code of the modules it loads on disk (in the OS temp dir):
+// later starts skip most parsing. Node 20 has no such API and starts without it.
+module.enableCompileCache?.();
 
 const bundle = new URL('../dist/mxcast.js', import.meta.url);
 const source = new URL('../src/main.ts', import.meta.url);

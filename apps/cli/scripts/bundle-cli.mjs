@@ -1,23 +1,29 @@
-// Builds the compiled `mxcast` command: one ES module, dist/mxcast.js, holding the CLI and every
-// workspace package it uses (relay, capture, player, client, protocol, format, ogg, audio).
+// Builds the compiled `mxcast` command: one ES module, dist/mxcast.js, holding the CLI, every
+// workspace package it uses (relay, capture, player, client, protocol, format, ogg, audio) and
+// their pure-JavaScript npm dependencies (hono, @hono/node-server, ws, zod …).
 // Why one bundle: the workspace packages are TypeScript "just-in-time packages" (their `exports`
-// point at src/*.ts, which vitest, vite and tsc keep using), and they are private, so an npm
-// tarball could not depend on them. Bundling them makes the bin start without tsx (one file to
-// load, no TypeScript compile per start) and makes `npm pack` of this package self-contained.
-// npm packages (better-sqlite3 is native; ws, hono, tus-js-client, opusscript) stay external
-// and must be listed in this package's `dependencies`, which the build checks.
+// point at src/*.ts, which vitest, vite and tsc keep using) and private, so an npm tarball could
+// not depend on them; and a start that loads one file instead of hundreds (zod alone is ~100
+// modules) is what brings `mxcast --help` near an idle Node (bench/startup-bench.ts).
+// Only the packages named in this package's `dependencies` stay imports, installed by npm:
+// better-sqlite3 (a native addon, built for the installing Node) and opusscript (loads its
+// .wasm file from its own directory). The build fails if code imports another npm package
+// that cannot be bundled. Licences of the bundled npm packages go to dist/third-party/.
 // With --pack it also copies the built web app (apps/web/dist) to dist/web, where the relay
 // looks for it next to the bundle (apps/cli/src/commands/relay-command.ts).
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(cliDir, 'dist');
 const pkg = JSON.parse(readFileSync(path.join(cliDir, 'package.json'), 'utf8'));
-const declared = new Set(Object.keys(pkg.dependencies ?? {}));
+const external = new Set(Object.keys(pkg.dependencies ?? {}));
 const builtins = new Set(builtinModules);
+// ws requires these native speed-ups inside try/catch; without them it uses plain JS.
+const optional = new Set(['bufferutil', 'utf-8-validate']);
 
 /** The npm package an import specifier names ('@scope/name/sub' → '@scope/name'). */
 function packageOf(spec) {
@@ -25,44 +31,59 @@ function packageOf(spec) {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? spec);
 }
 
-const undeclared = new Set();
-/** Workspace code (@mxcast/*, relative paths) is bundled; npm packages stay imports. */
-const externalNpm = {
-  name: 'external-npm',
+/** Node built-ins and this package's `dependencies` stay imports; the rest is bundled. */
+const externals = {
+  name: 'externals',
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.path.startsWith('node:') || builtins.has(args.path)) {
         return { path: args.path, external: true };
       }
       const name = packageOf(args.path);
-      if (name.startsWith('@mxcast/')) return undefined;
-      if (!declared.has(name)) undeclared.add(`${name} (imported by ${args.importer})`);
-      return { path: args.path, external: true };
+      if (external.has(name) || optional.has(name)) return { path: args.path, external: true };
+      return undefined;
     });
   },
 };
 
 // No clean first: a failed build (a half-edited source) leaves the last good bundle in place.
-await build({
+const result = await build({
   entryPoints: { mxcast: path.join(cliDir, 'src/main.ts') },
-  outdir: path.join(cliDir, 'dist'),
+  outdir: dist,
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20.19',
-  // The exports maps name TypeScript sources under the default condition; nothing to pick.
+  // Bundled CommonJS packages (ws) call require(); an ES module has none of its own.
+  banner: {
+    js: "import { createRequire as __mxcastRequire } from 'node:module';\nconst require = __mxcastRequire(import.meta.url);",
+  },
   sourcemap: 'linked',
   sourcesContent: false,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [externalNpm],
+  metafile: true,
+  absWorkingDir: cliDir, // metafile paths are relative to it
+  plugins: [externals],
 });
-if (undeclared.size > 0) {
-  console.error(
-    'bundle-cli: these npm packages are imported but missing from apps/cli/package.json ' +
-      `dependencies (an installed tarball would lack them):\n  ${[...undeclared].join('\n  ')}`,
-  );
-  process.exit(1);
+
+// The licence file of every npm package whose code is now inside dist/mxcast.js.
+const thirdParty = path.join(dist, 'third-party');
+rmSync(thirdParty, { recursive: true, force: true });
+const roots = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/@][^/]*)\//);
+  if (m) roots.add(path.resolve(cliDir, m[1]));
+}
+for (const root of roots) {
+  const { name } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const licences = readdirSync(root).filter((f) => /^(licen[cs]e|copying|notice)/i.test(f));
+  if (licences.length === 0) {
+    console.error(`bundle-cli: ${name} (${root}) has no licence file to ship with the bundle`);
+    process.exit(1);
+  }
+  mkdirSync(path.join(thirdParty, name), { recursive: true });
+  for (const file of licences) cpSync(path.join(root, file), path.join(thirdParty, name, file));
 }
 
 if (process.argv.includes('--pack')) {
@@ -71,6 +92,6 @@ if (process.argv.includes('--pack')) {
     console.error('bundle-cli: apps/web/dist is not built (pnpm --filter @mxcast/web run build)');
     process.exit(1);
   }
-  rmSync(path.join(cliDir, 'dist/web'), { recursive: true, force: true });
-  cpSync(web, path.join(cliDir, 'dist/web'), { recursive: true });
+  rmSync(path.join(dist, 'web'), { recursive: true, force: true });
+  cpSync(web, path.join(dist, 'web'), { recursive: true });
 }
