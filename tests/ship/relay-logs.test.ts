@@ -6,6 +6,7 @@
  * the link's key, an address or the title; at debug the address appears (so it is the level
  * that keeps it out); json is one object per line; warn keeps only limits hit and errors.
  */
+import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MediaClient, parseListenLink } from '@mxcast/client';
 import { linkFrom, runCapture, runMxcast } from '../capture/capture-harness.ts';
@@ -108,6 +109,29 @@ describe('the relay log', () => {
       status: 200,
       remote: '127.0.0.1',
     });
+  });
+
+  it('connections refused at accept are logged as a count, not a line each', async () => {
+    const relay = await startHostileRelay({ config: { limits: { maxConnections: 2 } } });
+    const open = await Promise.all(
+      Array.from(
+        { length: 12 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect(relay.port, '127.0.0.1', () => resolve(s));
+            s.on('error', reject);
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    for (const s of open) s.destroy();
+    const log = await stop(relay);
+    const limitLines = log.split('\n').filter((l) => l.includes(' limit '));
+    // The first refusal at once, the other nine summed (here at stop): two lines for ten.
+    expect(limitLines).toHaveLength(2);
+    const refused = limitLines.map((l) => Number(/ refused=(\d+) /.exec(l)?.[1]));
+    expect(refused).toEqual([1, 9]);
+    for (const l of limitLines) expect(l).toMatch(/ warn limit limit=maxConnections refused=\d+ /);
   });
 
   it('at warn: requests that succeed are not logged, a limit hit is', async () => {

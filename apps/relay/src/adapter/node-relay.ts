@@ -19,7 +19,7 @@ import { listenerServerOptions } from './listener-inbound-guard.ts';
 import { directDownload } from './node-download-sink.ts';
 import { applyServerTimeouts, timeoutServerOptions } from './server-timeouts.ts';
 import { createUpgradeHandler } from './upgrade-router.ts';
-import { errcodeOf, logRequest, logUpgrade } from './request-log.ts';
+import { errcodeOf, logRequest, logUpgrade, RefusedConnectionsLog } from './request-log.ts';
 
 export interface RunningRelay {
   /** Base URL clients use (the public URL if one was given). */
@@ -52,6 +52,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     return response;
   });
   const limiter = new ConnectionLimiter(config.limits, core.metrics);
+  const refusals = new RefusedConnectionsLog(logger);
   const server: Server = createServer(
     timeoutServerOptions(config.limits),
     (req: IncomingMessage, res: ServerResponse) => {
@@ -64,7 +65,13 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   );
   server.on('connection', (socket: Socket) => {
     adoptSocket(socket);
-    limiter.admit(socket);
+    const full = core.metrics.connectionsRefused.maxConnections;
+    if (!limiter.admit(socket))
+      refusals.add(
+        core.metrics.connectionsRefused.maxConnections > full
+          ? 'maxConnections'
+          : 'maxConnectionsPerAddress',
+      );
   });
   applyServerTimeouts(server, config.limits);
   // Uploads may arrive in any split; a message is bounded like the largest block plus framing.
@@ -119,6 +126,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       server.closeAllConnections();
       await closed;
       await core.close();
+      refusals.close();
       logger.info('stop', {});
     })();
     return closing;

@@ -115,3 +115,42 @@ export function logUpgrade(req: IncomingMessage, socket: Socket, logger: RelayLo
     });
   });
 }
+
+/**
+ * Connections refused at accept (connection-limiter.ts), by the limit that refused them: the
+ * first is logged at once, the rest as one count per interval, so a connection flood cannot
+ * flood the log (mxcast_connections_refused_total counts every one).
+ */
+export class RefusedConnectionsLog {
+  private readonly counts = new Map<string, number>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly logger: RelayLogger,
+    private readonly intervalMs = 10_000,
+  ) {}
+
+  add(limit: 'maxConnections' | 'maxConnectionsPerAddress'): void {
+    this.counts.set(limit, (this.counts.get(limit) ?? 0) + 1);
+    if (this.timer) return;
+    this.flush();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.intervalMs);
+    this.timer.unref?.();
+  }
+
+  /** Logs what was counted since the last line (also at close). */
+  flush(): void {
+    for (const [limit, refused] of this.counts)
+      this.logger.warn('limit', { limit, refused, what: 'connections refused at accept' });
+    this.counts.clear();
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.flush();
+  }
+}
