@@ -9,6 +9,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAGIC, encodeBlock } from '@mxcast/format';
+import { streamGeometryOf } from '@mxcast/protocol';
 import { createToken } from '@mxcast/relay';
 import { startHostileRelay, useHostileRelay, type HostileRelay } from './hostile-harness.ts';
 
@@ -264,14 +265,10 @@ describe('small quotas', () => {
 
 describe('declared geometry', () => {
   const getRelay = useHostileRelay();
-  const voice = {
-    frame_ms: 20,
-    frames_per_block: 12,
-    bitrate: 32000,
-    block_size: 1031,
-    sample_rate: 48000,
-    channels: 1,
-  };
+  const voice = streamGeometryOf(
+    { frameMs: 20, framesPerBlock: 12, bitrate: 32000, blockBytes: 1031 },
+    1,
+  );
 
   it.each([
     ['frame_ms', 1e-300],

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { streamGeometryOf } from '@mxcast/client';
 import { generateEncryptedFile } from '@mxcast/format';
 import { CaptureError } from './capture-error.ts';
 import { readResumeState, writeResumeState, type ResumeState } from './resume-state.ts';
@@ -14,14 +15,10 @@ function sampleState(): ResumeState {
     mxc: 'mxc://localhost/abcdefghijklmnopqrstuv',
     file,
     preset: 'voice',
-    geometry: {
-      frame_ms: 20,
-      frames_per_block: 12,
-      bitrate: 32000,
-      block_size: 1031,
-      sample_rate: 48000,
-      channels: 1,
-    },
+    geometry: streamGeometryOf(
+      { frameMs: 20, framesPerBlock: 12, bitrate: 32000, blockBytes: 1031 },
+      1,
+    ),
     title: 'state test',
     serial: 99,
     nextSeq: 42,

@@ -7,7 +7,7 @@ import {
   parseEncryptedFile,
   type EncryptedFile,
 } from '@mxcast/format';
-import type { StreamGeometry } from '@mxcast/protocol';
+import { streamGeometryOf, type StreamGeometry } from '@mxcast/protocol';
 import { ClientError } from './client-error.ts';
 import { buildEventContent, OPUS_MIMETYPE, STREAM_KEY } from './event-content.ts';
 import { buildListenLink, parseListenLink } from './listen-link.ts';
@@ -27,14 +27,10 @@ function randomFile(): EncryptedFile {
   };
 }
 
-const geometry: StreamGeometry = {
-  frame_ms: 20,
-  frames_per_block: 12,
-  bitrate: 32000,
-  block_size: 1031,
-  sample_rate: 48000,
-  channels: 1,
-};
+const geometry: StreamGeometry = streamGeometryOf(
+  { frameMs: 20, framesPerBlock: 12, bitrate: 32000, blockBytes: 1031 },
+  1,
+);
 
 describe('listen links', () => {
   it('round-trips mxc, key, iv and geometry through the fragment', () => {

@@ -10,6 +10,7 @@ import {
   uploadUrl,
   useTestRelay,
 } from '../testing/relay-fixture.ts';
+import { streamGeometryOf } from '@mxcast/protocol';
 import { GEOMETRY_KEY, isUsableGeometry, readGeometry } from './geometry-check.ts';
 import { createRelayApp } from '../app/relay-app.ts';
 import { resolveConfig } from './relay-config.ts';
@@ -17,14 +18,10 @@ import { RelayCore } from './relay-core.ts';
 import { RelayError } from './relay-error.ts';
 import { issueToken } from './token-store.ts';
 
-const VOICE = {
-  frame_ms: 20,
-  frames_per_block: 12,
-  bitrate: 32000,
-  block_size: 1031,
-  sample_rate: 48000,
-  channels: 1,
-};
+const VOICE = streamGeometryOf(
+  { frameMs: 20, framesPerBlock: 12, bitrate: 32000, blockBytes: 1031 },
+  1,
+);
 
 /** The RelayError readGeometry throws for `geometry`. */
 function refusal(geometry: unknown): RelayError {

@@ -3,6 +3,7 @@
  * type and a payload; a "full box" adds a version byte and 24 bits of flags. Enough to write
  * the handful of boxes an fMP4 audio stream needs (opus-fmp4.ts).
  */
+import { concatBytes } from '@mxcast/format';
 
 export type BoxPart = Uint8Array | BoxPart[];
 
@@ -82,15 +83,7 @@ function flatten(parts: BoxPart[], out: Uint8Array[] = []): Uint8Array[] {
 }
 
 export function concat(parts: BoxPart[]): Uint8Array {
-  const flat = flatten(parts);
-  const total = flat.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of flat) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(flatten(parts));
 }
 
 /** `size(4) type(4) payload` (ISO/IEC 14496-12 §4.2). */
