@@ -8,6 +8,7 @@ import { createCipheriv } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { OpusCbrEncoder, PRESETS, blockGeometry, type PresetName } from '@mxcast/audio';
 import {
   BlockWriter,
@@ -49,6 +50,36 @@ export async function startTestRelay(): Promise<TestRelay> {
       await relay.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A test relay for the file's tests: started before them and closed after them (call at the top
+ * level of a test file). The object forwards to the running relay, so tests read `relay.url` and
+ * call `relay.restart()` as with startTestRelay.
+ */
+export function useTestRelay(): TestRelay {
+  let current: TestRelay | undefined;
+  beforeAll(async () => {
+    current = await startTestRelay();
+  });
+  afterAll(() => current?.close());
+  const live = (): TestRelay => {
+    if (!current) throw new Error('the test relay is used before beforeAll started it');
+    return current;
+  };
+  return {
+    get url() {
+      return live().url;
+    },
+    get token() {
+      return live().token;
+    },
+    get dataDir() {
+      return live().dataDir;
+    },
+    restart: (downMs) => live().restart(downMs),
+    close: () => live().close(),
   };
 }
 

@@ -15,25 +15,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeBroadcast,
   listenLinkOf,
-  startTestRelay,
   startUpload,
+  useTestRelay,
   wait,
-  type TestRelay,
 } from './broadcast-fixture.ts';
 
 const BIN = resolve(import.meta.dirname, '../../apps/cli/bin/mxcast.js');
 const BLOCK_S = 0.24; // the voice preset: 12 frames of 20 ms per block (docs/audio.md)
 
-let relay: TestRelay;
+const relay = useTestRelay();
 let dir: string;
-beforeAll(async () => {
-  relay = await startTestRelay();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mxcast-behind-live-'));
 });
-afterAll(async () => {
-  await relay?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Seconds of audio in the first `blocks` blocks (blocks 0 and 1 are the Ogg headers). */
 function audioSeconds(blocks: number): number {

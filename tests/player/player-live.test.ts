@@ -3,22 +3,12 @@
  * block of the live edge and keeps up for the rest of it, over HTTP (index + open-ended Range) and
  * over the relay's WebSocket (from=live&headers=1).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemorySink, Player } from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
-import {
-  encodeBroadcast,
-  startTestRelay,
-  startUpload,
-  wait,
-  type TestRelay,
-} from './broadcast-fixture.ts';
+import { encodeBroadcast, startUpload, wait, useTestRelay } from './broadcast-fixture.ts';
 
-let relay: TestRelay;
-beforeAll(async () => {
-  relay = await startTestRelay();
-});
-afterAll(() => relay?.close());
+const relay = useTestRelay();
 
 describe('live join', () => {
   it('starts within one block of the edge and keeps up, over HTTP and WebSocket', async () => {

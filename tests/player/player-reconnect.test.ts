@@ -3,22 +3,12 @@
  * player resumes from the block after the last one that authenticated (HTTP Range from its offset,
  * or WebSocket from=<seq>), with no gap and no repeat, and says so while it happens.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemorySink, Player } from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
-import {
-  encodeBroadcast,
-  startTestRelay,
-  startUpload,
-  wait,
-  type TestRelay,
-} from './broadcast-fixture.ts';
+import { encodeBroadcast, startUpload, wait, useTestRelay } from './broadcast-fixture.ts';
 
-let relay: TestRelay;
-beforeAll(async () => {
-  relay = await startTestRelay();
-});
-afterAll(() => relay?.close());
+const relay = useTestRelay();
 
 describe('reconnect across a relay restart', () => {
   it('loses nothing and repeats nothing, over HTTP and WebSocket', async () => {

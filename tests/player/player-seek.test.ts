@@ -3,23 +3,18 @@
  * source at T to within one Opus frame (20 ms = 960 samples), in a finished broadcast and in one
  * still being uploaded, with one Range request per seek once the header is known.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EncryptedFile } from '@mxcast/format';
 import { MemorySink, Player, type PlayerOptions } from '@mxcast/player';
 import {
   alignment,
   encodeBroadcast,
-  startTestRelay,
   startUpload,
   uploadFinished,
-  type TestRelay,
+  useTestRelay,
 } from './broadcast-fixture.ts';
 
-let relay: TestRelay;
-beforeAll(async () => {
-  relay = await startTestRelay();
-});
-afterAll(() => relay?.close());
+const relay = useTestRelay();
 
 async function playFrom(
   mxc: string,
