@@ -72,7 +72,7 @@ describe('the relay log', () => {
       / info request method=POST route=\/_matrix\/media\/v1\/create status=200 bytes_in=\d+ bytes_out=\d+ ms=\d+/,
     );
     expect(log).toMatch(
-      / info websocket route=\/_matrix\/media\/unstable\/org\.matrix\.msc4016\/ws\/:server\/:id bytes_in=\d+ bytes_out=[1-9]\d*/,
+      / info websocket route=\/_matrix\/media\/unstable\/org\.matrix\.msc4016\/ws\/:server\/:id status=101 bytes_in=\d+ bytes_out=[1-9]\d*/,
     );
     expect(log).toMatch(
       / warn request method=POST route=\/_matrix\/media\/v1\/create status=413 errcode=M_TOO_LARGE /,
@@ -132,6 +132,30 @@ describe('the relay log', () => {
     const refused = limitLines.map((l) => Number(/ refused=(\d+) /.exec(l)?.[1]));
     expect(refused).toEqual([1, 9]);
     for (const l of limitLines) expect(l).toMatch(/ warn limit limit=maxConnections refused=\d+ /);
+  });
+
+  it('a WebSocket listener refused by a limit is a warn line with its status and errcode', async () => {
+    const relay = await startHostileRelay({ config: { limits: { maxListeners: 1 } } });
+    const client = new MediaClient({ baseUrl: relay.url, accessToken: relay.token });
+    const { mxc } = await client.create();
+    const first = await client.listenSocket(mxc, { from: 0 });
+    const second = await client.listenSocket(mxc, { from: 0 }).then(
+      () => 'accepted',
+      (err: { code?: string }) => err.code,
+    );
+    expect(second).not.toBe('accepted');
+    first.close();
+    const log = await stop(relay);
+    const ws = log.split('\n').filter((l) => l.includes(' websocket '));
+    expect(ws).toHaveLength(2);
+    expect(ws).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/ info websocket route=\S+\/ws\/:server\/:id status=101 /),
+        expect.stringMatching(
+          / warn websocket route=\S+\/ws\/:server\/:id status=429 errcode=M_LIMIT_EXCEEDED /,
+        ),
+      ]),
+    );
   });
 
   it('at warn: requests that succeed are not logged, a limit hit is', async () => {

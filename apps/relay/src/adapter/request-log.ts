@@ -100,20 +100,62 @@ export function logRequest(
   });
 }
 
-/** Logs a WebSocket (listen or upload) when its socket closes (refusals are answered by ws). */
+/**
+ * Logs a WebSocket (listen or upload) when its socket closes, with the status of its answer:
+ * 101, or the refusal upgrade-router.ts wrote raw (a listener limit hit is a 429 here, at warn).
+ */
 export function logUpgrade(req: IncomingMessage, socket: Socket, logger: RelayLogger): void {
   const started = performance.now();
   const read0 = socket.bytesRead;
   const written0 = socket.bytesWritten;
+  const answer = sniffAnswer(socket);
   socket.once('close', () => {
-    logger.info('websocket', {
+    const { status, errcode } = answer();
+    logger.log(status === undefined ? 'info' : levelFor(status, errcode), 'websocket', {
       route: routeTemplate(req.url),
+      status,
+      errcode,
       bytes_in: socket.bytesRead - read0,
       bytes_out: socket.bytesWritten - written0,
       ms: Math.round(performance.now() - started),
       remote: logger.enabled('debug') ? socket.remoteAddress : undefined,
     });
   });
+}
+
+/**
+ * The status line and errcode of the first thing written to an upgrade socket (the handshake
+ * or a raw refusal, both one write of a string). The socket's own write and end are put back
+ * after that first write, so frames to a listener never pass through here.
+ */
+function sniffAnswer(socket: Socket): () => { status?: number; errcode?: string } {
+  let head: string | null = null;
+  const { write, end } = socket;
+  const restore = () => {
+    socket.write = write;
+    socket.end = end;
+  };
+  const look = (chunk: unknown) => {
+    if (head !== null) return;
+    head =
+      typeof chunk === 'string' || Buffer.isBuffer(chunk) ? chunk.toString().slice(0, 4096) : '';
+    restore();
+  };
+  socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+    look(chunk);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as Socket['write'];
+  socket.end = function (this: Socket, chunk?: unknown, ...rest: unknown[]) {
+    look(chunk);
+    return (end as (...a: unknown[]) => Socket).call(this, chunk, ...rest);
+  } as Socket['end'];
+  return () => {
+    restore();
+    const text = head ?? '';
+    const status = /^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1];
+    const errcode = /"errcode"\s*:\s*"(M_[A-Z_]{1,60})"/.exec(text)?.[1];
+    return { status: status === undefined ? undefined : Number(status), errcode };
+  };
 }
 
 /**
