@@ -12,6 +12,7 @@ import { cancelledError } from '../core/media-store.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, toRelayError } from '../core/relay-error.ts';
 import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from '../core/relay-paths.ts';
+import { RESPONSE_HEADERS } from '../core/response-headers.ts';
 import { UploadSession } from '../core/upload-session.ts';
 import { guardListenerInbound } from './listener-inbound-guard.ts';
 import { refuseUpgrade } from './raw-error.ts';
@@ -26,6 +27,10 @@ export interface UpgradeServers {
 }
 
 export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): UpgradeHandler {
+  // The 101 carries the headers of every relay response too (core/response-headers.ts).
+  const common = Object.entries(RESPONSE_HEADERS).map(([k, v]) => `${k}: ${v}`);
+  for (const wss of [servers.listeners, servers.uploads])
+    wss.on('headers', (headers: string[]) => headers.push(...common));
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     try {

@@ -4,6 +4,7 @@
  * by polling — then sends blocks 0 and 1 and continues at `from`, without the blocks between.
  */
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import {
   createMedia,
   makeStream,
@@ -42,5 +43,19 @@ describe('WebSocket listener, headers=1 from a later seq', () => {
     const want = [0, 1, 4, 5, 6, 7].map((i) => Buffer.from(s.blocks[i] as Uint8Array));
     expect(l.blocks.map((b) => Buffer.from(b))).toEqual(want);
     expect(l.messages.at(-1)).toEqual({ type: 'end', state: 'complete' });
+  });
+});
+
+describe('the WebSocket handshake', () => {
+  it('answers 101 with the headers of every relay response (nosniff, CORS)', async () => {
+    const m = await createMedia(t);
+    const ws = new WebSocket(wsUrl(t, 'ws', m, '?from=live'));
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      ws.once('upgrade', (res) => resolve(res.headers));
+      ws.once('error', reject);
+    });
+    ws.terminate();
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['access-control-allow-origin']).toBe('*');
   });
 });
