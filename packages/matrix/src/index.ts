@@ -1,0 +1,44 @@
+/**
+ * @mxcast/matrix: the Node Matrix client of mxcast (docs/matrix.md) — a session with an
+ * end-to-end encrypted device kept across runs, and the broadcast events over matrix-js-sdk.
+ */
+export {
+  openMatrixSession,
+  type MatrixAuth,
+  type MatrixSession,
+  type MatrixSessionOptions,
+} from './matrix-session.ts';
+export { loadIdbSnapshot, saveIdbSnapshot } from './idb-snapshot.ts';
+export {
+  BROADCAST_KEY,
+  BROADCAST_STATE_TYPE,
+  BROADCAST_REANNOUNCE_TYPE,
+  BROADCAST_CHECKPOINT_TYPE,
+  BROADCAST_COMPLETE_TYPE,
+  BROADCAST_STATES,
+  MSC3245_VOICE_KEY,
+  BroadcastEventError,
+  announcementContent,
+  reannouncementContent,
+  parseAnnouncement,
+  parseBroadcastState,
+  type BroadcastAnnouncement,
+  type BroadcastState,
+  type BroadcastStateContent,
+} from './broadcast-events.ts';
+export {
+  announceBroadcast,
+  setBroadcastState,
+  sendBroadcastEvent,
+  reannounceBroadcast,
+  startKeyReshare,
+  type AnnounceOptions,
+  type Broadcast,
+  type KeyReshare,
+} from './broadcast-sender.ts';
+export {
+  listBroadcasts,
+  fetchAnnouncement,
+  waitForBroadcastKey,
+  type BroadcastListing,
+} from './broadcast-listing.ts';
