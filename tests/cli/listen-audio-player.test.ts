@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeBroadcast,
@@ -20,30 +20,11 @@ import {
   wait,
   type TestRelay,
 } from '../player/broadcast-fixture.ts';
+import { MXCAST_BIN, mxcast, type MxcastRun } from './mxcast-process.ts';
 
-const BIN = resolve(import.meta.dirname, '../../apps/cli/bin/mxcast.js');
-
-interface Run {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function mxcast(args: string[], path: string): Promise<Run> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PATH: path },
-    });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) =>
-      done({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }),
-    );
-  });
-}
+/** `mxcast ARGS` with PATH set to `path` (the stand-in players). */
+const mxcastOnPath = (args: string[], path: string): Promise<MxcastRun> =>
+  mxcast(args, { ...process.env, PATH: path });
 
 /** A directory holding `which` and stand-ins for the named players (and nothing else). */
 function binDir(players: string[], body?: string): string {
@@ -73,7 +54,7 @@ beforeAll(async () => {
   const b = await encodeBroadcast('voice', 3);
   const up = await uploadFinished(relay, b);
   link = listenLinkOf(up);
-  const r = await mxcast(['listen', link, '--out', '-'], process.env.PATH ?? '');
+  const r = await mxcastOnPath(['listen', link, '--out', '-'], process.env.PATH ?? '');
   expect(r.code, r.stderr).toBe(0);
   reference = r.stdout;
   // The whole broadcast, mono s16le: its samples less the Opus pre-skip (RFC 7845 §4.2).
@@ -89,7 +70,7 @@ afterAll(async () => {
 describe('mxcast listen without --out', () => {
   it('prefers paplay and gives it every sample as raw s16le 48 kHz', async () => {
     const bin = binDir(['paplay', 'aplay']);
-    const r = await mxcast(['listen', link], bin);
+    const r = await mxcastOnPath(['listen', link], bin);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.length).toBe(0);
     expect(readFileSync(join(bin, 'paplay.args'), 'utf8').trim()).toBe(
@@ -101,7 +82,7 @@ describe('mxcast listen without --out', () => {
 
   it('uses aplay where paplay is missing', async () => {
     const bin = binDir(['aplay']);
-    const r = await mxcast(['listen', link], bin);
+    const r = await mxcastOnPath(['listen', link], bin);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(bin, 'aplay.args'), 'utf8').trim()).toBe(
       '-q -t raw -f S16_LE -r 48000 -c 1',
@@ -110,7 +91,7 @@ describe('mxcast listen without --out', () => {
   });
 
   it('without a player, says how to use --out and exits with the bad-arguments status', async () => {
-    const r = await mxcast(['listen', link], binDir([]));
+    const r = await mxcastOnPath(['listen', link], binDir([]));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no audio player found \(aplay or paplay\); use --out FILE\.wav/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -118,7 +99,7 @@ describe('mxcast listen without --out', () => {
 
   it('a player that quits ends the listen with a one-line error, not a hang', async () => {
     const bin = binDir(['paplay'], '#!/bin/sh\nexit 7\n');
-    const r = await mxcast(['listen', link], bin);
+    const r = await mxcastOnPath(['listen', link], bin);
     expect(r.code, r.stderr).toBe(7);
     expect(r.stderr).toMatch(/OUTPUT: the audio player paplay exited \(code 7\)/);
   });
@@ -131,9 +112,13 @@ describe('mxcast listen --out -', () => {
     const up = await startUpload(relay, b);
     up.send(3);
     const liveLink = listenLinkOf(up);
-    const child = spawn(process.execPath, [BIN, 'listen', liveLink, '--out', '-', '--from', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [MXCAST_BIN, 'listen', liveLink, '--out', '-', '--from', '0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     // Like `| head -c 1`: read the first bytes, then close the pipe.

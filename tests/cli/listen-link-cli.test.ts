@@ -5,10 +5,9 @@
  * PCM out); a link it says is bad is one line "bad listen link: …" and exit 2 before anything is
  * fetched — never a BAD_STREAM or WRONG_KEY from the player after a key that half-parsed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LISTEN_LINK_CASES, tableSecrets } from '@mxcast/client/testing';
 import { encodeBase64, encodeBase64Url, generateEncryptedFile } from '@mxcast/format';
@@ -19,21 +18,7 @@ import {
   type TestRelay,
   type Upload,
 } from '../player/broadcast-fixture.ts';
-
-const BIN = resolve(import.meta.dirname, '../../apps/cli/bin/mxcast.js');
-
-function mxcast(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) =>
-      done({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }),
-    );
-  });
-}
+import { mxcast } from './mxcast-process.ts';
 
 let relay: TestRelay;
 let up: Upload;

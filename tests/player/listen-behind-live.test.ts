@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeBroadcast,
@@ -19,8 +19,8 @@ import {
   useTestRelay,
   wait,
 } from './broadcast-fixture.ts';
+import { MXCAST_BIN } from '../cli/mxcast-process.ts';
 
-const BIN = resolve(import.meta.dirname, '../../apps/cli/bin/mxcast.js');
 const BLOCK_S = 0.24; // the voice preset: 12 frames of 20 ms per block (docs/audio.md)
 
 const relay = useTestRelay();
@@ -50,7 +50,7 @@ describe('mxcast listen --from on a live broadcast', () => {
     up.send(head);
     const child = spawn(
       process.execPath,
-      [BIN, 'listen', listenLinkOf(up), '--from', '3', '--duration', '5'],
+      [MXCAST_BIN, 'listen', listenLinkOf(up), '--from', '3', '--duration', '5'],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PATH: bin } },
     );
     let err = '';

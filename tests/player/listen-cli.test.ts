@@ -3,11 +3,10 @@
  * that ffprobe accepts and that matches the source at T, raw PCM on stdout, --info with an event
  * content, and the documented exit statuses.
  */
-import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildListenLink } from '@mxcast/client';
 import { generateEncryptedFile } from '@mxcast/format';
@@ -21,21 +20,7 @@ import {
   type TestRelay,
   type Upload,
 } from './broadcast-fixture.ts';
-
-const BIN = resolve(import.meta.dirname, '../../apps/cli/bin/mxcast.js');
-
-function mxcast(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) =>
-      done({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }),
-    );
-  });
-}
+import { mxcast } from '../cli/mxcast-process.ts';
 
 let relay: TestRelay;
 let dir: string;
