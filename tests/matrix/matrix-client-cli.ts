@@ -1,0 +1,56 @@
+/**
+ * A listener in its own process, for tests/matrix/matrix-client.test.ts: opens a Matrix session
+ * with @mxcast/matrix (password login, device kept in --state-dir), optionally waits for one
+ * broadcast's key, and prints one JSON line: the device, whether it was restored, the room's
+ * broadcasts (with the decrypted EncryptedFile where this device has the key).
+ *
+ *   node --import tsx matrix-client-cli.ts --homeserver URL --user U --password P --state-dir D
+ *     [--room ROOM_ID] [--wait-key BROADCAST_ID] [--timeout MS]
+ */
+import { parseArgs } from 'node:util';
+import { listBroadcasts, openMatrixSession, waitForBroadcastKey } from '@mxcast/matrix';
+
+const { values } = parseArgs({
+  options: {
+    homeserver: { type: 'string' },
+    user: { type: 'string' },
+    password: { type: 'string' },
+    'state-dir': { type: 'string' },
+    room: { type: 'string' },
+    'wait-key': { type: 'string' },
+    timeout: { type: 'string', default: '60000' },
+  },
+});
+const { homeserver, user, password } = values;
+if (!homeserver || !user || !password) throw new Error('--homeserver, --user, --password needed');
+
+const t0 = performance.now();
+const session = await openMatrixSession({
+  homeserver,
+  auth: { user, password },
+  ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+  deviceName: 'mxcast test listener',
+});
+const openMs = Math.round(performance.now() - t0);
+try {
+  let keyMs: number | undefined;
+  if (values.room && values['wait-key']) {
+    const t1 = performance.now();
+    await waitForBroadcastKey(session, values.room, values['wait-key'], Number(values.timeout));
+    keyMs = Math.round(performance.now() - t1);
+  }
+  const broadcasts = values.room ? await listBroadcasts(session, values.room) : [];
+  const out = {
+    userId: session.userId,
+    deviceId: session.deviceId,
+    restored: session.restored,
+    openMs,
+    keyMs,
+    broadcasts,
+  };
+  process.stdout.write(JSON.stringify(out) + '\n');
+} finally {
+  await session.stop();
+}
+// The WebAssembly crypto and sdk timers can keep the loop alive after stopClient.
+process.exit(0);
