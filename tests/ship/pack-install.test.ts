@@ -30,12 +30,7 @@ const NODE_24 = '24.22.3';
 /** A cold run compiles better-sqlite3 (~2 min per Node on 2 cores); cached runs take seconds. */
 const INSTALL_TIMEOUT = 600_000;
 
-let tarball: string;
 const cleanup: string[] = [];
-beforeAll(async () => {
-  tarball = await packCli();
-  cleanup.push(path.dirname(tarball));
-}, INSTALL_TIMEOUT);
 afterAll(() => {
   for (const dir of cleanup) rmSync(dir, { recursive: true, force: true });
 });
@@ -78,9 +73,12 @@ function roundTrip(name: string, runtime: () => Promise<NodeRuntime>) {
     let app: Installed;
     let work: string;
     beforeAll(async () => {
-      app = await installTarball(tarball, await runtime());
+      // Packed (bundle built) and installed (native addon built) by the Node under test.
+      const node = await runtime();
+      const tarball = await packCli(node.node);
+      app = await installTarball(tarball, node);
       work = mkdtempSync(path.join(tmpdir(), 'mxcast-ship-'));
-      cleanup.push(app.prefix, work);
+      cleanup.push(path.dirname(tarball), app.prefix, work);
     }, INSTALL_TIMEOUT);
 
     it('holds the compiled command, the web app and its npm dependencies, no sources', () => {

@@ -110,8 +110,11 @@ export function cleanEnv(node: string = process.execPath): NodeJS.ProcessEnv {
   return env;
 }
 
-/** `npm pack` of apps/cli into a new temp dir; returns the tarball's path. */
-export async function packCli(): Promise<string> {
+/**
+ * `npm pack` of apps/cli into a new temp dir, run by `node` (its prepack builds the bundle with
+ * that Node); returns the tarball's path.
+ */
+export async function packCli(node: string = process.execPath): Promise<string> {
   if (!existsSync(path.join(root, 'apps/web/dist/index.html'))) {
     // `npm test` builds it first (turbo build); a lone run of this file builds it here.
     const web = path.join(root, 'apps/web');
@@ -123,11 +126,11 @@ export async function packCli(): Promise<string> {
     });
   }
   const dest = mkdtempSync(path.join(tmpdir(), 'mxcast-pack-'));
-  const { stdout } = await exec(
-    process.execPath,
-    [npmCli(), 'pack', '--json', '--pack-destination', dest],
-    { cwd: path.join(root, 'apps/cli'), env: cleanEnv(), maxBuffer: 1 << 24 },
-  );
+  const { stdout } = await exec(node, [npmCli(), 'pack', '--json', '--pack-destination', dest], {
+    cwd: path.join(root, 'apps/cli'),
+    env: cleanEnv(node),
+    maxBuffer: 1 << 24,
+  });
   const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string }[];
   if (!info) throw new Error(`npm pack printed no file: ${stdout}`);
   return path.join(dest, info.filename);
