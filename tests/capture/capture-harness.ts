@@ -69,12 +69,21 @@ export async function freePort(): Promise<number> {
 }
 
 /** `mxcast relay` as its own process, so a test can kill it. */
-export async function spawnRelay(port: number, dataDir: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'relay', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+export function spawnRelay(port: number, dataDir: string): Promise<ChildProcess> {
+  return spawnUntilListening(
+    ['relay', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir],
+    port,
   );
+}
+
+/** `mxcast ARGS` (a relay) as a child process, resolved once its output names `port`. */
+export async function spawnUntilListening(
+  args: string[],
+  port: number,
+  onStderr?: (s: string) => void,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (onStderr) child.stderr?.on('data', (d: Buffer) => onStderr(d.toString()));
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {

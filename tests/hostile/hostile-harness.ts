@@ -3,12 +3,12 @@
  * process with an optional config file, and readings of what it costs the machine — resident
  * memory and CPU time from /proc — so each attack can assert a bounded outcome.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { createToken } from '@mxcast/relay';
-import { bin, freePort, killAndWait, tempDir } from '../capture/capture-harness.ts';
+import { freePort, killAndWait, spawnUntilListening, tempDir } from '../capture/capture-harness.ts';
 
 export interface HostileRelay {
   url: string;
@@ -83,26 +83,6 @@ export function useHostileRelay(options: HostileRelayOptions = {}): () => Hostil
     if (!relay) throw new Error('the hostile relay is used before beforeAll started it');
     return relay;
   };
-}
-
-async function spawnUntilListening(
-  args: string[],
-  port: number,
-  onStderr: (s: string) => void,
-): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr?.on('data', (d: Buffer) => onStderr(d.toString()));
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(`:${port}`)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`relay exited ${code}: ${out}`)));
-  });
-  return child;
 }
 
 /** Resident set size of a process, MiB (VmRSS in /proc/PID/status). */
