@@ -46,6 +46,7 @@ try {
     restored: session.restored,
     openMs,
     keyMs,
+    requests: Object.fromEntries(session.requests),
     broadcasts,
   };
   process.stdout.write(JSON.stringify(out) + '\n');

@@ -38,6 +38,7 @@ let roomId: string;
 let broadcast: Broadcast;
 let reshare: KeyReshare | undefined;
 let bobDevice = '';
+let first: CliOut;
 const file = generateEncryptedFile('mxc://mxcast.test/AbCdEfGhIjKlMnOpQrStUvWx');
 const geometry = { frame_ms: 20, frames_per_block: 12, block_size: 1031, bitrate: 32000 };
 
@@ -47,6 +48,7 @@ interface CliOut {
   restored: boolean;
   openMs: number;
   keyMs?: number;
+  requests: Record<string, number>;
   broadcasts: BroadcastListing[];
 }
 
@@ -110,7 +112,7 @@ describe('broadcasts in an encrypted Matrix room', () => {
       body: {},
     });
     // bob's listener device exists before the announcement: it gets the key in the first share.
-    const first = await listener('bob', path.join(work, 'bob'), ['--room', roomId]);
+    first = await listener('bob', path.join(work, 'bob'), ['--room', roomId]);
     expect(first.restored).toBe(false);
     expect(first.broadcasts).toEqual([]);
     bobDevice = first.deviceId;
@@ -136,8 +138,15 @@ describe('broadcasts in an encrypted Matrix room', () => {
     const out = await listener('bob', path.join(work, 'bob'), [
       ...['--room', roomId, '--wait-key', broadcast.broadcastId, '--timeout', '20000'],
     ]);
+    console.log(`bob fresh device: ${JSON.stringify(first.requests)}`);
     console.log(`bob restored device: open ${out.openMs} ms, key ${out.keyMs} ms`);
+    console.log(`bob restored device: ${JSON.stringify(out.requests)}`);
     expect(out.restored).toBe(true);
+    expect(out.deviceId).toBe(first.deviceId);
+    // Kept: no login, and no device keys to publish again (a fresh device does both).
+    expect(first.requests['POST /v3/login']).toBe(1);
+    expect(first.requests['POST /v3/keys/upload']).toBeGreaterThan(0);
+    expect(out.requests['POST /v3/login']).toBeUndefined();
     const [b] = out.broadcasts;
     expect(out.broadcasts).toHaveLength(1);
     expect(b).toMatchObject({

@@ -17,6 +17,7 @@ import {
   type MatrixClient,
 } from 'matrix-js-sdk';
 import { loadIdbSnapshot, saveIdbSnapshot } from './idb-snapshot.ts';
+import { countingFetch } from './request-counter.ts';
 import {
   quietLogger,
   quietMatrixSdkLogs,
@@ -47,6 +48,11 @@ export interface MatrixSession {
   deviceId: string;
   /** True when the device (and its crypto store) came from the state directory. */
   restored: boolean;
+  /**
+   * Client-server API requests made so far, by method and path with ids left out
+   * (`POST /v3/keys/upload`): what a fresh device costs against a kept one (docs/matrix.md).
+   */
+  requests: ReadonlyMap<string, number>;
   /** Writes the crypto store to the state directory now (also done after each sync). */
   save(): Promise<void>;
   /** Stops syncing, saves the store, frees the crypto machine. */
@@ -74,12 +80,13 @@ function readSaved(stateDir: string): SavedSession | undefined {
 }
 
 async function passwordLogin(
+  fetchFn: typeof fetch,
   homeserver: string,
   user: string,
   password: string,
   deviceName: string,
 ): Promise<SavedSession> {
-  const tmp = createClient({ baseUrl: homeserver, logger: quietLogger });
+  const tmp = createClient({ baseUrl: homeserver, logger: quietLogger, fetchFn });
   const r = await tmp.loginRequest({
     type: 'm.login.password',
     identifier: { type: 'm.id.user', user },
@@ -89,19 +96,27 @@ async function passwordLogin(
   return { homeserver, userId: r.user_id, deviceId: r.device_id, accessToken: r.access_token };
 }
 
-async function whoami(homeserver: string, accessToken: string): Promise<SavedSession> {
-  const tmp = createClient({ baseUrl: homeserver, accessToken, logger: quietLogger });
+async function whoami(
+  fetchFn: typeof fetch,
+  homeserver: string,
+  accessToken: string,
+): Promise<SavedSession> {
+  const tmp = createClient({ baseUrl: homeserver, accessToken, logger: quietLogger, fetchFn });
   const r = await tmp.whoami();
   if (!r.device_id) throw new Error('the access token has no device (an appservice token?)');
   return { homeserver, userId: r.user_id, deviceId: r.device_id, accessToken };
 }
 
 /** Is the saved device still usable: same homeserver, the token still valid, same identity asked for? */
-async function reuse(saved: SavedSession, opts: MatrixSessionOptions): Promise<boolean> {
+async function reuse(
+  fetchFn: typeof fetch,
+  saved: SavedSession,
+  opts: MatrixSessionOptions,
+): Promise<boolean> {
   if (saved.homeserver !== opts.homeserver) return false;
   if ('accessToken' in opts.auth && opts.auth.accessToken !== saved.accessToken) return false;
   try {
-    const now = await whoami(opts.homeserver, saved.accessToken);
+    const now = await whoami(fetchFn, opts.homeserver, saved.accessToken);
     if (now.deviceId !== saved.deviceId) return false;
     if ('user' in opts.auth && !sameUser(opts.auth.user, now.userId)) return false;
     return true;
@@ -117,19 +132,27 @@ function sameUser(given: string, userId: string): boolean {
 /** Logs in (or reuses the kept device), starts the Rust crypto and waits for the first sync. */
 export async function openMatrixSession(opts: MatrixSessionOptions): Promise<MatrixSession> {
   quietMatrixSdkLogs();
+  const { requests, fetchFn: counting } = countingFetch();
   const { stateDir } = opts;
   if (stateDir) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     chmodSync(stateDir, 0o700); // access token and private keys live here
   }
   const saved = stateDir ? readSaved(stateDir) : undefined;
-  const restored = saved !== undefined && (await reuse(saved, opts));
+  const restored = saved !== undefined && (await reuse(counting, saved, opts));
   let creds: SavedSession;
   if (restored && saved) creds = saved;
-  else if ('accessToken' in opts.auth) creds = await whoami(opts.homeserver, opts.auth.accessToken);
+  else if ('accessToken' in opts.auth)
+    creds = await whoami(counting, opts.homeserver, opts.auth.accessToken);
   else {
     const name = opts.deviceName ?? 'mxcast';
-    creds = await passwordLogin(opts.homeserver, opts.auth.user, opts.auth.password, name);
+    creds = await passwordLogin(
+      counting,
+      opts.homeserver,
+      opts.auth.user,
+      opts.auth.password,
+      name,
+    );
   }
   const storeFile = stateDir ? path.join(stateDir, STORE_FILE) : undefined;
   if (stateDir && storeFile) {
@@ -148,6 +171,7 @@ export async function openMatrixSession(opts: MatrixSessionOptions): Promise<Mat
     userId: creds.userId,
     deviceId: creds.deviceId,
     logger: quietLogger,
+    fetchFn: counting,
   };
   const client = createClient(clientOpts);
   const init = cryptoInit.then(async () => {
@@ -190,7 +214,15 @@ export async function openMatrixSession(opts: MatrixSessionOptions): Promise<Mat
       client.stopClient(); // also frees the crypto machine
       await save();
     })());
-  return { client, userId: creds.userId, deviceId: creds.deviceId, restored, save, stop };
+  return {
+    client,
+    userId: creds.userId,
+    deviceId: creds.deviceId,
+    restored,
+    requests,
+    save,
+    stop,
+  };
 }
 
 function waitForFirstSync(client: MatrixClient): Promise<void> {
