@@ -1,20 +1,43 @@
 #!/usr/bin/env node
 // The `mxcast` command. It runs the compiled bundle, dist/mxcast.js (`pnpm --filter @mxcast/cli
 // build`, run by scripts/setup.sh; the npm tarball ships only this), so a start loads one
-// JavaScript file and compiles no TypeScript. It runs the TypeScript sources through tsx instead
-// when asked (MXCAST_SOURCE=1), under vitest (its tests must see the source being edited, not
-// the last build), or when this checkout has no build yet.
-import { existsSync } from 'node:fs';
+// JavaScript file and compiles no TypeScript. In a checkout it runs the TypeScript sources
+// through tsx instead when asked (MXCAST_SOURCE=1), under vitest (its tests must see the source
+// being edited), when there is no build yet, or when a source file is newer than the build.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import module from 'node:module';
 
 // Node ≥ 22.1 keeps V8's compiled code of the modules it loads on disk (in the OS temp dir):
 // later starts skip most parsing. Node 20 has no such API and starts without it.
 module.enableCompileCache?.();
 
-const bundle = new URL('../dist/mxcast.js', import.meta.url);
-const source = new URL('../src/main.ts', import.meta.url);
+const cliDir = new URL('../', import.meta.url);
+const bundle = new URL('dist/mxcast.js', cliDir);
+const source = new URL('src/main.ts', cliDir);
+
+/** False when a source the last build read (apps/cli/scripts/bundle-cli.mjs) changed since. */
+function bundleIsCurrent() {
+  let inputs;
+  try {
+    inputs = JSON.parse(
+      readFileSync(new URL('node_modules/.cache/mxcast-bundle-inputs.json', cliDir), 'utf8'),
+    );
+  } catch {
+    return true; // built without the list (or by an older build script): nothing to compare
+  }
+  const built = statSync(bundle).mtimeMs;
+  for (const file of inputs) {
+    try {
+      if (statSync(new URL(file, cliDir)).mtimeMs > built) return false;
+    } catch {
+      return false; // removed since the build
+    }
+  }
+  return true;
+}
+
 const wantSource = process.env.MXCAST_SOURCE === '1' || process.env.VITEST !== undefined;
-const useSource = existsSync(source) && (wantSource || !existsSync(bundle));
+const useSource = existsSync(source) && (wantSource || !existsSync(bundle) || !bundleIsCurrent());
 
 let main;
 if (useSource) {

@@ -11,13 +11,23 @@
 // that cannot be bundled. Licences of the bundled npm packages go to dist/third-party/.
 // With --pack it also copies the built web app (apps/web/dist) to dist/web, where the relay
 // looks for it next to the bundle (apps/cli/src/commands/relay-command.ts).
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Read by bin/mxcast.js; paths in it are relative to apps/cli. */
+const INPUTS_FILE = 'node_modules/.cache/mxcast-bundle-inputs.json';
 const dist = path.join(cliDir, 'dist');
 const pkg = JSON.parse(readFileSync(path.join(cliDir, 'package.json'), 'utf8'));
 const external = new Set(Object.keys(pkg.dependencies ?? {}));
@@ -66,6 +76,12 @@ const result = await build({
   absWorkingDir: cliDir, // metafile paths are relative to it
   plugins: [externals],
 });
+
+// The workspace sources this bundle was built from, for the bin to notice a stale bundle in a
+// checkout (kept out of the tarball: node_modules/.cache is never packed).
+const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/'));
+mkdirSync(path.join(cliDir, 'node_modules/.cache'), { recursive: true });
+writeFileSync(path.join(cliDir, INPUTS_FILE), JSON.stringify(sources) + '\n');
 
 // The licence file of every npm package whose code is now inside dist/mxcast.js.
 const thirdParty = path.join(dist, 'third-party');
