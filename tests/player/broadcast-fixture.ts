@@ -20,7 +20,8 @@ import {
 } from '@mxcast/format';
 import { OggOpusPager } from '@mxcast/ogg';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
-import type { DeclaredGeometry } from '@mxcast/player';
+import { Player, type DeclaredGeometry, type PlayerOptions } from '@mxcast/player';
+import { NodeWebSocket } from '@mxcast/player/node';
 import { buildListenLink } from '@mxcast/client';
 
 export interface TestRelay {
@@ -347,6 +348,23 @@ export async function startUpload(
   if (res.status !== 200) throw new Error(`create: ${res.status} ${await res.text()}`);
   const mxc = ((await res.json()) as { content_uri: string }).content_uri;
   return new Upload(relay, b, mxc, { ...b.file, url: mxc });
+}
+
+/**
+ * A player of an upload on its relay, with its key; WebSocket transport through the `ws` package.
+ * `options` gives the sink and whatever the test varies (transport, geometry, pacing, …).
+ */
+export function playerOf(
+  upload: Upload,
+  options: Omit<PlayerOptions, 'relayUrl' | 'mxc' | 'file'>,
+): Player {
+  return new Player({
+    relayUrl: upload.relay.url,
+    mxc: upload.mxc,
+    file: upload.file,
+    WebSocket: NodeWebSocket,
+    ...options,
+  });
 }
 
 /** A finished broadcast on the relay: every block sent and the PUT ended. */

@@ -4,9 +4,8 @@
  * over the relay's WebSocket (from=live&headers=1).
  */
 import { describe, expect, it } from 'vitest';
-import { MemorySink, Player } from '@mxcast/player';
-import { NodeWebSocket } from '@mxcast/player/node';
-import { encodeBroadcast, startUpload, wait, useTestRelay } from './broadcast-fixture.ts';
+import { MemorySink } from '@mxcast/player';
+import { encodeBroadcast, startUpload, wait, useTestRelay, playerOf } from './broadcast-fixture.ts';
 
 const relay = useTestRelay();
 
@@ -22,13 +21,9 @@ describe('live join', () => {
       const sink = new MemorySink();
       const seqs: number[] = [];
       const lateness: number[] = [];
-      const player = new Player({
-        relayUrl: relay.url,
-        mxc: up.mxc,
-        file: up.file,
+      const player = playerOf(up, {
         sink,
         transport,
-        WebSocket: NodeWebSocket,
         geometry: b.geometry,
       });
       player.on('block', ({ seq }) => {

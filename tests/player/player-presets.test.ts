@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PresetName } from '@mxcast/audio';
 import { createBlockCipher, decryptAll } from '@mxcast/format';
-import { MemorySink, Player } from '@mxcast/player';
-import { NodeWebSocket } from '@mxcast/player/node';
+import { MemorySink } from '@mxcast/player';
 import {
   alignment,
   encodeBroadcast,
@@ -19,6 +18,7 @@ import {
   startTestRelay,
   uploadFinished,
   type TestRelay,
+  playerOf,
 } from './broadcast-fixture.ts';
 
 let relay: TestRelay;
@@ -55,13 +55,9 @@ describe('presets', () => {
       const up = await uploadFinished(relay, b);
       for (const transport of ['http', 'ws'] as const) {
         const sink = new MemorySink();
-        const player = new Player({
-          relayUrl: relay.url,
-          mxc: up.mxc,
-          file: up.file,
+        const player = playerOf(up, {
           sink,
           transport,
-          WebSocket: NodeWebSocket,
         });
         const outcome = await player.play({ time: 0 });
         expect(outcome.state, transport).toBe('finished');
@@ -82,20 +78,14 @@ describe('legacy little-endian streams (the experimental writer)', () => {
     const b = await encodeBroadcast('voice', 3, { legacyLittleEndian: true });
     const up = await uploadFinished(relay, b);
     const sink = new MemorySink();
-    const outcome = await new Player({
-      relayUrl: relay.url,
-      mxc: up.mxc,
-      file: up.file,
+    const outcome = await playerOf(up, {
       sink,
     }).play({ time: 0 });
     expect(outcome.state).toBe('finished');
     expect(sink.samples().length).toBe((b.blocks.length - 2) * b.blockSamples - b.preSkip);
     const seek = new MemorySink();
     const target = Math.round(1.55 * 48_000);
-    const seeked = await new Player({
-      relayUrl: relay.url,
-      mxc: up.mxc,
-      file: up.file,
+    const seeked = await playerOf(up, {
       sink: seek,
       duration: 0.3,
     }).play({

@@ -4,9 +4,8 @@
  * or WebSocket from=<seq>), with no gap and no repeat, and says so while it happens.
  */
 import { describe, expect, it } from 'vitest';
-import { MemorySink, Player } from '@mxcast/player';
-import { NodeWebSocket } from '@mxcast/player/node';
-import { encodeBroadcast, startUpload, wait, useTestRelay } from './broadcast-fixture.ts';
+import { MemorySink } from '@mxcast/player';
+import { encodeBroadcast, startUpload, wait, useTestRelay, playerOf } from './broadcast-fixture.ts';
 
 const relay = useTestRelay();
 
@@ -20,13 +19,9 @@ describe('reconnect across a relay restart', () => {
       const sink = new MemorySink();
       const seqs: number[] = [];
       const reconnecting: number[] = [];
-      const player = new Player({
-        relayUrl: relay.url,
-        mxc: up.mxc,
-        file: up.file,
+      const player = playerOf(up, {
         sink,
         transport,
-        WebSocket: NodeWebSocket,
         geometry: b.geometry,
         reconnectDelayMs: 50,
       });

@@ -12,6 +12,7 @@ import {
   startUpload,
   uploadFinished,
   useTestRelay,
+  playerOf,
 } from './broadcast-fixture.ts';
 
 const relay = useTestRelay();
@@ -64,10 +65,7 @@ describe('seek in a finished broadcast', () => {
     const b = await encodeBroadcast('voice', 17);
     const up = await uploadFinished(relay, b);
     const sink = new MemorySink();
-    const player = new Player({
-      relayUrl: relay.url,
-      mxc: up.mxc,
-      file: up.file,
+    const player = playerOf(up, {
       sink,
       geometry: b.geometry,
       pace: true,
@@ -137,10 +135,7 @@ describe('seek where block sizes vary', () => {
     const up = await uploadFinished(relay, b, { declareGeometry: false });
     for (const t of [0.2, 4.06, 7.5]) {
       const sink = new MemorySink();
-      const player = new Player({
-        relayUrl: relay.url,
-        mxc: up.mxc,
-        file: up.file,
+      const player = playerOf(up, {
         sink,
         duration: 0.3,
       });
