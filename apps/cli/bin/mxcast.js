@@ -36,8 +36,12 @@ function bundleIsCurrent() {
   return true;
 }
 
-const wantSource = process.env.MXCAST_SOURCE === '1' || process.env.VITEST !== undefined;
-const useSource = existsSync(source) && (wantSource || !existsSync(bundle) || !bundleIsCurrent());
+// MXCAST_SOURCE=0 insists on the bundle (bench/startup-bench.ts measures it as built).
+const choice = process.env.MXCAST_SOURCE;
+const wantSource = choice === '1' || (choice !== '0' && process.env.VITEST !== undefined);
+const useSource =
+  existsSync(source) &&
+  (wantSource || !existsSync(bundle) || (choice !== '0' && !bundleIsCurrent()));
 
 let main;
 if (useSource) {
