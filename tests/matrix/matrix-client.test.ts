@@ -5,7 +5,7 @@
  * (matrix-client-cli.ts), as `mxcast listen` will.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +147,10 @@ describe('broadcasts in an encrypted Matrix room', () => {
     expect(first.requests['POST /v3/login']).toBe(1);
     expect(first.requests['POST /v3/keys/upload']).toBeGreaterThan(0);
     expect(out.requests['POST /v3/login']).toBeUndefined();
+    const store = statSync(path.join(work, 'bob', 'crypto-store.v8'));
+    console.log(`bob's kept crypto store: ${store.size} bytes`);
+    expect(statSync(path.join(work, 'bob')).mode & 0o777).toBe(0o700);
+    expect(store.mode & 0o777).toBe(0o600);
     const [b] = out.broadcasts;
     expect(out.broadcasts).toHaveLength(1);
     expect(b).toMatchObject({
