@@ -79,6 +79,9 @@ describe('the relay log', () => {
     );
     // The media id is not in request lines (route templates), nor anything the relay must not tell.
     const id = mxc.split('/').pop()!;
+    // State changes are events of their own, naming the media (an operator acts on it).
+    expect(log).toMatch(new RegExp(` info media id=${id} state=live bytes=\\d+`));
+    expect(log).toMatch(new RegExp(` info media id=${id} state=complete bytes=[1-9]\\d*`));
     expect(lines.filter((l) => l.includes(' request ')).some((l) => l.includes(id))).toBe(false);
     for (const secret of [relay.token, file.key.k, file.iv, '127.0.0.1', TITLE, 'access_token'])
       expect(log).not.toContain(secret);

@@ -253,6 +253,7 @@ export class MediaStore {
     this.metrics.mediaCompleted++;
     rec.hub.end('complete');
     rec.notifyChange();
+    this.mediaEvent(rec, 'complete');
     await rec.file?.flush();
     // Written by this process, hashed as it arrived: a reload need not re-hash it.
     this.integrity.trust(rec.id);
@@ -268,6 +269,7 @@ export class MediaStore {
     this.quotas.invalidate(rec.owner);
     rec.hub.end('cancelled');
     rec.notifyChange();
+    this.mediaEvent(rec, 'cancelled');
   }
 
   /** Deletes the media, its row and its file. */
@@ -277,6 +279,7 @@ export class MediaStore {
       rec.hub.end('cancelled');
       rec.notifyChange();
     }
+    this.mediaEvent(rec, 'deleted');
     this.forget(rec);
   }
 
@@ -311,6 +314,7 @@ export class MediaStore {
     this.db.updateMedia(rec.id, { state: 'live', first_byte_at: now, byte_order: first.byteOrder });
     this.quotas.turnedLive(rec.owner);
     rec.notifyChange();
+    this.mediaEvent(rec, 'live');
   }
 
   /** WebSocket connections held for listening (listeners and acknowledgement sockets). */
@@ -445,6 +449,7 @@ export class MediaStore {
       const rec = this.records.get(id);
       if (rec) {
         if (rec.uploader) continue;
+        this.mediaEvent(rec, 'expired');
         this.forget(rec);
       } else {
         this.db.deleteMedia(id);
@@ -471,6 +476,14 @@ export class MediaStore {
     const magic = rec.byteLength === 0 ? MAGIC.length : 0;
     this.quotas.checkBytes(rec.owner, magic + refused.bytes.length, `block ${refused.seq}`);
     throw new RelayError('M_UNKNOWN', 'internal: the byte quota passed a block it refused');
+  }
+
+  /**
+   * One info line per state change (docs/operations.md "Logging"): the media id, never its
+   * owner's token, a key or a title (the relay has neither of the last two).
+   */
+  private mediaEvent(rec: MediaRecord, state: string): void {
+    this.config.logger.info('media', { id: rec.id, state, bytes: rec.byteLength });
   }
 
   private log(line: string): void {
