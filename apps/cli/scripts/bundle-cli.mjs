@@ -105,7 +105,9 @@ for (const root of roots) {
 if (process.argv.includes('--pack')) {
   const web = path.resolve(cliDir, '../web/dist');
   if (!existsSync(path.join(web, 'index.html'))) {
-    console.error('bundle-cli: apps/web/dist is not built (pnpm --filter @mxcast/web run build)');
+    console.error(
+      'bundle-cli: apps/web/dist is not built (npm start builds it, or: bash scripts/pnpm.sh --filter @mxcast/web run build)',
+    );
     process.exit(1);
   }
   rmSync(path.join(dist, 'web'), { recursive: true, force: true });
