@@ -36,11 +36,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   for (const preset of Object.values(PRESETS)) {
     const channels = preset.name === 'music' ? 2 : 1;
     for (const wasm of [true, false]) {
-      const enc = new OpusCbrEncoder({
+      const enc = OpusCbrEncoder.forPreset(preset, {
         channels,
-        bitrate: preset.bitrate,
-        frameMs: preset.frameMs,
-        application: preset.application,
         wasm,
       });
       const dec = new OpusPacketDecoder({ channels, wasm });

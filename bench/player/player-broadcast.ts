@@ -103,11 +103,8 @@ export async function captureRealtime(
 ): Promise<{ frameDone: number[]; preSkip: number }> {
   const p = PRESETS[preset];
   const g = blockGeometry(p);
-  const encoder = new OpusCbrEncoder({
+  const encoder = OpusCbrEncoder.forPreset(p, {
     channels: 1,
-    bitrate: p.bitrate,
-    frameMs: p.frameMs,
-    application: p.application,
   });
   const writer = new BlockWriter(await createBlockCipher(upload.file));
   const pager = new OggOpusPager({ serial: 1, channels: 1, preSkip: encoder.preSkip });
@@ -147,11 +144,8 @@ export async function generateLong(
   const p = PRESETS[preset];
   const g = blockGeometry(p);
   const upload = await openUpload(relay, preset);
-  const encoder = new OpusCbrEncoder({
+  const encoder = OpusCbrEncoder.forPreset(p, {
     channels: 1,
-    bitrate: p.bitrate,
-    frameMs: p.frameMs,
-    application: p.application,
     complexity: 0,
   });
   const loop: Uint8Array[] = [];

@@ -157,11 +157,8 @@ export async function encodeBroadcast(
   const p = PRESETS[preset];
   const g = blockGeometry(p);
   // Low complexity: the tests need exact timing, not the best quality, and libopus (wasm) at 10 is slow.
-  const encoder = new OpusCbrEncoder({
+  const encoder = OpusCbrEncoder.forPreset(p, {
     channels: 1,
-    bitrate: p.bitrate,
-    frameMs: p.frameMs,
-    application: p.application,
     complexity: 1,
   });
   const framesIn = (b: number) => (options.variableBlocks ? 1 + ((b * 7) % 5) : p.framesPerBlock);

@@ -7,10 +7,7 @@ import type { FrameEncoder } from './block-pipeline.ts';
 import type { CapturePreset } from './capture-presets.ts';
 
 export function createOpusEncoder(preset: CapturePreset, channels: number): FrameEncoder {
-  return new OpusCbrEncoder({
+  return OpusCbrEncoder.forPreset(preset, {
     channels,
-    bitrate: preset.bitrate,
-    frameMs: preset.frameMs,
-    application: preset.application,
   });
 }

@@ -11,12 +11,12 @@ describe('OpusCbrEncoder', () => {
   for (const preset of Object.values(PRESETS)) {
     for (const channels of [1, 2]) {
       it(`keeps every packet at bitrate × frame for ${preset.name}, ${channels} ch, silence to full-scale noise`, () => {
-        const enc = new OpusCbrEncoder({
+        const enc = OpusCbrEncoder.forPreset(preset, { channels });
+        expect([enc.channels, enc.bitrate, enc.frameMs]).toEqual([
           channels,
-          bitrate: preset.bitrate,
-          frameMs: preset.frameMs,
-          application: preset.application,
-        });
+          preset.bitrate,
+          preset.frameMs,
+        ]);
         const expected = (preset.bitrate * preset.frameMs) / 8000;
         expect(enc.packetBytes).toBe(expected);
         expect(blockGeometry(preset).packetBytes).toBe(expected);

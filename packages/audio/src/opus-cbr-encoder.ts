@@ -38,6 +38,23 @@ export class OpusCbrEncoder {
   readonly preSkip: number;
   private readonly opus: OpusScriptBridge;
 
+  /**
+   * An encoder for a preset (or any object with its bitrate, frame and application: docs/audio.md
+   * "Constant bitrate, constant blocks"); `options` gives the channels and the rest.
+   */
+  static forPreset(
+    preset: Pick<OpusCbrEncoderOptions, 'bitrate' | 'frameMs' | 'application'>,
+    options: Omit<OpusCbrEncoderOptions, 'bitrate' | 'frameMs' | 'application'>,
+  ): OpusCbrEncoder {
+    const { bitrate, frameMs, application } = preset;
+    return new OpusCbrEncoder({
+      ...options,
+      bitrate,
+      ...(frameMs !== undefined ? { frameMs } : {}),
+      ...(application !== undefined ? { application } : {}),
+    });
+  }
+
   constructor(options: OpusCbrEncoderOptions) {
     const { channels, bitrate } = options;
     const frameMs = options.frameMs ?? 20;

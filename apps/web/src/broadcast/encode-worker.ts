@@ -62,11 +62,8 @@ class Pipeline {
   private constructor(config: EncoderConfig, writer: BlockWriter) {
     this.#config = config;
     this.#frameSamples = (SAMPLE_RATE * config.frameMs) / 1000;
-    this.#encoder = new OpusCbrEncoder({
+    this.#encoder = OpusCbrEncoder.forPreset(config, {
       channels: config.channels,
-      bitrate: config.bitrate,
-      frameMs: config.frameMs,
-      application: config.application,
     });
     this.#pager = new OggOpusPager({
       serial: crypto.getRandomValues(new Uint32Array(1))[0]!,
