@@ -18,6 +18,7 @@ import {
   listBroadcasts,
   openMatrixSession,
   setBroadcastState,
+  resolveRoomId,
   startKeyReshare,
   type Broadcast,
   type BroadcastListing,
@@ -107,6 +108,10 @@ describe('broadcasts in an encrypted Matrix room', () => {
       ],
     });
     roomId = r.room_id;
+    await alice.client.createAlias('#radio:mxcast.test', roomId);
+    expect(await resolveRoomId(alice, '#radio:mxcast.test')).toBe(roomId);
+    expect(await resolveRoomId(alice, roomId)).toBe(roomId);
+    await expect(resolveRoomId(alice, 'radio')).rejects.toThrow(/not a room id/);
     await matrixCall(stack.url, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {
       token: users.bob!.accessToken,
       body: {},
@@ -250,6 +255,19 @@ describe('broadcasts in an encrypted Matrix room', () => {
     });
     expect(join.status).toBe(403);
     await join.arrayBuffer();
+    // Through the library too, logged in with eve's token (her registration device): the room
+    // is not in her sync, and asking for it says so.
+    const session = await openMatrixSession({
+      homeserver: stack.url,
+      auth: { accessToken: token },
+    });
+    try {
+      expect(session.deviceId).toBe(users.eve!.deviceId);
+      expect(session.client.getRoom(roomId)).toBeNull();
+      await expect(listBroadcasts(session, roomId)).rejects.toThrow(/not in room/);
+    } finally {
+      await session.stop();
+    }
   });
 
   it('the key is in no state event and nowhere in Synapse database', async () => {

@@ -9,6 +9,7 @@ export {
   type MatrixSessionOptions,
 } from './matrix-session.ts';
 export { loadIdbSnapshot, saveIdbSnapshot } from './idb-snapshot.ts';
+export { resolveRoomId } from './room-address.ts';
 export {
   BROADCAST_KEY,
   BROADCAST_STATE_TYPE,
