@@ -22,7 +22,7 @@ import { OggOpusPager } from '@mxcast/ogg';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
 import { Player, type DeclaredGeometry, type PlayerOptions } from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
-import { buildListenLink } from '@mxcast/client';
+import { buildListenLink, streamGeometryOf } from '@mxcast/client';
 
 export interface TestRelay {
   url: string;
@@ -328,14 +328,10 @@ export async function startUpload(
   options: { declareGeometry?: boolean } = {},
 ): Promise<Upload> {
   const declared = JSON.stringify({
-    'org.matrix.msc4016.geometry': {
-      frame_ms: b.geometry.frameMs,
-      frames_per_block: b.geometry.framesPerBlock,
-      bitrate: b.geometry.bitrate,
-      block_size: b.geometry.blockSize,
-      sample_rate: 48_000,
-      channels: 1,
-    },
+    'org.matrix.msc4016.geometry': streamGeometryOf(
+      { ...b.geometry, blockBytes: b.geometry.blockSize },
+      1,
+    ),
   });
   const res = await fetch(`${relay.url}/_matrix/media/v1/create`, {
     method: 'POST',
@@ -386,13 +382,6 @@ export function listenLinkOf(upload: Upload): string {
   return buildListenLink(upload.relay.url, {
     mxc: upload.mxc,
     file: upload.file,
-    geometry: {
-      frame_ms: g.frameMs,
-      frames_per_block: g.framesPerBlock,
-      bitrate: g.bitrate,
-      block_size: g.blockSize,
-      sample_rate: 48_000,
-      channels: 1,
-    },
+    geometry: streamGeometryOf({ ...g, blockBytes: g.blockSize }, 1),
   });
 }

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { buildListenLink } from '@mxcast/client';
+import { buildListenLink, streamGeometryOf } from '@mxcast/client';
 import { generateEncryptedFile, parseBlockHeader, type EncryptedFile } from '@mxcast/format';
 import { MemorySink, Player, type PlayerError, type PlayerOutcome } from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
@@ -270,14 +270,7 @@ async function overHls(c: HostileCase): Promise<Heard> {
     const link = buildListenLink(proxy.url, {
       mxc: up.mxc,
       file: fileFor(c),
-      geometry: {
-        frame_ms: g.frameMs,
-        frames_per_block: g.framesPerBlock,
-        bitrate: g.bitrate,
-        block_size: g.blockSize,
-        sample_rate: 48_000,
-        channels: 1,
-      },
+      geometry: streamGeometryOf({ ...g, blockBytes: g.blockSize }, 1),
     });
     await page.goto(link.replace('/listen#', '/listen?engine=hls#'));
     const done = ['finished', 'ended-without-finishing', 'error'];
