@@ -14,12 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64Url, generateEncryptedFile } from '@mxcast/format';
 import {
   announceBroadcast,
-  BROADCAST_STATE_TYPE,
   listBroadcasts,
   openMatrixSession,
   setBroadcastState,
   resolveRoomId,
   startKeyReshare,
+  watchBroadcasts,
   type Broadcast,
   type BroadcastListing,
   type KeyReshare,
@@ -211,16 +211,29 @@ describe('broadcasts in an encrypted Matrix room', () => {
   });
 
   it('pause, resume, stop show in the listing with a duration', async () => {
-    for (const s of ['paused', 'resumed', 'stopped'] as const) {
-      await setBroadcastState(alice, broadcast, s);
+    const seen: string[] = [];
+    let last: BroadcastListing | undefined;
+    const watch = watchBroadcasts(alice, roomId, (b) => {
+      seen.push(b.state);
+      last = b;
+    });
+    try {
+      for (const s of ['paused', 'resumed', 'stopped'] as const) {
+        await setBroadcastState(alice, broadcast, s);
+      }
+      await expect(setBroadcastState(alice, broadcast, 'resumed')).rejects.toThrow(
+        /already stopped/,
+      );
+      await until('the stopped state in alice sync', () =>
+        last?.live === false ? true : undefined,
+      );
+    } finally {
+      watch.stop();
     }
-    await expect(setBroadcastState(alice, broadcast, 'resumed')).rejects.toThrow(/already stopped/);
-    const listed = await until('the stopped state in alice sync', () => {
-      const ev = alice.client
-        .getRoom(roomId)
-        ?.currentState.getStateEvents(BROADCAST_STATE_TYPE, broadcast.broadcastId);
-      return ev?.getContent().state === 'stopped' ? true : undefined;
-    }).then(() => listBroadcasts(alice, roomId));
+    // Each state event, in order, as the sync brought it.
+    expect(seen).toEqual(['paused', 'resumed', 'stopped']);
+    expect(last!.title).toBe('Morning show');
+    const listed = await listBroadcasts(alice, roomId);
     expect(listed[0]).toMatchObject({ state: 'stopped', live: false, title: 'Morning show' });
     expect(listed[0]!.durationMs).toBe(broadcast.state.stopped_ts! - broadcast.state.started_ts);
     const out = await listener('carol', path.join(work, 'carol'), ['--room', roomId]);

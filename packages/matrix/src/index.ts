@@ -43,3 +43,4 @@ export {
   waitForBroadcastKey,
   type BroadcastListing,
 } from './broadcast-listing.ts';
+export { watchBroadcasts, type BroadcastWatch } from './broadcast-watch.ts';
