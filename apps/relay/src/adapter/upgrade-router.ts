@@ -38,20 +38,21 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
       const listen = matchMediaPath(url.pathname, LISTEN_WS_PATH);
       const upload = matchMediaPath(url.pathname, UPLOAD_WS_PATH);
       if (listen) {
-        core.authorizeDownload(req.headers.authorization, url);
         // ack=1: the broadcaster's own acknowledgement socket (docs/protocol.md "Listen over
         // WebSocket"), honoured only for the media's owner and left out of its listener count.
         const ack = url.searchParams.get('ack') === '1';
-        const user = ack ? core.authenticate(req.headers.authorization, url) : undefined;
         const options = {
           from: parseFrom(url.searchParams.get('from')),
           headers: url.searchParams.get('headers') === '1',
           ack,
         };
-        // Async only while a reloaded finished media is checked (MediaStore.requireReadable).
+        // Async while a reloaded finished media is checked (MediaStore.requireReadable) and,
+        // in homeserver mode, while the token is checked (core/homeserver-auth.ts).
         core.store
           .requireReadable(listen.server, listen.id)
-          .then((rec) => {
+          .then(async (rec) => {
+            await core.authorizeDownload(req.headers.authorization, url);
+            const user = ack ? await core.authenticate(req.headers.authorization, url) : undefined;
             if (rec.state === 'cancelled') throw cancelledError(rec);
             if (ack && rec.owner !== user)
               throw new RelayError('M_FORBIDDEN', 'ack=1 is only for the creator of this media');
@@ -67,18 +68,35 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
             refuseUpgrade(socket, e);
           });
       } else if (upload) {
-        const user = core.authenticate(req.headers.authorization, url);
-        const rec = core.store.require(upload.server, upload.id);
         const offsetParam = url.searchParams.get('offset') ?? '0';
         if (!/^\d{1,15}$/.test(offsetParam))
           throw new RelayError(
             'M_INVALID_PARAM',
             `offset must be an integer, got '${offsetParam}'`,
           );
-        const session = UploadSession.open(core.store, core.config, rec, user, Number(offsetParam));
-        socket.once('close', () => session.close());
-        session.onPreempt(() => socket.destroy());
-        servers.uploads.handleUpgrade(req, socket, head, (ws) => attachWsUpload(ws, session, core));
+        core
+          .authenticate(req.headers.authorization, url)
+          .then((user) => {
+            if (socket.destroyed) return; // gone while its token was checked
+            const rec = core.store.require(upload.server, upload.id);
+            const session = UploadSession.open(
+              core.store,
+              core.config,
+              rec,
+              user,
+              Number(offsetParam),
+            );
+            socket.once('close', () => session.close());
+            session.onPreempt(() => socket.destroy());
+            servers.uploads.handleUpgrade(req, socket, head, (ws) =>
+              attachWsUpload(ws, session, core),
+            );
+          })
+          .catch((err: unknown) => {
+            const e = toRelayError(err);
+            core.metrics.countError(e.code);
+            refuseUpgrade(socket, e);
+          });
       } else {
         throw new RelayError(
           'M_UNRECOGNIZED',

@@ -58,6 +58,9 @@ export const configFileSchema = z.strictObject({
   auth: z
     .strictObject({
       requireTokenForDownload: z.boolean({ error: 'must be true or false' }).optional(),
+      homeserver: z
+        .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+        .optional(),
     })
     .optional(),
   log: z
@@ -120,7 +123,7 @@ function describeIssue(issue: Issue | undefined): string {
 function shapeAt(path: readonly PropertyKey[]): Record<string, unknown> {
   if (path.length === 0) return configFileSchema.shape;
   if (path[0] === 'limits') return limitsSchema.shape;
-  if (path[0] === 'auth') return { requireTokenForDownload: true };
+  if (path[0] === 'auth') return { requireTokenForDownload: true, homeserver: true };
   if (path[0] === 'log') return { level: true, format: true };
   return {};
 }

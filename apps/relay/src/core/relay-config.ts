@@ -78,11 +78,27 @@ export interface RelayLimits {
    * stays past its backlog (skipping) all that time.
    */
   listenerStallMs: number;
+  /** Homeserver mode: how long a whoami answer is trusted, ms (0: ask on every request). */
+  whoamiCacheTtlMs: number;
+  /** Homeserver mode: tokens cached at most (the oldest entry goes first). */
+  whoamiCacheMaxEntries: number;
+  /** Homeserver mode: a whoami must be answered within this, ms (502 HOMESERVER_UNAVAILABLE). */
+  homeserverTimeoutMs: number;
+  /** A live media whose upload sent no block for this long is marked interrupted, ms. */
+  interruptedAfterMs: number;
+  /** A live media whose upload sent no block for this long is ended (completed as stored), ms. */
+  maxIdleLiveMs: number;
 }
 
 export interface RelayAuthConfig {
   /** Require an access token for downloads, the index, HLS and WebSocket listening. */
   requireTokenForDownload: boolean;
+  /**
+   * Homeserver mode: the homeserver's client-server API base URL. Tokens are Matrix access tokens
+   * checked with whoami (core/homeserver-auth.ts), downloads always need one (Matrix 1.11
+   * authenticated media), and relay.db's own tokens are not used.
+   */
+  homeserver?: string;
 }
 
 export interface RelayConfig {
@@ -155,6 +171,11 @@ export const DEFAULT_LIMITS: RelayLimits = {
   historyReadBytes: 64 * 1024,
   historyBudgetBytes: 64 * 1024 ** 2,
   listenerStallMs: 30_000,
+  whoamiCacheTtlMs: 60_000,
+  whoamiCacheMaxEntries: 10_000,
+  homeserverTimeoutMs: 5_000,
+  interruptedAfterMs: 10_000,
+  maxIdleLiveMs: 10 * 60_000,
 };
 
 export function resolveConfig(options: RelayOptions): RelayConfig {

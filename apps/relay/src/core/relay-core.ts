@@ -8,6 +8,7 @@ import { MediaStore } from './media-store.ts';
 import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import { RelayMetrics } from './relay-metrics.ts';
+import { HomeserverAuth } from './homeserver-auth.ts';
 import { hashToken } from './token-store.ts';
 import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from './relay-paths.ts';
 import { lockDataDir } from '../storage/data-dir-lock.ts';
@@ -33,6 +34,8 @@ export class RelayCore {
   queuedBytes: () => number = () => 0;
   /** Set by the Node adapter; without it downloads are web ReadableStreams. */
   directDownload: DirectDownload | null = null;
+  /** Homeserver mode's token check (auth.homeserver set); null in standalone mode. */
+  readonly homeserverAuth: HomeserverAuth | null;
 
   private readonly unlock: () => void;
 
@@ -45,6 +48,9 @@ export class RelayCore {
       throw err;
     }
     this.store = new MediaStore(config, this.db, this.metrics);
+    this.homeserverAuth = config.auth.homeserver
+      ? new HomeserverAuth(config.auth.homeserver, config.limits, this.metrics)
+      : null;
   }
 
   /**
@@ -52,8 +58,9 @@ export class RelayCore {
    * "Using access tokens"). `?access_token=` only on the WebSocket paths, where a browser cannot
    * set a header; anywhere else it is refused, not ignored: a token in a URL ends up in proxy and
    * browser logs, and a client sending it there should hear so at once (docs/protocol.md).
+   * In homeserver mode the token is the homeserver's (whoami, core/homeserver-auth.ts).
    */
-  authenticate(authorization: string | null | undefined, url: URL): string {
+  async authenticate(authorization: string | null | undefined, url: URL): Promise<string> {
     const queryToken = url.searchParams.get('access_token');
     const queryAllowed = isWebSocketPath(url.pathname);
     if (queryToken !== null && !queryAllowed) {
@@ -73,6 +80,7 @@ export class RelayCore {
       token = queryToken;
     }
     if (!token) throw new RelayError('M_MISSING_TOKEN', 'missing access token');
+    if (this.homeserverAuth) return this.homeserverAuth.userOf(token);
     // No cache in front of the database: a token revoked by `mxcast token revoke` (another process,
     // WAL) stops working on the very next request.
     const user = this.db.tokenUser(hashToken(token));
@@ -83,11 +91,15 @@ export class RelayCore {
   /**
    * For downloads: anonymous unless the config requires a token. Either way a `?access_token=` on
    * an HTTP download is refused (authenticate), so a token never sits in a cacheable URL.
+   * Homeserver mode always requires one: Matrix 1.11 authenticated media (MSC3916). Callers look
+   * the media up first, so an id the relay does not know is 404 before any token check and nginx
+   * falls back to the homeserver for its own media (docs/matrix.md).
    */
-  authorizeDownload(authorization: string | null | undefined, url: URL): void {
-    if (this.config.auth.requireTokenForDownload) this.authenticate(authorization, url);
+  async authorizeDownload(authorization: string | null | undefined, url: URL): Promise<void> {
+    if (this.config.auth.requireTokenForDownload || this.homeserverAuth)
+      await this.authenticate(authorization, url);
     else if (url.searchParams.has('access_token') && !isWebSocketPath(url.pathname))
-      this.authenticate(authorization, url);
+      await this.authenticate(authorization, url);
   }
 
   /** Checks the listener limits (per media and relay-wide) before a listener is added. */

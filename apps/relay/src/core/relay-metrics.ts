@@ -30,6 +30,10 @@ export class RelayMetrics {
   connectionsRefused = { maxConnections: 0, maxConnectionsPerAddress: 0 };
   /** WebSocket listeners closed for what they sent: a message too large (1009) or too many (1008). */
   listenerInboundRefused = { size: 0, rate: 0 };
+  /** Homeserver mode's token checks (core/homeserver-auth.ts): whoami sent, answered from the cache, failed upstream. */
+  whoami = { requests: 0, cached: 0, failed: 0 };
+  /** Live media marked interrupted (upload silent past limits.interruptedAfterMs), and ended after limits.maxIdleLiveMs. */
+  liveIdle = { interrupted: 0, ended: 0 };
   readonly errors = new Map<string, number>();
 
   countError(code: string): void {
@@ -125,6 +129,18 @@ export class RelayMetrics {
       'counter',
       'WebSocket listeners closed for a message too large (size) or too many messages (rate).',
       Object.entries(this.listenerInboundRefused).map(([reason, n]) => [`{reason="${reason}"}`, n]),
+    );
+    metric(
+      'mxcast_whoami_total',
+      'counter',
+      'Homeserver mode token checks: whoami sent, answered from the cache, failed upstream (502).',
+      Object.entries(this.whoami).map(([result, n]) => [`{result="${result}"}`, n]),
+    );
+    metric(
+      'mxcast_live_idle_total',
+      'counter',
+      'Live media whose upload went silent: marked interrupted, ended after the max idle time.',
+      Object.entries(this.liveIdle).map(([action, n]) => [`{action="${action}"}`, n]),
     );
     metric(
       'mxcast_errors_total',

@@ -15,7 +15,7 @@ export { GEOMETRY_KEY };
 export function mountCreateRoute(app: Hono, core: RelayCore): void {
   // The body's size and time are bounded before this runs (core/request-body-guard.ts).
   app.post(CREATE_PATH, async (c) => {
-    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+    const user = await core.authenticate(c.req.header('authorization'), new URL(c.req.url));
     const geometry = parseGeometry(await c.req.text(), core.config.limits.maxBlockLength);
     const created = core.store.create(user, geometry);
     return c.json({

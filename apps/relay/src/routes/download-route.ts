@@ -23,11 +23,14 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 export function mountDownloadRoute(app: Hono, core: RelayCore): void {
   const handler = async (c: Context) => {
     const url = new URL(c.req.url);
-    core.authorizeDownload(c.req.header('authorization'), url);
+    // The id first: one the relay does not hold is 404 before any token check, so nginx's
+    // fallback serves the homeserver's own media (docs/matrix.md). Ids are 144-bit random: the
+    // 404/401 difference tells nothing a guess could use.
     const rec = await core.store.requireReadable(
       c.req.param('server') ?? '',
       c.req.param('id') ?? '',
     );
+    await core.authorizeDownload(c.req.header('authorization'), url);
     if (rec.state === 'pending') await waitForBytes(core, rec, url);
     if (rec.state === 'cancelled') throw cancelledError(rec);
     const complete = rec.state === 'complete';

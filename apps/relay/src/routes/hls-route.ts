@@ -17,9 +17,9 @@ const TARGET_SEGMENT_MS = 2000;
 
 export function mountHlsRoute(app: Hono, core: RelayCore): void {
   app.get(`${HLS_PATH}/:server/:id/playlist.m3u8`, async (c) => {
-    core.authorizeDownload(c.req.header('authorization'), new URL(c.req.url));
     const server = c.req.param('server');
     const rec = await core.store.requireReadable(server, c.req.param('id'));
+    await core.authorizeDownload(c.req.header('authorization'), new URL(c.req.url));
     if (rec.state === 'cancelled') throw cancelledError(rec);
     const complete = rec.state === 'complete';
     return c.body(buildPlaylist(rec, `${DOWNLOAD_PATH}/${server}/${rec.id}`), 200, {

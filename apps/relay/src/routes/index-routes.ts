@@ -12,8 +12,9 @@ import type { MediaRecord } from '../storage/media-record.ts';
 export function mountIndexRoutes(app: Hono, core: RelayCore): void {
   app.get(`${INDEX_PATH}/:server/:id`, async (c) => {
     const url = new URL(c.req.url);
-    core.authorizeDownload(c.req.header('authorization'), url);
+    // Looked up before the token check, like downloads (core/relay-core.ts authorizeDownload).
     const rec = await core.store.requireReadable(c.req.param('server'), c.req.param('id'));
+    await core.authorizeDownload(c.req.header('authorization'), url);
     const body: MediaIndex = indexOf(rec);
     const from = url.searchParams.get('from');
     if (from !== null) {
@@ -31,8 +32,8 @@ export function mountIndexRoutes(app: Hono, core: RelayCore): void {
     return c.json(body, 200, { 'cache-control': 'no-store' });
   });
 
-  app.delete(`${MEDIA_PATH}/:server/:id`, (c) => {
-    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+  app.delete(`${MEDIA_PATH}/:server/:id`, async (c) => {
+    const user = await core.authenticate(c.req.header('authorization'), new URL(c.req.url));
     // A damaged media can still be deleted by its owner (docs/operations.md "Damage and repair").
     const rec = core.store.require(c.req.param('server'), c.req.param('id'), {
       damaged: 'allow',

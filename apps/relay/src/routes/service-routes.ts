@@ -5,8 +5,8 @@ import type { RelayCore } from '../core/relay-core.ts';
 export function mountServiceRoutes(app: Hono, core: RelayCore): void {
   app.get('/health', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
   // /metrics tells how many listen to what: as private as downloads (auth.requireTokenForDownload).
-  app.get('/metrics', (c) => {
-    core.authorizeDownload(c.req.header('authorization'), new URL(c.req.url));
+  app.get('/metrics', async (c) => {
+    await core.authorizeDownload(c.req.header('authorization'), new URL(c.req.url));
     return c.body(
       core.metrics.render({
         liveStreams: core.store.liveCount,

@@ -27,8 +27,8 @@ const TUS_HEADERS = {
 export function mountTusRoutes(app: Hono, core: RelayCore): void {
   const path = `${TUS_PATH}/:server/:id`;
 
-  const owned = (c: Context): MediaRecord => {
-    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+  const owned = async (c: Context): Promise<MediaRecord> => {
+    const user = await core.authenticate(c.req.header('authorization'), new URL(c.req.url));
     const rec = core.store.require(c.req.param('server') ?? '', c.req.param('id') ?? '');
     if (rec.owner !== user)
       throw new RelayError('M_FORBIDDEN', 'only the creator of this media may upload to it');
@@ -59,17 +59,17 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
   };
 
   // Creation of a new media, as /create would, then the same as for an existing id.
-  app.post(TUS_PATH, (c) => {
-    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+  app.post(TUS_PATH, async (c) => {
+    const user = await core.authenticate(c.req.header('authorization'), new URL(c.req.url));
     const created = core.store.create(user, null);
     // create() keeps no record (an unused id costs nothing); this one is about to be used.
     return creation(c, core.store.require(core.config.serverName, created.id));
   });
-  app.post(path, (c) => creation(c, owned(c)));
+  app.post(path, async (c) => creation(c, await owned(c)));
 
   // Hono answers HEAD with the GET route minus the body, so the tus HEAD is registered as GET.
-  app.get(path, (c) => {
-    const rec = owned(c);
+  app.get(path, async (c) => {
+    const rec = await owned(c);
     const headers: Record<string, string> = {
       ...TUS_HEADERS,
       'Upload-Offset': String(rec.byteLength),
@@ -84,7 +84,7 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
   });
 
   app.patch(path, async (c) => {
-    const rec = owned(c);
+    const rec = await owned(c);
     const type = c.req.header('content-type') ?? '';
     if (type.split(';')[0]?.trim().toLowerCase() !== 'application/offset+octet-stream') {
       throw new RelayError(
@@ -145,8 +145,8 @@ export function mountTusRoutes(app: Hono, core: RelayCore): void {
     return c.body(null, 204, { ...TUS_HEADERS, 'Upload-Offset': String(rec.byteLength) });
   });
 
-  app.delete(path, (c) => {
-    deleteMedia(core, owned(c));
+  app.delete(path, async (c) => {
+    deleteMedia(core, await owned(c));
     return c.body(null, 204, TUS_HEADERS);
   });
 }

@@ -12,7 +12,7 @@ import { UploadSession } from '../core/upload-session.ts';
 
 export function mountUploadRoute(app: Hono, core: RelayCore): void {
   app.put(`${UPLOAD_PATH}/:server/:id`, async (c) => {
-    const user = core.authenticate(c.req.header('authorization'), new URL(c.req.url));
+    const user = await core.authenticate(c.req.header('authorization'), new URL(c.req.url));
     const rec = core.store.require(c.req.param('server'), c.req.param('id'));
     const offset = parseContentRangeStart(c.req.header('content-range'));
     const session = UploadSession.open(core.store, core.config, rec, user, offset);
