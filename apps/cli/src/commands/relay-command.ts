@@ -42,6 +42,9 @@ Options:
   --server-name NAME  the server name in mxc:// URIs (default localhost)
   --public-url URL    base URL clients use, if not http://host:port (behind a proxy)
   --web-root DIR      serve this directory at / (default: apps/web/dist once built)
+  --homeserver URL    homeserver mode: access tokens are the homeserver's (checked with
+                      whoami, cached briefly), downloads need one; set --server-name to the
+                      homeserver's server name (docs/matrix.md)
   --config FILE       JSON: dataDir, host, port, limits, auth, log … (docs/operations.md
                       "Configuration file"); validated, an error names the field
   --print-config      print the effective configuration (file + flags + defaults) as JSON
@@ -69,6 +72,7 @@ export const relayCommand: Command = {
       'server-name': { type: 'string' },
       'public-url': { type: 'string' },
       'web-root': { type: 'string' },
+      homeserver: { type: 'string' },
       config: { type: 'string' },
       demo: { type: 'boolean' },
       repair: { type: 'boolean' },
@@ -103,6 +107,10 @@ export const relayCommand: Command = {
         values['web-root'] ??
         fromFile.webRoot ??
         (existsSync(BUILT_WEB_APP) ? BUILT_WEB_APP : undefined),
+      auth:
+        values.homeserver !== undefined
+          ? { ...fromFile.auth, homeserver: httpUrl('--homeserver', values.homeserver) }
+          : fromFile.auth,
       logger: createLogger({ level, format, write: (line) => process.stderr.write(`${line}\n`) }),
     };
     if (values['print-config']) {
@@ -111,6 +119,9 @@ export const relayCommand: Command = {
       return 0;
     }
     if (values.repair) return repair(options);
+    // The demo uploads with a relay.db token, which homeserver mode does not accept.
+    if (values.demo && options.auth?.homeserver)
+      throw new CliError('--demo needs standalone mode: it cannot be used with a homeserver');
     let relay;
     try {
       relay = await startRelay(options);
@@ -203,4 +214,17 @@ async function runDemo(url: string, options: RelayOptions): Promise<DemoBroadcas
     () => undefined,
   );
   return demo;
+}
+
+/** A flag's http(s) URL, or a CliError naming the flag. */
+function httpUrl(flag: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError(`${flag} must be an http:// or https:// URL, got '${value}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(`${flag} must be an http:// or https:// URL, got '${value}'`);
+  return value;
 }
