@@ -6,6 +6,11 @@ describe('parseListenMessage', () => {
     expect(
       parseListenMessage('{"type":"status","state":"live","listeners":3,"block_count":40}'),
     ).toEqual({ type: 'status', state: 'live', listeners: 3, block_count: 40 });
+    expect(
+      parseListenMessage(
+        '{"type":"status","state":"live","listeners":3,"block_count":40,"interrupted":true}',
+      ),
+    ).toEqual({ type: 'status', state: 'live', listeners: 3, block_count: 40, interrupted: true });
     expect(parseListenMessage('{"type":"skipped","to_seq":17}')).toEqual({
       type: 'skipped',
       to_seq: 17,

@@ -8,8 +8,17 @@ import { matrixErrorOf } from './matrix-error.ts';
 import { MEDIA_STATES, type MediaState } from './media-index.ts';
 
 export type ListenMessage =
-  /** On join, on each state change, and every few seconds while live. */
-  | { type: 'status'; state: MediaState; listeners: number; block_count: number }
+  /**
+   * On join, on each state change, and every few seconds while live. `interrupted` (while
+   * live): the upload went silent (MediaIndex.interrupted); absent from relays that predate it.
+   */
+  | {
+      type: 'status';
+      state: MediaState;
+      listeners: number;
+      block_count: number;
+      interrupted?: boolean;
+    }
   /** The relay moved a listener that fell behind to the live edge: `to_seq` is its next block. */
   | { type: 'skipped'; to_seq: number }
   /** Sent before a normal close (1000); `reason` `expired` for a pending id that expired. */
@@ -34,6 +43,7 @@ export function parseListenMessage(text: string): ListenMessage | null {
             state: m.state as MediaState,
             listeners: m.listeners,
             block_count: m.block_count,
+            ...(typeof m.interrupted === 'boolean' ? { interrupted: m.interrupted } : {}),
           }
         : null;
     case 'skipped':

@@ -19,6 +19,7 @@ describe('mediaIndexProblem', () => {
   it('accepts the documented index, pending and with offsets', () => {
     expect(mediaIndexProblem(live)).toBeNull();
     expect(mediaIndexProblem({ ...live, from: 2, offsets: [123, 1154] })).toBeNull();
+    expect(mediaIndexProblem({ ...live, interrupted: true })).toBeNull();
     expect(
       mediaIndexProblem({
         ...live,
@@ -48,6 +49,7 @@ describe('mediaIndexProblem', () => {
       [{ ...live, sha256: 5 }, /index\.sha256/],
       [{ ...live, geometry: { frame_ms: 20 } }, /index\.geometry\.frames_per_block/],
       [{ ...live, offsets: [1, 'x'] }, /index\.offsets/],
+      [{ ...live, interrupted: 'yes' }, /index\.interrupted/],
     ];
     for (const [value, message] of cases) expect(mediaIndexProblem(value)).toMatch(message);
   });

@@ -29,6 +29,13 @@ export interface MediaIndex {
   listeners: number;
   /** Milliseconds since the epoch. */
   created_at: number;
+  /**
+   * While live: true when the upload has sent nothing for the relay's limits.interruptedAfterMs
+   * (the broadcaster's connection died or stalled), false again once blocks arrive. A flag next
+   * to `state: "live"` rather than a new state, so players that predate it still validate the
+   * index and keep treating the media as live (docs/protocol.md "Interrupted broadcasts").
+   */
+  interrupted?: boolean;
   /** With `?from=N&count=M`: N, and the start offsets of blocks N … N+M−1 that exist. */
   from?: number;
   offsets?: number[];
@@ -58,6 +65,8 @@ export function mediaIndexProblem(value: unknown): string | null {
     const p = geometryProblem(v.geometry, { complete: false });
     if (p) return `index.${p}`;
   }
+  if (v.interrupted !== undefined && typeof v.interrupted !== 'boolean')
+    return 'index.interrupted must be true or false';
   if (v.from !== undefined && !isCount(v.from)) return 'index.from must be a non-negative integer';
   if (v.offsets !== undefined && !isCounts(v.offsets))
     return 'index.offsets must be an array of offsets';
