@@ -17,7 +17,9 @@ import {
   listBroadcasts,
   openMatrixSession,
   setBroadcastState,
+  BROADCAST_COMPLETE_TYPE,
   resolveRoomId,
+  sendBroadcastEvent,
   startKeyReshare,
   watchBroadcasts,
   type Broadcast,
@@ -306,6 +308,28 @@ describe('broadcasts in an encrypted Matrix room', () => {
       { token: users.bob!.accessToken },
     );
     expect(raw.type).toBe('m.room.encrypted');
+    // A related event (completion, here) is encrypted too; only its reference stays in clear.
+    const completeId = await sendBroadcastEvent(alice, broadcast, BROADCAST_COMPLETE_TYPE, {
+      note: 'the end',
+    });
+    const rel = await matrixCall<{
+      chunk: { event_id: string; type: string; content: Record<string, unknown> }[];
+    }>(
+      stack.url,
+      'GET',
+      `/_matrix/client/v1/rooms/${encodeURIComponent(roomId)}/relations/${encodeURIComponent(broadcast.announcementEventId)}/m.reference`,
+      { token: users.bob!.accessToken },
+    );
+    const complete = rel.chunk.find((e) => e.event_id === completeId);
+    expect(complete?.type).toBe('m.room.encrypted');
+    expect(complete?.content['m.relates_to']).toEqual({
+      rel_type: 'm.reference',
+      event_id: broadcast.announcementEventId,
+    });
+    expect(JSON.stringify(complete)).not.toContain('the end');
+    // The re-announcements are among the relations, encrypted as well.
+    expect(rel.chunk.length).toBeGreaterThan(reshare!.count);
+    for (const e of rel.chunk) expect(e.type).toBe('m.room.encrypted');
     const dbFiles = ['homeserver.db', 'homeserver.db-wal']
       .map((f) => path.join(stack.dir, f))
       .filter((f) => existsSync(f));
