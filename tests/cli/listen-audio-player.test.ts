@@ -13,12 +13,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeBroadcast,
-  startTestRelay,
+  useTestRelay,
   startUpload,
   listenLinkOf,
   uploadFinished,
   wait,
-  type TestRelay,
 } from '../player/broadcast-fixture.ts';
 import { MXCAST_BIN, mxcast, type MxcastRun } from './mxcast-process.ts';
 
@@ -42,14 +41,13 @@ function binDir(players: string[], body?: string): string {
   return bin;
 }
 
-let relay: TestRelay;
+const relay = useTestRelay();
 let dir: string;
 let link: string;
 /** What `--out -` writes for the whole broadcast: the reference. */
 let reference: Buffer;
 
 beforeAll(async () => {
-  relay = await startTestRelay();
   dir = mkdtempSync(join(tmpdir(), 'mxcast-listen-player-'));
   const b = await encodeBroadcast('voice', 3);
   const up = await uploadFinished(relay, b);
@@ -63,7 +61,6 @@ beforeAll(async () => {
   expect(samples).toBeLessThanOrEqual(b.pcm.length);
 });
 afterAll(async () => {
-  await relay?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

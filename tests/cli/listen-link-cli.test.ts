@@ -8,30 +8,25 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LISTEN_LINK_CASES, tableSecrets } from '@mxcast/client/testing';
 import { encodeBase64, encodeBase64Url, generateEncryptedFile } from '@mxcast/format';
 import {
   encodeBroadcast,
-  startTestRelay,
+  useTestRelay,
   uploadFinished,
-  type TestRelay,
   type Upload,
 } from '../player/broadcast-fixture.ts';
 import { mxcast } from './mxcast-process.ts';
 
-let relay: TestRelay;
+const relay = useTestRelay();
 let up: Upload;
 // A key and IV whose encodings hold '-', '_', '+' and '/' (tableSecrets), broadcast for real.
 const { key, iv } = tableSecrets();
 beforeAll(async () => {
-  relay = await startTestRelay();
   const fresh = generateEncryptedFile();
   const file = { ...fresh, key: { ...fresh.key, k: encodeBase64Url(key) }, iv: encodeBase64(iv) };
   up = await uploadFinished(relay, await encodeBroadcast('voice', 1, { file }));
-});
-afterAll(async () => {
-  await relay?.close();
 });
 
 describe('mxcast listen: the listen-link table', () => {

@@ -13,29 +13,26 @@ import { generateEncryptedFile } from '@mxcast/format';
 import {
   alignment,
   encodeBroadcast,
-  startTestRelay,
+  useTestRelay,
   listenLinkOf,
   uploadFinished,
   type EncodedBroadcast,
-  type TestRelay,
   type Upload,
 } from './broadcast-fixture.ts';
 import { mxcast } from '../cli/mxcast-process.ts';
 
-let relay: TestRelay;
+const relay = useTestRelay();
 let dir: string;
 let b: EncodedBroadcast;
 let up: Upload;
 let link: string;
 beforeAll(async () => {
-  relay = await startTestRelay();
   dir = mkdtempSync(join(tmpdir(), 'mxcast-listen-'));
   b = await encodeBroadcast('voice', 4);
   up = await uploadFinished(relay, b);
   link = listenLinkOf(up);
 });
 afterAll(async () => {
-  await relay?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

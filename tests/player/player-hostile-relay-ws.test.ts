@@ -8,31 +8,28 @@
  * forged. Each case gives its error and no audio from the block that failed (or anything after
  * it) reaches the sink.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { EncryptedFile } from '@mxcast/format';
 import { MemorySink, Player, type PlayerError, type PlayerOutcome } from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
 import {
   encodeBroadcast,
-  startTestRelay,
+  useTestRelay,
   uploadFinished,
   type EncodedBroadcast,
-  type TestRelay,
   type Upload,
 } from './broadcast-fixture.ts';
 import { startTamperingWsProxy, type WsOut, type WsTamper } from './tampering-ws-proxy.ts';
 
 const K = 6; // the block the relay tampers with
 
-let relay: TestRelay;
+const relay = useTestRelay();
 let b: EncodedBroadcast;
 let up: Upload;
 beforeAll(async () => {
-  relay = await startTestRelay();
   b = await encodeBroadcast('voice', 3);
   up = await uploadFinished(relay, b);
 });
-afterAll(() => relay?.close());
 
 const blockAt = (seq: number) => b.blocks[seq] as Uint8Array;
 const lastSeq = () => b.blocks.length - 1;

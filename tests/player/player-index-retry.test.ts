@@ -4,31 +4,28 @@
  * is retried with a doubling delay and reported as a non-fatal error, and the player recovers
  * and plays; past the last attempt it is fatal; 404 / 403 are fatal at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MemorySink, Player, type PlayFrom, type PlayerError } from '@mxcast/player';
 import {
   encodeBroadcast,
-  startTestRelay,
+  useTestRelay,
   uploadFinished,
   type EncodedBroadcast,
-  type TestRelay,
   type Upload,
 } from './broadcast-fixture.ts';
 import { startFailingIndexProxy } from './failing-index-proxy.ts';
 
-let relay: TestRelay;
+const relay = useTestRelay();
 let b: EncodedBroadcast;
 let up: Upload;
 let varB: EncodedBroadcast;
 let varUp: Upload;
 beforeAll(async () => {
-  relay = await startTestRelay();
   b = await encodeBroadcast('voice', 3);
   up = await uploadFinished(relay, b);
   varB = await encodeBroadcast('voice', 6, { variableBlocks: true });
   varUp = await uploadFinished(relay, varB, { declareGeometry: false });
 });
-afterAll(() => relay?.close());
 
 async function listen(
   failWith: (n: number) => number | 'drop' | null,

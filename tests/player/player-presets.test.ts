@@ -15,20 +15,17 @@ import {
   alignment,
   encodeBroadcast,
   fileBytes,
-  startTestRelay,
+  useTestRelay,
   uploadFinished,
-  type TestRelay,
   playerOf,
 } from './broadcast-fixture.ts';
 
-let relay: TestRelay;
+const relay = useTestRelay();
 let dir: string;
 beforeAll(async () => {
-  relay = await startTestRelay();
   dir = mkdtempSync(join(tmpdir(), 'mxcast-presets-'));
 });
 afterAll(async () => {
-  await relay?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
