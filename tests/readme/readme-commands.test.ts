@@ -5,13 +5,13 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
+import { freePort } from '../capture/capture-harness.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -87,14 +87,6 @@ function userShellEnv(fakeBin: string): NodeJS.ProcessEnv {
     .filter((d) => !d.includes('node_modules'));
   env.PATH = [fakeBin, path.dirname(process.execPath), ...dirs].join(path.delimiter);
   return env;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 function sh(
