@@ -21,6 +21,7 @@ import { damagedError, MediaIntegrity } from './media-integrity.ts';
 import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
+import { LiveIdleWatch } from './live-idle-watch.ts';
 import { UserQuotas } from './user-quotas.ts';
 
 /**
@@ -55,6 +56,9 @@ export class MediaStore {
   private flushTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** Interrupted and idle-ended live media (core/live-idle-watch.ts). */
+  private readonly idleWatch: LiveIdleWatch;
   /** Upload connections open per user (the maxLiveUploadsPerUser limit). */
   readonly uploadsByUser = new Map<string, number>();
   /** The relay's listener totals: moved only by MediaRecord.join, with the media's own counts. */
@@ -73,6 +77,10 @@ export class MediaStore {
       this.dirty.unflushedBytes(owner),
     );
     this.integrity = new MediaIntegrity(config, db, metrics, (id) => this.filePath(id));
+    this.idleWatch = new LiveIdleWatch(config.limits, metrics, {
+      end: (rec) => this.complete(rec),
+      event: (rec, what) => this.mediaEvent(rec, what),
+    });
   }
 
   /**
@@ -97,6 +105,11 @@ export class MediaStore {
         if (rec.state === 'live' && rec.hub.size > 0) rec.hub.status(rec.statusMessage());
     }, this.config.statusIntervalMs);
     this.statusTimer.unref();
+    this.idleTimer = setInterval(
+      () => this.idleWatch.check(this.records.values(), Date.now()),
+      this.idleWatch.intervalMs,
+    );
+    this.idleTimer.unref();
   }
 
   get liveCount(): number {
@@ -232,6 +245,7 @@ export class MediaStore {
       this.metrics.blocksIn++;
       rec.hub.publish(shared);
     }
+    if (blocks.length > 0) this.idleWatch.blockStored(rec, Date.now());
   }
 
   /** Completes a live media: final hash, flushed to disk, listeners told. */
@@ -294,7 +308,8 @@ export class MediaStore {
   }
 
   async close(): Promise<void> {
-    for (const t of [this.flushTimer, this.sweepTimer, this.statusTimer]) if (t) clearInterval(t);
+    for (const t of [this.flushTimer, this.sweepTimer, this.statusTimer, this.idleTimer])
+      if (t) clearInterval(t);
     await this.flushAll();
     for (const rec of this.records.values()) await rec.file?.close();
     this.records.clear();

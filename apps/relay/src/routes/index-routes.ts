@@ -71,6 +71,8 @@ export function indexOf(rec: MediaRecord): MediaIndex {
     sha256: rec.sha256,
     listeners: rec.listeners,
     created_at: rec.createdAt,
+    // Only while live (docs/protocol.md "Interrupted broadcasts").
+    ...(rec.state === 'live' ? { interrupted: rec.interrupted } : {}),
   };
 }
 

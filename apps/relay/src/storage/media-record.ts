@@ -24,6 +24,10 @@ export interface StreamGeometry {
 export class MediaRecord {
   state: MediaState = 'pending';
   firstByteAt: number | null = null;
+  /** When the last block was stored by this process (core/live-idle-watch.ts); null before. */
+  lastBlockAt: number | null = null;
+  /** Live and its upload silent past limits.interruptedAfterMs (core/live-idle-watch.ts). */
+  interrupted = false;
   completedAt: number | null = null;
   /** Stored bytes: magic + whole valid blocks (never a partial block). */
   byteLength = 0;
@@ -99,8 +103,10 @@ export class MediaRecord {
   /** The listeners' `status` message (docs/protocol.md), built once for all of them. */
   statusMessage(): Buffer {
     const { state, listeners, blockCount } = this;
+    const status = { type: 'status', state, listeners, block_count: blockCount };
+    // `interrupted` only while live (docs/protocol.md "Interrupted broadcasts").
     return Buffer.from(
-      JSON.stringify({ type: 'status', state, listeners, block_count: blockCount }),
+      JSON.stringify(state === 'live' ? { ...status, interrupted: this.interrupted } : status),
     );
   }
 }
