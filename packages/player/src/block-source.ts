@@ -39,6 +39,8 @@ export interface BlockSourceEvents {
   onRequest?: () => void;
   /** The relay's view of the newest block (WS status, index), for the delay-behind-live readout. */
   onLiveEdge?: (blockCount: number) => void;
+  /** The relay's `interrupted` flag (WS status, index), when it sends one. */
+  onInterrupted?: (interrupted: boolean) => void;
   /**
    * The relay skipped a slow listener to the live edge (WS `skipped`): called in order with the
    * blocks (after those sent before it were yielded); may throw to end the stream.

@@ -52,6 +52,7 @@ export class HttpBlockSource implements BlockSource {
       this.#options.onRequest?.();
       const index = await fetchIndex(this.#options.location, this.#fetch, signal);
       this.#options.onLiveEdge?.(index.block_count);
+      if (index.interrupted !== undefined) this.#options.onInterrupted?.(index.interrupted);
       if (index.header_end === null || index.block_size === null || index.block_count < 3) {
         start = { kind: 'offset', offset: 0, seq: 0 };
       } else {

@@ -36,6 +36,11 @@ export interface PlayerStatus {
   requests: number;
   /** Seq of the last block that authenticated. */
   lastSeq: number | null;
+  /**
+   * The relay says the broadcaster's upload has gone silent (docs/protocol.md "Interrupted
+   * broadcasts"): show "interrupted", not a frozen live edge. False with relays that predate it.
+   */
+  interrupted: boolean;
 }
 
 export interface PlayerEvents {
@@ -48,6 +53,8 @@ export interface PlayerEvents {
   block: { seq: number; granule: bigint; eos: boolean };
   /** The framing was lost and found again (a start at an offset not known to be a boundary). */
   resync: { from: number; to: number };
+  /** The relay marked the broadcast interrupted (upload silent), or cleared it (blocks again). */
+  interrupted: { interrupted: boolean };
   status: PlayerStatus;
 }
 

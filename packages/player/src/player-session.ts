@@ -53,6 +53,7 @@ export class PlayerSession {
    */
   #liveEdgeFromRelay = false;
   readonly #stats = { resyncs: 0, reconnects: 0, requests: 0 };
+  #interrupted = false;
 
   constructor(options: PlayerOptions, emit: Emit, source: (s: PlayerSession) => BlockSource) {
     this.options = options;
@@ -135,7 +136,16 @@ export class PlayerSession {
       jitterTargetMs: output ? output.jitter.targetMs : 0,
       ...this.#stats,
       lastSeq: last?.seq ?? null,
+      interrupted: this.#interrupted,
     };
+  }
+
+  /** The relay's `interrupted` flag: an event and a status when it changes. */
+  sawInterrupted(interrupted: boolean): void {
+    if (interrupted === this.#interrupted) return;
+    this.#interrupted = interrupted;
+    this.emit('interrupted', { interrupted });
+    this.emit('status', this.status());
   }
 
   /**

@@ -51,6 +51,7 @@ export class Player extends PlayerEmitter {
     const events = {
       onRequest: () => s.countRequest(),
       onLiveEdge: (count: number) => s.sawLiveEdge(count),
+      onInterrupted: (interrupted: boolean) => s.sawInterrupted(interrupted),
       onSkipped: (toSeq: number) => {
         // The relay moved this (too slow) listener to the live edge: a jump it announced, and
         // only forward (a skip back would replay blocks: TAMPERED). The gap is not filled: the
@@ -93,6 +94,7 @@ export class Player extends PlayerEmitter {
     s.countRequest();
     const index = await fetchIndex(s.location, s.fetch);
     s.sawLiveEdge(index.block_count);
+    if (index.interrupted !== undefined) s.sawInterrupted(index.interrupted);
   }
 
   /** Starts playback; resolves when it is over (never rejects: errors come as the outcome and `error` events). */

@@ -82,10 +82,14 @@ export class WsBlockSource implements BlockSource {
       if (typeof data === 'string') {
         // @mxcast/protocol's one parser; a message it does not know is skipped (a newer relay).
         const msg = parseListenMessage(data);
-        if (msg?.type === 'status') this.#options.onLiveEdge?.(msg.block_count);
-        else if (msg?.type === 'skipped') put({ kind: 'skipped', toSeq: msg.to_seq });
-        else if (msg?.type === 'end') put({ kind: 'end', state: msg.state });
-        else if (msg?.type === 'error') {
+        if (msg?.type === 'status') {
+          this.#options.onLiveEdge?.(msg.block_count);
+          if (msg.interrupted !== undefined) this.#options.onInterrupted?.(msg.interrupted);
+        } else if (msg?.type === 'skipped') put({ kind: 'skipped', toSeq: msg.to_seq });
+        else if (msg?.type === 'end') {
+          this.#options.onInterrupted?.(false); // ended: no longer "interrupted"
+          put({ kind: 'end', state: msg.state });
+        } else if (msg?.type === 'error') {
           // No HTTP status here: the errcode alone names the failure (docs/errors.md).
           const code = playerCodeOf(relayFailureOf(-1, msg.errcode));
           put({

@@ -1,3 +1,4 @@
+import type { MediaIndex } from '@mxcast/client';
 import { describe, expect, it } from 'vitest';
 import type { ListenErrorCode } from './listen-engine.ts';
 import { stateView } from './listen-state-view.ts';
@@ -24,5 +25,28 @@ describe('listener state view', () => {
       pill: 'Error',
       message: 'sink exploded',
     });
+  });
+
+  it('shows an interrupted broadcast at the live edge as interrupted, not as a frozen live one', () => {
+    const index: MediaIndex = {
+      state: 'live',
+      byte_length: 4,
+      block_count: 40,
+      byte_order: 'be',
+      header_end: 300,
+      block_size: 1000,
+      first_offsets: [4, 100],
+      geometry: null,
+      sha256: null,
+      listeners: 1,
+      created_at: 1,
+    };
+    const at = (state: 'live' | 'buffering' | 'playing', interrupted: boolean) =>
+      stateView({ state, position: 3, delayBehindLive: 0 }, { ...index, interrupted }, false);
+    expect(at('buffering', true)).toMatchObject({ pill: 'Interrupted', tone: 'warn' });
+    expect(at('live', true).pill).toBe('Interrupted');
+    expect(at('live', false).pill).toBe('Live');
+    // Replaying earlier audio goes on: nothing is frozen there.
+    expect(at('playing', true).pill).toBe('Replaying');
   });
 });

@@ -53,6 +53,15 @@ export function stateView(
       : d < 0.05
         ? 'At the live edge'
         : `${d.toFixed(1)} s behind live`;
+  // The relay flags a live media whose upload went silent (docs/protocol.md "Interrupted
+  // broadcasts"): at the live edge that reads as a frozen stream, so say what it is.
+  if (index?.interrupted && (status.state === 'live' || status.state === 'buffering'))
+    return {
+      pill: 'Interrupted',
+      tone: 'warn',
+      message: 'The broadcaster’s connection dropped. Waiting for the broadcast to resume…',
+      delay: '',
+    };
   switch (status.state) {
     case 'error': {
       const [pill, text] = (status.errorCode && ERROR_TEXT[status.errorCode]) || ['Error', null];
