@@ -148,6 +148,10 @@ export const listenCommand: Command = {
       if (!quiet) process.stderr.write(`listen: ${text}\n`);
     };
     player.on('state', () => line(statusLine(player)));
+    // The relay flagged the broadcast (docs/protocol.md "Interrupted broadcasts"): said at once.
+    player.on('interrupted', ({ interrupted }) =>
+      line(interrupted ? 'interrupted: the broadcaster went silent' : 'resumed: blocks again'),
+    );
     player.on('reconnecting', (r) =>
       line(
         `reconnecting (attempt ${r.attempt}) from block ${r.fromSeq} at byte ${r.offset}: ${r.reason}`,
@@ -320,7 +324,9 @@ class ProcessSink implements PcmSink {
 function statusLine(player: Player): string {
   const s = player.status();
   const delay = s.delayBehindLive === null ? '-' : `${s.delayBehindLive.toFixed(2)}s`;
-  return `${s.state} position=${formatTime(s.position)} behind-live=${delay} resyncs=${s.resyncs} reconnects=${s.reconnects}`;
+  // "interrupted" replaces the state word while the relay says the upload is silent.
+  const state = s.interrupted ? 'interrupted' : s.state;
+  return `${state} position=${formatTime(s.position)} behind-live=${delay} resyncs=${s.resyncs} reconnects=${s.reconnects}`;
 }
 
 function formatTime(seconds: number): string {
