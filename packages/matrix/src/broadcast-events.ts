@@ -5,6 +5,7 @@
  * which Matrix never encrypts, holds no secret: a state, the announcement's event id, times.
  */
 import { parseEncryptedFile, type EncryptedFile } from '@mxcast/format';
+import type { CancelClaim, CheckpointClaim, CompletionClaim } from './sender-checkpoints.ts';
 import {
   GEOMETRY_KEY,
   geometryProblem,
@@ -18,10 +19,14 @@ export const BROADCAST_KEY = 'org.mxcast.broadcast';
 export const BROADCAST_STATE_TYPE = 'org.mxcast.broadcast.state';
 /** Encrypted, relates to the announcement: the same key again, for devices that came later. */
 export const BROADCAST_REANNOUNCE_TYPE = 'org.mxcast.broadcast.reannounce';
-/** Encrypted, relates to the announcement: a checkpoint of the stream (defined for later steps). */
+/** Encrypted, relates to the announcement: the sender's digest of an interval of blocks. */
 export const BROADCAST_CHECKPOINT_TYPE = 'org.mxcast.broadcast.checkpoint';
-/** Encrypted, relates to the announcement: the stream is complete (defined for later steps). */
+/** Encrypted, relates to the announcement: the stream is complete (final count, last digest). */
 export const BROADCAST_COMPLETE_TYPE = 'org.mxcast.broadcast.complete';
+/** Encrypted, relates to the announcement: the sender cancelled the broadcast. */
+export const BROADCAST_CANCEL_TYPE = 'org.mxcast.broadcast.cancel';
+/** The checkpoint construction (sender-checkpoints.ts), named so it can change later. */
+export const CHECKPOINT_ALGORITHM = 'org.mxcast.sha256-block-list';
 /** MSC3245 voice messages: other clients draw the announcement as a voice message. */
 export const MSC3245_VOICE_KEY = 'org.matrix.msc3245.voice';
 
@@ -135,4 +140,76 @@ export function parseBroadcastState(content: unknown): BroadcastStateContent | n
   };
   if (stopped !== undefined) out.stopped_ts = stopped as number;
   return out;
+}
+
+const B64_SHA256 = /^[A-Za-z0-9+/]{43}$/;
+
+/** Checkpoint content (before encryption; sendBroadcastEvent adds the m.reference). */
+export function checkpointContent(c: CheckpointClaim): Record<string, unknown> {
+  return {
+    algorithm: CHECKPOINT_ALGORITHM,
+    from_seq: c.fromSeq,
+    block_count: c.blockCount,
+    digest: c.digest,
+  };
+}
+
+/** Completion content: the final interval, plus the whole file's sha256 (MSC4101 `hashes`). */
+export function completionContent(c: CompletionClaim): Record<string, unknown> {
+  const out = checkpointContent(c);
+  if (c.fileSha256 !== undefined) out.hashes = { sha256: c.fileSha256 };
+  if (c.size !== undefined) out.size = c.size;
+  return out;
+}
+
+export function cancelContent(c: CancelClaim): Record<string, unknown> {
+  return { block_count: c.blockCount };
+}
+
+function claimProblem(content: Record<string, unknown>): string | null {
+  const { algorithm, from_seq: from, block_count: count, digest } = content;
+  if (algorithm !== CHECKPOINT_ALGORITHM) return 'algorithm';
+  if (!Number.isSafeInteger(from) || (from as number) < 0) return 'from_seq';
+  if (!Number.isSafeInteger(count) || (count as number) <= (from as number)) return 'block_count';
+  if (typeof digest !== 'string' || !B64_SHA256.test(digest)) return 'digest';
+  return null;
+}
+
+/** Parses a decrypted checkpoint; throws on a bad one (a sender's claim is never guessed at). */
+export function parseCheckpoint(content: unknown): CheckpointClaim {
+  if (!isObject(content)) throw new BroadcastEventError('checkpoint is not an object');
+  const problem = claimProblem(content);
+  if (problem) throw new BroadcastEventError(`checkpoint field ${problem} missing or invalid`);
+  return {
+    fromSeq: content.from_seq as number,
+    blockCount: content.block_count as number,
+    digest: content.digest as string,
+  };
+}
+
+export function parseCompletion(content: unknown): CompletionClaim {
+  const claim: CompletionClaim = parseCheckpoint(content);
+  const c = content as Record<string, unknown>;
+  if (c.hashes !== undefined) {
+    const sha = isObject(c.hashes) ? c.hashes.sha256 : undefined;
+    if (typeof sha !== 'string' || !B64_SHA256.test(sha)) {
+      throw new BroadcastEventError('completion field hashes.sha256 invalid');
+    }
+    claim.fileSha256 = sha;
+  }
+  if (c.size !== undefined) {
+    if (!Number.isSafeInteger(c.size) || (c.size as number) < 0) {
+      throw new BroadcastEventError('completion field size invalid');
+    }
+    claim.size = c.size as number;
+  }
+  return claim;
+}
+
+export function parseCancel(content: unknown): CancelClaim {
+  const count = isObject(content) ? content.block_count : undefined;
+  if (!Number.isSafeInteger(count) || (count as number) < 0) {
+    throw new BroadcastEventError('cancel field block_count missing or invalid');
+  }
+  return { blockCount: count as number };
 }

@@ -16,6 +16,8 @@ export {
   BROADCAST_REANNOUNCE_TYPE,
   BROADCAST_CHECKPOINT_TYPE,
   BROADCAST_COMPLETE_TYPE,
+  BROADCAST_CANCEL_TYPE,
+  CHECKPOINT_ALGORITHM,
   BROADCAST_STATES,
   MSC3245_VOICE_KEY,
   BroadcastEventError,
@@ -23,6 +25,12 @@ export {
   reannouncementContent,
   parseAnnouncement,
   parseBroadcastState,
+  checkpointContent,
+  completionContent,
+  cancelContent,
+  parseCheckpoint,
+  parseCompletion,
+  parseCancel,
   type BroadcastAnnouncement,
   type BroadcastState,
   type BroadcastStateContent,
@@ -44,3 +52,12 @@ export {
   type BroadcastListing,
 } from './broadcast-listing.ts';
 export { watchBroadcasts, type BroadcastWatch } from './broadcast-watch.ts';
+export {
+  CheckpointRecorder,
+  CheckpointVerifier,
+  CheckpointMismatch,
+  type CheckpointClaim,
+  type CompletionClaim,
+  type CancelClaim,
+  type StreamOutcome,
+} from './sender-checkpoints.ts';
