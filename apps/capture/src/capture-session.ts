@@ -51,6 +51,26 @@ export interface CaptureSessionOptions {
   onStatus?: (stats: CaptureStats) => void;
   onNotice?: (text: string) => void;
   onAck?: (ack: AckEvent) => void;
+  /**
+   * The stream exists (mxc, key, geometry) and nothing is uploaded yet: the Matrix wiring
+   * announces it in the room here (docs/matrix.md). A rejection ends the run before any audio.
+   */
+  onCreated?: (info: CreatedStream) => Promise<void>;
+  /**
+   * Every piece handed to the upload, in order: the file magic (seq -1), then each framed block.
+   * The sender's checkpoints hash these (docs/matrix.md "Checkpoints and completion").
+   */
+  onWrite?: (seq: number, bytes: Uint8Array) => void;
+}
+
+export interface CreatedStream {
+  mxc: string;
+  /** The v3 EncryptedFile (with the key), `url` = mxc. */
+  file: EncryptedFile;
+  geometry: StreamGeometry;
+  title: string;
+  /** 0, or the seq a resumed run continues at. */
+  firstSeq: number;
 }
 
 export interface CaptureResult {
@@ -166,6 +186,7 @@ export class CaptureSession {
       ...(resumeSeq !== undefined ? { resumeSeq } : {}),
     });
     const firstSeq = pipeline.nextSeq;
+    await o.onCreated?.({ mxc, file, geometry, title, firstSeq });
 
     // ---- resume state, kept about once a second and at the end ----
     let ackedSeq = firstSeq - 1;
@@ -247,13 +268,17 @@ export class CaptureSession {
     });
 
     const sendAll = async (blocks: PipelineBlock[]) => {
-      for (const b of blocks) await upload.send(b.seq, b.bytes);
+      for (const b of blocks) {
+        await upload.send(b.seq, b.bytes);
+        o.onWrite?.(b.seq, b.bytes);
+      }
     };
 
     try {
       if (resumeSeq === undefined) {
         const head = await pipeline.start();
         await upload.send(-1, head.magic);
+        o.onWrite?.(-1, head.magic);
         await sendAll(head.blocks);
       }
       const limit = o.duration !== undefined ? Math.round(o.duration * 48000) : Infinity;
@@ -281,6 +306,9 @@ export class CaptureSession {
       }
     } catch (err) {
       source.close();
+      // Blocks stored before a refusal (a full relay) stay stored: the link to them is still
+      // worth giving, though the acknowledgement socket may not have reported them yet.
+      if (!linkShown && !this.cancelled) await upload.settleAcks();
       if (this.cancelled) {
         throw new CaptureError('CANCELLED', 'cancelled: the broadcast ended without finishing');
       }

@@ -186,6 +186,24 @@ export class UploadSession {
     this.wake();
   }
 
+  /**
+   * Asks the relay what it stored (tus HEAD) and acknowledges up to there. After a refusal (a
+   * full relay, say) the acknowledgement socket may not have reported blocks the relay kept
+   * before it refused: they count, so the listen link still goes out. A failed HEAD changes
+   * nothing.
+   */
+  async settleAcks(): Promise<void> {
+    try {
+      // Bounded: a relay that stopped answering must not hold up the capture's exit.
+      const { offset } = await this.client.tusOffset(this.mxc, {
+        signal: AbortSignal.timeout(2000),
+      });
+      this.ackTo(offset);
+    } catch {
+      // the relay is gone too: what the socket reported is all that is known
+    }
+  }
+
   private ackSeq(seq: number): void {
     const e = this.entries.find((x) => x.seq === seq);
     if (e) this.ackTo(e.end);
