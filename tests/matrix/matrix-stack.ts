@@ -27,6 +27,13 @@ export interface MatrixStackOptions {
   serverName?: string;
   /** Keep the stack's directory (configs, logs, databases) after stop. */
   keep?: boolean;
+  /**
+   * Start the relay in homeserver mode (`--homeserver`): Synapse's own URL, or the URL `via`
+   * returns for it (e.g. a counting proxy in front of Synapse).
+   */
+  relayHomeserver?: true | { via: (synapseUrl: string) => string };
+  /** More `mxcast relay` arguments (e.g. `--config FILE`). */
+  relayArgs?: string[];
 }
 
 export interface MatrixStack {
@@ -94,6 +101,9 @@ export async function startMatrixStack(options: MatrixStackOptions = {}): Promis
     const synapse = spawnSynapse(chroot, config, dir);
     procs.push(synapse);
     const relayDataDir = path.join(dir, 'relay');
+    const hs = options.relayHomeserver;
+    const direct = `http://127.0.0.1:${synapsePort}`;
+    const homeserverArgs = !hs ? [] : ['--homeserver', hs === true ? direct : hs.via(direct)];
     const relay = spawnLogged(
       'relay',
       process.execPath,
@@ -102,6 +112,8 @@ export async function startMatrixStack(options: MatrixStackOptions = {}): Promis
         'relay',
         ...['--port', String(relayPort), '--host', '127.0.0.1'],
         ...['--data', relayDataDir, '--server-name', serverName],
+        ...homeserverArgs,
+        ...(options.relayArgs ?? []),
       ],
       dir,
     );
