@@ -46,5 +46,6 @@ export { openCaptureSource, type SourceOptions } from './input-spec.ts';
 export {
   CaptureSession,
   type CaptureSessionOptions,
+  type CreatedStream,
   type CaptureResult,
 } from './capture-session.ts';

@@ -61,3 +61,9 @@ export {
   type CancelClaim,
   type StreamOutcome,
 } from './sender-checkpoints.ts';
+export {
+  LiveBroadcastReporter,
+  fetchSenderClaims,
+  type ReporterOptions,
+  type SenderClaims,
+} from './broadcast-claims.ts';

@@ -124,6 +124,18 @@ describe('sender checkpoints', () => {
     expect(silent.outcome('unknown')).toBe('interrupted');
   });
 
+  it('a completion that repeats the last checkpoint counts once', () => {
+    const { blocks, checkpoints, completion } = broadcast(20, 10);
+    const v = new CheckpointVerifier();
+    blocks.forEach((b, seq) => v.onBlock(seq, b));
+    checkpoints.forEach((c) => v.addCheckpoint(c));
+    // The sender cut its last checkpoint at the very end: the completion carries it again.
+    v.addCheckpoint(completion);
+    v.setCompletion({ ...completion });
+    expect([v.verified, v.unverifiable]).toEqual([2, 0]);
+    expect(v.outcome('complete')).toBe('finished');
+  });
+
   it('per-block hashes are bounded: the oldest interval becomes unverifiable', () => {
     const { blocks, checkpoints, completion } = broadcast(30, 10);
     const v = new CheckpointVerifier({ maxPending: 12 });

@@ -114,6 +114,8 @@ const DEFAULT_MAX_PENDING = 100_000;
 export class CheckpointVerifier {
   readonly #hashes = new Map<number, Buffer>();
   readonly #claims: CheckpointClaim[] = [];
+  /** Claims already taken, by interval and digest: a completion may repeat the last checkpoint. */
+  readonly #seen = new Set<string>();
   readonly #maxPending: number;
   #completion: CompletionClaim | undefined;
   #cancel: CancelClaim | undefined;
@@ -144,13 +146,20 @@ export class CheckpointVerifier {
   }
 
   addCheckpoint(claim: CheckpointClaim): void {
-    this.#claims.push(claim);
+    this.#take(claim);
     this.#settle();
+  }
+
+  #take(claim: CheckpointClaim): void {
+    const key = `${claim.fromSeq}:${claim.blockCount}:${claim.digest}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.#claims.push(claim);
   }
 
   setCompletion(claim: CompletionClaim): void {
     this.#completion = claim;
-    this.#claims.push(claim);
+    this.#take(claim);
     if (this.#lastSeq !== undefined && this.#lastSeq >= claim.blockCount) {
       throw new CheckpointMismatch(
         `the relay served block ${this.#lastSeq}; the sender's last is ${claim.blockCount - 1}`,

@@ -1,0 +1,199 @@
+/**
+ * The two ends of "what the sender vouches for" over Matrix (docs/matrix.md "Checkpoints and
+ * completion"). The broadcaster's LiveBroadcastReporter hashes what the capture writes and sends
+ * an encrypted checkpoint every N seconds, then a completion (or a cancel); fetchSenderClaims
+ * reads them back on a listener's device, from the announcement's m.reference relations, keeping
+ * only those the broadcaster sent (anyone in the room can relate an event to the announcement).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Direction, type MatrixEvent } from 'matrix-js-sdk';
+import { BLOCK_HEADER_SIZE } from '@mxcast/format';
+import {
+  BROADCAST_CANCEL_TYPE,
+  BROADCAST_CHECKPOINT_TYPE,
+  BROADCAST_COMPLETE_TYPE,
+  cancelContent,
+  checkpointContent,
+  completionContent,
+  parseCancel,
+  parseCheckpoint,
+  parseCompletion,
+} from './broadcast-events.ts';
+import {
+  announceBroadcast,
+  sendBroadcastEvent,
+  setBroadcastState,
+  startKeyReshare,
+  type AnnounceOptions,
+  type Broadcast,
+  type KeyReshare,
+} from './broadcast-sender.ts';
+import type { MatrixSession } from './matrix-session.ts';
+import {
+  CheckpointRecorder,
+  type CancelClaim,
+  type CheckpointClaim,
+  type CompletionClaim,
+} from './sender-checkpoints.ts';
+
+export interface ReporterOptions extends AnnounceOptions {
+  /** Seconds between checkpoints (`--checkpoint-every`, default 30). */
+  checkpointEverySeconds?: number;
+  /** A checkpoint or a state change that failed (the capture goes on; the status line says). */
+  onError?: (err: unknown) => void;
+}
+
+export class LiveBroadcastReporter {
+  readonly broadcast: Broadcast;
+  readonly #session: MatrixSession;
+  readonly #recorder = new CheckpointRecorder();
+  readonly #reshare: KeyReshare;
+  readonly #timer: NodeJS.Timeout;
+  readonly #onError: (err: unknown) => void;
+  /** sha256 of the file from its magic on; null for a run that did not write the magic (resumed). */
+  #fileHash: Hash | null = null;
+  #size = 0;
+  #last: CheckpointClaim | null = null;
+  /** Event sends, one after another: the room sees the claims in block order. */
+  #queue: Promise<unknown> = Promise.resolve();
+  checkpoints = 0;
+
+  private constructor(session: MatrixSession, b: Broadcast, opts: ReporterOptions) {
+    this.#session = session;
+    this.broadcast = b;
+    this.#onError = opts.onError ?? (() => {});
+    this.#reshare = startKeyReshare(session, b, { onError: this.#onError });
+    const every = (opts.checkpointEverySeconds ?? 30) * 1000;
+    this.#timer = setInterval(() => this.#enqueue(() => this.#checkpoint()), every);
+    this.#timer.unref();
+  }
+
+  /** Announces the broadcast (encrypted announcement, state `started`) and starts reporting. */
+  static async start(
+    session: MatrixSession,
+    opts: ReporterOptions,
+  ): Promise<LiveBroadcastReporter> {
+    const b = await announceBroadcast(session, opts);
+    return new LiveBroadcastReporter(session, b, opts);
+  }
+
+  /** What the capture wrote (seq -1: the file magic), in order. */
+  onWrite(seq: number, bytes: Uint8Array): void {
+    if (seq === -1) {
+      this.#fileHash = createHash('sha256');
+    } else {
+      this.#recorder.add(seq, bytes.subarray(BLOCK_HEADER_SIZE));
+    }
+    this.#fileHash?.update(bytes);
+    this.#size += bytes.length;
+  }
+
+  #enqueue(step: () => Promise<unknown>): Promise<unknown> {
+    this.#queue = this.#queue.then(step).catch(this.#onError);
+    return this.#queue;
+  }
+
+  async #checkpoint(): Promise<void> {
+    const claim = this.#recorder.cut();
+    if (!claim) return;
+    this.#last = claim;
+    await sendBroadcastEvent(this.#session, this.broadcast, BROADCAST_CHECKPOINT_TYPE, {
+      ...checkpointContent(claim),
+    });
+    this.checkpoints++;
+  }
+
+  /** Network loss and back: the room's state says paused / resumed (when it can be reached). */
+  pause(): Promise<unknown> {
+    return this.#enqueue(() => setBroadcastState(this.#session, this.broadcast, 'paused'));
+  }
+
+  resume(): Promise<unknown> {
+    return this.#enqueue(() => setBroadcastState(this.#session, this.broadcast, 'resumed'));
+  }
+
+  /** The capture finished: the completion (last interval, whole file's sha256), then `stopped`. */
+  async complete(): Promise<CompletionClaim> {
+    this.#end();
+    let claim: CompletionClaim | null = null;
+    await this.#enqueue(async () => {
+      // Nothing since the last checkpoint: the completion repeats it (a listener counts it once).
+      const last = this.#recorder.cut() ?? this.#last;
+      if (!last) throw new Error('no block was written: nothing to complete');
+      claim = { ...last, size: this.#size };
+      if (this.#fileHash) claim.fileSha256 = this.#fileHash.digest('base64').replace(/=+$/, '');
+      await sendBroadcastEvent(this.#session, this.broadcast, BROADCAST_COMPLETE_TYPE, {
+        ...completionContent(claim),
+      });
+      await setBroadcastState(this.#session, this.broadcast, 'stopped');
+    });
+    if (!claim) throw new Error('the completion event could not be sent');
+    return claim;
+  }
+
+  /** The broadcaster cancelled: its own event (not a completion), then `stopped`. */
+  async cancel(blockCount: number): Promise<void> {
+    this.#end();
+    await this.#enqueue(async () => {
+      await sendBroadcastEvent(this.#session, this.broadcast, BROADCAST_CANCEL_TYPE, {
+        ...cancelContent({ blockCount }),
+      });
+      await setBroadcastState(this.#session, this.broadcast, 'stopped');
+    });
+  }
+
+  #end(): void {
+    clearInterval(this.#timer);
+    this.#reshare.stop();
+  }
+}
+
+/** The sender's claims on one broadcast, as far as the room holds them now. */
+export interface SenderClaims {
+  checkpoints: CheckpointClaim[];
+  completion: CompletionClaim | null;
+  cancel: CancelClaim | null;
+}
+
+async function decrypted(session: MatrixSession, raw: object): Promise<MatrixEvent | null> {
+  const ev = session.client.getEventMapper()(raw as never);
+  await session.client.decryptEventIfNeeded(ev);
+  return ev.isDecryptionFailure() ? null : ev;
+}
+
+/**
+ * Reads the checkpoint, completion and cancel events related to the announcement, sent by
+ * `sender` (the broadcaster). A malformed claim from the sender throws: it is not guessed at.
+ */
+export async function fetchSenderClaims(
+  session: MatrixSession,
+  roomId: string,
+  announcementEventId: string,
+  sender: string,
+): Promise<SenderClaims> {
+  const out: SenderClaims = { checkpoints: [], completion: null, cancel: null };
+  let from: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const res = await session.client.fetchRelations(
+      roomId,
+      announcementEventId,
+      'm.reference',
+      null,
+      { dir: Direction.Forward, limit: 100, ...(from ? { from } : {}) },
+    );
+    for (const r of res.chunk) {
+      if (r.sender !== sender) continue;
+      const ev = await decrypted(session, r);
+      if (!ev) continue;
+      const type = ev.getType();
+      if (type === BROADCAST_CHECKPOINT_TYPE)
+        out.checkpoints.push(parseCheckpoint(ev.getContent()));
+      else if (type === BROADCAST_COMPLETE_TYPE) out.completion = parseCompletion(ev.getContent());
+      else if (type === BROADCAST_CANCEL_TYPE) out.cancel = parseCancel(ev.getContent());
+    }
+    if (!res.next_batch) break;
+    from = res.next_batch;
+  }
+  out.checkpoints.sort((a, b) => a.fromSeq - b.fromSeq);
+  return out;
+}
