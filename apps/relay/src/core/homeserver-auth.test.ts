@@ -75,7 +75,12 @@ describe('homeserver mode', () => {
     get auth() {
       return { homeserver: hsUrl };
     },
-    limits: { whoamiCacheTtlMs: 60_000, whoamiCacheMaxEntries: 3, homeserverTimeoutMs: 500 },
+    limits: {
+      whoamiCacheTtlMs: 60_000,
+      whoamiCacheMaxEntries: 3,
+      homeserverTimeoutMs: 500,
+      maxWhoamiInFlight: 2,
+    },
   });
 
   it('creates and uploads with a homeserver token; the media is owned by its Matrix user', async () => {
@@ -159,6 +164,27 @@ describe('homeserver mode', () => {
       headers: { Authorization: 'Bearer good-error500' },
     });
     expect(res.status).toBe(200);
+  });
+
+  it('refuses token checks past maxWhoamiInFlight with 503 HOMESERVER_BUSY, at once', async () => {
+    hs.mode = 'hang';
+    const create = (name: string) =>
+      fetch(`${t.url}/_matrix/media/v1/create`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer good-${name}` },
+      });
+    // Two hang at the homeserver (the limit), the third is refused without waiting for them.
+    const hanging = [create('f1'), create('f2')];
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const third = await create('f3');
+    expect(third.status).toBe(503);
+    expect(await third.json()).toMatchObject({
+      errcode: 'M_LIMIT_EXCEEDED',
+      'org.matrix.msc4016.reason': 'HOMESERVER_BUSY',
+    });
+    expect(Date.now() - t0).toBeLessThan(300);
+    for (const res of await Promise.all(hanging)) expect(res.status).toBe(502);
   });
 
   it('keeps at most whoamiCacheMaxEntries tokens', async () => {

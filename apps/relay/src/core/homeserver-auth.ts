@@ -10,7 +10,9 @@
  * A homeserver that is down, slow past limits.homeserverTimeoutMs, or answers garbage gives 502
  * with a reason: never an open door, and never M_UNKNOWN_TOKEN (the client's token may be fine:
  * logging it out would be wrong). Only a success is cached: a logout on the homeserver takes
- * effect within the TTL.
+ * effect within the TTL. Whoami requests under way at once are bounded
+ * (limits.maxWhoamiInFlight): a flood of made-up tokens, each a cache miss, is refused with 503
+ * instead of being passed on to the homeserver or held in memory.
  */
 import { RelayError } from './relay-error.ts';
 import type { RelayLimits } from './relay-config.ts';
@@ -35,7 +37,7 @@ export class HomeserverAuth {
     homeserver: string,
     private readonly limits: Pick<
       RelayLimits,
-      'whoamiCacheTtlMs' | 'whoamiCacheMaxEntries' | 'homeserverTimeoutMs'
+      'whoamiCacheTtlMs' | 'whoamiCacheMaxEntries' | 'homeserverTimeoutMs' | 'maxWhoamiInFlight'
     >,
     private readonly metrics: RelayMetrics,
   ) {
@@ -61,6 +63,14 @@ export class HomeserverAuth {
     if (pending) {
       this.metrics.whoami.cached++;
       return pending;
+    }
+    if (this.inFlight.size >= this.limits.maxWhoamiInFlight) {
+      this.metrics.whoami.failed++;
+      throw new RelayError(
+        'M_LIMIT_EXCEEDED',
+        `${this.inFlight.size} token checks already under way at the homeserver: try again`,
+        { status: 503, fields: { 'org.matrix.msc4016.reason': 'HOMESERVER_BUSY' } },
+      );
     }
     const check = this.whoami(token).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, check);

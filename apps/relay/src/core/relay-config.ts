@@ -84,6 +84,8 @@ export interface RelayLimits {
   whoamiCacheMaxEntries: number;
   /** Homeserver mode: a whoami must be answered within this, ms (502 HOMESERVER_UNAVAILABLE). */
   homeserverTimeoutMs: number;
+  /** Homeserver mode: whoami requests under way at once; more are refused (503 HOMESERVER_BUSY). */
+  maxWhoamiInFlight: number;
   /** A live media whose upload sent no block for this long is marked interrupted, ms. */
   interruptedAfterMs: number;
   /** A live media whose upload sent no block for this long is ended (completed as stored), ms. */
@@ -174,6 +176,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   whoamiCacheTtlMs: 60_000,
   whoamiCacheMaxEntries: 10_000,
   homeserverTimeoutMs: 5_000,
+  maxWhoamiInFlight: 64,
   interruptedAfterMs: 10_000,
   maxIdleLiveMs: 10 * 60_000,
 };
