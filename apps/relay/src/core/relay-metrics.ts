@@ -56,97 +56,95 @@ export class RelayMetrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
     };
-    metric('mxcast_live_streams', 'gauge', 'Media in state live.', [['', g.liveStreams]]);
-    metric('mxcast_uploads_active', 'gauge', 'Upload connections open.', [['', g.activeUploads]]);
+    // Most series are one unlabelled sample; the rest split one count by one label.
+    const single = (name: string, type: string, help: string, v: number) =>
+      metric(name, type, help, [['', v]]);
+    const byLabel = (
+      name: string,
+      help: string,
+      label: string,
+      counts: Iterable<[string, number]>,
+    ) =>
+      metric(
+        name,
+        'counter',
+        help,
+        [...counts].map(([k, n]) => [`{${label}="${k}"}`, n]),
+      );
+    single('mxcast_live_streams', 'gauge', 'Media in state live.', g.liveStreams);
+    single('mxcast_uploads_active', 'gauge', 'Upload connections open.', g.activeUploads);
     metric('mxcast_listeners', 'gauge', 'Listeners connected.', [
       ['{transport="ws"}', g.wsListeners],
       ['{transport="http"}', g.httpListeners],
     ]);
-    metric(
-      'mxcast_listener_queued_bytes',
-      'gauge',
-      "Bytes queued in WebSocket listeners' sockets.",
-      [['', g.queuedBytes]],
-    );
-    metric('mxcast_bytes_in_total', 'counter', 'Media bytes stored from uploads.', [
-      ['', this.bytesIn],
-    ]);
-    metric('mxcast_bytes_out_total', 'counter', 'Media bytes queued to listeners.', [
-      ['', this.bytesOut],
-    ]);
-    metric('mxcast_blocks_in_total', 'counter', 'Blocks stored from uploads.', [
-      ['', this.blocksIn],
-    ]);
-    metric('mxcast_media_created_total', 'counter', 'Media ids created.', [
-      ['', this.mediaCreated],
-    ]);
-    metric('mxcast_media_completed_total', 'counter', 'Media completed.', [
-      ['', this.mediaCompleted],
-    ]);
-    metric('mxcast_media_damaged_total', 'counter', 'Media found damaged on disk.', [
-      ['', this.mediaDamaged],
-    ]);
-    metric(
+    const queuedHelp = "Bytes queued in WebSocket listeners' sockets.";
+    single('mxcast_listener_queued_bytes', 'gauge', queuedHelp, g.queuedBytes);
+    const counters: [string, string, number][] = [
+      ['mxcast_bytes_in_total', 'Media bytes stored from uploads.', this.bytesIn],
+      ['mxcast_bytes_out_total', 'Media bytes queued to listeners.', this.bytesOut],
+      ['mxcast_blocks_in_total', 'Blocks stored from uploads.', this.blocksIn],
+      ['mxcast_media_created_total', 'Media ids created.', this.mediaCreated],
+      ['mxcast_media_completed_total', 'Media completed.', this.mediaCompleted],
+      ['mxcast_media_damaged_total', 'Media found damaged on disk.', this.mediaDamaged],
+    ];
+    for (const [name, help, v] of counters) single(name, 'counter', help, v);
+    byLabel(
       'mxcast_slow_listeners_total',
-      'counter',
       'Listeners past a bound: live backlog (moved, dropped), history without progress (stalled).',
+      'action',
       [
-        ['{action="moved"}', this.listenersMoved],
-        ['{action="dropped"}', this.listenersDropped],
-        ['{action="stalled"}', this.listenersStalled],
+        ['moved', this.listenersMoved],
+        ['dropped', this.listenersDropped],
+        ['stalled', this.listenersStalled],
       ],
     );
     const history = this.historyBudget();
-    metric(
+    single(
       'mxcast_history_budget_bytes',
       'gauge',
       'Bytes read for history readers and not yet taken by their sockets (limits.historyBudgetBytes).',
-      [['', history.inUse]],
+      history.inUse,
     );
-    metric('mxcast_history_waiting', 'gauge', 'History readers waiting for the history budget.', [
-      ['', history.waiting],
-    ]);
-    metric('mxcast_media_in_memory', 'gauge', 'Media records held in memory.', [
-      ['', this.mediaInMemory()],
-    ]);
-    metric(
+    const waitingHelp = 'History readers waiting for the history budget.';
+    single('mxcast_history_waiting', 'gauge', waitingHelp, history.waiting);
+    const inMemoryHelp = 'Media records held in memory.';
+    single('mxcast_media_in_memory', 'gauge', inMemoryHelp, this.mediaInMemory());
+    byLabel(
       'mxcast_quota_refusals_total',
-      'counter',
       'Requests refused by a per-user quota, by limit.',
-      [...this.quotaRefusals].sort().map(([limit, n]) => [`{limit="${limit}"}`, n]),
+      'limit',
+      [...this.quotaRefusals].sort(),
     );
-    metric('mxcast_connections_open', 'gauge', 'Client connections open.', [
-      ['', this.connectionsOpen],
-    ]);
-    metric(
+    single('mxcast_connections_open', 'gauge', 'Client connections open.', this.connectionsOpen);
+    byLabel(
       'mxcast_connections_refused_total',
-      'counter',
       'Connections refused at accept, by the limit hit.',
-      Object.entries(this.connectionsRefused).map(([limit, n]) => [`{limit="${limit}"}`, n]),
+      'limit',
+      Object.entries(this.connectionsRefused),
     );
-    metric(
+    byLabel(
       'mxcast_listener_messages_refused_total',
-      'counter',
       'WebSocket listeners closed for a message too large (size) or too many messages (rate).',
-      Object.entries(this.listenerInboundRefused).map(([reason, n]) => [`{reason="${reason}"}`, n]),
+      'reason',
+      Object.entries(this.listenerInboundRefused),
     );
-    metric(
+    byLabel(
       'mxcast_whoami_total',
-      'counter',
       'Homeserver mode token checks: whoami sent, answered from the cache, failed upstream (502).',
-      Object.entries(this.whoami).map(([result, n]) => [`{result="${result}"}`, n]),
+      'result',
+      Object.entries(this.whoami),
     );
-    metric(
+    byLabel(
       'mxcast_live_idle_total',
-      'counter',
       'Live media whose upload went silent: marked interrupted, ended after the max idle time.',
-      Object.entries(this.liveIdle).map(([action, n]) => [`{action="${action}"}`, n]),
+      'action',
+      Object.entries(this.liveIdle),
     );
-    metric(
+    byLabel(
       'mxcast_errors_total',
-      'counter',
       'Errors answered, by Matrix errcode.',
-      [...this.errors].sort().map(([code, n]) => [`{errcode="${code}"}`, n]),
+      'errcode',
+      [...this.errors].sort(),
     );
     return lines.join('\n') + '\n';
   }
