@@ -19,6 +19,9 @@ export {
   type DeclaredStreamGeometry,
   type MediaIndex,
   type ListenMessage,
+  parseUploadMessage,
+  FINISH_MESSAGE,
+  type UploadServerMessage,
 } from '@mxcast/protocol';
 /** @deprecated The one EncryptedFile type is @mxcast/format's `EncryptedFile`; this is an alias. */
 export type { EncryptedFile as EncryptedFileV3 } from '@mxcast/format';

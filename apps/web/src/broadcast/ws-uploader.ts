@@ -14,7 +14,12 @@
  * is already stored and reconnects with `offset=N`, resending the rest: a short network drop
  * costs nothing but a little delay.
  */
-import type { MediaClient } from '@mxcast/client';
+import {
+  FINISH_MESSAGE,
+  parseUploadMessage,
+  type MediaClient,
+  type UploadServerMessage,
+} from '@mxcast/client';
 import { UNSTABLE_PREFIX, mxcPath } from '@mxcast/client';
 
 export type UploaderState =
@@ -35,11 +40,6 @@ interface Pending {
   start: number;
   bytes: Uint8Array;
 }
-
-type ServerMessage =
-  | { type: 'ack'; offset: number; blocks: number }
-  | { type: 'complete'; sha256: string }
-  | { type: 'error'; errcode: string; error: string };
 
 export class WsUploader {
   readonly #options: WsUploaderOptions;
@@ -124,7 +124,9 @@ export class WsUploader {
     };
     socket.onmessage = (event: MessageEvent) => {
       if (typeof event.data !== 'string') return;
-      this.#onMessage(JSON.parse(event.data) as ServerMessage);
+      // One parser for the relay's upload messages (@mxcast/protocol): one it does not know is skipped.
+      const message = parseUploadMessage(event.data);
+      if (message) this.#onMessage(message);
     };
     socket.onclose = () => {
       if (this.#socket !== socket) return;
@@ -135,7 +137,7 @@ export class WsUploader {
     return socket;
   }
 
-  #onMessage(message: ServerMessage): void {
+  #onMessage(message: UploadServerMessage): void {
     if (message.type === 'ack') {
       this.#acked = message.offset;
       this.#dropStored(message.offset);
@@ -165,7 +167,7 @@ export class WsUploader {
   #maybeSendFinish(): void {
     if (!this.#finishWaiter || this.#pending.length > 0) return;
     if (this.#socket?.readyState === WebSocket.OPEN)
-      this.#socket.send(JSON.stringify({ type: 'finish' }));
+      this.#socket.send(JSON.stringify(FINISH_MESSAGE));
   }
 
   #reconnectSoon(): void {

@@ -3,7 +3,14 @@
  * in the page, and plays PCM through an AudioWorklet (the player's WorkletSink). It joins at
  * the newest block, so it has the lowest delay behind live; seeking is one Range request.
  */
-import { Player, WorkletSink, isPlayerError, type PcmSink, type PlayerError } from '@mxcast/player';
+import {
+  Player,
+  WorkletSink,
+  declaredGeometryOf,
+  isPlayerError,
+  type PcmSink,
+  type PlayerError,
+} from '@mxcast/player';
 import type { StreamGeometry } from '@mxcast/client';
 import type { EncryptedFile } from '@mxcast/format';
 import type { EngineHooks, EngineStatus, ListenEngine } from './listen-engine.ts';
@@ -61,16 +68,7 @@ export class DirectEngine implements ListenEngine {
       file,
       sink: pageSink,
       transport: 'ws',
-      ...(geometry
-        ? {
-            geometry: {
-              frameMs: geometry.frame_ms,
-              framesPerBlock: geometry.frames_per_block,
-              blockSize: geometry.block_size,
-              channels: geometry.channels,
-            },
-          }
-        : {}),
+      ...(geometry ? { geometry: declaredGeometryOf(geometry) } : {}),
     });
     this.#player = player;
     player.on('state', () => hooks.onChange());
