@@ -172,13 +172,13 @@ export const DEFAULT_LIMITS: RelayLimits = {
   uploadIdleTimeoutMs: 60_000,
   historyReadBytes: 64 * 1024,
   historyBudgetBytes: 64 * 1024 ** 2,
-  listenerStallMs: 30_000,
   whoamiCacheTtlMs: 60_000,
   whoamiCacheMaxEntries: 10_000,
   homeserverTimeoutMs: 5_000,
   maxWhoamiInFlight: 64,
   interruptedAfterMs: 10_000,
   maxIdleLiveMs: 10 * 60_000,
+  listenerStallMs: 30_000,
 };
 
 export function resolveConfig(options: RelayOptions): RelayConfig {
