@@ -116,36 +116,23 @@ export class RelayMetrics {
       [...this.quotaRefusals].sort(),
     );
     single('mxcast_connections_open', 'gauge', 'Client connections open.', this.connectionsOpen);
-    byLabel(
-      'mxcast_connections_refused_total',
-      'Connections refused at accept, by the limit hit.',
-      'limit',
-      Object.entries(this.connectionsRefused),
-    );
-    byLabel(
-      'mxcast_listener_messages_refused_total',
-      'WebSocket listeners closed for a message too large (size) or too many messages (rate).',
-      'reason',
-      Object.entries(this.listenerInboundRefused),
-    );
-    byLabel(
-      'mxcast_whoami_total',
-      'Homeserver mode token checks: whoami sent, answered from the cache, failed upstream (502).',
-      'result',
-      Object.entries(this.whoami),
-    );
-    byLabel(
-      'mxcast_live_idle_total',
-      'Live media whose upload went silent: marked interrupted, ended after the max idle time.',
-      'action',
-      Object.entries(this.liveIdle),
-    );
-    byLabel(
-      'mxcast_errors_total',
-      'Errors answered, by Matrix errcode.',
-      'errcode',
-      [...this.errors].sort(),
-    );
+    const splitHelp = {
+      connections: 'Connections refused at accept, by the limit hit.',
+      messages:
+        'WebSocket listeners closed for a message too large (size) or too many messages (rate).',
+      whoami:
+        'Homeserver mode token checks: whoami sent, answered from the cache, failed upstream (502).',
+      liveIdle:
+        'Live media whose upload went silent: marked interrupted, ended after the max idle time.',
+    };
+    const refused = Object.entries(this.connectionsRefused);
+    byLabel('mxcast_connections_refused_total', splitHelp.connections, 'limit', refused);
+    const inbound = Object.entries(this.listenerInboundRefused);
+    byLabel('mxcast_listener_messages_refused_total', splitHelp.messages, 'reason', inbound);
+    byLabel('mxcast_whoami_total', splitHelp.whoami, 'result', Object.entries(this.whoami));
+    byLabel('mxcast_live_idle_total', splitHelp.liveIdle, 'action', Object.entries(this.liveIdle));
+    const errorsHelp = 'Errors answered, by Matrix errcode.';
+    byLabel('mxcast_errors_total', errorsHelp, 'errcode', [...this.errors].sort());
     return lines.join('\n') + '\n';
   }
 }
