@@ -56,31 +56,13 @@ export function useTestRelay(options: Partial<RelayOptions> = {}): TestRelay {
     started = await startTestRelay(options);
   });
   afterAll(() => started?.close());
-  const get = (): TestRelay => {
-    if (!started) throw new Error('the test relay is used before beforeAll started it');
-    return started;
-  };
-  return {
-    get relay() {
-      return get().relay;
+  // Every read goes through to the running relay, so the object can be taken at collection time.
+  return new Proxy({} as TestRelay, {
+    get(_target, key) {
+      if (!started) throw new Error('the test relay is used before beforeAll started it');
+      return Reflect.get(started, key) as unknown;
     },
-    get url() {
-      return get().url;
-    },
-    get dataDir() {
-      return get().dataDir;
-    },
-    get token() {
-      return get().token;
-    },
-    get otherToken() {
-      return get().otherToken;
-    },
-    get auth() {
-      return get().auth;
-    },
-    close: () => get().close(),
-  };
+  });
 }
 
 /** A PUT whose body is fed by the returned `push`/`end`/`abort` (a real streaming request). */
