@@ -65,6 +65,8 @@ export class PlayerSession {
       ...(options.accessToken ? { accessToken: options.accessToken } : {}),
     };
     this.machine = new PlayerStateMachine((state, previous) => {
+      // An ended broadcast is no longer "interrupted" (the relay ended it, or it resumed and ended).
+      if (state === 'finished' || state === 'ended-without-finishing') this.#interrupted = false;
       emit('state', { state, previous });
       emit('status', this.status());
     });
@@ -153,6 +155,10 @@ export class PlayerSession {
    * `fromRelay` is false for a block received, which proves it exists but not that it is the edge.
    */
   sawLiveEdge(blockCount: number, fromRelay = true): void {
+    // A block past the edge the relay last told of was uploaded since: the broadcast is not
+    // interrupted any more (over HTTP the index, which would say so, is not polled).
+    if (!fromRelay && this.#interrupted && blockCount > this.#liveEdgeBlocks)
+      this.sawInterrupted(false);
     this.#liveEdgeBlocks = Math.max(this.#liveEdgeBlocks, blockCount);
     if (fromRelay) this.#liveEdgeFromRelay = true;
   }
