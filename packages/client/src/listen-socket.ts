@@ -10,15 +10,8 @@ import { ClientError } from './client-error.ts';
 /** A block (binary message), or one of the relay's JSON messages (@mxcast/protocol). */
 export type ListenEvent = { type: 'block'; bytes: Uint8Array } | ListenMessage;
 
-/** The part of the WHATWG WebSocket both the browser's and `ws`'s implement. */
-export interface WebSocketLike {
-  binaryType: string;
-  readyState: number;
-  send(data: string | ArrayBufferView | ArrayBuffer): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: (ev: never) => void): void;
-}
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+import type { WebSocketConstructor, WebSocketLike } from '@mxcast/protocol';
+export type { WebSocketLike, WebSocketConstructor };
 
 export async function resolveWebSocket(
   given?: WebSocketConstructor,
@@ -54,10 +47,12 @@ export class ListenSocket implements AsyncIterable<ListenEvent> {
         resolve(socket);
       });
       ws.addEventListener('message', (ev: { data: unknown }) => socket.onMessage(ev.data));
-      ws.addEventListener('error', (ev: { message?: string }) => {
+      ws.addEventListener('error', (ev: unknown) => {
+        // `ws` gives an ErrorEvent with a message; a browser's error event has none.
+        const message = (ev as { message?: unknown } | null)?.message;
         const err = new ClientError(
           'NETWORK',
-          `listen socket ${shownUrl}: ${ev.message ?? 'connection error'}`,
+          `listen socket ${shownUrl}: ${typeof message === 'string' ? message : 'connection error'}`,
         );
         if (!opened) reject(err);
         else socket.fail(err);

@@ -17,20 +17,8 @@ import type {
 import { PlayerError, playerCodeOf } from './player-error.ts';
 import { listenSocketUrl, type MediaLocation } from './relay-index.ts';
 
-/** The part of the WHATWG WebSocket the source uses (browsers and the `ws` package both have it). */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  addEventListener(type: 'open', listener: () => void): void;
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-  addEventListener(
-    type: 'close',
-    listener: (event: { code: number; reason: string }) => void,
-  ): void;
-  addEventListener(type: 'error', listener: (event: unknown) => void): void;
-  close(code?: number, reason?: string): void;
-}
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+import type { WebSocketConstructor, WebSocketLike } from '@mxcast/protocol';
+export type { WebSocketLike, WebSocketConstructor };
 
 export interface WsBlockSourceOptions extends BlockSourceEvents {
   location: MediaLocation;

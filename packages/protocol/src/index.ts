@@ -45,3 +45,4 @@ export {
   type UploadClientMessage,
 } from './upload-message.ts';
 export { parseMatrixError, matrixErrorOf, REASON_KEY, type MatrixError } from './matrix-error.ts';
+export type { WebSocketLike, WebSocketConstructor } from './websocket-like.ts';
