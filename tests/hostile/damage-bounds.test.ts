@@ -113,6 +113,16 @@ function wsRefusal(relay: HostileRelay, media: string): Promise<{ status: number
   });
 }
 
+/** Runs `mxcast relay --repair` on dataDir (the relay stopped). */
+const repair = (dataDir: string) =>
+  exec(process.execPath, [bin, 'relay', '--repair', '--data', dataDir]);
+
+/** Starts `mxcast relay` on dataDir and returns its exit (code, stderr), or null if it ran. */
+const refusedStart = (dataDir: string) =>
+  exec(process.execPath, [bin, 'relay', '--port', '0', '--data', dataDir], { timeout: 20_000 })
+    .then(() => null)
+    .catch((err: { code: number; stderr: string }) => err);
+
 const logLinesOf = (relay: HostileRelay, id: string) =>
   relay.stderr.split('\n').filter((l) => l.includes(`media ${id} damaged:`));
 
@@ -239,13 +249,7 @@ describe('damaged media files', () => {
     await r.restart();
     await expectDamaged(await fetch(`${r.url}${DOWNLOAD}/${media.truncated}`));
     await r.kill('SIGTERM');
-    const { stdout } = await exec(process.execPath, [
-      bin,
-      'relay',
-      '--repair',
-      '--data',
-      r.dataDir,
-    ]);
+    const { stdout } = await repair(r.dataDir);
     expect(stdout).toContain(`cleared ${idOf('truncated')}: its file matches again`);
     expect(stdout).toContain(`still damaged ${idOf('corrupted')}: sha256 does not match`);
     expect(stdout).toMatch(/repaired: 0 recovered, 0 skipped, 1 cleared, 4 still damaged/);
@@ -281,15 +285,7 @@ describe('a lost relay.db', () => {
     await r.kill('SIGTERM');
     expect(existsSync(path.join(r.dataDir, 'relay.db-wal'))).toBe(false);
     truncateSync(path.join(r.dataDir, 'relay.db'), 0);
-    const refused = await exec(
-      process.execPath,
-      [bin, 'relay', '--port', '0', '--data', r.dataDir],
-      {
-        timeout: 20_000,
-      },
-    )
-      .then(() => null)
-      .catch((err: { code: number; stderr: string }) => err);
+    const refused = await refusedStart(r.dataDir);
     expect(refused?.code).toBe(1);
     const lines = (refused?.stderr ?? '').trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -303,15 +299,7 @@ describe('a lost relay.db', () => {
     const db = path.join(r.dataDir, 'relay.db');
     const empty = readFileSync(db);
     writeFileSync(db, randomBytes(8192));
-    const refused = await exec(
-      process.execPath,
-      [bin, 'relay', '--port', '0', '--data', r.dataDir],
-      {
-        timeout: 20_000,
-      },
-    )
-      .then(() => null)
-      .catch((err: { code: number; stderr: string }) => err);
+    const refused = await refusedStart(r.dataDir);
     expect(refused?.code).toBe(1);
     expect(refused?.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused?.stderr).toMatch(/relay\.db is unreadable \(.*\): run `mxcast relay --repair/);
@@ -323,13 +311,7 @@ describe('a lost relay.db', () => {
     // Last written two days ago: past maxLiveDurationMs (24 h), so it cannot be live any more.
     const old = new Date(Date.now() - 48 * 3600_000);
     utimesSync(fileOf(r, complete), old, old);
-    const { stdout } = await exec(process.execPath, [
-      bin,
-      'relay',
-      '--repair',
-      '--data',
-      r.dataDir,
-    ]);
+    const { stdout } = await repair(r.dataDir);
     const id = (m: string) => m.split('/')[1] as string;
     expect(stdout).toContain(
       `recovered ${id(complete)}: complete, ${finished.length} bytes, sha256 ${sha256Of(finished)}, owner @repair:localhost`,
