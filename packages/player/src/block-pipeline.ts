@@ -23,7 +23,7 @@ import {
   FIRST_AUDIO_SEQ,
   OPUS_RATE,
   geometryFromBlocks,
-  type StreamGeometry,
+  type PlaybackGeometry,
 } from './stream-geometry.ts';
 
 /** What a block asks of the leg reading it. */
@@ -40,7 +40,7 @@ export class BlockPipeline {
   readonly #s: PlayerSession;
   readonly #demux = new OggBlockDemuxer();
   #header: Header | undefined;
-  #geometry: StreamGeometry | undefined;
+  #geometry: PlaybackGeometry | undefined;
   #decoder: OpusPageDecoder | undefined;
   #output: PlayoutOutput | undefined;
   /** Output sample before which decoded audio is dropped (seek target, pre-skip). */
@@ -60,7 +60,7 @@ export class BlockPipeline {
   get header(): Header | undefined {
     return this.#header;
   }
-  get geometry(): StreamGeometry | undefined {
+  get geometry(): PlaybackGeometry | undefined {
     return this.#geometry;
   }
   get output(): PlayoutOutput | undefined {

@@ -34,7 +34,6 @@ export {
   parseTime,
   declaredGeometryOf,
   type PlaybackGeometry,
-  type StreamGeometry,
   type SeekPlan,
 } from './stream-geometry.ts';
 export type { BlockSource, SourceBlock, SourceStart, SourceEnd } from './block-source.ts';

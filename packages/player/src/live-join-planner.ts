@@ -8,10 +8,10 @@
 import type { SourceStart } from './block-source.ts';
 import type { PlayerSession } from './player-session.ts';
 import { startAtBlock } from './seek-planner.ts';
-import { FIRST_AUDIO_SEQ, type StreamGeometry } from './stream-geometry.ts';
+import { FIRST_AUDIO_SEQ, type PlaybackGeometry } from './stream-geometry.ts';
 
 export async function planLiveJoin(s: PlayerSession): Promise<SourceStart> {
-  const g = s.pipeline.geometry as StreamGeometry;
+  const g = s.pipeline.geometry as PlaybackGeometry;
   if (s.source.transport === 'ws') {
     s.auth.allowJump('any');
     s.pipeline.restartAt(0);

@@ -9,13 +9,13 @@ import { bisectGranule, type BisectResult, type ProbedBlock } from './granule-bi
 import { PlayerError } from './player-error.ts';
 import { fetchIndexWithRetry, type IndexRetryOptions } from './index-fetch-retry.ts';
 import type { MediaLocation } from './relay-index.ts';
-import { PRE_ROLL_SAMPLES, type StreamGeometry } from './stream-geometry.ts';
+import { PRE_ROLL_SAMPLES, type PlaybackGeometry } from './stream-geometry.ts';
 
 export interface BisectSeekOptions {
   location: MediaLocation;
   cipher: BlockCipher;
   fetch: typeof fetch;
-  geometry: StreamGeometry;
+  geometry: PlaybackGeometry;
   /** Block 2 if already framed (saves a probe). */
   first: ProbedBlock | undefined;
   /** Output sample to play from. */

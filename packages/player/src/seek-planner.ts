@@ -7,10 +7,10 @@
 import type { SourceStart } from './block-source.ts';
 import type { PlayerSession } from './player-session.ts';
 import { bisectSeek } from './seek-bisection.ts';
-import { FIRST_AUDIO_SEQ, OPUS_RATE, planSeek, type StreamGeometry } from './stream-geometry.ts';
+import { FIRST_AUDIO_SEQ, OPUS_RATE, planSeek, type PlaybackGeometry } from './stream-geometry.ts';
 
 export async function planTimeSeek(s: PlayerSession, time: number): Promise<SourceStart> {
-  const g = s.pipeline.geometry as StreamGeometry;
+  const g = s.pipeline.geometry as PlaybackGeometry;
   const target = Math.round(time * OPUS_RATE);
   if (s.planner.variableBlocks && s.source.transport === 'http') return bisectTo(s, target);
   const plan = planSeek(g, target);
@@ -23,7 +23,7 @@ export async function planTimeSeek(s: PlayerSession, time: number): Promise<Sour
  * Where block `seq` starts: over HTTP at `header_end + (seq − 2) × block_size` (docs/audio.md),
  * marked `computed` as sizes may vary; over WebSocket (or with no size) the seq is enough.
  */
-export function startAtBlock(s: PlayerSession, g: StreamGeometry, seq: number): SourceStart {
+export function startAtBlock(s: PlayerSession, g: PlaybackGeometry, seq: number): SourceStart {
   if (s.source.transport === 'ws' || g.blockSize === null)
     return { kind: 'offset', offset: -1, seq };
   const offset = g.headerEnd + (seq - FIRST_AUDIO_SEQ) * g.blockSize;
@@ -36,7 +36,7 @@ async function bisectTo(s: PlayerSession, target: number): Promise<SourceStart> 
     location: s.location,
     cipher: s.cipher,
     fetch: s.fetch,
-    geometry: s.pipeline.geometry as StreamGeometry,
+    geometry: s.pipeline.geometry as PlaybackGeometry,
     first: s.pipeline.firstAudio,
     target,
     ...(s.pipeline.byteOrder ? { byteOrder: s.pipeline.byteOrder } : {}),

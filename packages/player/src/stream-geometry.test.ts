@@ -6,10 +6,10 @@ import {
   blockStartSample,
   parseTime,
   planSeek,
-  type StreamGeometry,
+  type PlaybackGeometry,
 } from './stream-geometry.ts';
 
-const voice: StreamGeometry = {
+const voice: PlaybackGeometry = {
   headerEnd: 123,
   blockSize: 1031,
   samplesPerBlock: 11_520,

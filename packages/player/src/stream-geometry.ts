@@ -34,12 +34,6 @@ export interface PlaybackGeometry {
   channels: number;
 }
 
-/**
- * @deprecated The old name of PlaybackGeometry; it clashed with the wire type of the same name.
- * Kept so the player's other files (and callers) move over one at a time.
- */
-export type StreamGeometry = PlaybackGeometry;
-
 /** Where the player must start reading to play from an output sample. */
 export interface SeekPlan {
   seq: number;
