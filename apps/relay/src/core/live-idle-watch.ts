@@ -49,7 +49,9 @@ export class LiveIdleWatch {
   check(records: Iterable<MediaRecord>, now: number): void {
     const { interruptedAfterMs, maxIdleLiveMs } = this.limits;
     for (const rec of records) {
-      if (rec.state !== 'live') continue;
+      // A damaged media (docs/operations.md "Damage and repair") is not completed over bytes
+      // that no longer match: it waits for repair or deletion.
+      if (rec.state !== 'live' || rec.damage !== null) continue;
       // A live media loaded at start-up (crash recovery) has had no block in this process:
       // its silence is counted from then.
       if (rec.lastBlockAt === null) rec.lastBlockAt = now;
