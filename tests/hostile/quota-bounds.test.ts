@@ -49,6 +49,16 @@ function request(
   });
 }
 
+/** GET the media index (docs/protocol.md "Index"). */
+const indexOf = (agent: http.Agent, relay: HostileRelay, media: string) =>
+  request(agent, `${relay.url}${P}/index/${media}`, { method: 'GET' });
+
+/** The refusal of a quota: its status, errcode and org.matrix.msc4016.reason. */
+function expectRefused(res: Answer, status: number, errcode: string, reason: string): void {
+  expect(res.status).toBe(status);
+  expect(res.body).toMatchObject({ errcode, 'org.matrix.msc4016.reason': reason });
+}
+
 function create(agent: http.Agent, relay: HostileRelay, token = relay.token, body?: string) {
   return request(agent, `${relay.url}/_matrix/media/v1/create`, {
     method: 'POST',
@@ -163,7 +173,7 @@ describe('40 000 pending ids from one token', () => {
     const agent2 = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const last = paths.at(-1) as string;
     expect((await put(agent2, relay, last, stream(3))).status).toBe(200);
-    const idx = await request(agent2, `${relay.url}${P}/index/${last}`, { method: 'GET' });
+    const idx = await indexOf(agent2, relay, last);
     expect(idx.body).toMatchObject({ state: 'complete', block_count: 3 });
     agent.destroy();
     agent2.destroy();
@@ -181,11 +191,7 @@ describe('default quotas', () => {
       made.push(mediaPath(await create(agent, relay)));
     });
     const refused = await create(agent, relay);
-    expect(refused.status).toBe(429);
-    expect(refused.body).toMatchObject({
-      errcode: 'M_LIMIT_EXCEEDED',
-      'org.matrix.msc4016.reason': 'PENDING_MEDIA_QUOTA',
-    });
+    expectRefused(refused, 429, 'M_LIMIT_EXCEEDED', 'PENDING_MEDIA_QUOTA');
     expect(refused.body.error).toContain('limits.maxPendingMediaPerUser = 100');
     const other = createToken(relay.dataDir, '@other:localhost');
     expect((await create(agent, relay, other)).status).toBe(200);
@@ -216,24 +222,19 @@ describe('small quotas', () => {
     cut.on('error', () => {});
     cut.write(stream(2));
     for (let i = 0; i < 100; i++) {
-      const idx = await request(agent, `${relay.url}${P}/index/${live}`, { method: 'GET' });
+      const idx = await indexOf(agent, relay, live);
       if (idx.body.state === 'live') break;
       await sleep(20);
     }
     const second = mediaPath(await create(agent, relay));
     const refused = await put(agent, relay, second, stream(3));
-    expect(refused.status).toBe(429);
-    expect(refused.body).toMatchObject({
-      errcode: 'M_LIMIT_EXCEEDED',
-      'org.matrix.msc4016.reason': 'LIVE_MEDIA_QUOTA',
-    });
-    const pending = await request(agent, `${relay.url}${P}/index/${second}`, { method: 'GET' });
+    expectRefused(refused, 429, 'M_LIMIT_EXCEEDED', 'LIVE_MEDIA_QUOTA');
+    const pending = await indexOf(agent, relay, second);
     expect(pending.body).toMatchObject({ state: 'pending', byte_length: 0 });
     cut.destroy();
 
     // Finish the live one (resume from its stored length), then store two more: three stored.
-    const at = (await request(agent, `${relay.url}${P}/index/${live}`, { method: 'GET' })).body
-      .byte_length as number;
+    const at = (await indexOf(agent, relay, live)).body.byte_length as number;
     const rest = await request(agent, `${relay.url}/_matrix/media/v3/upload/${live}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${relay.token}`, 'content-range': `bytes ${at}-*/*` },
@@ -245,20 +246,12 @@ describe('small quotas', () => {
     // the magic and 11 blocks (1280 bytes); the 12th is refused, the 11 kept.
     const third = mediaPath(await create(agent, relay));
     const over = await put(agent, relay, third, stream(15));
-    expect(over.status).toBe(413);
-    expect(over.body).toMatchObject({
-      errcode: 'M_TOO_LARGE',
-      'org.matrix.msc4016.reason': 'STORED_BYTES_QUOTA',
-    });
-    const kept = await request(agent, `${relay.url}${P}/index/${third}`, { method: 'GET' });
+    expectRefused(over, 413, 'M_TOO_LARGE', 'STORED_BYTES_QUOTA');
+    const kept = await indexOf(agent, relay, third);
     expect(kept.body).toMatchObject({ state: 'live', block_count: 11, byte_length: 4 + 11 * 116 });
 
     const fourth = await create(agent, relay);
-    expect(fourth.status).toBe(429);
-    expect(fourth.body).toMatchObject({
-      errcode: 'M_LIMIT_EXCEEDED',
-      'org.matrix.msc4016.reason': 'STORED_MEDIA_QUOTA',
-    });
+    expectRefused(fourth, 429, 'M_LIMIT_EXCEEDED', 'STORED_MEDIA_QUOTA');
     agent.destroy();
   });
 });
