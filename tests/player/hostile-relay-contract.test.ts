@@ -16,7 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { buildListenLink, streamGeometryOf } from '@mxcast/client';
 import { generateEncryptedFile, parseBlockHeader, type EncryptedFile } from '@mxcast/format';
-import { MemorySink, Player, type PlayerError, type PlayerOutcome } from '@mxcast/player';
+import {
+  MemorySink,
+  Player,
+  type PlayerError,
+  type PlayerOptions,
+  type PlayerOutcome,
+} from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
 import {
@@ -127,12 +133,12 @@ async function playerOutcome(player: Player, sink: MemorySink): Promise<Heard> {
   };
 }
 
-async function overHttp(c: HostileCase): Promise<Heard> {
-  const proxy = await startTamperingProxy(
-    relay.url,
-    tamperOf(c),
-    c.forgeIndex ? forgedIndex(c) : undefined,
-  );
+/** Plays the broadcast through the proxy (the given transport) and closes the proxy after. */
+async function playThrough(
+  proxy: { url: string; close(): Promise<void> },
+  c: HostileCase,
+  transport: Partial<PlayerOptions>,
+): Promise<Heard> {
   try {
     const sink = new MemorySink();
     const player = new Player({
@@ -142,11 +148,21 @@ async function overHttp(c: HostileCase): Promise<Heard> {
       sink,
       reconnectAttempts: 2,
       reconnectDelayMs: 10,
+      ...transport,
     });
     return await playerOutcome(player, sink);
   } finally {
     await proxy.close();
   }
+}
+
+async function overHttp(c: HostileCase): Promise<Heard> {
+  const proxy = await startTamperingProxy(
+    relay.url,
+    tamperOf(c),
+    c.forgeIndex ? forgedIndex(c) : undefined,
+  );
+  return playThrough(proxy, c, {});
 }
 
 /**
@@ -171,22 +187,7 @@ async function overWs(c: HostileCase): Promise<Heard> {
         })
       : undefined,
   );
-  try {
-    const sink = new MemorySink();
-    const player = new Player({
-      relayUrl: proxy.url,
-      mxc: up.mxc,
-      file: fileFor(c),
-      sink,
-      transport: 'ws',
-      WebSocket: NodeWebSocket,
-      reconnectAttempts: 2,
-      reconnectDelayMs: 10,
-    });
-    return await playerOutcome(player, sink);
-  } finally {
-    await proxy.close();
-  }
+  return playThrough(proxy, c, { transport: 'ws', WebSocket: NodeWebSocket });
 }
 
 /**
