@@ -8,10 +8,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { collect } from '../testing/ws-collector.ts';
 import {
   createMedia,
   downloadUrl,
+  indexUrl,
   makeStream,
+  until,
   uploadUrl,
   useTestRelay,
   wsUrl,
@@ -83,8 +86,17 @@ describe('homeserver mode', () => {
     },
   });
 
+  // As the fixture's createMedia, with alice's homeserver token instead of the relay.db one.
+  const createAsAlice = async () => {
+    const res = await fetch(`${t.url}/_matrix/media/v1/create`, { method: 'POST', headers: alice });
+    expect(res.status).toBe(200);
+    const { content_uri: mxc } = (await res.json()) as { content_uri: string };
+    const [server = '', id = ''] = mxc.slice('mxc://'.length).split('/');
+    return { server, id };
+  };
+
   it('creates and uploads with a homeserver token; the media is owned by its Matrix user', async () => {
-    const m = await createMedia({ ...t, auth: alice });
+    const m = await createAsAlice();
     expect(m.server).toBe('hs.test');
     const put = await fetch(uploadUrl(t, m), {
       method: 'PUT',
@@ -113,7 +125,7 @@ describe('homeserver mode', () => {
   });
 
   it('downloads need a token; an unknown id is 404 before any token check', async () => {
-    const m = await createMedia({ ...t, auth: alice });
+    const m = await createAsAlice();
     await fetch(uploadUrl(t, m), {
       method: 'PUT',
       headers: alice,
@@ -133,8 +145,24 @@ describe('homeserver mode', () => {
     expect(hs.whoami - before).toBe(1); // ten downloads, one whoami: the rest from the cache
   });
 
+  it('the WebSocket upload path takes the homeserver token as ?access_token=', async () => {
+    const m = await createAsAlice();
+    expect(await wsStatus(wsUrl(t, 'upload/ws', m, '?access_token=nope'))).toBe(401);
+    // Another Matrix user's valid token opens no upload to alice's media.
+    expect(await wsStatus(wsUrl(t, 'upload/ws', m, '?access_token=good-bob'))).toBe(403);
+    const up = collect(wsUrl(t, 'upload/ws', m, '?access_token=good-alice'));
+    await up.opened;
+    up.ws.send(makeStream(4).bytes);
+    // The index needs a token in this mode too.
+    const blocks = async () =>
+      ((await (await fetch(indexUrl(t, m), { headers: alice })).json()) as { block_count: number })
+        .block_count;
+    await until(async () => (await blocks()) === 4, 5000, '4 blocks');
+    up.ws.close();
+  });
+
   it('the WebSocket listen path takes the token as ?access_token=', async () => {
-    const m = await createMedia({ ...t, auth: alice });
+    const m = await createAsAlice();
     const refused = await wsStatus(wsUrl(t, 'ws', m));
     expect(refused).toBe(401);
     const ok = await wsStatus(wsUrl(t, 'ws', m, '?access_token=good-dave'));
