@@ -112,32 +112,19 @@ describe('writeOggPage / parseOggPage', () => {
     expectCode(trailing, 'TRAILING_BYTES', /3 bytes follow/);
   });
 
-  it('refuses pages that need more than 255 lacing values, and bad header fields', () => {
-    expect(() =>
-      writeOggPage({
-        flags: 0,
-        granule: 0n,
-        serial: 1,
-        pageSeq: 2,
-        packets: [bytes(255 * 255, 1)],
-      }),
-    ).toThrow(/256 lacing values/);
-    expect(() =>
-      writeOggPage({ flags: 0, granule: 0n, serial: -1, pageSeq: 2, packets: [] }),
-    ).toThrow(/serial -1/);
-    expect(() =>
-      writeOggPage({ flags: 8, granule: 0n, serial: 1, pageSeq: 2, packets: [] }),
-    ).toThrow(/header_type 8/);
-    expect(() =>
-      writeOggPage({
-        flags: 0,
-        granule: 0n,
-        serial: 1,
-        pageSeq: 2,
-        packets: [bytes(100, 1)],
-        incomplete: true,
-      }),
-    ).toThrow(/100 bytes/);
+  // Each row changes one field of an otherwise valid page.
+  const valid: OggPage = { flags: 0, granule: 0n, serial: 1, pageSeq: 2, packets: [] };
+  it.each<[string, Partial<OggPage>, RegExp]>([
+    ['more than 255 lacing values', { packets: [bytes(255 * 255, 1)] }, /256 lacing values/],
+    ['a negative serial', { serial: -1 }, /serial -1/],
+    ['an unknown header_type bit', { flags: 8 }, /header_type 8/],
+    [
+      'an incomplete last packet that is not a multiple of 255',
+      { packets: [bytes(100, 1)], incomplete: true },
+      /100 bytes/,
+    ],
+  ])('refuses a page with %s', (_what, change, message) => {
+    expect(() => writeOggPage({ ...valid, ...change })).toThrow(message);
   });
 
   it('accepts the largest page RFC 3533 allows, and the verifyCrc: false option', () => {
