@@ -21,6 +21,12 @@ function guardedApp(): Hono {
 }
 
 /** An endless body: 256-byte chunks, counting how many bytes were pulled from it. */
+/** Sends a chunked body (no content-length) to the guarded app, as a streaming client would. */
+function sendChunked(path: string, method: string, body: ReadableStream<Uint8Array>) {
+  const init = { method, body, headers: { 'transfer-encoding': 'chunked' }, duplex: 'half' };
+  return guardedApp().request(path, init as RequestInit);
+}
+
 function endlessBody() {
   const counter = { pulled: 0 };
   const stream = new ReadableStream<Uint8Array>({
@@ -53,12 +59,7 @@ describe('request body guard', () => {
 
   it('refuses a body on a route that takes none without pulling from it', async () => {
     const { stream, counter } = endlessBody();
-    const res = await guardedApp().request('/health', {
-      method: 'PUT',
-      body: stream,
-      headers: { 'transfer-encoding': 'chunked' },
-      duplex: 'half',
-    } as RequestInit);
+    const res = await sendChunked('/health', 'PUT', stream);
     expect(res.status).toBe(413);
     expect(res.headers.get('connection')).toBe('close');
     expect(await res.json()).toMatchObject({
@@ -71,12 +72,7 @@ describe('request body guard', () => {
 
   it('stops pulling an endless chunked JSON body just past maxJsonBodyBytes', async () => {
     const { stream, counter } = endlessBody();
-    const res = await guardedApp().request('/_matrix/media/v1/create', {
-      method: 'POST',
-      body: stream,
-      headers: { 'transfer-encoding': 'chunked' },
-      duplex: 'half',
-    } as RequestInit);
+    const res = await sendChunked('/_matrix/media/v1/create', 'POST', stream);
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ 'org.matrix.msc4016.reason': 'BODY_TOO_LARGE' });
     expect(counter.pulled).toBeGreaterThan(1024);
@@ -90,12 +86,7 @@ describe('request body guard', () => {
       },
     });
     const started = performance.now();
-    const res = await guardedApp().request('/_matrix/media/v1/create', {
-      method: 'POST',
-      body: stalled,
-      headers: { 'transfer-encoding': 'chunked' },
-      duplex: 'half',
-    } as RequestInit);
+    const res = await sendChunked('/_matrix/media/v1/create', 'POST', stalled);
     expect(res.status).toBe(408);
     expect(await res.json()).toMatchObject({
       errcode: 'M_LIMIT_EXCEEDED',
