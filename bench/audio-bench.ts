@@ -17,7 +17,7 @@ import {
   createSignal,
 } from '@mxcast/audio';
 import { OggOpusPager, parseOpusPage } from '@mxcast/ogg';
-import { cpuMs, round, type BenchOptions, type BenchResult } from './bench-kit.ts';
+import { cpuMs, round, table, type BenchOptions, type BenchResult } from './bench-kit.ts';
 
 /** Runs `step` (which handles one unit) until `ms` of CPU time; returns units per CPU second. */
 function perSecond(ms: number, step: (i: number) => void): number {
@@ -83,21 +83,17 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     name: 'audio',
     title: 'Audio: CBR Opus encode/decode, Ogg pages, resampling (one core, CPU time)',
     tables: [
-      {
-        title: 'Opus (opusscript) speed as a multiple of real time, voice signal',
-        columns: ['preset', 'channels', 'build', 'encode ×RT', 'decode ×RT'],
-        rows: opusRows,
-      },
-      {
-        title: 'Ogg pages per CPU second (one page = one block)',
-        columns: ['preset', 'page bytes', 'write pages/s', 'parse pages/s', 'parse MB/s'],
-        rows: oggRows,
-      },
-      {
-        title: 'Windowed-sinc resampler 44.1 → 48 kHz stereo',
-        columns: ['×RT'],
-        rows: [[resampleRealtime]],
-      },
+      table(
+        'Opus (opusscript) speed as a multiple of real time, voice signal',
+        ['preset', 'channels', 'build', 'encode ×RT', 'decode ×RT'],
+        opusRows,
+      ),
+      table(
+        'Ogg pages per CPU second (one page = one block)',
+        ['preset', 'page bytes', 'write pages/s', 'parse pages/s', 'parse MB/s'],
+        oggRows,
+      ),
+      table('Windowed-sinc resampler 44.1 → 48 kHz stereo', ['×RT'], [[resampleRealtime]]),
     ],
     notes: [
       'Encode/decode include the copy in and out of the Emscripten heap (packages/audio/src/opusscript-bridge.ts).',

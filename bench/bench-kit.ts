@@ -16,6 +16,11 @@ export interface BenchTable {
   rows: (string | number)[][];
 }
 
+/** One table of a result, in the order the report prints its parts. */
+export function table(title: string, columns: string[], rows: BenchTable['rows']): BenchTable {
+  return { title, columns, rows };
+}
+
 export interface BenchResult {
   /** Short name, as on the command line: format, capture, player, fanout, web. */
   name: string;

@@ -13,7 +13,14 @@ import { blockGeometry, createSignal, PRESETS } from '@mxcast/audio';
 import { BlockPipeline, CaptureSession, createOpusEncoder, generatedSource } from '@mxcast/capture';
 import { createBlockCipher, generateEncryptedFile } from '@mxcast/format';
 import { startRelayProcess } from '../tests/capture/capture-harness.ts';
-import { cpuMs, percentile, round, type BenchOptions, type BenchResult } from './bench-kit.ts';
+import {
+  cpuMs,
+  percentile,
+  round,
+  table,
+  type BenchOptions,
+  type BenchResult,
+} from './bench-kit.ts';
 
 /** A capture pipeline for the preset (stereo for music, mono otherwise) with a fresh key. */
 async function benchPipeline(presetName: string) {
@@ -121,21 +128,21 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     name: 'capture',
     title: 'Capture: encode + encrypt throughput, overhead, capture-to-relay latency',
     tables: [
-      {
-        title: 'Encode + encrypt on one core (BlockPipeline, voice-like signal), × real time',
-        columns: ['preset', 'channels', '× real time', 'audio s', 'CPU s'],
-        rows: throughputRows,
-      },
-      {
-        title: 'Overhead: bytes on the wire ÷ Opus payload bytes',
-        columns: ['preset', 'audio block B', 'Opus B per block', 'steady state', '60 s broadcast'],
-        rows: overheadRows,
-      },
-      {
-        title: `Capture → relay acknowledgement latency, loopback, streaming PUT, ${latencySeconds} s real time`,
-        columns: ['preset', 'blocks', 'p50 ms', 'p99 ms'],
-        rows: latencyRows,
-      },
+      table(
+        'Encode + encrypt on one core (BlockPipeline, voice-like signal), × real time',
+        ['preset', 'channels', '× real time', 'audio s', 'CPU s'],
+        throughputRows,
+      ),
+      table(
+        'Overhead: bytes on the wire ÷ Opus payload bytes',
+        ['preset', 'audio block B', 'Opus B per block', 'steady state', '60 s broadcast'],
+        overheadRows,
+      ),
+      table(
+        `Capture → relay acknowledgement latency, loopback, streaming PUT, ${latencySeconds} s real time`,
+        ['preset', 'blocks', 'p50 ms', 'p99 ms'],
+        latencyRows,
+      ),
     ],
     notes: [
       'Throughput is audio seconds per CPU second of this process, one thread: a multiple of real time on one core.',

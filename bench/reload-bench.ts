@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { MAGIC, encodeBlock } from '@mxcast/format';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
 import { scanMediaFile } from '../apps/relay/src/storage/media-scan.ts';
-import { round, type BenchOptions, type BenchResult } from './bench-kit.ts';
+import { round, table, type BenchOptions, type BenchResult } from './bench-kit.ts';
 
 const P = '/_matrix/media/unstable/org.matrix.msc4016';
 const BLOCK_CT = 1015; // + 16-byte header = 1031 bytes, a `voice` block
@@ -154,11 +154,11 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     name: 'reload',
     title: 'Reloading a complete media: time to the first answer and event-loop stall',
     tables: [
-      {
-        title: 'Reload of a complete `voice` media (in-process relay, warm page cache)',
-        columns: ['media', 'path', 'time ms', 'loop max delay ms', '1 ms probe max ms'],
+      table(
+        'Reload of a complete `voice` media (in-process relay, warm page cache)',
+        ['media', 'path', 'time ms', 'loop max delay ms', '1 ms probe max ms'],
         rows,
-      },
+      ),
     ],
     notes: [
       'The old reload ran on the event loop: its whole time was a stall for every live fan-out. ' +
