@@ -3,21 +3,13 @@
  * tus HEAD/PATCH, index, download with Range, the listen socket, delete, and ClientError codes.
  * Ciphertexts are random bytes: the relay checks framing only.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { ClientError, MediaClient, type ListenEvent } from '@mxcast/client';
 import { encodeBlock, MAGIC } from '@mxcast/format';
-import { startInProcessRelay, type InProcessRelay } from '../capture/capture-harness.ts';
+import { useClientRelay } from './client-fixture.ts';
 
-let relay: InProcessRelay;
-let client: MediaClient;
-beforeAll(async () => {
-  relay = await startInProcessRelay();
-  client = new MediaClient({ baseUrl: relay.url, accessToken: relay.token });
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const t = useClientRelay();
 
 const geometry = {
   frame_ms: 20,
@@ -43,9 +35,9 @@ async function codeOf(p: Promise<unknown>): Promise<ClientError> {
 
 describe('MediaClient against the relay', () => {
   it('streams a PUT from an async iterable while a listen socket receives every block live', async () => {
-    const { mxc } = await client.create(geometry);
+    const { mxc } = await t.client.create(geometry);
     expect(mxc).toMatch(/^mxc:\/\/localhost\/[A-Za-z0-9_-]{22,}$/);
-    const socket = await client.listenSocket(mxc, { from: 0 });
+    const socket = await t.client.listenSocket(mxc, { from: 0 });
     const parts = [MAGIC, ...blocks(0, 10)];
     async function* body() {
       for (const p of parts) {
@@ -53,7 +45,7 @@ describe('MediaClient against the relay', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     }
-    const result = await client.uploadStream(mxc, body());
+    const result = await t.client.uploadStream(mxc, body());
     expect(result.contentUri).toBe(mxc);
     expect(result.sha256).toMatch(/^[A-Za-z0-9+/]{43}$/);
 
@@ -72,15 +64,15 @@ describe('MediaClient against the relay', () => {
     expect(got.some((e) => e.type === 'status')).toBe(true);
     expect(got.at(-1)).toEqual({ type: 'end', state: 'complete' });
 
-    const index = await client.index(mxc);
+    const index = await t.client.index(mxc);
     expect(index).toMatchObject({ state: 'complete', block_count: 10, block_size: 116, geometry });
-    const res = await client.download(mxc, { offset: 4 + 116 * 3, end: 4 + 116 * 4 - 1 });
+    const res = await t.client.download(mxc, { offset: 4 + 116 * 3, end: 4 + 116 * 4 - 1 });
     expect(res.status).toBe(206);
     expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(parts[4]!))).toBe(true);
   });
 
   it('continues a cut-off upload through tus: HEAD offset, PATCH, conflict on a wrong offset', async () => {
-    const { mxc } = await client.create();
+    const { mxc } = await t.client.create();
     const first = Buffer.concat([MAGIC, ...blocks(0, 3)]);
     // A PUT whose body errors mid-way: the relay keeps the whole blocks it got.
     const cut = new ReadableStream<Uint8Array>({
@@ -90,36 +82,36 @@ describe('MediaClient against the relay', () => {
         setTimeout(() => c.error(new Error('connection lost')), 50);
       },
     });
-    const err = await codeOf(client.uploadStream(mxc, cut));
+    const err = await codeOf(t.client.uploadStream(mxc, cut));
     expect(err.code).toBe('NETWORK');
-    const { offset } = await client.tusOffset(mxc);
+    const { offset } = await t.client.tusOffset(mxc);
     expect(offset).toBe(first.length);
 
-    const wrong = await codeOf(client.tusPatch(mxc, offset + 1, blocks(3, 1)[0]!));
+    const wrong = await codeOf(t.client.tusPatch(mxc, offset + 1, blocks(3, 1)[0]!));
     expect(wrong.code).toBe('M_CONFLICT');
     expect(wrong.status).toBe(409);
 
     const rest = Buffer.concat(blocks(3, 2));
-    const next = await client.tusPatch(mxc, offset, rest, { final: true });
+    const next = await t.client.tusPatch(mxc, offset, rest, { final: true });
     expect(next).toBe(offset + rest.length);
-    expect((await client.index(mxc)).state).toBe('complete');
+    expect((await t.client.index(mxc)).state).toBe('complete');
   });
 
   it('deleteMedia cancels a live upload; errors carry errcode and status', async () => {
-    const { mxc } = await client.create();
-    await client.tusPatch(mxc, 0, Buffer.concat([MAGIC, ...blocks(0, 2)]));
-    await client.deleteMedia(mxc);
-    expect((await client.index(mxc)).state).toBe('cancelled');
+    const { mxc } = await t.client.create();
+    await t.client.tusPatch(mxc, 0, Buffer.concat([MAGIC, ...blocks(0, 2)]));
+    await t.client.deleteMedia(mxc);
+    expect((await t.client.index(mxc)).state).toBe('cancelled');
 
-    const anonymous = new MediaClient({ baseUrl: relay.url });
+    const anonymous = new MediaClient({ baseUrl: t.relay.url });
     const missing = await codeOf(anonymous.create());
     expect(missing.code).toBe('M_MISSING_TOKEN');
     expect(missing.status).toBe(401);
-    const badToken = new MediaClient({ baseUrl: relay.url, accessToken: 'nope' });
+    const badToken = new MediaClient({ baseUrl: t.relay.url, accessToken: 'nope' });
     const unknown = await codeOf(badToken.create());
     expect(unknown.code).toBe('M_UNKNOWN_TOKEN');
     expect(unknown.message).toMatch(/create media: 401 M_UNKNOWN_TOKEN/);
-    const notFound = await codeOf(client.index('mxc://localhost/AAAAAAAAAAAAAAAAAAAAAAAA'));
+    const notFound = await codeOf(t.client.index('mxc://localhost/AAAAAAAAAAAAAAAAAAAAAAAA'));
     expect(notFound.code).toBe('M_NOT_FOUND');
     expect(notFound.status).toBe(404);
   });

@@ -5,9 +5,8 @@
  * can hide a mismatch by skipping what it does not understand.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { MediaClient } from '@mxcast/client';
 import { encodeBlock, MAGIC } from '@mxcast/format';
 import {
   INDEX_PATH,
@@ -22,22 +21,14 @@ import {
   type MediaIndex,
   type UploadServerMessage,
 } from '@mxcast/protocol';
-import { startInProcessRelay, type InProcessRelay } from '../capture/capture-harness.ts';
+import { useClientRelay } from './client-fixture.ts';
 
-let relay: InProcessRelay;
-let client: MediaClient;
-beforeAll(async () => {
-  relay = await startInProcessRelay();
-  client = new MediaClient({ baseUrl: relay.url, accessToken: relay.token });
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const t = useClientRelay();
 
 const geometry = { frame_ms: 20, frames_per_block: 12, block_size: 16 + 100 };
 
 async function rawIndex(mxc: string, query = ''): Promise<MediaIndex> {
-  const res = await fetch(`${relay.url}${mediaPath(INDEX_PATH, matchMxc(mxc)!)}${query}`);
+  const res = await fetch(`${t.relay.url}${mediaPath(INDEX_PATH, matchMxc(mxc)!)}${query}`);
   expect(res.status).toBe(200);
   const json: unknown = await res.json();
   expect(mediaIndexProblem(json)).toBeNull();
@@ -46,7 +37,7 @@ async function rawIndex(mxc: string, query = ''): Promise<MediaIndex> {
 
 /** A raw listen socket collecting text messages until the relay closes it. */
 function rawListen(mxc: string): Promise<{ opened: Promise<void>; texts: Promise<string[]> }> {
-  const url = `${relay.url.replace(/^http/, 'ws')}${mediaPath(LISTEN_WS_PATH, matchMxc(mxc)!)}?from=0`;
+  const url = `${t.relay.url.replace(/^http/, 'ws')}${mediaPath(LISTEN_WS_PATH, matchMxc(mxc)!)}?from=0`;
   const ws = new WebSocket(url);
   const texts: string[] = [];
   const opened = new Promise<void>((resolve, reject) => {
@@ -62,7 +53,7 @@ function rawListen(mxc: string): Promise<{ opened: Promise<void>; texts: Promise
 
 describe('the relay against @mxcast/protocol', () => {
   it('serves a valid index pending, live (with offsets) and complete; every listen message parses', async () => {
-    const { mxc } = await client.create({
+    const { mxc } = await t.client.create({
       ...geometry,
       bitrate: 32000,
       sample_rate: 48000,
@@ -75,8 +66,8 @@ describe('the relay against @mxcast/protocol', () => {
     const listener = await rawListen(mxc);
     await listener.opened;
     const blocks = Array.from({ length: 6 }, (_, i) => encodeBlock(i, randomBytes(100)));
-    await client.tusCreate(mxc);
-    let offset = await client.tusPatch(
+    await t.client.tusCreate(mxc);
+    let offset = await t.client.tusPatch(
       mxc,
       0,
       new Uint8Array([...MAGIC, ...blocks[0]!, ...blocks[1]!, ...blocks[2]!]),
@@ -87,7 +78,7 @@ describe('the relay against @mxcast/protocol', () => {
     expect(live.offsets).toEqual([4, 120, 236]);
 
     const rest = new Uint8Array(blocks.slice(3).flatMap((b) => [...b]));
-    offset = await client.tusPatch(mxc, offset, rest, { final: true });
+    offset = await t.client.tusPatch(mxc, offset, rest, { final: true });
     const complete = await rawIndex(mxc);
     expect(complete).toMatchObject({ state: 'complete', block_count: 6, byte_length: offset });
     expect(complete.sha256).toMatch(/^[A-Za-z0-9+/]{43}$/);
@@ -101,12 +92,16 @@ describe('the relay against @mxcast/protocol', () => {
   });
 
   it('serves a valid index once cancelled, and the listener hears end: cancelled', async () => {
-    const { mxc } = await client.create();
+    const { mxc } = await t.client.create();
     const listener = await rawListen(mxc);
     await listener.opened;
-    await client.tusCreate(mxc);
-    await client.tusPatch(mxc, 0, new Uint8Array([...MAGIC, ...encodeBlock(0, randomBytes(100))]));
-    await client.deleteMedia(mxc);
+    await t.client.tusCreate(mxc);
+    await t.client.tusPatch(
+      mxc,
+      0,
+      new Uint8Array([...MAGIC, ...encodeBlock(0, randomBytes(100))]),
+    );
+    await t.client.deleteMedia(mxc);
     const cancelled = await rawIndex(mxc);
     expect(cancelled).toMatchObject({ state: 'cancelled', geometry: null, block_count: 1 });
     const messages = (await listener.texts).map((t) => parseListenMessage(t));
@@ -116,8 +111,8 @@ describe('the relay against @mxcast/protocol', () => {
 
   it('answers the browser upload socket with messages parseUploadMessage knows: acks, complete, error', async () => {
     const upload = async (parts: Uint8Array[], finish: boolean) => {
-      const { mxc } = await client.create();
-      const url = `${relay.url.replace(/^http/, 'ws')}${mediaPath(UPLOAD_WS_PATH, matchMxc(mxc)!)}?access_token=${relay.token}`;
+      const { mxc } = await t.client.create();
+      const url = `${t.relay.url.replace(/^http/, 'ws')}${mediaPath(UPLOAD_WS_PATH, matchMxc(mxc)!)}?access_token=${t.relay.token}`;
       const ws = new WebSocket(url);
       const texts: string[] = [];
       ws.on('message', (data, isBinary) => {
