@@ -6,6 +6,16 @@ import { afterAll, beforeAll } from 'vitest';
 import { MediaClient } from '@mxcast/client';
 import { startInProcessRelay, type InProcessRelay } from '../capture/capture-harness.ts';
 
+/** A geometry for 100-byte ciphertexts (block_size = 16-byte header + 100), as the tests use. */
+export const SMALL_GEOMETRY = {
+  frame_ms: 20,
+  frames_per_block: 12,
+  bitrate: 32000,
+  block_size: 16 + 100,
+  sample_rate: 48000,
+  channels: 1,
+};
+
 export interface ClientRelay {
   relay: InProcessRelay;
   client: MediaClient;

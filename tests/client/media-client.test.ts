@@ -7,18 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { ClientError, MediaClient, type ListenEvent } from '@mxcast/client';
 import { encodeBlock, MAGIC } from '@mxcast/format';
-import { useClientRelay } from './client-fixture.ts';
+import { SMALL_GEOMETRY as geometry, useClientRelay } from './client-fixture.ts';
 
 const t = useClientRelay();
-
-const geometry = {
-  frame_ms: 20,
-  frames_per_block: 12,
-  bitrate: 32000,
-  block_size: 16 + 100,
-  sample_rate: 48000,
-  channels: 1,
-};
 
 function blocks(from: number, count: number): Uint8Array[] {
   return Array.from({ length: count }, (_, i) => encodeBlock(from + i, randomBytes(100)));
