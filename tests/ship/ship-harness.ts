@@ -100,7 +100,7 @@ export function npmCli(): string {
 export function cleanEnv(node: string = process.execPath): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(VITEST|npm_|PNPM_|TURBO_|NODE_OPTIONS|MXCAST_)/i.test(key)) continue;
+    if (/^(VITEST|npm_|PNPM_|TURBO_|NODE_OPTIONS|NODE_ENV|MXCAST_)/i.test(key)) continue;
     env[key] = value;
   }
   const path_ = (process.env.PATH ?? '')
@@ -151,7 +151,9 @@ export async function installTarball(tarball: string, runtime: NodeRuntime): Pro
   const env = cleanEnv(runtime.node);
   env.npm_config_better_sqlite3_local_prebuilds = prebuildDir;
   if (runtime.nodedir) env.npm_config_nodedir = runtime.nodedir;
+  // Bounded network waits: a registry that cannot be reached fails the test in minutes, not ten.
   const args = [npmCli(), 'install', '-g', '--prefix', prefix, tarball, '--no-audit', '--no-fund'];
+  args.push('--fetch-retries=1', '--fetch-timeout=60000');
   const r = await run(runtime.node, args, { env, cwd: prefix });
   if (r.code !== 0) throw new Error(`npm install failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
   const packageDir = path.join(prefix, 'lib/node_modules/@mxcast/cli');
