@@ -10,6 +10,7 @@ import {
   downloadUrl,
   getIndex,
   makeStream,
+  putFrom,
   streamingPut,
   useTestRelay,
   until,
@@ -169,19 +170,11 @@ describe('upload and download', () => {
     );
     expect((await getIndex(t, m)).state).toBe('live');
 
-    const wrong = await fetch(uploadUrl(t, m), {
-      method: 'PUT',
-      headers: { ...t.auth, 'Content-Range': 'bytes 5-*/*' },
-      body: s.bytes.subarray(5),
-    });
+    const wrong = await putFrom(t, m, s.bytes, 5);
     expect(wrong.status).toBe(409);
     expect(((await wrong.json()) as { errcode: string }).errcode).toBe('M_CONFLICT');
     const at = s.offsets[6] as number;
-    const rest = await fetch(uploadUrl(t, m), {
-      method: 'PUT',
-      headers: { ...t.auth, 'Content-Range': `bytes ${at}-*/*` },
-      body: s.bytes.subarray(at),
-    });
+    const rest = await putFrom(t, m, s.bytes, at);
     expect(rest.status).toBe(200);
     const got = Buffer.from(await (await fetch(downloadUrl(t, m))).arrayBuffer());
     expect(got.equals(s.bytes)).toBe(true);
@@ -194,11 +187,7 @@ describe('upload and download', () => {
     stale.push(s.bytes.subarray(0, s.offsets[5]));
     await until(async () => (await getIndex(t, m)).block_count === 5, 5000, '5 blocks');
     const at = s.offsets[5] as number;
-    const resumed = await fetch(uploadUrl(t, m), {
-      method: 'PUT',
-      headers: { ...t.auth, 'Content-Range': `bytes ${at}-*/*` },
-      body: s.bytes.subarray(at),
-    });
+    const resumed = await putFrom(t, m, s.bytes, at);
     expect(resumed.status).toBe(200);
     // The old request is stopped: answered 409 if it can still hear it, or cut.
     const staleOutcome = await stale.response.then(

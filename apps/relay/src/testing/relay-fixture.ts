@@ -111,6 +111,16 @@ export async function createMedia(
 export function uploadUrl(t: TestRelay, m: { server: string; id: string }): string {
   return `${t.url}/_matrix/media/v3/upload/${m.server}/${m.id}`;
 }
+/** A resumed upload (docs/protocol.md): PUT of the bytes from `at` on, Content-Range open-ended. */
+export function putFrom(
+  t: TestRelay,
+  m: { server: string; id: string },
+  bytes: Buffer<ArrayBuffer>,
+  at: number,
+): Promise<Response> {
+  const headers = { ...t.auth, 'Content-Range': `bytes ${at}-*/*` };
+  return fetch(uploadUrl(t, m), { method: 'PUT', headers, body: bytes.subarray(at) });
+}
 export function downloadUrl(t: TestRelay, m: { server: string; id: string }): string {
   return `${t.url}/_matrix/client/v1/media/download/${m.server}/${m.id}`;
 }
