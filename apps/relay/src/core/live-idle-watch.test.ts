@@ -8,6 +8,7 @@ import {
   createMedia,
   getIndex,
   makeStream,
+  sleep,
   streamingPut,
   until,
   uploadUrl,
@@ -86,5 +87,31 @@ describe('live idle watch', () => {
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toMatch(/mxcast_live_idle_total\{action="interrupted"\} 2/);
     expect(metrics).toMatch(/mxcast_live_idle_total\{action="ended"\} 1/);
+  });
+});
+
+describe('live idle watch with long blocks', () => {
+  const t = useTestRelay({
+    limits: { interruptedAfterMs: INTERRUPTED_AFTER_MS, maxIdleLiveMs: 60_000 },
+  });
+
+  it('waits two declared block durations when blocks are longer than the limit', async () => {
+    // 1 s blocks (50 × 20 ms): silence between two of them is not an interruption.
+    const m = await createMedia(t, { frame_ms: 20, frames_per_block: 50, block_size: 116 });
+    const stream = makeStream(4);
+    const put = streamingPut(uploadUrl(t, m), t.auth);
+    put.push(new Uint8Array(stream.bytes));
+    await until(async () => (await getIndex(t, m)).block_count === 4, 5000, '4 blocks');
+    const t0 = Date.now();
+    await sleep(1200); // well past interruptedAfterMs (300 ms), under two blocks (2 s)
+    expect(((await getIndex(t, m)) as { interrupted?: boolean }).interrupted).toBe(false);
+    await until(
+      async () => ((await getIndex(t, m)) as { interrupted?: boolean }).interrupted === true,
+      3000,
+      'interrupted after two blocks',
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
+    put.abort();
+    await put.response.catch(() => undefined);
   });
 });

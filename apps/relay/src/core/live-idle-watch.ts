@@ -64,7 +64,7 @@ export class LiveIdleWatch {
         (rec.uploader as { preempt?: () => void } | null)?.preempt?.();
         this.hooks.event(rec, 'ended idle');
         void this.hooks.end(rec);
-      } else if (silent >= interruptedAfterMs && !rec.interrupted) {
+      } else if (silent >= interruptedAfterOf(rec, interruptedAfterMs) && !rec.interrupted) {
         rec.interrupted = true;
         this.metrics.liveIdle.interrupted++;
         this.hooks.event(rec, 'interrupted');
@@ -72,4 +72,14 @@ export class LiveIdleWatch {
       }
     }
   }
+}
+
+/**
+ * The silence that marks `rec` interrupted: the limit, or two declared block durations when its
+ * blocks are longer (a broadcaster sending one 8 s block at a time is not interrupted between
+ * them: docs/protocol.md "Interrupted broadcasts").
+ */
+function interruptedAfterOf(rec: MediaRecord, limitMs: number): number {
+  const g = rec.geometry;
+  return g ? Math.max(limitMs, 2 * g.frame_ms * g.frames_per_block) : limitMs;
 }
