@@ -51,6 +51,19 @@ function tusUpload(
   return { start: () => upload.start(), upload, done };
 }
 
+/** Sends one message on the upload WebSocket; expects the 1008 close and returns the error sent before it. */
+async function refusedUpload(
+  m: { server: string; id: string },
+  data: Uint8Array,
+): Promise<unknown> {
+  const up = collect(wsUrl(t, 'upload/ws', m, `?access_token=${t.token}`));
+  await up.opened;
+  up.ws.send(data);
+  const { code } = await up.closed;
+  expect(code).toBe(1008);
+  return up.messages.at(-1);
+}
+
 describe('tus with tus-js-client', () => {
   it('uploads in one go: creation at the media URL answers that URL', async () => {
     const m = await createMedia(t);
@@ -337,12 +350,7 @@ describe('tus Upload-Length (tus 1.0.0 core + creation-defer-length)', () => {
     const s = makeStream(20, 150);
     const length = s.offsets[12] as number;
     await create(m, length);
-    const up = collect(wsUrl(t, 'upload/ws', m, `?access_token=${t.token}`));
-    await up.opened;
-    up.ws.send(s.bytes);
-    const { code } = await up.closed;
-    expect(code).toBe(1008);
-    expect(up.messages.at(-1)).toMatchObject({
+    expect(await refusedUpload(m, s.bytes)).toMatchObject({
       type: 'error',
       errcode: 'M_TOO_LARGE',
       'org.matrix.msc4016.reason': 'PAST_UPLOAD_LENGTH',
@@ -397,12 +405,7 @@ describe('WebSocket upload', () => {
 
   it('answers a bad block with the Matrix error and closes', async () => {
     const m = await createMedia(t);
-    const up = collect(wsUrl(t, 'upload/ws', m, `?access_token=${t.token}`));
-    await up.opened;
-    up.ws.send(Buffer.from('not an mxc stream at all'));
-    const { code } = await up.closed;
-    expect(code).toBe(1008);
-    expect(up.messages.at(-1)).toMatchObject({
+    expect(await refusedUpload(m, Buffer.from('not an mxc stream at all'))).toMatchObject({
       type: 'error',
       errcode: 'M_BAD_BLOCK',
       'org.matrix.msc4016.reason': 'BAD_MAGIC',
