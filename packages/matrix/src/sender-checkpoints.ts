@@ -6,7 +6,7 @@
  *
  * The construction, a one-level hash list: a checkpoint covers the blocks [from_seq,
  * block_count) and carries D = SHA-256( SHA-256(c_from) ‖ … ‖ SHA-256(c_(count-1)) ), c_i being
- * block i's ciphertext with its GCM tag (the bytes after the 12-byte header, docs/format.md).
+ * block i's ciphertext with its GCM tag (the bytes after the 16-byte header, docs/format.md).
  * Why not sha256 over the file's bytes so far: a WebSocket listener never sees offsets or headers
  * (the relay may send either byte order), and a listener that joined live or seeked has no prefix
  * of the file; with a hash per interval it verifies every interval it saw whole. Why a hash per
