@@ -42,6 +42,18 @@ async function answer(res: Response): Promise<Answer> {
   };
 }
 
+/** A quota refusal (docs/operations.md): status, errcode, reason, and the limit named in the error. */
+function expectQuotaRefusal(
+  refused: Answer,
+  status: number,
+  errcode: string,
+  reason: string,
+  limit: string,
+): void {
+  expect(refused).toMatchObject({ status, errcode, reason });
+  expect(refused.error).toContain(limit);
+}
+
 async function tryCreate(t: TestRelay, token = t.token): Promise<Answer> {
   return answer(
     await fetch(`${t.url}/_matrix/media/v1/create`, {
@@ -73,12 +85,13 @@ describe('maxPendingMediaPerUser', () => {
   it('refuses the creates past the quota with 429, per user, until an id is used', async () => {
     const ids = [await createMedia(t), await createMedia(t), await createMedia(t)];
     const refused = await tryCreate(t);
-    expect(refused).toMatchObject({
-      status: 429,
-      errcode: 'M_LIMIT_EXCEEDED',
-      reason: 'PENDING_MEDIA_QUOTA',
-    });
-    expect(refused.error).toContain('limits.maxPendingMediaPerUser = 3');
+    expectQuotaRefusal(
+      refused,
+      429,
+      'M_LIMIT_EXCEEDED',
+      'PENDING_MEDIA_QUOTA',
+      'limits.maxPendingMediaPerUser = 3',
+    );
     // The tus creation is the same create.
     const tus = await fetch(`${t.url}${P}/tus`, {
       method: 'POST',
@@ -110,12 +123,13 @@ describe('maxLiveMediaPerUser and maxStoredMediaPerUser', () => {
       await until(async () => (await getIndex(t, m)).state === 'live', 5000, 'live');
     const third = await createMedia(t);
     const refused = await answer(await put(t, third, makeStream(3).bytes));
-    expect(refused).toMatchObject({
-      status: 429,
-      errcode: 'M_LIMIT_EXCEEDED',
-      reason: 'LIVE_MEDIA_QUOTA',
-    });
-    expect(refused.error).toContain('limits.maxLiveMediaPerUser = 2');
+    expectQuotaRefusal(
+      refused,
+      429,
+      'M_LIMIT_EXCEEDED',
+      'LIVE_MEDIA_QUOTA',
+      'limits.maxLiveMediaPerUser = 2',
+    );
     expect(await getIndex(t, third)).toMatchObject({ state: 'pending', byte_length: 0 });
     // Completing one live media frees a live slot.
     cut[0]!.end();
@@ -128,12 +142,13 @@ describe('maxLiveMediaPerUser and maxStoredMediaPerUser', () => {
   it('refuses a create once the user stores maxStoredMediaPerUser media, until one is deleted', async () => {
     // The previous test left three stored media.
     const refused = await tryCreate(t);
-    expect(refused).toMatchObject({
-      status: 429,
-      errcode: 'M_LIMIT_EXCEEDED',
-      reason: 'STORED_MEDIA_QUOTA',
-    });
-    expect(refused.error).toContain('limits.maxStoredMediaPerUser = 3');
+    expectQuotaRefusal(
+      refused,
+      429,
+      'M_LIMIT_EXCEEDED',
+      'STORED_MEDIA_QUOTA',
+      'limits.maxStoredMediaPerUser = 3',
+    );
     expect((await tryCreate(t, t.otherToken)).status).toBe(200);
   });
 });
@@ -148,12 +163,13 @@ describe('maxStoredBytesPerUser', () => {
     const second = await createMedia(t);
     const s = makeStream(10);
     const refused = await answer(await put(t, second, s.bytes));
-    expect(refused).toMatchObject({
-      status: 413,
-      errcode: 'M_TOO_LARGE',
-      reason: 'STORED_BYTES_QUOTA',
-    });
-    expect(refused.error).toContain('limits.maxStoredBytesPerUser = 2000');
+    expectQuotaRefusal(
+      refused,
+      413,
+      'M_TOO_LARGE',
+      'STORED_BYTES_QUOTA',
+      'limits.maxStoredBytesPerUser = 2000',
+    );
     // 2000 − 1164 = 836 bytes left: the magic and 7 blocks (816 bytes) fit, the 8th does not.
     const idx = await getIndex(t, second);
     expect(idx).toMatchObject({ state: 'live', byte_length: 4 + 7 * 116, block_count: 7 });
