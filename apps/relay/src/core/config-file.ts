@@ -25,6 +25,14 @@ const name = z.string({ error: 'must be a non-empty string' }).min(1, {
   error: 'must be a non-empty string',
 });
 
+/** An integer from `min` (to `max`), every failure with the same one-line message. */
+function integer(min: number, max?: number) {
+  const error =
+    max === undefined ? `must be an integer >= ${min}` : `must be an integer ${min}..${max}`;
+  const atLeast = z.number({ error }).int({ error }).min(min, { error });
+  return max === undefined ? atLeast : atLeast.max(max, { error });
+}
+
 const limitKeys = Object.keys(DEFAULT_LIMITS) as (keyof RelayLimits)[];
 const limitsSchema = z.strictObject(
   Object.fromEntries(limitKeys.map((k) => [k, nonNegative.optional()])) as Record<
@@ -36,12 +44,7 @@ const limitsSchema = z.strictObject(
 export const configFileSchema = z.strictObject({
   dataDir: name.optional(),
   host: name.optional(),
-  port: z
-    .number({ error: 'must be an integer 0..65535' })
-    .int({ error: 'must be an integer 0..65535' })
-    .min(0, { error: 'must be an integer 0..65535' })
-    .max(65535, { error: 'must be an integer 0..65535' })
-    .optional(),
+  port: integer(0, 65535).optional(),
   serverName: name.optional(),
   publicUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
@@ -49,11 +52,7 @@ export const configFileSchema = z.strictObject({
   webRoot: name.optional(),
   flushIntervalMs: positive.optional(),
   statusIntervalMs: positive.optional(),
-  fanoutSliceSize: z
-    .number({ error: 'must be an integer >= 1' })
-    .int({ error: 'must be an integer >= 1' })
-    .min(1, { error: 'must be an integer >= 1' })
-    .optional(),
+  fanoutSliceSize: integer(1).optional(),
   limits: limitsSchema.optional(),
   auth: z
     .strictObject({
