@@ -21,6 +21,13 @@ async function block(
   return { seq, offset: null, size: bytes.length, ciphertext: framed.ciphertext, byteOrder: 'be' };
 }
 
+/** An authenticator that has opened the blocks `seqs`, in order. */
+async function openedThrough(cipher: BlockCipher, seqs: number[]): Promise<BlockAuthenticator> {
+  const auth = new BlockAuthenticator(cipher);
+  for (const seq of seqs) await auth.open(await block(cipher, seq));
+  return auth;
+}
+
 async function code(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -37,9 +44,7 @@ describe('BlockAuthenticator', async () => {
   const cipher = await createBlockCipher(file);
 
   it('allows a skip the relay announced forward only (WebSocket skipped)', async () => {
-    const auth = new BlockAuthenticator(cipher);
-    await auth.open(await block(cipher, 2));
-    await auth.open(await block(cipher, 3));
+    const auth = await openedThrough(cipher, [2, 3]);
     expect(auth.allowSkip(4)).toBe(false);
     expect(auth.allowSkip(7)).toBe(true);
     expect(await code(auth.open(await block(cipher, 7)))).toBe('ok');
@@ -59,39 +64,30 @@ describe('BlockAuthenticator', async () => {
 
   it('refuses duplicated, reordered and skipped blocks', async () => {
     for (const next of [1, 0, 4]) {
-      const auth = new BlockAuthenticator(cipher);
-      await auth.open(await block(cipher, 0));
-      await auth.open(await block(cipher, 1));
-      await auth.open(await block(cipher, 2));
+      const auth = await openedThrough(cipher, [0, 1, 2]);
       expect(await code(auth.open(await block(cipher, next)))).toBe('TAMPERED');
     }
   });
 
   it('allows one jump the player made, and only to the seq it asked for', async () => {
-    const auth = new BlockAuthenticator(cipher);
-    await auth.open(await block(cipher, 0));
+    const auth = await openedThrough(cipher, [0]);
     auth.allowJump(7);
     expect(await code(auth.open(await block(cipher, 8)))).toBe('TAMPERED');
-    const again = new BlockAuthenticator(cipher);
-    await again.open(await block(cipher, 0));
+    const again = await openedThrough(cipher, [0]);
     again.allowJump(7);
     await again.open(await block(cipher, 7));
     expect(await code(again.open(await block(cipher, 9)))).toBe('TAMPERED');
   });
 
   it('requires exactly the seq a reader derived itself (an HLS segment start), also over a follow-on', async () => {
-    const auth = new BlockAuthenticator(cipher);
-    await auth.open(await block(cipher, 0));
-    await auth.open(await block(cipher, 1));
+    const auth = await openedThrough(cipher, [0, 1]);
     auth.requireNext(18);
     // Block 2 would have followed block 1, but the reader asked for the segment at 18.
     expect(await code(auth.open(await block(cipher, 2)))).toBe('TAMPERED');
-    const again = new BlockAuthenticator(cipher);
-    await again.open(await block(cipher, 0));
+    const again = await openedThrough(cipher, [0]);
     again.requireNext(18);
     expect(await code(again.open(await block(cipher, 10)))).toBe('TAMPERED');
-    const ok = new BlockAuthenticator(cipher);
-    await ok.open(await block(cipher, 0));
+    const ok = await openedThrough(cipher, [0]);
     ok.requireNext(18);
     expect(await code(ok.open(await block(cipher, 18)))).toBe('ok');
     expect(await code(ok.open(await block(cipher, 19)))).toBe('ok');
@@ -107,15 +103,13 @@ describe('BlockAuthenticator', async () => {
     expect(await code(new BlockAuthenticator(cipher).open(await block(other, 0)))).toBe(
       'WRONG_KEY',
     );
-    const auth = new BlockAuthenticator(cipher);
-    await auth.open(await block(cipher, 0));
+    const auth = await openedThrough(cipher, [0]);
     const flipped = await block(cipher, 1);
     const ct = flipped.ciphertext.slice();
     ct[3] = (ct[3] as number) ^ 0x01;
     expect(await code(auth.open({ ...flipped, ciphertext: ct }))).toBe('TAMPERED');
     // a block spliced in from another stream under the same seq
-    const auth2 = new BlockAuthenticator(cipher);
-    await auth2.open(await block(cipher, 0));
+    const auth2 = await openedThrough(cipher, [0]);
     expect(await code(auth2.open(await block(other, 1)))).toBe('TAMPERED');
   });
 });
