@@ -42,6 +42,9 @@ function source(o: { count: number; end?: SourceEnd; fail?: unknown; hang?: bool
 
 const start = { kind: 'live' } as const;
 const next: BlockOutcome = { kind: 'next' };
+/** A live leg whose progress callback is not watched. */
+const runQuiet = (src: BlockSource, leg: AbortController, onBlock: Parameters<typeof runLeg>[3]) =>
+  runLeg(src, start, leg, onBlock, () => {});
 
 describe('runLeg', () => {
   it('reads every block and ends with the source', async () => {
@@ -68,12 +71,10 @@ describe('runLeg', () => {
     ] as BlockOutcome[]) {
       const { src, seen } = source({ count: 5 });
       const seqs: number[] = [];
-      const end = await runLeg(
+      const end = await runQuiet(
         src,
-        start,
         new AbortController(),
         async (b) => (seqs.push(b.seq), b.seq === 1 ? outcome : next),
-        () => {},
       );
       expect(end).toEqual(outcome);
       expect(seqs).toEqual([0, 1]);
@@ -84,13 +85,7 @@ describe('runLeg', () => {
   it('a seek or stop (LegAborted) ends it aborted, even while the source waits', async () => {
     const { src, seen } = source({ count: 1, hang: true });
     const leg = new AbortController();
-    const ended = runLeg(
-      src,
-      start,
-      leg,
-      async () => next,
-      () => {},
-    );
+    const ended = runQuiet(src, leg, async () => next);
     await new Promise((r) => setTimeout(r, 10));
     leg.abort(new LegAborted('seek'));
     expect(await ended).toEqual({ kind: 'aborted' });
@@ -119,35 +114,25 @@ describe('runLeg', () => {
     const leg = new AbortController();
     leg.abort(new LegAborted('seek'));
     let blocks = 0;
-    const end = await runLeg(
-      src,
-      start,
-      leg,
-      async () => (blocks++, next),
-      () => {},
-    );
+    const end = await runQuiet(src, leg, async () => (blocks++, next));
     expect(end).toEqual({ kind: 'aborted' });
     expect(blocks).toBe(0);
   });
 
   it('failures come back as values: misaligned, a PlayerError, a failing block handler', async () => {
     const misaligned = new MisalignedStart(100, 7, 'no magic');
-    const a = await runLeg(
+    const a = await runQuiet(
       source({ count: 0, fail: misaligned }).src,
-      start,
       new AbortController(),
       async () => next,
-      () => {},
     );
     expect(a).toEqual({ kind: 'misaligned', error: misaligned });
 
     const dropped = new PlayerError('NETWORK', 'cut', { fatal: false });
-    const b = await runLeg(
+    const b = await runQuiet(
       source({ count: 2, fail: dropped }).src,
-      start,
       new AbortController(),
       async () => next,
-      () => {},
     );
     expect(b).toEqual({ kind: 'failed', error: dropped });
 
