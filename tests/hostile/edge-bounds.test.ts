@@ -517,26 +517,35 @@ describe('connection caps', () => {
     return { socket, open, closed, received: () => received };
   }
 
-  it('per address and per relay: 429 / 503 Matrix JSON, closed; counted in /metrics', async () => {
-    const r = relay();
-    const held = [1, 2, 3].map(() => connect(r.port, '127.0.0.1'));
+  /** Connections from `addresses`, open and settled (accepted and counted by the relay). */
+  async function hold(port: number, addresses: string[]) {
+    const held = addresses.map((a) => connect(port, a));
     await Promise.all(held.map((c) => c.open));
     await new Promise((res) => setTimeout(res, 100));
-    const over = connect(r.port, '127.0.0.1');
-    await over.closed;
-    expect(over.received()).toMatch(/^HTTP\/1\.1 429 /);
-    expect(jsonBodyOf(over.received())).toMatchObject({
+    return held;
+  }
+
+  /** What the relay wrote to one more connection from `address` before closing it. */
+  async function refusal(port: number, address: string): Promise<string> {
+    const c = connect(port, address);
+    await c.closed;
+    return c.received();
+  }
+
+  it('per address and per relay: 429 / 503 Matrix JSON, closed; counted in /metrics', async () => {
+    const r = relay();
+    const held = await hold(r.port, ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    const over = await refusal(r.port, '127.0.0.1');
+    expect(over).toMatch(/^HTTP\/1\.1 429 /);
+    expect(jsonBodyOf(over)).toMatchObject({
       errcode: 'M_LIMIT_EXCEEDED',
       'org.matrix.msc4016.reason': 'MAX_CONNECTIONS_PER_ADDRESS',
     });
     // Other addresses still get in, up to the relay's cap.
-    const others = ['127.0.0.2', '127.0.0.3'].map((a) => connect(r.port, a));
-    await Promise.all(others.map((c) => c.open));
-    await new Promise((res) => setTimeout(res, 100));
-    const full = connect(r.port, '127.0.0.4');
-    await full.closed;
-    expect(full.received()).toMatch(/^HTTP\/1\.1 503 /);
-    expect(jsonBodyOf(full.received())).toMatchObject({
+    const others = await hold(r.port, ['127.0.0.2', '127.0.0.3']);
+    const full = await refusal(r.port, '127.0.0.4');
+    expect(full).toMatch(/^HTTP\/1\.1 503 /);
+    expect(jsonBodyOf(full)).toMatchObject({
       'org.matrix.msc4016.reason': 'MAX_CONNECTIONS',
     });
     // A held connection is still served.
