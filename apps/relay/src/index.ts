@@ -35,4 +35,3 @@ export {
   type TokenInfo,
 } from './core/token-store.ts';
 export { UNSTABLE_PREFIX } from './core/relay-paths.ts';
-export type { StreamGeometry } from './storage/media-record.ts';

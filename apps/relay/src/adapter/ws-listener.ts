@@ -14,6 +14,7 @@
  * reserved in the relay-wide history budget, and a listener whose socket takes nothing for
  * limits.listenerStallMs is dropped (docs/operations.md "Listeners and memory").
  */
+import type { ListenMessage } from '@mxcast/protocol';
 import type { WebSocket } from 'ws';
 import { historyPacingOf } from '../core/history-pacing.ts';
 import type { RelayCore } from '../core/relay-core.ts';
@@ -89,7 +90,7 @@ export class WsListener implements HubListener {
     }
     if (this.skipping) {
       this.skipping = false;
-      this.ws.send(JSON.stringify({ type: 'skipped', to_seq: block.seq }));
+      this.ws.send(JSON.stringify({ type: 'skipped', to_seq: block.seq } satisfies ListenMessage));
     }
     this.out.writeBlock(block);
     this.nextSeq = end;
@@ -99,8 +100,11 @@ export class WsListener implements HubListener {
   onEnd(state: EndState, reason?: EndReason): void {
     if (this.closed) return;
     if (this.skipping)
-      this.ws.send(JSON.stringify({ type: 'skipped', to_seq: this.rec.blockCount }));
-    this.ws.send(JSON.stringify(reason ? { type: 'end', state, reason } : { type: 'end', state }));
+      this.ws.send(
+        JSON.stringify({ type: 'skipped', to_seq: this.rec.blockCount } satisfies ListenMessage),
+      );
+    const end: ListenMessage = reason ? { type: 'end', state, reason } : { type: 'end', state };
+    this.ws.send(JSON.stringify(end));
     this.ws.close(1000, state);
     this.close();
   }

@@ -4,6 +4,7 @@
  * block is answered with the Matrix error and the socket is closed (1008, policy violation).
  * A socket that closes without finishing leaves the media live and resumable.
  */
+import type { UploadServerMessage } from '@mxcast/protocol';
 import type { RawData, WebSocket } from 'ws';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, toRelayError } from '../core/relay-error.ts';
@@ -37,7 +38,13 @@ export function attachWsUpload(ws: WebSocket, session: UploadSession, core: Rela
     if (isBinary) {
       try {
         session.push(toBytes(data));
-        ws.send(JSON.stringify({ type: 'ack', offset: rec.byteLength, blocks: rec.blockCount }));
+        ws.send(
+          JSON.stringify({
+            type: 'ack',
+            offset: rec.byteLength,
+            blocks: rec.blockCount,
+          } satisfies UploadServerMessage),
+        );
       } catch (err) {
         fail(err);
       }
@@ -56,10 +63,10 @@ export function attachWsUpload(ws: WebSocket, session: UploadSession, core: Rela
         ws.send(
           JSON.stringify({
             type: 'complete',
-            sha256: rec.sha256,
+            sha256: rec.sha256 ?? '',
             offset: rec.byteLength,
             blocks: rec.blockCount,
-          }),
+          } satisfies UploadServerMessage),
         );
         ws.close(1000, 'complete');
       },

@@ -8,7 +8,7 @@
  */
 import { BLOCK_HEADER_SIZE, GCM_TAG_SIZE } from '@mxcast/format';
 import { GEOMETRY_KEY, OPUS_FRAME_MS, geometryProblem } from '@mxcast/protocol';
-import type { StreamGeometry } from '../storage/media-record.ts';
+import type { DeclaredStreamGeometry } from '@mxcast/protocol';
 import { RelayError } from './relay-error.ts';
 
 export { GEOMETRY_KEY, OPUS_FRAME_MS };
@@ -24,7 +24,7 @@ const OGG_PAGE_HEADER = 27;
 /** OpusHead's channel count is one byte and never 0 (RFC 7845 §5.1). */
 const MAX_CHANNELS = 255;
 
-type Field = keyof StreamGeometry;
+type Field = keyof DeclaredStreamGeometry;
 
 /**
  * Reads the geometry out of a create body's JSON object (`{"org.matrix.msc4016.geometry": …}`);
@@ -34,7 +34,7 @@ type Field = keyof StreamGeometry;
 export function readGeometry(
   body: Record<string, unknown>,
   maxBlockLength: number,
-): StreamGeometry | null {
+): DeclaredStreamGeometry | null {
   const g = body[GEOMETRY_KEY];
   if (g === undefined || g === null) return null;
   if (typeof g !== 'object' || Array.isArray(g))
@@ -62,7 +62,7 @@ export function readGeometry(
   const maxBlock = BLOCK_HEADER_SIZE + maxBlockLength;
   const blockSize = integerIn(src.block_size, minBlock, maxBlock);
   if (blockSize === null) throw bad('block_size', `an integer from ${minBlock} to ${maxBlock}`);
-  const out: StreamGeometry = {
+  const out: DeclaredStreamGeometry = {
     frame_ms: frameMs,
     frames_per_block: framesPerBlock,
     block_size: blockSize,
@@ -92,7 +92,7 @@ export function readGeometry(
  * Whether a stored geometry is usable for arithmetic (rows written before validation was strict
  * may hold anything); the HLS view answers 404 rather than print NaN.
  */
-export function isUsableGeometry(g: StreamGeometry | null): g is StreamGeometry {
+export function isUsableGeometry(g: DeclaredStreamGeometry | null): g is DeclaredStreamGeometry {
   if (!g) return false;
   const blockMs = g.frame_ms * g.frames_per_block;
   return OPUS_FRAME_MS.includes(g.frame_ms) && Number.isInteger(g.frames_per_block) && blockMs > 0;

@@ -12,7 +12,8 @@ import { makeSharedBlock } from '../fanout/shared-block.ts';
 import { GroupFlush } from '../storage/group-flush.ts';
 import { ListenerTally } from '../storage/listener-tally.ts';
 import { MediaFile } from '../storage/media-file.ts';
-import { MediaRecord, type StreamGeometry } from '../storage/media-record.ts';
+import type { DeclaredStreamGeometry } from '@mxcast/protocol';
+import { MediaRecord } from '../storage/media-record.ts';
 import { checkDatabaseNotLost, mediaFileIds } from '../storage/database-check.ts';
 import { scanMediaFile } from '../storage/media-scan.ts';
 import type { MediaRow, RelayDatabase } from '../storage/relay-database.ts';
@@ -139,7 +140,7 @@ export class MediaStore {
    * back when the id is used, so an id that is never used costs no memory (an attacker's
    * thousands of creates stay on disk, and expire there).
    */
-  create(owner: string, geometry: StreamGeometry | null): CreatedMedia {
+  create(owner: string, geometry: DeclaredStreamGeometry | null): CreatedMedia {
     const now = Date.now();
     this.quotas.checkCreate(owner, now);
     const id = newMediaId();

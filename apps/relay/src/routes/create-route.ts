@@ -8,7 +8,7 @@ import { GEOMETRY_KEY, readGeometry } from '../core/geometry-check.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
 import { CREATE_PATH, mxcUri } from '../core/relay-paths.ts';
-import type { StreamGeometry } from '../storage/media-record.ts';
+import type { DeclaredStreamGeometry } from '@mxcast/protocol';
 
 export { GEOMETRY_KEY };
 
@@ -26,7 +26,7 @@ export function mountCreateRoute(app: Hono, core: RelayCore): void {
 }
 
 /** The geometry declared in a create body, or null; M_BAD_JSON / M_INVALID_PARAM otherwise. */
-export function parseGeometry(body: string, maxBlockLength: number): StreamGeometry | null {
+export function parseGeometry(body: string, maxBlockLength: number): DeclaredStreamGeometry | null {
   if (body.trim() === '') return null;
   let json: unknown;
   try {

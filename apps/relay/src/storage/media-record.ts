@@ -11,15 +11,8 @@ import type { MediaFile } from './media-file.ts';
 import { OffsetList } from './offset-list.ts';
 import type { MediaState } from './relay-database.ts';
 
-/** The stream geometry a broadcaster may declare at create (docs/protocol.md). */
-export interface StreamGeometry {
-  frame_ms: number;
-  frames_per_block: number;
-  bitrate?: number;
-  block_size: number;
-  sample_rate?: number;
-  channels?: number;
-}
+/** The stream geometry a broadcaster may declare at create: the protocol's wire type. */
+import type { DeclaredStreamGeometry, ListenMessage } from '@mxcast/protocol';
 
 export class MediaRecord {
   state: MediaState = 'pending';
@@ -62,7 +55,7 @@ export class MediaRecord {
     readonly owner: string,
     readonly createdAt: number,
     readonly unusedExpiresAt: number,
-    readonly geometry: StreamGeometry | null,
+    readonly geometry: DeclaredStreamGeometry | null,
     /** Listeners per event-loop turn of a fan-out (media-hub.ts); the default when omitted. */
     fanoutSliceSize?: number,
     /** The relay's listener totals (MediaStore), moved with this media's by join(). */
@@ -103,10 +96,10 @@ export class MediaRecord {
   /** The listeners' `status` message (docs/protocol.md), built once for all of them. */
   statusMessage(): Buffer {
     const { state, listeners, blockCount } = this;
-    const status = { type: 'status', state, listeners, block_count: blockCount };
+    const status = { type: 'status', state, listeners, block_count: blockCount } as const;
     // `interrupted` only while live (docs/protocol.md "Interrupted broadcasts").
-    return Buffer.from(
-      JSON.stringify(state === 'live' ? { ...status, interrupted: this.interrupted } : status),
-    );
+    const message: ListenMessage =
+      state === 'live' ? { ...status, interrupted: this.interrupted } : status;
+    return Buffer.from(JSON.stringify(message));
   }
 }
