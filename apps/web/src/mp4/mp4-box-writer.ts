@@ -25,36 +25,33 @@ export class ByteSink {
     return at;
   }
 
-  u8(v: number): this {
-    const at = this.#reserve(1); // reserve first: it may replace the view
-    this.#view.setUint8(at, v);
+  /** Reserves `n` bytes, then writes them: reserve first, as it may replace the view. */
+  #put(n: number, write: (view: DataView, at: number) => void): this {
+    const at = this.#reserve(n);
+    write(this.#view, at);
     return this;
+  }
+
+  u8(v: number): this {
+    return this.#put(1, (view, at) => view.setUint8(at, v));
   }
   u16(v: number): this {
-    const at = this.#reserve(2); // reserve first: it may replace the view
-    this.#view.setUint16(at, v);
-    return this;
+    return this.#put(2, (view, at) => view.setUint16(at, v));
   }
   i16(v: number): this {
-    const at = this.#reserve(2); // reserve first: it may replace the view
-    this.#view.setInt16(at, v);
-    return this;
+    return this.#put(2, (view, at) => view.setInt16(at, v));
   }
   u24(v: number): this {
-    const at = this.#reserve(3);
-    this.#view.setUint8(at, (v >>> 16) & 0xff);
-    this.#view.setUint16(at + 1, v & 0xffff);
-    return this;
+    return this.#put(3, (view, at) => {
+      view.setUint8(at, (v >>> 16) & 0xff);
+      view.setUint16(at + 1, v & 0xffff);
+    });
   }
   u32(v: number): this {
-    const at = this.#reserve(4); // reserve first: it may replace the view
-    this.#view.setUint32(at, v >>> 0);
-    return this;
+    return this.#put(4, (view, at) => view.setUint32(at, v >>> 0));
   }
   u64(v: bigint): this {
-    const at = this.#reserve(8); // reserve first: it may replace the view
-    this.#view.setBigUint64(at, v);
-    return this;
+    return this.#put(8, (view, at) => view.setBigUint64(at, v));
   }
   zeros(n: number): this {
     this.#reserve(n); // a fresh or grown buffer is zero-filled past the old length
