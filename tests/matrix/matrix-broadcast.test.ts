@@ -22,8 +22,14 @@ import {
   encodeBlock,
   type EncryptedFile,
 } from '@mxcast/format';
-import { LiveBroadcastReporter, openMatrixSession, type MatrixSession } from '@mxcast/matrix';
+import {
+  BROADCAST_STATE_TYPE,
+  LiveBroadcastReporter,
+  openMatrixSession,
+  type MatrixSession,
+} from '@mxcast/matrix';
 import { splitBlocks, startTamperingProxy, type Blocks } from '../player/tampering-proxy.ts';
+import { startCuttableLink } from './matrix-broadcast-cutter.ts';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
 import { matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
 
@@ -67,7 +73,7 @@ interface Live {
 }
 
 /** alice goes live: a 440 Hz tone paced to the clock, a checkpoint every second. */
-async function goLive(title: string, seconds: number): Promise<Live> {
+async function goLive(title: string, seconds: number, relay = stack.relayUrl): Promise<Live> {
   const source = await openCaptureSource('sine:440', { channels: 1 });
   let resolveReporter!: (r: LiveBroadcastReporter) => void;
   let resolveFile!: (f: EncryptedFile) => void;
@@ -76,7 +82,7 @@ async function goLive(title: string, seconds: number): Promise<Live> {
   let r: LiveBroadcastReporter | undefined;
   let blocks = 0;
   const session = new CaptureSession({
-    relay: stack.relayUrl,
+    relay,
     token: users.alice!.relayToken,
     preset: 'voice',
     source,
@@ -95,6 +101,8 @@ async function goLive(title: string, seconds: number): Promise<Live> {
       resolveReporter(r);
       resolveFile(s.file);
     },
+    // Network loss and back: the room says paused / resumed.
+    onConnection: (state) => void (state === 'lost' ? r?.pause() : r?.resume()),
     onWrite: (seq, bytes) => {
       r?.onWrite(seq, bytes);
       if (seq >= 0) blocks = seq + 1;
@@ -242,6 +250,37 @@ describe('a broadcast in a Matrix room, verified against the sender', () => {
     const bob = await listen('bob', stack.relayUrl, reporter.broadcast.broadcastId);
     expect(bob, JSON.stringify(bob)).toMatchObject({ outcome: 'cancelled' });
     expect(bob.claims?.cancel).toBe(live.blocks());
+  }, 120_000);
+
+  it('the relay out of reach mid-broadcast: paused, resumed, and still finished', async () => {
+    const link = await startCuttableLink(stack.relayUrl);
+    try {
+      const live = await goLive('Shaky show', 6, link.url);
+      const reporter = await live.reporter;
+      await new Promise((r) => setTimeout(r, 2000));
+      await link.cut(2000);
+      await live.done;
+      await reporter.complete();
+      const id = reporter.broadcast.broadcastId;
+      const statesOf = () =>
+        alice.client
+          .getRoom(roomId)!
+          .getLiveTimeline()
+          .getEvents()
+          .filter((e) => e.getType() === BROADCAST_STATE_TYPE && e.getStateKey() === id)
+          .map((e) => (e.getContent() as { state: string }).state);
+      // The sync brings alice's own state events back; the last one may still be on its way.
+      for (let i = 0; i < 50 && statesOf().at(-1) !== 'stopped'; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const states = statesOf();
+      expect(states).toEqual(['started', 'paused', 'resumed', 'stopped']);
+      const bob = await listen('bob', stack.relayUrl, id);
+      expect(bob, JSON.stringify(bob)).toMatchObject({ outcome: 'finished', unverifiable: 0 });
+      expect(bob.blocks).toBe(live.blocks());
+    } finally {
+      await link.close();
+    }
   }, 120_000);
 
   it('the key is in neither Synapse`s database nor the relay`s data', () => {

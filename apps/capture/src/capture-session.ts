@@ -61,6 +61,11 @@ export interface CaptureSessionOptions {
    * The sender's checkpoints hash these (docs/matrix.md "Checkpoints and completion").
    */
   onWrite?: (seq: number, bytes: Uint8Array) => void;
+  /**
+   * The relay connection was lost (`lost`) or is back (`back`): the Matrix wiring sets the
+   * broadcast's state to paused / resumed (docs/matrix.md).
+   */
+  onConnection?: (state: 'lost' | 'back') => void;
 }
 
 export interface CreatedStream {
@@ -224,6 +229,7 @@ export class CaptureSession {
     }, 1000);
 
     let linkShown = false;
+    let connectionLost = false;
     const upload = new UploadSession({
       client,
       mxc,
@@ -243,7 +249,15 @@ export class CaptureSession {
         }
         o.onAck?.(ack);
       },
+      onOutage: () => {
+        connectionLost = true;
+        o.onConnection?.('lost');
+      },
       onReconnect: (r) => {
+        if (connectionLost) {
+          connectionLost = false;
+          o.onConnection?.('back');
+        }
         if (r.error) {
           o.onNotice?.(`reconnected after: ${r.error}; continuing via tus from byte ${r.offset}`);
         }

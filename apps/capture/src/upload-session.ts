@@ -31,6 +31,8 @@ export interface UploadSessionOptions {
   tusOnly?: boolean;
   onAck?: (ack: AckEvent) => void;
   onReconnect?: (info: { attempt: number; offset: number; error: string }) => void;
+  /** The connection to the relay was lost; onReconnect follows when it is back. */
+  onOutage?: (info: { error: string }) => void;
 }
 
 export interface AckEvent {
@@ -348,6 +350,7 @@ export class UploadSession {
     let delay = this.options.backoffMs ?? 250;
     let attempt = 0;
     let lastError = cause ? (cause as Error).message : '';
+    if (cause) this.options.onOutage?.({ error: lastError });
     while (true) {
       if (this.cancelled) throw this.fatal;
       if (cause || attempt > 0) {
