@@ -13,6 +13,7 @@ import {
   getIndex,
   makeStream,
   sleep,
+  streamingPut,
   useTestRelay,
   tusUrl,
   uploadUrl,
@@ -270,15 +271,8 @@ describe('limits', () => {
     const m1 = await createMedia(small);
     const m2 = await createMedia(small);
     const s = makeStream(30, 40);
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-    const first = fetch(uploadUrl(small, m1), {
-      method: 'PUT',
-      headers: small.auth,
-      body,
-      duplex: 'half',
-    } as RequestInit);
-    controller.enqueue(s.bytes.subarray(0, s.offsets[2]));
+    const first = streamingPut(uploadUrl(small, m1), small.auth);
+    first.push(s.bytes.subarray(0, s.offsets[2]));
     await sleep(100);
     const second = await fetch(uploadUrl(small, m2), {
       method: 'PUT',
@@ -303,8 +297,8 @@ describe('limits', () => {
     await expect(l3.opened).rejects.toThrow('429');
 
     await sleep(350);
-    controller.enqueue(s.bytes.subarray(s.offsets[2]));
-    const res = await first;
+    first.push(s.bytes.subarray(s.offsets[2]));
+    const res = await first.response;
     expect([res.status, ((await res.json()) as MatrixError).errcode]).toEqual([
       429,
       'M_LIMIT_EXCEEDED',

@@ -13,6 +13,7 @@ import {
   getIndex,
   sleep,
   startTestRelay,
+  streamingPut,
   uploadUrl,
   wsUrl,
   type TestRelay,
@@ -72,16 +73,9 @@ describe('media lifecycle', () => {
   it('closes an upload connection that brings no byte for uploadIdleTimeoutMs, keeping its blocks', async () => {
     const m = await createMedia(t);
     const s = makeStream(6, 50);
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-    const idle = fetch(uploadUrl(t, m), {
-      method: 'PUT',
-      headers: t.auth,
-      body,
-      duplex: 'half',
-    } as RequestInit);
-    idle.catch(() => undefined);
-    controller.enqueue(s.bytes.subarray(0, s.offsets[3]));
+    const idle = streamingPut(uploadUrl(t, m), t.auth);
+    idle.response.catch(() => undefined);
+    idle.push(s.bytes.subarray(0, s.offsets[3]));
     await sleep(100);
     const m2 = await createMedia(t);
     const busy = await fetch(uploadUrl(t, m2), {
