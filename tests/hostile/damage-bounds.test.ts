@@ -25,7 +25,7 @@ import WebSocket from 'ws';
 import { MAGIC, encodeBlock } from '@mxcast/format';
 import { createToken } from '@mxcast/relay';
 import { bin } from '../capture/capture-harness.ts';
-import { useHostileRelay, type HostileRelay } from './hostile-harness.ts';
+import { createMedia, useHostileRelay, type HostileRelay } from './hostile-harness.ts';
 
 const exec = promisify(execFile);
 const P = '/_matrix/media/unstable/org.matrix.msc4016';
@@ -41,18 +41,8 @@ function stream(count: number, ctLength = 500): Buffer {
 const sha256Of = (b: Uint8Array) =>
   createHash('sha256').update(b).digest('base64').replace(/=+$/, '');
 
-async function create(relay: HostileRelay, token = relay.token): Promise<string> {
-  const res = await fetch(`${relay.url}/_matrix/media/v1/create`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-  });
-  expect(res.status).toBe(200);
-  const { content_uri } = (await res.json()) as { content_uri: string };
-  return content_uri.slice('mxc://'.length); // server/id
-}
-
 async function uploadComplete(relay: HostileRelay, bytes: Buffer): Promise<string> {
-  const media = await create(relay);
+  const media = await createMedia(relay);
   const res = await fetch(`${relay.url}/_matrix/media/v3/upload/${media}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${relay.token}`, 'content-type': 'application/octet-stream' },
@@ -64,7 +54,7 @@ async function uploadComplete(relay: HostileRelay, bytes: Buffer): Promise<strin
 
 /** A live media: its first bytes sent by a PUT that never ends (cut when the relay is killed). */
 async function uploadLive(relay: HostileRelay, bytes: Buffer): Promise<string> {
-  const media = await create(relay);
+  const media = await createMedia(relay);
   const body = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(bytes) });
   void fetch(`${relay.url}/_matrix/media/v3/upload/${media}`, {
     method: 'PUT',

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BlockWriter, createBlockCipher, generateEncryptedFile } from '@mxcast/format';
-import { useHostileRelay, type HostileRelay } from './hostile-harness.ts';
+import { createMedia, useHostileRelay, type HostileRelay } from './hostile-harness.ts';
 
 const P = '/_matrix/media/unstable/org.matrix.msc4016';
 const MiB = 1024 * 1024;
@@ -33,16 +33,6 @@ async function measure<T>(relay: HostileRelay, attack: () => Promise<T>) {
     cpuMs: relay.cpuMs() - c0,
     rssGrowthMb: relay.rssMb() - m0,
   };
-}
-
-async function createMedia(relay: HostileRelay): Promise<string> {
-  const res = await fetch(`${relay.url}/_matrix/media/v1/create`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${relay.token}` },
-  });
-  expect(res.status).toBe(200);
-  const { content_uri } = (await res.json()) as { content_uri: string };
-  return content_uri.slice('mxc://'.length); // server/id
 }
 
 interface RawOutcome {

@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createToken } from '@mxcast/relay';
 import { freePort, killAndWait, spawnUntilListening, tempDir } from '../capture/capture-harness.ts';
 
@@ -83,6 +83,17 @@ export function useHostileRelay(options: HostileRelayOptions = {}): () => Hostil
     if (!relay) throw new Error('the hostile relay is used before beforeAll started it');
     return relay;
   };
+}
+
+/** POST /_matrix/media/v1/create as the token's user (200 expected); returns "server/id". */
+export async function createMedia(relay: HostileRelay, token = relay.token): Promise<string> {
+  const res = await fetch(`${relay.url}/_matrix/media/v1/create`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(res.status).toBe(200);
+  const { content_uri } = (await res.json()) as { content_uri: string };
+  return content_uri.slice('mxc://'.length);
 }
 
 /** Resident set size of a process, MiB (VmRSS in /proc/PID/status). */

@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BlockWriter, createBlockCipher, generateEncryptedFile } from '@mxcast/format';
-import { useHostileRelay, type HostileRelay } from './hostile-harness.ts';
+import { createMedia, useHostileRelay, type HostileRelay } from './hostile-harness.ts';
 
 const WS_PATH = '/_matrix/media/unstable/org.matrix.msc4016/ws/localhost';
 const DOWNLOAD_PATH = '/_matrix/client/v1/media/download/localhost';
@@ -51,14 +51,9 @@ interface Broadcast {
   blocks: Buffer[];
 }
 
-async function createMedia(relay: HostileRelay): Promise<string> {
-  const res = await fetch(`${relay.url}/_matrix/media/v1/create`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${relay.token}` },
-  });
-  expect(res.status).toBe(200);
-  const { content_uri } = (await res.json()) as { content_uri: string };
-  return content_uri.split('/').pop() as string;
+/** A new media's id (the harness's createMedia gives "server/id"). */
+async function createId(relay: HostileRelay): Promise<string> {
+  return (await createMedia(relay)).split('/').pop() as string;
 }
 
 /** A finished broadcast of random (validly encrypted and framed) blocks, uploaded by one PUT. */
@@ -70,7 +65,7 @@ async function uploadBroadcast(relay: HostileRelay): Promise<Broadcast> {
   for (let i = 0; i < BLOCKS; i++)
     blocks.push(Buffer.from(writer.writeSync(randomBytes(16 * 1024))));
   const file = Buffer.concat([Buffer.from(writer.magic()), ...blocks]);
-  const id = await createMedia(relay);
+  const id = await createId(relay);
   const res = await fetch(`${relay.url}/_matrix/media/v3/upload/localhost/${id}`, {
     method: 'PUT',
     headers: { Authorization: `Bearer ${relay.token}`, 'Content-Type': 'application/octet-stream' },
@@ -218,7 +213,7 @@ describe('listeners that never read', () => {
 describe('a WebSocket listener at the live edge that never reads', () => {
   it('is cut after listenerStallMs past its backlog while an honest listener gets every block', async () => {
     const relay = relayOf();
-    const id = await createMedia(relay);
+    const id = await createId(relay);
     await stalledClient(relay, wsRequest(`${WS_PATH}/${id}?from=live`));
     const honest = honestWs(relay, id, 'from=0');
     await until(
@@ -277,7 +272,7 @@ describe('a WebSocket listener at the live edge that never reads', () => {
 describe('a pending media that expires', () => {
   it('ends its WebSocket listeners (end cancelled, reason expired), closes them, and answers a waiting download 404', async () => {
     const relay = relayOf();
-    const id = await createMedia(relay);
+    const id = await createId(relay);
     const listeners = [
       honestWs(relay, id, 'from=0'),
       honestWs(relay, id, 'from=live'),
