@@ -10,6 +10,7 @@
  *   node --import tsx matrix-broadcast-cli.ts --homeserver URL --user U --password P
  *     --state-dir D --room ROOM_ID --relay URL [--broadcast ID] [--timeout MS]
  */
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { MediaClient } from '@mxcast/client';
 import { BlockFramer, createBlockCipher } from '@mxcast/format';
@@ -111,6 +112,11 @@ try {
         blocks++;
       }
       out.outcome = verifier.outcome(relayState);
+      // MSC4101 style: the whole file as stored against the sender's sha256 of what it wrote.
+      if (claims.completion?.fileSha256 && bytes.length > 0) {
+        const sha = createHash('sha256').update(bytes).digest('base64').replace(/=+$/, '');
+        out.fileHashOk = sha === claims.completion.fileSha256;
+      }
     } catch (err) {
       if (!(err instanceof CheckpointMismatch)) throw err;
       out.outcome = 'TAMPERED';

@@ -49,6 +49,7 @@ interface ListenOut {
   verified?: number;
   unverifiable?: number;
   relayState?: string;
+  fileHashOk?: boolean;
   claims?: { checkpoints: number; completion: number | null; cancel: number | null };
   listed?: { id: string; state: string; title: string | null }[];
 }
@@ -183,6 +184,8 @@ describe('a broadcast in a Matrix room, verified against the sender', () => {
       // (counted once when it repeats the last checkpoint).
       expect(out.verified, JSON.stringify(out)).toBeGreaterThanOrEqual(out.claims!.checkpoints);
       expect(out.claims!.completion).toBe(finishedBlocks);
+      // The relay stores exactly the bytes alice wrote: the completion's whole-file sha256 holds.
+      expect(out.fileHashOk).toBe(true);
     }
     // bob's device had the Megolm session from the start: every checkpoint.
     expect(bob.claims!.checkpoints).toBe(reporter.checkpoints);
@@ -210,6 +213,7 @@ describe('a broadcast in a Matrix room, verified against the sender', () => {
       const bob = await listen('bob', proxy.url, finishedId);
       expect(bob, JSON.stringify(bob)).toMatchObject({ outcome: 'cut', relayState: 'complete' });
       expect(bob.blocks).toBe(finishedBlocks - 3);
+      expect(bob.fileHashOk).toBe(false);
     } finally {
       await proxy.close();
     }
