@@ -9,19 +9,27 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeStream, sleep } from '../testing/relay-fixture.ts';
 import { createRelayApp } from './relay-app.ts';
-import { resolveConfig } from '../core/relay-config.ts';
+import { resolveConfig, type RelayOptions } from '../core/relay-config.ts';
 import { RelayCore } from '../core/relay-core.ts';
 import { issueToken } from '../core/token-store.ts';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'mxcast-core-'));
-const core = new RelayCore(resolveConfig({ dataDir }));
-core.store.start();
-const app = createRelayApp(core);
-const auth = { Authorization: `Bearer ${issueToken(core.db, '@alice:localhost')}` };
-afterAll(async () => {
-  await core.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+/**
+ * A RelayCore in a temporary data dir behind createRelayApp, with a token for `user`; closed and
+ * removed after the enclosing tests.
+ */
+function coreApp(user: string, options: Partial<RelayOptions> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mxcast-core-'));
+  const core = new RelayCore(resolveConfig({ ...options, dataDir }));
+  core.store.start();
+  afterAll(async () => {
+    await core.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const auth = { Authorization: `Bearer ${issueToken(core.db, user)}` };
+  return { core, app: createRelayApp(core), auth };
+}
+
+const { core, app, auth } = coreApp('@alice:localhost');
 
 async function create(): Promise<string> {
   const res = await app.request('/_matrix/media/v1/create', { method: 'POST', headers: auth });
@@ -54,13 +62,19 @@ async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Buffer>
   }
 }
 
+/** A media being uploaded: `count` blocks made, the first `sent` of them stored. */
+async function liveUpload(count: number, sent: number) {
+  const path = await create();
+  const s = makeStream(count, 100);
+  const put = streamingPut(path);
+  put.push(s.bytes.subarray(0, s.offsets[sent]));
+  await sleep(50);
+  return { path, s, put };
+}
+
 describe('core over Request/Response', () => {
   it('streams a growing file to a web ReadableStream, whole and from a Range', async () => {
-    const path = await create();
-    const s = makeStream(40, 100);
-    const put = streamingPut(path);
-    put.push(s.bytes.subarray(0, s.offsets[10]));
-    await sleep(50);
+    const { path, s, put } = await liveUpload(40, 10);
     const whole = await app.request(`/_matrix/client/v1/media/download/${path}`);
     const ranged = await app.request(`/_matrix/client/v1/media/download/${path}`, {
       headers: { Range: 'bytes=300-' },
@@ -80,11 +94,7 @@ describe('core over Request/Response', () => {
   });
 
   it('cuts the stream (an error, not a clean end) when the owner cancels', async () => {
-    const path = await create();
-    const s = makeStream(5, 100);
-    const put = streamingPut(path);
-    put.push(s.bytes.subarray(0, s.offsets[3]));
-    await sleep(50);
+    const { path, put } = await liveUpload(5, 3);
     const res = await app.request(`/_matrix/client/v1/media/download/${path}`);
     const body = readAll(res.body);
     const del = await app.request(`/_matrix/media/unstable/org.matrix.msc4016/media/${path}`, {
@@ -99,17 +109,11 @@ describe('core over Request/Response', () => {
 });
 
 describe('the core without the Node adapter: history pacing and common headers', () => {
-  const pacedDir = mkdtempSync(join(tmpdir(), 'mxcast-core-paced-'));
-  const paced = new RelayCore(
-    resolveConfig({ dataDir: pacedDir, limits: { listenerStallMs: 300, historyReadBytes: 1024 } }),
-  );
-  paced.store.start();
-  const pacedApp = createRelayApp(paced);
-  const pacedAuth = { Authorization: `Bearer ${issueToken(paced.db, '@bob:localhost')}` };
-  afterAll(async () => {
-    await paced.close();
-    rmSync(pacedDir, { recursive: true, force: true });
-  });
+  const {
+    core: paced,
+    app: pacedApp,
+    auth: pacedAuth,
+  } = coreApp('@bob:localhost', { limits: { listenerStallMs: 300, historyReadBytes: 1024 } });
 
   it('cuts a web-stream download whose reader takes nothing for listenerStallMs (counted stalled)', async () => {
     const created = await pacedApp.request('/_matrix/media/v1/create', {
