@@ -24,8 +24,9 @@ import {
 } from '@mxcast/format';
 import {
   BROADCAST_STATE_TYPE,
-  LiveBroadcastReporter,
+  type LiveBroadcastReporter,
   openMatrixSession,
+  roomCapture,
   type MatrixSession,
 } from '@mxcast/matrix';
 import { splitBlocks, startTamperingProxy, type Blocks } from '../player/tampering-proxy.ts';
@@ -76,12 +77,11 @@ interface Live {
 /** alice goes live: a 440 Hz tone paced to the clock, a checkpoint every second. */
 async function goLive(title: string, seconds: number, relay = stack.relayUrl): Promise<Live> {
   const source = await openCaptureSource('sine:440', { channels: 1 });
+  const room = roomCapture(alice, { roomId, checkpointEverySeconds: 1 });
   let resolveReporter!: (r: LiveBroadcastReporter) => void;
   let resolveFile!: (f: EncryptedFile) => void;
   const reporter = new Promise<LiveBroadcastReporter>((r) => (resolveReporter = r));
   const file = new Promise<EncryptedFile>((r) => (resolveFile = r));
-  let r: LiveBroadcastReporter | undefined;
-  let blocks = 0;
   const session = new CaptureSession({
     relay,
     token: users.alice!.relayToken,
@@ -91,27 +91,18 @@ async function goLive(title: string, seconds: number, relay = stack.relayUrl): P
     title,
     realtime: true,
     duration: seconds,
+    // The capture's Matrix side, as `mxcast capture --homeserver --room` wires it.
     onCreated: async (s) => {
-      r = await LiveBroadcastReporter.start(alice, {
-        roomId,
-        title: s.title,
-        file: s.file,
-        geometry: s.geometry,
-        checkpointEverySeconds: 1,
-      });
-      resolveReporter(r);
+      await room.onCreated(s);
+      resolveReporter(room.reporter!);
       resolveFile(s.file);
     },
-    // Network loss and back: the room says paused / resumed.
-    onConnection: (state) => void (state === 'lost' ? r?.pause() : r?.resume()),
-    onWrite: (seq, bytes) => {
-      r?.onWrite(seq, bytes);
-      if (seq >= 0) blocks = seq + 1;
-    },
+    onWrite: (seq, bytes) => room.onWrite(seq, bytes),
+    onConnection: (state) => room.onConnection(state),
   });
   const done = session.run();
   done.catch(() => {});
-  return { reporter, file, session, done, blocks: () => blocks };
+  return { reporter, file, session, done, blocks: () => room.blocks };
 }
 
 beforeAll(async () => {

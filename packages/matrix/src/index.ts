@@ -67,3 +67,4 @@ export {
   type ReporterOptions,
   type SenderClaims,
 } from './broadcast-claims.ts';
+export { roomCapture, type RoomCapture, type RoomCaptureOptions } from './room-capture.ts';
