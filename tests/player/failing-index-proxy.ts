@@ -4,7 +4,7 @@
  * (docs/protocol.md "Block index"), which it may answer with an error status instead.
  */
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLoopback } from './proxy-kit.ts';
 
 export interface FailingIndexProxy {
   url: string;
@@ -56,17 +56,12 @@ export async function startFailingIndexProxy(
     res.on('close', () => forward.destroy());
     req.pipe(forward);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const url = await listenLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     get indexRequests() {
       return indexRequests;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }

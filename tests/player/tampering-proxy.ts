@@ -6,8 +6,8 @@
  * can load the listener page from the proxy and take it for the relay.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BlockFramer, MAGIC_SIZE } from '@mxcast/format';
+import { answerWith, closeServer, fetchUpstream, listenLoopback } from './proxy-kit.ts';
 
 export type Blocks = Uint8Array[];
 
@@ -61,7 +61,7 @@ export async function startTamperingProxy(
     return hit;
   };
   const server: Server = createServer((req, res) => {
-    void (async () => {
+    answerWith(res, async () => {
       const path = req.url ?? '/';
       if (path.includes('/media/download/')) {
         const { bytes } = await tampered(path.split('?')[0] as string);
@@ -85,9 +85,7 @@ export async function startTamperingProxy(
         res.end(bytes.subarray(start, end + 1));
         return;
       }
-      const up = await fetch(upstream + path, {
-        headers: req.headers.authorization ? { authorization: req.headers.authorization } : {},
-      });
+      const up = await fetchUpstream(upstream, req);
       let body = Buffer.from(await up.arrayBuffer());
       if (path.includes('/index/') && rewriteIndex && up.ok) {
         const downloadPath = path
@@ -111,23 +109,8 @@ export async function startTamperingProxy(
         const { bytes, offsets } = await tampered(downloadPath);
         body = Buffer.from(rewritePlaylist(body.toString(), { offsets, length: bytes.length }));
       }
-      res.writeHead(up.status, {
-        'content-type': up.headers.get('content-type') ?? 'application/json',
-      });
-      res.end(body);
-    })().catch((err: unknown) => {
-      res.writeHead(500);
-      res.end(String(err));
+      return { up, body };
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: await listenLoopback(server), close: () => closeServer(server) };
 }

@@ -7,9 +7,9 @@
  * asks) is passed through, optionally rewritten.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseBlockHeader } from '@mxcast/format';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { answerWith, closeServer, fetchUpstream, listenLoopback } from './proxy-kit.ts';
 
 /** One relay message as the tamperer sees it. */
 export type WsMessage =
@@ -40,21 +40,12 @@ export async function startTamperingWsProxy(
   const wsUpstream = upstream.replace(/^http/, 'ws');
   let connections = 0;
   const server: Server = createServer((req, res) => {
-    void (async () => {
-      const path = req.url ?? '/';
-      const up = await fetch(upstream + path, {
-        headers: req.headers.authorization ? { authorization: req.headers.authorization } : {},
-      });
+    answerWith(res, async () => {
+      const up = await fetchUpstream(upstream, req);
       let body = Buffer.from(await up.arrayBuffer());
-      if (path.includes('/index/') && rewriteIndex && up.ok)
+      if ((req.url ?? '').includes('/index/') && rewriteIndex && up.ok)
         body = Buffer.from(JSON.stringify(rewriteIndex(JSON.parse(body.toString()))));
-      res.writeHead(up.status, {
-        'content-type': up.headers.get('content-type') ?? 'application/json',
-      });
-      res.end(body);
-    })().catch((err: unknown) => {
-      res.writeHead(500);
-      res.end(String(err));
+      return { up, body };
     });
   });
   const wss = new WebSocketServer({ server });
@@ -89,19 +80,16 @@ export async function startTamperingWsProxy(
     client.on('close', () => closeBoth(1000));
     client.on('error', () => closeBoth(1006));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const url = await listenLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     get connections() {
       return connections;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      return closeServer(server);
+    },
   };
 }
