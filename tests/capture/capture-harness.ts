@@ -47,16 +47,32 @@ export async function startInProcessRelay(
  * level of a test file. The returned getter gives the running relay inside tests.
  */
 export function useInProcessRelay(options: Partial<RelayOptions> = {}): () => InProcessRelay {
-  let relay: InProcessRelay | undefined;
+  return useStarted(
+    'the in-process relay',
+    () => startInProcessRelay(options),
+    (r) => r.close(),
+  );
+}
+
+/**
+ * Something started before the file's (or describe block's) tests and stopped after them; the
+ * returned getter gives it inside tests and says `what` was used too early otherwise.
+ */
+export function useStarted<T>(
+  what: string,
+  start: () => Promise<T>,
+  stop: (started: T) => Promise<unknown>,
+): () => T {
+  let started: T | undefined;
   beforeAll(async () => {
-    relay = await startInProcessRelay(options);
+    started = await start();
   });
   afterAll(async () => {
-    await relay?.close();
+    if (started !== undefined) await stop(started);
   });
   return () => {
-    if (!relay) throw new Error('the in-process relay is used before beforeAll started it');
-    return relay;
+    if (started === undefined) throw new Error(`${what} is used before beforeAll started it`);
+    return started;
   };
 }
 
@@ -66,14 +82,6 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
-}
-
-/** `mxcast relay` as its own process, so a test can kill it. */
-export function spawnRelay(port: number, dataDir: string): Promise<ChildProcess> {
-  return spawnUntilListening(
-    ['relay', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir],
-    port,
-  );
 }
 
 /** `mxcast ARGS` (a relay) as a child process, resolved once its output names `port`. */
@@ -113,16 +121,31 @@ export interface RelayProcess {
   dataDir: string;
   /** The running process; `restart` replaces it. */
   readonly child: ChildProcess;
+  /** Everything the process wrote to stderr so far (its log lines). */
+  readonly stderr: string;
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the relay again on the same port and data dir (its stored broadcasts survive). */
   restart(): Promise<void>;
 }
 
-export async function startRelayProcess(): Promise<RelayProcess> {
-  const dataDir = tempDir('mxcast-relay-');
-  const token = createToken(dataDir, '@broadcaster:localhost');
+export interface RelayProcessOptions {
+  /** The token's user (default `@broadcaster:localhost`). */
+  user?: string;
+  /** An existing data dir (default: a new temporary one). */
+  dataDir?: string;
+  /** Further `mxcast relay` arguments (e.g. `--config FILE`). */
+  args?: string[];
+}
+
+export async function startRelayProcess(options: RelayProcessOptions = {}): Promise<RelayProcess> {
+  const dataDir = options.dataDir ?? tempDir('mxcast-relay-');
+  const token = createToken(dataDir, options.user ?? '@broadcaster:localhost');
   const port = await freePort();
-  let child = await spawnRelay(port, dataDir);
+  const args = ['relay', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir];
+  args.push(...(options.args ?? []));
+  let stderr = '';
+  const spawnIt = () => spawnUntilListening(args, port, (s) => (stderr += s));
+  let child = await spawnIt();
   return {
     url: `http://127.0.0.1:${port}`,
     token,
@@ -131,9 +154,12 @@ export async function startRelayProcess(): Promise<RelayProcess> {
     get child() {
       return child;
     },
+    get stderr() {
+      return stderr;
+    },
     kill: (signal = 'SIGKILL') => killAndWait(child, signal),
     async restart() {
-      child = await spawnRelay(port, dataDir);
+      child = await spawnIt();
     },
   };
 }

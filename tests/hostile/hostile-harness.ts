@@ -6,9 +6,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
-import { createToken } from '@mxcast/relay';
-import { freePort, killAndWait, spawnUntilListening, tempDir } from '../capture/capture-harness.ts';
+import { expect } from 'vitest';
+import { startRelayProcess, tempDir, useStarted } from '../capture/capture-harness.ts';
 
 export interface HostileRelay {
   url: string;
@@ -38,51 +37,28 @@ export interface HostileRelayOptions {
 }
 
 export async function startHostileRelay(options: HostileRelayOptions = {}): Promise<HostileRelay> {
-  const dataDir = options.dataDir ?? tempDir('mxcast-hostile-');
-  const token = createToken(dataDir, '@attacker:localhost');
-  const port = await freePort();
-  const args = ['relay', '--port', String(port), '--host', '127.0.0.1', '--data', dataDir];
+  const args = [...(options.args ?? [])];
   if (options.config) {
     const file = path.join(tempDir('mxcast-hostile-config-'), 'relay.json');
     writeFileSync(file, JSON.stringify(options.config));
-    args.push('--config', file);
+    args.unshift('--config', file);
   }
-  args.push(...(options.args ?? []));
-  let stderr = '';
-  let child = await spawnUntilListening(args, port, (s) => (stderr += s));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    dataDir,
-    token,
-    get child() {
-      return child;
-    },
-    get stderr() {
-      return stderr;
-    },
-    rssMb: () => rssMb(child.pid ?? 0),
-    cpuMs: () => cpuMs(child.pid ?? 0),
-    kill: (signal = 'SIGKILL') => killAndWait(child, signal),
-    async restart() {
-      child = await spawnUntilListening(args, port, (s) => (stderr += s));
-    },
-  };
+  const dataDir = options.dataDir ?? tempDir('mxcast-hostile-');
+  const relay = await startRelayProcess({ user: '@attacker:localhost', dataDir, args });
+  // Object.assign keeps relay's getters (child, stderr): a restart is seen by the readings.
+  return Object.assign(relay, {
+    rssMb: () => rssMb(relay.child.pid ?? 0),
+    cpuMs: () => cpuMs(relay.child.pid ?? 0),
+  });
 }
 
 /** Starts a relay before the file's tests and kills it after them. */
 export function useHostileRelay(options: HostileRelayOptions = {}): () => HostileRelay {
-  let relay: HostileRelay | undefined;
-  beforeAll(async () => {
-    relay = await startHostileRelay(options);
-  });
-  afterAll(async () => {
-    await relay?.kill();
-  });
-  return () => {
-    if (!relay) throw new Error('the hostile relay is used before beforeAll started it');
-    return relay;
-  };
+  return useStarted(
+    'the hostile relay',
+    () => startHostileRelay(options),
+    (r) => r.kill(),
+  );
 }
 
 /** POST /_matrix/media/v1/create as the token's user (200 expected); returns "server/id". */
