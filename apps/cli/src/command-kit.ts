@@ -50,6 +50,14 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
+/** The parseArgs declaration of options that each take one string value (most of ours). */
+export function stringOptions<K extends string>(...names: K[]): Record<K, { type: 'string' }> {
+  return Object.fromEntries(names.map((n) => [n, { type: 'string' }])) as Record<
+    K,
+    { type: 'string' }
+  >;
+}
+
 /**
  * An integer option in `min..max` (decimal digits only), or `fallback` when it is absent; anything
  * else is a CliError naming the option, the range and what was given.

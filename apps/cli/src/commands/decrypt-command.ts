@@ -8,7 +8,7 @@ import {
   createBlockCipher,
   createDecryptStream,
 } from '@mxcast/format';
-import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { CliError, parseCommandArgs, stringOptions, type Command } from '../command-kit.ts';
 import {
   describeFormatError,
   flushOut,
@@ -41,10 +41,7 @@ export const decryptCommand: Command = {
   summary: 'Decrypt an MSC4016 v3 stream from stdin to stdout (key from --info)',
   help,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      info: { type: 'string' },
-      'max-block-length': { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, stringOptions('info', 'max-block-length'));
     if (!values.info) throw new CliError('--info FILE is required (the EncryptedFile JSON)');
     const maxBlockLength = maxBlockLengthOption(values['max-block-length']);
     const cipher = await createBlockCipher(await readInfoFile(values.info));

@@ -10,7 +10,13 @@ import {
   createBlockCipher,
   generateEncryptedFile,
 } from '@mxcast/format';
-import { CliError, integerOption, parseCommandArgs, type Command } from '../command-kit.ts';
+import {
+  CliError,
+  integerOption,
+  parseCommandArgs,
+  stringOptions,
+  type Command,
+} from '../command-kit.ts';
 import { flushOut, openInput, writeInfoFile, writeOut } from './format-stdio.ts';
 
 const DEFAULT_BLOCK_SIZE = 32 * 1024;
@@ -36,10 +42,7 @@ export const encryptCommand: Command = {
   summary: 'Encrypt stdin into an MSC4016 v3 stream on stdout (key to --info-out, mode 0600)',
   help,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      'info-out': { type: 'string' },
-      'block-size': { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, stringOptions('info-out', 'block-size'));
     const infoOut = values['info-out'];
     if (!infoOut) throw new CliError('--info-out FILE is required (the key is written there)');
     const blockSize = integerOption(
