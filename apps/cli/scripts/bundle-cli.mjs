@@ -6,8 +6,13 @@
 // not depend on them; and a start that loads one file instead of hundreds (zod alone is ~100
 // modules) is what brings `mxcast --help` near an idle Node (bench/startup-bench.ts).
 // Only the packages named in this package's `dependencies` stay imports, installed by npm:
-// better-sqlite3 (a native addon, built for the installing Node) and opusscript (loads its
-// .wasm file from its own directory). The build fails if code imports another npm package
+// better-sqlite3 (a native addon, built for the installing Node), opusscript (loads its
+// .wasm file from its own directory), and the Matrix client's matrix-js-sdk,
+// @matrix-org/matrix-sdk-crypto-wasm (loads its .wasm next to its module) and fake-indexeddb.
+// The Matrix code (@mxcast/matrix) is imported dynamically, only with --homeserver: code
+// splitting puts it in a chunk of its own (dist/chunks/), because an ES module's imports of
+// external packages are hoisted and would otherwise load matrix-js-sdk on every `mxcast --help`.
+// The build fails if code imports another npm package
 // that cannot be bundled. Licences of the bundled npm packages go to dist/third-party/.
 // With --pack it also copies the built web app (apps/web/dist) to dist/web, where the relay
 // looks for it next to the bundle (apps/cli/src/commands/relay-command.ts).
@@ -63,6 +68,8 @@ const result = await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   target: 'node20.19',
   // Bundled CommonJS packages (ws) call require(); an ES module has none of its own.
   banner: {
@@ -76,6 +83,15 @@ const result = await build({
   absWorkingDir: cliDir, // metafile paths are relative to it
   plugins: [externals],
 });
+
+// Chunks of earlier builds (their names carry a content hash) are not this build's.
+const chunkDir = path.join(dist, 'chunks');
+const ours = new Set(Object.keys(result.metafile.outputs).map((f) => path.resolve(cliDir, f)));
+if (existsSync(chunkDir)) {
+  for (const f of readdirSync(chunkDir)) {
+    if (!ours.has(path.join(chunkDir, f))) rmSync(path.join(chunkDir, f));
+  }
+}
 
 // The workspace sources this bundle was built from, for the bin to notice a stale bundle in a
 // checkout (kept out of the tarball: node_modules/.cache is never packed).

@@ -16,8 +16,11 @@ import {
   openCaptureSource,
 } from '@mxcast/capture';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { MATRIX_HELP, MATRIX_OPTIONS, openRoom, type OpenedRoom } from './matrix-login.ts';
 
 const help = `Usage: mxcast capture --relay URL --token TOKEN [options]
+       mxcast capture --homeserver URL --room ROOM [--user @U:S --password-file F | --token-file F]
+                      [--relay URL] [--checkpoint-every SECONDS] [options]
 
 Captures audio, encodes it as constant-bitrate Opus, one Ogg page per AES-256-GCM block
 (MSC4016), and streams it to the relay while it is recorded. Prints the listen link on stdout
@@ -43,6 +46,13 @@ the link and the --event-out file.
   --passphrase-file FILE encrypt/decrypt the state file with the passphrase in FILE (MSC3270-style)
   --max-outage SECONDS   give up when the relay stays unreachable this long (default 120)
   --quiet                no status lines (the link and errors still print)
+
+${MATRIX_HELP}  --checkpoint-every S   seconds between the sender's signed checkpoints in the room (default 30)
+  With --homeserver the broadcast is announced in the room (the key goes out Megolm-encrypted
+  to the room's devices), paused and resumed there on network loss, and ended with a completion
+  (finished) or a cancel event. --relay defaults to the homeserver URL (the relay's paths behind
+  the homeserver's nginx) and the Matrix access token is the upload token (relay in --homeserver
+  mode); --token is not used.
 
 Ctrl-C or SIGTERM finishes cleanly (last page with EOS, upload completed, summary);
 a second Ctrl-C cancels (the relay drops the broadcast; listeners see it end without finishing).
@@ -89,13 +99,19 @@ export const captureCommand: Command = {
       'passphrase-file': { type: 'string' },
       'max-outage': { type: 'string' },
       quiet: { type: 'boolean' },
+      ...MATRIX_OPTIONS,
+      'checkpoint-every': { type: 'string' },
     });
-    const relay = values.relay;
+    const matrixMode = values.homeserver !== undefined;
+    if (!matrixMode && (values.room || values['checkpoint-every']))
+      throw new CliError('--room and --checkpoint-every go with --homeserver');
+    const checkpointEvery = positiveNumber('--checkpoint-every', values['checkpoint-every']);
+    const relay = values.relay ?? values.homeserver;
     if (!relay) throw new CliError('--relay URL is required');
     if (!/^https?:\/\/[^/]/.test(relay))
       throw new CliError(`--relay must be an http(s) URL, got '${relay}'`);
-    const token = values.token ?? process.env.MXCAST_TOKEN;
-    if (!token) throw new CliError('--token TOKEN is required (or MXCAST_TOKEN)');
+    let token = matrixMode ? undefined : (values.token ?? process.env.MXCAST_TOKEN);
+    if (!matrixMode && !token) throw new CliError('--token TOKEN is required (or MXCAST_TOKEN)');
     const preset = values.preset ?? DEFAULT_PRESET;
     if (!CAPTURE_PRESETS[preset]) {
       throw new CliError(
@@ -132,10 +148,27 @@ export const captureCommand: Command = {
     });
     const realtime = values.fast ? false : (values.realtime ?? source.live);
     const status = values.quiet ? null : new StatusLine(process.stderr);
+    const notice = (text: string) =>
+      status ? status.message(text) : process.stderr.write(text + '\n');
+
+    // Matrix: logged in before the capture starts, so a bad password costs no upload.
+    let opened: OpenedRoom | undefined;
+    if (matrixMode) {
+      opened = await openRoom(values, 'capture');
+      token = opened.session.client.getAccessToken() ?? undefined;
+      if (!token) throw new CliError('the Matrix session has no access token');
+    }
+    const room = opened
+      ? opened.matrix.roomCapture(opened.session, {
+          roomId: opened.roomId,
+          ...(checkpointEvery !== undefined ? { checkpointEverySeconds: checkpointEvery } : {}),
+          onNotice: notice,
+        })
+      : undefined;
 
     const session = new CaptureSession({
       relay: relay.replace(/\/+$/, ''),
-      token,
+      token: token as string,
       preset,
       source,
       createEncoder: createOpusEncoder,
@@ -153,7 +186,14 @@ export const captureCommand: Command = {
         process.stdout.write(link + '\n');
       },
       onStatus: (stats) => status?.update(stats),
-      onNotice: (text) => (status ? status.message(text) : process.stderr.write(text + '\n')),
+      onNotice: notice,
+      ...(room
+        ? {
+            onCreated: (info) => room.onCreated(info),
+            onWrite: (seq, bytes) => room.onWrite(seq, bytes),
+            onConnection: (state) => room.onConnection(state),
+          }
+        : {}),
     });
 
     let interrupts = 0;
@@ -175,15 +215,31 @@ export const captureCommand: Command = {
     try {
       const result = await session.run();
       status?.done();
+      if (room?.reporter) {
+        const completion = await room.complete();
+        process.stderr.write(`matrix: completion sent (${completion.blockCount} blocks)\n`);
+      }
       process.stderr.write(formatSummary(result.stats, 'finished') + '\n');
       return 0;
     } catch (err) {
       status?.done();
+      // The capture will not go on: the room hears a cancel (listeners report "cancelled").
+      if (room?.reporter) {
+        await room
+          .cancel()
+          .then(() => process.stderr.write('matrix: cancel sent\n'))
+          .catch((e: Error) => process.stderr.write(`matrix: cancel not sent: ${e.message}\n`));
+      }
       if (err instanceof CaptureError) throw new CliError(err.message, err.exitCode);
       throw err;
     } finally {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
+      if (opened) {
+        await opened.session.stop();
+        // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.
+        setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+      }
     }
   },
 };

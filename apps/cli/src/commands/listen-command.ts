@@ -27,11 +27,19 @@ import {
 import { NodeWebSocket, RawPcmSink, WavFileSink } from '@mxcast/player/node';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { LISTEN_EXIT, listenExitCode } from './listen-exit.ts';
+import { MATRIX_HELP, MATRIX_OPTIONS, openRoom, type OpenedRoom } from './matrix-login.ts';
+import {
+  chooseBroadcast,
+  listRoom,
+  verifyAgainstSender,
+  type RoomTarget,
+} from './matrix-listen.ts';
 
 export { LISTEN_EXIT } from './listen-exit.ts';
 
 const help = `Usage: mxcast listen LINK [options]
        mxcast listen MXC --info FILE --relay URL [options]
+       mxcast listen --homeserver URL --room ROOM [--list | --broadcast ID] [options]
 
 Plays, saves or pipes an encrypted broadcast, live or from any point in it. The key comes from
 the link's #fragment or the --info file and never leaves this process.
@@ -51,6 +59,15 @@ the link's #fragment or the --info file and never leaves this process.
   --transport http|ws  HTTP download with Range (default) or the relay's WebSocket
   --token TOKEN        access token, if the relay requires one for downloads
   --quiet              no status lines
+
+${MATRIX_HELP}  --list                 print the room's broadcasts, one per line, newest first (tab-separated:
+                         id, state, start, duration, broadcaster, title) and exit
+  --broadcast ID         the broadcast to play (default: the newest live one, else the newest)
+  With --homeserver the key comes from the room's Megolm-encrypted announcement, --relay
+  defaults to the homeserver URL and the Matrix access token is the download token. After the
+  play, the relay's stream is checked against the broadcaster's checkpoints and completion
+  (downloaded once more and verified block by block, not while playing), and the last line says
+  "broadcast: finished", "cancelled", "cut" or "interrupted" — or TAMPERED (exit 4).
 
 Status lines go to stderr: state, position, delay behind live, resyncs, reconnects.
 
@@ -89,11 +106,34 @@ export const listenCommand: Command = {
         transport: { type: 'string' },
         token: { type: 'string' },
         quiet: { type: 'boolean' },
+        ...MATRIX_OPTIONS,
+        list: { type: 'boolean' },
+        broadcast: { type: 'string' },
       },
       true,
     );
+    if (values.homeserver !== undefined) return listenInRoom(values, positionals);
+    if (values.room || values.list || values.broadcast)
+      throw new CliError('--room, --list and --broadcast go with --homeserver');
     if (positionals.length !== 1)
       throw new CliError('give exactly one LINK or MXC (see mxcast listen --help)');
+    const target = await resolveTarget(positionals[0] as string, values.info, values.relay);
+    const token = values.token ?? process.env.MXCAST_TOKEN;
+    return play(values, target, token);
+  },
+};
+
+type ListenValues = Partial<Record<'from' | 'duration' | 'out' | 'transport', string>> &
+  Partial<Record<'live' | 'quiet', boolean>>;
+
+/** The listen path itself: a target (link, mxc + info, or a room's broadcast) through the player. */
+async function play(
+  values: ListenValues,
+  target: Target,
+  token: string | undefined,
+  onOutcome?: (outcome: PlayerOutcome) => Promise<number | undefined>,
+): Promise<number> {
+  {
     if (values.from !== undefined && values.live)
       throw new CliError('--from and --live exclude each other');
     const transport = values.transport ?? 'http';
@@ -108,9 +148,6 @@ export const listenCommand: Command = {
           `--duration must be a positive number of seconds, not '${values.duration}'`,
         );
     }
-    const target = await resolveTarget(positionals[0] as string, values.info, values.relay);
-    const token = values.token ?? process.env.MXCAST_TOKEN;
-
     const sink = makeSink(values.out);
     let start: PlayFrom;
     if (from !== undefined) start = { time: from };
@@ -128,7 +165,8 @@ export const listenCommand: Command = {
         );
         start = index.state === 'live' || index.state === 'pending' ? { live: true } : { time: 0 };
       } catch (err) {
-        return report(outcomeOf(err), values.quiet ?? false);
+        const outcome = outcomeOf(err);
+        return (await onOutcome?.(outcome)) ?? report(outcome, values.quiet ?? false);
       }
     }
     const player = new Player({
@@ -175,14 +213,77 @@ export const listenCommand: Command = {
     process.once('SIGINT', onSignal);
     try {
       const outcome = await player.play(start);
-      return report(outcome, quiet, statusLine(player));
+      over = true;
+      clearInterval(timer);
+      return (await onOutcome?.(outcome)) ?? report(outcome, quiet, statusLine(player));
     } finally {
       over = true;
       clearInterval(timer);
       process.off('SIGINT', onSignal);
     }
-  },
-};
+  }
+}
+
+/** `--homeserver --room`: list, or play one broadcast and check it against its sender. */
+async function listenInRoom(
+  values: ListenValues & Parameters<typeof openRoom>[0] & { list?: boolean; broadcast?: string },
+  positionals: string[],
+): Promise<number> {
+  if (positionals.length > 0)
+    throw new CliError('--homeserver takes no LINK or MXC: the room gives the broadcast');
+  if (values.list && values.broadcast)
+    throw new CliError('--list and --broadcast exclude each other');
+  const relay = checkUrl(
+    ((values as { relay?: string }).relay ?? values.homeserver ?? '').replace(/\/+$/, ''),
+  );
+  const opened: OpenedRoom = await openRoom(values, 'listen');
+  try {
+    if (values.list) {
+      const lines = await listRoom(opened);
+      process.stdout.write(lines.map((l) => l + '\n').join(''));
+      return LISTEN_EXIT.finished;
+    }
+    const token = opened.session.client.getAccessToken() ?? undefined;
+    if (!token) throw new CliError('the Matrix session has no access token');
+    const room: RoomTarget = await chooseBroadcast(opened, values.broadcast, 30_000);
+    const quiet = values.quiet ?? false;
+    if (!quiet) {
+      const b = room.listing;
+      process.stderr.write(
+        `listen: ${b.broadcastId} "${b.title ?? ''}" by ${b.broadcaster} (${b.state})\n`,
+      );
+    }
+    const target: Target = {
+      relayUrl: relay,
+      mxc: room.mxc,
+      file: room.file,
+      geometry: declaredGeometryOf(room.geometry),
+    };
+    return await play(values, target, token, async (outcome) => {
+      const verdict = await verifyAgainstSender(opened, room, relay, token);
+      if (verdict.outcome === 'TAMPERED') {
+        process.stderr.write(`mxcast listen: TAMPERED: ${verdict.message}\n`);
+        process.stderr.write('broadcast: TAMPERED\n');
+        return listenExitCode('TAMPERED');
+      }
+      process.stderr.write(
+        `listen: checked against the sender: ${verdict.blocks} blocks, ${verdict.verified} checkpoints verified, ${verdict.unverifiable} unverifiable\n`,
+      );
+      const code = report(outcome, quiet);
+      process.stderr.write(`broadcast: ${verdict.outcome}\n`);
+      // The player's own status, unless the sender's claims say it did not finish.
+      if (verdict.outcome !== 'finished' && code === LISTEN_EXIT.finished)
+        return LISTEN_EXIT.endedWithoutFinishing;
+      // A cancelled broadcast is gone from the relay (404): that is the cancel, not an error.
+      if (verdict.outcome === 'cancelled') return LISTEN_EXIT.endedWithoutFinishing;
+      return code;
+    });
+  } finally {
+    await opened.session.stop();
+    // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+  }
+}
 
 function parseArgTime(text: string): number {
   try {
