@@ -1,32 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { bestHeld, targetNotes, type FanoutRow } from './fanout-report.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
+import { scenarioResult } from './scenario-fixture.ts';
 import type { WriteFloorResult } from './write-floor.ts';
 
 function result(listeners: number, p99: number, lostBlocks = 0): ScenarioResult {
-  return {
-    listeners,
-    joined: listeners,
-    joinFailures: {},
-    joinMs: 1000,
-    heldAtStart: listeners,
-    held: listeners,
-    dropped: 0,
-    holdMs: 30_000,
-    windowBlocks: 100,
-    expectedBlocks: 100,
-    lostBlocks,
-    seqGaps: 0,
-    skippedMessages: 0,
-    samples: listeners * 100,
-    p50: p99 / 2,
-    p99,
-    max: p99 * 1.5,
-    generatorCpuPct: 40,
-    joinRatePerSec: 1000,
-    serverCpuPct: 70,
-    serverPeakRssMb: 150,
-  };
+  return scenarioResult(listeners, p99, { expectedBlocks: 100, lostBlocks });
 }
 
 const floorFigures = { writer: { cpuUsPerWrite: 19.7 } } as unknown as WriteFloorResult;

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { breakReason, hostileNotes, hostileRssCeilingMb, type FanoutRow } from './fanout-report.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
+import { scenarioResult } from './scenario-fixture.ts';
 import type { HostileResult } from './hostile-crowd.ts';
 
 function result(
@@ -10,30 +11,7 @@ function result(
   rssMb: number,
   hostile?: HostileResult,
 ): ScenarioResult {
-  return {
-    listeners: honest,
-    joined: honest,
-    joinFailures: {},
-    joinMs: 1000,
-    heldAtStart: honest,
-    held: honest,
-    dropped: 0,
-    holdMs: 30_000,
-    windowBlocks: 100,
-    expectedBlocks: 100 * honest,
-    lostBlocks: 0,
-    seqGaps: 0,
-    skippedMessages: 0,
-    samples: honest * 100,
-    p50: p99 / 2,
-    p99,
-    max: p99 * 1.5,
-    generatorCpuPct: 40,
-    joinRatePerSec: 1000,
-    serverCpuPct: 70,
-    serverPeakRssMb: rssMb,
-    ...(hostile ? { hostile } : {}),
-  };
+  return scenarioResult(honest, p99, { serverPeakRssMb: rssMb, ...(hostile ? { hostile } : {}) });
 }
 
 const crowd: HostileResult = {
