@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChunkedBodyError, ChunkedBodyReader } from './chunked-body-reader.ts';
-import { inBuffer, splits } from './split-feed.ts';
+import { feedPieces, splits } from './split-feed.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -11,10 +11,7 @@ function decode(pieces: Uint8Array[]): { data: string; ends: number } {
     (c, s, e) => (data += new TextDecoder().decode(c.subarray(s, e))),
     () => ends++,
   );
-  for (const piece of pieces) {
-    const { buf, start, end } = inBuffer(piece);
-    reader.push(buf, start, end);
-  }
+  feedPieces(pieces, reader);
   return { data, ends };
 }
 

@@ -1,7 +1,7 @@
 import { OggFlag, writeOggPage } from '@mxcast/ogg';
 import { describe, expect, it } from 'vitest';
 import { OggPageTracker, OggStreamError } from './ogg-page-tracker.ts';
-import { concat, inBuffer, splits } from './split-feed.ts';
+import { concat, feedPieces, splits } from './split-feed.ts';
 
 function page(pageSeq: number, packets: number[]): Uint8Array {
   return writeOggPage({
@@ -16,10 +16,7 @@ function page(pageSeq: number, packets: number[]): Uint8Array {
 function track(pieces: Uint8Array[]): number[] {
   const seqs: number[] = [];
   const tracker = new OggPageTracker((s) => seqs.push(s));
-  for (const piece of pieces) {
-    const { buf, start, end } = inBuffer(piece);
-    tracker.push(buf, start, end);
-  }
+  feedPieces(pieces, tracker);
   return seqs;
 }
 
@@ -40,10 +37,7 @@ describe('OggPageTracker', () => {
     for (const pieces of splits(stream)) {
       const granules: bigint[] = [];
       const tracker = new OggPageTracker((_s, g) => granules.push(g));
-      for (const piece of pieces) {
-        const { buf, start, end } = inBuffer(piece);
-        tracker.push(buf, start, end);
-      }
+      feedPieces(pieces, tracker);
       expect(granules).toEqual([0n, 960n, -1n, 0x01020304n * 960n]);
     }
   });

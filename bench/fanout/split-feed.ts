@@ -25,6 +25,17 @@ export function inBuffer(piece: Uint8Array): { buf: Uint8Array; start: number; e
   return { buf, start: 5, end: 5 + piece.length };
 }
 
+/** Pushes every piece to an incremental reader, each from inside a larger buffer (inBuffer). */
+export function feedPieces(
+  pieces: Uint8Array[],
+  reader: { push(buf: Uint8Array, start: number, end: number): unknown },
+): void {
+  for (const piece of pieces) {
+    const { buf, start, end } = inBuffer(piece);
+    reader.push(buf, start, end);
+  }
+}
+
 /** @mxcast/format's concatenation, taking the parts as arguments as the bench tests write them. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
   return concatBytes(parts);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { concat, inBuffer, splits } from './split-feed.ts';
+import { concat, feedPieces, splits } from './split-feed.ts';
 import { WsFrameReader, pongFrame } from './ws-frame-reader.ts';
 
 function frame(opcode: number, payload: Uint8Array): Uint8Array {
@@ -39,10 +39,7 @@ function read(pieces: Uint8Array[]) {
     onText: (t) => seen.texts.push(t),
     onClose: () => seen.closes++,
   });
-  for (const piece of pieces) {
-    const { buf, start, end } = inBuffer(piece);
-    reader.push(buf, start, end);
-  }
+  feedPieces(pieces, reader);
   return seen;
 }
 
