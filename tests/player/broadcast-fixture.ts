@@ -4,7 +4,7 @@
  * → BlockWriter, docs/audio.md) uploaded by a real streaming PUT, and a time-coded source
  * signal whose alignment can be measured to the sample.
  */
-import { createCipheriv } from 'node:crypto';
+import { frameBlock, sealBlock } from '@mxcast/format/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,17 +203,7 @@ export async function encodeBroadcast(
  */
 function legacyBlock(file: EncryptedFile, seq: number, plaintext: Uint8Array): Uint8Array {
   const { key, iv } = encryptedFileSecrets(file);
-  const seqLe = Buffer.alloc(4);
-  seqLe.writeUInt32LE(seq);
-  const cipher = createCipheriv('aes-256-gcm', key, Buffer.concat([seqLe, iv]));
-  cipher.setAAD(seqLe);
-  const ct = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-  const head = Buffer.alloc(16);
-  head.writeUInt32LE(0xffffffff, 0);
-  head.writeUInt32LE(seq, 4);
-  head.writeUInt32LE(ct.length, 8);
-  head.writeUInt32LE(0, 12);
-  return Buffer.concat([head, ct]);
+  return frameBlock(seq, sealBlock(key, iv, seq, plaintext, 'le'), 'le');
 }
 
 export function fileBytes(b: EncodedBroadcast, blockCount = b.blocks.length): Uint8Array {

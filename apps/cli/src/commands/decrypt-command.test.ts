@@ -1,4 +1,5 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { frameBlock, sealBlock } from '@mxcast/format/testing';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -105,20 +106,10 @@ describe('mxcast decrypt', { timeout: 180_000 }, () => {
   it('reads a legacy little-endian zero-CRC stream made with node:crypto', async () => {
     const key = randomBytes(32);
     const iv = randomBytes(12);
-    const parts = [Buffer.from([0x4d, 0x58, 0x43, 0x03])];
+    const parts: Uint8Array[] = [Buffer.from([0x4d, 0x58, 0x43, 0x03])];
     const texts = [randomBytes(100), randomBytes(0), randomBytes(7)];
-    texts.forEach((p, seq) => {
-      const seqLe = Buffer.alloc(4);
-      seqLe.writeUInt32LE(seq);
-      const c = createCipheriv('aes-256-gcm', key, Buffer.concat([seqLe, iv]));
-      c.setAAD(seqLe);
-      const ct = Buffer.concat([c.update(p), c.final(), c.getAuthTag()]);
-      const head = Buffer.alloc(16);
-      head.writeUInt32LE(0xffffffff, 0);
-      head.writeUInt32LE(seq, 4);
-      head.writeUInt32LE(ct.length, 8);
-      parts.push(head, ct);
-    });
+    // Built with node:crypto from docs/format.md by the format package's test fixtures.
+    texts.forEach((p, seq) => parts.push(frameBlock(seq, sealBlock(key, iv, seq, p, 'le'), 'le')));
     const legacyInfo = path.join(dir, 'legacy.json');
     await writeFile(
       legacyInfo,
