@@ -17,7 +17,7 @@ import {
   uploadFinished,
   type Upload,
 } from '../player/broadcast-fixture.ts';
-import { mxcast } from './mxcast-process.ts';
+import { listenByInfo, mxcast } from './mxcast-process.ts';
 
 const relay = useTestRelay();
 let up: Upload;
@@ -101,16 +101,7 @@ describe('mxcast listen: the listen-link table', () => {
       for (const [name, content, message] of cases) {
         const info = join(dir, name);
         writeFileSync(info, JSON.stringify(content));
-        const r = await mxcast([
-          'listen',
-          up.mxc,
-          '--info',
-          info,
-          '--relay',
-          relay.url,
-          '--out',
-          '-',
-        ]);
+        const r = await listenByInfo(up.mxc, info, relay.url, ['--out', '-']);
         expect(r.code, `${name}: ${r.stderr}`).toBe(2);
         const lines = r.stderr.trim().split('\n');
         expect(lines, name).toHaveLength(1);

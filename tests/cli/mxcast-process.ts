@@ -29,3 +29,16 @@ export function mxcast(args: string[], env: NodeJS.ProcessEnv = process.env): Pr
     );
   });
 }
+
+/**
+ * `mxcast listen MXC --info FILE --relay URL ...rest`: the listen by mxc URI and EncryptedFile
+ * file, not by listen link (docs/player.md).
+ */
+export function listenByInfo(
+  mxc: string,
+  info: string,
+  relayUrl: string,
+  rest: string[],
+): Promise<MxcastRun> {
+  return mxcast(['listen', mxc, '--info', info, '--relay', relayUrl, ...rest]);
+}

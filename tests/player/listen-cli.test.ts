@@ -19,7 +19,7 @@ import {
   type EncodedBroadcast,
   type Upload,
 } from './broadcast-fixture.ts';
-import { mxcast } from '../cli/mxcast-process.ts';
+import { listenByInfo, mxcast } from '../cli/mxcast-process.ts';
 
 const relay = useTestRelay();
 let dir: string;
@@ -85,19 +85,7 @@ describe('mxcast listen', () => {
         },
       }),
     );
-    const r = await mxcast([
-      'listen',
-      up.mxc,
-      '--info',
-      info,
-      '--relay',
-      relay.url,
-      '--from',
-      '2',
-      '--out',
-      '-',
-      '--quiet',
-    ]);
+    const r = await listenByInfo(up.mxc, info, relay.url, ['--from', '2', '--out', '-', '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     // from 2 s to the end of the finished broadcast
     expect(r.stdout.length).toBe(((b.blocks.length - 2) * b.blockSamples - b.preSkip - 96_000) * 2);
