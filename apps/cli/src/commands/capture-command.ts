@@ -197,6 +197,7 @@ export const captureCommand: Command = {
     });
 
     let interrupts = 0;
+    let cancelSent = false;
     const onSigint = () => {
       interrupts++;
       if (interrupts === 1) {
@@ -215,6 +216,17 @@ export const captureCommand: Command = {
     try {
       const result = await session.run();
       status?.done();
+      if (room?.reporter && interrupts >= 2) {
+        // The second Ctrl-C came while the finish was already under way and the relay completed
+        // the upload anyway. The user asked for a cancel: the room is told so (no completion),
+        // and listeners report "cancelled" (docs/matrix.md).
+        await room.cancel();
+        cancelSent = true;
+        process.stderr.write(
+          'matrix: cancel sent (the upload had already completed on the relay; the room has no completion)\n',
+        );
+        throw new CaptureError('CANCELLED', 'cancelled: the room was told to drop the broadcast');
+      }
       if (room?.reporter) {
         const completion = await room.complete();
         process.stderr.write(`matrix: completion sent (${completion.blockCount} blocks)\n`);
@@ -224,7 +236,7 @@ export const captureCommand: Command = {
     } catch (err) {
       status?.done();
       // The capture will not go on: the room hears a cancel (listeners report "cancelled").
-      if (room?.reporter) {
+      if (room?.reporter && !cancelSent) {
         await room
           .cancel()
           .then(() => process.stderr.write('matrix: cancel sent\n'))
