@@ -52,7 +52,7 @@ ${MATRIX_HELP}  --checkpoint-every S   seconds between the sender's signed check
   to the room's devices), paused and resumed there on network loss, and ended with a completion
   (finished) or a cancel event. --relay defaults to the homeserver URL (the relay's paths behind
   the homeserver's nginx) and the Matrix access token is the upload token (relay in --homeserver
-  mode); --token is not used.
+  mode), unless --token or MXCAST_TOKEN gives a relay token (a relay with its own tokens).
 
 Ctrl-C or SIGTERM finishes cleanly (last page with EOS, upload completed, summary);
 a second Ctrl-C cancels (the relay drops the broadcast; listeners see it end without finishing).
@@ -110,7 +110,9 @@ export const captureCommand: Command = {
     if (!relay) throw new CliError('--relay URL is required');
     if (!/^https?:\/\/[^/]/.test(relay))
       throw new CliError(`--relay must be an http(s) URL, got '${relay}'`);
-    let token = matrixMode ? undefined : (values.token ?? process.env.MXCAST_TOKEN);
+    // With --homeserver the Matrix access token is the upload token, unless a relay token is
+    // given (a relay with its own tokens, not in --homeserver mode: scripts/matrix-stack.sh's).
+    let token = values.token ?? process.env.MXCAST_TOKEN;
     if (!matrixMode && !token) throw new CliError('--token TOKEN is required (or MXCAST_TOKEN)');
     const preset = values.preset ?? DEFAULT_PRESET;
     if (!CAPTURE_PRESETS[preset]) {
@@ -155,7 +157,7 @@ export const captureCommand: Command = {
     let opened: OpenedRoom | undefined;
     if (matrixMode) {
       opened = await openRoom(values, 'capture');
-      token = opened.session.client.getAccessToken() ?? undefined;
+      token ??= opened.session.client.getAccessToken() ?? undefined;
       if (!token) throw new CliError('the Matrix session has no access token');
     }
     const room = opened

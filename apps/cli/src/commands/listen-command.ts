@@ -64,7 +64,8 @@ ${MATRIX_HELP}  --list                 print the room's broadcasts, one per line
                          id, state, start, duration, broadcaster, title) and exit
   --broadcast ID         the broadcast to play (default: the newest live one, else the newest)
   With --homeserver the key comes from the room's Megolm-encrypted announcement, --relay
-  defaults to the homeserver URL and the Matrix access token is the download token. After the
+  defaults to the homeserver URL and the Matrix access token is the download token (unless
+  --token or MXCAST_TOKEN gives a relay token: a relay not in --homeserver mode). After the
   play, the relay's stream is checked against the broadcaster's checkpoints and completion
   (downloaded once more and verified block by block, not while playing), and the last line says
   "broadcast: finished", "cancelled", "cut" or "interrupted" — or TAMPERED (exit 4).
@@ -123,7 +124,7 @@ export const listenCommand: Command = {
   },
 };
 
-type ListenValues = Partial<Record<'from' | 'duration' | 'out' | 'transport', string>> &
+type ListenValues = Partial<Record<'from' | 'duration' | 'out' | 'transport' | 'token', string>> &
   Partial<Record<'live' | 'quiet', boolean>>;
 
 /** The listen path itself: a target (link, mxc + info, or a room's broadcast) through the player. */
@@ -243,7 +244,12 @@ async function listenInRoom(
       process.stdout.write(lines.map((l) => l + '\n').join(''));
       return LISTEN_EXIT.finished;
     }
-    const token = opened.session.client.getAccessToken() ?? undefined;
+    // The Matrix access token, unless a relay token is given (a relay not in --homeserver mode).
+    const token =
+      values.token ??
+      process.env.MXCAST_TOKEN ??
+      opened.session.client.getAccessToken() ??
+      undefined;
     if (!token) throw new CliError('the Matrix session has no access token');
     const room: RoomTarget = await chooseBroadcast(opened, values.broadcast, 30_000);
     const quiet = values.quiet ?? false;
