@@ -340,6 +340,16 @@ export function playerOf(
   });
 }
 
+/** A broadcast encoded from the library parts and uploaded whole: encodeBroadcast + uploadFinished. */
+export async function finishedBroadcast(
+  relay: TestRelay,
+  preset: PresetName,
+  seconds: number,
+): Promise<{ b: EncodedBroadcast; up: Upload }> {
+  const b = await encodeBroadcast(preset, seconds);
+  return { b, up: await uploadFinished(relay, b) };
+}
+
 /** A finished broadcast on the relay: every block sent and the PUT ended. */
 export async function uploadFinished(
   relay: TestRelay,

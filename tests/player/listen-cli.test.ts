@@ -13,6 +13,7 @@ import { generateEncryptedFile } from '@mxcast/format';
 import {
   alignment,
   encodeBroadcast,
+  finishedBroadcast,
   useTestRelay,
   listenLinkOf,
   uploadFinished,
@@ -28,8 +29,7 @@ let up: Upload;
 let link: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mxcast-listen-'));
-  b = await encodeBroadcast('voice', 4);
-  up = await uploadFinished(relay, b);
+  ({ b, up } = await finishedBroadcast(relay, 'voice', 4));
   link = listenLinkOf(up);
 });
 afterAll(async () => {

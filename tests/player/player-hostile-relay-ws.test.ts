@@ -13,9 +13,8 @@ import type { EncryptedFile } from '@mxcast/format';
 import { MemorySink, Player, type PlayerError, type PlayerOutcome } from '@mxcast/player';
 import { NodeWebSocket } from '@mxcast/player/node';
 import {
-  encodeBroadcast,
+  finishedBroadcast,
   useTestRelay,
-  uploadFinished,
   type EncodedBroadcast,
   type Upload,
 } from './broadcast-fixture.ts';
@@ -27,8 +26,7 @@ const relay = useTestRelay();
 let b: EncodedBroadcast;
 let up: Upload;
 beforeAll(async () => {
-  b = await encodeBroadcast('voice', 3);
-  up = await uploadFinished(relay, b);
+  ({ b, up } = await finishedBroadcast(relay, 'voice', 3));
 });
 
 const blockAt = (seq: number) => b.blocks[seq] as Uint8Array;

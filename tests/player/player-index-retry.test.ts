@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MemorySink, Player, type PlayFrom, type PlayerError } from '@mxcast/player';
 import {
   encodeBroadcast,
+  finishedBroadcast,
   useTestRelay,
   uploadFinished,
   type EncodedBroadcast,
@@ -21,8 +22,7 @@ let up: Upload;
 let varB: EncodedBroadcast;
 let varUp: Upload;
 beforeAll(async () => {
-  b = await encodeBroadcast('voice', 3);
-  up = await uploadFinished(relay, b);
+  ({ b, up } = await finishedBroadcast(relay, 'voice', 3));
   varB = await encodeBroadcast('voice', 6, { variableBlocks: true });
   varUp = await uploadFinished(relay, varB, { declareGeometry: false });
 });
