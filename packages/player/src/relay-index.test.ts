@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMPTY_INDEX } from '@mxcast/protocol/testing';
 import { isPlayerError } from './player-error.ts';
 import { downloadUrl, fetchIndex, indexUrl, listenSocketUrl, parseMxcUri } from './relay-index.ts';
 
@@ -16,19 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-const honest = {
-  state: 'live',
-  byte_length: 4,
-  block_count: 0,
-  byte_order: null,
-  header_end: null,
-  block_size: null,
-  first_offsets: [],
-  geometry: null,
-  sha256: null,
-  listeners: 0,
-  created_at: 1,
-};
+const honest = { ...EMPTY_INDEX, state: 'live', byte_length: 4 };
 
 describe('relay index and URLs (@mxcast/protocol)', () => {
   it('builds the documented URLs from the protocol paths, encoding the server name', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mediaIndexProblem, type MediaIndex } from './media-index.ts';
+import { EMPTY_INDEX } from './testing/index-fixtures.ts';
 
 const live: MediaIndex = {
   state: 'live',
@@ -20,19 +21,7 @@ describe('mediaIndexProblem', () => {
     expect(mediaIndexProblem(live)).toBeNull();
     expect(mediaIndexProblem({ ...live, from: 2, offsets: [123, 1154] })).toBeNull();
     expect(mediaIndexProblem({ ...live, interrupted: true })).toBeNull();
-    expect(
-      mediaIndexProblem({
-        ...live,
-        state: 'pending',
-        byte_length: 0,
-        block_count: 0,
-        byte_order: null,
-        header_end: null,
-        block_size: null,
-        first_offsets: [],
-        geometry: null,
-      }),
-    ).toBeNull();
+    expect(mediaIndexProblem(EMPTY_INDEX)).toBeNull();
   });
 
   it('names the first field that is wrong', () => {
