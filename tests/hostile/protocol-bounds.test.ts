@@ -14,6 +14,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAGIC, encodeBlock } from '@mxcast/format';
+import { collect } from '../../apps/relay/src/testing/ws-collector.ts';
 import { bin, tempDir } from '../capture/capture-harness.ts';
 import { startHostileRelay, useHostileRelay, type HostileRelay } from './hostile-harness.ts';
 
@@ -91,23 +92,9 @@ function tus(relay: HostileRelay, media: string) {
   };
 }
 
-/** A WebSocket listener from block 0: the blocks it got and the last JSON message. */
-function listen(relay: HostileRelay, media: string, query = '?from=0') {
-  const ws = new WebSocket(`${relay.url.replace('http', 'ws')}${P}/ws/${media}${query}`);
-  const blocks: Buffer[] = [];
-  const messages: Array<Record<string, unknown>> = [];
-  ws.on('message', (data, binary) => {
-    if (binary) blocks.push(data as Buffer);
-    else messages.push(JSON.parse(String(data)) as Record<string, unknown>);
-  });
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`refused ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
-  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-  return { ws, blocks, messages, opened, closed };
-}
+/** A WebSocket listener from block 0 (the relay tests' raw `ws` collector): blocks and JSON messages. */
+const listen = (relay: HostileRelay, media: string, query = '?from=0') =>
+  collect(`${relay.url.replace('http', 'ws')}${P}/ws/${media}${query}`);
 
 describe('tus 1.0.0 Upload-Length on a relay process', () => {
   const relay = useHostileRelay({ config: { limits: { maxMediaBytes: MAX_MEDIA_BYTES } } });
