@@ -56,11 +56,18 @@ export function useTestRelay(options: Partial<RelayOptions> = {}): TestRelay {
     started = await startTestRelay(options);
   });
   afterAll(() => started?.close());
-  // Every read goes through to the running relay, so the object can be taken at collection time.
+  const live = (): TestRelay => {
+    if (!started) throw new Error('the test relay is used before beforeAll started it');
+    return started;
+  };
+  // Every read goes through to the running relay, so the object can be taken at collection time;
+  // its keys too, so `{ ...t, token }` copies the running relay's fields.
   return new Proxy({} as TestRelay, {
-    get(_target, key) {
-      if (!started) throw new Error('the test relay is used before beforeAll started it');
-      return Reflect.get(started, key) as unknown;
+    get: (_target, key) => Reflect.get(live(), key) as unknown,
+    ownKeys: () => Reflect.ownKeys(live()),
+    getOwnPropertyDescriptor: (_target, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(live(), key);
+      return d && { ...d, configurable: true };
     },
   });
 }
