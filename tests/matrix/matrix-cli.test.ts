@@ -4,82 +4,65 @@
  * relay in homeserver mode (the Matrix access token is the upload and download token), and every
  * user a separate `mxcast` process with a password from a file and a device in its state dir.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
-import { runMxcast } from '../capture/capture-harness.ts';
-import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
-import { matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
+import { rms, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
 
-let stack: MatrixStack;
-let work: string;
-let roomId: string;
-const users: Record<string, MatrixUser> = {};
-
-/** `mxcast <command> --homeserver … --room … --user … --password-file …` as `name`. */
-function mx(command: 'capture' | 'listen', name: string, args: string[]) {
-  return runMxcast([
-    command,
-    '--homeserver',
-    stack.url,
-    '--room',
-    roomId,
-    '--user',
-    users[name]!.userId,
-    '--password-file',
-    path.join(work, `${name}.password`),
-    '--state-dir',
-    path.join(work, `${name}-${command}`),
-    ...args,
-  ]);
-}
-
-function rms(samples: Float32Array): number {
-  let sum = 0;
-  for (const s of samples) sum += s * s;
-  return Math.sqrt(sum / Math.max(1, samples.length));
-}
+let room: CliRoom;
+let link: SlowLink;
+const mx: CliRoom['mx'] = (...a) => room.mx(...a);
 
 beforeAll(async () => {
-  stack = await startMatrixStack({ relayHomeserver: true });
-  work = mkdtempSync(path.join(tmpdir(), 'mxcast-matrix-cli-'));
-  for (const name of ['alice', 'bob']) {
-    users[name] = await registerUser(stack, name, `${name}-password-1`);
-    // The password reaches mxcast through a file, never its command line.
-    writeFileSync(path.join(work, `${name}.password`), `${name}-password-1\n`, { mode: 0o600 });
-  }
-  const room = await matrixCall<{ room_id: string }>(
-    stack.url,
-    'POST',
-    '/_matrix/client/v3/createRoom',
-    {
-      token: users.alice!.accessToken,
-      body: {
-        preset: 'private_chat',
-        invite: [users.bob!.userId],
-        initial_state: [
-          {
-            type: 'm.room.encryption',
-            state_key: '',
-            content: { algorithm: 'm.megolm.v1.aes-sha2' },
-          },
-        ],
-      },
-    },
-  );
-  roomId = room.room_id;
-  await matrixCall(stack.url, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {
-    token: users.bob!.accessToken,
-    body: {},
-  });
+  room = await startCliRoom({ relayHomeserver: true });
+  link = await startSlowLink(new URL(room.stack.url));
 }, 900_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  link?.close();
+  await room?.stop();
 });
+
+interface SlowLink {
+  url: string;
+  /** From now on, bytes towards the server (and their end) are held for a second. */
+  slow: boolean;
+  close(): void;
+}
+
+/** A TCP link to `target` on loopback whose client-to-server direction can be slowed. */
+async function startSlowLink(target: URL): Promise<SlowLink> {
+  const sockets = new Set<net.Socket>();
+  const state = { slow: false };
+  const later = (fn: () => void) => (state.slow ? setTimeout(fn, 1000) : fn());
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    client.on('data', (d) => later(() => upstream.write(d)));
+    client.on('end', () => later(() => upstream.end()));
+    upstream.pipe(client);
+    const drop = () => (client.destroy(), upstream.destroy());
+    client.on('error', drop);
+    upstream.on('error', drop);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get slow() {
+      return state.slow;
+    },
+    set slow(v: boolean) {
+      state.slow = v;
+    },
+    close() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
 
 describe('mxcast capture/listen in a Matrix room', () => {
   it('alice goes live with mxcast capture; bob lists it live, hears it, and it ends finished', async () => {
@@ -109,11 +92,11 @@ describe('mxcast capture/listen in a Matrix room', () => {
     expect(lines).toHaveLength(1);
     const [id, state, , , broadcaster, title] = lines[0]!.split('\t');
     expect(state).toMatch(/^(started|resumed)$/);
-    expect(broadcaster).toBe(users.alice!.userId);
+    expect(broadcaster).toBe(room.users.alice.userId);
     expect(title).toBe('Morning show');
 
     // From the start, so the whole 6 s are in the file; the listen follows the live upload.
-    const wav = path.join(work, 'bob.wav');
+    const wav = path.join(room.work, 'bob.wav');
     const bob = await mx('listen', 'bob', ['--from', '0', '--out', wav, '--quiet']).done;
     const captured = await alice.done;
     expect(captured.code, captured.stderr).toBe(0);
@@ -147,14 +130,18 @@ describe('mxcast capture/listen in a Matrix room', () => {
       'Cut short',
       '--checkpoint-every',
       '1',
+      // Uploads through a link that can be slowed (the Matrix side goes straight to nginx).
+      '--relay',
+      link.url,
     ]);
     await alice.waitFor(/announced in .* as broadcast/, 60_000);
     await new Promise((r) => setTimeout(r, 2000));
-    // The second Ctrl-C must land while the first one's finish is still under way (the last
-    // page and the upload's end take a few tens of ms on loopback): 10 ms apart, not at once,
-    // so the kernel does not merge the two pending signals into one.
+    // The second Ctrl-C must land while the first one's finish is under way. On loopback the
+    // finish takes a few ms, so the link holds the upload's bytes for a second from now on;
+    // 50 ms apart, so the kernel does not merge the two pending signals into one.
+    link.slow = true;
     alice.child.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
     alice.child.kill('SIGINT');
     const captured = await alice.done;
     expect(captured.stderr).toMatch(/matrix: cancel sent/);
@@ -165,7 +152,8 @@ describe('mxcast capture/listen in a Matrix room', () => {
     expect(newest[1]).toBe('stopped');
     expect(newest[5]).toBe('Cut short');
     // Default choice: no live broadcast, so the newest, the cancelled one.
-    const bob = await mx('listen', 'bob', ['--out', path.join(work, 'cut.wav'), '--quiet']).done;
+    const bob = await mx('listen', 'bob', ['--out', path.join(room.work, 'cut.wav'), '--quiet'])
+      .done;
     expect(bob.stderr).toMatch(/broadcast: cancelled\n/);
     expect(bob.code, bob.stderr).toBe(3);
   }, 120_000);
