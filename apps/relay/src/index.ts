@@ -34,4 +34,4 @@ export {
   type RevokeTarget,
   type TokenInfo,
 } from './core/token-store.ts';
-export { UNSTABLE_PREFIX } from './core/relay-paths.ts';
+export { UNSTABLE_PREFIX } from '@mxcast/protocol';

@@ -21,7 +21,7 @@ import {
   TUS_PATH,
   UPLOAD_PATH,
   UPLOAD_WS_PATH,
-} from '../core/relay-paths.ts';
+} from '@mxcast/protocol';
 import type { LogLevel, RelayLogger } from '../core/relay-log.ts';
 
 /** Longest first, so `…/upload/ws` is not taken for a media path under `…/upload`. */

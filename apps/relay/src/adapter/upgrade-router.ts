@@ -11,7 +11,7 @@ import type { WebSocketServer } from 'ws';
 import { cancelledError } from '../core/media-store.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, toRelayError } from '../core/relay-error.ts';
-import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from '../core/relay-paths.ts';
+import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from '@mxcast/protocol';
 import { RESPONSE_HEADERS } from '../core/response-headers.ts';
 import { UploadSession } from '../core/upload-session.ts';
 import { guardListenerInbound } from './listener-inbound-guard.ts';

@@ -10,7 +10,7 @@ import { RelayError } from './relay-error.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { HomeserverAuth } from './homeserver-auth.ts';
 import { hashToken } from './token-store.ts';
-import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from './relay-paths.ts';
+import { LISTEN_WS_PATH, UPLOAD_WS_PATH } from '@mxcast/protocol';
 import { lockDataDir } from '../storage/data-dir-lock.ts';
 import { RelayDatabase } from '../storage/relay-database.ts';
 

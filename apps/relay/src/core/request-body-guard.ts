@@ -11,7 +11,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { RelayLimits } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
-import { CREATE_PATH, TUS_PATH, UPLOAD_PATH } from './relay-paths.ts';
+import { CREATE_PATH, TUS_PATH, UPLOAD_PATH } from '@mxcast/protocol';
 
 export type BodyKind = 'stream' | 'json' | 'none';
 

@@ -7,8 +7,7 @@ import type { Hono } from 'hono';
 import { GEOMETRY_KEY, readGeometry } from '../core/geometry-check.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
-import { CREATE_PATH, mxcUri } from '../core/relay-paths.ts';
-import type { DeclaredStreamGeometry } from '@mxcast/protocol';
+import { CREATE_PATH, formatMxc, type DeclaredStreamGeometry } from '@mxcast/protocol';
 
 export { GEOMETRY_KEY };
 
@@ -19,7 +18,7 @@ export function mountCreateRoute(app: Hono, core: RelayCore): void {
     const geometry = parseGeometry(await c.req.text(), core.config.limits.maxBlockLength);
     const created = core.store.create(user, geometry);
     return c.json({
-      content_uri: mxcUri(core.config.serverName, created.id),
+      content_uri: formatMxc(core.config.serverName, created.id),
       unused_expires_at: created.unusedExpiresAt,
     });
   });

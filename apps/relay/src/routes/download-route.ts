@@ -9,7 +9,7 @@ import type { Context, Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
 import { cancelledError } from '../core/media-store.ts';
 import { RelayError } from '../core/relay-error.ts';
-import { DOWNLOAD_PATH } from '../core/relay-paths.ts';
+import { DOWNLOAD_PATH } from '@mxcast/protocol';
 import { historyPacingOf } from '../core/history-pacing.ts';
 import { RESPONSE_HEADERS } from '../core/response-headers.ts';
 import { pumpDownload } from '../fanout/download-pump.ts';

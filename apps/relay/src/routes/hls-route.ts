@@ -9,7 +9,7 @@ import type { Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
 import { cancelledError } from '../core/media-store.ts';
 import { RelayError } from '../core/relay-error.ts';
-import { DOWNLOAD_PATH, HLS_PATH } from '../core/relay-paths.ts';
+import { DOWNLOAD_PATH, HLS_PATH } from '@mxcast/protocol';
 import { isUsableGeometry } from '../core/geometry-check.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 

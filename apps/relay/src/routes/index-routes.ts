@@ -6,7 +6,7 @@ import type { Hono } from 'hono';
 import { INDEX_DEFAULT_COUNT, INDEX_MAX_COUNT, type MediaIndex } from '@mxcast/protocol';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError } from '../core/relay-error.ts';
-import { INDEX_PATH, MEDIA_PATH } from '../core/relay-paths.ts';
+import { INDEX_PATH, MEDIA_PATH } from '@mxcast/protocol';
 import type { MediaRecord } from '../storage/media-record.ts';
 
 export function mountIndexRoutes(app: Hono, core: RelayCore): void {

@@ -12,7 +12,7 @@ import type { Context, Hono } from 'hono';
 import { BLOCK_HEADER_SIZE, MAGIC_SIZE } from '@mxcast/format';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, errorResponse } from '../core/relay-error.ts';
-import { TUS_PATH } from '../core/relay-paths.ts';
+import { TUS_PATH } from '@mxcast/protocol';
 import { UploadSession, checkOffset, checkWritable } from '../core/upload-session.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 import { pumpBody } from './upload-route.ts';

@@ -7,7 +7,7 @@
 import type { Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, errorResponse, toRelayError } from '../core/relay-error.ts';
-import { UPLOAD_PATH, mxcUri } from '../core/relay-paths.ts';
+import { UPLOAD_PATH, formatMxc } from '@mxcast/protocol';
 import { UploadSession } from '../core/upload-session.ts';
 
 export function mountUploadRoute(app: Hono, core: RelayCore): void {
@@ -36,7 +36,7 @@ export function mountUploadRoute(app: Hono, core: RelayCore): void {
     } finally {
       session.close();
     }
-    return c.json({ content_uri: mxcUri(core.config.serverName, rec.id), sha256: rec.sha256 });
+    return c.json({ content_uri: formatMxc(core.config.serverName, rec.id), sha256: rec.sha256 });
   });
 }
 
