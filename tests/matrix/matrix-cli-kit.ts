@@ -15,7 +15,9 @@ export interface CliRoom {
   work: string;
   roomId: string;
   users: Record<'alice' | 'bob', MatrixUser>;
-  /** `mxcast <command> --homeserver … --room … --user … --password-file … --state-dir …`. */
+  /** The arguments of `mxcast <command> --homeserver … --room … --user … --password-file … --state-dir …`. */
+  args(command: 'capture' | 'listen', name: 'alice' | 'bob', rest: string[]): string[];
+  /** Runs them with the checkout's `mxcast`. */
   mx(
     command: 'capture' | 'listen',
     name: 'alice' | 'bob',
@@ -58,36 +60,36 @@ export async function startCliRoom(options: MatrixStackOptions = {}): Promise<Cl
     token: users.bob.accessToken,
     body: {},
   });
-  return {
+  const cliRoom: CliRoom = {
     stack,
     work,
     roomId,
     users,
+    args(command, name, rest) {
+      return [
+        command,
+        '--homeserver',
+        stack.url,
+        '--room',
+        roomId,
+        '--user',
+        users[name].userId,
+        '--password-file',
+        path.join(work, `${name}.password`),
+        '--state-dir',
+        path.join(work, `${name}-${command}`),
+        ...rest,
+      ];
+    },
     mx(command, name, args, env = process.env) {
-      return runMxcast(
-        [
-          command,
-          '--homeserver',
-          stack.url,
-          '--room',
-          roomId,
-          '--user',
-          users[name].userId,
-          '--password-file',
-          path.join(work, `${name}.password`),
-          '--state-dir',
-          path.join(work, `${name}-${command}`),
-          ...args,
-        ],
-        undefined,
-        env,
-      );
+      return runMxcast(cliRoom.args(command, name, args), undefined, env);
     },
     async stop() {
       await stack.stop();
       rmSync(work, { recursive: true, force: true });
     },
   };
+  return cliRoom;
 }
 
 /** Root mean square of the samples: well above 0 for a tone, ~0 for silence. */

@@ -8,7 +8,10 @@
 // Only the packages named in this package's `dependencies` stay imports, installed by npm:
 // better-sqlite3 (a native addon, built for the installing Node), opusscript (loads its
 // .wasm file from its own directory), and the Matrix client's matrix-js-sdk,
-// @matrix-org/matrix-sdk-crypto-wasm (loads its .wasm next to its module) and fake-indexeddb.
+// @matrix-org/matrix-sdk-crypto-wasm (loads its .wasm next to its module), fake-indexeddb, and
+// loglevel: matrix-js-sdk's loggers live in its loglevel module, so @mxcast/matrix's quiet
+// logger must import that same installed copy, not a bundled second one (whose settings the
+// sdk would never see: its logs would go to stdout).
 // The Matrix code (@mxcast/matrix) is imported dynamically, only with --homeserver: code
 // splitting puts it in a chunk of its own (dist/chunks/), because an ES module's imports of
 // external packages are hoisted and would otherwise load matrix-js-sdk on every `mxcast --help`.
