@@ -134,94 +134,92 @@ async function play(
   token: string | undefined,
   onOutcome?: (outcome: PlayerOutcome) => Promise<number | undefined>,
 ): Promise<number> {
-  {
-    if (values.from !== undefined && values.live)
-      throw new CliError('--from and --live exclude each other');
-    const transport = values.transport ?? 'http';
-    if (transport !== 'http' && transport !== 'ws')
-      throw new CliError(`--transport must be http or ws, not '${transport}'`);
-    const from = values.from !== undefined ? parseArgTime(values.from) : undefined;
-    let duration: number | undefined;
-    if (values.duration !== undefined) {
-      duration = Number(values.duration);
-      if (!(duration > 0))
-        throw new CliError(
-          `--duration must be a positive number of seconds, not '${values.duration}'`,
-        );
-    }
-    const sink = makeSink(values.out);
-    let start: PlayFrom;
-    if (from !== undefined) start = { time: from };
-    else if (values.live) start = { live: true };
-    else {
-      // Live broadcasts are joined live, finished ones played from the start.
-      try {
-        const index = await fetchIndex(
-          {
-            relayUrl: target.relayUrl,
-            ...parseMxcUri(target.mxc),
-            ...(token ? { accessToken: token } : {}),
-          },
-          fetch,
-        );
-        start = index.state === 'live' || index.state === 'pending' ? { live: true } : { time: 0 };
-      } catch (err) {
-        const outcome = outcomeOf(err);
-        return (await onOutcome?.(outcome)) ?? report(outcome, values.quiet ?? false);
-      }
-    }
-    const player = new Player({
-      relayUrl: target.relayUrl,
-      mxc: target.mxc,
-      file: target.file,
-      ...(target.geometry ? { geometry: target.geometry } : {}),
-      sink,
-      transport,
-      WebSocket: NodeWebSocket,
-      pace: values.out === undefined,
-      ...(duration !== undefined ? { duration } : {}),
-      ...(token ? { accessToken: token } : {}),
-    });
-    const quiet = values.quiet ?? false;
-    const line = (text: string) => {
-      if (!quiet) process.stderr.write(`listen: ${text}\n`);
-    };
-    player.on('state', () => line(statusLine(player)));
-    // The relay flagged the broadcast (docs/protocol.md "Interrupted broadcasts"): said at once.
-    player.on('interrupted', ({ interrupted }) =>
-      line(interrupted ? 'interrupted: the broadcaster went silent' : 'resumed: blocks again'),
-    );
-    player.on('reconnecting', (r) =>
-      line(
-        `reconnecting (attempt ${r.attempt}) from block ${r.fromSeq} at byte ${r.offset}: ${r.reason}`,
-      ),
-    );
-    player.on('error', (e) => {
-      if (!e.fatal) line(`${e.code}: ${e.message}`);
-    });
-    // Over HTTP a player started at a time learns the live edge only from the relay's index:
-    // ask it before each periodic line, or behind-live would read ~0 s however far behind.
-    // A failed refresh keeps the last known edge (the line is still printed).
-    let over = false;
-    const timer = setInterval(() => {
-      if (quiet) return;
-      void player
-        .refreshLiveEdge()
-        .catch(() => {})
-        .then(() => !over && line(statusLine(player)));
-    }, 2000);
-    const onSignal = () => player.stop();
-    process.once('SIGINT', onSignal);
+  if (values.from !== undefined && values.live)
+    throw new CliError('--from and --live exclude each other');
+  const transport = values.transport ?? 'http';
+  if (transport !== 'http' && transport !== 'ws')
+    throw new CliError(`--transport must be http or ws, not '${transport}'`);
+  const from = values.from !== undefined ? parseArgTime(values.from) : undefined;
+  let duration: number | undefined;
+  if (values.duration !== undefined) {
+    duration = Number(values.duration);
+    if (!(duration > 0))
+      throw new CliError(
+        `--duration must be a positive number of seconds, not '${values.duration}'`,
+      );
+  }
+  const sink = makeSink(values.out);
+  let start: PlayFrom;
+  if (from !== undefined) start = { time: from };
+  else if (values.live) start = { live: true };
+  else {
+    // Live broadcasts are joined live, finished ones played from the start.
     try {
-      const outcome = await player.play(start);
-      over = true;
-      clearInterval(timer);
-      return (await onOutcome?.(outcome)) ?? report(outcome, quiet, statusLine(player));
-    } finally {
-      over = true;
-      clearInterval(timer);
-      process.off('SIGINT', onSignal);
+      const index = await fetchIndex(
+        {
+          relayUrl: target.relayUrl,
+          ...parseMxcUri(target.mxc),
+          ...(token ? { accessToken: token } : {}),
+        },
+        fetch,
+      );
+      start = index.state === 'live' || index.state === 'pending' ? { live: true } : { time: 0 };
+    } catch (err) {
+      const outcome = outcomeOf(err);
+      return (await onOutcome?.(outcome)) ?? report(outcome, values.quiet ?? false);
     }
+  }
+  const player = new Player({
+    relayUrl: target.relayUrl,
+    mxc: target.mxc,
+    file: target.file,
+    ...(target.geometry ? { geometry: target.geometry } : {}),
+    sink,
+    transport,
+    WebSocket: NodeWebSocket,
+    pace: values.out === undefined,
+    ...(duration !== undefined ? { duration } : {}),
+    ...(token ? { accessToken: token } : {}),
+  });
+  const quiet = values.quiet ?? false;
+  const line = (text: string) => {
+    if (!quiet) process.stderr.write(`listen: ${text}\n`);
+  };
+  player.on('state', () => line(statusLine(player)));
+  // The relay flagged the broadcast (docs/protocol.md "Interrupted broadcasts"): said at once.
+  player.on('interrupted', ({ interrupted }) =>
+    line(interrupted ? 'interrupted: the broadcaster went silent' : 'resumed: blocks again'),
+  );
+  player.on('reconnecting', (r) =>
+    line(
+      `reconnecting (attempt ${r.attempt}) from block ${r.fromSeq} at byte ${r.offset}: ${r.reason}`,
+    ),
+  );
+  player.on('error', (e) => {
+    if (!e.fatal) line(`${e.code}: ${e.message}`);
+  });
+  // Over HTTP a player started at a time learns the live edge only from the relay's index:
+  // ask it before each periodic line, or behind-live would read ~0 s however far behind.
+  // A failed refresh keeps the last known edge (the line is still printed).
+  let over = false;
+  const timer = setInterval(() => {
+    if (quiet) return;
+    void player
+      .refreshLiveEdge()
+      .catch(() => {})
+      .then(() => !over && line(statusLine(player)));
+  }, 2000);
+  const onSignal = () => player.stop();
+  process.once('SIGINT', onSignal);
+  try {
+    const outcome = await player.play(start);
+    over = true;
+    clearInterval(timer);
+    return (await onOutcome?.(outcome)) ?? report(outcome, quiet, statusLine(player));
+  } finally {
+    over = true;
+    clearInterval(timer);
+    process.off('SIGINT', onSignal);
   }
 }
 
