@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `mxcast` command. It runs the compiled bundle, dist/mxcast.js (`pnpm --filter @mxcast/cli
-// build`, run by scripts/setup.sh; the npm tarball ships only this), so a start loads one
-// JavaScript file and compiles no TypeScript. In a checkout it runs the TypeScript sources
+// build`, run by scripts/setup.sh; the npm tarball ships only this and its chunks in dist/chunks/,
+// the Matrix client's among them, loaded only with --homeserver), so a start loads a few
+// JavaScript files and compiles no TypeScript. In a checkout it runs the TypeScript sources
 // through tsx instead when asked (MXCAST_SOURCE=1), under vitest (its tests must see the source
 // being edited), when there is no build yet, or when a source file is newer than the build.
 import { existsSync, readFileSync, statSync } from 'node:fs';
