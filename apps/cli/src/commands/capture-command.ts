@@ -77,6 +77,12 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
   return n;
 }
 
+async function stopMatrix(opened: OpenedRoom): Promise<void> {
+  await opened.session.stop();
+  // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+}
+
 export const captureCommand: Command = {
   name: 'capture',
   summary: 'Broadcast live: capture, encode CBR Opus, encrypt and stream to a relay',
@@ -141,11 +147,19 @@ export const captureCommand: Command = {
       if (!passphrase) throw new CliError('--passphrase-file is empty');
     }
 
+    // Matrix: logged in before the source opens, so a bad password costs no recording or upload.
+    let opened: OpenedRoom | undefined;
+    if (matrixMode) {
+      opened = await openRoom(values, 'capture');
+      token ??= opened.session.client.getAccessToken() ?? undefined;
+      if (!token) throw new CliError('the Matrix session has no access token');
+    }
     const source = await openCaptureSource(values.input ?? 'mic', {
       channels: Number(channelsText),
       ...(rate !== undefined ? { rate } : {}),
       stdin: process.stdin,
-    }).catch((err) => {
+    }).catch(async (err) => {
+      if (opened) await stopMatrix(opened);
       throw err instanceof CaptureError ? new CliError(err.message, err.exitCode) : err;
     });
     const realtime = values.fast ? false : (values.realtime ?? source.live);
@@ -153,13 +167,6 @@ export const captureCommand: Command = {
     const notice = (text: string) =>
       status ? status.message(text) : process.stderr.write(text + '\n');
 
-    // Matrix: logged in before the capture starts, so a bad password costs no upload.
-    let opened: OpenedRoom | undefined;
-    if (matrixMode) {
-      opened = await openRoom(values, 'capture');
-      token ??= opened.session.client.getAccessToken() ?? undefined;
-      if (!token) throw new CliError('the Matrix session has no access token');
-    }
     const room = opened
       ? opened.matrix.roomCapture(opened.session, {
           roomId: opened.roomId,
@@ -249,11 +256,7 @@ export const captureCommand: Command = {
     } finally {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
-      if (opened) {
-        await opened.session.stop();
-        // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.
-        setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
-      }
+      if (opened) await stopMatrix(opened);
     }
   },
 };

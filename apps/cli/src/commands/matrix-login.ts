@@ -103,14 +103,14 @@ export async function openRoom(args: MatrixArgs, command: string): Promise<Opene
   if (!homeserver || !/^https?:\/\/[^/]/.test(homeserver))
     throw new CliError(`--homeserver must be an http(s) URL, got '${args.homeserver ?? ''}'`);
   if (!args.room) throw new CliError('--homeserver needs --room ROOM_ID_OR_ALIAS');
-  const auth = await authOf(args);
   const stateDir = args['state-dir'] ?? defaultStateDir(command);
+  const auth = (await authOf(args)) ?? (await savedAuth(stateDir));
   const matrix = await import('@mxcast/matrix');
   let session: MatrixSession;
   try {
     session = await matrix.openMatrixSession({
       homeserver,
-      auth: auth ?? (await savedAuth(stateDir)),
+      auth,
       stateDir,
       deviceName: `mxcast ${command}`,
     });
