@@ -63,16 +63,27 @@ export class ClientError extends Error {
   }
 }
 
-/** Turns a non-2xx response into a ClientError carrying the relay's errcode and message. */
-export async function errorFromResponse(what: string, res: Response): Promise<ClientError> {
+/**
+ * A non-2xx answer's body: the Matrix error in it (`{errcode, error}`), or null when it is none
+ * (a proxy's HTML page, say), with the text read. A body cut off reads as empty: the status alone
+ * still says what happened. One reader for the client and the player.
+ */
+export async function readErrorBody(
+  res: Response,
+): Promise<{ matrix: ReturnType<typeof parseMatrixError>; text: string }> {
   let text = '';
   try {
     text = await res.text();
   } catch {
-    // The body may be cut off; the status alone still says what happened.
+    // cut off: see above
   }
-  // Not a Matrix error (a proxy's HTML page, say): keep the status and the start of the text.
-  const m = parseMatrixError(text);
+  return { matrix: parseMatrixError(text), text };
+}
+
+/** Turns a non-2xx response into a ClientError carrying the relay's errcode and message. */
+export async function errorFromResponse(what: string, res: Response): Promise<ClientError> {
+  const { matrix: m, text } = await readErrorBody(res);
+  // Not a Matrix error: keep the status and the start of the text.
   const errcode = m?.errcode ?? 'M_UNKNOWN';
   const error = m ? m.error : text.slice(0, 200);
   return new ClientError(errcode, `${what}: ${res.status} ${errcode}: ${error}`, res.status);

@@ -6,6 +6,7 @@ export {
   type ClientErrorCode,
   type ClientOwnCode,
   type RelayErrcode,
+  readErrorBody,
 } from './client-error.ts';
 export { RELAY_FAILURES, relayFailureOf, type RelayFailure } from './relay-failure.ts';
 export { parseMxc, mxcPath, type MxcUri } from './mxc-uri.ts';

@@ -3,7 +3,7 @@
  * Fetched with plain fetch so the core stays browser-safe. The paths, the mxc grammar and the
  * index's JSON type are @mxcast/protocol's: this file only adds the player's errors.
  */
-import { relayFailureOf } from '@mxcast/client';
+import { readErrorBody, relayFailureOf } from '@mxcast/client';
 import {
   DOWNLOAD_PATH,
   INDEX_PATH,
@@ -11,7 +11,6 @@ import {
   matchMxc,
   mediaIndexProblem,
   mediaPath,
-  parseMatrixError,
   type MediaIndex,
 } from '@mxcast/protocol';
 import { PlayerError, playerCodeOf } from './player-error.ts';
@@ -64,14 +63,8 @@ export function authHeaders(loc: MediaLocation): Record<string, string> {
 
 /** Turns a relay's non-2xx answer into the player's error (Matrix JSON: {errcode, error}). */
 export async function httpError(res: Response, what: string): Promise<PlayerError> {
-  let text = '';
-  try {
-    text = await res.text();
-  } catch {
-    // cut off: the status says enough
-  }
-  // Not Matrix JSON (a proxy's page): the status says enough.
-  const m = parseMatrixError(text);
+  // Not Matrix JSON (a proxy's page), or cut off: the status says enough.
+  const { matrix: m } = await readErrorBody(res);
   const errcode = m?.errcode ?? '';
   const message = m?.error ?? '';
   const detail = `${what}: HTTP ${res.status}${errcode ? ` ${errcode}` : ''}${message ? ` (${message})` : ''}`;
