@@ -3,8 +3,9 @@
  * "Listen over WebSocket": the relay sends, the listener only closes or answers pings). The
  * listeners' WebSocketServer has its own small maxPayload (limits.listenerMaxMessageBytes), so ws
  * refuses a larger frame from its header, before its payload is read, with close 1009 (RFC 6455
- * §7.4.1); this guard adds a rate (limits.listenerMessagesPerSecond, a token bucket with one
- * second of burst; messages, pings and pongs alike) past which the listener is closed with 1008.
+ * §7.4.1) — 125 bytes by default, the most a control frame may carry (RFC 6455 §5.5); this guard
+ * closes a listener with 1008 at its first data message, and past a rate of control frames
+ * (limits.listenerMessagesPerSecond, a token bucket with one second of burst; pings and pongs).
  * Either way the socket then reads no more: the close frame goes out, and the connection is
  * destroyed CLOSE_GRACE_MS later without waiting (ws would otherwise keep reading and discarding
  * whatever the peer still sends until its 30 s close timeout).
@@ -57,7 +58,14 @@ export function guardListenerInbound(
     ws.close(1008, 'listeners send no more than control messages');
     stopReading();
   };
-  ws.on('message', onInbound);
+  // A listener has nothing to say in data frames (docs/protocol.md "Listen over WebSocket"): the
+  // first one closes it, so a flooder costs one frame, not a bucket of them.
+  ws.on('message', () => {
+    if (refused) return;
+    metrics.listenerInboundRefused.data++;
+    ws.close(1008, 'listeners send only control frames');
+    stopReading();
+  });
   ws.on('ping', onInbound);
   ws.on('pong', onInbound);
   ws.on('error', (err: Error & { code?: string }) => {

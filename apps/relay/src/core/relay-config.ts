@@ -46,9 +46,9 @@ export interface RelayLimits {
   maxConnections: number;
   /** Open connections from one remote address: more are answered 429 and closed. */
   maxConnectionsPerAddress: number;
-  /** Largest message a WebSocket listener may send, bytes (close 1009 from the frame header). */
+  /** Largest frame a WebSocket listener may send, bytes (close 1009 from the frame header); 125 = a control frame's most. */
   listenerMaxMessageBytes: number;
-  /** Messages (incl. ping/pong) per second a WebSocket listener may send (close 1008 past it). */
+  /** Control frames (ping/pong) per second a WebSocket listener may send (close 1008 past it; any data message closes it at once). */
   listenerMessagesPerSecond: number;
   /** Bytes a listener may have queued in its socket before it is moved to the live edge (WS) or cut (HTTP). */
   listenerBacklogBytes: number;
@@ -164,7 +164,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   idleTimeoutMs: 60_000,
   maxConnections: 60_000,
   maxConnectionsPerAddress: 16_384,
-  listenerMaxMessageBytes: 4096,
+  listenerMaxMessageBytes: 125,
   listenerMessagesPerSecond: 20,
   listenerBacklogBytes: 256 * 1024,
   unusedExpiryMs: 24 * 3600_000,

@@ -29,7 +29,7 @@ export class RelayMetrics {
   /** Connections refused at accept, by the limit they hit. */
   connectionsRefused = { maxConnections: 0, maxConnectionsPerAddress: 0 };
   /** WebSocket listeners closed for what they sent: a message too large (1009) or too many (1008). */
-  listenerInboundRefused = { size: 0, rate: 0 };
+  listenerInboundRefused = { size: 0, rate: 0, data: 0 };
   /** Homeserver mode's token checks (core/homeserver-auth.ts): whoami sent, answered from the cache, failed upstream. */
   whoami = { requests: 0, cached: 0, failed: 0 };
   /** Live media marked interrupted (upload silent past limits.interruptedAfterMs), and ended after limits.maxIdleLiveMs. */
