@@ -3,7 +3,7 @@
 # and a live demo broadcast on http://127.0.0.1:8008 (MXCAST_PORT to change it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MXCAST_SYSTEM_PACKAGES=${MXCAST_SYSTEM_PACKAGES:-"espeak-ng"} bash scripts/setup.sh
+MXCAST_SYSTEM_PACKAGES=${MXCAST_SYSTEM_PACKAGES:-"espeak-ng"} MXCAST_SETUP_SYNAPSE=0 bash scripts/setup.sh
 echo "start: building the web app"
 bash scripts/pnpm.sh --filter @mxcast/web run build >/dev/null
 # ./mxcast, not `pnpm exec`: a global pnpm of another version refuses the pinned one.
