@@ -12,7 +12,14 @@ import { MediaClient, type ListenEvent } from '@mxcast/client';
 import { HLS_PATH } from '@mxcast/protocol';
 import { encodeBlock, MAGIC } from '@mxcast/format';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
-import { login, matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
+import {
+  bearer,
+  login,
+  matrixCall,
+  registerUser,
+  uploadSynapseImage,
+  type MatrixUser,
+} from './matrix-users.ts';
 import { tinyPng } from './tiny-png.ts';
 
 let stack: MatrixStack;
@@ -29,8 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe('the Matrix stack through nginx', () => {
   it('serves the client API from Synapse and no federation API', async () => {
@@ -124,13 +129,7 @@ describe('the Matrix stack through nginx', () => {
 
   it("keeps Synapse's own media working: an image uploads and downloads byte-identical with auth", async () => {
     const png = tinyPng(64, 48);
-    const up = await fetch(`${stack.url}/_matrix/media/v3/upload?filename=tiny.png`, {
-      method: 'POST',
-      headers: { ...bearer(alice.accessToken), 'Content-Type': 'image/png' },
-      body: new Uint8Array(png),
-    });
-    expect(up.status).toBe(200);
-    const { content_uri: uri } = (await up.json()) as { content_uri: string };
+    const uri = await uploadSynapseImage(stack.url, alice.accessToken, png);
     expect(uri).toMatch(new RegExp(`^mxc://${stack.serverName}/[A-Za-z0-9_-]+$`));
     const mediaPath = `/_matrix/client/v1/media/download/${uri.slice('mxc://'.length)}`;
 

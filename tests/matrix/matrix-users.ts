@@ -88,3 +88,26 @@ export async function login(
   );
   return { accessToken: r.access_token, deviceId: r.device_id, userId: r.user_id };
 }
+
+/** The `Authorization` header of a Matrix access token. */
+export const bearer = (token: string): Record<string, string> => ({
+  Authorization: `Bearer ${token}`,
+});
+
+/**
+ * Uploads a PNG to the homeserver's own media repository (`POST /_matrix/media/v3/upload`, which
+ * the shipped nginx routes to Synapse) and returns its `mxc://` URI; fails the test on a non-200.
+ */
+export async function uploadSynapseImage(
+  baseUrl: string,
+  accessToken: string,
+  png: Uint8Array,
+): Promise<string> {
+  const up = await fetch(`${baseUrl}/_matrix/media/v3/upload?filename=tiny.png`, {
+    method: 'POST',
+    headers: { ...bearer(accessToken), 'Content-Type': 'image/png' },
+    body: new Uint8Array(png),
+  });
+  if (up.status !== 200) throw new Error(`Synapse upload: ${up.status} ${await up.text()}`);
+  return ((await up.json()) as { content_uri: string }).content_uri;
+}

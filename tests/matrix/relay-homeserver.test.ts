@@ -21,7 +21,7 @@ import {
 } from '../capture/capture-harness.ts';
 import { parseListenLink } from '@mxcast/client';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
-import { registerUser, type MatrixUser } from './matrix-users.ts';
+import { bearer, registerUser, uploadSynapseImage, type MatrixUser } from './matrix-users.ts';
 import { tinyPng } from './tiny-png.ts';
 
 const INTERRUPTED_AFTER_MS = 1500;
@@ -86,7 +86,6 @@ afterAll(async () => {
   proxy.server?.close();
 });
 
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const P = '/_matrix/media/unstable/org.matrix.msc4016';
 
 function stream(blocks: number): Buffer {
@@ -180,13 +179,7 @@ describe('relay in homeserver mode behind nginx', () => {
 
   it("Synapse's own media (an image) still downloads through nginx, and unknown ids are Synapse's 404", async () => {
     const png = tinyPng(32, 32);
-    const up = await fetch(`${stack.url}/_matrix/media/v3/upload?filename=tiny.png`, {
-      method: 'POST',
-      headers: { ...bearer(alice.accessToken), 'Content-Type': 'image/png' },
-      body: new Uint8Array(png),
-    });
-    expect(up.status).toBe(200);
-    const { content_uri: uri } = (await up.json()) as { content_uri: string };
+    const uri = await uploadSynapseImage(stack.url, alice.accessToken, png);
     const down = await fetch(
       `${stack.url}/_matrix/client/v1/media/download/${uri.slice('mxc://'.length)}`,
       { headers: bearer(bob.accessToken) },
