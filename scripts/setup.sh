@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=10.34.8
-want_system=${MXCAST_SYSTEM_PACKAGES:-"ffmpeg opus-tools chromium nginx"}
+want_system=${MXCAST_SYSTEM_PACKAGES:-"ffmpeg opus-tools chromium nginx nats-server"}
 
 missing=()
 for pkg in $want_system; do
@@ -16,6 +16,8 @@ for pkg in $want_system; do
     opus-tools) command -v opusinfo >/dev/null 2>&1 || missing+=(opus-tools) ;;
     chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
     nginx) [ -x /usr/sbin/nginx ] || missing+=(nginx) ;;
+    # tests/cluster: a three-server JetStream cluster on loopback (docs/operations.md "Cluster")
+    nats-server) [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server) ;;
     *) command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
   esac
 done
