@@ -3,6 +3,7 @@
 export { AudioError, isAudioError, type AudioErrorCode } from './audio-error.ts';
 export { OpusCbrEncoder, type OpusCbrEncoderOptions } from './opus-cbr-encoder.ts';
 export { OpusPacketDecoder, type OpusPacketDecoderOptions } from './opus-packet-decoder.ts';
+export { padOpusPacket } from './opus-packet-padding.ts';
 export {
   PRESETS,
   DEFAULT_PRESET,
