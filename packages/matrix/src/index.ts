@@ -68,3 +68,31 @@ export {
   type SenderClaims,
 } from './broadcast-claims.ts';
 export { roomCapture, type RoomCapture, type RoomCaptureOptions } from './room-capture.ts';
+export {
+  BROADCAST_EPOCH_TYPE,
+  BROADCAST_REKEY_TYPE,
+  EPOCH_REASONS,
+  EpochSet,
+  epochContent,
+  parseEpoch,
+  rekeyRequestContent,
+  parseRekeyRequest,
+  type EpochReason,
+  type KeyEpoch,
+} from './epoch-events.ts';
+export {
+  sendEpoch,
+  historyPolicyOf,
+  watchMembership,
+  sendRekeyRequest,
+  watchRekeyRequests,
+  type HistoryPolicy,
+  type MembershipWatch,
+} from './epoch-sender.ts';
+export {
+  fetchEpochs,
+  lostAccess,
+  watchOwnMembership,
+  type AccessWatch,
+  type EpochListing,
+} from './epoch-listing.ts';
