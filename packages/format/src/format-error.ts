@@ -27,6 +27,12 @@ export const FORMAT_ERROR_CODES = {
   BAD_ENCRYPTED_FILE: 'a malformed EncryptedFile',
   /** A writer would have to use a seq past MAX_SEQ (IV reuse). */
   SEQ_EXHAUSTED: 'the seq would wrap (IV reuse)',
+  /**
+   * A key schedule that is not valid: no epoch at seq 0, startSeq not strictly increasing, a
+   * malformed or reused key/IV, or an epoch starting at a block already sealed (docs/format.md
+   * "Key epochs").
+   */
+  BAD_KEY_SCHEDULE: 'an invalid key schedule',
   /** A caller passed an invalid argument (e.g. a seq outside 0..MAX_SEQ). */
   BAD_ARGUMENT: 'an invalid argument',
 } as const;

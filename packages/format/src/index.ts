@@ -49,6 +49,15 @@ export {
   type CipherBackend,
   type SyncBlockCipher,
 } from './block-cipher.ts';
+export {
+  KeySchedule,
+  parseEpoch,
+  generateEpoch,
+  epochFromFile,
+  epochFile,
+  type Epoch,
+} from './key-schedule.ts';
+export { createScheduleCipher, type ScheduleCipher } from './key-schedule-cipher.ts';
 export { blockIv, blockAad } from './block-nonce.ts';
 export { BlockWriter, type BlockWriterOptions } from './block-writer.ts';
 export { createEncryptStream, encryptAll, type EncryptStreamOptions } from './encrypt-stream.ts';

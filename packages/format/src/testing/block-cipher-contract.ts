@@ -19,6 +19,10 @@ export interface CipherImplementation {
   /** True when the backend must offer the synchronous capability. */
   sync: boolean;
   make(key: Uint8Array, iv: Uint8Array): Promise<BlockCipher>;
+  /** Label when two rows share a backend (a ScheduleCipher over it); default the backend. */
+  name?: string;
+  /** Fields beyond the four of BlockCipher that this implementation adds (a ScheduleCipher's). */
+  extraFields?: readonly string[];
 }
 
 /** The worked example of docs/format.md: key 00..1f, iv a0..ab, seq 0, "hello mxcast". */
@@ -66,7 +70,7 @@ export function blockCipherContract(
   impl: CipherImplementation,
   peers: readonly CipherImplementation[],
 ): void {
-  describe(`BlockCipher contract: ${impl.backend}`, () => {
+  describe(`BlockCipher contract: ${impl.name ?? impl.backend}`, () => {
     const key = randomBytes(32);
     const iv = randomBytes(12);
     const cipher = () => impl.make(key, iv);
@@ -75,7 +79,9 @@ export function blockCipherContract(
       const c = await cipher();
       expect(c.backend).toBe(impl.backend);
       // No optional methods to probe: exactly these four fields.
-      expect(Object.keys(c).sort()).toEqual(['backend', 'decrypt', 'encrypt', 'sync']);
+      expect(Object.keys(c).sort()).toEqual(
+        ['backend', 'decrypt', 'encrypt', 'sync', ...(impl.extraFields ?? [])].sort(),
+      );
       if (!impl.sync) {
         expect(c.sync).toBeNull();
         return;
@@ -209,7 +215,7 @@ export function blockCipherContract(
     });
 
     for (const peer of peers) {
-      it(`opens what ${peer.backend} sealed, and ${peer.backend} opens what it sealed`, async () => {
+      it(`opens what ${peer.name ?? peer.backend} sealed, and ${peer.name ?? peer.backend} opens what it sealed`, async () => {
         const c = await cipher();
         const other = await peer.make(key, iv);
         const q = randomBytes(333);
