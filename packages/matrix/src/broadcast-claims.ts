@@ -164,12 +164,15 @@ async function decrypted(session: MatrixSession, raw: object): Promise<MatrixEve
 /**
  * Reads the checkpoint, completion and cancel events related to the announcement, sent by
  * `sender` (the broadcaster). A malformed claim from the sender throws: it is not guessed at.
+ * With `seen`, events whose id is in it are skipped (not decrypted again) and the ids of those
+ * read are added: a listener polling while it plays gets only the new claims each time.
  */
 export async function fetchSenderClaims(
   session: MatrixSession,
   roomId: string,
   announcementEventId: string,
   sender: string,
+  seen?: Set<string>,
 ): Promise<SenderClaims> {
   const out: SenderClaims = { checkpoints: [], completion: null, cancel: null };
   let from: string | undefined;
@@ -182,9 +185,11 @@ export async function fetchSenderClaims(
       { dir: Direction.Forward, limit: 100, ...(from ? { from } : {}) },
     );
     for (const r of res.chunk) {
-      if (r.sender !== sender) continue;
+      if (r.sender !== sender || (r.event_id && seen?.has(r.event_id))) continue;
       const ev = await decrypted(session, r);
+      // Not decryptable (yet: the key may still be on its way): tried again next time.
       if (!ev) continue;
+      if (r.event_id) seen?.add(r.event_id);
       const type = ev.getType();
       if (type === BROADCAST_CHECKPOINT_TYPE)
         out.checkpoints.push(parseCheckpoint(ev.getContent()));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   BroadcastEventError,
@@ -72,6 +72,25 @@ describe('sender checkpoints', () => {
     }
     expect(err).toBeInstanceOf(CheckpointMismatch);
     expect((err as CheckpointMismatch).seq).toBe(10);
+  });
+
+  it('digests alone (the player`s digest event) verify as the blocks do, and catch a swap', () => {
+    const { blocks, checkpoints, completion } = broadcast(25, 10);
+    const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
+    const v = new CheckpointVerifier();
+    blocks.forEach((b, seq) => {
+      v.onBlockDigest(seq, sha(b));
+      if (seq === 12) v.addCheckpoint(checkpoints[0]!);
+    });
+    v.addCheckpoint(checkpoints[1]!);
+    v.setCompletion(completion);
+    expect(v.verified).toBe(3);
+    expect(v.outcome('complete')).toBe('finished');
+    const forged = new CheckpointVerifier();
+    forged.addCheckpoint(checkpoints[0]!);
+    for (let seq = 0; seq < 9; seq++) forged.onBlockDigest(seq, sha(blocks[seq]!));
+    expect(() => forged.onBlockDigest(9, sha(randomBytes(96)))).toThrow(CheckpointMismatch);
+    expect(() => forged.onBlockDigest(10, new Uint8Array(31))).toThrow(/32 bytes/);
   });
 
   it('a relay that ends early and calls it complete is a cut, against the completion', () => {

@@ -131,12 +131,21 @@ export class CheckpointVerifier {
 
   /** An authenticated block, in the order the player read it. */
   onBlock(seq: number, ciphertext: Uint8Array): void {
+    this.onBlockDigest(seq, blockHash(ciphertext));
+  }
+
+  /**
+   * The same, from the block's SHA-256 alone (the player's `digest` event): the verifier never
+   * needs a block's bytes, so a listener checks while it plays without keeping them.
+   */
+  onBlockDigest(seq: number, sha256: Uint8Array): void {
+    if (sha256.length !== 32) throw new Error(`a block digest is 32 bytes, not ${sha256.length}`);
     const last = this.#completion?.blockCount ?? this.#cancel?.blockCount;
     if (last !== undefined && seq >= last) {
       throw new CheckpointMismatch(`block ${seq} is past the sender's last block ${last - 1}`, seq);
     }
     this.#lastSeq = seq;
-    this.#hashes.set(seq, blockHash(ciphertext));
+    this.#hashes.set(seq, Buffer.from(sha256));
     if (this.#hashes.size > this.#maxPending) {
       // Oldest first (Map keeps insertion order): that interval becomes unverifiable, not wrong.
       const oldest = this.#hashes.keys().next().value as number;

@@ -11,6 +11,7 @@
  */
 import type { ByteOrder } from '@mxcast/format';
 import { opusPacketSamples } from '@mxcast/ogg';
+import { blockDigest } from './block-digest.ts';
 import type { SourceBlock } from './block-source.ts';
 import type { ProbedBlock } from './granule-bisector.ts';
 import { OggBlockDemuxer } from './ogg-block-demuxer.ts';
@@ -52,6 +53,8 @@ export class BlockPipeline {
   #last: { seq: number; next: number | null } | undefined;
   #positionSample = 0;
   #endSample: number | undefined;
+  /** Whether the player's `digest` event has a listener (set by the Player). */
+  wantsDigest: () => boolean = () => false;
 
   constructor(session: PlayerSession) {
     this.#s = session;
@@ -117,6 +120,10 @@ export class BlockPipeline {
     const s = this.#s;
     const generation = this.#generation;
     const plaintext = await s.auth.open(block);
+    // Only an authenticated block is vouched for: a verifier of the sender's checkpoints gets it
+    // before it is played (docs/matrix.md "Checkpoints and completion").
+    if (this.wantsDigest())
+      s.emit('digest', { seq: block.seq, sha256: await blockDigest(block.ciphertext) });
     const next = block.offset !== null ? block.offset + block.size : null;
     this.#last = { seq: block.seq, next };
     s.sawLiveEdge(block.seq + 1, false);

@@ -51,6 +51,12 @@ export interface PlayerEvents {
   reconnected: { attempt: number; fromSeq: number };
   /** A block authenticated and was decoded (before any trimming). */
   block: { seq: number; granule: bigint; eos: boolean };
+  /**
+   * A block authenticated: its seq and the SHA-256 of its ciphertext with tag (block-digest.ts),
+   * in read order, for a check against the sender's checkpoints (docs/matrix.md). Computed only
+   * while someone listens to this event.
+   */
+  digest: { seq: number; sha256: Uint8Array };
   /** The framing was lost and found again (a start at an offset not known to be a boundary). */
   resync: { from: number; to: number };
   /** The relay marked the broadcast interrupted (upload silent), or cleared it (blocks again). */
@@ -68,6 +74,11 @@ export class PlayerEmitter {
     if (!set) this.#listeners.set(event, (set = new Set()));
     set.add(listener as Listener<never>);
     return () => set.delete(listener as Listener<never>);
+  }
+
+  /** Whether anyone listens to `event` (a costly payload is computed only then). */
+  listens(event: keyof PlayerEvents): boolean {
+    return (this.#listeners.get(event)?.size ?? 0) > 0;
   }
 
   protected emit<K extends keyof PlayerEvents>(event: K, value: PlayerEvents[K]): void {

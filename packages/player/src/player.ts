@@ -34,6 +34,8 @@ export class Player extends PlayerEmitter {
   #leg: AbortController | undefined;
   #pendingJump: PlayFrom | undefined;
   #done: Promise<PlayerOutcome> | undefined;
+  /** A fatal error from outside (fail()): the loop ends with it at its next step. */
+  #failure: PlayerError | undefined;
 
   constructor(options: PlayerOptions) {
     super();
@@ -44,6 +46,7 @@ export class Player extends PlayerEmitter {
       (event, value) => this.emit(event, value),
       (s) => Player.#source(s, options),
     );
+    this.#s.pipeline.wantsDigest = () => this.listens('digest');
   }
 
   /** HTTP or WebSocket, its events feeding the session's counters, live edge and authenticator. */
@@ -120,6 +123,15 @@ export class Player extends PlayerEmitter {
     this.#leg?.abort(new LegAborted('stop'));
   }
 
+  /**
+   * Ends playback with `error` (made fatal): for a check the player cannot make itself, such as
+   * a block that fails the sender's checkpoint (docs/matrix.md), found after it was read.
+   */
+  fail(error: PlayerError): void {
+    this.#failure ??= error;
+    this.#leg?.abort(new LegAborted('stop'));
+  }
+
   async #main(from: PlayFrom): Promise<PlayerOutcome> {
     const s = this.#s;
     let outcome: PlayerOutcome;
@@ -152,6 +164,7 @@ export class Player extends PlayerEmitter {
     let start: SourceStart = await s.planner.prepare(from);
     let attempt = 0;
     for (;;) {
+      if (this.#failure) throw this.#failure;
       if (s.stopped) return { state: 'stopped' };
       const leg = new AbortController();
       this.#leg = leg;
@@ -163,6 +176,7 @@ export class Player extends PlayerEmitter {
         (block) => s.pipeline.handle(block),
         () => (attempt = 0),
       );
+      if (this.#failure) throw this.#failure;
       if (s.stopped) return { state: 'stopped' };
       if (end.kind === 'over') return end.outcome;
       if (end.kind === 'misaligned') {
