@@ -30,6 +30,11 @@ import { UploadSession, type AckEvent } from './upload-session.ts';
 
 export interface CaptureSessionOptions {
   relay: string;
+  /**
+   * Other nodes of the same relay cluster: the upload moves to them in turn when `relay` stops
+   * answering (docs/operations.md "Cluster"). The listen link keeps naming `relay`.
+   */
+  fallbackRelays?: string[];
   token: string;
   preset: string;
   source: CaptureSource;
@@ -232,6 +237,9 @@ export class CaptureSession {
     let connectionLost = false;
     const upload = new UploadSession({
       client,
+      fallbackClients: (o.fallbackRelays ?? []).map(
+        (baseUrl) => new MediaClient({ baseUrl, accessToken: o.token }),
+      ),
       mxc,
       startOffset,
       startSeq: firstSeq,
@@ -259,7 +267,10 @@ export class CaptureSession {
           o.onConnection?.('back');
         }
         if (r.error) {
-          o.onNotice?.(`reconnected after: ${r.error}; continuing via tus from byte ${r.offset}`);
+          const via = r.relay === client.baseUrl ? '' : ` on ${r.relay}`;
+          o.onNotice?.(
+            `reconnected after: ${r.error}; continuing via tus from byte ${r.offset}${via}`,
+          );
         }
       },
     });

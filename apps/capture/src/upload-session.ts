@@ -7,6 +7,9 @@
  * - On any connection loss it backs off, HEADs the tus offset (always a block boundary), drops
  *   what the relay holds from its buffer and resends the rest with tus PATCH (tus 1.0.0), whose
  *   answers are the acknowledgements from then on.
+ * - With other relay nodes of one cluster given (`fallbackClients`, docs/operations.md
+ *   "Cluster"), each failed attempt to reach the relay moves on to the next node: any node of a
+ *   cluster takes the upload of any media, and its tus HEAD reports what the cluster stored.
  * - Every block stays in a bounded buffer until acknowledged; `send` waits while the buffer is
  *   full, which is the capture's backpressure.
  */
@@ -16,6 +19,11 @@ import { CaptureError, captureErrorFrom } from './capture-error.ts';
 
 export interface UploadSessionOptions {
   client: MediaClient;
+  /**
+   * Other nodes of the same relay cluster, tried in turn after `client` when a connection is
+   * lost and the node does not answer (docs/operations.md "Cluster").
+   */
+  fallbackClients?: MediaClient[];
   mxc: string;
   /** Byte offset the first entry sent starts at (0 for a new broadcast, the relay's on resume). */
   startOffset: number;
@@ -30,7 +38,7 @@ export interface UploadSessionOptions {
   /** Start in tus mode rather than with a streaming PUT (a resumed broadcast). */
   tusOnly?: boolean;
   onAck?: (ack: AckEvent) => void;
-  onReconnect?: (info: { attempt: number; offset: number; error: string }) => void;
+  onReconnect?: (info: { attempt: number; offset: number; error: string; relay: string }) => void;
   /** The connection to the relay was lost; onReconnect follows when it is back. */
   onOutage?: (info: { error: string }) => void;
 }
@@ -56,7 +64,10 @@ interface Entry {
 const MAX_PATCH_BYTES = 256 * 1024;
 
 export class UploadSession {
-  private readonly client: MediaClient;
+  /** The node uploads go to now: `options.client`, or a fallback after a failover. */
+  private client: MediaClient;
+  /** Every node, `options.client` first; `client` is one of them. */
+  private readonly clients: MediaClient[];
   private readonly mxc: string;
   private readonly options: UploadSessionOptions;
   /** Unacknowledged entries, oldest first. */
@@ -86,6 +97,7 @@ export class UploadSession {
   constructor(options: UploadSessionOptions) {
     this.options = options;
     this.client = options.client;
+    this.clients = [options.client, ...(options.fallbackClients ?? [])];
     this.mxc = options.mxc;
     this.nextOffset = options.startOffset;
     this.acked = options.startOffset;
@@ -106,6 +118,11 @@ export class UploadSession {
 
   get transport(): 'put' | 'tus' {
     return this.mode;
+  }
+
+  /** Base URL of the relay node the upload goes to now. */
+  get relayUrl(): string {
+    return this.client.baseUrl;
   }
 
   /** Queues one block (or the magic, seq -1); waits while the buffer is full. */
@@ -367,12 +384,14 @@ export class UploadSession {
       try {
         const { offset } = await this.client.tusOffset(this.mxc);
         if (cause) this.reconnects++;
-        this.options.onReconnect?.({ attempt, offset, error: lastError });
+        this.options.onReconnect?.({ attempt, offset, error: lastError, relay: this.relayUrl });
         this.resumeFrom(offset);
         return;
       } catch (err) {
         if (!this.isRetryable(err)) throw err;
         lastError = (err as Error).message;
+        // A node that does not answer may be dead: the next attempt goes to the next one.
+        this.client = nextOf(this.clients, this.client);
       }
     }
   }
@@ -434,4 +453,9 @@ export class UploadSession {
       if (final && this.acked === this.nextOffset) return;
     }
   }
+}
+
+/** The element after `current` in `list`, wrapping around (itself for a list of one). */
+function nextOf<T>(list: readonly T[], current: T): T {
+  return list[(list.indexOf(current) + 1) % list.length] as T;
 }

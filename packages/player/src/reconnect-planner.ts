@@ -2,7 +2,10 @@
  * The reconnect path (docs/player.md "Reconnecting"): after a dropped leg or a clean end
  * without EOS, wait (doubling backoff), ask the relay's index whether there is more, and resume
  * from the block after the last one that authenticated — no gap, no repeat — or end without
- * finishing when the relay says the media is complete and nothing is left.
+ * finishing when the relay says the media is complete and nothing is left. With other nodes of a
+ * relay cluster given (`fallbackRelayUrls`), each reconnect goes to the next node: any node
+ * serves any media from any block (docs/operations.md "Cluster"), so a dead node costs one
+ * reconnect, not the broadcast.
  */
 import type { SourceEnd, SourceStart } from './block-source.ts';
 import { isTransientIndexError } from './index-fetch-retry.ts';
@@ -27,6 +30,7 @@ export async function resumePoint(
     return { outcome: await endWithoutEos(s) };
   }
   s.countReconnect();
+  nextRelay(s);
   s.machine.to('buffering');
   s.emit('reconnecting', { attempt, fromSeq, offset, reason });
   const base = s.options.reconnectDelayMs ?? 100;
@@ -57,6 +61,18 @@ export async function resumePoint(
   return {
     start: { kind: 'offset', offset: s.source.transport === 'ws' ? -1 : offset, seq: fromSeq },
   };
+}
+
+/**
+ * Moves the session to the next relay node: the sources and the index read `s.location` at each
+ * leg, so the next request goes there. Nothing changes with one relay.
+ */
+function nextRelay(s: PlayerSession): void {
+  const others = s.options.fallbackRelayUrls ?? [];
+  if (others.length === 0) return;
+  const all = [s.options.relayUrl, ...others];
+  const at = all.indexOf(s.location.relayUrl);
+  s.location.relayUrl = all[(at + 1) % all.length] as string;
 }
 
 async function endWithoutEos(s: PlayerSession): Promise<PlayerOutcome> {

@@ -16,6 +16,7 @@ import {
   openCaptureSource,
 } from '@mxcast/capture';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
+import { parseRelayList } from '../relay-list.ts';
 import { MATRIX_HELP, MATRIX_OPTIONS, openRoom, type OpenedRoom } from './matrix-login.ts';
 
 const help = `Usage: mxcast capture --relay URL --token TOKEN [options]
@@ -27,7 +28,9 @@ Captures audio, encodes it as constant-bitrate Opus, one Ogg page per AES-256-GC
 as soon as the relay has accepted the first block. The key never leaves this machine except in
 the link and the --event-out file.
 
-  --relay URL            the relay's base URL (http://127.0.0.1:8008)
+  --relay URL            the relay's base URL (http://127.0.0.1:8008); URL,URL,… names the nodes
+                         of one relay cluster: the upload moves on to the next when one stops
+                         answering (docs/operations.md "Cluster")
   --token TOKEN          access token (mxcast token create …); or MXCAST_TOKEN in the environment
   --preset NAME          ${Object.keys(CAPTURE_PRESETS).join(' | ')} (default ${DEFAULT_PRESET})
   --input SOURCE         mic (arecord or sox), - (raw s16le on stdin), FILE.wav,
@@ -112,10 +115,9 @@ export const captureCommand: Command = {
     if (!matrixMode && (values.room || values['checkpoint-every']))
       throw new CliError('--room and --checkpoint-every go with --homeserver');
     const checkpointEvery = positiveNumber('--checkpoint-every', values['checkpoint-every']);
-    const relay = values.relay ?? values.homeserver;
-    if (!relay) throw new CliError('--relay URL is required');
-    if (!/^https?:\/\/[^/]/.test(relay))
-      throw new CliError(`--relay must be an http(s) URL, got '${relay}'`);
+    const relayText = values.relay ?? values.homeserver;
+    if (!relayText) throw new CliError('--relay URL is required');
+    const [relay, ...fallbackRelays] = parseRelayList('--relay', relayText);
     // With --homeserver the Matrix access token is the upload token, unless a relay token is
     // given (a relay with its own tokens, not in --homeserver mode: scripts/matrix-stack.sh's).
     let token = values.token ?? process.env.MXCAST_TOKEN;
@@ -176,7 +178,8 @@ export const captureCommand: Command = {
       : undefined;
 
     const session = new CaptureSession({
-      relay: relay.replace(/\/+$/, ''),
+      relay,
+      ...(fallbackRelays.length > 0 ? { fallbackRelays } : {}),
       token: token as string,
       preset,
       source,

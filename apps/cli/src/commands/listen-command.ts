@@ -28,12 +28,7 @@ import { NodeWebSocket, RawPcmSink, WavFileSink } from '@mxcast/player/node';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { LISTEN_EXIT, listenExitCode } from './listen-exit.ts';
 import { MATRIX_HELP, MATRIX_OPTIONS, openRoom, type OpenedRoom } from './matrix-login.ts';
-import {
-  chooseBroadcast,
-  listRoom,
-  verifyAgainstSender,
-  type RoomTarget,
-} from './matrix-listen.ts';
+import { SenderCheck, chooseBroadcast, listRoom, type RoomTarget } from './matrix-listen.ts';
 
 export { LISTEN_EXIT } from './listen-exit.ts';
 
@@ -47,7 +42,9 @@ the link's #fragment or the --info file and never leaves this process.
   LINK                 a listen link: http(s)://<relay>/listen#mxc=…&k=…&iv=…[&g=…]
   MXC --info FILE      an mxc:// URI and a JSON file holding its EncryptedFile (or an event
                        content with a "file" key, whose org.matrix.msc4016.stream gives the geometry)
-  --relay URL          the relay's base URL (required with MXC; overrides the link's origin)
+  --relay URL          the relay's base URL (required with MXC; overrides the link's origin);
+                       URL,URL,… names the nodes of one relay cluster: each reconnect goes
+                       to the next (docs/operations.md "Cluster")
   --from TIME          start TIME into the broadcast: seconds (90, 12.5) or h:mm:ss
   --live               start at the live edge (the default while the broadcast is live;
                        a finished one plays from the start)
@@ -65,10 +62,10 @@ ${MATRIX_HELP}  --list                 print the room's broadcasts, one per line
   --broadcast ID         the broadcast to play (default: the newest live one, else the newest)
   With --homeserver the key comes from the room's Megolm-encrypted announcement, --relay
   defaults to the homeserver URL and the Matrix access token is the download token (unless
-  --token or MXCAST_TOKEN gives a relay token: a relay not in --homeserver mode). After the
-  play, the relay's stream is checked against the broadcaster's checkpoints and completion
-  (downloaded once more and verified block by block, not while playing), and the last line says
-  "broadcast: finished", "cancelled", "cut" or "interrupted" — or TAMPERED (exit 4).
+  --token or MXCAST_TOKEN gives a relay token: a relay not in --homeserver mode). While it
+  plays, every block is checked against the broadcaster's checkpoints as they arrive in the
+  room (a mismatch stops it at once: TAMPERED, exit 4); at the end, against its completion or
+  cancel, and the last line says "broadcast: finished", "cancelled", "cut" or "interrupted".
 
 Status lines go to stderr: state, position, delay behind live, resyncs, reconnects.
 
@@ -85,6 +82,8 @@ Exit status:
 
 interface Target {
   relayUrl: string;
+  /** `--relay URL,URL,…`: the other nodes of a relay cluster, for reconnects. */
+  fallbackRelayUrls?: string[];
   mxc: string;
   file: EncryptedFile;
   geometry?: DeclaredGeometry;
@@ -133,6 +132,7 @@ async function play(
   target: Target,
   token: string | undefined,
   onOutcome?: (outcome: PlayerOutcome) => Promise<number | undefined>,
+  onPlayer?: (player: Player) => void,
 ): Promise<number> {
   if (values.from !== undefined && values.live)
     throw new CliError('--from and --live exclude each other');
@@ -171,6 +171,7 @@ async function play(
   }
   const player = new Player({
     relayUrl: target.relayUrl,
+    ...(target.fallbackRelayUrls ? { fallbackRelayUrls: target.fallbackRelayUrls } : {}),
     mxc: target.mxc,
     file: target.file,
     ...(target.geometry ? { geometry: target.geometry } : {}),
@@ -181,6 +182,7 @@ async function play(
     ...(duration !== undefined ? { duration } : {}),
     ...(token ? { accessToken: token } : {}),
   });
+  onPlayer?.(player);
   const quiet = values.quiet ?? false;
   const line = (text: string) => {
     if (!quiet) process.stderr.write(`listen: ${text}\n`);
@@ -263,8 +265,9 @@ async function listenInRoom(
       file: room.file,
       geometry: declaredGeometryOf(room.geometry),
     };
-    return await play(values, target, token, async (outcome) => {
-      const verdict = await verifyAgainstSender(opened, room, relay, token);
+    const check = new SenderCheck(opened, room, relay, token);
+    const onOutcome = async (outcome: PlayerOutcome) => {
+      const verdict = await check.finish();
       if (verdict.outcome === 'TAMPERED') {
         process.stderr.write(`mxcast listen: TAMPERED: ${verdict.message}\n`);
         process.stderr.write('broadcast: TAMPERED\n');
@@ -281,7 +284,8 @@ async function listenInRoom(
       // A cancelled broadcast is gone from the relay (404): that is the cancel, not an error.
       if (verdict.outcome === 'cancelled') return LISTEN_EXIT.endedWithoutFinishing;
       return code;
-    });
+    };
+    return await play(values, target, token, onOutcome, (player) => check.attach(player));
   } finally {
     await opened.session.stop();
     // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.
@@ -300,8 +304,11 @@ function parseArgTime(text: string): number {
 async function resolveTarget(
   arg: string,
   info: string | undefined,
-  relay: string | undefined,
+  relayText: string | undefined,
 ): Promise<Target> {
+  // `--relay URL,URL,…` names the nodes of one relay cluster (docs/operations.md "Cluster").
+  const [relay, ...others] = relayText?.split(',').map((u) => checkUrl(u.trim())) ?? [];
+  const fallback = others.length > 0 ? { fallbackRelayUrls: others } : {};
   if (arg.startsWith('mxc://')) {
     if (!info)
       throw new CliError('an mxc URI needs --info FILE (the EncryptedFile JSON or event content)');
@@ -331,7 +338,7 @@ async function resolveTarget(
       if (problem) throw new CliError(`--info ${info}: ${STREAM_KEY}: ${problem}`);
       geometry = declaredGeometryOf(stream as DeclaredStreamGeometry);
     }
-    return { relayUrl: checkUrl(relay), mxc: arg, file, ...(geometry ? { geometry } : {}) };
+    return { relayUrl: relay, ...fallback, mxc: arg, file, ...(geometry ? { geometry } : {}) };
   }
   if (info) throw new CliError('--info goes with an mxc URI, not a listen link');
   let link;
@@ -342,7 +349,8 @@ async function resolveTarget(
     throw new CliError((err as Error).message);
   }
   return {
-    relayUrl: relay ? checkUrl(relay) : link.relayUrl,
+    relayUrl: relay ?? link.relayUrl,
+    ...fallback,
     mxc: link.mxc,
     file: link.file,
     ...(link.geometry ? { geometry: declaredGeometryOf(link.geometry) } : {}),
