@@ -1,14 +1,20 @@
 /**
  * The broadcaster's encoder, in a Web Worker so encoding and AES-GCM never compete with the
- * page: Float32 frames from the capture worklet → hard-CBR Opus (@mxcast/audio, opusscript's
- * asm.js build in the browser, see codec/opusscript-browser.ts) → one Ogg page per block with
+ * page: Float32 frames from the capture worklet → hard-CBR Opus (the browser's WebCodecs
+ * AudioEncoder where it has Opus, codec/webcodecs-opus-encoder.ts; else @mxcast/audio over
+ * opusscript's WebAssembly build, codec/opusscript-browser.ts) → one Ogg page per block with
  * whole packets only (docs/audio.md, @mxcast/ogg) → MSC4016 v3 blocks encrypted with WebCrypto
  * (@mxcast/format). The page only forwards the bytes to the relay.
  */
 import { OpusCbrEncoder } from '@mxcast/audio';
 import { BlockWriter, createBlockCipher } from '@mxcast/format';
 import { OggOpusPager } from '@mxcast/ogg';
-import type { EncoderConfig, FromEncoder, ToEncoder } from './encoder-protocol.ts';
+import {
+  WebCodecsOpusEncoder,
+  webCodecsOpusSupported,
+  type WebCodecsOpusOptions,
+} from '../codec/webcodecs-opus-encoder.ts';
+import type { EncoderConfig, FromEncoder, OpusCodec, ToEncoder } from './encoder-protocol.ts';
 
 const SAMPLE_RATE = 48000;
 const scope = self as unknown as {
@@ -24,7 +30,7 @@ scope.onmessage = (event) => {
     Pipeline.create(message.config, message.pcm).then(
       (p) => {
         pipeline = p;
-        scope.postMessage({ type: 'ready' });
+        scope.postMessage({ type: 'ready', codec: p.codec });
       },
       (error: unknown) => fail(error),
     );
@@ -44,12 +50,21 @@ function fail(error: unknown): void {
   });
 }
 
+/** OpusTags vendor per encoder, so a recording says which one made it (opusinfo prints it). */
+const VENDOR: Record<OpusCodec, string> = {
+  webcodecs: 'mxcast (WebCodecs Opus)',
+  opusscript: 'mxcast (opusscript libopus)',
+};
+
 class Pipeline {
   readonly #config: EncoderConfig;
-  readonly #encoder: OpusCbrEncoder;
-  readonly #pager: OggOpusPager;
   readonly #writer: BlockWriter;
   readonly #frameSamples: number;
+  /** Exactly one of the two encoders. */
+  readonly #opusscript: OpusCbrEncoder | null;
+  readonly #webcodecs: WebCodecsOpusEncoder | null;
+  /** Made once the pre-skip is known: at once for opusscript, at WebCodecs' first packet. */
+  #pager: OggOpusPager | null = null;
   #packets: Uint8Array[] = [];
   #samplesOut = 0;
   #stopped = false;
@@ -59,45 +74,89 @@ class Pipeline {
   #levelSum = 0;
   #levelPeak = 0;
 
-  private constructor(config: EncoderConfig, writer: BlockWriter) {
+  private constructor(config: EncoderConfig, writer: BlockWriter, webcodecs: boolean) {
     this.#config = config;
     this.#frameSamples = (SAMPLE_RATE * config.frameMs) / 1000;
-    this.#encoder = OpusCbrEncoder.forPreset(config, {
-      channels: config.channels,
-    });
-    this.#pager = new OggOpusPager({
-      serial: crypto.getRandomValues(new Uint32Array(1))[0]!,
-      channels: config.channels,
-      preSkip: this.#encoder.preSkip,
-    });
     this.#writer = writer;
+    if (webcodecs) {
+      this.#opusscript = null;
+      this.#webcodecs = new WebCodecsOpusEncoder(
+        webCodecsOptions(config),
+        (packet) => this.#onPacket(packet),
+        (error) => fail(error),
+      );
+    } else {
+      this.#webcodecs = null;
+      this.#opusscript = OpusCbrEncoder.forPreset(config, { channels: config.channels });
+    }
+  }
+
+  get codec(): OpusCodec {
+    return this.#webcodecs ? 'webcodecs' : 'opusscript';
   }
 
   static async create(config: EncoderConfig, pcm: MessagePort): Promise<Pipeline> {
     const cipher = await createBlockCipher(config.file, { backend: 'webcrypto' });
-    const p = new Pipeline(config, new BlockWriter(cipher));
+    const webcodecs =
+      config.codec !== 'opusscript' && (await webCodecsOpusSupported(webCodecsOptions(config)));
+    const p = new Pipeline(config, new BlockWriter(cipher), webcodecs);
     p.#emit(p.#writer.magic(), null);
-    await p.#writePage(p.#pager.headPage());
-    await p.#writePage(p.#pager.tagsPage());
+    if (p.#opusscript) await p.#startPages(p.#opusscript.preSkip);
     pcm.onmessage = (event: MessageEvent<Float32Array>) => p.#onFrame(event.data);
     return p;
+  }
+
+  /** The two header pages (docs/audio.md "One Ogg page per block": blocks 0 and 1). */
+  #startPages(preSkip: number): Promise<void> {
+    this.#pager = new OggOpusPager({
+      serial: crypto.getRandomValues(new Uint32Array(1))[0]!,
+      channels: this.#config.channels,
+      preSkip,
+      vendor: VENDOR[this.codec],
+    });
+    void this.#writePage(this.#pager.headPage());
+    return this.#writePage(this.#pager.tagsPage());
   }
 
   #onFrame(frame: Float32Array): void {
     if (this.#stopped) return;
     this.#meter(frame);
-    this.#packets.push(this.#encoder.encode(toInt16(frame)));
-    if (this.#packets.length === this.#config.framesPerBlock) this.#flush(false);
+    if (this.#opusscript) this.#onPacket(this.#opusscript.encode(toInt16(frame)));
+    else this.#webcodecs?.encode(frame);
+  }
+
+  #onPacket(packet: Uint8Array): void {
+    if (!this.#pager) this.#startPages(this.#webcodecs?.preSkip ?? 312).catch(fail);
+    this.#packets.push(packet);
+    // While stopping, WebCodecs' last packets are held so the last full block gets the EOS.
+    if (!this.#stopped && this.#packets.length === this.#config.framesPerBlock) this.#flush(false);
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return this.#chain;
     this.#stopped = true;
+    const perBlock = this.#config.framesPerBlock;
+    if (this.#webcodecs) {
+      // The encoder's queue and lookahead tail, then silence up to a whole block; the packets
+      // past the last whole block are silence only and are dropped (every audio block keeps the
+      // same size, docs/audio.md).
+      await this.#webcodecs.finish(perBlock);
+      this.#webcodecs.close();
+      if (!this.#pager) await this.#startPages(this.#webcodecs.preSkip);
+      const packets = this.#packets;
+      this.#packets = [];
+      const blocks = Math.floor(packets.length / perBlock);
+      if (blocks === 0) this.#flushPackets([], true); // no audio at all: an empty EOS page
+      for (let b = 0; b < blocks; b++) {
+        this.#flushPackets(packets.slice(b * perBlock, (b + 1) * perBlock), b === blocks - 1);
+      }
+      return this.#chain;
+    }
     // Pad the last block with silence so every audio block keeps the same size (docs/audio.md);
     // the EOS page marks the broadcast as finished (docs/audio.md "One Ogg page per block").
     const silence = new Int16Array(this.#frameSamples * this.#config.channels);
-    while (this.#packets.length < this.#config.framesPerBlock) {
-      this.#packets.push(this.#encoder.encode(silence));
+    while (this.#packets.length < perBlock) {
+      this.#packets.push(this.#opusscript!.encode(silence));
     }
     this.#flush(true);
     return this.#chain;
@@ -106,8 +165,12 @@ class Pipeline {
   #flush(eos: boolean): void {
     const packets = this.#packets;
     this.#packets = [];
+    this.#flushPackets(packets, eos);
+  }
+
+  #flushPackets(packets: Uint8Array[], eos: boolean): void {
     this.#samplesOut += packets.length * this.#frameSamples;
-    const page = this.#pager.audioPage(packets, { eos });
+    const page = this.#pager!.audioPage(packets, { eos });
     this.#writePage(page).catch((error: unknown) => fail(error));
   }
 
@@ -150,6 +213,15 @@ class Pipeline {
       this.#levelPeak = 0;
     }
   }
+}
+
+function webCodecsOptions(config: EncoderConfig): WebCodecsOpusOptions {
+  return {
+    channels: config.channels,
+    bitrate: config.bitrate,
+    frameMs: config.frameMs,
+    application: config.application,
+  };
 }
 
 function toInt16(frame: Float32Array): Int16Array {

@@ -7,9 +7,16 @@ export interface EncoderConfig {
   bitrate: number;
   channels: number;
   application: 'voip' | 'audio';
+  /**
+   * Which Opus encoder: 'auto' (the default) uses the browser's WebCodecs AudioEncoder where it
+   * encodes Opus with these settings, else opusscript; 'opusscript' forces the fallback.
+   */
+  codec?: 'auto' | 'opusscript';
   /** The stream's key and IV (never leaves the browser except in the listen link's #fragment). */
   file: EncryptedFile;
 }
+
+export type OpusCodec = 'webcodecs' | 'opusscript';
 
 export type ToEncoder =
   /** `pcm` is the worklet's end of a MessageChannel delivering Float32Array frames. */
@@ -18,7 +25,8 @@ export type ToEncoder =
   | { type: 'stop' };
 
 export type FromEncoder =
-  | { type: 'ready' }
+  /** The encoder is set up; `codec` says which one encodes (docs/web.md "Opus encoding"). */
+  | { type: 'ready'; codec: OpusCodec }
   /** Bytes of the file in order: first the magic, then one whole block per message. */
   | { type: 'bytes'; bytes: Uint8Array; seq: number | null; audioSeconds: number }
   | { type: 'level'; rms: number; peak: number }

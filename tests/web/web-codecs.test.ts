@@ -1,0 +1,150 @@
+/**
+ * The web broadcaster's two Opus encoders (docs/web.md "Opus encoding"): headless Chromium's
+ * WebCodecs AudioEncoder, used by default, and opusscript, the fallback where WebCodecs has no
+ * Opus (forced here by hiding AudioEncoder from the encoder worker). Either way a broadcast from
+ * the fake microphone, decrypted from the relay, must be the stream the CLI writes
+ * (docs/audio.md "Constant bitrate, constant blocks"): every audio block the same size, every
+ * packet exactly 80 bytes of 20 ms, opusinfo calls it hard-CBR, ffprobe reads it, and it
+ * decodes back to the microphone's tone.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { estimateFrequency } from '@mxcast/audio';
+import { parseListenLink } from '@mxcast/client';
+import { createBlockCipher, decryptAll, parseEncryptedFile } from '@mxcast/format';
+import { opusPacketSamples, parseOpusPage } from '@mxcast/ogg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { goLive, startWebRig, TONE_HZ, type Page, type WebRig } from './web-harness.ts';
+
+let rig: WebRig;
+let work: string;
+
+beforeAll(async () => {
+  rig = await startWebRig();
+  work = mkdtempSync(join(tmpdir(), 'mxcast-web-codecs-'));
+});
+afterAll(async () => {
+  await rig?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** Goes live (Voice) for `seconds`, stops, and returns the decrypted plaintext blocks. */
+async function broadcast(page: Page, seconds: number): Promise<Uint8Array[]> {
+  const link = await goLive(page, rig, 'voice');
+  await page.waitForTimeout(seconds * 1000);
+  await page.click('#stop');
+  await page.waitForSelector('#ended', { timeout: 20_000 });
+  const parsed = parseListenLink(link);
+  const res = await fetch(
+    `${rig.relay.url}/_matrix/client/v1/media/download/${parsed.mxc.slice('mxc://'.length)}`,
+  );
+  expect(res.status).toBe(200);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const blocks = await decryptAll(await createBlockCipher(parseEncryptedFile(parsed.file)), bytes);
+  expect(blocks.map((b) => b.seq)).toEqual(blocks.map((_, i) => i));
+  return blocks.map((b) => b.plaintext);
+}
+
+/** What every web broadcast must be, whichever encoder made it; returns the OpusTags vendor. */
+function checkStream(name: string, plaintexts: Uint8Array[]): string {
+  const pages = plaintexts.map((p) => parseOpusPage(p));
+  expect(pages[0]!.kind).toBe('head');
+  const tags = pages[1]!;
+  if (tags.kind !== 'tags') throw new Error(`block 1 is ${tags.kind}, not OpusTags`);
+  const audio = pages.slice(2);
+  expect(audio.length).toBeGreaterThan(10); // ≥ 2.4 s of 240 ms blocks
+  // Constant blocks: every audio page (so every encrypted audio block) has the Voice size,
+  // 27 + 12 + 12 × 80 = 999 bytes, the last (EOS) one included.
+  expect(new Set(plaintexts.slice(2).map((p) => p.length))).toEqual(new Set([999]));
+  for (const page of audio) {
+    if (page.kind !== 'audio') throw new Error('a header page among the audio pages');
+    expect(page.packets).toHaveLength(12);
+    for (const packet of page.packets) {
+      expect(packet.length).toBe(80);
+      expect(opusPacketSamples(packet)).toBe(960);
+    }
+  }
+  expect(audio.map((p) => p.kind === 'audio' && p.eos)).toEqual(
+    audio.map((_, i) => i === audio.length - 1),
+  );
+
+  const file = join(work, `${name}.opus`);
+  writeFileSync(file, Buffer.concat(plaintexts));
+  const info = execFileSync('opusinfo', [file], { encoding: 'utf8' });
+  expect(info).toMatch(/\(hard-CBR\)/);
+  expect(info).toMatch(/Packet duration:\s+20\.0ms \(max\),\s+20\.0ms \(avg\),\s+20\.0ms \(min\)/);
+  expect(info).not.toMatch(/WARNING|ERROR/);
+  const probe = JSON.parse(
+    execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file], {
+      encoding: 'utf8',
+    }),
+  ) as { streams: { codec_name: string; sample_rate: string; channels: number }[] };
+  expect(probe.streams.map((s) => [s.codec_name, s.sample_rate, s.channels])).toEqual([
+    ['opus', '48000', 1],
+  ]);
+  // The tone the fake microphone sends, decoded by ffmpeg's own Opus decoder (1 s from 1 s in).
+  const wav = join(work, `${name}.raw`);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    file,
+    '-ss',
+    '1',
+    '-t',
+    '1',
+    '-f',
+    's16le',
+    '-ac',
+    '1',
+    wav,
+  ]);
+  const pcm = new Int16Array(new Uint8Array(readFileSync(wav)).buffer);
+  expect(estimateFrequency(pcm, 48000)).toBeGreaterThan(TONE_HZ - 10);
+  expect(estimateFrequency(pcm, 48000)).toBeLessThan(TONE_HZ + 10);
+  return tags.tags.vendor;
+}
+
+describe('web broadcast encoders', () => {
+  it('headless Chromium has WebCodecs Opus at the Voice settings (hard CBR, 20 ms)', async () => {
+    const page = await rig.context.newPage();
+    await page.goto(`${rig.relay.url}/listen`);
+    const answer = await page.evaluate(async () => {
+      const r = await AudioEncoder.isConfigSupported({
+        codec: 'opus',
+        sampleRate: 48000,
+        numberOfChannels: 1,
+        bitrate: 32000,
+        bitrateMode: 'constant',
+        opus: { frameDuration: 20000, usedtx: false },
+      });
+      return r.supported;
+    });
+    expect(answer).toBe(true);
+    await page.close();
+  });
+
+  it('encodes through WebCodecs: constant 999-byte pages, hard CBR, the tone', async () => {
+    const page = await rig.context.newPage();
+    const vendor = checkStream('webcodecs', await broadcast(page, 4));
+    expect(vendor).toBe('mxcast (WebCodecs Opus)');
+    await page.close();
+  });
+
+  it('falls back to opusscript where the worker has no AudioEncoder: the same stream', async () => {
+    const context = await rig.browser.newContext();
+    // The encoder worker is a script of its own: serve it with WebCodecs' encoder removed.
+    await context.route(/\/assets\/encode-worker-[^/]*\.js$/, async (route) => {
+      const res = await route.fetch();
+      const body = `self.AudioEncoder = undefined;\n${await res.text()}`;
+      await route.fulfill({ response: res, body });
+    });
+    const page = await context.newPage();
+    const vendor = checkStream('opusscript', await broadcast(page, 4));
+    expect(vendor).toBe('mxcast (opusscript libopus)');
+    await context.close();
+  });
+});
