@@ -22,6 +22,10 @@ const ERROR_TEXT: Readonly<Record<ListenErrorCode, [string, string | null]>> = {
     'Tampered',
     'Part of the broadcast failed its integrity check, so playback stopped. Nothing unverified was played.',
   ],
+  NO_ACCESS: [
+    'No access',
+    'You no longer have access to this broadcast, so playback stopped at what you could open.',
+  ],
   NOT_FOUND: ['Not found', 'The relay has no broadcast at this link. It may have been deleted.'],
   REFUSED: [
     'Refused',
