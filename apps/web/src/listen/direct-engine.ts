@@ -24,6 +24,8 @@ export interface DirectEngineOptions {
   /** Where the audio goes (the page's analyser, then the speakers). */
   destination: AudioNode;
   hooks: EngineHooks;
+  /** A Matrix access token for a relay in homeserver mode (docs/web.md "Matrix"). */
+  accessToken?: string;
 }
 
 export class DirectEngine implements ListenEngine {
@@ -68,6 +70,7 @@ export class DirectEngine implements ListenEngine {
       file,
       sink: pageSink,
       transport: 'ws',
+      ...(this.#o.accessToken ? { accessToken: this.#o.accessToken } : {}),
       ...(geometry ? { geometry: declaredGeometryOf(geometry) } : {}),
     });
     this.#player = player;

@@ -35,7 +35,23 @@ const UI_TICK_MS = 200;
 const SEEK_STEP_S = 5;
 const ENGINE_KEY = 'mxcast.engine';
 
-export function mountListenerPage(root: HTMLElement): void {
+/**
+ * What the Matrix pages (src/matrix/) hand the listener instead of a link in the address bar:
+ * the broadcast from a decrypted announcement, the access token homeserver mode requires on
+ * every relay request (MSC3916), its title, and a way back to the room.
+ */
+export interface RoomListen {
+  link: ParsedListenLink;
+  accessToken: string;
+  title: string;
+  nav: HTMLElement;
+}
+
+export function mountListenerPage(root: HTMLElement, room?: RoomListen): void {
+  if (room) {
+    new ListenerView(root, room.link, room);
+    return;
+  }
   let link: ParsedListenLink;
   try {
     link = parseListenLink(location.href);
@@ -88,12 +104,19 @@ class ListenerView {
   readonly #meter: HTMLElement;
   readonly #engineHint: HTMLElement;
   readonly #title = h('h1', { id: 'title' }, 'Live broadcast');
+  readonly #accessToken: string | undefined;
+  readonly #roomTitle: string | undefined;
 
-  constructor(root: HTMLElement, link: ParsedListenLink) {
+  constructor(root: HTMLElement, link: ParsedListenLink, room?: RoomListen) {
     this.#link = link;
     // parseListenLink already ran parseEncryptedFile: a link that got this far has a valid file.
     this.#file = link.file;
-    this.#client = new MediaClient({ baseUrl: link.relayUrl });
+    this.#accessToken = room?.accessToken;
+    this.#roomTitle = room?.title;
+    this.#client = new MediaClient({
+      baseUrl: link.relayUrl,
+      ...(room ? { accessToken: room.accessToken } : {}),
+    });
     const stored = localStorage.getItem(ENGINE_KEY);
     this.#engineName = stored === 'hls' && hlsSupported() ? 'hls' : 'direct';
     const q = new URLSearchParams(location.search).get('engine');
@@ -179,11 +202,14 @@ class ListenerView {
     replaceChildren(
       root,
       brandHeader('Listen'),
+      room?.nav,
       this.#player,
       h(
         'footer',
         { class: 'foot' },
-        'End-to-end encrypted: the key is in your link, not on the relay.',
+        room
+          ? 'End-to-end encrypted: the key came in the room, not from the relay.'
+          : 'End-to-end encrypted: the key is in your link, not on the relay.',
       ),
     );
     this.#bind(bar);
@@ -303,6 +329,7 @@ class ListenerView {
       context,
       destination: analyser,
       hooks: this.#engineHooks(),
+      ...(this.#accessToken ? { accessToken: this.#accessToken } : {}),
     };
     const engine: ListenEngine =
       this.#engineName === 'hls'
@@ -418,12 +445,14 @@ class ListenerView {
     this.#edge.textContent = this.#uploadOver() ? formatClock(edge) : `${formatClock(edge)} live`;
     this.#delay.textContent = view.delay;
     const upload = this.#index?.state;
+    // From a room the broadcaster's title stays; the state pill says live or recorded.
     this.#title.textContent =
-      upload === 'complete'
+      this.#roomTitle ??
+      (upload === 'complete'
         ? 'Recorded broadcast'
         : upload === 'cancelled'
           ? 'Broadcast (ended early)'
-          : 'Live broadcast';
+          : 'Live broadcast');
     this.#meter.classList.toggle('idle', !playing);
     document.title = `${view.pill} · mxcast`;
   }

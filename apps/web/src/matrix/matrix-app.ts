@@ -1,0 +1,402 @@
+/**
+ * The Matrix pages of the web app (docs/web.md "Matrix"), at `/rooms`: log in, the user's joined
+ * rooms with the live ones marked, a room's broadcasts (live and past) from @mxcast/matrix's
+ * listing (the CLI's own), and listening to one with the key from its decrypted announcement.
+ * Where the user is lives in the address (`/rooms?room=…&broadcast=…`), so Back and reload work.
+ */
+import { buildListenLink, parseListenLink } from '@mxcast/client';
+import {
+  BROADCAST_STATE_TYPE,
+  parseBroadcastState,
+  watchBroadcasts,
+  type BroadcastListing,
+  type BroadcastWatch,
+} from '@mxcast/matrix/browser';
+import {
+  KnownMembership,
+  RoomEvent,
+  RoomStateEvent,
+  type MatrixEvent,
+  type Room,
+} from 'matrix-js-sdk';
+import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
+import { listRoomBroadcasts, roomListen } from './room-broadcasts.ts';
+import { login, openSession, savedLogin, type WebMatrixSession } from './matrix-web-session.ts';
+
+export async function mountMatrixApp(root: HTMLElement): Promise<void> {
+  const saved = savedLogin();
+  if (!saved) {
+    showLogin(root);
+    return;
+  }
+  replaceChildren(
+    root,
+    brandHeader('Rooms'),
+    h('p', { class: 'muted', role: 'status' }, 'Connecting to your homeserver…'),
+  );
+  let session: WebMatrixSession;
+  try {
+    session = await openSession(saved);
+  } catch (error) {
+    showLogin(root, `Could not open your session: ${(error as Error).message}`);
+    return;
+  }
+  new MatrixApp(root, session).route();
+}
+
+function showLogin(root: HTMLElement, notice = ''): void {
+  const homeserver = h('input', {
+    type: 'url',
+    id: 'mx-homeserver',
+    name: 'homeserver',
+    value: location.origin,
+    required: true,
+    autocomplete: 'url',
+  });
+  const user = h('input', { type: 'text', id: 'mx-user', name: 'user', autocomplete: 'username' });
+  const password = h('input', {
+    type: 'password',
+    id: 'mx-password',
+    name: 'password',
+    autocomplete: 'current-password',
+  });
+  const token = h('input', {
+    type: 'password',
+    id: 'mx-token',
+    name: 'token',
+    autocomplete: 'off',
+  });
+  const message = h(
+    'p',
+    { class: 'notice', id: 'mx-login-message', role: 'alert', 'data-tone': 'err' },
+    notice,
+  );
+  message.hidden = !notice;
+  const submit = h('button', { type: 'submit', class: 'primary big' }, 'Log in');
+  const form = h(
+    'form',
+    { class: 'card', id: 'mx-login', 'aria-labelledby': 'mx-login-title' },
+    h('h1', { id: 'mx-login-title' }, 'Log in with Matrix'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Broadcast into your rooms or listen to them. Your device and its encryption keys stay in this browser until you log out.',
+    ),
+    h('label', { class: 'field' }, h('span', {}, 'Homeserver'), homeserver),
+    h('label', { class: 'field' }, h('span', {}, 'User'), user),
+    h('label', { class: 'field' }, h('span', {}, 'Password'), password),
+    h('p', { class: 'hint' }, 'Or, instead of user and password:'),
+    h('label', { class: 'field' }, h('span', {}, 'Access token'), token),
+    message,
+    h('div', { class: 'row' }, submit),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const auth = token.value.trim()
+      ? { accessToken: token.value.trim() }
+      : { user: user.value.trim(), password: password.value };
+    if (!('accessToken' in auth) && (!auth.user || !auth.password)) {
+      message.textContent = 'Give a user and password, or an access token.';
+      message.hidden = false;
+      return;
+    }
+    submit.disabled = true;
+    message.hidden = true;
+    void login(homeserver.value.trim(), auth)
+      .then(() => mountMatrixApp(root))
+      .catch((error: unknown) => {
+        submit.disabled = false;
+        message.textContent = `Login failed: ${(error as Error).message}`;
+        message.hidden = false;
+      });
+  });
+  replaceChildren(root, brandHeader('Rooms'), form);
+  user.focus();
+}
+
+/** A live broadcast in the room: a state event that is not `stopped`. */
+function hasLiveBroadcast(room: Room): boolean {
+  return room.currentState.getStateEvents(BROADCAST_STATE_TYPE).some((ev) => {
+    const st = parseBroadcastState(ev.getContent());
+    return st !== null && st.state !== 'stopped';
+  });
+}
+
+const STATE_LABEL: Record<string, string> = {
+  started: 'Live',
+  resumed: 'Live',
+  paused: 'Paused',
+  stopped: 'Ended',
+};
+
+class MatrixApp {
+  readonly #root: HTMLElement;
+  readonly #session: WebMatrixSession;
+  #cleanup: (() => void) | null = null;
+
+  constructor(root: HTMLElement, session: WebMatrixSession) {
+    this.#root = root;
+    this.#session = session;
+    addEventListener('popstate', () => this.route());
+  }
+
+  go(params: Record<string, string>): void {
+    const q = new URLSearchParams(params).toString();
+    history.pushState(null, '', `/rooms${q ? `?${q}` : ''}`);
+    this.route();
+  }
+
+  route(): void {
+    this.#cleanup?.();
+    this.#cleanup = null;
+    const q = new URLSearchParams(location.search);
+    const room = q.get('room');
+    const broadcast = q.get('broadcast');
+    if (room && broadcast) void this.#listen(room, broadcast);
+    else if (room) this.#room(room);
+    else this.#rooms();
+  }
+
+  #header(): HTMLElement {
+    const logout = h('button', { type: 'button', id: 'logout', class: 'link' }, 'Log out');
+    logout.addEventListener('click', () => {
+      logout.disabled = true;
+      this.#cleanup?.();
+      void this.#session.logout().finally(() => {
+        history.pushState(null, '', '/rooms');
+        showLogin(this.#root, '');
+      });
+    });
+    return h(
+      'div',
+      { class: 'row spread mx-user' },
+      h('span', { class: 'muted', id: 'mx-whoami' }, this.#session.userId),
+      logout,
+    );
+  }
+
+  #nav(label: string, params: Record<string, string>): HTMLElement {
+    const back = h(
+      'a',
+      { href: `/rooms?${new URLSearchParams(params).toString()}`, class: 'back', id: 'back' },
+      `← ${label}`,
+    );
+    back.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      this.go(params);
+    });
+    return h('nav', { class: 'mx-nav', 'aria-label': 'Back' }, back, this.#header());
+  }
+
+  #rooms(): void {
+    const { client } = this.#session;
+    const list = h('ul', { class: 'mx-list', id: 'rooms', 'aria-label': 'Your rooms' });
+    const render = (): void => {
+      const rooms = client
+        .getRooms()
+        .filter((r) => r.getMyMembership() === KnownMembership.Join)
+        .map((r) => ({ room: r, live: hasLiveBroadcast(r) }))
+        .sort((a, b) => Number(b.live) - Number(a.live) || a.room.name.localeCompare(b.room.name));
+      replaceChildren(
+        list,
+        ...rooms.map(({ room, live }) => {
+          const a = h(
+            'a',
+            {
+              href: `/rooms?room=${encodeURIComponent(room.roomId)}`,
+              class: 'mx-item',
+              'data-room-id': room.roomId,
+              'data-live': live ? 'true' : 'false',
+            },
+            h('span', { class: 'mx-name' }, room.name || room.roomId),
+            live ? h('span', { class: 'pill', 'data-tone': 'live' }, 'Live') : null,
+          );
+          a.addEventListener('click', (ev) => {
+            ev.preventDefault();
+            this.go({ room: room.roomId });
+          });
+          return h('li', {}, a);
+        }),
+      );
+      if (rooms.length === 0)
+        list.append(h('li', { class: 'muted' }, 'You have not joined any room yet.'));
+    };
+    render();
+    // Rooms joined, broadcasts started or stopped while the page is open.
+    const onState = (): void => render();
+    client.on(RoomStateEvent.Events, onState);
+    client.on(RoomEvent.MyMembership, onState);
+    this.#cleanup = () => {
+      client.off(RoomStateEvent.Events, onState);
+      client.off(RoomEvent.MyMembership, onState);
+    };
+    replaceChildren(
+      this.#root,
+      brandHeader('Rooms'),
+      h('nav', { class: 'mx-nav', 'aria-label': 'Account' }, h('span', {}), this.#header()),
+      h('section', { class: 'card', id: 'rooms-page' }, h('h1', {}, 'Your rooms'), list),
+    );
+  }
+
+  #room(roomId: string): void {
+    const room = this.#session.client.getRoom(roomId);
+    const table = h('tbody', {});
+    const status = h(
+      'p',
+      { class: 'muted', role: 'status', id: 'broadcasts-status' },
+      'Loading broadcasts…',
+    );
+    const rows = new Map<string, BroadcastListing>();
+    const render = (): void => {
+      const all = [...rows.values()].sort((a, b) => b.startedTs - a.startedTs);
+      status.textContent = all.length ? '' : 'No broadcast in this room yet.';
+      replaceChildren(
+        table,
+        ...all.map((b) => {
+          const listen = h(
+            'button',
+            {
+              type: 'button',
+              class: b.live ? 'primary' : '',
+              'data-listen': b.broadcastId,
+            },
+            'Listen',
+          );
+          listen.addEventListener('click', () =>
+            this.go({ room: roomId, broadcast: b.broadcastId }),
+          );
+          return h(
+            'tr',
+            {
+              'data-broadcast-id': b.broadcastId,
+              'data-state': b.state,
+              'data-live': b.live ? 'true' : 'false',
+            },
+            h('th', { scope: 'row' }, b.title ?? '(no key for this device yet)'),
+            h('td', { 'data-label': 'Broadcaster' }, b.broadcaster),
+            h('td', { 'data-label': 'Started' }, new Date(b.startedTs).toLocaleString()),
+            h('td', { 'data-label': 'Duration' }, formatClock(b.durationMs / 1000)),
+            h(
+              'td',
+              { 'data-label': 'State' },
+              h(
+                'span',
+                {
+                  class: 'pill',
+                  'data-tone': b.live ? (b.state === 'paused' ? 'warn' : 'live') : 'ok',
+                },
+                STATE_LABEL[b.state] ?? b.state,
+              ),
+            ),
+            h('td', {}, listen),
+          );
+        }),
+      );
+    };
+    const relist = (): void => {
+      void listRoomBroadcasts(this.#session, roomId).then(
+        (list) => {
+          for (const b of list) rows.set(b.broadcastId, b);
+          render();
+        },
+        (error: unknown) => {
+          status.textContent = `Could not list the broadcasts: ${(error as Error).message}`;
+        },
+      );
+    };
+    relist();
+    // State changes come through the watch; a re-announcement (the key reaching this device
+    // late, docs/matrix.md "Key re-share") is a timeline event: list again, at most every 1 s.
+    const watch: BroadcastWatch = watchBroadcasts(this.#session, roomId, (b) => {
+      rows.set(b.broadcastId, b);
+      render();
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onTimeline = (ev: MatrixEvent): void => {
+      if (ev.getRoomId() !== roomId || timer) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        relist();
+      }, 1000);
+    };
+    const { client } = this.#session;
+    client.on(RoomEvent.Timeline, onTimeline);
+    this.#cleanup = () => {
+      watch.stop();
+      clearTimeout(timer);
+      client.off(RoomEvent.Timeline, onTimeline);
+    };
+    replaceChildren(
+      this.#root,
+      brandHeader('Room'),
+      this.#nav('Rooms', {}),
+      h(
+        'section',
+        { class: 'card', id: 'room-page', 'data-room-id': roomId },
+        h('h1', {}, room?.name ?? roomId),
+        h('h2', {}, 'Broadcasts'),
+        status,
+        h(
+          'div',
+          { class: 'mx-table-wrap' },
+          h(
+            'table',
+            { class: 'mx-table', id: 'broadcasts' },
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                ...['Title', 'Broadcaster', 'Started', 'Duration', 'State', ''].map((t) =>
+                  h('th', { scope: 'col' }, t),
+                ),
+              ),
+            ),
+            table,
+          ),
+        ),
+      ),
+    );
+  }
+
+  async #listen(roomId: string, broadcastId: string): Promise<void> {
+    const nav = this.#nav('Room', { room: roomId });
+    replaceChildren(
+      this.#root,
+      brandHeader('Listen'),
+      nav,
+      h('p', { class: 'muted', role: 'status' }, 'Getting the key…'),
+    );
+    let found;
+    try {
+      found = await roomListen(this.#session, roomId, broadcastId);
+    } catch (error) {
+      replaceChildren(
+        this.#root,
+        brandHeader('Listen'),
+        nav,
+        h(
+          'section',
+          {
+            class: 'card player',
+            'data-state': 'error',
+            'data-error': 'NO_ACCESS',
+            'data-position': '0',
+          },
+          h('h1', {}, 'No access'),
+          h('p', { class: 'message', 'data-tone': 'err' }, (error as Error).message),
+        ),
+      );
+      return;
+    }
+    const link = parseListenLink(buildListenLink(location.origin, found.parts));
+    const { mountListenerPage } = await import('../listen/listener-page.ts');
+    mountListenerPage(this.#root, {
+      link,
+      accessToken: this.#session.accessToken,
+      title: found.title,
+      nav,
+    });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * @mxcast/matrix/browser: the part of this package that runs in a browser as well as in Node —
+ * the broadcast event types, their builders and strict parsers, and the listener's listing and
+ * watch (docs/matrix.md "Broadcast events", "Listing broadcasts"). No node:fs, no fake-indexeddb:
+ * a browser brings its own MatrixClient (with the Rust crypto on the real IndexedDB) and wraps
+ * it as a MatrixSession. The Node session (state directory, IndexedDB snapshots) stays in the
+ * package's main entry. One home for each event type and validator: the web app imports these,
+ * never a copy.
+ */
+export type { MatrixSession } from './matrix-session.ts';
+export {
+  BROADCAST_KEY,
+  BROADCAST_STATE_TYPE,
+  BROADCAST_REANNOUNCE_TYPE,
+  BROADCAST_CHECKPOINT_TYPE,
+  BROADCAST_COMPLETE_TYPE,
+  BROADCAST_CANCEL_TYPE,
+  BROADCAST_STATES,
+  BroadcastEventError,
+  parseAnnouncement,
+  parseBroadcastState,
+  parseCheckpoint,
+  parseCompletion,
+  parseCancel,
+  type BroadcastAnnouncement,
+  type BroadcastState,
+  type BroadcastStateContent,
+} from './broadcast-events.ts';
+export {
+  listBroadcasts,
+  fetchAnnouncement,
+  waitForBroadcastKey,
+  type BroadcastListing,
+} from './broadcast-listing.ts';
+export { watchBroadcasts, type BroadcastWatch } from './broadcast-watch.ts';

@@ -1,0 +1,156 @@
+/**
+ * The web app as a Matrix client (docs/web.md "Matrix") against the real stack (Synapse behind
+ * nginx, the relay in homeserver mode serving apps/web/dist): bob logs in with a password in
+ * Chromium, his device survives a reload, sees the room turn live when alice goes live with
+ * `mxcast capture --room`, opens the broadcast, hears alice's tone through the relay with his
+ * Matrix access token, seeks back, and logs out (token revoked, IndexedDB crypto store gone).
+ * alice logs in with an access token in a second browser context and sees the same live room.
+ * Screenshots of each page at desktop and phone size go to test-artifacts/matrix-web/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliRun } from '../capture/capture-harness.ts';
+import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import { matrixCall } from '../matrix/matrix-users.ts';
+import {
+  expectTone,
+  screenshot,
+  startWebRig,
+  TONE_HZ,
+  waitForPlayer,
+  type Page,
+  type WebRig,
+} from './web-harness.ts';
+
+const TITLE = 'Morning show';
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 900, height: 760 };
+
+let room: CliRoom;
+let rig: WebRig;
+let capture: CliRun | undefined;
+
+beforeAll(async () => {
+  // The rig's browser (fake microphone, output probes); its own relay is not used here.
+  [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+}, 900_000);
+
+afterAll(async () => {
+  capture?.child.kill('SIGKILL');
+  await rig?.close();
+  await room?.stop();
+});
+
+/** Desktop and phone screenshots of what the page shows now. */
+async function shots(page: Page, name: string): Promise<void> {
+  await screenshot(page, `matrix-web/${name}-desktop`);
+  await page.setViewportSize(PHONE);
+  await screenshot(page, `matrix-web/${name}-phone`);
+  await page.setViewportSize(DESKTOP);
+}
+
+async function savedDevice(page: Page): Promise<string | null> {
+  return page.evaluate(() => {
+    const raw = localStorage.getItem('mxcast.matrix');
+    return raw ? (JSON.parse(raw) as { deviceId: string }).deviceId : null;
+  });
+}
+
+async function logIn(page: Page, fields: Record<string, string>): Promise<void> {
+  await page.goto(`${room.stack.relayUrl}/rooms`);
+  await page.waitForSelector('#mx-login', { timeout: 30_000 });
+  await page.fill('#mx-homeserver', room.stack.url);
+  for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
+}
+
+describe('web app as a Matrix client', () => {
+  it('bob logs in, sees the room go live, listens to alice with his token, seeks back, logs out', async () => {
+    const bob = await rig.context.newPage();
+    const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
+
+    // Wrong password: a clear message, still on the login form.
+    await logIn(bob, { 'mx-user': 'bob', 'mx-password': 'not-his-password' });
+    await bob.click('#mx-login button[type=submit]');
+    await bob.waitForSelector('#mx-login-message:not([hidden])', { timeout: 30_000 });
+    expect(await bob.textContent('#mx-login-message')).toMatch(/Login failed/);
+
+    await logIn(bob, { 'mx-user': 'bob', 'mx-password': 'bob-password-1' });
+    await shots(bob, 'login');
+    await bob.click('#mx-login button[type=submit]');
+    await bob.waitForSelector(roomItem, { timeout: 60_000 });
+    expect(await bob.getAttribute(roomItem, 'data-live')).toBe('false');
+    const device = await savedDevice(bob);
+    expect(device).toMatch(/^[A-Z]+$/);
+
+    // A reload reopens the same device from localStorage + IndexedDB: no login form.
+    await bob.reload();
+    await bob.waitForSelector(roomItem, { timeout: 60_000 });
+    expect(await bob.locator('#mx-login').count()).toBe(0);
+    expect(await savedDevice(bob)).toBe(device);
+
+    capture = room.mx('capture', 'alice', [
+      ...['--input', `sine:${TONE_HZ}`, '--duration', '90', '--realtime'],
+      ...['--preset', 'voice', '--title', TITLE],
+    ]);
+    // The open rooms page marks the room live when the state event arrives.
+    await bob.waitForSelector(`${roomItem}[data-live="true"]`, { timeout: 60_000 });
+    await shots(bob, 'rooms');
+
+    await bob.click(roomItem);
+    const row = '#broadcasts tr[data-live="true"]';
+    await bob.waitForSelector(`${row} th:has-text("${TITLE}")`, { timeout: 30_000 });
+    expect(await bob.textContent(`${row} td[data-label=Broadcaster]`)).toBe(
+      room.users.alice.userId,
+    );
+    await shots(bob, 'room');
+
+    await bob.click(`${row} button[data-listen]`);
+    const live = await waitForPlayer(bob, (v) => v.state === 'live', 'live', 60_000);
+    expect(live.error).toBeNull();
+    expect(await bob.textContent('#title')).toBe(TITLE);
+    const heard = await expectTone(bob, 30_000);
+    expect(Math.abs(heard.peakHz - TONE_HZ)).toBeLessThan(15);
+    await shots(bob, 'listen');
+
+    // Seek back 5 s (keyboard): playing from the past, still the tone.
+    await bob.waitForTimeout(3000);
+    await bob.locator('#seek').focus();
+    await bob.keyboard.press('ArrowLeft');
+    await waitForPlayer(bob, (v) => v.state === 'playing', 'playing in the past', 30_000);
+    await expectTone(bob, 30_000);
+
+    // Log out: token revoked on the homeserver, saved login and crypto store deleted.
+    const token = await bob.evaluate(
+      () =>
+        (JSON.parse(localStorage.getItem('mxcast.matrix') ?? '{}') as { accessToken: string })
+          .accessToken,
+    );
+    await bob.click('#back');
+    await bob.waitForSelector('#room-page', { timeout: 30_000 });
+    await bob.click('#logout');
+    await bob.waitForSelector('#mx-login', { timeout: 30_000 });
+    expect(await savedDevice(bob)).toBeNull();
+    const dbs = await bob.evaluate(async () =>
+      (await indexedDB.databases()).map((d) => d.name ?? ''),
+    );
+    expect(dbs.filter((n) => n.startsWith('matrix-js-sdk'))).toEqual([]);
+    await expect(
+      matrixCall(room.stack.url, 'GET', '/_matrix/client/v3/account/whoami', { token }),
+    ).rejects.toThrow(/M_UNKNOWN_TOKEN|401/);
+    await bob.close();
+  });
+
+  it('alice logs in with an access token and sees her room live', async () => {
+    const context = await rig.browser.newContext({ viewport: DESKTOP });
+    try {
+      const alice = await context.newPage();
+      await logIn(alice, { 'mx-token': room.users.alice.accessToken });
+      await alice.click('#mx-login button[type=submit]');
+      await alice.waitForSelector(`#rooms a[data-room-id="${room.roomId}"][data-live="true"]`, {
+        timeout: 60_000,
+      });
+      expect(await alice.textContent('#mx-whoami')).toBe(room.users.alice.userId);
+    } finally {
+      await context.close();
+    }
+  });
+});
