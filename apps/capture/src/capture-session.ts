@@ -12,10 +12,19 @@ import {
   type BroadcastEventContent,
   type StreamGeometry,
 } from '@mxcast/client';
-import { createBlockCipher, generateEncryptedFile, type EncryptedFile } from '@mxcast/format';
+import {
+  createScheduleCipher,
+  epochFile,
+  epochFromFile,
+  generateEncryptedFile,
+  KeySchedule,
+  type EncryptedFile,
+  type Epoch,
+} from '@mxcast/format';
 import { open } from 'node:fs/promises';
 import { BlockPipeline, type FrameEncoder, type PipelineBlock } from './block-pipeline.ts';
 import { CaptureError, captureErrorFrom } from './capture-error.ts';
+import { EpochRekeyer, type EpochAnnouncement } from './epoch-rekeyer.ts';
 import {
   audioBlockSize,
   CAPTURE_PRESETS,
@@ -71,7 +80,25 @@ export interface CaptureSessionOptions {
    * broadcast's state to paused / resumed (docs/matrix.md).
    */
   onConnection?: (state: 'lost' | 'back') => void;
+  /**
+   * The first key epoch of a new broadcast (startSeq 0); default a fresh key and IV. A resumed
+   * broadcast takes its epochs from the resume state instead.
+   */
+  initialEpoch?: Epoch;
+  /**
+   * A new key epoch was fixed (docs/format.md "Key epochs"): send it to the members here (the
+   * Matrix epoch event). Called before its startSeq is reached, with `rekeyLeadSeconds` of audio
+   * to spare; rekey() resolves when this does.
+   */
+  onEpoch?: (epoch: Epoch) => Promise<void>;
+  /** Start a new key epoch every this many seconds of audio (`--rekey-every`); off by default. */
+  rekeyEvery?: number;
+  /** Audio between fixing a new epoch and its first block (default 1.5 s, at least one block). */
+  rekeyLeadSeconds?: number;
 }
+
+/** Default lead of a new epoch: covers an encrypted Matrix event's delivery with room to spare. */
+export const DEFAULT_REKEY_LEAD_SECONDS = 1.5;
 
 export interface CreatedStream {
   mxc: string;
@@ -81,6 +108,8 @@ export interface CreatedStream {
   title: string;
   /** 0, or the seq a resumed run continues at. */
   firstSeq: number;
+  /** The key epochs so far (one for a new broadcast; a resumed one's from its state). */
+  epochs: Epoch[];
 }
 
 export interface CaptureResult {
@@ -95,12 +124,17 @@ export interface CaptureResult {
   /** Samples per channel (48 kHz) captured by this run. */
   samples: number;
   ackLagsMs: number[];
+  /** Every key epoch of the broadcast, the first at seq 0. */
+  epochs: Epoch[];
+  /** How each epoch announcement of this run went (onEpoch time, lead left). */
+  announcements: EpochAnnouncement[];
 }
 
 export class CaptureSession {
   private readonly options: CaptureSessionOptions;
   private readonly stopController = new AbortController();
   private upload: UploadSession | null = null;
+  private rekeyer: EpochRekeyer | null = null;
   private cancelled = false;
 
   constructor(options: CaptureSessionOptions) {
@@ -114,6 +148,16 @@ export class CaptureSession {
 
   get stopping(): boolean {
     return this.stopController.signal.aborted;
+  }
+
+  /**
+   * Starts a new key epoch (docs/format.md "Key epochs"): fixed `rekeyLeadSeconds` ahead, saved in
+   * the resume state, sent through `onEpoch`; resolves with it once sent. The pipeline switches
+   * keys exactly at its startSeq. Rejects with BAD_STATE before the broadcast has started.
+   */
+  async rekey(): Promise<Epoch> {
+    if (!this.rekeyer) throw new CaptureError('BAD_STATE', 'no broadcast is running to rekey');
+    return this.rekeyer.rekey();
   }
 
   /** Cancel: no EOS; the relay is told (DELETE) so listeners' streams end without finishing. */
@@ -130,6 +174,7 @@ export class CaptureSession {
     const started = performance.now();
     let preset: CapturePreset;
     let file: EncryptedFile;
+    let epochs: Epoch[];
     let mxc: string;
     let title = o.title;
     let serial = (Math.random() * 0x100000000) >>> 0;
@@ -147,6 +192,7 @@ export class CaptureSession {
         );
       }
       file = state.file as EncryptedFile;
+      epochs = state.epochs ?? [epochFromFile(file)];
       mxc = state.mxc;
       title = state.title;
       serial = state.serial;
@@ -171,7 +217,8 @@ export class CaptureSession {
       o.onNotice?.(`resuming ${mxc} at block ${resumeSeq} (byte ${startOffset})`);
     } else {
       preset = CAPTURE_PRESETS[o.preset] ?? badPreset(o.preset);
-      file = generateEncryptedFile();
+      file = o.initialEpoch ? epochFile(o.initialEpoch) : generateEncryptedFile();
+      epochs = [epochFromFile(file)];
       const geometry0 = presetGeometry(preset, source.channels);
       const created = await client.create(geometry0).catch((e) => {
         throw captureErrorFrom(e, o.relay);
@@ -184,7 +231,8 @@ export class CaptureSession {
     const link = buildListenLink(o.relay, { mxc, file, geometry });
     if (o.eventOut) await writePrivate(o.eventOut, JSON.stringify(event, null, 2) + '\n');
 
-    const cipher = await createBlockCipher(file);
+    // One cipher per epoch behind one ScheduleCipher: each block is sealed under its seq's epoch.
+    const cipher = await createScheduleCipher(new KeySchedule(epochs));
     const encoder = o.createEncoder(preset, source.channels);
     const pipeline = new BlockPipeline({
       preset,
@@ -196,7 +244,7 @@ export class CaptureSession {
       ...(resumeSeq !== undefined ? { resumeSeq } : {}),
     });
     const firstSeq = pipeline.nextSeq;
-    await o.onCreated?.({ mxc, file, geometry, title, firstSeq });
+    await o.onCreated?.({ mxc, file, geometry, title, firstSeq, epochs: cipher.schedule.toJSON() });
 
     // ---- resume state, kept about once a second and at the end ----
     let ackedSeq = firstSeq - 1;
@@ -215,6 +263,7 @@ export class CaptureSession {
         geometry,
         title,
         serial,
+        epochs: cipher.schedule.toJSON(),
         nextSeq: ackedSeq + 1,
         offset: ackedOffset,
         granule: String(
@@ -232,6 +281,23 @@ export class CaptureSession {
     const stateTimer = setInterval(() => {
       if (stateDirty) void saveState().catch(() => {});
     }, 1000);
+
+    // ---- key epochs: fixed ahead, saved, then announced ----
+    const blockSeconds = (preset.framesPerBlock * preset.frameMs) / 1000;
+    const rekeyer = new EpochRekeyer({
+      cipher,
+      nextSeq: () => pipeline.nextSeq,
+      leadBlocks: Math.max(
+        1,
+        Math.ceil((o.rekeyLeadSeconds ?? DEFAULT_REKEY_LEAD_SECONDS) / blockSeconds),
+      ),
+      persist: () => saveState(),
+      ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+    });
+    this.rekeyer = rekeyer;
+    const announcing: Promise<unknown>[] = [];
+    const rekeySamples = o.rekeyEvery ? Math.round(o.rekeyEvery * 48000) : Infinity;
+    let nextRekeyAt = rekeySamples;
 
     let linkShown = false;
     let connectionLost = false;
@@ -316,6 +382,16 @@ export class CaptureSession {
         const room = limit - pipeline.inputSamples;
         if (chunk.length / ch > room) chunk = chunk.subarray(0, room * ch);
         await sendAll(await pipeline.push(chunk));
+        if (pipeline.inputSamples >= nextRekeyAt && !this.stopping) {
+          nextRekeyAt += rekeySamples;
+          // Fixed before the next block is sealed; announced without holding up the audio.
+          const epoch = await rekeyer.commit();
+          announcing.push(
+            rekeyer.announce(epoch).catch((e: unknown) => {
+              o.onNotice?.(`key epoch at block ${epoch.startSeq} not announced: ${String(e)}`);
+            }),
+          );
+        }
         o.onStatus?.(stats());
         if (pipeline.inputSamples >= limit) break;
         if (pacer) await pacer.advance(chunk.length / ch);
@@ -325,6 +401,7 @@ export class CaptureSession {
         throw new CaptureError('CANCELLED', 'cancelled: the relay was told to drop the broadcast');
       await sendAll(await pipeline.finish());
       await upload.finish();
+      await Promise.all(announcing);
       if (!linkShown) {
         linkShown = true;
         o.onLink?.(link);
@@ -358,6 +435,8 @@ export class CaptureSession {
       nextSeq: pipeline.nextSeq,
       samples: pipeline.inputSamples,
       ackLagsMs: upload.ackLagsMs,
+      epochs: cipher.schedule.toJSON(),
+      announcements: rekeyer.announcements,
     };
   }
 }

@@ -43,8 +43,10 @@ export {
   type CaptureSource,
 } from './capture-source.ts';
 export { openCaptureSource, type SourceOptions } from './input-spec.ts';
+export { EpochRekeyer, type EpochRekeyerOptions, type EpochAnnouncement } from './epoch-rekeyer.ts';
 export {
   CaptureSession,
+  DEFAULT_REKEY_LEAD_SECONDS,
   type CaptureSessionOptions,
   type CreatedStream,
   type CaptureResult,

@@ -17,6 +17,7 @@ import {
 } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import type { EncryptedFileV3, StreamGeometry } from '@mxcast/client';
+import { isFormatError, KeySchedule, type Epoch } from '@mxcast/format';
 import { CaptureError } from './capture-error.ts';
 
 export const STATE_VERSION = 1;
@@ -30,8 +31,14 @@ export interface ResumeState {
   version: typeof STATE_VERSION;
   relay: string;
   mxc: string;
-  /** EncryptedFile v3 with `url`: the key and IV. */
+  /** EncryptedFile v3 with `url`: the key and IV of the first epoch. */
   file: EncryptedFileV3;
+  /**
+   * Every key epoch fixed so far, the first being `file`'s (docs/format.md "Key epochs"),
+   * including one announced but not yet reached: a resumed run must switch where it was
+   * announced. Absent in states written before key epochs: one epoch, `file`.
+   */
+  epochs?: Epoch[];
   preset: string;
   geometry: StreamGeometry;
   title: string;
@@ -172,5 +179,18 @@ function checkState(json: unknown, path: string): ResumeState {
   }
   if (typeof s.file?.key?.k !== 'string' || typeof s.file.iv !== 'string') throw bad('file');
   if (typeof s.geometry?.frames_per_block !== 'number') throw bad('geometry');
+  if (s.epochs !== undefined) {
+    try {
+      const schedule = KeySchedule.parse(s.epochs);
+      const first = schedule.epochs[0] as Epoch;
+      if (first.key.k !== s.file.key.k || first.iv !== s.file.iv) throw bad('epochs');
+      s.epochs = schedule.toJSON();
+    } catch (err) {
+      if (isFormatError(err)) {
+        throw new CaptureError('BAD_STATE', `state file ${path}: bad 'epochs' (${err.message})`);
+      }
+      throw err;
+    }
+  }
   return s as ResumeState;
 }

@@ -4,20 +4,50 @@
  * except across a seek the reader itself made), then decrypts it with AES-256-GCM, whose tag
  * (and the seq in IV and AAD) detects bit flips, splicing from another stream or position,
  * reordering and duplication. Only the plaintext of a block that passed both leaves this file.
+ *
+ * With key epochs (docs/format.md "Key epochs") the cipher is a ScheduleCipher fed from an
+ * EpochKeys source: each block must open under the epoch the schedule assigns to its seq, so a
+ * relay cannot move a boundary. A block's epoch is final once an epoch starting after it is
+ * known; a block at or past the last known boundary that fails may belong to an epoch not yet
+ * announced, so only then does the player wait (bounded) for the key source: a new epoch →
+ * try again; access lost → NO_ACCESS; no news → TAMPERED.
  */
-import type { BlockCipher } from '@mxcast/format';
+import type { BlockCipher, ScheduleCipher } from '@mxcast/format';
 import type { SourceBlock } from './block-source.ts';
+import type { EpochKeys } from './epoch-keys.ts';
 import { PlayerError } from './player-error.ts';
+
+/** How long a block past the last known boundary waits for its epoch by default. */
+export const DEFAULT_KEY_WAIT_MS = 10_000;
+
+export interface EpochKeyOptions {
+  /** Where epochs come from; the cipher must be a ScheduleCipher made from its epochs. */
+  keys: EpochKeys;
+  /** Longest wait for an unknown epoch's key (default DEFAULT_KEY_WAIT_MS). */
+  keyWaitMs?: number;
+}
 
 export class BlockAuthenticator {
   readonly #cipher: BlockCipher;
+  readonly #epochs: (EpochKeyOptions & { cipher: ScheduleCipher }) | undefined;
+  /** Ends a key wait when the player stops. */
+  readonly #stop = new AbortController();
   #expected: number | undefined;
   /** True once any block authenticated: a failure after that is tampering, before it a wrong key. */
   #anyAuthenticated = false;
   #allowedJump: number | 'any' | undefined = 'any';
 
-  constructor(cipher: BlockCipher) {
+  constructor(cipher: BlockCipher, epochs?: EpochKeyOptions) {
     this.#cipher = cipher;
+    if (epochs) {
+      if (!('schedule' in cipher)) throw new Error('epoch keys need a ScheduleCipher');
+      this.#epochs = { ...epochs, cipher: cipher as ScheduleCipher };
+    }
+  }
+
+  /** The player stopped: a block waiting for its key gives up at once. */
+  stop(): void {
+    this.#stop.abort();
   }
 
   /** Seq the next block must carry (undefined before the first block or right after a seek). */
@@ -80,32 +110,97 @@ export class BlockAuthenticator {
       );
     }
     let plaintext: Uint8Array;
-    try {
-      // The synchronous node:crypto form saves a promise per block where the backend has it.
-      plaintext = this.#cipher.sync
-        ? this.#cipher.sync.decrypt(block.seq, block.ciphertext, block.byteOrder)
-        : await this.#cipher.decrypt(block.seq, block.ciphertext, block.byteOrder);
-    } catch (err) {
-      const details = {
-        seq: block.seq,
-        ...(block.offset !== null ? { offset: block.offset } : {}),
-      };
-      if (!this.#anyAuthenticated) {
-        throw new PlayerError(
-          'WRONG_KEY',
-          `block ${block.seq} failed authentication before any block passed: wrong key or IV (${(err as Error).message})`,
-          { fatal: true, cause: err, ...details },
-        );
+    if (this.#epochs) plaintext = await this.#decryptWithEpochs(block, this.#epochs);
+    else {
+      try {
+        // The synchronous node:crypto form saves a promise per block where the backend has it.
+        plaintext = this.#cipher.sync
+          ? this.#cipher.sync.decrypt(block.seq, block.ciphertext, block.byteOrder)
+          : await this.#cipher.decrypt(block.seq, block.ciphertext, block.byteOrder);
+      } catch (err) {
+        throw this.#failed(block, err);
       }
-      throw new PlayerError('TAMPERED', `block ${block.seq} failed AES-GCM authentication`, {
-        fatal: true,
-        cause: err,
-        ...details,
-      });
     }
     this.#anyAuthenticated = true;
     this.#allowedJump = undefined;
     this.#expected = block.seq + 1;
     return plaintext;
+  }
+
+  async #decryptWithEpochs(
+    block: SourceBlock,
+    ep: EpochKeyOptions & { cipher: ScheduleCipher },
+  ): Promise<Uint8Array> {
+    let waitedSince: number | undefined;
+    for (;;) {
+      await this.#syncEpochs(ep);
+      try {
+        return this.#cipher.sync
+          ? this.#cipher.sync.decrypt(block.seq, block.ciphertext, block.byteOrder)
+          : await this.#cipher.decrypt(block.seq, block.ciphertext, block.byteOrder);
+      } catch (err) {
+        if (this.#epochIsFinal(ep, block.seq)) throw this.#failed(block, err);
+        if (ep.keys.lostAccess !== undefined) throw this.#noAccess(block, ep.keys.lostAccess, err);
+        waitedSince ??= performance.now();
+        const left = (ep.keyWaitMs ?? DEFAULT_KEY_WAIT_MS) - (performance.now() - waitedSince);
+        const known = ep.keys.epochs.length;
+        if (left > 0) await this.#waitForKeys(ep.keys, left);
+        if (ep.keys.lostAccess !== undefined) throw this.#noAccess(block, ep.keys.lostAccess, err);
+        if (ep.keys.epochs.length === known) {
+          throw this.#failed(
+            block,
+            err,
+            ` (no key epoch for it after ${Math.round(performance.now() - waitedSince)} ms)`,
+          );
+        }
+      }
+    }
+  }
+
+  /** A later epoch is known, so the one the schedule gives `seq` can no longer change. */
+  #epochIsFinal(ep: { cipher: ScheduleCipher }, seq: number): boolean {
+    const schedule = ep.cipher.schedule;
+    return schedule.indexFor(seq) < schedule.epochs.length - 1;
+  }
+
+  /** Brings the cipher's schedule up to the key source's (each new epoch's cipher made once). */
+  async #syncEpochs(ep: EpochKeyOptions & { cipher: ScheduleCipher }): Promise<void> {
+    const known = ep.cipher.schedule.epochs.length;
+    if (ep.keys.epochs.length === known) return;
+    for (const epoch of ep.keys.epochs.slice(known)) await ep.cipher.add(epoch);
+  }
+
+  async #waitForKeys(keys: EpochKeys, ms: number): Promise<void> {
+    const wait = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(ms)]);
+    await keys.changed(wait);
+  }
+
+  #failed(block: SourceBlock, err: unknown, why = ''): PlayerError {
+    const details = { seq: block.seq, ...(block.offset !== null ? { offset: block.offset } : {}) };
+    if (!this.#anyAuthenticated) {
+      return new PlayerError(
+        'WRONG_KEY',
+        `block ${block.seq} failed authentication before any block passed: wrong key or IV (${(err as Error).message})${why}`,
+        { fatal: true, cause: err, ...details },
+      );
+    }
+    return new PlayerError('TAMPERED', `block ${block.seq} failed AES-GCM authentication${why}`, {
+      fatal: true,
+      cause: err,
+      ...details,
+    });
+  }
+
+  #noAccess(block: SourceBlock, reason: string, err: unknown): PlayerError {
+    return new PlayerError(
+      'NO_ACCESS',
+      `you no longer have access to this broadcast (${reason}); block ${block.seq} is under a key you were not given`,
+      {
+        fatal: true,
+        cause: err,
+        seq: block.seq,
+        ...(block.offset !== null ? { offset: block.offset } : {}),
+      },
+    );
   }
 }

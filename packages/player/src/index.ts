@@ -44,7 +44,12 @@ export {
   type WebSocketLike,
   type WebSocketConstructor,
 } from './ws-block-source.ts';
-export { BlockAuthenticator } from './block-authenticator.ts';
+export {
+  BlockAuthenticator,
+  DEFAULT_KEY_WAIT_MS,
+  type EpochKeyOptions,
+} from './block-authenticator.ts';
+export { EpochKeyRing, type EpochKeys } from './epoch-keys.ts';
 export { OggBlockDemuxer, type DemuxedBlock } from './ogg-block-demuxer.ts';
 export { OpusPageDecoder, type PcmChunk, type PacketDecoder } from './opus-page-decoder.ts';
 export { JitterBuffer, type JitterBufferOptions, type PlayoutState } from './jitter-buffer.ts';

@@ -16,6 +16,11 @@ export const PLAYER_ERROR_CODES = {
    * duplicated or spliced blocks), or the framing broke mid-stream (bit flips in a header).
    */
   TAMPERED: 'part of the broadcast failed its integrity check',
+  /**
+   * A block past the last key epoch this listener was given fails, and the key source says this
+   * listener lost access (kicked, left, cannot decrypt the epoch event): docs/format.md "Key epochs".
+   */
+  NO_ACCESS: 'you no longer have access to this broadcast',
   /** Authenticated bytes that are not the Ogg Opus layout docs/format.md fixes (bad page, no OpusHead). */
   BAD_STREAM: 'the broadcast is not a stream this player understands',
   /** A seek target outside the broadcast, or an option that makes no sense. */

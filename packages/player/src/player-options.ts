@@ -2,6 +2,7 @@
  * The player's options and results (player.ts): what a caller gives a Player and gets back.
  */
 import type { BlockCipher, EncryptedFile } from '@mxcast/format';
+import type { EpochKeys } from './epoch-keys.ts';
 import type { PacketDecoder } from './opus-page-decoder.ts';
 import type { PlayerError } from './player-error.ts';
 import type { PcmSink } from './sink/pcm-sink.ts';
@@ -26,6 +27,14 @@ export interface PlayerOptions {
   /** The EncryptedFile (key + IV), or a cipher made from it. Never sent anywhere. */
   file?: EncryptedFile;
   cipher?: BlockCipher;
+  /**
+   * Key epochs that can grow while playing (docs/format.md "Key epochs"): given, the player
+   * decrypts each block under the epoch its seq falls in and waits for an epoch not yet known;
+   * `file` and `cipher` are then not needed.
+   */
+  keys?: EpochKeys;
+  /** Longest wait for the key of a block past the last known epoch (default 10 s). */
+  keyWaitMs?: number;
   geometry?: DeclaredGeometry;
   sink: PcmSink;
   transport?: 'http' | 'ws';

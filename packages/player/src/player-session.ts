@@ -8,7 +8,7 @@
  */
 import type { BlockCipher } from '@mxcast/format';
 import type { OpusHead } from '@mxcast/ogg';
-import { BlockAuthenticator } from './block-authenticator.ts';
+import { BlockAuthenticator, type EpochKeyOptions } from './block-authenticator.ts';
 import { BlockPipeline } from './block-pipeline.ts';
 import type { BlockSource } from './block-source.ts';
 import { LegPlanner } from './leg-planner.ts';
@@ -76,10 +76,10 @@ export class PlayerSession {
   }
 
   /** Called once by the Player when playback starts: the key is needed from the first leg on. */
-  begin(cipher: BlockCipher): void {
+  begin(cipher: BlockCipher, epochs?: EpochKeyOptions): void {
     if (this.#cipher) throw new Error('a player session begins once');
     this.#cipher = cipher;
-    this.#auth = new BlockAuthenticator(cipher);
+    this.#auth = new BlockAuthenticator(cipher, epochs);
   }
 
   get cipher(): BlockCipher {
@@ -100,6 +100,7 @@ export class PlayerSession {
 
   requestStop(): void {
     this.#stopped = true;
+    this.#auth?.stop();
   }
 
   countRequest(): void {

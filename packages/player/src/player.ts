@@ -15,7 +15,7 @@
  * reconnect-planner.ts (where to resume after a drop). Who writes which field: docs/player.md
  * "Who owns what".
  */
-import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
+import { createBlockCipher, createScheduleCipher, type EncryptedFile } from '@mxcast/format';
 import type { BlockSource, SourceStart } from './block-source.ts';
 import { HttpBlockSource } from './http-block-source.ts';
 import { LegAborted, runLeg } from './leg-runner.ts';
@@ -39,8 +39,8 @@ export class Player extends PlayerEmitter {
 
   constructor(options: PlayerOptions) {
     super();
-    if (!options.file && !options.cipher)
-      throw new PlayerError('BAD_REQUEST', 'a player needs file or cipher', { fatal: true });
+    if (!options.file && !options.cipher && !options.keys)
+      throw new PlayerError('BAD_REQUEST', 'a player needs file, cipher or keys', { fatal: true });
     this.#s = new PlayerSession(
       options,
       (event, value) => this.emit(event, value),
@@ -159,7 +159,17 @@ export class Player extends PlayerEmitter {
   async #run(initial: PlayFrom): Promise<PlayerOutcome> {
     const s = this.#s;
     s.machine.to('connecting');
-    s.begin(s.options.cipher ?? (await createBlockCipher(s.options.file as EncryptedFile)));
+    const keys = s.options.keys;
+    if (keys) {
+      // Epochs: a ScheduleCipher the authenticator keeps in step with the key source.
+      const keyWaitMs = s.options.keyWaitMs;
+      s.begin(await createScheduleCipher(keys.epochs), {
+        keys,
+        ...(keyWaitMs !== undefined ? { keyWaitMs } : {}),
+      });
+    } else {
+      s.begin(s.options.cipher ?? (await createBlockCipher(s.options.file as EncryptedFile)));
+    }
     let from: PlayFrom = initial;
     let start: SourceStart = await s.planner.prepare(from);
     let attempt = 0;
