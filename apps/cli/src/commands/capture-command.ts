@@ -48,6 +48,9 @@ the link and the --event-out file.
                          its state there, unless --state names another file)
   --passphrase-file FILE encrypt/decrypt the state file with the passphrase in FILE (MSC3270-style)
   --max-outage SECONDS   give up when the relay stays unreachable this long (default 120)
+  --rekey-every DURATION start a new key epoch every DURATION of audio (10s, 5m, 1h; off by
+                         default): each epoch's key is announced ahead and switches at a block
+                         boundary (docs/format.md "Key epochs")
   --quiet                no status lines (the link and errors still print)
 
 ${MATRIX_HELP}  --checkpoint-every S   seconds between the sender's signed checkpoints in the room (default 30)
@@ -80,6 +83,17 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
   return n;
 }
 
+/** SECONDS, or a number with a unit: 10s, 2.5m, 1h. */
+function positiveDuration(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/.exec(text);
+  const unit = { s: 1, m: 60, h: 3600 }[(m?.[2] ?? 's') as 's' | 'm' | 'h'];
+  const n = m ? Number(m[1]) * unit : NaN;
+  if (!Number.isFinite(n) || n <= 0)
+    throw new CliError(`${name} must be a positive duration (10s, 5m, 1h), got '${text}'`);
+  return n;
+}
+
 async function stopMatrix(opened: OpenedRoom): Promise<void> {
   await opened.session.stop();
   // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.
@@ -107,6 +121,7 @@ export const captureCommand: Command = {
       resume: { type: 'string' },
       'passphrase-file': { type: 'string' },
       'max-outage': { type: 'string' },
+      'rekey-every': { type: 'string' },
       quiet: { type: 'boolean' },
       ...MATRIX_OPTIONS,
       'checkpoint-every': { type: 'string' },
@@ -134,6 +149,7 @@ export const captureCommand: Command = {
       throw new CliError('--resume takes the preset from the state file; drop --preset');
     const duration = positiveNumber('--duration', values.duration);
     const maxOutage = positiveNumber('--max-outage', values['max-outage']);
+    const rekeyEvery = positiveDuration('--rekey-every', values['rekey-every']);
     const rate = positiveNumber('--rate', values.rate);
     const channelsText = values.channels ?? '1';
     if (channelsText !== '1' && channelsText !== '2') {
@@ -193,6 +209,7 @@ export const captureCommand: Command = {
       ...(values.resume ? { resumePath: values.resume } : {}),
       ...(passphrase ? { passphrase } : {}),
       ...(maxOutage !== undefined ? { maxOutageMs: maxOutage * 1000 } : {}),
+      ...(rekeyEvery !== undefined ? { rekeyEvery } : {}),
       onLink: (link) => {
         status?.message('listening at:');
         process.stdout.write(link + '\n');

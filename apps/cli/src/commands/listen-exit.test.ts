@@ -7,6 +7,7 @@ describe('mxcast listen exit statuses (docs/errors.md)', () => {
     const want: Record<PlayerErrorCode, number> = {
       WRONG_KEY: 4,
       TAMPERED: 4,
+      NO_ACCESS: 8,
       NOT_FOUND: 5,
       REFUSED: 5,
       LIMITED: 5,

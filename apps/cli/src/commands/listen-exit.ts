@@ -16,11 +16,15 @@ export const LISTEN_EXIT = {
   notFoundOrRefused: 5,
   network: 6,
   outputClosed: 7,
+  /** The key source says this listener lost access (docs/format.md "Key epochs"). */
+  noAccess: 8,
 } as const;
 
 const BY_CODE: Readonly<Record<PlayerErrorCode, number>> = {
   WRONG_KEY: LISTEN_EXIT.authFailure,
   TAMPERED: LISTEN_EXIT.authFailure,
+  // Not a corrupt stream: the listener was removed, so not the same status as TAMPERED.
+  NO_ACCESS: LISTEN_EXIT.noAccess,
   NOT_FOUND: LISTEN_EXIT.notFoundOrRefused,
   REFUSED: LISTEN_EXIT.notFoundOrRefused,
   // LIMITED and RELAY_ERROR were part of REFUSED before the codes were split: same status.
