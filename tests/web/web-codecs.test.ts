@@ -16,7 +16,15 @@ import { parseListenLink } from '@mxcast/client';
 import { createBlockCipher, decryptAll, parseEncryptedFile } from '@mxcast/format';
 import { opusPacketSamples, parseOpusPage } from '@mxcast/ogg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goLive, startWebRig, TONE_HZ, type Page, type WebRig } from './web-harness.ts';
+import {
+  goLive,
+  playerView,
+  startWebRig,
+  TONE_HZ,
+  type Page,
+  type PlayerView,
+  type WebRig,
+} from './web-harness.ts';
 
 let rig: WebRig;
 let work: string;
@@ -146,5 +154,34 @@ describe('web broadcast encoders', () => {
     const vendor = checkStream('opusscript', await broadcast(page, 4));
     expect(vendor).toBe('mxcast (opusscript libopus)');
     await context.close();
+  });
+});
+
+describe('listener joining a live broadcast', () => {
+  it('never says live before it knows where it is: state and position change together', async () => {
+    const broadcaster = await rig.context.newPage();
+    const link = await goLive(broadcaster, rig, 'voice');
+    await broadcaster.waitForTimeout(6000);
+    const listener = await rig.context.newPage();
+    await listener.goto(link);
+    // Sampled every 20 ms from the first render until live has lasted a second.
+    const seen: PlayerView[] = [];
+    const deadline = Date.now() + 20_000;
+    let liveSince = 0;
+    while (Date.now() < deadline) {
+      const view = await playerView(listener);
+      seen.push(view);
+      if (view.state === 'live') liveSince ||= Date.now();
+      if (liveSince && Date.now() - liveSince > 1000) break;
+      await listener.waitForTimeout(20);
+    }
+    const live = seen.filter((v) => v.state === 'live');
+    expect(live.length).toBeGreaterThan(5);
+    // Joined 6 s in: every live sample is at least 4 s into the broadcast, the first included.
+    expect(live.map((v) => v.position).filter((p) => p < 4)).toEqual([]);
+    await listener.close();
+    await broadcaster.click('#stop');
+    await broadcaster.waitForSelector('#ended', { timeout: 20_000 });
+    await broadcaster.close();
   });
 });

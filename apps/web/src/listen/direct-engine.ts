@@ -13,7 +13,7 @@ import {
 } from '@mxcast/player';
 import type { StreamGeometry } from '@mxcast/client';
 import type { EncryptedFile } from '@mxcast/format';
-import type { EngineHooks, EngineStatus, ListenEngine } from './listen-engine.ts';
+import type { EngineHooks, EngineStatus, ListenEngine, ListenState } from './listen-engine.ts';
 
 export interface DirectEngineOptions {
   relayUrl: string;
@@ -40,6 +40,8 @@ export class DirectEngine implements ListenEngine {
    */
   #writtenSinceFlush = 0;
   #playedAtFlush = 0;
+  /** What to show until audio reaches the worklet after the start or a seek (see status()). */
+  #beforeAudio: 'connecting' | 'seeking' = 'connecting';
 
   constructor(options: DirectEngineOptions) {
     this.#o = options;
@@ -84,6 +86,7 @@ export class DirectEngine implements ListenEngine {
 
   seek(to: number | 'live'): void {
     // A seek drops what the worklet still holds, so the new position is heard at once.
+    this.#beforeAudio = 'seeking';
     if (this.#sink) {
       this.#sink.flush();
       this.#writtenSinceFlush = 0;
@@ -101,7 +104,7 @@ export class DirectEngine implements ListenEngine {
     const queued = Math.max(0, this.#writtenSinceFlush - played) / 48000;
     const position = Math.max(0, s.position - queued);
     const status: EngineStatus = {
-      state: s.state,
+      state: untilFirstAudio(s.state, this.#writtenSinceFlush > 0, this.#beforeAudio),
       position,
       delayBehindLive: s.delayBehindLive === null ? null : s.delayBehindLive + queued,
     };
@@ -117,4 +120,18 @@ export class DirectEngine implements ListenEngine {
     this.#sink?.node.disconnect();
     this.#player = null;
   }
+}
+
+/**
+ * The player says live (or playing) once it has joined, a moment before its first block reaches
+ * the worklet; until then its position is still 0 (or the place before a seek). So the state
+ * changes when the position does: before any audio of this start or seek has been handed to
+ * the worklet, `live`/`playing` read as `before` (connecting, or seeking).
+ */
+export function untilFirstAudio(
+  state: ListenState,
+  audioWritten: boolean,
+  before: 'connecting' | 'seeking',
+): ListenState {
+  return !audioWritten && (state === 'live' || state === 'playing') ? before : state;
 }
