@@ -17,6 +17,7 @@ import {
 } from '@mxcast/relay';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { startDemoBroadcast, type DemoBroadcast } from '../demo/demo-broadcast.ts';
+import { isRelayWorker, parseWorkers, runRelayWorkers } from '../relay-workers.ts';
 
 /**
  * The built web app, served at / when it exists: dist/web next to the compiled bundle (the npm
@@ -51,6 +52,8 @@ Options:
                       and exit; it holds no secret
   --log-level LEVEL   error|warn|info|debug (default info); logs go to stderr
   --log-format FMT    text|json (default text)
+  --workers N|auto    run N relay processes behind the one port (auto: one per core), each a
+                      node of the --cluster; embedded mode has one (docs/operations.md "Cluster")
   --demo              also run a live demo broadcast and print its listen link, an access
                       token and the command to go live from the CLI
   --repair            with the relay stopped: rebuild the media rows of relay.db from the
@@ -79,7 +82,9 @@ export const relayCommand: Command = {
       'print-config': { type: 'boolean' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
+      workers: { type: 'string' },
     });
+    const workers = parseWorkers(values.workers);
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
       throw new CliError(`--port must be 0..65535, got '${values.port}'`);
@@ -122,13 +127,31 @@ export const relayCommand: Command = {
     // The demo uploads with a relay.db token, which homeserver mode does not accept.
     if (values.demo && options.auth?.homeserver)
       throw new CliError('--demo needs standalone mode: it cannot be used with a homeserver');
+    if (workers > 1) {
+      // SQLite and the media files are owned by one process (the data-dir lock): only cluster
+      // nodes, whose state is in JetStream, can share a port.
+      if ((options as { cluster?: unknown }).cluster === undefined)
+        throw new CliError(
+          '--workers needs --cluster: in embedded mode one process owns relay.db and the media files',
+        );
+      if (values.demo) throw new CliError('--demo runs in one process: drop --workers');
+      if (!isRelayWorker) {
+        const host = options.host ?? '127.0.0.1';
+        return runRelayWorkers({
+          count: workers,
+          urlFor: (p) => options.publicUrl?.replace(/\/+$/, '') ?? `http://${host}:${p}`,
+          log: (line) => process.stderr.write(`relay: ${line}\n`),
+        });
+      }
+    }
     let relay;
     try {
       relay = await startRelay(options);
     } catch (err) {
       throw new CliError(`cannot start: ${(err as Error).message}`, 1);
     }
-    process.stdout.write(`${relay.url}\n`);
+    // With --workers the primary prints the URL once, when every worker listens.
+    if (!isRelayWorker) process.stdout.write(`${relay.url}\n`);
     let demo: DemoBroadcast | null = null;
     if (values.demo) demo = await runDemo(relay.url, options);
     await new Promise<void>((done) => {
