@@ -34,4 +34,10 @@ export {
   type RevokeTarget,
   type TokenInfo,
 } from './core/token-store.ts';
+export {
+  createClusterToken,
+  listClusterTokens,
+  parseClusterServers,
+  revokeClusterTokens,
+} from './core/cluster-token-store.ts';
 export { UNSTABLE_PREFIX } from '@mxcast/protocol';

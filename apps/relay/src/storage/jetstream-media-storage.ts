@@ -8,7 +8,7 @@
  *   media's previous block makes two racing appends of one index end with one stored, one refused.
  * - media rows: key-value bucket `mxcast-media` (key = media id, JSON row); state transitions are
  *   compare-and-set on the entry's revision.
- * - tokens: bucket `mxcast-tokens` (key = the token's sha256 hex, never the token).
+ * - tokens: bucket `mxcast-tokens` (jetstream-token-bucket.ts).
  * The block index (index → stream sequence and byte offset) is node-local memory, rebuilt from
  * the messages' headers alone (a headers-only ordered consumer) on first use and extended by this
  * node's appends and tails, so reading block i is one direct get by stream sequence.
@@ -38,10 +38,10 @@ import type {
   TokenRow,
 } from './media-storage.ts';
 import { StorageError } from './media-storage.ts';
+import { JetStreamTokenBucket } from './jetstream-token-bucket.ts';
 
 export const BLOCK_STREAM = 'MXCAST_BLOCKS';
 export const MEDIA_BUCKET = 'mxcast-media';
-export const TOKEN_BUCKET = 'mxcast-tokens';
 const BLOCK_HDR = 'Mxcast-Block';
 const OFFSET_HDR = 'Mxcast-Offset';
 /** JetStream's "wrong last sequence": an expected-last check (or a KV revision) lost a race. */
@@ -76,7 +76,7 @@ export class JetStreamMediaStorage implements MediaStorage {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly media: KV,
-    private readonly tokens: KV,
+    private readonly tokens: JetStreamTokenBucket,
   ) {}
 
   /** Connects and creates the stream and buckets if they do not exist yet (idempotent). */
@@ -111,7 +111,7 @@ export class JetStreamMediaStorage implements MediaStorage {
       }
       const kvm = new Kvm(nc);
       const media = await kvm.create(MEDIA_BUCKET, { replicas, history: 1 });
-      const tokens = await kvm.create(TOKEN_BUCKET, { replicas, history: 1 });
+      const tokens = await JetStreamTokenBucket.open(nc, replicas);
       return new JetStreamMediaStorage(nc, jetstream(nc), jsm, media, tokens);
     } catch (err) {
       await nc.close();
@@ -248,30 +248,20 @@ export class JetStreamMediaStorage implements MediaStorage {
     };
   }
 
-  async insertToken(tokenHash: string, userId: string, now: number): Promise<void> {
-    await this.tokens.put(tokenHash, JSON.stringify({ user_id: userId, created_at: now }));
+  insertToken(tokenHash: string, userId: string, now: number): Promise<void> {
+    return this.tokens.insert(tokenHash, userId, now);
   }
 
-  async tokenUser(tokenHash: string): Promise<string | undefined> {
-    const e = await this.tokens.get(tokenHash);
-    return e && e.operation === 'PUT' ? e.json<TokenRow>().user_id : undefined;
+  tokenUser(tokenHash: string): Promise<string | undefined> {
+    return this.tokens.user(tokenHash);
   }
 
-  async listTokens(): Promise<TokenRow[]> {
-    const rows: TokenRow[] = [];
-    for await (const key of await this.tokens.keys()) {
-      const e = await this.tokens.get(key);
-      if (e && e.operation === 'PUT')
-        rows.push({ ...e.json<Omit<TokenRow, 'token_hash'>>(), token_hash: key });
-    }
-    return rows.sort((a, b) => a.created_at - b.created_at);
+  listTokens(): Promise<TokenRow[]> {
+    return this.tokens.list();
   }
 
-  async deleteToken(tokenHash: string): Promise<boolean> {
-    const e = await this.tokens.get(tokenHash);
-    if (!e || e.operation !== 'PUT') return false;
-    await this.tokens.purge(tokenHash);
-    return true;
+  deleteToken(tokenHash: string): Promise<boolean> {
+    return this.tokens.delete(tokenHash);
   }
 
   async close(): Promise<void> {
