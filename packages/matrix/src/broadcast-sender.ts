@@ -34,6 +34,11 @@ export interface Broadcast {
   announcementEventId: string;
   announcement: BroadcastAnnouncement;
   state: BroadcastStateContent;
+  /**
+   * Set by the epoch announcer (epoch-announcer.ts, docs/matrix.md "Key epochs"): what a key
+   * re-share sends instead of the announcement's own key (every epoch, or only the newest).
+   */
+  reshare?: () => Promise<string>;
 }
 
 /** Waits until the room is known to the client (after join/create the sync brings it). */
@@ -131,6 +136,7 @@ export async function sendBroadcastEvent(
 
 /** Sends the key again: Megolm shares the room's session with every device it now knows. */
 export async function reannounceBroadcast(session: MatrixSession, b: Broadcast): Promise<string> {
+  if (b.reshare) return b.reshare();
   const content = reannouncementContent(b.announcement, b.announcementEventId);
   return sendBroadcastEvent(session, b, BROADCAST_REANNOUNCE_TYPE, content);
 }

@@ -91,8 +91,15 @@ export {
 } from './epoch-sender.ts';
 export {
   fetchEpochs,
+  announcementEpochs,
   lostAccess,
   watchOwnMembership,
   type AccessWatch,
   type EpochListing,
 } from './epoch-listing.ts';
+export {
+  EpochAnnouncer,
+  epochReannouncementContent,
+  type CaptureEpoch,
+  type EpochAnnouncerOptions,
+} from './epoch-announcer.ts';

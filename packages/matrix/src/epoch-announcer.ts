@@ -1,0 +1,167 @@
+/**
+ * The broadcaster's epoch policy in one place (docs/matrix.md "Key epochs"): when to ask the
+ * capture for a new epoch (a member left, was kicked or banned; a member joined under the
+ * `joined` history policy; the broadcaster's user asked with `mxcast rekey`), the epoch event
+ * for each epoch the capture starts (announce-ahead: the capture calls `announce` from its
+ * onEpoch, before the epoch's first block is sealed), and what a key re-share to a newcomer
+ * carries: every epoch (`shared`) or only the newest (`joined`).
+ */
+import { epochFile } from '@mxcast/format';
+import {
+  BROADCAST_KEY,
+  BROADCAST_REANNOUNCE_TYPE,
+  reannouncementContent,
+} from './broadcast-events.ts';
+import { sendBroadcastEvent, type Broadcast } from './broadcast-sender.ts';
+import { type EpochReason, type KeyEpoch } from './epoch-events.ts';
+import {
+  sendEpoch,
+  watchMembership,
+  watchRekeyRequests,
+  type HistoryPolicy,
+  type MembershipWatch,
+} from './epoch-sender.ts';
+import type { MatrixSession } from './matrix-session.ts';
+
+/** An epoch as the capture hands it over (the key schedule's Epoch: no index). */
+export interface CaptureEpoch {
+  startSeq: number;
+  key: KeyEpoch['key'];
+  iv: string;
+}
+
+export interface EpochAnnouncerOptions {
+  policy: HistoryPolicy;
+  /** Asks the capture for a new epoch; the capture answers by calling announce(). */
+  rekey: (reason: EpochReason) => void;
+  /** Rekey when a member leaves, is kicked or banned (default true). */
+  rekeyOnLeave?: boolean;
+  /** How long a `joined` re-share waits for the join's epoch before giving up (default 30 s). */
+  joinEpochWaitMs?: number;
+  onNotice?: (text: string) => void;
+  onError?: (err: unknown) => void;
+}
+
+/** The wire form of one epoch inside a re-announcement's `org.mxcast.broadcast.epochs`. */
+function wire(e: KeyEpoch): Record<string, unknown> {
+  return { epoch: e.index, start_seq: e.startSeq, key: e.key, iv: e.iv };
+}
+
+/**
+ * A re-announcement that carries epochs. `shared`: the announcement's file (epoch 0) and every
+ * later epoch. `joined`: the file is the newest epoch's own plain v3 EncryptedFile (a reader
+ * without epochs decrypts from that epoch on, and nothing earlier), marked with `key_epoch`.
+ */
+export function epochReannouncementContent(
+  b: Broadcast,
+  epochs: readonly KeyEpoch[],
+  policy: HistoryPolicy,
+): Record<string, unknown> {
+  const newest = epochs[epochs.length - 1];
+  if (policy === 'shared' || !newest) {
+    const content = reannouncementContent(b.announcement, b.announcementEventId);
+    const ours = content[BROADCAST_KEY] as Record<string, unknown>;
+    return { ...content, [BROADCAST_KEY]: { ...ours, epochs: epochs.map(wire) } };
+  }
+  const file = epochFile(newest, b.announcement.file.url);
+  const content = reannouncementContent({ ...b.announcement, file }, b.announcementEventId);
+  const ours = content[BROADCAST_KEY] as Record<string, unknown>;
+  return {
+    ...content,
+    [BROADCAST_KEY]: { ...ours, key_epoch: newest.index, epochs: [wire(newest)] },
+  };
+}
+
+export class EpochAnnouncer {
+  readonly #session: MatrixSession;
+  readonly #b: Broadcast;
+  readonly #opts: EpochAnnouncerOptions;
+  readonly #epochs: KeyEpoch[] = [];
+  /** Reasons of the epochs asked for and not yet announced, oldest first. */
+  readonly #reasons: EpochReason[] = [];
+  /** `joined`: re-shares waiting for the epoch a join asked for. */
+  #joinWaiters: (() => void)[] = [];
+  readonly #watches: MembershipWatch[];
+  /** Epoch events sent, with the Megolm session each went out in. */
+  readonly sent: { index: number; eventId: string; sessionId: string | null }[] = [];
+
+  constructor(session: MatrixSession, b: Broadcast, opts: EpochAnnouncerOptions) {
+    this.#session = session;
+    this.#b = b;
+    this.#opts = opts;
+    b.reshare = () => this.#reshare();
+    const rekeyOnLeave = opts.rekeyOnLeave ?? true;
+    this.#watches = [
+      watchMembership(session, b.roomId, (change, userId) => {
+        if (change === 'left' && rekeyOnLeave) this.request('membership', `${userId} left`);
+        if (change === 'joined' && opts.policy === 'joined')
+          this.request('join', `${userId} joined`);
+      }),
+      watchRekeyRequests(session, b, () => this.request('request', 'rekey requested')),
+    ];
+  }
+
+  get policy(): HistoryPolicy {
+    return this.#opts.policy;
+  }
+
+  /** Epochs announced so far (index 1 on; epoch 0 is the announcement's file). */
+  get epochs(): readonly KeyEpoch[] {
+    return this.#epochs;
+  }
+
+  /** Asks the capture for a new epoch, for `reason`. */
+  request(reason: EpochReason, why: string): void {
+    this.#reasons.push(reason);
+    this.#opts.onNotice?.(`new key epoch: ${why}`);
+    try {
+      this.#opts.rekey(reason);
+    } catch (err) {
+      this.#reasons.pop();
+      this.#opts.onError?.(err);
+    }
+  }
+
+  /**
+   * The capture's onEpoch: sends the epoch event (after a forced Megolm rotation, epoch-sender.ts)
+   * and resolves once it is in the room, before the capture seals the epoch's first block.
+   */
+  async announce(e: CaptureEpoch): Promise<void> {
+    const epoch: KeyEpoch = { index: this.#epochs.length + 1, ...e };
+    const reason = this.#reasons.shift() ?? 'schedule';
+    const r = await sendEpoch(this.#session, this.#b, epoch, reason);
+    this.#epochs.push(epoch);
+    this.sent.push({ index: epoch.index, ...r });
+    const waiters = this.#joinWaiters;
+    this.#joinWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #reshare(): Promise<string> {
+    if (this.#opts.policy === 'joined') {
+      // The newcomer's key is the epoch its join started: wait for it, never send an older one.
+      const waitMs = this.#opts.joinEpochWaitMs ?? 30_000;
+      const target = this.#epochs.length + 1;
+      const pending = this.#reasons.includes('join');
+      if (pending) {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(
+            () => reject(new Error(`no epoch for the join after ${waitMs} ms: key not re-shared`)),
+            waitMs,
+          );
+          this.#joinWaiters.push(() => {
+            if (this.#epochs.length >= target) clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+    }
+    const content = epochReannouncementContent(this.#b, this.#epochs, this.#opts.policy);
+    return sendBroadcastEvent(this.#session, this.#b, BROADCAST_REANNOUNCE_TYPE, content);
+  }
+
+  stop(): void {
+    for (const w of this.#watches) w.stop();
+    delete this.#b.reshare;
+  }
+}
