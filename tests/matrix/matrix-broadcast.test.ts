@@ -8,7 +8,15 @@
  * cancel. The key is in neither Synapse's database nor the relay's data.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +37,10 @@ import {
   roomCapture,
   type MatrixSession,
 } from '@mxcast/matrix';
+import { runMxcast } from '../capture/capture-harness.ts';
 import { splitBlocks, startTamperingProxy, type Blocks } from '../player/tampering-proxy.ts';
 import { startCuttableLink } from './matrix-broadcast-cutter.ts';
+import { forgePage, startLiveForger } from './matrix-live-forger.ts';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
 import { matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
 
@@ -64,6 +74,41 @@ async function listen(name: string, relay: string, broadcastId?: string): Promis
   if (broadcastId) args.push('--broadcast', broadcastId);
   const { stdout } = await run(process.execPath, args, { cwd: here, timeout: 120_000 });
   return JSON.parse(stdout) as ListenOut;
+}
+
+/**
+ * bob's real `mxcast listen` process (the bundle), on the device his other listens use, writing
+ * a WAV (unpaced: it reads as fast as the relay serves). Resolves with its exit and the seconds
+ * of audio it wrote before it stopped.
+ */
+async function mxListen(relay: string, broadcastId: string, extra: string[] = []) {
+  const pw = path.join(work, 'bob.password');
+  if (!existsSync(pw)) writeFileSync(pw, `${users.bob!.password}\n`, { mode: 0o600 });
+  const wav = path.join(work, `bob-${Date.now()}.wav`);
+  const out = await runMxcast([
+    'listen',
+    '--homeserver',
+    stack.url,
+    '--room',
+    roomId,
+    '--user',
+    users.bob!.userId,
+    '--password-file',
+    pw,
+    '--state-dir',
+    path.join(work, 'bob'),
+    '--relay',
+    relay,
+    '--broadcast',
+    broadcastId,
+    '--out',
+    wav,
+    '--quiet',
+    ...extra,
+  ]).done;
+  // 16-bit mono at 48 kHz after a 44-byte header (the voice preset is mono).
+  const seconds = existsSync(wav) ? (statSync(wav).size - 44) / 2 / 48_000 : 0;
+  return { ...out, seconds };
 }
 
 interface Live {
@@ -221,8 +266,8 @@ describe('a broadcast in a Matrix room, verified against the sender', () => {
       ).arrayBuffer(),
     );
     const original = splitBlocks(stored).blocks[10]!;
-    const plain = await cipher.decrypt(10, original.subarray(BLOCK_HEADER_SIZE));
-    plain[plain.length - 1]! ^= 1;
+    // The Ogg page stays valid (its CRC made right): only the sender's checkpoint tells.
+    const plain = forgePage(await cipher.decrypt(10, original.subarray(BLOCK_HEADER_SIZE)));
     const forgedBlock = encodeBlock(10, await cipher.encrypt(10, plain));
     const forged = (blocks: Blocks) => blocks.map((b, seq) => (seq === 10 ? forgedBlock : b));
     const proxy = await startTamperingProxy(stack.relayUrl, forged);
@@ -230,8 +275,40 @@ describe('a broadcast in a Matrix room, verified against the sender', () => {
       const bob = await listen('bob', proxy.url, finishedId);
       expect(bob, JSON.stringify(bob)).toMatchObject({ outcome: 'TAMPERED' });
       expect(bob.error).toMatch(/do not hash to the sender's checkpoint/);
+      // The real `mxcast listen --from 0` stops while playing, at the checkpoint that covers
+      // block 10 (a checkpoint a second, ~0.2 s a block: by ~4 s), not at the end of the 8 s.
+      const cli = await mxListen(proxy.url, finishedId, ['--from', '0']);
+      expect(cli.code, cli.stderr).toBe(4);
+      expect(cli.stderr).toMatch(/TAMPERED: .*do not hash to the sender's checkpoint/);
+      expect(cli.stderr).toMatch(/broadcast: TAMPERED/);
+      expect(cli.seconds, cli.stderr).toBeGreaterThan(1);
+      expect(cli.seconds, cli.stderr).toBeLessThan(5);
     } finally {
       await proxy.close();
+    }
+  }, 120_000);
+
+  it('a block forged while live is TAMPERED during the live listen, at its checkpoint', async () => {
+    const live = await goLive('Forged live show', 12);
+    const reporter = await live.reporter;
+    let captureOver = false;
+    void live.done.finally(() => (captureOver = true));
+    // A block ~4 s ahead of the live edge (~0.2 s a block): bob's listen joins before it.
+    const forgeSeq = live.blocks() + 20;
+    const forger = await startLiveForger(stack.relayUrl, await live.file, forgeSeq);
+    try {
+      const cli = await mxListen(forger.url, reporter.broadcast.broadcastId);
+      const stoppedWhileLive = !captureOver;
+      expect(cli.code, cli.stderr).toBe(4);
+      expect(cli.stderr).toMatch(/TAMPERED: .*do not hash to the sender's checkpoint/);
+      expect(forger.forgedBytesSent()).toBeGreaterThan(0);
+      // Caught at the checkpoint after the forged block (a second later), while alice is still
+      // live: not at the end of the broadcast.
+      expect(stoppedWhileLive, `capture blocks ${live.blocks()}, forged ${forgeSeq}`).toBe(true);
+    } finally {
+      await forger.close();
+      await live.done;
+      await reporter.complete();
     }
   }, 120_000);
 

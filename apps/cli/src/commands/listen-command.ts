@@ -28,12 +28,7 @@ import { NodeWebSocket, RawPcmSink, WavFileSink } from '@mxcast/player/node';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { LISTEN_EXIT, listenExitCode } from './listen-exit.ts';
 import { MATRIX_HELP, MATRIX_OPTIONS, openRoom, type OpenedRoom } from './matrix-login.ts';
-import {
-  chooseBroadcast,
-  listRoom,
-  verifyAgainstSender,
-  type RoomTarget,
-} from './matrix-listen.ts';
+import { SenderCheck, chooseBroadcast, listRoom, type RoomTarget } from './matrix-listen.ts';
 
 export { LISTEN_EXIT } from './listen-exit.ts';
 
@@ -67,10 +62,10 @@ ${MATRIX_HELP}  --list                 print the room's broadcasts, one per line
   --broadcast ID         the broadcast to play (default: the newest live one, else the newest)
   With --homeserver the key comes from the room's Megolm-encrypted announcement, --relay
   defaults to the homeserver URL and the Matrix access token is the download token (unless
-  --token or MXCAST_TOKEN gives a relay token: a relay not in --homeserver mode). After the
-  play, the relay's stream is checked against the broadcaster's checkpoints and completion
-  (downloaded once more and verified block by block, not while playing), and the last line says
-  "broadcast: finished", "cancelled", "cut" or "interrupted" — or TAMPERED (exit 4).
+  --token or MXCAST_TOKEN gives a relay token: a relay not in --homeserver mode). While it
+  plays, every block is checked against the broadcaster's checkpoints as they arrive in the
+  room (a mismatch stops it at once: TAMPERED, exit 4); at the end, against its completion or
+  cancel, and the last line says "broadcast: finished", "cancelled", "cut" or "interrupted".
 
 Status lines go to stderr: state, position, delay behind live, resyncs, reconnects.
 
@@ -137,6 +132,7 @@ async function play(
   target: Target,
   token: string | undefined,
   onOutcome?: (outcome: PlayerOutcome) => Promise<number | undefined>,
+  onPlayer?: (player: Player) => void,
 ): Promise<number> {
   if (values.from !== undefined && values.live)
     throw new CliError('--from and --live exclude each other');
@@ -186,6 +182,7 @@ async function play(
     ...(duration !== undefined ? { duration } : {}),
     ...(token ? { accessToken: token } : {}),
   });
+  onPlayer?.(player);
   const quiet = values.quiet ?? false;
   const line = (text: string) => {
     if (!quiet) process.stderr.write(`listen: ${text}\n`);
@@ -268,8 +265,9 @@ async function listenInRoom(
       file: room.file,
       geometry: declaredGeometryOf(room.geometry),
     };
-    return await play(values, target, token, async (outcome) => {
-      const verdict = await verifyAgainstSender(opened, room, relay, token);
+    const check = new SenderCheck(opened, room, relay, token);
+    const onOutcome = async (outcome: PlayerOutcome) => {
+      const verdict = await check.finish();
       if (verdict.outcome === 'TAMPERED') {
         process.stderr.write(`mxcast listen: TAMPERED: ${verdict.message}\n`);
         process.stderr.write('broadcast: TAMPERED\n');
@@ -286,7 +284,8 @@ async function listenInRoom(
       // A cancelled broadcast is gone from the relay (404): that is the cancel, not an error.
       if (verdict.outcome === 'cancelled') return LISTEN_EXIT.endedWithoutFinishing;
       return code;
-    });
+    };
+    return await play(values, target, token, onOutcome, (player) => check.attach(player));
   } finally {
     await opened.session.stop();
     // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.

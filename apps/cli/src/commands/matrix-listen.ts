@@ -1,18 +1,25 @@
 /**
  * `mxcast listen --homeserver --room`: the room's side of a listen (docs/matrix.md "From nothing
  * to a live broadcast in a room"). Lists the room's broadcasts, picks one, takes its key from the
- * decrypted announcement, and once the player is done checks what the relay served against the
- * sender's checkpoints and completion (CheckpointVerifier).
+ * decrypted announcement, and checks what the player reads against the sender's checkpoints and
+ * completion while it plays (SenderCheck).
  *
- * Why after the fact: the player's `block` event carries the seq of each authenticated block but
- * not its ciphertext, which is what the sender's checkpoints hash; so the relay's stored stream is
- * downloaded once more (it is what the player read) and every block is authenticated with AES-GCM
- * and fed to the verifier. A relay that served the player one stream and this download another
- * would not be caught; a player that exposes its blocks' bytes would let this move inline.
+ * Inline, block by block: the player's `digest` event gives the seq and SHA-256 of every block
+ * that passed AES-GCM, which is all the CheckpointVerifier needs (no block bytes are kept), and
+ * the sender's claims are read from the room as they arrive (live, a checkpoint comes after its
+ * blocks). A mismatch stops the player at once with TAMPERED, at the checkpoint that covers the
+ * forged block rather than at the end of the broadcast.
  */
 import { MediaClient } from '@mxcast/client';
-import { BlockFramer, FormatError, createBlockCipher, type EncryptedFile } from '@mxcast/format';
-import type { BroadcastAnnouncement, BroadcastListing, StreamOutcome } from '@mxcast/matrix';
+import type { EncryptedFile } from '@mxcast/format';
+import type {
+  BroadcastAnnouncement,
+  BroadcastListing,
+  CheckpointVerifier,
+  SenderClaims,
+  StreamOutcome,
+} from '@mxcast/matrix';
+import { PlayerError, type Player } from '@mxcast/player';
 import { CliError } from '../command-kit.ts';
 import type { OpenedRoom } from './matrix-login.ts';
 
@@ -70,66 +77,128 @@ export type Verdict =
   | { outcome: StreamOutcome; blocks: number; verified: number; unverifiable: number }
   | { outcome: 'TAMPERED'; message: string; blocks: number };
 
+/** How often the room is asked for new claims while playing. */
+const CLAIM_POLL_MS = 1000;
+
 /**
- * The sender's claims against the stream the relay holds. The sender sends its completion just
- * after its upload ends, so it is waited for up to `claimWaitMs`.
+ * The sender's claims against the blocks the player authenticates, while it plays. `attach()`
+ * feeds the verifier from the player and polls the room for claims; `finish()` waits for the
+ * sender's last word (completion or cancel, sent just after its upload ends) and gives the
+ * verdict against the relay's end state.
  */
-export async function verifyAgainstSender(
-  opened: OpenedRoom,
-  target: RoomTarget,
-  relayUrl: string,
-  accessToken: string,
-  claimWaitMs = 10_000,
-): Promise<Verdict> {
-  const { matrix, session, roomId } = opened;
-  const { listing } = target;
-  const fetchClaims = () =>
-    matrix.fetchSenderClaims(session, roomId, listing.announcementEventId, listing.broadcaster);
-  let claims = await fetchClaims();
-  for (
-    let waited = 0;
-    waited < claimWaitMs && !claims.completion && !claims.cancel;
-    waited += 500
-  ) {
-    await new Promise((r) => setTimeout(r, 500));
-    claims = await fetchClaims();
+export class SenderCheck {
+  readonly #opened: OpenedRoom;
+  readonly #target: RoomTarget;
+  readonly #relayUrl: string;
+  readonly #token: string;
+  readonly #verifier: CheckpointVerifier;
+  readonly #seenEvents = new Set<string>();
+  #completion = false;
+  #cancel = false;
+  #blocks = 0;
+  #tampered: string | undefined;
+  #player: Player | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** One claim fetch at a time: the verifier takes them in the room's order. */
+  #polling: Promise<void> = Promise.resolve();
+
+  constructor(opened: OpenedRoom, target: RoomTarget, relayUrl: string, token: string) {
+    this.#opened = opened;
+    this.#target = target;
+    this.#relayUrl = relayUrl;
+    this.#token = token;
+    this.#verifier = new opened.matrix.CheckpointVerifier();
   }
-  const client = new MediaClient({ baseUrl: relayUrl, accessToken });
-  let index = await client.index(target.mxc).catch(() => null);
-  let bytes = new Uint8Array(0);
-  // A cancelled media is gone from the relay: only the claims are left to read.
-  if (index && index.state !== 'cancelled') {
-    bytes = new Uint8Array(await (await client.download(target.mxc)).arrayBuffer());
-    index = await client.index(target.mxc).catch(() => index);
+
+  /** Seq and digest of every authenticated block go to the verifier; claims are read meanwhile. */
+  attach(player: Player): void {
+    this.#player = player;
+    player.on('digest', ({ seq, sha256 }) => {
+      this.#blocks++;
+      this.#guard(() => this.#verifier.onBlockDigest(seq, sha256));
+    });
+    this.#poll();
+    this.#timer = setInterval(() => this.#poll(), CLAIM_POLL_MS);
+    this.#timer.unref();
   }
-  const relayState =
-    index?.state === 'complete' || index?.state === 'cancelled' ? index.state : 'unknown';
-  const verifier = new matrix.CheckpointVerifier();
-  let blocks = 0;
-  try {
-    claims.checkpoints.forEach((c) => verifier.addCheckpoint(c));
-    if (claims.completion) verifier.setCompletion(claims.completion);
-    if (claims.cancel) verifier.setCancel(claims.cancel);
-    const cipher = await createBlockCipher(target.file);
-    for (const b of new BlockFramer().push(bytes)) {
-      // Only a block that passed AES-GCM reaches the verifier (a bad tag is the relay's doing).
-      await cipher.decrypt(b.seq, b.ciphertext, b.byteOrder);
-      if (b.seq !== blocks) throw new matrix.CheckpointMismatch(`seq ${b.seq} out of order`, b.seq);
-      verifier.onBlock(b.seq, b.ciphertext);
-      blocks++;
+
+  /** The mismatch that stopped the player, if any. */
+  get tampered(): string | undefined {
+    return this.#tampered;
+  }
+
+  #poll(): Promise<void> {
+    this.#polling = this.#polling.then(async () => {
+      if (this.#tampered) return;
+      const { matrix, session, roomId } = this.#opened;
+      const { listing } = this.#target;
+      let claims: SenderClaims;
+      try {
+        claims = await matrix.fetchSenderClaims(
+          session,
+          roomId,
+          listing.announcementEventId,
+          listing.broadcaster,
+          this.#seenEvents,
+        );
+      } catch {
+        // The homeserver did not answer this time: asked again at the next poll.
+        return;
+      }
+      this.#guard(() => {
+        claims.checkpoints.forEach((c) => this.#verifier.addCheckpoint(c));
+        if (claims.completion) {
+          this.#completion = true;
+          this.#verifier.setCompletion(claims.completion);
+        }
+        if (claims.cancel) {
+          this.#cancel = true;
+          this.#verifier.setCancel(claims.cancel);
+        }
+      });
+    });
+    return this.#polling;
+  }
+
+  /** Runs a verifier step; a mismatch stops the player with TAMPERED (fatal, exit 4). */
+  #guard(step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      if (!(err instanceof this.#opened.matrix.CheckpointMismatch)) throw err;
+      this.#tampered ??= err.message;
+      this.#player?.fail(
+        new PlayerError('TAMPERED', `the sender's claims do not hold: ${err.message}`, {
+          fatal: true,
+          seq: err.seq,
+        }),
+      );
     }
+  }
+
+  /** After the play: the sender's last word (waited for up to `claimWaitMs`) against the relay's. */
+  async finish(claimWaitMs = 10_000): Promise<Verdict> {
+    clearInterval(this.#timer);
+    await this.#poll();
+    for (
+      let waited = 0;
+      waited < claimWaitMs && !this.#completion && !this.#cancel && !this.#tampered;
+      waited += 500
+    ) {
+      await new Promise((r) => setTimeout(r, 500));
+      await this.#poll();
+    }
+    if (this.#tampered)
+      return { outcome: 'TAMPERED', message: this.#tampered, blocks: this.#blocks };
+    const client = new MediaClient({ baseUrl: this.#relayUrl, accessToken: this.#token });
+    const index = await client.index(this.#target.mxc).catch(() => null);
+    const relayState =
+      index?.state === 'complete' || index?.state === 'cancelled' ? index.state : 'unknown';
     return {
-      outcome: verifier.outcome(relayState),
-      blocks,
-      verified: verifier.verified,
-      unverifiable: verifier.unverifiable,
+      outcome: this.#verifier.outcome(relayState),
+      blocks: this.#blocks,
+      verified: this.#verifier.verified,
+      unverifiable: this.#verifier.unverifiable,
     };
-  } catch (err) {
-    if (err instanceof matrix.CheckpointMismatch) {
-      return { outcome: 'TAMPERED', message: err.message, blocks };
-    }
-    // AES-GCM refused a block or the framing broke: the relay's stream is not the sender's.
-    if (err instanceof FormatError) return { outcome: 'TAMPERED', message: err.message, blocks };
-    throw err;
   }
 }
