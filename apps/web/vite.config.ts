@@ -26,10 +26,30 @@ const opusWasm: Plugin = {
   },
 };
 
+/**
+ * @mxcast/matrix hashes checkpoints with node:crypto (shared with the CLI); in the browser its
+ * imports of `node:crypto`, and only those, get src/matrix/node-crypto-browser.ts (@noble/hashes
+ * SHA-256, WebCrypto random bytes). docs/web.md "Matrix".
+ */
+const matrixNodeCrypto: Plugin = {
+  name: 'mxcast-matrix-node-crypto',
+  enforce: 'pre',
+  resolveId(source, importer) {
+    if (
+      source === 'node:crypto' &&
+      importer &&
+      /[\\/]packages[\\/]matrix[\\/]src[\\/]/.test(importer)
+    ) {
+      return new URL('./src/matrix/node-crypto-browser.ts', import.meta.url).pathname;
+    }
+    return null;
+  },
+};
+
 // The browser aliases apply to the built app only: tests under Vitest run in Node, where
 // opusscript's own (WebAssembly) build loads fine.
 export default defineConfig(({ command }) => ({
-  plugins: [opusWasm],
+  plugins: [opusWasm, matrixNodeCrypto],
   base: '/',
   resolve: {
     alias:

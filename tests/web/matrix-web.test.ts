@@ -137,18 +137,57 @@ describe('web app as a Matrix client', () => {
       matrixCall(room.stack.url, 'GET', '/_matrix/client/v3/account/whoami', { token }),
     ).rejects.toThrow(/M_UNKNOWN_TOKEN|401/);
     await bob.close();
+    // alice's capture ends finished (Ctrl-C): the room has no live broadcast left.
+    capture.child.kill('SIGINT');
+    expect((await capture.done).code).toBe(0);
   });
 
-  it('alice logs in with an access token and sees her room live', async () => {
+  it('alice logs in with an access token, goes live in the room from the microphone; bob hears her tone; stop ends it finished', async () => {
     const context = await rig.browser.newContext({ viewport: DESKTOP });
     try {
+      const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
+      const bob = await rig.context.newPage();
+      await logIn(bob, { 'mx-user': 'bob', 'mx-password': 'bob-password-1' });
+      await bob.click('#mx-login button[type=submit]');
+      await bob.waitForSelector(`${roomItem}[data-live="false"]`, { timeout: 60_000 });
+
       const alice = await context.newPage();
       await logIn(alice, { 'mx-token': room.users.alice.accessToken });
       await alice.click('#mx-login button[type=submit]');
-      await alice.waitForSelector(`#rooms a[data-room-id="${room.roomId}"][data-live="true"]`, {
-        timeout: 60_000,
-      });
+      await alice.waitForSelector(roomItem, { timeout: 60_000 });
       expect(await alice.textContent('#mx-whoami')).toBe(room.users.alice.userId);
+      await alice.click(roomItem);
+      await alice.click('#broadcast-here');
+      await alice.waitForSelector('#setup', { timeout: 30_000 });
+      await alice.fill('#broadcast-title', 'Web show');
+      await shots(alice, 'broadcast-setup');
+      await alice.click('#go-live');
+      await alice.waitForSelector('#live', { timeout: 30_000 });
+      await shots(alice, 'broadcast-live');
+
+      await bob.waitForSelector(`${roomItem}[data-live="true"]`, { timeout: 60_000 });
+      await bob.click(roomItem);
+      const row = '#broadcasts tr[data-live="true"]';
+      await bob.waitForSelector(`${row} th:has-text("Web show")`, { timeout: 60_000 });
+      await bob.click(`${row} button[data-listen]`);
+      await waitForPlayer(bob, (v) => v.state === 'live', 'live', 60_000);
+      await expectTone(bob, 30_000);
+      // The relay counts bob on alice's page.
+      await alice.waitForFunction(
+        () => Number(document.querySelector('#listeners')?.textContent) >= 1,
+        undefined,
+        { timeout: 15_000 },
+      );
+
+      // Stop: the last block with EOS, then the completion and `stopped` in the room.
+      await alice.click('#stop');
+      await alice.waitForSelector('#ended', { timeout: 60_000 });
+      await waitForPlayer(bob, (v) => v.state === 'finished', 'finished', 60_000);
+      await bob.click('#back');
+      await bob.waitForSelector('#broadcasts tr[data-state="stopped"] th:has-text("Web show")', {
+        timeout: 30_000,
+      });
+      await bob.close();
     } finally {
       await context.close();
     }

@@ -1,7 +1,8 @@
 /**
  * @mxcast/matrix/browser: the part of this package that runs in a browser as well as in Node —
  * the broadcast event types, their builders and strict parsers, and the listener's listing and
- * watch (docs/matrix.md "Broadcast events", "Listing broadcasts"). No node:fs, no fake-indexeddb:
+ * watch, and the capture's room hooks (docs/matrix.md "Broadcast events", "Listing broadcasts",
+ * "Checkpoints and completion"). No node:fs, no fake-indexeddb:
  * a browser brings its own MatrixClient (with the Rust crypto on the real IndexedDB) and wraps
  * it as a MatrixSession. The Node session (state directory, IndexedDB snapshots) stays in the
  * package's main entry. One home for each event type and validator: the web app imports these,
@@ -33,3 +34,7 @@ export {
   type BroadcastListing,
 } from './broadcast-listing.ts';
 export { watchBroadcasts, type BroadcastWatch } from './broadcast-watch.ts';
+// The broadcaster's side: announcement, state, checkpoints, completion or cancel, key re-share.
+// Its hashing imports node:crypto's createHash/randomBytes; the web app's build resolves that
+// to a browser implementation (apps/web/vite.config.ts), so the reporter itself is the CLI's.
+export { roomCapture, type RoomCapture, type RoomCaptureOptions } from './room-capture.ts';

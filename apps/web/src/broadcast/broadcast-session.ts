@@ -19,11 +19,25 @@ export interface BroadcastEvents {
   onFatal(message: string): void;
 }
 
+/**
+ * A broadcast into a Matrix room (src/matrix/): @mxcast/matrix's room-capture hooks, the same the
+ * CLI's `capture --room` uses. `onCreated` announces the key in the room before any audio is
+ * uploaded; `onWrite` sees every byte written, in order (seq -1: the file magic).
+ */
+export interface SessionRoomHooks {
+  onCreated(info: {
+    file: ReturnType<typeof generateEncryptedFile>;
+    geometry: ReturnType<typeof presetGeometry>;
+  }): Promise<void>;
+  onWrite(seq: number, bytes: Uint8Array): void;
+}
+
 export interface BroadcastStart {
   relayUrl: string;
   accessToken: string;
   preset: WebPreset;
   events: BroadcastEvents;
+  room?: SessionRoomHooks;
 }
 
 const LISTENER_POLL_MS = 2000;
@@ -64,7 +78,7 @@ export class BroadcastSession {
   }
 
   static async start(options: BroadcastStart): Promise<BroadcastSession> {
-    const { relayUrl, accessToken, preset, events } = options;
+    const { relayUrl, accessToken, preset, events, room } = options;
     // Ask for the microphone first: a refusal should not leave a created media behind.
     const stream = await navigator.mediaDevices.getUserMedia({
       // No echo cancellation: a broadcaster does not play remote audio, so there is no echo to
@@ -85,6 +99,7 @@ export class BroadcastSession {
       const { mxc } = await client.create(geometry);
       const file = generateEncryptedFile(mxc);
       const listenLink = buildListenLink(relayUrl, { mxc, file, geometry });
+      await room?.onCreated({ file, geometry });
 
       let lastAudioSeconds = 0;
       const uploader = new WsUploader({
@@ -121,6 +136,8 @@ export class BroadcastSession {
           if (m.type === 'ready') resolve();
           else if (m.type === 'bytes') {
             lastAudioSeconds = m.audioSeconds;
+            // Hashed before the uploader queues it (the magic comes with seq null).
+            room?.onWrite(m.seq ?? -1, m.bytes);
             uploader.send(m.bytes);
             events.onProgress(m.audioSeconds, uploader.ackedOffset);
           } else if (m.type === 'level') events.onLevel(m.rms, m.peak);

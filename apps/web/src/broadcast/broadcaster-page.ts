@@ -3,15 +3,51 @@
  * listen link, watch level / time / listeners / connection, then stop (finish) or cancel.
  */
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
-import { BroadcastSession } from './broadcast-session.ts';
+import { BroadcastSession, type SessionRoomHooks } from './broadcast-session.ts';
 import { WEB_PRESETS, findPreset, type WebPreset } from './broadcast-presets.ts';
 import type { UploaderState } from './ws-uploader.ts';
 
 const TOKEN_KEY = 'mxcast.token';
 const PRESET_KEY = 'mxcast.preset';
 
-export function mountBroadcasterPage(root: HTMLElement): void {
+/**
+ * Going live into a Matrix room (src/matrix/): the relay upload is authenticated with the Matrix
+ * access token (a relay in homeserver mode checks it with whoami), and `start(title)` gives
+ * @mxcast/matrix's room-capture hooks for one broadcast (announcement, checkpoints, completion
+ * or cancel). The page is otherwise the same, with a title field and no listen link to share.
+ */
+export interface RoomBroadcast {
+  accessToken: string;
+  roomName: string;
+  nav: HTMLElement;
+  start(title: string): SessionRoomHooks & {
+    complete(): Promise<unknown>;
+    cancel(): Promise<unknown>;
+  };
+}
+
+/** Set when the page was mounted for a room; one page per document. */
+let inRoom: RoomBroadcast | null = null;
+
+export function mountBroadcasterPage(root: HTMLElement, room?: RoomBroadcast): void {
   const relayUrl = location.origin;
+  inRoom = room ?? null;
+  if (room) {
+    const main = h('main', { class: 'broadcaster', 'data-view': 'setup' });
+    replaceChildren(
+      root,
+      brandHeader(`Broadcast in ${room.roomName}`),
+      room.nav,
+      main,
+      h(
+        'footer',
+        { class: 'foot' },
+        'The key is generated in your browser and sent only in the encrypted room.',
+      ),
+    );
+    showSetup(main, relayUrl, room.accessToken);
+    return;
+  }
   const main = h('main', { class: 'broadcaster', 'data-view': 'signin' });
   replaceChildren(
     root,
@@ -83,6 +119,13 @@ function showSetup(main: HTMLElement, relayUrl: string, token: string, notice = 
     });
     seg.append(h('label', {}, radio, h('span', {}, p.label)));
   }
+  const title = h('input', {
+    type: 'text',
+    id: 'broadcast-title',
+    name: 'title',
+    value: 'Live broadcast',
+    maxlength: 200,
+  });
   const goLive = h('button', { class: 'primary big', id: 'go-live', type: 'button' }, 'Go live');
   const status = h(
     'p',
@@ -99,7 +142,7 @@ function showSetup(main: HTMLElement, relayUrl: string, token: string, notice = 
     goLive.textContent = 'Starting…';
     status.removeAttribute('data-tone');
     status.textContent = 'Asking for the microphone…';
-    void startLive(main, relayUrl, token, preset).catch((error: unknown) => {
+    void startLive(main, relayUrl, token, preset, title.value.trim()).catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
       if (
         /M_UNKNOWN_TOKEN|M_MISSING_TOKEN/.test(message) ||
@@ -117,12 +160,15 @@ function showSetup(main: HTMLElement, relayUrl: string, token: string, notice = 
     h(
       'section',
       { class: 'card', id: 'setup' },
-      h('div', { class: 'row spread' }, h('h1', {}, 'New broadcast'), signOut),
+      h('div', { class: 'row spread' }, h('h1', {}, 'New broadcast'), inRoom ? null : signOut),
       h(
         'p',
         { class: 'muted' },
-        'Choose how you will sound, then go live. You get a link to share.',
+        inRoom
+          ? `Choose how you will sound, then go live: everyone in ${inRoom.roomName} can listen.`
+          : 'Choose how you will sound, then go live. You get a link to share.',
       ),
+      inRoom ? h('label', { class: 'field' }, h('span', {}, 'Title'), title) : null,
       seg,
       hint,
       goLive,
@@ -159,7 +205,9 @@ async function startLive(
   relayUrl: string,
   token: string,
   preset: WebPreset,
+  title = '',
 ): Promise<void> {
+  const run = inRoom?.start(title || 'Live broadcast') ?? null;
   const pill = h(
     'span',
     { class: 'pill', id: 'connection', 'data-tone': 'warn', role: 'status' },
@@ -223,7 +271,13 @@ async function startLive(
     },
   };
 
-  const session = await BroadcastSession.start({ relayUrl, accessToken: token, preset, events });
+  const session = await BroadcastSession.start({
+    relayUrl,
+    accessToken: token,
+    preset,
+    events,
+    ...(run ? { room: run } : {}),
+  });
   link.value = session.listenLink;
   main.dataset.view = 'live';
   main.dataset.mxc = session.mxc;
@@ -240,18 +294,24 @@ async function startLive(
   stop.addEventListener('click', () => {
     stop.disabled = cancel.disabled = true;
     notice.textContent = 'Finishing: sending the last block…';
-    session.stop().then(
-      () => showEnded(main, relayUrl, token, session.listenLink, 'finished'),
-      (error: unknown) => events.onFatal(`Could not finish: ${String(error)}`),
-    );
+    session
+      .stop()
+      .then(() => run?.complete())
+      .then(
+        () => showEnded(main, relayUrl, token, session.listenLink, 'finished'),
+        (error: unknown) => events.onFatal(`Could not finish: ${String(error)}`),
+      );
   });
   cancel.addEventListener('click', () => {
     if (!confirmCancel()) return;
     stop.disabled = cancel.disabled = true;
-    session.cancel().then(
-      () => showEnded(main, relayUrl, token, session.listenLink, 'cancelled'),
-      (error: unknown) => events.onFatal(`Could not cancel: ${String(error)}`),
-    );
+    session
+      .cancel()
+      .then(() => run?.cancel())
+      .then(
+        () => showEnded(main, relayUrl, token, session.listenLink, 'cancelled'),
+        (error: unknown) => events.onFatal(`Could not cancel: ${String(error)}`),
+      );
   });
 
   replaceChildren(

@@ -8,6 +8,7 @@ import { buildListenLink, parseListenLink } from '@mxcast/client';
 import {
   BROADCAST_STATE_TYPE,
   parseBroadcastState,
+  roomCapture,
   watchBroadcasts,
   type BroadcastListing,
   type BroadcastWatch,
@@ -152,7 +153,8 @@ class MatrixApp {
     const q = new URLSearchParams(location.search);
     const room = q.get('room');
     const broadcast = q.get('broadcast');
-    if (room && broadcast) void this.#listen(room, broadcast);
+    if (room && broadcast === 'new') void this.#broadcast(room);
+    else if (room && broadcast) void this.#listen(room, broadcast);
     else if (room) this.#room(room);
     else this.#rooms();
   }
@@ -293,6 +295,12 @@ class MatrixApp {
         }),
       );
     };
+    const goLive = h(
+      'button',
+      { type: 'button', class: 'primary', id: 'broadcast-here' },
+      'Go live here',
+    );
+    goLive.addEventListener('click', () => this.go({ room: roomId, broadcast: 'new' }));
     const relist = (): void => {
       void listRoomBroadcasts(this.#session, roomId).then(
         (list) => {
@@ -333,7 +341,7 @@ class MatrixApp {
       h(
         'section',
         { class: 'card', id: 'room-page', 'data-room-id': roomId },
-        h('h1', {}, room?.name ?? roomId),
+        h('div', { class: 'row spread' }, h('h1', {}, room?.name ?? roomId), goLive),
         h('h2', {}, 'Broadcasts'),
         status,
         h(
@@ -358,6 +366,27 @@ class MatrixApp {
         ),
       ),
     );
+  }
+
+  /** Going live from the microphone into the room (src/broadcast with the room's hooks). */
+  async #broadcast(roomId: string): Promise<void> {
+    const session = this.#session;
+    const room = session.client.getRoom(roomId);
+    const { mountBroadcasterPage } = await import('../broadcast/broadcaster-page.ts');
+    mountBroadcasterPage(this.#root, {
+      accessToken: session.accessToken,
+      roomName: room?.name ?? roomId,
+      nav: this.#nav('Room', { room: roomId }),
+      start: (title) => {
+        const capture = roomCapture(session, { roomId });
+        return {
+          onCreated: (info) => capture.onCreated({ ...info, title }),
+          onWrite: (seq, bytes) => capture.onWrite(seq, bytes),
+          complete: () => capture.complete(),
+          cancel: () => capture.cancel(),
+        };
+      },
+    });
   }
 
   async #listen(roomId: string, broadcastId: string): Promise<void> {
