@@ -65,7 +65,8 @@ export class LiveBroadcastReporter {
     this.#reshare = startKeyReshare(session, b, { onError: this.#onError });
     const every = (opts.checkpointEverySeconds ?? 30) * 1000;
     this.#timer = setInterval(() => this.#enqueue(() => this.#checkpoint()), every);
-    this.#timer.unref();
+    // Node only: a browser's timer id is a number (the web app runs this too).
+    if (typeof this.#timer === 'object') this.#timer.unref();
   }
 
   /** Announces the broadcast (encrypted announcement, state `started`) and starts reporting. */
