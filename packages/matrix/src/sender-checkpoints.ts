@@ -39,7 +39,7 @@ export interface CancelClaim {
   blockCount: number;
 }
 
-function blockHash(ciphertext: Uint8Array): Buffer {
+function blockHash(ciphertext: Uint8Array): Uint8Array {
   return createHash('sha256').update(ciphertext).digest();
 }
 
@@ -52,7 +52,7 @@ function listDigest(hashes: Iterable<Uint8Array>): string {
 /** The capture's side: hashes each block written and cuts a claim when asked. */
 export class CheckpointRecorder {
   #from: number | undefined;
-  #hashes: Buffer[] = [];
+  #hashes: Uint8Array[] = [];
 
   /** Blocks in seq order (a resumed run starts at its resume seq). */
   add(seq: number, ciphertext: Uint8Array): void {
@@ -112,7 +112,7 @@ const DEFAULT_MAX_PENDING = 100_000;
  * block past the sender's last one.
  */
 export class CheckpointVerifier {
-  readonly #hashes = new Map<number, Buffer>();
+  readonly #hashes = new Map<number, Uint8Array>();
   readonly #claims: CheckpointClaim[] = [];
   /** Claims already taken, by interval and digest: a completion may repeat the last checkpoint. */
   readonly #seen = new Set<string>();
@@ -145,7 +145,8 @@ export class CheckpointVerifier {
       throw new CheckpointMismatch(`block ${seq} is past the sender's last block ${last - 1}`, seq);
     }
     this.#lastSeq = seq;
-    this.#hashes.set(seq, Buffer.from(sha256));
+    // A copy (the caller may reuse its array); Uint8Array, not Buffer: browsers run this too.
+    this.#hashes.set(seq, Uint8Array.from(sha256));
     if (this.#hashes.size > this.#maxPending) {
       // Oldest first (Map keeps insertion order): that interval becomes unverifiable, not wrong.
       const oldest = this.#hashes.keys().next().value as number;
@@ -199,7 +200,7 @@ export class CheckpointVerifier {
   }
 
   #check(c: CheckpointClaim): 'ok' | 'wait' | 'unverifiable' {
-    const hashes: Buffer[] = [];
+    const hashes: Uint8Array[] = [];
     let missing = false;
     for (let s = c.fromSeq; s < c.blockCount; s++) {
       const h = this.#hashes.get(s);
