@@ -171,7 +171,7 @@ export class BlockAuthenticator {
   }
 
   async #waitForKeys(keys: EpochKeys, ms: number): Promise<void> {
-    const wait = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(ms)]);
+    const wait = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(Math.ceil(ms))]);
     await keys.changed(wait);
   }
 
