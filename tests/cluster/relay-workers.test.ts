@@ -1,0 +1,85 @@
+/**
+ * `mxcast relay --workers N` (docs/operations.md "Cluster", "Every core"): N relay processes
+ * behind one port (node:cluster), each a node of the JetStream cluster. Connections are spread
+ * over the workers, a broadcast goes through them whole, a worker killed with -9 is replaced
+ * while the port keeps answering, and SIGTERM stops them all. Embedded mode refuses it.
+ */
+import { readdirSync, readlinkSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { collect } from '../../apps/relay/src/testing/ws-collector.ts';
+import { makeStream, streamingPut } from '../../apps/relay/src/testing/relay-fixture.ts';
+import { killAndWait, runMxcast, tempDir } from '../capture/capture-harness.ts';
+import { startRelayNode, useLoopbackCluster, waitFor } from './cluster-harness.ts';
+import { bearer, createMedia, download, listenUrl, uploadUrl } from './cluster-media.ts';
+
+const cluster = useLoopbackCluster({ relays: 1 });
+
+/** Pids of the relay processes that logged `start` (one per worker). */
+function workerPids(stderr: string): number[] {
+  return [...stderr.matchAll(/\bstart\b.*\bpid=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+/** Sockets a process holds open (/proc/PID/fd links to `socket:[…]`). */
+function sockets(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+}
+
+describe('relay --workers', () => {
+  it('refuses more than one worker in embedded mode (one process owns relay.db and the files)', async () => {
+    const run = runMxcast(['relay', '--workers', '2', '--port', '0', '--data', tempDir()]);
+    const { code, stderr } = await run.done;
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--workers needs --cluster/);
+  });
+
+  it('two workers share one port: connections spread over both, a broadcast passes whole, a killed worker is replaced, SIGTERM stops all', async () => {
+    const { nats, token } = cluster();
+    const node = await startRelayNode(nats, 'W', { args: ['--workers', '2'] });
+    try {
+      await waitFor('two workers to start', 20_000, () => workerPids(node.stderr).length >= 2);
+      const pids = workerPids(node.stderr);
+      expect(new Set(pids).size).toBe(2);
+      const before = pids.map(sockets);
+
+      // Eight listeners on one media: round-robin hands each worker its share.
+      const m = await createMedia(node.url, token);
+      const s = makeStream(20, 100);
+      // An upload left open, so the media stays live and its listeners stay connected.
+      const put = streamingPut(uploadUrl(node.url, m), bearer(token));
+      put.response.catch(() => undefined); // its worker may be the one killed below
+      put.push(s.bytes.subarray(0, s.offsets[10]));
+      const listeners = Array.from({ length: 8 }, () => collect(listenUrl(node.url, m, '?from=0')));
+      await Promise.all(listeners.map((l) => l.opened));
+      const gained = pids.map((pid, i) => sockets(pid) - (before[i] as number));
+      for (const g of gained)
+        expect(g, `sockets gained per worker: ${gained}`).toBeGreaterThanOrEqual(2);
+      for (const l of listeners) l.ws.close();
+
+      // kill -9 of one worker: the primary forks another; the port never stops answering.
+      process.kill(pids[0] as number, 'SIGKILL');
+      for (let i = 0; i < 10; i++) {
+        const res = await fetch(`${node.url}/health`);
+        expect(res.status).toBe(200);
+      }
+      await waitFor('a third worker to start', 20_000, () => workerPids(node.stderr).length >= 3);
+      put.abort();
+      const got = await download(node.url, m, `bytes=0-${(s.offsets[10] as number) - 1}`);
+      expect(got.bytes.equals(s.bytes.subarray(0, s.offsets[10]))).toBe(true);
+
+      const primary = node.child;
+      await killAndWait(primary, 'SIGTERM');
+      expect(primary.exitCode).toBe(0);
+      for (const pid of workerPids(node.stderr)) {
+        expect(() => process.kill(pid, 0), `worker ${pid} still running`).toThrow();
+      }
+    } finally {
+      await node.kill('SIGKILL');
+    }
+  });
+});
