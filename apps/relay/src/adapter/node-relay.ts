@@ -20,6 +20,7 @@ import { directDownload } from './node-download-sink.ts';
 import { applyServerTimeouts, timeoutServerOptions } from './server-timeouts.ts';
 import { createUpgradeHandler } from './upgrade-router.ts';
 import { errcodeOf, logRequest, logUpgrade, RefusedConnectionsLog } from './request-log.ts';
+import { watchRevokedTokens } from './token-revoke-watch.ts';
 
 export interface RunningRelay {
   /** Base URL clients use (the public URL if one was given). */
@@ -74,6 +75,8 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       );
   });
   applyServerTimeouts(server, config.limits);
+  // A revoked token also ends the uploads and WebSockets it opened, within a second or so.
+  watchRevokedTokens(server, core, logger);
   // Uploads may arrive in any split; a message is bounded like the largest block plus framing.
   const uploadWss = new WebSocketServer({
     noServer: true,

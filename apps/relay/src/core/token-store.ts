@@ -3,7 +3,8 @@
  * sha256 is stored, so a copy of relay.db does not let anyone upload. `token list` shows a short
  * id instead (the first 8 hex digits of the hash: enough to tell tokens apart, useless to log in),
  * and `token revoke` deletes rows; the relay reads the table on every request (no cache), so a
- * revoked token stops working at once even while the relay runs (WAL lets both processes in).
+ * revoked token stops working at once even while the relay runs (WAL lets both processes in),
+ * and the connections it opened are closed within a second (adapter/token-revoke-watch.ts).
  * Bad input is a RelayError like every relay failure (M_INVALID_PARAM, M_NOT_FOUND for a missing
  * database), so an HTTP route that ever issues tokens answers it as Matrix JSON unchanged.
  */
