@@ -57,6 +57,11 @@ export interface RelayLimits {
   /** Longest `timeout_ms` honoured on a download of media not yet uploaded, ms. */
   maxDownloadWaitMs: number;
   /**
+   * Longest hold of an HLS blocking playlist reload (`_HLS_msn`/`_HLS_part`, RFC 8216bis
+   * §6.2.5.2) waiting for its part, ms; then the current playlist is answered.
+   */
+  hlsBlockingReloadMs: number;
+  /**
    * An upload connection that brings no byte for this long is closed (the media stays live and
    * resumable): a live broadcast sends continuously, and a half-open connection would otherwise
    * hold its upload slot for as long as TCP takes to notice, which can be forever.
@@ -169,6 +174,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   listenerBacklogBytes: 256 * 1024,
   unusedExpiryMs: 24 * 3600_000,
   maxDownloadWaitMs: 5 * 60_000,
+  hlsBlockingReloadMs: 6000,
   uploadIdleTimeoutMs: 60_000,
   historyReadBytes: 64 * 1024,
   historyBudgetBytes: 64 * 1024 ** 2,
