@@ -132,6 +132,20 @@ export class LiveBroadcastReporter {
     return claim;
   }
 
+  /**
+   * The capture failed and will not go on in this run (input error, relay refusal, outage past
+   * its limit): a checkpoint for the blocks since the last one (what was written stays
+   * verifiable), then `paused`. No cancel and no `stopped`: listeners see it interrupted and
+   * `capture --resume` can continue it (docs/matrix.md "Checkpoints and completion").
+   */
+  async interrupt(): Promise<void> {
+    this.#end();
+    await this.#enqueue(async () => {
+      await this.#checkpoint();
+      await setBroadcastState(this.#session, this.broadcast, 'paused');
+    });
+  }
+
   /** The broadcaster cancelled: its own event (not a completion), then `stopped`. */
   async cancel(blockCount: number): Promise<void> {
     this.#end();

@@ -35,6 +35,8 @@ export interface RoomCapture {
   complete(): Promise<CompletionClaim>;
   /** The capture was cancelled: cancel event, state stopped. */
   cancel(): Promise<void>;
+  /** The capture failed (not a cancel): last checkpoint, state paused, so it can be resumed. */
+  interrupt(): Promise<void>;
 }
 
 export function roomCapture(session: MatrixSession, options: RoomCaptureOptions): RoomCapture {
@@ -77,5 +79,6 @@ export function roomCapture(session: MatrixSession, options: RoomCaptureOptions)
     },
     complete: () => need().complete(),
     cancel: () => need().cancel(blocks),
+    interrupt: () => need().interrupt(),
   };
 }
