@@ -7,6 +7,7 @@ import {
   createToken,
   LOG_FORMATS,
   LOG_LEVELS,
+  parseClusterServers,
   printableConfig,
   readConfigFile,
   repairDataDir,
@@ -43,6 +44,9 @@ Options:
   --server-name NAME  the server name in mxc:// URIs (default localhost)
   --public-url URL    base URL clients use, if not http://host:port (behind a proxy)
   --web-root DIR      serve this directory at / (default: apps/web/dist once built)
+  --cluster URLS      cluster mode: nats://HOST:PORT[,nats://HOST:PORT…] of NATS servers with
+                      JetStream; media, states and tokens live there, not in --data; nodes of
+                      one cluster share --server-name (docs/operations.md "Cluster")
   --homeserver URL    homeserver mode: access tokens are the homeserver's (checked with
                       whoami, cached briefly), downloads need one; set --server-name to the
                       homeserver's server name (docs/matrix.md)
@@ -76,6 +80,7 @@ export const relayCommand: Command = {
       'public-url': { type: 'string' },
       'web-root': { type: 'string' },
       homeserver: { type: 'string' },
+      cluster: { type: 'string' },
       config: { type: 'string' },
       demo: { type: 'boolean' },
       repair: { type: 'boolean' },
@@ -116,6 +121,10 @@ export const relayCommand: Command = {
         values.homeserver !== undefined
           ? { ...fromFile.auth, homeserver: httpUrl('--homeserver', values.homeserver) }
           : fromFile.auth,
+      cluster:
+        values.cluster !== undefined
+          ? { ...fromFile.cluster, servers: clusterServers(values.cluster) }
+          : fromFile.cluster,
       logger: createLogger({ level, format, write: (line) => process.stderr.write(`${line}\n`) }),
     };
     if (values['print-config']) {
@@ -130,7 +139,7 @@ export const relayCommand: Command = {
     if (workers > 1) {
       // SQLite and the media files are owned by one process (the data-dir lock): only cluster
       // nodes, whose state is in JetStream, can share a port.
-      if ((options as { cluster?: unknown }).cluster === undefined)
+      if (!options.cluster)
         throw new CliError(
           '--workers needs --cluster: in embedded mode one process owns relay.db and the media files',
         );
@@ -250,4 +259,13 @@ function httpUrl(flag: string, value: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new CliError(`${flag} must be an http:// or https:// URL, got '${value}'`);
   return value;
+}
+
+/** `--cluster nats://HOST:PORT[,…]` as a server list; a malformed one is a one-line exit 2. */
+function clusterServers(value: string): string[] {
+  try {
+    return parseClusterServers(value);
+  } catch (err) {
+    throw new CliError(`--cluster: ${(err as Error).message.replace(/^cluster: /, '')}`);
+  }
 }

@@ -32,6 +32,18 @@ export function createRelayApp(core: RelayCore): Hono {
     for (const [k, v] of Object.entries(RESPONSE_HEADERS)) c.res.headers.set(k, v);
   });
 
+  // Cluster mode: a media another node created is adopted (row and blocks from JetStream, then
+  // one tail) before any route looks it up synchronously (core/cluster-replica.ts).
+  if (core.store.replica) {
+    app.use('*', async (c, next) => {
+      const parts = new URL(c.req.url).pathname.split('/');
+      const at = parts.indexOf(core.config.serverName);
+      const id = at > 0 ? parts[at + 1] : undefined;
+      if (id) await core.store.adopt(core.config.serverName, id);
+      await next();
+    });
+  }
+
   mountServiceRoutes(app, core);
   mountCreateRoute(app, core);
   mountUploadRoute(app, core);

@@ -53,6 +53,19 @@ export const configFileSchema = z.strictObject({
   flushIntervalMs: positive.optional(),
   statusIntervalMs: positive.optional(),
   fanoutSliceSize: integer(1).optional(),
+  cluster: z
+    .strictObject({
+      servers: z
+        .array(
+          z.string().regex(/^(nats|tls):\/\/[^\s/,]+:\d{1,5}$/, {
+            error: 'must be a nats://HOST:PORT URL',
+          }),
+          { error: 'must be a list of nats://HOST:PORT URLs' },
+        )
+        .min(1, { error: 'must name at least one server' }),
+      replicas: integer(1, 5).optional(),
+    })
+    .optional(),
   limits: limitsSchema.optional(),
   auth: z
     .strictObject({
@@ -123,6 +136,7 @@ function shapeAt(path: readonly PropertyKey[]): Record<string, unknown> {
   if (path.length === 0) return configFileSchema.shape;
   if (path[0] === 'limits') return limitsSchema.shape;
   if (path[0] === 'auth') return { requireTokenForDownload: true, homeserver: true };
+  if (path[0] === 'cluster') return { servers: true, replicas: true };
   if (path[0] === 'log') return { level: true, format: true };
   return {};
 }
@@ -150,6 +164,7 @@ export function printableConfig(
   }
   return {
     dataDir: config.dataDir,
+    cluster: config.cluster,
     host: config.host,
     port: config.port,
     serverName: config.serverName,

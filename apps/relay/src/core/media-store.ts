@@ -23,6 +23,7 @@ import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import { LiveIdleWatch } from './live-idle-watch.ts';
+import { ClusterReplica, type ReplicaHost } from './cluster-replica.ts';
 import { UserQuotas } from './user-quotas.ts';
 
 /**
@@ -46,7 +47,7 @@ export interface CreatedMedia {
   unusedExpiresAt: number;
 }
 
-export class MediaStore {
+export class MediaStore implements ReplicaHost {
   private readonly records = new Map<string, MediaRecord>();
   /** The media appended to since the last group flush: all it visits. */
   private readonly dirty: GroupFlush;
@@ -64,6 +65,8 @@ export class MediaStore {
   readonly uploadsByUser = new Map<string, number>();
   /** The relay's listener totals: moved only by MediaRecord.join, with the media's own counts. */
   private readonly listenerTotals = new ListenerTally();
+  /** Cluster mode: the write-through and adoption of media with JetStream; null when embedded. */
+  readonly replica: ClusterReplica | null;
 
   constructor(
     private readonly config: RelayConfig,
@@ -82,6 +85,7 @@ export class MediaStore {
       end: (rec) => this.complete(rec),
       event: (rec, what) => this.mediaEvent(rec, what),
     });
+    this.replica = config.cluster ? new ClusterReplica(config.cluster, config, this) : null;
   }
 
   /**
@@ -146,6 +150,10 @@ export class MediaStore {
     const id = newMediaId();
     const expires = now + this.config.limits.unusedExpiryMs;
     this.db.insertMedia(id, owner, now, expires, geometry ? JSON.stringify(geometry) : null);
+    if (this.replica) {
+      const row = this.db.getMedia(id);
+      if (row) this.replica.created(row);
+    }
     this.quotas.created(owner);
     this.metrics.mediaCreated++;
     return { id, owner, unusedExpiresAt: expires };
@@ -185,6 +193,7 @@ export class MediaStore {
    * finished media's file is checked off the event loop, so no unchecked byte goes out as whole.
    */
   async requireReadable(serverName: string, id: string): Promise<MediaRecord> {
+    await this.adopt(serverName, id);
     const rec = this.require(serverName, id);
     if (rec.checking) await rec.checking;
     if (rec.damage !== null) throw damagedError(rec);
@@ -245,6 +254,7 @@ export class MediaStore {
       this.metrics.bytesIn += shared.bytes.length;
       this.metrics.blocksIn++;
       rec.hub.publish(shared);
+      this.replica?.appended(rec, [b]);
     }
     if (blocks.length > 0) this.idleWatch.blockStored(rec, Date.now());
   }
@@ -255,6 +265,13 @@ export class MediaStore {
     rec.completedAt = Date.now();
     rec.sha256 = (rec.hasher?.digest('base64') ?? '').replace(/=+$/, '');
     rec.hasher = null;
+    this.replica?.moved(rec, 'live', {
+      state: 'complete',
+      completed_at: rec.completedAt,
+      sha256: rec.sha256,
+      byte_length: rec.byteLength,
+      block_count: rec.blockCount,
+    });
     const runs = rec.offsets.toRuns(rec.byteLength);
     this.db.updateMedia(rec.id, {
       state: 'complete',
@@ -275,6 +292,11 @@ export class MediaStore {
   }
 
   cancel(rec: MediaRecord): void {
+    this.replica?.moved(rec, rec.state, {
+      state: 'cancelled',
+      byte_length: rec.byteLength,
+      block_count: rec.blockCount,
+    });
     rec.state = 'cancelled';
     this.db.updateMedia(rec.id, {
       state: 'cancelled',
@@ -312,6 +334,7 @@ export class MediaStore {
     for (const t of [this.flushTimer, this.sweepTimer, this.statusTimer, this.idleTimer])
       if (t) clearInterval(t);
     await this.flushAll();
+    await this.replica?.close();
     for (const rec of this.records.values()) await rec.file?.close();
     this.records.clear();
     this.dirty.clear();
@@ -328,9 +351,47 @@ export class MediaStore {
     rec.state = 'live';
     rec.firstByteAt = now;
     this.db.updateMedia(rec.id, { state: 'live', first_byte_at: now, byte_order: first.byteOrder });
+    this.replica?.moved(rec, 'pending', {
+      state: 'live',
+      first_byte_at: now,
+      byte_order: first.byteOrder,
+    });
     this.quotas.turnedLive(rec.owner);
     rec.notifyChange();
     this.mediaEvent(rec, 'live');
+  }
+
+  /**
+   * Cluster mode: makes a media another node created known here before a route looks it up
+   * (core/cluster-replica.ts); nothing when embedded or already known.
+   */
+  async adopt(serverName: string, id: string): Promise<void> {
+    if (!this.replica || serverName !== this.config.serverName || !isMediaId(id)) return;
+    if (this.records.has(id) || this.db.getMedia(id)) return;
+    await this.replica.adopt(id);
+  }
+
+  /** ReplicaHost: the local cache row of a media adopted from the cluster, as pending. */
+  adoptRow(row: MediaRow): MediaRecord | undefined {
+    if (!this.db.getMedia(row.media_id)) {
+      // An adopted media that already has bytes must not expire here as an unused id.
+      const expires = row.state === 'pending' ? row.unused_expires_at : Number.MAX_SAFE_INTEGER;
+      this.db.insertMedia(row.media_id, row.owner, row.created_at, expires, row.geometry);
+      if (row.upload_length !== null)
+        this.db.updateMedia(row.media_id, { upload_length: row.upload_length });
+    }
+    return this.get(this.config.serverName, row.media_id);
+  }
+
+  /** ReplicaHost: blocks another node stored, into this node's cache and hub. */
+  mirrorBlocks(rec: MediaRecord, blocks: FramedBlock[]): void {
+    this.commitBlocks(rec, blocks);
+  }
+
+  /** ReplicaHost: a state another node moved the media to. */
+  async mirrorState(rec: MediaRecord, row: MediaRow): Promise<void> {
+    if (row.state === 'complete' && rec.state === 'live') await this.complete(rec);
+    else if (row.state === 'cancelled' && rec.state !== 'cancelled') this.cancel(rec);
   }
 
   /** WebSocket connections held for listening (listeners and acknowledgement sockets). */
@@ -414,6 +475,7 @@ export class MediaStore {
 
   private forget(rec: MediaRecord): void {
     this.integrity.forget(rec.id);
+    this.replica?.deleted(rec.id);
     // Only an expired id gets here unfinished (remove() ends its media first): its WebSocket
     // listeners get `end` (cancelled, reason expired) and are closed, downloads waiting for its
     // first byte are answered 404 (docs/protocol.md), so nothing stays open on a media now gone.
@@ -502,7 +564,7 @@ export class MediaStore {
     this.config.logger.info('media', { id: rec.id, state, bytes: rec.byteLength });
   }
 
-  private log(line: string): void {
+  log(line: string): void {
     this.config.log?.(line);
   }
 }

@@ -113,9 +113,22 @@ export interface RelayConfig {
   dataDir: string;
   /** The `{serverName}` in mxc URIs. */
   serverName: string;
+/**
+ * Cluster mode (docs/architecture.md "Storage contract and JetStream mapping"): media, states and
+ * standalone tokens live in NATS JetStream, so any node serves any media.
+ */
+export interface RelayClusterConfig {
+  /** `nats://HOST:PORT` of the NATS servers (any subset: the client learns the rest). */
+  servers: string[];
+  /** Raft replicas of the stream and buckets; default min(3, servers given). */
+  replicas?: number;
+}
+
   host: string;
   /** 0 picks a free port. */
   port: number;
+  /** Cluster mode's NATS servers, or null: embedded (SQLite + files in dataDir). */
+  cluster: RelayClusterConfig | null;
   /** Base URL printed and used in Location headers; defaults to http://host:port. */
   publicUrl?: string;
   /** Group flush (fsync) interval for appended bytes, ms (at most 100 ms). */
@@ -197,6 +210,7 @@ export function resolveConfig(options: RelayOptions): RelayConfig {
     publicUrl: options.publicUrl,
     flushIntervalMs: options.flushIntervalMs ?? 100,
     webRoot: options.webRoot,
+    cluster: options.cluster ?? null,
     statusIntervalMs: options.statusIntervalMs ?? 5000,
     fanoutSliceSize: options.fanoutSliceSize ?? DEFAULT_SLICE_SIZE,
     limits: { ...DEFAULT_LIMITS, ...options.limits },

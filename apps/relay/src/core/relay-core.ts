@@ -83,7 +83,10 @@ export class RelayCore {
     if (this.homeserverAuth) return this.homeserverAuth.userOf(token);
     // No cache in front of the database: a token revoked by `mxcast token revoke` (another process,
     // WAL) stops working on the very next request.
-    const user = this.db.tokenUser(hashToken(token));
+    // Cluster mode: the cluster's token bucket (also read on every request: revocation is at once).
+    const user = this.store.replica
+      ? await this.store.replica.tokenUser(hashToken(token))
+      : this.db.tokenUser(hashToken(token));
     if (!user) throw new RelayError('M_UNKNOWN_TOKEN', 'unknown access token');
     return user;
   }

@@ -1,0 +1,82 @@
+/**
+ * Cluster mode end to end on two relay nodes (two relays in this process, each with its own data
+ * dir, one real nats-server with JetStream): an upload to node A is heard live on node B and the
+ * finished media is byte-identical there, with the same sha256; tokens are the cluster's (a
+ * node's relay.db token is refused). Part 2's tests/ run the 3 × 3 scenarios with processes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type NatsServer } from '../testing/nats-server-fixture.ts';
+import {
+  createMedia,
+  downloadUrl,
+  getIndex,
+  makeStream,
+  startTestRelay,
+  streamingPut,
+  until,
+  uploadUrl,
+  type TestRelay,
+} from '../testing/relay-fixture.ts';
+import { createClusterToken } from './cluster-token-store.ts';
+
+let nats: NatsServer;
+let a: TestRelay;
+let b: TestRelay;
+let auth: Record<string, string>;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  const options = { serverName: 'cluster.test', cluster: { servers: [nats.url] } };
+  a = await startTestRelay(options);
+  b = await startTestRelay(options);
+  const token = await createClusterToken([nats.url], '@alice:localhost');
+  auth = { Authorization: `Bearer ${token}` };
+});
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await nats?.stop();
+});
+
+describe('cluster mode: two nodes, one JetStream', () => {
+  it('an upload to node A is heard live on node B, byte-identical, with the same sha256', async () => {
+    const nodeA = { ...a, auth };
+    const m = await createMedia(nodeA);
+    const stream = makeStream(40, 200);
+    const half = stream.offsets[20] as number;
+    const put = streamingPut(uploadUrl(nodeA, m), auth);
+    put.push(stream.bytes.subarray(0, half));
+    await until(async () => (await getIndex(b, m)).block_count === 20);
+    // A listener on B from the start, while the upload is live on A.
+    const listen = fetch(downloadUrl(b, m)).then(async (res) => ({
+      status: res.status,
+      body: Buffer.from(await res.arrayBuffer()),
+    }));
+    put.push(stream.bytes.subarray(half));
+    put.end();
+    expect((await put.response).status).toBe(200);
+    const heard = await listen;
+    expect(heard.status).toBe(200);
+    expect(heard.body.equals(stream.bytes)).toBe(true);
+    const [ia, ib] = [await getIndex(a, m), await getIndex(b, m)];
+    expect(ib).toMatchObject({
+      state: 'complete',
+      byte_length: stream.bytes.length,
+      block_count: 40,
+    });
+    expect(ib.sha256).toBe(ia.sha256);
+    const again = Buffer.from(await (await fetch(downloadUrl(b, m))).arrayBuffer());
+    expect(again.equals(stream.bytes)).toBe(true);
+  });
+
+  it('takes the cluster token on every node and refuses a node-local relay.db one', async () => {
+    const onB = await fetch(`${b.url}/_matrix/media/v1/create`, { method: 'POST', headers: auth });
+    expect(onB.status).toBe(200);
+    const local = await fetch(`${a.url}/_matrix/media/v1/create`, {
+      method: 'POST',
+      headers: a.auth,
+    });
+    expect(local.status).toBe(401);
+    expect(((await local.json()) as { errcode: string }).errcode).toBe('M_UNKNOWN_TOKEN');
+  });
+});

@@ -1,0 +1,202 @@
+/**
+ * Cluster mode, first cut (docs/architecture.md "Storage contract and JetStream mapping"): the
+ * node keeps running on its embedded store, which becomes a cache, and this class keeps it in
+ * step with the cluster's JetStream store (storage/jetstream-media-storage.ts):
+ * - what this node's uploads do (create, blocks, live/complete/cancel, delete) is written through
+ *   to JetStream in order, one chain per media (blocks exactly once: Nats-Msg-Id and the
+ *   expected last subject sequence);
+ * - a media this node does not know is adopted on first request: its row from the media bucket,
+ *   its stored blocks read into the local cache, then ONE tail per media feeds every later block
+ *   through the local commit path, so the local hub fans it out to however many listeners; the
+ *   row is polled while the media is unfinished, to complete or cancel it here too.
+ * Not done yet: per-owner quotas are counted per node, and the relay still needs its data dir.
+ */
+import type { FramedBlock } from '@mxcast/format';
+import type { MediaRecord } from '../storage/media-record.ts';
+import { JetStreamMediaStorage } from '../storage/jetstream-media-storage.ts';
+import {
+  StorageError,
+  type BlockTail,
+  type MediaRow,
+  type MediaState,
+  type MediaUpdate,
+  type StoredBlock,
+} from '../storage/media-storage.ts';
+import type { RelayClusterConfig, RelayConfig } from './relay-config.ts';
+
+/** How often an adopted unfinished media's row is read for a state change, ms. */
+const STATE_POLL_MS = 250;
+
+/** What the replica needs from the media store (implemented by MediaStore). */
+export interface ReplicaHost {
+  /** Inserts the local cache row of an adopted media (state pending, no bytes). */
+  adoptRow(row: MediaRow): MediaRecord | undefined;
+  /** Stores blocks that came from the cluster (not written back to it). */
+  mirrorBlocks(rec: MediaRecord, blocks: FramedBlock[]): void;
+  mirrorState(rec: MediaRecord, row: MediaRow): Promise<void>;
+  log(line: string): void;
+}
+
+interface Adopted {
+  tail: BlockTail | null;
+  poll: NodeJS.Timeout | null;
+}
+
+export class ClusterReplica {
+  readonly ready: Promise<JetStreamMediaStorage>;
+  /** One write chain per media: its blocks and states reach JetStream in the order they happened. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly adopted = new Map<string, Adopted>();
+  private readonly adopting = new Map<string, Promise<void>>();
+  /** Set while the host applies a change that came from the cluster: not written back. */
+  applying = false;
+  private closed = false;
+
+  constructor(
+    cluster: RelayClusterConfig,
+    config: RelayConfig,
+    private readonly host: ReplicaHost,
+  ) {
+    this.ready = JetStreamMediaStorage.open({
+      servers: cluster.servers,
+      replicas: cluster.replicas,
+      maxBlockBytes: config.limits.maxBlockLength + 16,
+    });
+    this.ready.catch((err: Error) => host.log(`cluster: cannot open JetStream: ${err.message}`));
+  }
+
+  created(row: MediaRow): void {
+    this.chain(row.media_id, (s) => s.insertMedia(row));
+  }
+
+  appended(rec: MediaRecord, blocks: readonly FramedBlock[]): void {
+    if (this.applying) return;
+    const copies = blocks.map((b) => ({ seq: b.seq, offset: b.offset, bytes: b.bytes.slice() }));
+    this.chain(rec.id, async (s) => {
+      for (const b of copies) await s.appendBlock(rec.id, b.seq, b.offset, b.bytes);
+    });
+  }
+
+  moved(rec: MediaRecord, expect: MediaState, fields: MediaUpdate): void {
+    if (this.applying) return;
+    this.chain(rec.id, (s) => s.updateMedia(rec.id, expect, fields).then(() => undefined));
+  }
+
+  deleted(id: string): void {
+    this.stopAdopted(id);
+    this.chain(id, (s) => s.deleteMedia(id));
+  }
+
+  /**
+   * Makes `id` known locally if the cluster has it: row, stored blocks, then a tail and a state
+   * poll. Concurrent requests for one id share one adoption.
+   */
+  adopt(id: string): Promise<void> {
+    let p = this.adopting.get(id);
+    if (!p) {
+      p = this.doAdopt(id).finally(() => this.adopting.delete(id));
+      this.adopting.set(id, p);
+    }
+    return p;
+  }
+
+  async tokenUser(tokenHash: string): Promise<string | undefined> {
+    return (await this.ready).tokenUser(tokenHash);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.adopted.keys()]) this.stopAdopted(id);
+    await Promise.allSettled([...this.chains.values()]);
+    const s = await this.ready.catch(() => null);
+    await s?.close();
+  }
+
+  private async doAdopt(id: string): Promise<void> {
+    const s = await this.ready;
+    const row = await s.getMedia(id);
+    if (!row || this.closed) return;
+    const rec = this.host.adoptRow(row);
+    if (!rec) return;
+    const byteOrder = row.byte_order ?? 'be';
+    const count = (await s.blockOffsets(id)).length;
+    for (let i = rec.blockCount; i < count; i++) {
+      const b = await s.readBlock(id, i);
+      if (b) this.feed(rec, b, byteOrder);
+    }
+    const entry: Adopted = { tail: null, poll: null };
+    this.adopted.set(id, entry);
+    if (row.state === 'live' || row.state === 'pending') {
+      entry.tail = await s.tail(id, rec.blockCount, (b) => this.feed(rec, b, byteOrder));
+      entry.poll = setInterval(() => void this.pollState(s, rec), STATE_POLL_MS);
+      entry.poll.unref();
+    }
+    await this.pollState(s, rec);
+  }
+
+  /** One block from the cluster into the local cache, if it is the next one (the tail also
+   * brings back this node's own appends, which are stored already). */
+  private feed(rec: MediaRecord, b: StoredBlock, byteOrder: 'be' | 'le'): void {
+    if (b.index !== rec.blockCount) return;
+    const framed: FramedBlock = {
+      seq: b.index,
+      offset: b.offset,
+      length: b.bytes.length - 16,
+      crc: 0,
+      bytes: b.bytes,
+      ciphertext: b.bytes.subarray(16),
+      byteOrder,
+    };
+    this.applying = true;
+    try {
+      this.host.mirrorBlocks(rec, [framed]);
+    } catch (err) {
+      this.host.log(`cluster: block ${b.index} of ${rec.id} not stored here: ${String(err)}`);
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private async pollState(s: JetStreamMediaStorage, rec: MediaRecord): Promise<void> {
+    const row = await s.getMedia(rec.id).catch(() => undefined);
+    if (!row) return;
+    if (row.state === 'complete' || row.state === 'cancelled') {
+      // Finish only once every block the row counts is here.
+      if (row.state === 'complete' && rec.blockCount < row.block_count) return;
+      this.stopAdopted(rec.id);
+      if (rec.state === row.state) return;
+      // Only the synchronous part runs flagged: the store writes its hooks before its first await,
+      // and an upload's own hooks may run while the flush is awaited.
+      this.applying = true;
+      let done: Promise<void>;
+      try {
+        done = this.host.mirrorState(rec, row);
+      } finally {
+        this.applying = false;
+      }
+      await done;
+    }
+  }
+
+  private stopAdopted(id: string): void {
+    const a = this.adopted.get(id);
+    if (!a) return;
+    this.adopted.delete(id);
+    if (a.poll) clearInterval(a.poll);
+    void a.tail?.stop();
+  }
+
+  private chain(id: string, step: (s: JetStreamMediaStorage) => Promise<void>): void {
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const next = prev
+      .then(async () => step(await this.ready))
+      .catch((err: unknown) => {
+        const what = err instanceof StorageError ? `${err.kind}: ${err.message}` : String(err);
+        this.host.log(`cluster: write-through of ${id} failed (${what})`);
+      });
+    this.chains.set(id, next);
+    void next.then(() => {
+      if (this.chains.get(id) === next) this.chains.delete(id);
+    });
+  }
+}
