@@ -11,6 +11,7 @@ import {
   downloadUrl,
   getIndex,
   makeStream,
+  tusUrl,
   startTestRelay,
   streamingPut,
   until,
@@ -67,6 +68,50 @@ describe('cluster mode: two nodes, one JetStream', () => {
     expect(ib.sha256).toBe(ia.sha256);
     const again = Buffer.from(await (await fetch(downloadUrl(b, m))).arrayBuffer());
     expect(again.equals(stream.bytes)).toBe(true);
+  });
+
+  it('a tus upload cut on node C resumes on node B at the offset C stored (HEAD), and completes', async () => {
+    const c = await startTestRelay({
+      serverName: 'cluster.test',
+      cluster: { servers: [nats.url] },
+    });
+    const h = { ...auth, 'Tus-Resumable': '1.0.0' };
+    const nodeC = { ...c, auth };
+    const m = await createMedia(nodeC);
+    const s = makeStream(12, 150);
+    const patch = (t: TestRelay, offset: number, bytes: Uint8Array, extra = {}) =>
+      fetch(tusUrl(t, m), {
+        method: 'PATCH',
+        headers: {
+          ...h,
+          'Content-Type': 'application/offset+octet-stream',
+          'Upload-Offset': String(offset),
+          ...extra,
+        },
+        body: new Uint8Array(bytes),
+      });
+    const created = await fetch(tusUrl(nodeC, m), {
+      method: 'POST',
+      headers: { ...h, 'Upload-Defer-Length': '1' },
+    });
+    expect(created.status).toBe(201);
+    const at = s.offsets[6] as number;
+    expect((await patch(nodeC, 0, s.bytes.subarray(0, at + 30))).headers.get('upload-offset')).toBe(
+      String(at),
+    );
+    await c.close();
+    const head = await fetch(tusUrl(b, m), { method: 'HEAD', headers: h });
+    expect([head.status, head.headers.get('upload-offset')]).toEqual([200, String(at)]);
+    const last = await patch(b, at, s.bytes.subarray(at), {
+      'Upload-Length': String(s.bytes.length),
+    });
+    expect([last.status, last.headers.get('upload-offset')]).toEqual([204, String(s.bytes.length)]);
+    expect((await getIndex(b, m)).state).toBe('complete');
+    await until(async () => (await getIndex(a, m)).state === 'complete');
+    for (const node of [a, b]) {
+      const got = Buffer.from(await (await fetch(downloadUrl(node, m))).arrayBuffer());
+      expect(got.equals(s.bytes)).toBe(true);
+    }
   });
 
   it('takes the cluster token on every node and refuses a node-local relay.db one', async () => {
