@@ -382,7 +382,12 @@ export class CaptureSession {
         const room = limit - pipeline.inputSamples;
         if (chunk.length / ch > room) chunk = chunk.subarray(0, room * ch);
         await sendAll(await pipeline.push(chunk));
-        if (pipeline.inputSamples >= nextRekeyAt && !this.stopping) {
+        // Not at the very end: an epoch that no block would use is not worth announcing.
+        if (
+          pipeline.inputSamples >= nextRekeyAt &&
+          pipeline.inputSamples < limit &&
+          !this.stopping
+        ) {
           nextRekeyAt += rekeySamples;
           // Fixed before the next block is sealed; announced without holding up the audio.
           const epoch = await rekeyer.commit();
