@@ -7,12 +7,14 @@ import { relayCommand } from './commands/relay-command.ts';
 import { tokenCommand } from './commands/token-command.ts';
 import { listenCommand } from './commands/listen-command.ts';
 import { captureCommand } from './commands/capture-command.ts';
+import { rekeyCommand } from './commands/rekey-command.ts';
 
 export const commands: Command[] = [
   relayCommand,
   tokenCommand,
   listenCommand,
   captureCommand,
+  rekeyCommand,
   encryptCommand,
   decryptCommand,
   inspectCommand,

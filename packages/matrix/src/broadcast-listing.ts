@@ -13,6 +13,7 @@ import {
   type BroadcastAnnouncement,
   type BroadcastState,
 } from './broadcast-events.ts';
+import { relatedEvents } from './epoch-listing.ts';
 import type { MatrixSession } from './matrix-session.ts';
 
 export interface BroadcastListing {
@@ -46,11 +47,27 @@ export async function fetchAnnouncement(
   sender: string,
 ): Promise<BroadcastAnnouncement | null> {
   const { client } = session;
-  const raw = await client.fetchRoomEvent(roomId, announcementEventId);
-  const ann = await decrypted(session, raw);
+  // A newcomer under `joined` history visibility may not read the announcement (403/404) nor
+  // its relations: the re-announcements it was sent are then found in the room's messages.
+  const raw = await client.fetchRoomEvent(roomId, announcementEventId).catch((err: unknown) => {
+    if (!hiddenHistory(err)) throw err;
+    return null;
+  });
+  const ann = raw ? await decrypted(session, raw) : null;
   if (ann && ann.getSender() === sender) {
     const parsed = parseAnnouncement(ann.getContent());
     if (parsed) return parsed;
+  }
+  if (!raw) {
+    const found: BroadcastAnnouncement[] = [];
+    for await (const r of relatedEvents(session, roomId, announcementEventId)) {
+      if (r.sender !== sender) continue;
+      const ev = await decrypted(session, r);
+      if (!ev || ev.getType() !== BROADCAST_REANNOUNCE_TYPE) continue;
+      const parsed = parseAnnouncement(ev.getContent());
+      if (parsed) found.push(parsed);
+    }
+    return found[found.length - 1] ?? null;
   }
   let from: string | undefined;
   // Newest first: the latest re-announcement is the one most likely shared with this device.
@@ -71,6 +88,11 @@ export async function fetchAnnouncement(
     from = res.next_batch;
   }
   return null;
+}
+
+function hiddenHistory(err: unknown): boolean {
+  const status = (err as { httpStatus?: number }).httpStatus;
+  return status === 403 || status === 404;
 }
 
 /** Every broadcast of the room (live and finished), newest first. */

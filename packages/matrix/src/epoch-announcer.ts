@@ -33,7 +33,7 @@ export interface CaptureEpoch {
 export interface EpochAnnouncerOptions {
   policy: HistoryPolicy;
   /** Asks the capture for a new epoch; the capture answers by calling announce(). */
-  rekey: (reason: EpochReason) => void;
+  rekey: (reason: EpochReason) => unknown;
   /** Rekey when a member leaves, is kicked or banned (default true). */
   rekeyOnLeave?: boolean;
   /** How long a `joined` re-share waits for the join's epoch before giving up (default 30 s). */
@@ -114,11 +114,16 @@ export class EpochAnnouncer {
   request(reason: EpochReason, why: string): void {
     this.#reasons.push(reason);
     this.#opts.onNotice?.(`new key epoch: ${why}`);
-    try {
-      this.#opts.rekey(reason);
-    } catch (err) {
-      this.#reasons.pop();
+    const failed = (err: unknown): void => {
+      const at = this.#reasons.lastIndexOf(reason);
+      if (at >= 0) this.#reasons.splice(at, 1);
       this.#opts.onError?.(err);
+    };
+    try {
+      const r = this.#opts.rekey(reason);
+      if (r instanceof Promise) r.catch(failed);
+    } catch (err) {
+      failed(err);
     }
   }
 

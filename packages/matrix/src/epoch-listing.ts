@@ -25,7 +25,7 @@ export interface EpochListing {
   newestReadableTs: number;
 }
 
-interface RawEvent {
+export interface RawEvent {
   sender?: string;
   content?: { 'm.relates_to'?: { event_id?: string } };
 }
@@ -36,7 +36,7 @@ interface RawEvent {
  * newcomer under `joined` history visibility: 403) — the room's messages since this member
  * could see them, those whose clear m.relates_to names the announcement.
  */
-async function* relatedEvents(
+export async function* relatedEvents(
   session: MatrixSession,
   roomId: string,
   announcementEventId: string,

@@ -93,9 +93,21 @@ export function watchMembership(
   return { stop: () => client.off(RoomMemberEvent.Membership, onMember) };
 }
 
-/** `mxcast rekey`: asks the running capture of `broadcastId` to start a new epoch. */
-export async function sendRekeyRequest(session: MatrixSession, b: Broadcast): Promise<string> {
-  return sendBroadcastEvent(session, b, BROADCAST_REKEY_TYPE, rekeyRequestContent(b.broadcastId));
+/**
+ * `mxcast rekey`: asks the running capture of the broadcast to start a new epoch. Sent from any
+ * device of the broadcaster's user (the capture ignores anyone else's), encrypted, related to
+ * the announcement.
+ */
+export async function sendRekeyRequest(
+  session: MatrixSession,
+  b: Pick<Broadcast, 'roomId' | 'announcementEventId' | 'broadcastId'>,
+): Promise<string> {
+  return sendBroadcastEvent(
+    session,
+    b as Broadcast,
+    BROADCAST_REKEY_TYPE,
+    rekeyRequestContent(b.broadcastId),
+  );
 }
 
 /**

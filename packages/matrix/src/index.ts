@@ -103,3 +103,10 @@ export {
   type CaptureEpoch,
   type EpochAnnouncerOptions,
 } from './epoch-announcer.ts';
+export { roomEpochs, type RoomEpochs, type RoomEpochsOptions } from './room-epochs.ts';
+export {
+  feedEpochKeys,
+  type EpochKeyFeed,
+  type EpochSink,
+  type FeedTarget,
+} from './epoch-key-feed.ts';

@@ -19,6 +19,7 @@ import {
   parseTime,
   isPlayerError,
   type DeclaredGeometry,
+  type EpochKeys,
   type PcmChunk,
   type PcmSink,
   type PlayFrom,
@@ -29,6 +30,7 @@ import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { LISTEN_EXIT, listenExitCode } from './listen-exit.ts';
 import { MATRIX_HELP, MATRIX_OPTIONS, openRoom, type OpenedRoom } from './matrix-login.ts';
 import { SenderCheck, chooseBroadcast, listRoom, type RoomTarget } from './matrix-listen.ts';
+import { roomEpochKeys } from './matrix-epoch-keys.ts';
 
 export { LISTEN_EXIT } from './listen-exit.ts';
 
@@ -78,6 +80,7 @@ Exit status:
   5  not found, refused (token or permission), limited (429/413) or another relay error
   6  network: the relay could not be reached (after reconnect attempts)
   7  output closed: the reader of --out - left (e.g. | head), or the audio player quit
+  8  no access: removed from the room, or no key for the broadcast's next key epoch
 `;
 
 interface Target {
@@ -86,6 +89,8 @@ interface Target {
   fallbackRelayUrls?: string[];
   mxc: string;
   file: EncryptedFile;
+  /** Key epochs that grow while playing (a room's epoch events); else `file` alone. */
+  keys?: EpochKeys;
   geometry?: DeclaredGeometry;
 }
 
@@ -174,6 +179,7 @@ async function play(
     ...(target.fallbackRelayUrls ? { fallbackRelayUrls: target.fallbackRelayUrls } : {}),
     mxc: target.mxc,
     file: target.file,
+    ...(target.keys ? { keys: target.keys } : {}),
     ...(target.geometry ? { geometry: target.geometry } : {}),
     sink,
     transport,
@@ -259,10 +265,15 @@ async function listenInRoom(
         `listen: ${b.broadcastId} "${b.title ?? ''}" by ${b.broadcaster} (${b.state})\n`,
       );
     }
+    // The key epochs from the room, growing while it plays (docs/matrix.md "Key epochs").
+    const { keys, feed } = await roomEpochKeys(opened, room, (text) => {
+      if (!quiet) process.stderr.write(`listen: ${text}\n`);
+    });
     const target: Target = {
       relayUrl: relay,
       mxc: room.mxc,
       file: room.file,
+      keys,
       geometry: declaredGeometryOf(room.geometry),
     };
     const check = new SenderCheck(opened, room, relay, token);
@@ -285,7 +296,9 @@ async function listenInRoom(
       if (verdict.outcome === 'cancelled') return LISTEN_EXIT.endedWithoutFinishing;
       return code;
     };
-    return await play(values, target, token, onOutcome, (player) => check.attach(player));
+    return await play(values, target, token, onOutcome, (player) => check.attach(player)).finally(
+      () => feed.stop(),
+    );
   } finally {
     await opened.session.stop();
     // The WebAssembly crypto and the sdk's timers can keep the loop alive after stop.
