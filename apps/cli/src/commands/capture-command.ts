@@ -54,6 +54,10 @@ the link and the --event-out file.
   --quiet                no status lines (the link and errors still print)
 
 ${MATRIX_HELP}  --checkpoint-every S   seconds between the sender's signed checkpoints in the room (default 30)
+  --history shared|joined  what a member who joins mid-broadcast may decrypt: every earlier key
+                         epoch (shared) or only from their join on (joined: a join starts an
+                         epoch); default from the room's history visibility (docs/matrix.md
+                         "Key epochs"). A member leaving or kicked always starts an epoch.
   With --homeserver the broadcast is announced in the room (the key goes out Megolm-encrypted
   to the room's devices), paused and resumed there on network loss, and ended with a completion
   (finished) or a cancel event. --relay defaults to the homeserver URL (the relay's paths behind
@@ -125,11 +129,17 @@ export const captureCommand: Command = {
       quiet: { type: 'boolean' },
       ...MATRIX_OPTIONS,
       'checkpoint-every': { type: 'string' },
+      history: { type: 'string' },
     });
     const matrixMode = values.homeserver !== undefined;
     if (!matrixMode && (values.room || values['checkpoint-every']))
       throw new CliError('--room and --checkpoint-every go with --homeserver');
     const checkpointEvery = positiveNumber('--checkpoint-every', values['checkpoint-every']);
+    const history = values.history;
+    if (history !== undefined && history !== 'shared' && history !== 'joined')
+      throw new CliError(`--history must be shared or joined, got '${history}'`);
+    if (history !== undefined && !matrixMode)
+      throw new CliError('--history goes with --homeserver');
     const relayText = values.relay ?? values.homeserver;
     if (!relayText) throw new CliError('--relay URL is required');
     const [relay, ...fallbackRelays] = parseRelayList('--relay', relayText);
@@ -192,6 +202,13 @@ export const captureCommand: Command = {
           onNotice: notice,
         })
       : undefined;
+    const epochs =
+      opened && room
+        ? opened.matrix.roomEpochs(opened.session, room, {
+            ...(history !== undefined ? { history } : {}),
+            onNotice: notice,
+          })
+        : undefined;
 
     const session = new CaptureSession({
       relay,
