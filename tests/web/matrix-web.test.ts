@@ -89,7 +89,7 @@ describe('web app as a Matrix client', () => {
 
     capture = room.mx('capture', 'alice', [
       ...['--input', `sine:${TONE_HZ}`, '--duration', '90', '--realtime'],
-      ...['--preset', 'voice', '--title', TITLE],
+      ...['--preset', 'voice', '--title', TITLE, '--checkpoint-every', '2'],
     ]);
     // The open rooms page marks the room live when the state event arrives.
     await bob.waitForSelector(`${roomItem}[data-live="true"]`, { timeout: 60_000 });
@@ -109,6 +109,13 @@ describe('web app as a Matrix client', () => {
     expect(await bob.textContent('#title')).toBe(TITLE);
     const heard = await expectTone(bob, 30_000);
     expect(Math.abs(heard.peakHz - TONE_HZ)).toBeLessThan(15);
+    // alice's checkpoints (every 2 s) are checked against the blocks bob plays.
+    await bob.waitForFunction(
+      () => Number(document.querySelector<HTMLElement>('#claims')?.dataset.verified) >= 1,
+      undefined,
+      { timeout: 30_000 },
+    );
+    expect(await bob.textContent('#claims')).toMatch(/verified/);
     await shots(bob, 'listen');
 
     // Seek back 5 s (keyboard): playing from the past, still the tone.

@@ -38,3 +38,13 @@ export { watchBroadcasts, type BroadcastWatch } from './broadcast-watch.ts';
 // Its hashing imports node:crypto's createHash/randomBytes; the web app's build resolves that
 // to a browser implementation (apps/web/vite.config.ts), so the reporter itself is the CLI's.
 export { roomCapture, type RoomCapture, type RoomCaptureOptions } from './room-capture.ts';
+// The listener's check of the sender's claims (the CLI's `listen --room` uses the same).
+export {
+  CheckpointVerifier,
+  CheckpointMismatch,
+  type CheckpointClaim,
+  type CompletionClaim,
+  type CancelClaim,
+  type StreamOutcome,
+} from './sender-checkpoints.ts';
+export { fetchSenderClaims, type SenderClaims } from './broadcast-claims.ts';

@@ -26,6 +26,8 @@ export interface DirectEngineOptions {
   hooks: EngineHooks;
   /** A Matrix access token for a relay in homeserver mode (docs/web.md "Matrix"). */
   accessToken?: string;
+  /** Each new player, before it plays (the room's checkpoint check listens to its digests). */
+  onPlayer?: (player: Player) => void;
 }
 
 export class DirectEngine implements ListenEngine {
@@ -76,6 +78,7 @@ export class DirectEngine implements ListenEngine {
       ...(geometry ? { geometry: declaredGeometryOf(geometry) } : {}),
     });
     this.#player = player;
+    this.#o.onPlayer?.(player);
     player.on('state', () => hooks.onChange());
     player.on('error', (error) => {
       if (error.fatal) this.#error = error;

@@ -11,6 +11,7 @@ import {
   type ParsedListenLink,
 } from '@mxcast/client';
 import type { EncryptedFile } from '@mxcast/format';
+import type { Player } from '@mxcast/player';
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { DirectEngine } from './direct-engine.ts';
 import type { HlsEngineOptions } from './hls-engine.ts';
@@ -45,6 +46,8 @@ export interface RoomListen {
   accessToken: string;
   title: string;
   nav: HTMLElement;
+  /** Each player the direct engine starts (checkpoint verification from the room's claims). */
+  onPlayer?: (player: Player) => void;
 }
 
 export function mountListenerPage(root: HTMLElement, room?: RoomListen): void {
@@ -106,6 +109,7 @@ class ListenerView {
   readonly #title = h('h1', { id: 'title' }, 'Live broadcast');
   readonly #accessToken: string | undefined;
   readonly #roomTitle: string | undefined;
+  readonly #onPlayer: ((player: Player) => void) | undefined;
 
   constructor(root: HTMLElement, link: ParsedListenLink, room?: RoomListen) {
     this.#link = link;
@@ -113,6 +117,7 @@ class ListenerView {
     this.#file = link.file;
     this.#accessToken = room?.accessToken;
     this.#roomTitle = room?.title;
+    this.#onPlayer = room?.onPlayer;
     this.#client = new MediaClient({
       baseUrl: link.relayUrl,
       ...(room ? { accessToken: room.accessToken } : {}),
@@ -330,6 +335,7 @@ class ListenerView {
       destination: analyser,
       hooks: this.#engineHooks(),
       ...(this.#accessToken ? { accessToken: this.#accessToken } : {}),
+      ...(this.#onPlayer ? { onPlayer: this.#onPlayer } : {}),
     };
     const engine: ListenEngine =
       this.#engineName === 'hls'

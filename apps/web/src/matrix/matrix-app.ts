@@ -22,6 +22,7 @@ import {
 } from 'matrix-js-sdk';
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { listRoomBroadcasts, roomListen } from './room-broadcasts.ts';
+import { RoomClaimsCheck } from './room-claims-check.ts';
 import { login, openSession, savedLogin, type WebMatrixSession } from './matrix-web-session.ts';
 
 export async function mountMatrixApp(root: HTMLElement): Promise<void> {
@@ -276,7 +277,11 @@ class MatrixApp {
             },
             h('th', { scope: 'row' }, b.title ?? '(no key for this device yet)'),
             h('td', { 'data-label': 'Broadcaster' }, b.broadcaster),
-            h('td', { 'data-label': 'Started' }, new Date(b.startedTs).toLocaleString()),
+            h(
+              'td',
+              { 'data-label': 'Started' },
+              new Date(b.startedTs).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }),
+            ),
             h('td', { 'data-label': 'Duration' }, formatClock(b.durationMs / 1000)),
             h(
               'td',
@@ -421,11 +426,26 @@ class MatrixApp {
     }
     const link = parseListenLink(buildListenLink(location.origin, found.parts));
     const { mountListenerPage } = await import('../listen/listener-page.ts');
+    // What the broadcaster vouches for, checked block by block (docs/matrix.md).
+    const claims = h('p', { class: 'hint', id: 'claims', role: 'status', 'data-verified': '0' });
+    const check = new RoomClaimsCheck(
+      this.#session,
+      { roomId, announcementEventId: found.announcementEventId, broadcaster: found.broadcaster },
+      () => {
+        claims.dataset.verified = String(check.verified);
+        claims.textContent = check.tampered
+          ? `Does not match what ${found.broadcaster} sent: ${check.tampered}`
+          : `${check.verified} checkpoint${check.verified === 1 ? '' : 's'} of ${found.broadcaster} verified`;
+      },
+    );
+    this.#cleanup = () => check.stop();
+    nav.append(claims);
     mountListenerPage(this.#root, {
       link,
       accessToken: this.#session.accessToken,
       title: found.title,
       nav,
+      onPlayer: (player) => check.attach(player),
     });
   }
 }

@@ -34,6 +34,7 @@ export interface RoomListenTarget {
   parts: ListenLinkParts;
   title: string;
   broadcaster: string;
+  announcementEventId: string;
 }
 
 /** The key and stream of `broadcastId`; rejects when this device gets no key in 20 s. */
@@ -52,5 +53,6 @@ export async function roomListen(
     parts: { mxc: ann.file.url, file: ann.file, geometry: completeGeometry(ann.geometry) },
     title: ann.title,
     broadcaster: listing?.broadcaster ?? '',
+    announcementEventId: listing?.announcementEventId ?? '',
   };
 }
