@@ -235,13 +235,19 @@ export const captureCommand: Command = {
       onNotice: notice,
       ...(room
         ? {
-            onCreated: (info) => room.onCreated(info),
+            onCreated: async (info) => {
+              await room.onCreated(info);
+              epochs?.start();
+            },
+            onEpoch: (epoch) => (epochs as NonNullable<typeof epochs>).onEpoch(epoch),
             onWrite: (seq, bytes) => room.onWrite(seq, bytes),
             onConnection: (state) => room.onConnection(state),
           }
         : {}),
     });
 
+    // The room's reasons for a new key epoch (a leave or kick, `mxcast rekey`) call rekey().
+    epochs?.setRekey(() => session.rekey());
     let interrupts = 0;
     let cancelSent = false;
     const onSigint = () => {
