@@ -20,13 +20,21 @@ import type {
   StreamOutcome,
 } from '@mxcast/matrix';
 import { PlayerError, type Player } from '@mxcast/player';
-import { CliError } from '../command-kit.ts';
+import { roomExit } from './listen-exit.ts';
 import type { OpenedRoom } from './matrix-login.ts';
+
+/** The room's broadcasts, or the exit for a device that is not in the room. */
+function listed(opened: OpenedRoom): Promise<BroadcastListing[]> {
+  const { matrix, session, roomId } = opened;
+  if (session.client.getRoom(roomId)?.getMyMembership() !== 'join')
+    return Promise.reject(roomExit('notMember', { room: roomId }));
+  return matrix.listBroadcasts(session, roomId);
+}
 
 /** One line per broadcast, newest first: id, state, start, duration, broadcaster, title. */
 export async function listRoom(opened: OpenedRoom): Promise<string[]> {
-  const listed = await opened.matrix.listBroadcasts(opened.session, opened.roomId);
-  return listed.map((b) =>
+  const listed_ = await listed(opened);
+  return listed_.map((b) =>
     [
       b.broadcastId,
       b.state,
@@ -52,24 +60,23 @@ export async function chooseBroadcast(
   keyTimeoutMs: number,
 ): Promise<RoomTarget> {
   const { matrix, session, roomId } = opened;
-  const listed = await matrix.listBroadcasts(session, roomId);
+  const all = await listed(opened);
   const listing = broadcastId
-    ? listed.find((b) => b.broadcastId === broadcastId)
-    : (listed.find((b) => b.live) ?? listed[0]);
+    ? all.find((b) => b.broadcastId === broadcastId)
+    : (all.find((b) => b.live) ?? all[0]);
   if (!listing) {
-    throw new CliError(
-      broadcastId ? `no broadcast ${broadcastId} in ${roomId}` : `no broadcast in ${roomId}`,
-      5,
-    );
+    throw broadcastId
+      ? roomExit('noSuchBroadcast', { id: broadcastId, room: roomId })
+      : roomExit('noBroadcast', { room: roomId });
   }
   let ann;
   try {
     ann = await matrix.waitForBroadcastKey(session, roomId, listing.broadcastId, keyTimeoutMs);
   } catch (err) {
-    throw new CliError(`no key for broadcast ${listing.broadcastId}: ${(err as Error).message}`, 4);
+    throw roomExit('noKey', { id: listing.broadcastId, reason: (err as Error).message });
   }
   const mxc = ann.file.url;
-  if (typeof mxc !== 'string') throw new CliError('the announcement has no mxc URL', 4);
+  if (typeof mxc !== 'string') throw roomExit('noMxc');
   return { listing, mxc, file: ann.file, geometry: ann.geometry };
 }
 
