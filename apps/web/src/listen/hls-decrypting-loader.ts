@@ -2,7 +2,8 @@
  * hls.js fragment loader (`fLoader`) that fetches the relay's byte ranges with hls.js's own
  * default loader (so Range, retries, timeouts and stats stay hls.js's) and hands hls.js fMP4
  * instead of the encrypted blocks: the init segment (EXT-X-MAP) from the header blocks, each
- * media segment remuxed by HlsSegmentRemuxer.
+ * media segment — or, in low-latency mode, each part of one (EXT-X-PART, a byte range of a few
+ * blocks: hls.js passes it as `context.part`) — remuxed by HlsSegmentRemuxer.
  */
 import Hls from 'hls.js';
 import type {
@@ -26,6 +27,8 @@ export interface DecryptingLoaderHooks {
    * (hls.js `frag.endList`), which may be shorter.
    */
   plan(sn: number, tail: boolean): SegmentPlan;
+  /** Which blocks part `part` of segment `sn` must hold. */
+  partPlan(sn: number, part: number): SegmentPlan;
   onEos(): void;
   /** Authentication failures are fatal at once: retrying cannot fix a wrong key. */
   onFatal(error: RemuxError): void;
@@ -44,6 +47,7 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
       const frag = (context as FragmentLoaderContext).frag as
         FragmentLoaderContext['frag'] | undefined;
       const sn = frag?.sn;
+      const part = (context as FragmentLoaderContext).part?.index;
       const isInit = sn === 'initSegment';
       const offset = context.rangeStart ?? 0;
       super.load(context, config, {
@@ -60,7 +64,11 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
             : typeof sn !== 'number'
               ? Promise.reject(new RemuxError('BAD_STREAM', 'a fragment without a segment number'))
               : Promise.resolve()
-                  .then(() => hooks.plan(sn, frag?.endList === true))
+                  .then(() =>
+                    part === undefined
+                      ? hooks.plan(sn, frag?.endList === true)
+                      : hooks.partPlan(sn, part),
+                  )
                   .then((plan) => hooks.remuxer.segment(bytes, offset, plan))
                   .then((s) => {
                     if (s.eos) hooks.onEos();

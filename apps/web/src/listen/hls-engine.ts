@@ -9,7 +9,7 @@ import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
 import { UNSTABLE_PREFIX, mxcPath, relayFailureOf } from '@mxcast/client';
 import { playerCodeOf } from '@mxcast/player';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
-import { segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
+import { partPlan, segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
 import type {
   EngineHooks,
@@ -37,7 +37,10 @@ export interface HlsEngineOptions {
   uploadState: () => 'pending' | 'live' | 'complete' | 'cancelled' | null;
 }
 
-/** hls.js plays this far behind the newest listed segment. */
+/**
+ * Margin for "live" vs "playing" in #state (with a segment and slack): hls.js keeps itself
+ * PART-HOLD-BACK (< 1 s) behind the newest part in low-latency mode.
+ */
 const LIVE_SYNC_S = 3;
 /** The relay's segments are about this long (docs/protocol.md). */
 const SEGMENT_S = 2;
@@ -94,6 +97,7 @@ export class HlsEngine implements ListenEngine {
     const fLoader = createDecryptingLoader({
       remuxer,
       plan: (sn, tail) => segmentPlan(geometry, sn, tail),
+      partPlan: (sn, part) => partPlan(geometry, sn, part),
       onEos: () => (this.#eos = true),
       onFatal: (error: RemuxError) => this.#fail(error.code, error.message),
     });
@@ -102,8 +106,11 @@ export class HlsEngine implements ListenEngine {
       // Keep everything heard so far: seeking back is the point of this engine.
       backBufferLength: Infinity,
       maxBufferLength: 30,
-      liveSyncDuration: LIVE_SYNC_S,
-      liveMaxLatencyDuration: Infinity,
+      // Low-latency HLS (RFC 8216bis): parts and blocking playlist reload; hls.js then keeps
+      // PART-HOLD-BACK behind the newest part (3 parts, ~0.7 s for Voice). Setting
+      // liveSyncDuration would override that (hls.js latency-controller), so it is left unset;
+      // a relay without parts gets hls.js's default, 3 target durations.
+      lowLatencyMode: true,
       ...(from === 'live' ? {} : { startPosition: from }),
     });
     this.#hls = hls;

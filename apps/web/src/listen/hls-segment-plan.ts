@@ -16,6 +16,8 @@ export interface SegmentGeometry {
 
 /** Segment length the relay aims for (docs/protocol.md). */
 const TARGET_SEGMENT_MS = 2000;
+/** Part length the relay aims for while live (low-latency HLS, RFC 8216bis Partial Segments). */
+const TARGET_PART_MS = 200;
 /** Blocks 0 and 1 are OpusHead and OpusTags (EXT-X-MAP); audio starts at block 2. */
 const FIRST_AUDIO_SEQ = 2;
 
@@ -28,6 +30,8 @@ export interface SegmentPlan {
   blocks: number;
   /** The last segment of a finished broadcast: 1 to `blocks` blocks. */
   tail: boolean;
+  /** For a part (EXT-X-PART) of segment `sn`: its index in the segment. */
+  part?: number;
 }
 
 export function blocksPerSegment(g: SegmentGeometry): number {
@@ -38,4 +42,33 @@ export function segmentPlan(g: SegmentGeometry, sn: number, tail: boolean): Segm
   if (!Number.isInteger(sn) || sn < 0) throw new RangeError(`bad segment number ${sn}`);
   const blocks = blocksPerSegment(g);
   return { sn, firstSeq: FIRST_AUDIO_SEQ + sn * blocks, blocks, tail };
+}
+
+/** Blocks per part: the relay's formula (apps/relay core/ll-hls-playlist.ts), never its bytes. */
+export function blocksPerPart(g: SegmentGeometry): number {
+  const perSegment = blocksPerSegment(g);
+  return Math.min(
+    perSegment,
+    Math.max(1, Math.round(TARGET_PART_MS / (g.frame_ms * g.frames_per_block))),
+  );
+}
+
+/**
+ * Which blocks part `part` of segment `sn` must hold: the segment's blocks cut in runs of
+ * blocksPerPart, the last run of a segment possibly shorter. Parts are listed only while live,
+ * and only whole, so a part is never a tail.
+ */
+export function partPlan(g: SegmentGeometry, sn: number, part: number): SegmentPlan {
+  const segment = segmentPlan(g, sn, false);
+  const perPart = blocksPerPart(g);
+  const first = part * perPart;
+  if (!Number.isInteger(part) || part < 0 || first >= segment.blocks)
+    throw new RangeError(`segment ${sn} has no part ${part}`);
+  return {
+    sn,
+    part,
+    firstSeq: segment.firstSeq + first,
+    blocks: Math.min(perPart, segment.blocks - first),
+    tail: false,
+  };
 }

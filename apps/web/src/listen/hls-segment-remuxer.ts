@@ -36,8 +36,12 @@ export class HlsSegmentRemuxer {
   readonly #auth: BlockAuthenticator;
   #head: OpusHead | null = null;
   #fragments = 0;
-  /** The last segment remuxed whole; the next one in order must continue its seqs. */
-  #lastSn: number | undefined;
+  /**
+   * The seq just after the last segment or part remuxed (whole per its plan), so the next one
+   * is "in order" when its plan starts there: segment after segment, part after part, or a
+   * segment's last part then the next segment or its first part (low-latency HLS).
+   */
+  #lastEnd: number | undefined;
   /** Segments are remuxed one at a time: hls.js may start a load while another is decrypting. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -56,7 +60,7 @@ export class HlsSegmentRemuxer {
       const [first, second] = blocks;
       if (!first || first.seq !== 0 || second?.seq !== 1)
         throw new RemuxError('BAD_STREAM', 'the EXT-X-MAP range does not hold blocks 0 and 1');
-      this.#lastSn = undefined;
+      this.#lastEnd = undefined;
       this.#auth.requireNext(0);
       const page = parseOpusPage(await this.#open(first));
       await this.#open(second); // OpusTags: nothing in it is needed, but it is the stream's too
@@ -75,11 +79,11 @@ export class HlsSegmentRemuxer {
     return this.#serially(async () => {
       try {
         const out = await this.#segment(bytes, offset, plan);
-        this.#lastSn = plan.sn;
+        this.#lastEnd = out.lastSeq + 1;
         return out;
       } catch (error) {
         // A segment retried after a failure (hls.js retries BAD_STREAM) starts afresh.
-        this.#lastSn = undefined;
+        this.#lastEnd = undefined;
         throw error;
       }
     });
@@ -91,17 +95,17 @@ export class HlsSegmentRemuxer {
     if (plan.tail ? count < 1 || count > plan.blocks : count !== plan.blocks) {
       throw new RemuxError(
         'TAMPERED',
-        `segment ${plan.sn} holds ${count} blocks where the playlist lists ${plan.tail ? `at most ${plan.blocks}` : plan.blocks}`,
+        `${unitName(plan)} holds ${count} blocks where the playlist lists ${plan.tail ? `at most ${plan.blocks}` : plan.blocks}`,
       );
     }
     const expected = this.#auth.expectedSeq;
-    if (this.#lastSn !== undefined && plan.sn === this.#lastSn + 1) {
+    if (this.#lastEnd !== undefined && plan.firstSeq === this.#lastEnd) {
       // In order after the segment before it: the seq carries on from there, and it must be
       // where this segment starts.
       if (expected !== plan.firstSeq)
         throw new RemuxError(
           'TAMPERED',
-          `segment ${plan.sn} must start at seq ${plan.firstSeq}, the one before ended at seq ${(expected ?? 0) - 1}`,
+          `${unitName(plan)} must start at seq ${plan.firstSeq}, the one before ended at seq ${(expected ?? 0) - 1}`,
         );
     } else {
       // A jump hls.js made (start, seek, reload): the seq restarts where this segment must start.
@@ -145,7 +149,7 @@ export class HlsSegmentRemuxer {
     } catch (error) {
       throw new RemuxError(
         'TAMPERED',
-        `segment ${plan.sn}: ${(error as Error).message.replace(/^segment at \d+: /, '')}`,
+        `${unitName(plan)}: ${(error as Error).message.replace(/^segment at \d+: /, '')}`,
       );
     }
   }
@@ -178,4 +182,9 @@ export class HlsSegmentRemuxer {
       throw error;
     }
   }
+}
+
+/** "segment 4" or "segment 4 part 2", for messages. */
+function unitName(plan: SegmentPlan): string {
+  return plan.part === undefined ? `segment ${plan.sn}` : `segment ${plan.sn} part ${plan.part}`;
 }
