@@ -194,6 +194,13 @@ export const captureCommand: Command = {
     const status = values.quiet ? null : new StatusLine(process.stderr);
     const notice = (text: string) =>
       status ? status.message(text) : process.stderr.write(text + '\n');
+    if (rekeyEvery !== undefined && !matrixMode) {
+      // Without a room nothing carries the new epochs: the link holds epoch 0's key only.
+      notice(
+        `note: --rekey-every without --homeserver: the listen link opens only the first key epoch; ` +
+          `the others are in the --state file`,
+      );
+    }
 
     const room = opened
       ? opened.matrix.roomCapture(opened.session, {
