@@ -78,6 +78,11 @@ export interface RelayLimits {
    */
   historyBudgetBytes: number;
   /**
+   * Bytes per second all history readers together may read, a token bucket (0: no rate): bounds
+   * the event loop's share of history however many readers come, live listeners first.
+   */
+  historyBytesPerSecond: number;
+  /**
    * A listener whose socket takes nothing for this long while the relay has bytes for it is cut,
    * ms: a history reader whose last read was not taken, a WebSocket listener at the live edge that
    * stays past its backlog (skipping) all that time.
@@ -191,6 +196,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   uploadIdleTimeoutMs: 60_000,
   historyReadBytes: 64 * 1024,
   historyBudgetBytes: 64 * 1024 ** 2,
+  historyBytesPerSecond: 64 * 1024 ** 2,
   whoamiCacheTtlMs: 60_000,
   whoamiCacheMaxEntries: 10_000,
   homeserverTimeoutMs: 5_000,

@@ -67,6 +67,34 @@ describe('HistoryBudget', () => {
     expect(await small.granted).toBe(5);
     expect(budget.inUse).toBe(95);
   });
+
+  it('grants no faster than its rate, whatever memory is free, in arrival order', async () => {
+    // 100 KB/s: a burst of 200 bytes (2 ms), then the rest as the rate allows.
+    const budget = new HistoryBudget(1e9, 100_000);
+    const started = performance.now();
+    const order: number[] = [];
+    const grants = Array.from({ length: 5 }, (_, i) => {
+      const r = budget.reserve(1000);
+      return r.granted.then((n) => {
+        order.push(i);
+        budget.release(n);
+        return performance.now() - started;
+      });
+    });
+    const times = await Promise.all(grants);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    // The first at once (into debt: 200 - 1000), each further one once the debt is paid: at 8,
+    // 18, 28 and 38 ms (timers may only be late).
+    expect(times[0]).toBeLessThan(5);
+    expect(times[4]).toBeGreaterThanOrEqual(36);
+    expect(budget.waiting).toBe(0);
+  });
+
+  it('a rate of 0 is no rate', async () => {
+    const budget = new HistoryBudget(1e9, 0);
+    const grants = Array.from({ length: 100 }, () => budget.reserve(1e6).granted);
+    expect(await settled(Promise.all(grants))).toHaveLength(100);
+  });
 });
 
 describe('HistoryPacer', () => {

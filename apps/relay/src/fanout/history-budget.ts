@@ -12,6 +12,15 @@
  * (one block) by the number waiting: a reader that stopped reading holds its batch until it is
  * cut, so when many of them use up the budget, the queue still moves (a released batch lets in
  * many small reads rather than one large one) and readers that do read keep going between cuts.
+ *
+ * Besides memory, the budget bounds the event loop's share of history: all grants together come
+ * at most at `bytesPerSecond` (limits.historyBytesPerSecond, a token bucket with 2 ms of burst:
+ * a few batches at most, so live blocks never queue behind a run of history reads).
+ * A socket that never reads still takes megabytes into the kernel's buffers before it stalls
+ * (loopback: up to net.ipv4.tcp_wmem's 4 MiB), so without a rate a wave of such readers made the
+ * relay read and write those megabytes each in one burst, while live listeners waited for the loop
+ * (docs/operations.md "Listeners and memory"). With it, history costs the loop a bounded share
+ * whatever the number of readers, and the queue keeps it fair among them.
  */
 
 /** A place in the budget's queue; `cancel` gives up waiting (the reader went away). */
@@ -27,14 +36,64 @@ interface Waiter {
   resolve(granted: number): void;
 }
 
+/** The rate's burst: this much of a second's bytes may be granted at once. */
+const BURST_SECONDS = 0.002;
+
 export class HistoryBudget {
   private used = 0;
   /** Waiting readers whose last batch was taken, then those that have had none taken yet. */
   private readonly proven: Waiter[] = [];
   private readonly fresh: Waiter[] = [];
+  /** Bytes the rate allows now; may go below 0 (a grant larger than what was left): then wait. */
+  private credit: number;
+  private refilledAt = performance.now();
+  private timer: NodeJS.Timeout | null = null;
 
-  /** `limit`: bytes all history readers together may hold (limits.historyBudgetBytes). */
-  constructor(readonly limit: number) {}
+  /**
+   * `limit`: bytes all history readers together may hold (limits.historyBudgetBytes);
+   * `bytesPerSecond`: how fast they may read all together (limits.historyBytesPerSecond; 0 or
+   * Infinity: no rate).
+   */
+  constructor(
+    readonly limit: number,
+    readonly bytesPerSecond = Infinity,
+  ) {
+    if (!(this.bytesPerSecond > 0)) this.bytesPerSecond = Infinity;
+    this.credit = this.burst;
+  }
+
+  private get burst(): number {
+    return this.bytesPerSecond * BURST_SECONDS;
+  }
+
+  /** Adds what the rate allowed since the last refill; true when a grant may go now. */
+  private refill(): boolean {
+    if (this.bytesPerSecond === Infinity) return true;
+    const now = performance.now();
+    this.credit = Math.min(
+      this.burst,
+      this.credit + ((now - this.refilledAt) / 1000) * this.bytesPerSecond,
+    );
+    this.refilledAt = now;
+    return this.credit > 0;
+  }
+
+  /** Spends `n` of the rate's credit (into debt: the next grant waits until it is paid). */
+  private spend(n: number): void {
+    if (this.bytesPerSecond !== Infinity) this.credit -= n;
+  }
+
+  /** Grants again once the rate has paid the debt (one timer for the whole queue). */
+  private retryLater(): void {
+    if (this.timer || this.waiting === 0) return;
+    const ms = Math.max(1, ((1 - this.credit) / this.bytesPerSecond) * 1000);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.grant();
+    }, ms);
+    // A relay shutting down must not wait for history readers' turn.
+    this.timer.unref();
+  }
 
   /** Bytes reserved now. */
   get inUse(): number {
@@ -56,15 +115,17 @@ export class HistoryBudget {
    */
   reserve(min: number, max = min, proven = false): Reservation {
     const ahead = proven ? this.proven.length : this.waiting;
-    const now = ahead === 0 ? this.grantFor(min, max, 0) : 0;
+    const now = ahead === 0 && this.refill() ? this.grantFor(min, max, 0) : 0;
     if (now > 0) {
       this.used += now;
+      this.spend(now);
       return { granted: Promise.resolve(now), cancel: () => {} };
     }
     let waiter!: Waiter;
     const granted = new Promise<number>((resolve) => (waiter = { min, max, resolve }));
     const queue = proven ? this.proven : this.fresh;
     queue.push(waiter);
+    if (!this.refill()) this.retryLater();
     return {
       granted,
       cancel: () => {
@@ -101,10 +162,12 @@ export class HistoryBudget {
       const queue = this.proven.length > 0 ? this.proven : this.fresh;
       const head = queue[0];
       if (!head) return;
+      if (!this.refill()) return this.retryLater();
       const n = this.grantFor(head.min, head.max, this.waiting - 1);
       if (n === 0) return;
       queue.shift();
       this.used += n;
+      this.spend(n);
       head.resolve(n);
     }
   }
