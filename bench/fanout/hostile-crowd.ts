@@ -98,11 +98,22 @@ export class HostileCrowd {
   /** Opens `count` hostile connections (half stalled readers, half flooders). */
   async start(count: number): Promise<void> {
     const stalled = Math.ceil(count / 2);
-    this.#stats.stalledReaders = stalled;
-    this.#stats.flooders = count - stalled;
+    await Promise.all([this.startStalled(stalled), this.startFlooders(count - stalled)]);
+  }
+
+  /** Opens `count` stalled history readers only (alternately WebSocket and download). */
+  async startStalled(count: number): Promise<void> {
+    this.#stats.stalledReaders += count;
     const opening: Promise<void>[] = [];
-    for (let i = 0; i < stalled; i++) opening.push(this.#stalled(i % 2 === 0));
-    for (let i = stalled; i < count; i++) opening.push(this.#flooder());
+    for (let i = 0; i < count; i++) opening.push(this.#stalled(i % 2 === 0));
+    await Promise.all(opening);
+  }
+
+  /** Opens `count` frame flooders only. */
+  async startFlooders(count: number): Promise<void> {
+    this.#stats.flooders += count;
+    const opening: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) opening.push(this.#flooder());
     await Promise.all(opening);
   }
 

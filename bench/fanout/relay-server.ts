@@ -60,11 +60,17 @@ export async function createRelayDataTemplate(): Promise<RelayDataTemplate> {
   }
 }
 
+function relayNodeArgs(): string[] {
+  return (process.env.MXCAST_BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 export async function startRelayProcess(
   preset: FanoutPreset,
   template: RelayDataTemplate,
   /** Also upload a finished media of this many bytes (hostile rows' stalled history readers). */
   historyBytes = 0,
+  /** Further `mxcast relay` arguments (e.g. `--config FILE`). */
+  relayArgs: string[] = [],
 ): Promise<RelayUnderTest> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxcast-fanout-relay-'));
   const cleanup = (): Promise<void> => rm(dataDir, { recursive: true, force: true });
@@ -76,7 +82,9 @@ export async function startRelayProcess(
       'relay',
       0,
       process.execPath,
-      [mxcastBin, 'relay', '--port', '0', '--data', dataDir],
+      // MXCAST_BENCH_RELAY_NODE_ARGS: node flags for the relay alone (e.g. --cpu-prof, to see
+      // where its time goes: bench/fanout/hostile-cost.ts).
+      [...relayNodeArgs(), mxcastBin, 'relay', '--port', '0', '--data', dataDir, ...relayArgs],
       {
         cwd: repoRoot,
       },
