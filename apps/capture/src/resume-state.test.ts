@@ -3,7 +3,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { streamGeometryOf } from '@mxcast/client';
-import { generateEncryptedFile } from '@mxcast/format';
+import { epochFromFile, generateEncryptedFile, generateEpoch } from '@mxcast/format';
 import { CaptureError } from './capture-error.ts';
 import { readResumeState, writeResumeState, type ResumeState } from './resume-state.ts';
 
@@ -85,5 +85,27 @@ describe('resume state', () => {
     expect((await errorOf(readResumeState(path.join(dir, 'partial')))).message).toMatch(
       /missing or bad 'nextSeq'/,
     );
+  });
+
+  it('carries the key epochs (docs/format.md "Key epochs") and refuses a bad schedule', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mxcast-state-'));
+    const file = path.join(dir, 'state.json');
+    const state = sampleState();
+    state.epochs = [epochFromFile(state.file), generateEpoch(30), generateEpoch(60)];
+    await writeResumeState(file, state, 'pass');
+    expect((await readResumeState(file, 'pass')).epochs).toEqual(state.epochs);
+
+    const cases: [string, unknown][] = [
+      ['not increasing', [state.epochs[0], generateEpoch(60), generateEpoch(30)]],
+      ['no epoch 0', [generateEpoch(5)]],
+      ['epoch 0 not the file', [generateEpoch(0), generateEpoch(30)]],
+      ['a short iv', [state.epochs[0], { ...generateEpoch(30), iv: 'AAAA' }]],
+    ];
+    for (const [what, epochs] of cases) {
+      await writeFile(file, JSON.stringify({ ...state, epochs }));
+      const err = await errorOf(readResumeState(file));
+      expect([what, err.code]).toEqual([what, 'BAD_STATE']);
+      expect(err.message).toMatch(/'epochs'/);
+    }
   });
 });
