@@ -13,6 +13,7 @@ import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { matrixCall } from '../matrix/matrix-users.ts';
 import {
   expectTone,
+  loudestOutput,
   screenshot,
   startWebRig,
   TONE_HZ,
@@ -176,8 +177,35 @@ describe('web app as a Matrix client', () => {
       await bob.click(roomItem);
       const row = '#broadcasts tr[data-live="true"]';
       await bob.waitForSelector(`${row} th:has-text("Web show")`, { timeout: 60_000 });
+      const broadcastId = await bob.getAttribute(row, 'data-broadcast-id');
       await bob.click(`${row} button[data-listen]`);
       await waitForPlayer(bob, (v) => v.state === 'live', 'live', 60_000);
+      await expectTone(bob, 30_000);
+
+      // Pause: alice's microphone muted (bob hears silence) and the room's state `paused`;
+      // Resume: `resumed` and the tone again.
+      const roomState = async (): Promise<string> =>
+        (
+          await matrixCall<{ state: string }>(
+            room.stack.url,
+            'GET',
+            `/_matrix/client/v3/rooms/${encodeURIComponent(room.roomId)}/state/org.mxcast.broadcast.state/${broadcastId}`,
+            { token: room.users.bob.accessToken },
+          )
+        ).state;
+      const waitState = async (want: string): Promise<void> => {
+        const deadline = Date.now() + 20_000;
+        while ((await roomState()) !== want) {
+          if (Date.now() > deadline) throw new Error(`the room never said ${want}`);
+          await bob.waitForTimeout(250);
+        }
+      };
+      await alice.click('#pause');
+      await waitState('paused');
+      await bob.waitForTimeout(2500);
+      expect(await loudestOutput(bob, 1000)).toBeLessThan(-60);
+      await alice.click('#pause');
+      await waitState('resumed');
       await expectTone(bob, 30_000);
       // The relay counts bob on alice's page.
       await alice.waitForFunction(

@@ -53,6 +53,7 @@ export class BroadcastSession {
   readonly #node: AudioWorkletNode;
   readonly #events: BroadcastEvents;
   #poll: ReturnType<typeof setInterval> | null = null;
+  #input: GainNode | null = null;
   #ended = false;
 
   private constructor(parts: {
@@ -125,7 +126,10 @@ export class BroadcastSession {
       });
       const mute = audio.createGain();
       mute.gain.value = 0;
-      audio.createMediaStreamSource(stream).connect(node);
+      // Pause mutes here: the encoder goes on with silence, so the stream's clock, its constant
+      // block size and every listener's position stay continuous (docs/audio.md).
+      const input = audio.createGain();
+      audio.createMediaStreamSource(stream).connect(input).connect(node);
       // The worklet only runs while it is pulled by the destination; its output is silence.
       node.connect(mute).connect(audio.destination);
 
@@ -180,6 +184,7 @@ export class BroadcastSession {
         node,
         events,
       });
+      session.#input = input;
       session.#startPolling();
       return session;
     } catch (error) {
@@ -187,6 +192,11 @@ export class BroadcastSession {
       await audio?.close();
       throw error;
     }
+  }
+
+  /** Paused: the microphone is muted (silence is still sent); resumed: it is heard again. */
+  setPaused(paused: boolean): void {
+    if (this.#input) this.#input.gain.value = paused ? 0 : 1;
   }
 
   /** Stops capture, writes the EOS block and completes the media. */

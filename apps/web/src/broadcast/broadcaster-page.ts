@@ -23,6 +23,8 @@ export interface RoomBroadcast {
   start(title: string): SessionRoomHooks & {
     complete(): Promise<unknown>;
     cancel(): Promise<unknown>;
+    /** The room's state: paused or resumed. */
+    setPaused(paused: boolean): Promise<unknown>;
   };
 }
 
@@ -291,6 +293,20 @@ async function startLive(
       () => flash(copy, 'Press Ctrl+C'),
     );
   });
+  // Pause (room broadcasts): the microphone muted, the room's state `paused` until Resume.
+  const pause = h('button', { type: 'button', id: 'pause', 'aria-pressed': 'false' }, 'Pause');
+  pause.addEventListener('click', () => {
+    const paused = pause.getAttribute('aria-pressed') !== 'true';
+    session.setPaused(paused);
+    pause.setAttribute('aria-pressed', String(paused));
+    pause.textContent = paused ? 'Resume' : 'Pause';
+    pill.textContent = paused ? 'Paused' : 'Live';
+    pill.dataset.tone = paused ? 'warn' : 'live';
+    main.dataset.paused = String(paused);
+    void run?.setPaused(paused).catch((error: unknown) => {
+      notice.textContent = `The room did not get the new state: ${String(error)}`;
+    });
+  });
   stop.addEventListener('click', () => {
     stop.disabled = cancel.disabled = true;
     notice.textContent = 'Finishing: sending the last block…';
@@ -329,13 +345,19 @@ async function startLive(
       ),
       h('label', { class: 'field' }, h('span', {}, 'Microphone level')),
       meter,
-      h(
-        'label',
-        { class: 'field', for: 'listen-link' },
-        h('span', {}, 'Listen link (the key is in the part after #)'),
-      ),
-      h('div', { class: 'linkbox' }, link, copy),
-      h('div', { class: 'row', style: 'margin-top:16px' }, stop, cancel),
+      run
+        ? h(
+            'p',
+            { class: 'muted', id: 'room-note' },
+            'Everyone in the room can listen: it is listed live in their rooms page.',
+          )
+        : h(
+            'label',
+            { class: 'field', for: 'listen-link' },
+            h('span', {}, 'Listen link (the key is in the part after #)'),
+          ),
+      run ? null : h('div', { class: 'linkbox' }, link, copy),
+      h('div', { class: 'row', style: 'margin-top:16px' }, stop, run ? pause : null, cancel),
       notice,
     ),
   );
@@ -392,7 +414,7 @@ function showEnded(
             { class: 'muted' },
             'The relay deleted the broadcast. Listeners see it as ended without finishing.',
           ),
-      how === 'finished'
+      how === 'finished' && !inRoom
         ? h(
             'div',
             { class: 'linkbox', style: 'margin-bottom:16px' },

@@ -126,6 +126,8 @@ class ListenerView {
     this.#engineName = stored === 'hls' && hlsSupported() ? 'hls' : 'direct';
     const q = new URLSearchParams(location.search).get('engine');
     if (q === 'hls' || q === 'direct') this.#engineName = q;
+    // hls.js does not carry the Matrix token yet (docs/web.md "Matrix"): Direct from a room.
+    if (room) this.#engineName = 'direct';
 
     this.#pill = h('span', { class: 'pill', role: 'status', id: 'state' }, 'Connecting…');
     this.#play = h(
@@ -166,7 +168,7 @@ class ListenerView {
         value: name,
         id: `engine-${name}`,
         checked: name === this.#engineName,
-        disabled: name === 'hls' && !hlsSupported(),
+        disabled: name === 'hls' && (!hlsSupported() || room !== undefined),
       });
       radio.addEventListener('change', () => void this.#switchEngine(name));
       seg.append(h('label', {}, radio, h('span', {}, label)));

@@ -389,6 +389,10 @@ class MatrixApp {
           onWrite: (seq, bytes) => capture.onWrite(seq, bytes),
           complete: () => capture.complete(),
           cancel: () => capture.cancel(),
+          setPaused: async (paused) => {
+            if (paused) await capture.reporter?.pause();
+            else await capture.reporter?.resume();
+          },
         };
       },
     });
