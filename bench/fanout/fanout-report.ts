@@ -201,6 +201,10 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
       `${where}: ${crowd}. Honest p99 ${fmt(r.p99)} ms vs ${fmt(clean.p99)} ms clean (${change >= 0 ? '+' : ''}${fmt(change * 100, 0)} %): target within ${HOSTILE_P99_TOLERANCE * 100} % ${p99Met ? 'MET' : 'NOT MET'}; relay peak RSS ${fmt(r.serverPeakRssMb, 0)} MB vs ceiling ${fmt(ceiling, 0)} MB (clean ${fmt(clean.serverPeakRssMb, 0)} + history budget ${HISTORY_BUDGET_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}): ${rssMet ? 'under' : 'OVER'}; ${cut}.`,
     );
   }
+  if (notes.length > 0)
+    notes.push(
+      'Hostile rows: history readers share limits.historyBytesPerSecond (each never-reading socket first takes ~4 MB into the kernel, docs/operations.md "Listeners and memory"); each flooder cycle (connect, upgrade, first data frame, close 1008, reconnect a second later) is a whole WebSocket connection for the relay. `npx tsx bench/fanout/hostile-cost.ts stalled|flood COUNT SECONDS` measures either kind alone (relay CPU ms per second, bytes queued, RSS; event-loop delay with bench/fanout/loop-delay-probe.mjs).',
+    );
   return notes;
 }
 
