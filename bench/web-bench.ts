@@ -11,9 +11,14 @@
  * - Seek time: from the seek (the seek bar's change event) until `data-position` is within 1 s of
  *   the target and advancing, i.e. audio from there is playing.
  * Both for the direct engine and for hls.js, with the Voice preset.
+ * - Encode speed: the broadcaster's encoder worker (the built app's) encodes a tone with noise as
+ *   fast as it goes, once with WebCodecs' AudioEncoder and once with opusscript, in the same
+ *   Chromium: × real time (audio seconds per wall second, one worker each).
  */
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import {
+  WEB_DIST,
   goLive,
   startWebRig,
   waitForPlayer,
@@ -191,6 +196,42 @@ async function measure(
   return { delays: d, shown, seeks: times, missed };
 }
 
+interface EncodeSpeed {
+  codec: 'webcodecs' | 'opusscript';
+  audioSeconds: number;
+  wallMs: number;
+  sizes: number[];
+}
+
+/** Both encoders in the built app's encoder worker, one after the other, in one page. */
+async function encodeSpeeds(rig: WebRig, seconds: number): Promise<EncodeSpeed[]> {
+  const worker = readdirSync(`${WEB_DIST}/assets`).find((f) => /^encode-worker-.*\.js$/.test(f));
+  if (!worker) throw new Error('no encode-worker in apps/web/dist/assets: build the app');
+  const page = await rig.context.newPage();
+  // A page of the relay's origin: WebCodecs needs a secure context (loopback is one).
+  await page.goto(`${rig.relay.url}/listen`);
+  const out: EncodeSpeed[] = [];
+  for (const codec of ['webcodecs', 'opusscript', 'webcodecs', 'opusscript'] as const) {
+    out.push(
+      await page.evaluate(
+        ({ url, codec, seconds }) =>
+          new Promise<EncodeSpeed>((resolve, reject) => {
+            const w = new Worker(url, { type: 'module' });
+            w.onmessage = (e: MessageEvent<{ type: string; message?: string } & EncodeSpeed>) => {
+              if (e.data.type === 'bench') resolve(e.data);
+              else if (e.data.type === 'error') reject(new Error(e.data.message));
+              w.terminate();
+            };
+            w.postMessage({ type: 'bench', codec, seconds, bitrate: 32000, application: 'voip' });
+          }),
+        { url: `/assets/${worker}`, codec, seconds },
+      ),
+    );
+  }
+  await page.close();
+  return out;
+}
+
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const seconds = options.quick ? 10 : 30;
   const seeks = options.quick ? 2 : 5;
@@ -199,6 +240,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   await rig.context.addInitScript(ONSET_SCRIPT);
   const rows: (string | number)[][] = [];
   const seekRows: (string | number)[][] = [];
+  const encodeRows: (string | number)[][] = [];
   const raw: Record<string, unknown> = {};
   const missedAll: string[] = [];
   try {
@@ -224,6 +266,23 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ]);
       missedAll.push(...m.missed);
     }
+    // After the listening runs (a warm browser), with no broadcast going on.
+    const speeds = await encodeSpeeds(rig, options.quick ? 20 : 120);
+    raw.encode = speeds;
+    for (const codec of ['webcodecs', 'opusscript'] as const) {
+      const runs = speeds.filter((r) => r.codec === codec);
+      const x = runs.map((r) => r.audioSeconds / (r.wallMs / 1000));
+      encodeRows.push([
+        codec === 'webcodecs'
+          ? 'WebCodecs AudioEncoder (native libopus)'
+          : 'opusscript (libopus, WebAssembly)',
+        runs.length,
+        runs[0]?.audioSeconds ?? 0,
+        round(Math.min(...x), 0),
+        round(Math.max(...x), 0),
+        [...new Set(runs.flatMap((r) => r.sizes))].join(' '),
+      ]);
+    }
   } finally {
     await rig.close();
   }
@@ -241,6 +300,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         columns: ['engine', 'seeks', 'missed', 'p50', 'max'],
         rows: seekRows,
       },
+      {
+        title:
+          'Broadcaster encode speed in the encoder worker (Voice: 32 kbit/s hard CBR, 20 ms, mono)',
+        columns: [
+          'encoder',
+          'runs',
+          'audio s per run',
+          '× real time (min)',
+          '× real time (max)',
+          'packet bytes',
+        ],
+        rows: encodeRows,
+      },
     ],
     notes: [
       `1-minute load average when the run started: ${load.toFixed(1)} on ${os.cpus().length} cores (the machine is shared; a starved audio thread shows as delay growth).`,
@@ -248,7 +320,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       "Delay excludes the sound card output latency; it includes the browser's voice processing on the microphone (Voice preset asks for noise suppression and gain control).",
       'Voice blocks hold 240 ms of audio, so a burst waits up to 240 ms for its block to fill before it can leave the broadcaster; low-latency (20 ms blocks) removes most of that.',
       ...missedAll.map((m) => `Missed: ${m}`),
-      'hls.js lists only complete ~2 s segments and plays 3 s behind the newest (liveSyncDuration), so its delay is segment-bound by design.',
+      'hls.js runs in low-latency mode: the relay lists ~200 ms parts (one Voice block) with blocking playlist reload, and hls.js plays PART-HOLD-BACK (3 parts, 0.72 s) behind the newest part.',
+      'Encode speed: wall time in the worker from the first frame to the last packet; WebCodecs encodes on a browser media thread, so its figure is throughput, not one thread.',
     ],
     raw,
   };

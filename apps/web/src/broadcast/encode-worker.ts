@@ -34,6 +34,11 @@ scope.onmessage = (event) => {
       },
       (error: unknown) => fail(error),
     );
+  } else if (message.type === 'bench') {
+    benchEncode(message).then(
+      (result) => scope.postMessage(result),
+      (error: unknown) => fail(error),
+    );
   } else if (message.type === 'stop') {
     if (!pipeline) return scope.postMessage({ type: 'stopped' });
     pipeline.stop().then(
@@ -231,4 +236,53 @@ function toInt16(frame: Float32Array): Int16Array {
     out[i] = v < 0 ? v * 0x8000 : v * 0x7fff;
   }
   return out;
+}
+
+/**
+ * Encode speed for `pnpm bench web` (bench/web-bench.ts): `seconds` of a 440 Hz tone with noise
+ * (so the encoder has work in every band), 20 ms mono frames, through one encoder, timed from
+ * the first frame to the last packet. WebCodecs encodes off this thread, so that is throughput.
+ */
+async function benchEncode(
+  m: Extract<ToEncoder, { type: 'bench' }>,
+): Promise<Extract<FromEncoder, { type: 'bench' }>> {
+  const frames = Math.round((m.seconds * 1000) / 20);
+  const frameSamples = 960;
+  const input: Float32Array[] = [];
+  let seed = 1;
+  for (let f = 0; f < frames; f++) {
+    const frame = new Float32Array(frameSamples);
+    for (let i = 0; i < frameSamples; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const n = f * frameSamples + i;
+      frame[i] = 0.4 * Math.sin((2 * Math.PI * 440 * n) / SAMPLE_RATE) + 0.1 * (seed / 2 ** 31 - 1);
+    }
+    input.push(frame);
+  }
+  const sizes = new Set<number>();
+  const settings = { channels: 1, bitrate: m.bitrate, frameMs: 20, application: m.application };
+  const t0 = performance.now();
+  if (m.codec === 'webcodecs') {
+    let error: Error | null = null;
+    const enc = new WebCodecsOpusEncoder(
+      settings,
+      (packet) => sizes.add(packet.length),
+      (e) => (error = e),
+    );
+    for (const frame of input) enc.encode(frame);
+    await enc.finish(1);
+    enc.close();
+    if (error) throw error;
+  } else {
+    const enc = OpusCbrEncoder.forPreset(settings, { channels: 1 });
+    for (const frame of input) sizes.add(enc.encode(toInt16(frame)).length);
+    enc.destroy();
+  }
+  return {
+    type: 'bench',
+    codec: m.codec,
+    audioSeconds: m.seconds,
+    wallMs: performance.now() - t0,
+    sizes: [...sizes],
+  };
 }

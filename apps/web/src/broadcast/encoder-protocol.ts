@@ -22,7 +22,18 @@ export type ToEncoder =
   /** `pcm` is the worklet's end of a MessageChannel delivering Float32Array frames. */
   | { type: 'start'; config: EncoderConfig; pcm: MessagePort }
   /** Encode what is buffered, pad the last block with silence and write the EOS page. */
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /**
+   * `pnpm bench web` only: encode `seconds` of a test signal as fast as the encoder goes (no
+   * pipeline started), answered by a 'bench' message.
+   */
+  | {
+      type: 'bench';
+      codec: OpusCodec;
+      seconds: number;
+      bitrate: number;
+      application: 'voip' | 'audio';
+    };
 
 export type FromEncoder =
   /** The encoder is set up; `codec` says which one encodes (docs/web.md "Opus encoding"). */
@@ -31,4 +42,6 @@ export type FromEncoder =
   | { type: 'bytes'; bytes: Uint8Array; seq: number | null; audioSeconds: number }
   | { type: 'level'; rms: number; peak: number }
   | { type: 'stopped' }
+  /** Encode speed: `audioSeconds` encoded in `wallMs`; `sizes` = the distinct packet sizes. */
+  | { type: 'bench'; codec: OpusCodec; audioSeconds: number; wallMs: number; sizes: number[] }
   | { type: 'error'; message: string };
