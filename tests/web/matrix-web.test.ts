@@ -134,6 +134,8 @@ describe('web app as a Matrix client', () => {
     );
     await bob.click('#back');
     await bob.waitForSelector('#room-page', { timeout: 30_000 });
+    // Leaving the listen page stops its audio (no player left running behind the room page).
+    expect(await loudestOutput(bob, 1500)).toBeLessThan(-60);
     await bob.click('#logout');
     await bob.waitForSelector('#mx-login', { timeout: 30_000 });
     expect(await savedDevice(bob)).toBeNull();
@@ -206,6 +208,10 @@ describe('web app as a Matrix client', () => {
       expect(await loudestOutput(bob, 1000)).toBeLessThan(-60);
       await alice.click('#pause');
       await waitState('resumed');
+      // On air, Back keeps alice on the broadcaster page.
+      await alice.click('#back');
+      expect(await alice.locator('#live').count()).toBe(1);
+      expect(await alice.textContent('#notice')).toMatch(/on air/);
       await expectTone(bob, 30_000);
       // The relay counts bob on alice's page.
       await alice.waitForFunction(

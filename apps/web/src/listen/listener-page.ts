@@ -50,10 +50,17 @@ export interface RoomListen {
   onPlayer?: (player: Player) => void;
 }
 
-export function mountListenerPage(root: HTMLElement, room?: RoomListen): void {
+/** A listener mounted from a room; `close()` stops it when the user navigates away. */
+export interface MountedListener {
+  close(): Promise<void>;
+}
+
+export function mountListenerPage(root: HTMLElement, room: RoomListen): MountedListener;
+export function mountListenerPage(root: HTMLElement): void;
+export function mountListenerPage(root: HTMLElement, room?: RoomListen): MountedListener | void {
   if (room) {
-    new ListenerView(root, room.link, room);
-    return;
+    const view = new ListenerView(root, room.link, room);
+    return { close: () => view.close() };
   }
   let link: ParsedListenLink;
   try {
@@ -110,6 +117,8 @@ class ListenerView {
   readonly #accessToken: string | undefined;
   readonly #roomTitle: string | undefined;
   readonly #onPlayer: ((player: Player) => void) | undefined;
+  /** Aborted by close(): timers, key handler and level loop stop, the engine is destroyed. */
+  readonly #closed = new AbortController();
 
   constructor(root: HTMLElement, link: ParsedListenLink, room?: RoomListen) {
     this.#link = link;
@@ -224,14 +233,25 @@ class ListenerView {
     void this.#boot();
   }
 
+  /** Stops playing and every timer (the Matrix pages navigate away without a reload). */
+  async close(): Promise<void> {
+    this.#closed.abort();
+    await this.#engine?.destroy();
+    this.#engine = null;
+    await this.#context?.close();
+  }
+
   async #boot(): Promise<void> {
     await this.#pollIndex();
+    const { signal } = this.#closed;
+    if (signal.aborted) return;
     const poll = setInterval(() => {
       // A complete or cancelled upload changes no more: stop asking.
-      if (this.#uploadOver() || this.#notFound) clearInterval(poll);
+      if (this.#uploadOver() || this.#notFound || signal.aborted) clearInterval(poll);
       else void this.#pollIndex();
     }, INDEX_POLL_MS);
-    setInterval(() => this.#render(), UI_TICK_MS);
+    const ui = setInterval(() => this.#render(), UI_TICK_MS);
+    signal.addEventListener('abort', () => clearInterval(ui));
     if (this.#notFound) return this.#render();
     this.#context = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
     this.#analyser = this.#context.createAnalyser();
@@ -260,30 +280,34 @@ class ListenerView {
     });
     // Space toggles, arrows seek by 5 s, End / L go live. The range gets the same keys so
     // that its native 'any'-step arrows do not fight ours.
-    document.addEventListener('keydown', (event) => {
-      if (event.altKey || event.ctrlKey || event.metaKey) return;
-      const target = event.target as HTMLElement;
-      if (
-        target.tagName === 'INPUT' &&
-        target !== this.#seek &&
-        (target as HTMLInputElement).type !== 'radio'
-      )
-        return;
-      const position = this.#status().position;
-      if (event.key === ' ' && target.tagName !== 'BUTTON') {
-        event.preventDefault();
-        void this.#togglePlay();
-      } else if (event.key === 'ArrowLeft') {
-        event.preventDefault();
-        this.#seekTo(Math.max(0, position - SEEK_STEP_S));
-      } else if (event.key === 'ArrowRight') {
-        event.preventDefault();
-        this.#seekTo(position + SEEK_STEP_S);
-      } else if (event.key === 'End' || event.key === 'l') {
-        event.preventDefault();
-        this.#seekTo('live');
-      }
-    });
+    document.addEventListener(
+      'keydown',
+      (event) => {
+        if (event.altKey || event.ctrlKey || event.metaKey) return;
+        const target = event.target as HTMLElement;
+        if (
+          target.tagName === 'INPUT' &&
+          target !== this.#seek &&
+          (target as HTMLInputElement).type !== 'radio'
+        )
+          return;
+        const position = this.#status().position;
+        if (event.key === ' ' && target.tagName !== 'BUTTON') {
+          event.preventDefault();
+          void this.#togglePlay();
+        } else if (event.key === 'ArrowLeft') {
+          event.preventDefault();
+          this.#seekTo(Math.max(0, position - SEEK_STEP_S));
+        } else if (event.key === 'ArrowRight') {
+          event.preventDefault();
+          this.#seekTo(position + SEEK_STEP_S);
+        } else if (event.key === 'End' || event.key === 'l') {
+          event.preventDefault();
+          this.#seekTo('live');
+        }
+      },
+      { signal: this.#closed.signal },
+    );
     const tick = () => {
       if (this.#analyser) {
         this.#analyser.getFloatTimeDomainData(this.#levelData);
@@ -292,7 +316,7 @@ class ListenerView {
         const db = 10 * Math.log10(Math.max(sum / this.#levelData.length, 1e-12));
         bar.style.transform = `scaleX(${Math.max(0, Math.min(1, (db + 60) / 60)).toFixed(3)})`;
       }
-      requestAnimationFrame(tick);
+      if (!this.#closed.signal.aborted) requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
   }
@@ -329,6 +353,7 @@ class ListenerView {
     const analyser = this.#analyser;
     if (!context || !analyser || this.#notFound) return;
     await context.resume();
+    if (this.#closed.signal.aborted) return;
     const common = {
       relayUrl: this.#link.relayUrl,
       mxc: this.#link.mxc,

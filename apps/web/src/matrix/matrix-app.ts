@@ -124,6 +124,18 @@ function hasLiveBroadcast(room: Room): boolean {
   });
 }
 
+/**
+ * While on air, leaving the broadcaster page would drop its controls with the broadcast still
+ * running: Back and Log out point at Stop instead. True when it held the user back.
+ */
+function onAirGuard(): boolean {
+  if (!document.querySelector('#live')) return false;
+  const notice = document.querySelector<HTMLElement>('#notice');
+  if (notice) notice.textContent = 'You are on air: stop or cancel the broadcast first.';
+  document.querySelector<HTMLElement>('#stop')?.focus();
+  return true;
+}
+
 const STATE_LABEL: Record<string, string> = {
   started: 'Live',
   resumed: 'Live',
@@ -163,6 +175,7 @@ class MatrixApp {
   #header(): HTMLElement {
     const logout = h('button', { type: 'button', id: 'logout', class: 'link' }, 'Log out');
     logout.addEventListener('click', () => {
+      if (onAirGuard()) return;
       logout.disabled = true;
       this.#cleanup?.();
       void this.#session.logout().finally(() => {
@@ -186,6 +199,7 @@ class MatrixApp {
     );
     back.addEventListener('click', (ev) => {
       ev.preventDefault();
+      if (onAirGuard()) return;
       this.go(params);
     });
     return h('nav', { class: 'mx-nav', 'aria-label': 'Back' }, back, this.#header());
@@ -442,14 +456,18 @@ class MatrixApp {
           : `${check.verified} checkpoint${check.verified === 1 ? '' : 's'} of ${found.broadcaster} verified`;
       },
     );
-    this.#cleanup = () => check.stop();
     nav.append(claims);
-    mountListenerPage(this.#root, {
+    const listener = mountListenerPage(this.#root, {
       link,
       accessToken: this.#session.accessToken,
       title: found.title,
       nav,
       onPlayer: (player) => check.attach(player),
     });
+    // Back, or log out: the audio and the claim polling stop with the page.
+    this.#cleanup = () => {
+      check.stop();
+      void listener.close();
+    };
   }
 }
