@@ -195,3 +195,33 @@ describe('a listener whose keys stop', () => {
     await wait(0);
   });
 });
+
+describe('seeking across epochs', () => {
+  it('by arithmetic (one request) and by bisection (blocks of varying size) lands in the right epoch', async () => {
+    const { b, epochs } = await broadcast();
+    const up = await uploadFinished(relay, b);
+    for (const t of [0.5, 2.0, 4.2]) {
+      const sink = new MemorySink();
+      const player = playerOf(up, {
+        sink,
+        keys: new EpochKeyRing(epochs),
+        duration: 0.3,
+        geometry: b.geometry,
+      });
+      expect((await player.play({ time: t })).state).toBe('stopped');
+      expect(sink.chunks[0]?.startSample).toBe(Math.round(t * 48_000));
+      // header leg (from byte 0) + at most one Range request to the target
+      expect(player.status().requests).toBeLessThanOrEqual(2);
+    }
+    const varied = await encodeBroadcast('voice', 6, { variableBlocks: true });
+    const { b: vb, epochs: ve } = await withEpochs(varied, [0, 25, 50, 75]); // ~100 blocks of 1-5 frames
+    const vup = await uploadFinished(relay, vb, { declareGeometry: false });
+    for (const t of [1.1, 3.3, 5.5]) {
+      const sink = new MemorySink();
+      const player = playerOf(vup, { sink, keys: new EpochKeyRing(ve), duration: 0.3 });
+      const outcome = await player.play({ time: t });
+      expect(outcome.state, `T=${t} ${outcome.error?.message}`).toBe('stopped');
+      expect(sink.chunks[0]?.startSample).toBe(Math.round(t * 48_000));
+    }
+  });
+});

@@ -45,6 +45,15 @@ export class BlockAuthenticator {
     }
   }
 
+  /**
+   * Brings the ScheduleCipher up to every epoch the key source knows now (each new epoch's
+   * cipher made once); nothing without epoch keys. Blocks do it themselves; a seek's probes,
+   * which use the cipher directly, call it first.
+   */
+  async syncKeys(): Promise<void> {
+    if (this.#epochs) await this.#syncEpochs(this.#epochs);
+  }
+
   /** The player stopped: a block waiting for its key gives up at once. */
   stop(): void {
     this.#stop.abort();

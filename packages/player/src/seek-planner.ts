@@ -32,6 +32,8 @@ export function startAtBlock(s: PlayerSession, g: PlaybackGeometry, seq: number)
 
 /** Block sizes vary: find the start by bisecting on granules (seek-bisection.ts). */
 async function bisectTo(s: PlayerSession, target: number): Promise<SourceStart> {
+  // The probes decrypt with the session's cipher: bring it up to every key epoch known now.
+  await s.auth.syncKeys();
   const found = await bisectSeek({
     location: s.location,
     cipher: s.cipher,
