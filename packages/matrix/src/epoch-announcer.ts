@@ -77,6 +77,8 @@ export class EpochAnnouncer {
   readonly #b: Broadcast;
   readonly #opts: EpochAnnouncerOptions;
   readonly #epochs: KeyEpoch[] = [];
+  #lastIndex = 0;
+  #sending: Promise<unknown> = Promise.resolve();
   /** Reasons of the epochs asked for and not yet announced, oldest first. */
   readonly #reasons: EpochReason[] = [];
   /** `joined`: re-shares waiting for the epoch a join asked for. */
@@ -131,15 +133,21 @@ export class EpochAnnouncer {
    * The capture's onEpoch: sends the epoch event (after a forced Megolm rotation, epoch-sender.ts)
    * and resolves once it is in the room, before the capture seals the epoch's first block.
    */
-  async announce(e: CaptureEpoch): Promise<void> {
-    const epoch: KeyEpoch = { index: this.#epochs.length + 1, ...e };
+  announce(e: CaptureEpoch): Promise<void> {
+    // Indexes are given in the order the capture fixed the epochs, and the events go out one
+    // after another in that order: a scheduled rekey and a kick's can overlap.
+    const epoch: KeyEpoch = { index: ++this.#lastIndex, ...e };
     const reason = this.#reasons.shift() ?? 'schedule';
-    const r = await sendEpoch(this.#session, this.#b, epoch, reason);
-    this.#epochs.push(epoch);
-    this.sent.push({ index: epoch.index, ...r });
-    const waiters = this.#joinWaiters;
-    this.#joinWaiters = [];
-    for (const w of waiters) w();
+    const send = this.#sending.then(async () => {
+      const r = await sendEpoch(this.#session, this.#b, epoch, reason);
+      this.#epochs.push(epoch);
+      this.sent.push({ index: epoch.index, ...r });
+      const waiters = this.#joinWaiters;
+      this.#joinWaiters = [];
+      for (const w of waiters) w();
+    });
+    this.#sending = send.catch(() => undefined);
+    return send;
   }
 
   async #reshare(): Promise<string> {

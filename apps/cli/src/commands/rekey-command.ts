@@ -33,15 +33,14 @@ export const rekeyCommand: Command = {
     const opened = await openRoom(values, 'rekey');
     try {
       const { matrix, session, roomId } = opened;
-      const mine = (await matrix.listBroadcasts(session, roomId)).filter(
-        (b) => b.broadcaster === session.userId && b.live,
-      );
+      const listed = await matrix.listBroadcasts(session, roomId);
+      const mine = listed.filter((b) => b.broadcaster === session.userId && b.live);
       const b = values.broadcast ? mine.find((x) => x.broadcastId === values.broadcast) : mine[0];
       if (!b) {
         throw new CliError(
           values.broadcast
             ? `no live broadcast ${values.broadcast} of ${session.userId} in ${roomId}`
-            : `no live broadcast of ${session.userId} in ${roomId}`,
+            : `no live broadcast of ${session.userId} in ${roomId} (${listed.length} listed: ${listed.map((x) => `${x.broadcastId} ${x.state} by ${x.broadcaster}`).join(', ') || 'none'})`,
           5,
         );
       }
