@@ -240,3 +240,40 @@ describe('HlsSegmentRemuxer: the seq check (a relay cannot drop, replay or reord
     ]);
   });
 });
+
+/** Part `part` of segment `sn`: runs of 2 blocks of the PER_SEGMENT-block segments. */
+function partOf(sn: number, part: number): SegmentPlan {
+  return { sn, part, firstSeq: 2 + sn * PER_SEGMENT + part * 2, blocks: 2, tail: false };
+}
+
+async function partCode(remuxer: HlsSegmentRemuxer, blocks: number[], p: SegmentPlan) {
+  const { bytes, offset } = served(blocks);
+  return remuxer.segment(bytes, offset, p).then(
+    (r) => `ok ${r.firstSeq}-${r.lastSeq}`,
+    (e: unknown) => (e instanceof RemuxError ? `${e.code}: ${e.message}` : String(e)),
+  );
+}
+
+describe('HlsSegmentRemuxer: low-latency parts keep the same checks', () => {
+  it('plays parts in order, then the next segment whole, carrying the seq across', async () => {
+    const remuxer = await ready();
+    expect(await partCode(remuxer, [2, 3], partOf(0, 0))).toBe('ok 2-3');
+    expect(await partCode(remuxer, [4, 5], partOf(0, 1))).toBe('ok 4-5');
+    expect(await partCode(remuxer, [6, 7], partOf(0, 2))).toBe('ok 6-7');
+    expect(await codeOf(remuxer, seqs(8, 14), 1)).toBe('ok');
+    expect(await partCode(remuxer, [14, 15], partOf(2, 0))).toBe('ok 14-15');
+  });
+
+  it('refuses a part replayed in place of the next, a part of the wrong length, a part from elsewhere', async () => {
+    const replayed = await ready();
+    expect(await partCode(replayed, [2, 3], partOf(0, 0))).toBe('ok 2-3');
+    expect(await partCode(replayed, [2, 3], partOf(0, 1))).toMatch(/^TAMPERED/);
+    const long = await ready();
+    expect(await partCode(long, [2, 3, 4], partOf(0, 0))).toMatch(
+      /^TAMPERED: segment 0 part 0 holds 3 blocks/,
+    );
+    // hls.js jumps to part 1 of segment 1 (blocks 10–11); the relay serves blocks 8–9.
+    expect(await partCode(await ready(), [8, 9], partOf(1, 1))).toMatch(/^TAMPERED/);
+    expect(await partCode(await ready(), [10, 11], partOf(1, 1))).toBe('ok 10-11');
+  });
+});
