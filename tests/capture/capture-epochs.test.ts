@@ -126,6 +126,8 @@ describe('capture key epochs', () => {
     );
     const result = await session.run();
     const manualEpoch = await (manual as Promise<Epoch>);
+    // Once the broadcast has ended there is nothing to rekey.
+    await expect(session.rekey()).rejects.toMatchObject({ code: 'BAD_STATE' });
     // 3 scheduled (at 1, 2, 3 s of audio) + 1 manual.
     expect(result.epochs).toHaveLength(5);
     expect(result.epochs[0]).toEqual({

@@ -88,7 +88,9 @@ export interface CaptureSessionOptions {
   /**
    * A new key epoch was fixed (docs/format.md "Key epochs"): send it to the members here (the
    * Matrix epoch event). Called before its startSeq is reached, with `rekeyLeadSeconds` of audio
-   * to spare; rekey() resolves when this does.
+   * to spare; rekey() resolves when this does. The epoch is fixed (and saved) before this is
+   * called, so a rejection cannot take it back: members without it stop at its first block —
+   * retry inside onEpoch rather than fail.
    */
   onEpoch?: (epoch: Epoch) => Promise<void>;
   /** Start a new key epoch every this many seconds of audio (`--rekey-every`); off by default. */
@@ -422,6 +424,8 @@ export class CaptureSession {
       if (err instanceof ClientError) throw captureErrorFrom(err, o.relay);
       throw err;
     } finally {
+      // No new epoch for a broadcast that has ended: no block would ever use it.
+      this.rekeyer = null;
       clearInterval(stateTimer);
       if (o.statePath) await saveState().catch(() => {});
     }
