@@ -6,6 +6,7 @@
  */
 import { Hono } from 'hono';
 import type { RelayCore } from '../core/relay-core.ts';
+import { lostRaceError } from '../core/media-store.ts';
 import { DAMAGED_REASON } from '../core/media-integrity.ts';
 import { RelayError, errorResponse, toRelayError } from '../core/relay-error.ts';
 import { requestBodyGuard } from '../core/request-body-guard.ts';
@@ -39,8 +40,22 @@ export function createRelayApp(core: RelayCore): Hono {
       const parts = new URL(c.req.url).pathname.split('/');
       const at = parts.indexOf(core.config.serverName);
       const id = at > 0 ? parts[at + 1] : undefined;
-      if (id) await core.store.adopt(core.config.serverName, id);
+      if (!id) {
+        await next();
+        // A create is answered once its row is in the bucket, so another node knows the id.
+        if (c.req.method === 'POST') await core.store.replica?.settledAll();
+        return;
+      }
+      await core.store.adopt(core.config.serverName, id);
+      const replica = core.store.replica;
+      const lostBefore = replica?.racesLostOn(id) ?? 0;
       await next();
+      // An upload is answered once what it stored is in JetStream, and with 409 when another
+      // node's upload of the same media got there first (exactly one of two racing uploads wins).
+      if (replica && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+        await replica.settled(id);
+        if (replica.racesLostOn(id) > lostBefore) c.res = errorResponse(lostRaceError());
+      }
     });
   }
 

@@ -114,6 +114,36 @@ describe('cluster mode: two nodes, one JetStream', () => {
     }
   });
 
+  it('two uploads of one media racing on nodes A and B: exactly one wins, the other is 409', async () => {
+    const m = await createMedia({ ...a, auth });
+    const x = makeStream(30, 120);
+    const y = makeStream(30, 120);
+    const upload = async (t: TestRelay, bytes: Buffer) => {
+      const put = streamingPut(uploadUrl(t, m), auth);
+      for (let at = 0; at < bytes.length; at += 700) {
+        put.push(bytes.subarray(at, at + 700));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      put.end();
+      const res = await put.response;
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    // Both nodes know the media (and tail it) before either upload starts, so both local stores
+    // take the first blocks and the race is decided in JetStream.
+    await getIndex(a, m);
+    await getIndex(b, m);
+    const [ra, rb] = await Promise.all([upload(a, x.bytes), upload(b, y.bytes)]);
+    expect([ra.status, rb.status].sort()).toEqual([200, 409]);
+    const loser = ra.status === 409 ? ra : rb;
+    expect(loser.body.errcode).toBe('M_CONFLICT');
+    const won = ra.status === 200 ? x.bytes : y.bytes;
+    for (const node of [a, b]) {
+      await until(async () => (await getIndex(node, m)).state === 'complete', 10_000);
+      const got = Buffer.from(await (await fetch(downloadUrl(node, m))).arrayBuffer());
+      expect(got.equals(won)).toBe(true);
+    }
+  });
+
   it('takes the cluster token on every node and refuses a node-local relay.db one', async () => {
     const onB = await fetch(`${b.url}/_matrix/media/v1/create`, { method: 'POST', headers: auth });
     expect(onB.status).toBe(200);

@@ -34,6 +34,8 @@ export interface ReplicaHost {
   /** Stores blocks that came from the cluster (not written back to it). */
   mirrorBlocks(rec: MediaRecord, blocks: FramedBlock[]): void;
   mirrorState(rec: MediaRecord, row: MediaRow): Promise<void>;
+  /** This node's upload of `rec` lost a race in the cluster: its local copy is wrong, drop it. */
+  lostRace(rec: MediaRecord): void;
   log(line: string): void;
 }
 
@@ -51,6 +53,10 @@ export class ClusterReplica {
   /** Set while the host applies a change that came from the cluster: not written back. */
   applying = false;
   private closed = false;
+  /** Records whose upload here lost to another node's (JetStream refused a block as a conflict). */
+  private readonly lost = new WeakSet<MediaRecord>();
+  /** Races lost per media id: the routes' answer turns into 409 when it grew during a request. */
+  private readonly racesLost = new Map<string, number>();
 
   constructor(
     cluster: RelayClusterConfig,
@@ -70,16 +76,62 @@ export class ClusterReplica {
   }
 
   appended(rec: MediaRecord, blocks: readonly FramedBlock[]): void {
-    if (this.applying) return;
+    if (this.applying || this.lost.has(rec)) return;
     const copies = blocks.map((b) => ({ seq: b.seq, offset: b.offset, bytes: b.bytes.slice() }));
-    this.chain(rec.id, async (s) => {
-      for (const b of copies) await s.appendBlock(rec.id, b.seq, b.offset, b.bytes);
-    });
+    this.chain(
+      rec.id,
+      async (s) => {
+        // After a lost race nothing more of this upload may reach the stream (its next block
+        // could fit behind the winner's and mix two streams).
+        for (const b of copies)
+          if (!this.lost.has(rec)) await s.appendBlock(rec.id, b.seq, b.offset, b.bytes);
+      },
+      rec,
+    );
+  }
+
+  /** True once this node's upload of `rec` lost a race (its next block is refused with 409). */
+  hasLost(rec: MediaRecord): boolean {
+    return this.lost.has(rec);
+  }
+
+  racesLostOn(id: string): number {
+    return this.racesLost.get(id) ?? 0;
+  }
+
+  /** Waits for every write chain running now (after a create: its row is in the bucket). */
+  async settledAll(): Promise<void> {
+    await Promise.all([...this.chains.values()]);
+  }
+
+  /** Waits until everything this node wrote for `id` so far is in JetStream (or refused). */
+  async settled(id: string): Promise<void> {
+    for (let p = this.chains.get(id); p; p = this.chains.get(id)) {
+      await p;
+      if (this.chains.get(id) === p) break;
+    }
   }
 
   moved(rec: MediaRecord, expect: MediaState, fields: MediaUpdate): void {
     if (this.applying) return;
-    this.chain(rec.id, (s) => s.updateMedia(rec.id, expect, fields).then(() => undefined));
+    if (this.lost.has(rec)) return;
+    // Two racing uploads both turn a media live; the blocks decide which one wins, not this.
+    const benign = (err: unknown) =>
+      expect === 'pending' &&
+      fields.state === 'live' &&
+      err instanceof StorageError &&
+      err.reason === 'STATE_CHANGED';
+    this.chain(
+      rec.id,
+      (s) =>
+        s.updateMedia(rec.id, expect, fields).then(
+          () => undefined,
+          (err: unknown) => {
+            if (!benign(err)) throw err;
+          },
+        ),
+      rec,
+    );
   }
 
   deleted(id: string): void {
@@ -186,13 +238,30 @@ export class ClusterReplica {
     void a.tail?.stop();
   }
 
-  private chain(id: string, step: (s: JetStreamMediaStorage) => Promise<void>): void {
+  private chain(
+    id: string,
+    step: (s: JetStreamMediaStorage) => Promise<void>,
+    rec?: MediaRecord,
+  ): void {
     const prev = this.chains.get(id) ?? Promise.resolve();
     const next = prev
-      .then(async () => step(await this.ready))
+      // Nothing more of an upload that lost its race: a state move queued behind its refused
+      // block (its completion) would overwrite the winner's.
+      .then(async () => (rec && this.lost.has(rec) ? undefined : step(await this.ready)))
       .catch((err: unknown) => {
         const what = err instanceof StorageError ? `${err.kind}: ${err.message}` : String(err);
         this.host.log(`cluster: write-through of ${id} failed (${what})`);
+        if (
+          rec &&
+          err instanceof StorageError &&
+          err.reason === 'BLOCK_CONFLICT' &&
+          !this.lost.has(rec)
+        ) {
+          this.lost.add(rec);
+          this.racesLost.set(id, this.racesLostOn(id) + 1);
+          this.stopAdopted(id);
+          this.host.lostRace(rec);
+        }
       });
     this.chains.set(id, next);
     void next.then(() => {

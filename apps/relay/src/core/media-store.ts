@@ -37,6 +37,13 @@ export function cancelledError(rec: MediaRecord): RelayError {
   return new RelayError('M_NOT_FOUND', 'media was cancelled by its owner');
 }
 
+/** An upload that lost a race for its media to another cluster node's (docs/protocol.md). */
+export function lostRaceError(): RelayError {
+  return new RelayError('M_CONFLICT', 'another upload stored blocks of this media first', {
+    fields: { 'org.matrix.msc4016.reason': 'BLOCK_CONFLICT' },
+  });
+}
+
 /** A finished (or still pending) media unused this long is dropped from memory. */
 const IDLE_EVICT_MS = 60_000;
 
@@ -210,6 +217,7 @@ export class MediaStore implements ReplicaHost {
    */
   commitBlocks(rec: MediaRecord, blocks: readonly FramedBlock[]): void {
     const { maxMediaBytes, maxLiveDurationMs } = this.config.limits;
+    if (this.replica?.hasLost(rec)) throw lostRaceError();
     if (blocks.length > 0) {
       // Per-user quotas: the live and stored counts when a media turns live, the byte quota for
       // every block (all of a batch at once when it fits, so the common case is one comparison).
@@ -386,6 +394,21 @@ export class MediaStore implements ReplicaHost {
   /** ReplicaHost: blocks another node stored, into this node's cache and hub. */
   mirrorBlocks(rec: MediaRecord, blocks: FramedBlock[]): void {
     this.commitBlocks(rec, blocks);
+  }
+
+  /**
+   * ReplicaHost: this node's upload lost to another node's; its local copy (row, file, record)
+   * goes without touching the cluster's, and the next request adopts the winner's media.
+   */
+  lostRace(rec: MediaRecord): void {
+    if (this.records.get(rec.id) === rec) this.records.delete(rec.id);
+    rec.hub.end('cancelled');
+    rec.notifyChange();
+    this.db.deleteMedia(rec.id);
+    this.quotas.invalidate(rec.owner);
+    const file = rec.file;
+    rec.file = null;
+    void file?.close().finally(() => rmSync(this.filePath(rec.id), { force: true }));
   }
 
   /** ReplicaHost: a state another node moved the media to. */
