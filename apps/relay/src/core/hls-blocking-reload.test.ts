@@ -54,6 +54,13 @@ async function liveMedia(blocks: number) {
   };
 }
 
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${t.url}/metrics`, { headers: t.auth })).text();
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  if (!m) throw new Error(`no ${name} in /metrics`);
+  return Number(m[1]);
+}
+
 const parts = (text: string) => text.match(/^#EXT-X-PART:/gm)?.length ?? 0;
 
 describe('HLS blocking playlist reload', () => {
@@ -72,10 +79,12 @@ describe('HLS blocking playlist reload', () => {
     await media.send(1); // part 3: not yet what was asked
     await new Promise((r) => setTimeout(r, 300));
     expect(answeredAt).toBe(0);
+    expect(await metric('mxcast_hls_reloads_held')).toBe(1);
     const sentAt = Date.now();
     await media.send(1); // part 4
     const res = await held;
     expect(res.status).toBe(200);
+    expect(await metric('mxcast_hls_reloads_held')).toBe(0);
     expect(parts(res.text)).toBe(5);
     expect(res.cache).toBe('no-cache');
     // Answered when the block came (the index poll above took part of this), not at the timeout.
@@ -93,6 +102,7 @@ describe('HLS blocking playlist reload', () => {
     const timedOut = await fetch(`${media.url}?_HLS_msn=1`);
     const waited = Date.now() - t0;
     expect(timedOut.status).toBe(200);
+    expect(await metric('mxcast_hls_reload_timeouts_total')).toBeGreaterThanOrEqual(1);
     expect(parts(await timedOut.text())).toBe(2);
     expect(waited).toBeGreaterThanOrEqual(HOLD_MS - 50);
     expect(waited).toBeLessThan(HOLD_MS + 3000);

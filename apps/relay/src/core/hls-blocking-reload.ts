@@ -9,6 +9,7 @@
  */
 import type { MediaRecord } from '../storage/media-record.ts';
 import type { HubListener } from '../fanout/media-hub.ts';
+import type { RelayMetrics } from './relay-metrics.ts';
 import { blocksFor, liveEdge, type HlsLayout } from './ll-hls-playlist.ts';
 import { RelayError } from './relay-error.ts';
 
@@ -44,6 +45,7 @@ export function waitForPart(
   layout: HlsLayout,
   want: BlockingReload,
   timeoutMs: number,
+  metrics: RelayMetrics,
   signal?: AbortSignal,
 ): Promise<void> {
   const live = () => rec.state === 'live' || rec.state === 'pending';
@@ -56,8 +58,14 @@ export function waitForPart(
   const count = blocksFor(layout, want.msn, want.part);
   const waiting = () => live() && rec.blockCount < count && !signal?.aborted;
   if (!waiting() || timeoutMs <= 0) return Promise.resolve();
+  metrics.hlsBlockingReloads.held++;
   return new Promise((resolve) => {
+    let over = false;
+    // Once only: a fan-out slice may still call the stand-in after a timeout removed it.
     const done = () => {
+      if (over) return;
+      over = true;
+      metrics.hlsBlockingReloads.held--;
       clearTimeout(timer);
       rec.hub.remove(standIn);
       rec.changeWaiters.delete(onChange);
@@ -71,7 +79,10 @@ export function waitForPart(
       onBlock: (block) => void (block.seq + block.count >= count && done()),
       onEnd: done,
     };
-    const timer = setTimeout(done, timeoutMs);
+    const timer = setTimeout(() => {
+      metrics.hlsBlockingReloads.timedOut++;
+      done();
+    }, timeoutMs);
     rec.hub.add(standIn);
     rec.changeWaiters.add(onChange);
     signal?.addEventListener('abort', done, { once: true });

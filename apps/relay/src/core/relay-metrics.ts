@@ -34,6 +34,8 @@ export class RelayMetrics {
   whoami = { requests: 0, cached: 0, failed: 0 };
   /** Live media marked interrupted (upload silent past limits.interruptedAfterMs), and ended after limits.maxIdleLiveMs. */
   liveIdle = { interrupted: 0, ended: 0 };
+  /** HLS blocking playlist reloads held now, and those answered at limits.hlsBlockingReloadMs. */
+  hlsBlockingReloads = { held: 0, timedOut: 0 };
   readonly errors = new Map<string, number>();
 
   countError(code: string): void {
@@ -116,6 +118,11 @@ export class RelayMetrics {
       [...this.quotaRefusals].sort(),
     );
     single('mxcast_connections_open', 'gauge', 'Client connections open.', this.connectionsOpen);
+    const heldHelp = 'HLS blocking playlist reloads held now (_HLS_msn/_HLS_part).';
+    single('mxcast_hls_reloads_held', 'gauge', heldHelp, this.hlsBlockingReloads.held);
+    const timedOutHelp = 'HLS blocking playlist reloads answered at limits.hlsBlockingReloadMs.';
+    const { timedOut } = this.hlsBlockingReloads;
+    single('mxcast_hls_reload_timeouts_total', 'counter', timedOutHelp, timedOut);
     const splitHelp = {
       connections: 'Connections refused at accept, by the limit hit.',
       messages:

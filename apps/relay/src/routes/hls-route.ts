@@ -29,6 +29,7 @@ export function mountHlsRoute(app: Hono, core: RelayCore): void {
         layout,
         want,
         core.config.limits.hlsBlockingReloadMs,
+        core.metrics,
         c.req.raw.signal,
       );
       // The media may have been cancelled while the request was held.
