@@ -67,16 +67,28 @@ describe('a broadcast with three key boundaries', () => {
     }
   });
 
-  it('plays live with the epochs arriving as they are announced, one of them late', async () => {
+  it('plays live over HTTP and WebSocket with the epochs arriving as announced, one late', async () => {
     const { b, epochs } = await broadcast();
     const up = await startUpload(relay, b);
     up.send(3);
     const onTime = new EpochKeyRing(epochs.slice(0, 1));
     const late = new EpochKeyRing(epochs.slice(0, 1));
-    const listeners = [onTime, late].map((keys) => {
+    const setups = [
+      { keys: onTime, transport: 'http' },
+      { keys: late, transport: 'http' },
+      { keys: onTime, transport: 'ws' },
+      { keys: late, transport: 'ws' },
+    ] as const;
+    const listeners = setups.map(({ keys, transport }) => {
       const seqs: number[] = [];
       const sink = new MemorySink();
-      const player = playerOf(up, { sink, keys, geometry: b.geometry, keyWaitMs: 5_000 });
+      const player = playerOf(up, {
+        sink,
+        keys,
+        transport,
+        geometry: b.geometry,
+        keyWaitMs: 5_000,
+      });
       const at = new Map<number, number>();
       player.on('block', ({ seq }) => {
         seqs.push(seq);
@@ -107,10 +119,12 @@ describe('a broadcast with three key boundaries', () => {
       expect(first).toBeLessThan(STARTS.at(-1) as number);
       expect(continuity(l.sink.chunks).gapSamples, `listener ${i}`).toBe(0);
     }
-    // The late listener did wait for the last epoch's key at its first block (≥ the 150 ms).
+    // The late listeners did wait for the last epoch's key at its first block (≥ the 150 ms).
     const last = STARTS.at(-1) as number;
-    const waited = (listeners[1]?.at.get(last) as number) - (sentAt.get(last) as number);
-    expect(waited).toBeGreaterThanOrEqual(140);
+    for (const i of [1, 3]) {
+      const waited = (listeners[i]?.at.get(last) as number) - (sentAt.get(last) as number);
+      expect(waited, setups[i]?.transport).toBeGreaterThanOrEqual(140);
+    }
   });
 });
 
