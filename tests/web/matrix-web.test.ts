@@ -224,6 +224,11 @@ describe('web app as a Matrix client', () => {
       await alice.click('#stop');
       await alice.waitForSelector('#ended', { timeout: 60_000 });
       await waitForPlayer(bob, (v) => v.state === 'finished', 'finished', 60_000);
+      // The sender's completion against what bob played: he reached its last block and the
+      // relay says complete. (Its one interval starts at block 0, before bob joined live, so it
+      // counts as unverifiable, not verified: 2 s checkpoints are checked in the first test.)
+      await bob.waitForSelector('#claims[data-outcome="finished"]', { timeout: 30_000 });
+      expect(await bob.textContent('#claims')).toMatch(/^Finished: every block/);
       await bob.click('#back');
       await bob.waitForSelector('#broadcasts tr[data-state="stopped"] th:has-text("Web show")', {
         timeout: 30_000,

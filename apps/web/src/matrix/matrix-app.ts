@@ -4,7 +4,7 @@
  * listing (the CLI's own), and listening to one with the key from its decrypted announcement.
  * Where the user is lives in the address (`/rooms?room=…&broadcast=…`), so Back and reload work.
  */
-import { buildListenLink, parseListenLink } from '@mxcast/client';
+import { buildListenLink, MediaClient, parseListenLink } from '@mxcast/client';
 import {
   BROADCAST_STATE_TYPE,
   parseBroadcastState,
@@ -12,6 +12,7 @@ import {
   watchBroadcasts,
   type BroadcastListing,
   type BroadcastWatch,
+  type StreamOutcome,
 } from '@mxcast/matrix/browser';
 import {
   KnownMembership,
@@ -135,6 +136,14 @@ function onAirGuard(): boolean {
   document.querySelector<HTMLElement>('#stop')?.focus();
   return true;
 }
+
+/** The end of a room broadcast as the sender's claims tell it (StreamOutcome, docs/matrix.md). */
+const OUTCOME_TEXT: Record<StreamOutcome, (who: string) => string> = {
+  finished: (who) => `Finished: every block ${who} vouched for arrived`,
+  cancelled: (who) => `Cancelled by ${who}`,
+  cut: (who) => `Cut by the relay: ${who} vouched for more than it served`,
+  interrupted: (who) => `Interrupted: ${who} never said it ended`,
+};
 
 const STATE_LABEL: Record<string, string> = {
   started: 'Live',
@@ -446,14 +455,26 @@ class MatrixApp {
     const { mountListenerPage } = await import('../listen/listener-page.ts');
     // What the broadcaster vouches for, checked block by block (docs/matrix.md).
     const claims = h('p', { class: 'hint', id: 'claims', role: 'status', 'data-verified': '0' });
+    const relay = new MediaClient({
+      baseUrl: link.relayUrl,
+      accessToken: this.#session.accessToken,
+    });
+    const who = found.broadcaster;
     const check = new RoomClaimsCheck(
       this.#session,
-      { roomId, announcementEventId: found.announcementEventId, broadcaster: found.broadcaster },
+      { roomId, announcementEventId: found.announcementEventId, broadcaster: who },
+      async () => {
+        const { state } = await relay.index(link.mxc);
+        return state === 'complete' || state === 'cancelled' ? state : 'unknown';
+      },
       () => {
         claims.dataset.verified = String(check.verified);
-        claims.textContent = check.tampered
-          ? `Does not match what ${found.broadcaster} sent: ${check.tampered}`
-          : `${check.verified} checkpoint${check.verified === 1 ? '' : 's'} of ${found.broadcaster} verified`;
+        if (check.outcome) claims.dataset.outcome = check.outcome;
+        claims.textContent = check.outcome
+          ? `${OUTCOME_TEXT[check.outcome](who)} (${check.verified} checkpoint${check.verified === 1 ? '' : 's'} verified)`
+          : check.tampered
+            ? `Does not match what ${found.broadcaster} sent: ${check.tampered}`
+            : `${check.verified} checkpoint${check.verified === 1 ? '' : 's'} of ${found.broadcaster} verified`;
       },
     );
     nav.append(claims);

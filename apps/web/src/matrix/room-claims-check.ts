@@ -11,10 +11,15 @@ import {
   CheckpointVerifier,
   fetchSenderClaims,
   type MatrixSession,
+  type StreamOutcome,
 } from '@mxcast/matrix/browser';
 import { PlayerError, type Player } from '@mxcast/player';
 
 const CLAIM_POLL_MS = 2000;
+/** After the stream ends, how long the sender's last word (sent just after its upload) may take. */
+const LAST_WORD_WAIT_MS = 10_000;
+
+export type RelayEndState = 'complete' | 'cancelled' | 'unknown';
 
 export interface ClaimTarget {
   roomId: string;
@@ -35,10 +40,19 @@ export class RoomClaimsCheck {
   completed = false;
   cancelled = false;
   tampered: string | null = null;
+  /** How the stream ended against the sender's claims, once it has ended (docs/matrix.md). */
+  outcome: StreamOutcome | null = null;
+  readonly #relayState: () => Promise<RelayEndState>;
 
-  constructor(session: MatrixSession, target: ClaimTarget, onChange: () => void) {
+  constructor(
+    session: MatrixSession,
+    target: ClaimTarget,
+    relayState: () => Promise<RelayEndState>,
+    onChange: () => void,
+  ) {
     this.#session = session;
     this.#target = target;
+    this.#relayState = relayState;
     this.#onChange = onChange;
   }
 
@@ -55,6 +69,10 @@ export class RoomClaimsCheck {
     player.on('digest', ({ seq, sha256 }) => {
       this.#guard(() => this.#verifier.onBlockDigest(seq, sha256));
     });
+    player.on('state', ({ state }) => {
+      if (player !== this.#player) return;
+      if (state === 'finished' || state === 'ended-without-finishing') void this.#ended();
+    });
     void this.#poll();
     clearInterval(this.#timer);
     this.#timer = setInterval(() => void this.#poll(), CLAIM_POLL_MS);
@@ -62,6 +80,24 @@ export class RoomClaimsCheck {
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+
+  /** The stream ended: the sender's last word (waited for), then the verdict (the CLI's). */
+  async #ended(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#poll();
+    for (
+      let waited = 0;
+      waited < LAST_WORD_WAIT_MS && !this.completed && !this.cancelled && !this.tampered;
+      waited += 500
+    ) {
+      await new Promise((r) => setTimeout(r, 500));
+      await this.#poll();
+    }
+    if (this.tampered) return;
+    const relay = await this.#relayState().catch((): RelayEndState => 'unknown');
+    this.outcome = this.#verifier.outcome(relay);
+    this.#onChange();
   }
 
   #poll(): Promise<void> {
