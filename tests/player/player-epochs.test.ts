@@ -20,6 +20,7 @@ import {
 } from './broadcast-fixture.ts';
 import { continuity, forgedBlock, pagesOf, withEpochs } from './epoch-fixture.ts';
 import { startTamperingProxy, type Blocks } from './tampering-proxy.ts';
+import { startTamperingWsProxy } from './tampering-ws-proxy.ts';
 
 const relay = useTestRelay();
 
@@ -154,6 +155,24 @@ describe('a relay cannot move a boundary', () => {
       expect(r.outcome.error?.details.seq).toBe(seq);
       // A later epoch is known, so the block's epoch is final: no wait for keys.
       expect(r.ms).toBeLessThan(4_000);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('over WebSocket too: old-key ciphertext after a boundary is TAMPERED at that block', async () => {
+    const { plain, b, epochs } = await broadcast();
+    const up = await uploadFinished(relay, b);
+    const page = (await pagesOf(plain))[11] as Uint8Array;
+    const fake = await forgedBlock(epochs[1] as Epoch, 11, page);
+    const proxy = await startTamperingWsProxy(relay.url, () => (msg) => [
+      msg.kind === 'block' ? (msg.seq === 11 ? fake : msg.bytes) : msg.text,
+    ]);
+    try {
+      const proxied = { ...up, relay: { ...relay, url: proxy.url } } as Upload;
+      const r = await play(proxied, new EpochKeyRing(epochs), { transport: 'ws' });
+      expect(r.outcome.error?.code).toBe('TAMPERED');
+      expect(r.outcome.error?.details.seq).toBe(11);
     } finally {
       await proxy.close();
     }
