@@ -285,6 +285,8 @@ class MatrixApp {
               type: 'button',
               class: b.live ? 'primary' : '',
               'data-listen': b.broadcastId,
+              // Every row's button says Listen: the name says which one for a screen reader.
+              'aria-label': `Listen to ${b.title ?? 'this broadcast'}`,
             },
             'Listen',
           );
