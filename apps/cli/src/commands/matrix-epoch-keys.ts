@@ -35,7 +35,11 @@ export async function roomEpochKeys(
       broadcaster: listing.broadcaster,
     },
     {
-      add: (e) => (box.ring ? box.ring.add(e) : early.push(e)),
+      add: (e) => {
+        if (!box.ring) return void early.push(e);
+        box.ring.add(e);
+        onNotice(`key epoch from block ${e.startSeq}`);
+      },
       loseAccess: (reason) => {
         onNotice(`no access: ${reason}`);
         if (box.ring) box.ring.loseAccess(reason);
@@ -52,5 +56,6 @@ export async function roomEpochKeys(
   box.ring = ring;
   for (const e of early) ring.add(e);
   if (lost !== undefined) ring.loseAccess(lost);
+  onNotice(`${ring.epochs.length} key epoch(s) held`);
   return { keys: ring, feed };
 }
