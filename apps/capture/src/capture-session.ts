@@ -336,8 +336,9 @@ export class CaptureSession {
         }
         if (r.error) {
           const via = r.relay === client.baseUrl ? '' : ` on ${r.relay}`;
+          const resent = r.resent > 0 ? ` (${r.resent} acknowledged block(s) sent again)` : '';
           o.onNotice?.(
-            `reconnected after: ${r.error}; continuing via tus from byte ${r.offset}${via}`,
+            `reconnected after: ${r.error}; continuing via tus from byte ${r.offset}${via}${resent}`,
           );
         }
       },

@@ -38,7 +38,14 @@ export interface UploadSessionOptions {
   /** Start in tus mode rather than with a streaming PUT (a resumed broadcast). */
   tusOnly?: boolean;
   onAck?: (ack: AckEvent) => void;
-  onReconnect?: (info: { attempt: number; offset: number; error: string; relay: string }) => void;
+  onReconnect?: (info: {
+    attempt: number;
+    offset: number;
+    error: string;
+    relay: string;
+    /** Acknowledged blocks sent again: the node held less than another one had acknowledged. */
+    resent: number;
+  }) => void;
   /** The connection to the relay was lost; onReconnect follows when it is back. */
   onOutage?: (info: { error: string }) => void;
 }
@@ -62,6 +69,13 @@ interface Entry {
 }
 
 const MAX_PATCH_BYTES = 256 * 1024;
+/**
+ * Acknowledged bytes kept for a resend (about 2 minutes of `voice`). A relay cluster's node may
+ * acknowledge a block (fan it out) a moment before the cluster has it: when that node dies, the
+ * next one's tus HEAD reports an offset below the acknowledged one, and the capture resends from
+ * there instead of failing (a block the cluster did store is taken as a duplicate).
+ */
+const RESEND_WINDOW_BYTES = 512 * 1024;
 
 export class UploadSession {
   /** The node uploads go to now: `options.client`, or a fallback after a failover. */
@@ -72,6 +86,9 @@ export class UploadSession {
   private readonly options: UploadSessionOptions;
   /** Unacknowledged entries, oldest first. */
   private readonly entries: Entry[] = [];
+  /** The newest acknowledged entries, oldest first, up to RESEND_WINDOW_BYTES. */
+  private readonly resendable: Entry[] = [];
+  private resendableBytes = 0;
   /** Index into `entries` of the first one not yet handed to the current connection. */
   private sendIndex = 0;
   private nextOffset: number;
@@ -91,6 +108,8 @@ export class UploadSession {
   private putAbort: AbortController | null = null;
   private done: Promise<void>;
   reconnects = 0;
+  /** Acknowledged blocks sent again because a node reported less than was acknowledged. */
+  resent = 0;
   readonly ackLagsMs: number[] = [];
   lastAckLagMs = 0;
 
@@ -191,7 +210,11 @@ export class UploadSession {
       last = this.entries.shift() as Entry;
       this.bufferedBytes -= last.bytes.length;
       removed++;
+      this.resendable.push(last);
+      this.resendableBytes += last.bytes.length;
     }
+    while (this.resendableBytes > RESEND_WINDOW_BYTES && this.resendable.length > 0)
+      this.resendableBytes -= (this.resendable.shift() as Entry).bytes.length;
     this.sendIndex = Math.max(0, this.sendIndex - removed);
     this.acked = last ? last.end : offset;
     if (last) {
@@ -384,8 +407,16 @@ export class UploadSession {
       try {
         const { offset } = await this.client.tusOffset(this.mxc);
         if (cause) this.reconnects++;
-        this.options.onReconnect?.({ attempt, offset, error: lastError, relay: this.relayUrl });
+        const resentBefore = this.resent;
         this.resumeFrom(offset);
+        const resent = this.resent - resentBefore;
+        this.options.onReconnect?.({
+          attempt,
+          offset,
+          error: lastError,
+          relay: this.relayUrl,
+          resent,
+        });
         return;
       } catch (err) {
         if (!this.isRetryable(err)) throw err;
@@ -397,6 +428,7 @@ export class UploadSession {
   }
 
   private resumeFrom(offset: number): void {
+    if (offset < this.acked) this.takeBack(offset);
     if (offset > this.nextOffset) {
       throw new CaptureError(
         'RELAY_ERROR',
@@ -415,6 +447,24 @@ export class UploadSession {
       throw new CaptureError('RELAY_ERROR', `relay offset ${offset} != sent ${this.nextOffset}`);
     }
     this.sendIndex = 0;
+  }
+
+  /**
+   * The relay (another node of a cluster) holds less than was acknowledged: put the acknowledged
+   * entries from `offset` on back in front of the buffer, to be sent again. Only from a block
+   * boundary inside the resend window; otherwise resumeFrom's checks refuse the offset.
+   */
+  private takeBack(offset: number): void {
+    const from = this.resendable.findIndex((e) => e.offset === offset);
+    if (from < 0) return;
+    const back = this.resendable.splice(from);
+    for (const e of back) {
+      this.resendableBytes -= e.bytes.length;
+      this.bufferedBytes += e.bytes.length;
+    }
+    this.entries.unshift(...back);
+    this.acked = offset;
+    this.resent += back.length;
   }
 
   /** tus PATCH loop: sends batches of whole unacknowledged blocks; the answer is the ack. */
