@@ -19,7 +19,9 @@ import {
   writeTemp,
   type Downloaded,
 } from '../capture/capture-harness.ts';
-import { useLoopbackCluster, type NatsServer } from './cluster-harness.ts';
+import { parseListenLink } from '@mxcast/client';
+import { useLoopbackCluster, waitFor, type NatsServer } from './cluster-harness.ts';
+import { getIndex } from './cluster-media.ts';
 import { expectGapless, listenLive } from './cluster-listeners.ts';
 
 const cluster = useLoopbackCluster();
@@ -42,6 +44,40 @@ function capture(urls: string[], seconds: number) {
   ]);
   cleanups.push(() => killAndWait(run.child));
   return run;
+}
+
+/** The capture's end, or a failure naming what it printed when it runs `ms` past its duration. */
+async function ended(run: ReturnType<typeof capture>, ms = 30_000) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`capture still running; stderr: ${run.stderr().slice(-3000)}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([run.done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The finished broadcast as `node` serves it, once its index says complete (a live one would never end). */
+async function finishedOn(node: string, link: string): Promise<Downloaded> {
+  const [server, id] = parseListenLink(link).mxc.slice('mxc://'.length).split('/') as [
+    string,
+    string,
+  ];
+  const m = { mxc: `mxc://${server}/${id}`, server, id };
+  let state = '';
+  await waitFor(`the media complete on ${node}`, 10_000, async () => {
+    state = (await getIndex(node, m)).state;
+    return state === 'complete';
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}: index says ${state}`);
+  });
+  const origin = new URL(link).origin;
+  return downloadAndDecrypt(link.replace(origin, node));
 }
 
 /** Consecutive seqs from 0 and exactly one EOS, on the last page; opusinfo finds nothing wrong. */
@@ -72,15 +108,28 @@ describe('kill -9 of a relay node mid-upload', () => {
     cleanups.push(async () => listeners.forEach((l) => l.player.stop()));
     await sleep(1500);
     await a.kill('SIGKILL');
+    // Back for the next test even if this one fails before its own restart.
+    cleanups.push(async () => {
+      if (a.child.exitCode === null && a.child.signalCode === null) return;
+      await a.restart();
+    });
 
-    const result = await run.done;
+    const result = await ended(run);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(new RegExp(`continuing via tus from byte \\d+ on ${b.url}`));
-    await a.restart();
+    await Promise.race([
+      a.restart(),
+      sleep(20_000).then(() => {
+        throw new Error(`node A did not come back: ${a.stderr.slice(-2000)}`);
+      }),
+    ]);
 
     let blocks = 0;
-    for (const node of [a, b, c]) {
-      const got = await downloadAndDecrypt(link.replace(a.url, node.url));
+    // B and C, the listeners, then A (restarted): each failure names its part.
+    for (const node of [b, c]) {
+      const got = await finishedOn(node.url, link).catch((err: Error) => {
+        throw new Error(`node ${node.name}: ${err.message}`);
+      });
       await expectWholeOpus(got, `node ${node.name}`);
       blocks = got.pages.length;
     }
@@ -88,6 +137,11 @@ describe('kill -9 of a relay node mid-upload', () => {
       await expectGapless(l, blocks - 1);
       expect(l.seqs.length, l.transport).toBeGreaterThan(100); // 5 s of 20 ms blocks, joined live
     }
+    const onA = await finishedOn(a.url, link).catch((err: Error) => {
+      throw new Error(`node A after its restart: ${err.message}`);
+    });
+    await expectWholeOpus(onA, 'node A');
+    expect(onA.pages.length).toBe(blocks);
   });
 });
 
@@ -108,11 +162,11 @@ describe('kill -9 of one NATS server mid-broadcast', () => {
     await victim.kill('SIGKILL');
     cleanups.push(() => victim.restart());
 
-    const result = await run.done;
+    const result = await ended(run);
     expect(result.code, result.stderr).toBe(0);
     let blocks = 0;
     for (const node of urls) {
-      const got = await downloadAndDecrypt(link.replace(urls[0] as string, node));
+      const got = await finishedOn(node, link);
       await expectWholeOpus(got, node);
       blocks = got.pages.length;
     }

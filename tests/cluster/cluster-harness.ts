@@ -91,14 +91,23 @@ export async function startRelayNode(
  * every node (docs/operations.md "Cluster").
  */
 export function clusterToken(nats: NatsCluster, user = '@broadcaster:localhost'): string {
-  const run = spawnSync(process.execPath, [bin, 'token', 'create', user, '--cluster', nats.urls], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  const token = run.stdout.trim();
-  if (run.status !== 0 || !token)
-    throw new Error(`token create --cluster exited ${run.status}: ${run.stderr}`);
-  return token;
+  let last = '';
+  // Right after the meta leader is elected JetStream may still answer "not enabled" for a moment.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const run = spawnSync(
+      process.execPath,
+      [bin, 'token', 'create', user, '--cluster', nats.urls],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    const token = run.stdout.trim();
+    if (run.status === 0 && token) return token;
+    last = `exited ${run.status}: ${run.stderr}`;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+  }
+  throw new Error(`token create --cluster ${last}`);
 }
 
 export interface LoopbackCluster {

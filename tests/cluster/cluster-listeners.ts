@@ -55,8 +55,23 @@ export function listenLive(
  * Every block from the first heard to the EOS exactly once and in order, and the PCM contiguous:
  * no gap, no duplicate, wherever the listener reconnected.
  */
-export async function expectGapless(l: RecordedListener, lastSeq: number): Promise<void> {
-  const outcome = await l.done;
+export async function expectGapless(
+  l: RecordedListener,
+  lastSeq: number,
+  ms = 20_000,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const s = l.player.status();
+      reject(
+        new Error(
+          `${l.transport} listener not over after ${ms} ms: ${s.state}, last seq ${s.lastSeq} of ${lastSeq}, ${s.reconnects} reconnects`,
+        ),
+      );
+    }, ms);
+  });
+  const outcome = await Promise.race([l.done, late]).finally(() => clearTimeout(timer));
   expect(outcome.state, `${l.transport}: ${outcome.error?.message ?? ''}`).toBe('finished');
   const first = l.seqs[0] as number;
   expect(l.seqs, l.transport).toEqual(

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { MAGIC } from '@mxcast/format';
 import { makeStream, streamingPut } from '../../apps/relay/src/testing/relay-fixture.ts';
 import { collect } from '../../apps/relay/src/testing/ws-collector.ts';
-import { useLoopbackCluster } from './cluster-harness.ts';
+import { useLoopbackCluster, waitFor } from './cluster-harness.ts';
 import {
   bearer,
   createMedia,
@@ -101,27 +101,35 @@ describe('two uploaders racing for one media on two nodes', () => {
     const { nodes, token } = cluster();
     const [a, b, c] = nodes.map((n) => n.url) as [string, string, string];
     const m = await createMedia(a, token);
-    const s = makeStream(40, 300);
+    // Two broadcasters' streams: the same geometry, other bytes (their own keys).
+    const streams = [makeStream(40, 300), makeStream(40, 300)];
     const results = await Promise.all(
-      [a, b].map(async (node) => {
+      [a, b].map(async (node, i) => {
         const res = await fetch(uploadUrl(node, m), {
           method: 'PUT',
           headers: bearer(token),
-          body: new Uint8Array(s.bytes),
+          body: new Uint8Array((streams[i] as (typeof streams)[0]).bytes),
         });
-        return { node, status: res.status, body: (await res.json()) as Partial<MatrixError> };
+        const body = (await res.json()) as Partial<MatrixError>;
+        return { node, status: res.status, body, bytes: (streams[i] as (typeof streams)[0]).bytes };
       }),
     );
     const winners = results.filter((r) => r.status === 200);
     const losers = results.filter((r) => r.status !== 200);
-    expect(winners.length, JSON.stringify(results)).toBe(1);
+    expect(winners.length, JSON.stringify(results.map((r) => [r.status, r.body]))).toBe(1);
     expect(losers[0]?.status).toBeGreaterThanOrEqual(400);
     expect(losers[0]?.body.errcode).toMatch(/^M_[A-Z_]+$/);
     for (const node of [a, b, c]) {
+      // A node other than the winner's learns the completion from the cluster within moments.
+      await waitFor(
+        `complete on ${node}`,
+        5000,
+        async () => (await getIndex(node, m)).state === 'complete',
+      );
       const idx = await getIndex(node, m);
-      expect([node, idx.state, idx.block_count]).toEqual([node, 'complete', s.blocks.length]);
+      expect([node, idx.state, idx.block_count]).toEqual([node, 'complete', 40]);
       const got = await download(node, m);
-      expect(got.bytes.equals(s.bytes), `download on ${node}`).toBe(true);
+      expect(got.bytes.equals(winners[0]?.bytes as Buffer), `download on ${node}`).toBe(true);
     }
   });
 });
