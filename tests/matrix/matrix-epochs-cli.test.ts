@@ -12,7 +12,7 @@
  * sender's checkpoints; bob, kicked mid-broadcast, is told he no longer has access (exit 8) and
  * his WAV stops short; `mxcast rekey` from another device of alice's starts an epoch.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
@@ -172,4 +172,102 @@ describe('key epochs with mxcast capture/listen in a room', () => {
     expect(bobHeard).toBeLessThan(seconds - 2);
     expect(rms(bobAudio.samples)).toBeGreaterThan(0.05);
   }, 180_000);
+
+  /** alice live in `roomId` until dave has joined and his join was seen; the finished capture. */
+  async function broadcastWithJoin(roomId: string, history: 'shared' | 'joined') {
+    const alice = mx(
+      'capture',
+      'alice',
+      [
+        '--input',
+        'sine:440',
+        '--duration',
+        '120',
+        '--realtime',
+        '--preset',
+        'voice',
+        '--title',
+        `History ${history}`,
+        '--checkpoint-every',
+        '2',
+        '--history',
+        history,
+      ],
+      roomId,
+    );
+    await alice.waitFor(/announced in .* as broadcast/, 60_000);
+    await alice.waitFor(new RegExp(`history policy: ${history}`), 10_000);
+    // Some seconds of audio before dave joins: the past he may or may not read.
+    await new Promise((r) => setTimeout(r, 4000));
+    await joinRoom('dave', roomId);
+    if (history === 'joined') await alice.waitFor(/new key epoch: .*dave.* joined/, 20_000);
+    // The join's epoch starts 1.5 s ahead; some seconds of it, then the finish.
+    await new Promise((r) => setTimeout(r, 4000));
+    alice.child.kill('SIGINT');
+    const a = await alice.done;
+    expect(a.code, a.stderr).toBe(0);
+    const sent = /finished: (\d+):(\d+\.\d) of audio/.exec(a.stderr);
+    return Number(sent![1]) * 60 + Number(sent![2]);
+  }
+
+  function wavSeconds(file: string): { seconds: number; level: number } {
+    const audio = readWav(new Uint8Array(readFileSync(file)));
+    return {
+      seconds: audio.samples.length / audio.channels / 48_000,
+      level: rms(audio.samples),
+    };
+  }
+
+  it('joined history: dave, joining mid-broadcast, cannot decrypt what came before; shared: he seeks back to the start', async () => {
+    // dave's device exists before he joins (its keys are uploaded at login; not yet a member).
+    const made = await mx('listen', 'dave', ['--list']).done;
+    expect(made.code).toBe(5);
+    expect(made.stderr).toMatch(/not a member/);
+
+    const r = await matrixCall<{ room_id: string }>(
+      room.stack.url,
+      'POST',
+      '/_matrix/client/v3/createRoom',
+      {
+        token: room.users.alice.accessToken,
+        body: {
+          preset: 'private_chat',
+          initial_state: [
+            {
+              type: 'm.room.encryption',
+              state_key: '',
+              content: { algorithm: 'm.megolm.v1.aes-sha2' },
+            },
+            {
+              type: 'm.room.history_visibility',
+              state_key: '',
+              content: { history_visibility: 'joined' },
+            },
+          ],
+        },
+      },
+    );
+    const joinedSeconds = await broadcastWithJoin(r.room_id, 'joined');
+    const fromStart = path.join(room.work, 'dave-joined-0.wav');
+    const past = await mx('listen', 'dave', ['--from', '0', '--out', fromStart], r.room_id).done;
+    // The first block opens under no key dave holds: refused, and nothing of the past decoded.
+    expect(past.code, past.stderr).toBe(4);
+    // (No WAV at all: the sink writes its file with the first decoded audio.)
+    expect(existsSync(fromStart) ? wavSeconds(fromStart).seconds : 0).toBeLessThan(0.5);
+    // Not tested: hearing the joined-policy broadcast from the join on. The Ogg header pages
+    // (OpusHead, OpusTags) are in block 0, under epoch 0, which dave does not hold, so the
+    // player cannot start (docs/matrix.md "Key epochs", Limits).
+    expect(joinedSeconds).toBeGreaterThan(5);
+
+    // shared (the first room: private_chat's default history visibility): dave joins mid-way
+    // and, from the start, hears all of it.
+    const sharedSeconds = await broadcastWithJoin(room.roomId, 'shared');
+    const all = path.join(room.work, 'dave-shared.wav');
+    const heard = await mx('listen', 'dave', ['--from', '0', '--out', all]).done;
+    expect(heard.code, heard.stderr).toBe(0);
+    const whole = wavSeconds(all);
+    expect(whole.seconds).toBeGreaterThan(sharedSeconds - 0.3);
+    expect(whole.seconds).toBeLessThan(sharedSeconds + 0.3);
+    expect(whole.level).toBeGreaterThan(0.05);
+  }, 240_000);
 });
