@@ -78,6 +78,21 @@ export class LiveBroadcastReporter {
     return new LiveBroadcastReporter(session, b, opts);
   }
 
+  /**
+   * Takes over a broadcast announced by an earlier run, maybe on another device (`capture
+   * --resume`, docs/matrix.md "Resume from any device"): the state goes `resumed`, naming this
+   * device, and checkpoints go on from the resumed block.
+   */
+  static async attach(
+    session: MatrixSession,
+    b: Broadcast,
+    opts: Omit<ReporterOptions, keyof AnnounceOptions> & Partial<AnnounceOptions> = {},
+  ): Promise<LiveBroadcastReporter> {
+    b.state = { ...b.state, device_id: session.deviceId };
+    await setBroadcastState(session, b, 'resumed');
+    return new LiveBroadcastReporter(session, b, opts as ReporterOptions);
+  }
+
   /** What the capture wrote (seq -1: the file magic), in order. */
   onWrite(seq: number, bytes: Uint8Array): void {
     if (seq === -1) {

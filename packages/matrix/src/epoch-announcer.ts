@@ -40,6 +40,11 @@ export interface EpochAnnouncerOptions {
   joinEpochWaitMs?: number;
   onNotice?: (text: string) => void;
   onError?: (err: unknown) => void;
+  /**
+   * Epochs (index 1 on) announced by an earlier run of this broadcast (`capture --resume`): new
+   * ones are numbered after them, and a re-share carries them.
+   */
+  known?: readonly KeyEpoch[];
 }
 
 /** The wire form of one epoch inside a re-announcement's `org.mxcast.broadcast.epochs`. */
@@ -91,6 +96,10 @@ export class EpochAnnouncer {
     this.#session = session;
     this.#b = b;
     this.#opts = opts;
+    for (const e of opts.known ?? []) {
+      this.#epochs.push(e);
+      this.#lastIndex = Math.max(this.#lastIndex, e.index);
+    }
     b.reshare = () => this.#reshare();
     const rekeyOnLeave = opts.rekeyOnLeave ?? true;
     this.#watches = [

@@ -110,3 +110,14 @@ export {
   type EpochSink,
   type FeedTarget,
 } from './epoch-key-feed.ts';
+export {
+  CAPTURE_STATE_PREFIX,
+  RecoveryError,
+  openResumeBackup,
+  restoreKeyBackup,
+  findResumable,
+  type ResumeBackup,
+  type ResumableBroadcast,
+  type StoredCapture,
+  type OpenResumeBackupOptions,
+} from './resume-backup.ts';

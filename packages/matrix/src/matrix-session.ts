@@ -172,6 +172,9 @@ export async function openMatrixSession(opts: MatrixSessionOptions): Promise<Mat
     deviceId: creds.deviceId,
     logger: quietLogger,
     fetchFn: counting,
+    // One object shared by the client's secret storage and the Rust crypto: resume-backup.ts
+    // fills in getSecretStorageKey once the recovery passphrase has opened the key.
+    cryptoCallbacks: {},
   };
   const client = createClient(clientOpts);
   const init = cryptoInit.then(async () => {

@@ -8,6 +8,7 @@
 import type { EncryptedFile } from '@mxcast/format';
 import type { DeclaredStreamGeometry } from '@mxcast/protocol';
 import { LiveBroadcastReporter } from './broadcast-claims.ts';
+import type { Broadcast } from './broadcast-sender.ts';
 import type { MatrixSession } from './matrix-session.ts';
 import type { CompletionClaim } from './sender-checkpoints.ts';
 
@@ -17,6 +18,11 @@ export interface RoomCaptureOptions {
   checkpointEverySeconds?: number;
   /** Status-line text: paused, resumed, a Matrix send that failed. */
   onNotice?: (text: string) => void;
+  /**
+   * Continue this broadcast (announced by an earlier run, maybe on another device: `capture
+   * --resume`) instead of announcing a new one: its state goes `resumed`.
+   */
+  resume?: Broadcast;
 }
 
 export interface RoomCapture {
@@ -49,6 +55,16 @@ export function roomCapture(session: MatrixSession, options: RoomCaptureOptions)
   };
   return {
     async onCreated(info) {
+      if (options.resume) {
+        reporter = await LiveBroadcastReporter.attach(session, options.resume, {
+          ...(options.checkpointEverySeconds !== undefined
+            ? { checkpointEverySeconds: options.checkpointEverySeconds }
+            : {}),
+          onError: (err) => notice(`matrix: ${(err as Error).message}`),
+        });
+        notice(`resumed broadcast ${reporter.broadcast.broadcastId} in ${options.roomId}`);
+        return;
+      }
       reporter = await LiveBroadcastReporter.start(session, {
         roomId: options.roomId,
         title: info.title,

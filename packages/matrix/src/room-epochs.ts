@@ -6,6 +6,7 @@
  * hooks plus `--history`.
  */
 import { EpochAnnouncer, type CaptureEpoch } from './epoch-announcer.ts';
+import type { KeyEpoch } from './epoch-events.ts';
 import { historyPolicyOf, type HistoryPolicy } from './epoch-sender.ts';
 import type { MatrixSession } from './matrix-session.ts';
 import type { RoomCapture } from './room-capture.ts';
@@ -16,6 +17,8 @@ export interface RoomEpochsOptions {
   /** A leave, kick or ban starts an epoch (default true). */
   rekeyOnLeave?: boolean;
   onNotice?: (text: string) => void;
+  /** A resumed broadcast's epochs from its stored state (index 1 on; EpochAnnouncer `known`). */
+  known?: readonly KeyEpoch[];
 }
 
 export interface RoomEpochs {
@@ -45,6 +48,7 @@ export function roomEpochs(
       announcer = new EpochAnnouncer(session, b, {
         policy,
         ...(options.rekeyOnLeave !== undefined ? { rekeyOnLeave: options.rekeyOnLeave } : {}),
+        ...(options.known ? { known: options.known } : {}),
         rekey: () => {
           if (!rekey) throw new Error('no capture to rekey');
           return rekey();

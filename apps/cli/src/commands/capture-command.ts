@@ -4,6 +4,7 @@
  * stdout/stderr; the pipeline lives in @mxcast/capture.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import {
   CaptureError,
   CaptureSession,
@@ -14,7 +15,11 @@ import {
   createOpusEncoder,
   formatSummary,
   openCaptureSource,
+  readResumeState,
+  writeResumeState,
+  type ResumeState,
 } from '@mxcast/capture';
+import type { ResumableBroadcast, ResumeBackup, RoomCapture } from '@mxcast/matrix';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { parseRelayList } from '../relay-list.ts';
 import { MATRIX_HELP, MATRIX_OPTIONS, openRoom, type OpenedRoom } from './matrix-login.ts';
@@ -54,6 +59,15 @@ the link and the --event-out file.
   --quiet                no status lines (the link and errors still print)
 
 ${MATRIX_HELP}  --checkpoint-every S   seconds between the sender's signed checkpoints in the room (default 30)
+  --recovery-passphrase-file FILE
+                         the account's recovery passphrase (or MXCAST_RECOVERY_PASSPHRASE): the
+                         resume state goes to the account data, encrypted under the secret
+                         storage key (created from it on first use, with a key backup), at each
+                         checkpoint and before each key epoch is announced (docs/matrix.md
+                         "Resume from any device")
+  --resume               (no FILE, with --homeserver and the recovery passphrase) continue this
+                         user's interrupted broadcast in the room from its stored state, on any
+                         device: a fresh --state-dir will do
   --history shared|joined  what a member who joins mid-broadcast may decrypt: every earlier key
                          epoch (shared) or only from their join on (joined: a join starts an
                          epoch); default from the room's history visibility (docs/matrix.md
@@ -108,7 +122,13 @@ export const captureCommand: Command = {
   name: 'capture',
   summary: 'Broadcast live: capture, encode CBR Opus, encrypt and stream to a relay',
   help,
-  async run(argv) {
+  async run(argvGiven) {
+    // A bare `--resume` (followed by another option or nothing) resumes from the room.
+    const argv = argvGiven.map((a, i) =>
+      a === '--resume' && (argvGiven[i + 1] === undefined || argvGiven[i + 1]?.startsWith('--'))
+        ? '--resume-room'
+        : a,
+    );
     const { values } = parseCommandArgs(argv, {
       relay: { type: 'string' },
       token: { type: 'string' },
@@ -130,6 +150,8 @@ export const captureCommand: Command = {
       ...MATRIX_OPTIONS,
       'checkpoint-every': { type: 'string' },
       history: { type: 'string' },
+      'recovery-passphrase-file': { type: 'string' },
+      'resume-room': { type: 'boolean' },
     });
     const matrixMode = values.homeserver !== undefined;
     if (!matrixMode && (values.room || values['checkpoint-every']))
@@ -175,13 +197,72 @@ export const captureCommand: Command = {
       if (!passphrase) throw new CliError('--passphrase-file is empty');
     }
 
+    let recovery: string | undefined = process.env.MXCAST_RECOVERY_PASSPHRASE || undefined;
+    if (values['recovery-passphrase-file']) {
+      try {
+        recovery = (await readFile(values['recovery-passphrase-file'], 'utf8')).replace(
+          /\r?\n$/,
+          '',
+        );
+      } catch (err) {
+        throw new CliError(
+          `cannot read --recovery-passphrase-file: ${(err as NodeJS.ErrnoException).code}`,
+        );
+      }
+      if (!recovery) throw new CliError('--recovery-passphrase-file is empty');
+    }
+    const resumeRoom = values['resume-room'] === true;
+    if (resumeRoom && (!matrixMode || !recovery))
+      throw new CliError(
+        '--resume without FILE needs --homeserver, --room and the recovery passphrase (--recovery-passphrase-file or MXCAST_RECOVERY_PASSPHRASE)',
+      );
+    if (recovery && !matrixMode)
+      throw new CliError('the recovery passphrase goes with --homeserver');
+
     // Matrix: logged in before the source opens, so a bad password costs no recording or upload.
     let opened: OpenedRoom | undefined;
+    let backup: ResumeBackup | undefined;
+    let resumable: ResumableBroadcast | null = null;
+    let statePath = values.state ?? values.resume;
     if (matrixMode) {
       opened = await openRoom(values, 'capture');
       token ??= opened.session.client.getAccessToken() ?? undefined;
       if (!token) throw new CliError('the Matrix session has no access token');
+      if (recovery) {
+        const o = opened;
+        try {
+          // A wrong passphrase stops here, before anything is read or written.
+          backup = await o.matrix.openResumeBackup(o.session, recovery, {
+            bootstrap: !resumeRoom,
+          });
+          if (backup.bootstrapped)
+            process.stderr.write('matrix: secret storage and key backup set up for this account\n');
+          if (resumeRoom) {
+            resumable = await o.matrix.findResumable(o.session, o.roomId, backup);
+            if (!resumable)
+              throw new CliError(
+                `no interrupted broadcast of ${o.session.userId} with a stored state in ${o.roomId}`,
+                EXIT_CODES.BAD_STATE,
+              );
+          }
+        } catch (err) {
+          await stopMatrix(o);
+          if (err instanceof o.matrix.RecoveryError)
+            throw new CliError(err.message, EXIT_CODES.BAD_STATE);
+          throw err;
+        }
+        // The state is kept beside the device (0700 dir) and mirrored to the account data.
+        statePath ??= path.join(o.stateDir, 'capture-state.json');
+        if (resumable) {
+          await writeResumeState(
+            statePath,
+            resumable.stored.resume as unknown as ResumeState,
+            passphrase,
+          );
+        }
+      }
     }
+    const resumePath = resumable ? statePath : values.resume;
     const source = await openCaptureSource(values.input ?? 'mic', {
       channels: Number(channelsText),
       ...(rate !== undefined ? { rate } : {}),
@@ -205,6 +286,7 @@ export const captureCommand: Command = {
     const room = opened
       ? opened.matrix.roomCapture(opened.session, {
           roomId: opened.roomId,
+          ...(resumable ? { resume: resumable.broadcast } : {}),
           ...(checkpointEvery !== undefined ? { checkpointEverySeconds: checkpointEvery } : {}),
           onNotice: notice,
         })
@@ -213,6 +295,7 @@ export const captureCommand: Command = {
       opened && room
         ? opened.matrix.roomEpochs(opened.session, room, {
             ...(history !== undefined ? { history } : {}),
+            ...(resumable ? { known: knownEpochs(resumable.stored.resume) } : {}),
             onNotice: notice,
           })
         : undefined;
@@ -229,8 +312,8 @@ export const captureCommand: Command = {
       ...(duration !== undefined ? { duration } : {}),
       ...(values['event-out'] ? { eventOut: values['event-out'] } : {}),
       // A resumed capture keeps its state in the same file unless told otherwise.
-      ...(values.state || values.resume ? { statePath: values.state ?? values.resume } : {}),
-      ...(values.resume ? { resumePath: values.resume } : {}),
+      ...(statePath ? { statePath } : {}),
+      ...(resumePath ? { resumePath } : {}),
       ...(passphrase ? { passphrase } : {}),
       ...(maxOutage !== undefined ? { maxOutageMs: maxOutage * 1000 } : {}),
       ...(rekeyEvery !== undefined ? { rekeyEvery } : {}),
@@ -245,13 +328,24 @@ export const captureCommand: Command = {
             onCreated: async (info) => {
               await room.onCreated(info);
               epochs?.start();
+              mirror?.start();
             },
-            onEpoch: (epoch) => (epochs as NonNullable<typeof epochs>).onEpoch(epoch),
+            onEpoch: async (epoch) => {
+              // Stored before announced: a device resuming after a crash knows every epoch a
+              // listener may have been told about (docs/matrix.md "Resume from any device").
+              await mirror?.now();
+              await (epochs as NonNullable<typeof epochs>).onEpoch(epoch);
+            },
             onWrite: (seq, bytes) => room.onWrite(seq, bytes),
             onConnection: (state) => room.onConnection(state),
           }
         : {}),
     });
+
+    const mirror =
+      backup && room && statePath
+        ? stateMirror(backup, room, statePath, passphrase, (checkpointEvery ?? 30) * 1000, notice)
+        : undefined;
 
     // The room's reasons for a new key epoch (a leave or kick, `mxcast rekey`) call rekey().
     epochs?.setRekey(() => session.rekey());
@@ -290,12 +384,15 @@ export const captureCommand: Command = {
         const completion = await room.complete();
         process.stderr.write(`matrix: completion sent (${completion.blockCount} blocks)\n`);
       }
+      await mirror?.clear();
       process.stderr.write(formatSummary(result.stats, 'finished') + '\n');
       return 0;
     } catch (err) {
       status?.done();
       const cancelled =
         interrupts >= 2 || (err instanceof CaptureError && err.code === 'CANCELLED');
+      if (cancelled) await mirror?.clear().catch(() => {});
+      else await mirror?.now().catch(() => {});
       if (room?.reporter && !cancelSent && cancelled) {
         // Only an explicit cancel tells the room so (listeners report "cancelled").
         await room
@@ -317,9 +414,73 @@ export const captureCommand: Command = {
       if (err instanceof CaptureError) throw new CliError(err.message, err.exitCode);
       throw err;
     } finally {
+      mirror?.stop();
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
       if (opened) await stopMatrix(opened);
     }
   },
 };
+
+/** The epochs after the first, numbered as EpochAnnouncer numbers them (index = position). */
+function knownEpochs(resume: Record<string, unknown>) {
+  const list = (resume.epochs as ResumeState['epochs']) ?? [];
+  return list
+    .slice(1)
+    .map((e, i) => ({ index: i + 1, startSeq: e.startSeq, key: e.key, iv: e.iv }));
+}
+
+/**
+ * Mirrors the capture's state file into the account data secret: every `everyMs` when it
+ * changed (the checkpoint rhythm), at once before an epoch is announced and when the run ends;
+ * emptied once the broadcast finished or was cancelled (nothing left to resume).
+ */
+function stateMirror(
+  backup: ResumeBackup,
+  room: RoomCapture,
+  statePath: string,
+  passphrase: string | undefined,
+  everyMs: number,
+  notice: (text: string) => void,
+) {
+  let last = '';
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  const push = async (): Promise<void> => {
+    const b = room.reporter?.broadcast;
+    if (!b) return;
+    const state = await readResumeState(statePath, passphrase);
+    const key = `${state.nextSeq}/${state.epochs?.length ?? 1}`;
+    if (key === last) return;
+    await backup.store({
+      roomId: b.roomId,
+      broadcastId: b.broadcastId,
+      announcementEventId: b.announcementEventId,
+      startedTs: b.announcement.startedTs,
+      resume: state as unknown as Record<string, unknown>,
+    });
+    last = key;
+  };
+  const now = (): Promise<void> => (chain = chain.catch(() => {}).then(push));
+  return {
+    start() {
+      // The first store soon after the start (the state file exists once the first block is
+      // made), then at the checkpoint rhythm.
+      setTimeout(() => void now().catch(() => {}), 1500).unref();
+      timer = setInterval(() => {
+        now().catch((err: Error) => notice(`matrix: resume state not stored: ${err.message}`));
+      }, everyMs);
+      timer.unref();
+    },
+    now,
+    async clear() {
+      this.stop();
+      const b = room.reporter?.broadcast;
+      await chain.catch(() => {});
+      if (b) await backup.clear(b.broadcastId);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

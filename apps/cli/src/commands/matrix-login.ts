@@ -95,6 +95,8 @@ export interface OpenedRoom {
   session: MatrixSession;
   roomId: string;
   homeserver: string;
+  /** Where the device is kept (--state-dir or the default). */
+  stateDir: string;
 }
 
 /** Checks the Matrix options, loads @mxcast/matrix, logs in (or reuses the device). */
@@ -119,7 +121,7 @@ export async function openRoom(args: MatrixArgs, command: string): Promise<Opene
   }
   try {
     const roomId = await matrix.resolveRoomId(session, args.room);
-    return { matrix, session, roomId, homeserver };
+    return { matrix, session, roomId, homeserver, stateDir };
   } catch (err) {
     await session.stop();
     throw new CliError(`--room ${args.room}: ${(err as Error).message}`);
