@@ -7,12 +7,13 @@
  * "interrupted", not "cancelled". The capture uploads through a TCP link the test can cut;
  * its Matrix side goes straight to nginx.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCuttableLink, type CuttableLink } from './matrix-broadcast-cutter.ts';
 import { startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
-import { matrixCall } from './matrix-users.ts';
+import { runMxcast } from '../capture/capture-harness.ts';
+import { matrixCall, registerUser } from './matrix-users.ts';
 
 let room: CliRoom;
 let link: CuttableLink;
@@ -124,5 +125,19 @@ describe('the relay out of reach of a capture process', () => {
     expect(bob.stderr).toMatch(/broadcast: interrupted\n/);
     expect(bob.stderr).not.toMatch(/cancelled/);
     expect(existsSync(wav)).toBe(true);
+  }, 120_000);
+
+  it('eve, a user of the homeserver not in the room: "not a member", exit 5, before any play', async () => {
+    const eve = await registerUser(room.stack, 'eve', 'eve-password-1');
+    const pw = path.join(room.work, 'eve.password');
+    writeFileSync(pw, 'eve-password-1\n', { mode: 0o600 });
+    const base = ['--homeserver', room.stack.url, '--room', room.roomId, '--user', eve.userId];
+    const rest = ['--password-file', pw, '--state-dir', path.join(room.work, 'eve-listen')];
+    for (const extra of [['--list'], ['--out', path.join(room.work, 'eve.wav')]]) {
+      const out = await runMxcast(['listen', ...base, ...rest, ...extra]).done;
+      expect(out.code, out.stderr).toBe(5);
+      expect(out.stderr).toContain(`not a member of ${room.roomId}: join it first`);
+    }
+    expect(existsSync(path.join(room.work, 'eve.wav'))).toBe(false);
   }, 120_000);
 });
