@@ -418,7 +418,9 @@ describe('timeouts', () => {
 });
 
 describe('WebSocket listeners', () => {
-  const relay = useHostileRelay();
+  // A refused listener's connection is held listenerCloseGraceMs (10 s by default) before the
+  // client sees it close; listener-close-hold.test.ts tests the hold, these the refusals.
+  const relay = useHostileRelay({ config: { limits: { listenerCloseGraceMs: 1000 } } });
 
   function listen(r: HostileRelay, media: string): Promise<WebSocket> {
     const ws = new WebSocket(`ws://127.0.0.1:${r.port}${P}/ws/${media}?from=live`);

@@ -6,17 +6,24 @@
  * §7.4.1) — 125 bytes by default, the most a control frame may carry (RFC 6455 §5.5); this guard
  * closes a listener with 1008 at its first data message, and past a rate of control frames
  * (limits.listenerMessagesPerSecond, a token bucket with one second of burst; pings and pongs).
- * Either way the socket then reads no more: the close frame goes out, and the connection is
- * destroyed CLOSE_GRACE_MS later without waiting (ws would otherwise keep reading and discarding
- * whatever the peer still sends until its 30 s close timeout).
+ * Either way the socket then reads no more (socket.pause(): TCP flow control keeps what the peer
+ * still sends in its own buffers and the kernel's, so the relay spends no CPU and no memory on it;
+ * ws would otherwise read and discard it until its 30 s close timeout); the close frame goes out,
+ * and nothing more after it (RFC 6455 §5.5.1). The connection is then held, in closing state, for
+ * limits.listenerCloseGraceMs before it is destroyed (RFC 6455 §7.1.1 lets the server wait for
+ * the client's Close; the relay does not read it): all that time it counts against
+ * limits.maxConnectionsPerAddress, so an address that keeps misbehaving cannot cycle connections
+ * faster than that cap per grace — each cycle (accept, upgrade, join, close) being the costly part
+ * (docs/operations.md "Listeners and memory"). ws's own close timeout (30 s) bounds the grace.
+ *
+ * The refusal path makes no Error objects per frame: a data message is refused from ws's
+ * 'message' event (no exception), later frames are never read, and ws's own receiver errors
+ * (1009, 1002) come once per connection.
  */
 import type { ServerOptions, WebSocket } from 'ws';
 import type { RelayLimits } from '../core/relay-config.ts';
 import type { RelayMetrics } from '../core/relay-metrics.ts';
-import { pauseWsReading } from './fast-writer.ts';
-
-/** How long a refused listener's connection stays for its close frame to be read, ms. */
-export const CLOSE_GRACE_MS = 1000;
+import { pauseWsReading, wsSocket } from './fast-writer.ts';
 
 /** ws's error code for a frame or message over maxPayload (it closes with 1009 itself). */
 const TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
@@ -34,15 +41,22 @@ export function guardListenerInbound(
   const rate = Math.max(1, limits.listenerMessagesPerSecond);
   let tokens = rate;
   let last = performance.now();
+  const grace = Math.max(0, limits.listenerCloseGraceMs);
   let refused = false;
 
   const stopReading = () => {
     refused = true;
+    holdOpen(ws);
     pauseWsReading(ws);
     // ws resumes the socket on the next tick after a receiver error: pause after that too.
     setImmediate(() => pauseWsReading(ws));
-    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
-    ws.once('close', () => clearTimeout(timer));
+    metrics.listenersClosing++;
+    // unref: a held connection must not keep a stopping relay open.
+    const timer = setTimeout(() => ws.terminate(), grace).unref();
+    ws.once('close', () => {
+      clearTimeout(timer);
+      metrics.listenersClosing--;
+    });
   };
 
   const onInbound = () => {
@@ -74,4 +88,19 @@ export function guardListenerInbound(
     // ws has already sent the close (1009, or 1002 for a protocol error).
     stopReading();
   });
+}
+
+/**
+ * Keeps the relay's FIN back until the grace ends: after a receiver error ws ends the socket as
+ * soon as its close frame is written, and a peer that reconnects when its connection closes would
+ * then be back at once while this one still counts — the hold would slow nothing. Without the FIN
+ * the peer sees its connection open (it may read our Close frame and close itself) until the grace
+ * ends and terminate() destroys it.
+ */
+function holdOpen(ws: WebSocket): void {
+  const socket = wsSocket(ws);
+  if (!socket) return;
+  socket.end = function (this: typeof socket) {
+    return this;
+  } as typeof socket.end;
 }

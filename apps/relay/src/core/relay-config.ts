@@ -50,6 +50,12 @@ export interface RelayLimits {
   listenerMaxMessageBytes: number;
   /** Control frames (ping/pong) per second a WebSocket listener may send (close 1008 past it; any data message closes it at once). */
   listenerMessagesPerSecond: number;
+  /**
+   * How long a WebSocket listener closed for what it sent (1008/1009) is held, unread, before its
+   * connection is destroyed, ms: it still counts against maxConnectionsPerAddress meanwhile, so one
+   * address cycles at most maxConnectionsPerAddress / this many such connections a second.
+   */
+  listenerCloseGraceMs: number;
   /** Bytes a listener may have queued in its socket before it is moved to the live edge (WS) or cut (HTTP). */
   listenerBacklogBytes: number;
   /** How long an id from /create stays usable with no upload, ms. */
@@ -189,6 +195,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxConnectionsPerAddress: 16_384,
   listenerMaxMessageBytes: 125,
   listenerMessagesPerSecond: 20,
+  listenerCloseGraceMs: 10_000,
   listenerBacklogBytes: 256 * 1024,
   unusedExpiryMs: 24 * 3600_000,
   maxDownloadWaitMs: 5 * 60_000,

@@ -30,6 +30,8 @@ export class RelayMetrics {
   connectionsRefused = { maxConnections: 0, maxConnectionsPerAddress: 0 };
   /** WebSocket listeners closed for what they sent: a message too large (1009) or too many (1008). */
   listenerInboundRefused = { size: 0, rate: 0, data: 0 };
+  /** Refused listeners held unread in closing state now (limits.listenerCloseGraceMs). */
+  listenersClosing = 0;
   /** Homeserver mode's token checks (core/homeserver-auth.ts): whoami sent, answered from the cache, failed upstream. */
   whoami = { requests: 0, cached: 0, failed: 0 };
   /** Live media marked interrupted (upload silent past limits.interruptedAfterMs), and ended after limits.maxIdleLiveMs. */
@@ -118,6 +120,8 @@ export class RelayMetrics {
       [...this.quotaRefusals].sort(),
     );
     single('mxcast_connections_open', 'gauge', 'Client connections open.', this.connectionsOpen);
+    const closingHelp = 'Refused WebSocket listeners held unread (limits.listenerCloseGraceMs).';
+    single('mxcast_listeners_closing', 'gauge', closingHelp, this.listenersClosing);
     const heldHelp = 'HLS blocking playlist reloads held now (_HLS_msn/_HLS_part).';
     single('mxcast_hls_reloads_held', 'gauge', heldHelp, this.hlsBlockingReloads.held);
     const timedOutHelp = 'HLS blocking playlist reloads answered at limits.hlsBlockingReloadMs.';
