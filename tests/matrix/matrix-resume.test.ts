@@ -8,9 +8,12 @@
  * decrypts under the stored key schedule to an Ogg Opus file opusinfo accepts, with one EOS.
  * The keys are in no state event, not in Synapse's database, not in any log.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
 import { MediaClient } from '@mxcast/client';
@@ -20,6 +23,8 @@ import { rms, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
 import { matrixCall } from './matrix-users.ts';
 
 let room: CliRoom;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
 
 /** `mxcast capture` as alice, her device kept in `device` (a state dir per "machine"). */
 function capture(device: string, passphraseFile: string, rest: string[]) {
@@ -38,6 +43,49 @@ async function accountData(type: string): Promise<string> {
     { token: room.users.alice.accessToken },
   );
   return JSON.stringify(r);
+}
+
+/** The Megolm session ids alice's events in the room went out in, and those in her key backup. */
+async function sessionsSentAndBacked(): Promise<{ sent: Set<string>; backed: Set<string> }> {
+  const token = room.users.alice.accessToken;
+  const r = encodeURIComponent(room.roomId);
+  const msgs = await matrixCall<{
+    chunk: { type: string; sender: string; content: { session_id?: string } }[];
+  }>(room.stack.url, 'GET', `/_matrix/client/v3/rooms/${r}/messages?dir=b&limit=500`, { token });
+  const sent = new Set(
+    msgs.chunk
+      .filter((e) => e.type === 'm.room.encrypted' && e.sender === room.users.alice.userId)
+      .map((e) => e.content.session_id ?? ''),
+  );
+  const { version } = await matrixCall<{ version: string }>(
+    room.stack.url,
+    'GET',
+    '/_matrix/client/v3/room_keys/version',
+    { token },
+  );
+  const keys = await matrixCall<{ sessions?: Record<string, unknown> }>(
+    room.stack.url,
+    'GET',
+    `/_matrix/client/v3/room_keys/keys/${r}?version=${encodeURIComponent(version)}`,
+    { token },
+  ).catch(() => ({ sessions: {} }));
+  return { sent, backed: new Set(Object.keys(keys.sessions ?? {})) };
+}
+
+/** A new device of alice (matrix-resume-device.ts), in its own process. */
+async function newDevice(name: string, restore: boolean) {
+  const args = ['--import', 'tsx', path.join(here, 'matrix-resume-device.ts')];
+  args.push('--homeserver', room.stack.url, '--user', room.users.alice.userId);
+  args.push('--password-file', path.join(room.work, 'alice.password'));
+  args.push('--recovery-file', path.join(room.work, 'recovery'));
+  args.push('--state-dir', path.join(room.work, name), '--room', room.roomId);
+  if (!restore) args.push('--no-restore');
+  const { stdout } = await run(process.execPath, args, { cwd: here, timeout: 120_000 });
+  return JSON.parse(stdout) as {
+    restored?: { total: number; imported: number };
+    broadcasts: { id: string; state: string; title: string | null }[];
+    epochs: { broadcast: string; index: number; startSeq: number; keySha256: string }[];
+  };
 }
 
 /** Windows of 20 ms below a tone's level, after the encoder's first 100 ms. */
@@ -88,6 +136,16 @@ describe('capture --resume from another device (state in secret storage)', () =>
     await bob.waitFor(/listen: \S+ "Resumed" by /, 60_000);
     // Past the first scheduled boundary (3 s of audio) and a state store (every 2 s).
     await new Promise((r) => setTimeout(r, 6000));
+    // What reached the key backup so far: every Megolm session alice's events went out in (the
+    // capture uploads each epoch's at once; a kill before that upload would lose it).
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const { sent, backed } = await sessionsSentAndBacked();
+      if ([...sent].every((id) => backed.has(id))) break;
+      if (Date.now() > end)
+        throw new Error(`not backed up: ${[...sent].filter((id) => !backed.has(id))}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
@@ -121,6 +179,7 @@ describe('capture --resume from another device (state in secret storage)', () =>
     expect(s2.code, s2.stderr).toBe(0);
     expect(s2.stderr).toMatch(/matrix: completion sent/);
     expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toMatch(/broadcast: finished/);
 
     // The state the resumed run kept (plain JSON in its 0700 device dir): every epoch.
     const state = JSON.parse(
@@ -191,6 +250,27 @@ describe('capture --resume from another device (state in secret storage)', () =>
       for (const log of logs) expect(log).not.toContain(k);
       expect(db.includes(Buffer.from(k)), `epoch key in Synapse's database`).toBe(false);
     }
+    // Key backup: a new device of alice without the backup reads no key of the broadcast; one
+    // that restores it (the backup key from secret storage, opened by the passphrase) lists it
+    // by title and holds every epoch's key, those of the killed run included.
+    const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+    const want = state.epochs.map((e) => `${e.startSeq}:${sha(e.key.k)}`).sort();
+    const bare = await newDevice('alice-machine-c', false);
+    expect(bare.broadcasts.find((x) => x.id === broadcastId)?.title ?? null).toBeNull();
+    expect(bare.epochs.filter((e) => e.broadcast === broadcastId)).toEqual([]);
+    const restored = await newDevice('alice-machine-d', true);
+    expect(restored.restored?.imported).toBeGreaterThan(0);
+    expect(restored.broadcasts.find((x) => x.id === broadcastId)).toEqual({
+      id: broadcastId,
+      state: 'stopped',
+      title: 'Resumed',
+    });
+    const got = restored.epochs
+      .filter((e) => e.broadcast === broadcastId)
+      .map((e) => `${e.startSeq}:${e.keySha256}`)
+      .sort();
+    expect(got).toEqual(want);
+
     // The database does hold the secret's account data: the search looked at the right file.
     expect(db.includes(Buffer.from(`org.mxcast.capture_state.${broadcastId}`))).toBe(true);
   }, 240_000);

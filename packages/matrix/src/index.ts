@@ -115,6 +115,7 @@ export {
   RecoveryError,
   openResumeBackup,
   restoreKeyBackup,
+  flushKeyBackup,
   findResumable,
   type ResumeBackup,
   type ResumableBroadcast,
