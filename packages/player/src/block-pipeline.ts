@@ -10,7 +10,7 @@
  * position (a header leg whose target is far), or playback is over (EOS, `duration`).
  */
 import type { ByteOrder } from '@mxcast/format';
-import { opusPacketSamples } from '@mxcast/ogg';
+import { opusPacketSamples, type OpusHead } from '@mxcast/ogg';
 import { blockDigest } from './block-digest.ts';
 import type { SourceBlock } from './block-source.ts';
 import type { ProbedBlock } from './granule-bisector.ts';
@@ -130,7 +130,7 @@ export class BlockPipeline {
     const page = this.#demux.demux(block.seq, plaintext);
     if (page.kind === 'head') {
       this.#header = { head: page.head, headerEnd: null };
-      this.#setUpOutput(page.head.channels, page.head.preSkip);
+      this.#setUpOutput(page.head);
       return NEXT;
     }
     if (page.kind === 'tags') {
@@ -165,7 +165,13 @@ export class BlockPipeline {
       if (leave.kind !== 'next') return leave;
     }
     s.emit('block', { seq: block.seq, granule: page.granule, eos: page.eos });
-    const chunk = decoder.decodePage(block.seq, page.packets, page.granule, page.eos);
+    const decoded = decoder.decodePage(block.seq, page.packets, page.granule, page.eos);
+    let chunk: PcmChunk | null;
+    if (decoded instanceof Promise) {
+      // An asynchronous decoder (WebCodecs): a seek() during the decode makes this page stale.
+      chunk = await decoded;
+      if (generation !== this.#generation) return NEXT;
+    } else chunk = decoded;
     const state = s.machine.state;
     if (state === 'connecting' || state === 'seeking' || state === 'buffering') {
       if (!s.options.pace) s.machine.to(s.planner.live ? 'live' : 'playing');
@@ -183,11 +189,13 @@ export class BlockPipeline {
     return NEXT;
   }
 
-  #setUpOutput(channels: number, preSkip: number): void {
+  #setUpOutput(head: OpusHead): void {
     const s = this.#s;
+    const { channels, preSkip } = head;
     this.#decoder ??= new OpusPageDecoder({
       channels,
       preSkip,
+      head,
       ...(s.options.createDecoder ? { createDecoder: s.options.createDecoder } : {}),
     });
     this.#decoder.restart(this.#discardBefore);

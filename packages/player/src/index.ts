@@ -51,7 +51,14 @@ export {
 } from './block-authenticator.ts';
 export { EpochKeyRing, type EpochKeys } from './epoch-keys.ts';
 export { OggBlockDemuxer, type DemuxedBlock } from './ogg-block-demuxer.ts';
-export { OpusPageDecoder, type PcmChunk, type PacketDecoder } from './opus-page-decoder.ts';
+export {
+  OpusPageDecoder,
+  type PcmChunk,
+  type PacketDecoder,
+  type AsyncPacketDecoder,
+  type AnyPacketDecoder,
+  type CreatePacketDecoder,
+} from './opus-page-decoder.ts';
 export { JitterBuffer, type JitterBufferOptions, type PlayoutState } from './jitter-buffer.ts';
 export { PlayoutOutput } from './playout-output.ts';
 export {

@@ -3,7 +3,7 @@
  */
 import type { BlockCipher, EncryptedFile } from '@mxcast/format';
 import type { EpochKeys } from './epoch-keys.ts';
-import type { PacketDecoder } from './opus-page-decoder.ts';
+import type { CreatePacketDecoder } from './opus-page-decoder.ts';
 import type { PlayerError } from './player-error.ts';
 import type { PcmSink } from './sink/pcm-sink.ts';
 import type { WebSocketConstructor } from './ws-block-source.ts';
@@ -57,7 +57,8 @@ export interface PlayerOptions {
   /** Wait before the first index retry, doubled before each next one. Default 150 ms. */
   indexRetryDelayMs?: number;
   maxBlockLength?: number;
-  createDecoder?: (channels: number) => PacketDecoder;
+  /** The Opus decoder: synchronous (opusscript, the default) or asynchronous (WebCodecs). */
+  createDecoder?: CreatePacketDecoder;
   now?: () => number;
 }
 

@@ -2,6 +2,8 @@
  * The direct engine: @mxcast/player reads blocks from the relay, authenticates and decodes them
  * in the page, and plays PCM through an AudioWorklet (the player's WorkletSink). It joins at
  * the newest block, so it has the lowest delay behind live; seeking is one Range request.
+ * Opus is decoded by the browser's WebCodecs AudioDecoder where it has Opus, else by opusscript
+ * (codec/webcodecs-opus-decoder.ts); which one is on `<html data-decoder>` and in `decoder`.
  */
 import {
   Player,
@@ -13,6 +15,10 @@ import {
 } from '@mxcast/player';
 import type { StreamGeometry } from '@mxcast/client';
 import type { EncryptedFile } from '@mxcast/format';
+import {
+  browserOpusDecoderFactory,
+  type OpusDecoderKind,
+} from '../codec/webcodecs-opus-decoder.ts';
 import type { EngineHooks, EngineStatus, ListenEngine, ListenState } from './listen-engine.ts';
 
 export interface DirectEngineOptions {
@@ -44,6 +50,8 @@ export class DirectEngine implements ListenEngine {
   #playedAtFlush = 0;
   /** What to show until audio reaches the worklet after the start or a seek (see status()). */
   #beforeAudio: 'connecting' | 'seeking' = 'connecting';
+  /** Which Opus decoder the stream got (null until its OpusHead arrived). */
+  decoder: OpusDecoderKind | null = null;
 
   constructor(options: DirectEngineOptions) {
     this.#o = options;
@@ -68,8 +76,14 @@ export class DirectEngine implements ListenEngine {
       setTargetMs: (ms) => sink.setTargetMs(ms),
       close: () => sink.node.disconnect(),
     };
+    const createDecoder = await browserOpusDecoderFactory((kind) => {
+      this.decoder = kind;
+      // For tests and embedders; the page element belongs to listener-page.ts.
+      if (typeof document !== 'undefined') document.documentElement.dataset.decoder = kind;
+    });
     const player = new Player({
       relayUrl,
+      createDecoder,
       mxc,
       file,
       sink: pageSink,
