@@ -71,7 +71,8 @@ async function listen(name: string, relay: string, broadcastId?: string): Promis
   args.push('--homeserver', stack.url, '--user', users[name]!.userId);
   args.push('--password', users[name]!.password, '--state-dir', path.join(work, name));
   args.push('--room', roomId, '--relay', relay);
-  if (broadcastId) args.push('--broadcast', broadcastId);
+  // `=`: a base64url id may start with '-', which parseArgs takes for an option.
+  if (broadcastId) args.push(`--broadcast=${broadcastId}`);
   const { stdout } = await run(process.execPath, args, { cwd: here, timeout: 120_000 });
   return JSON.parse(stdout) as ListenOut;
 }
@@ -99,8 +100,7 @@ async function mxListen(relay: string, broadcastId: string, extra: string[] = []
     path.join(work, 'bob'),
     '--relay',
     relay,
-    '--broadcast',
-    broadcastId,
+    `--broadcast=${broadcastId}`,
     '--out',
     wav,
     '--quiet',

@@ -73,7 +73,7 @@ describe('the relay out of reach of a capture process', () => {
     const id = /as broadcast (\S+)/.exec(alice.stderr())![1]!;
     // bob listens from the start, straight to nginx: the outage is alice's alone.
     const wav = path.join(room.work, 'shaky.wav');
-    const bob = room.mx('listen', 'bob', ['--broadcast', id, '--from', '0', '--out', wav]);
+    const bob = room.mx('listen', 'bob', [`--broadcast=${id}`, '--from', '0', '--out', wav]);
     await new Promise((r) => setTimeout(r, 2500));
     await link.cut(3000);
     const [captured, heard] = await Promise.all([alice.done, bob.done]);
@@ -112,8 +112,7 @@ describe('the relay out of reach of a capture process', () => {
     // bob hears what was stored, and no cancel: the sender's claims say "interrupted".
     const wav = path.join(room.work, 'lost.wav');
     const bob = await room.mx('listen', 'bob', [
-      '--broadcast',
-      id,
+      `--broadcast=${id}`,
       '--from',
       '0',
       '--duration',
