@@ -1,14 +1,42 @@
 /**
  * One relay's history pacing (fanout/history-pacer.ts): its HistoryBudget, sized by
  * limits.historyBudgetBytes and rated by limits.historyBytesPerSecond, shared by every WebSocket
- * listener replaying history and every HTTP download reading stored bytes, and shown in /metrics. Made on first use, once per RelayCore
+ * listener replaying history and every HTTP download reading stored bytes, and shown in /metrics.
+ * Made on first use, once per RelayCore
  * (kept beside it rather than in it, so RelayCore need not know about history readers).
  */
+import { readFileSync } from 'node:fs';
 import type { RelayCore } from './relay-core.ts';
 import { HistoryBudget } from '../fanout/history-budget.ts';
 import type { HistoryPacing } from '../fanout/history-pacer.ts';
 
 const pacings = new WeakMap<RelayCore, HistoryPacing>();
+
+/** When the kernel's TCP buffer sizes cannot be read (not Linux): a generous guess. */
+const FALLBACK_KERNEL_BYTES = 16 * 1024 ** 2;
+
+/** A number from a /proc/sys file (`field` of its whitespace-separated values), or NaN. */
+function sysctl(file: string, field = 0): number {
+  try {
+    return Number(readFileSync(`/proc/sys/net/${file}`, 'utf8').trim().split(/\s+/)[field]);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The most a TCP socket can take without its peer reading a byte: our send buffer at its largest
+ * (net.ipv4.tcp_wmem's maximum, to which Linux grows it) plus the peer's receive window, which
+ * grows past its initial size (tcp_rmem's default) only as the peer's application reads, or to
+ * what it asks with SO_RCVBUF (at most net.core.rmem_max, doubled by the kernel) — on this host's
+ * settings, the peer's being the same or unknown. Plus the node socket's own 16 KiB high-water mark.
+ */
+function kernelHoldBytes(): number {
+  const send = sysctl('ipv4/tcp_wmem', 2);
+  const receive = Math.max(sysctl('ipv4/tcp_rmem', 1), 2 * sysctl('core/rmem_max'));
+  const total = send + receive + 16 * 1024;
+  return Number.isFinite(total) && total > 0 ? total : FALLBACK_KERNEL_BYTES;
+}
 
 export function historyPacingOf(core: RelayCore): HistoryPacing {
   let pacing = pacings.get(core);
@@ -22,6 +50,8 @@ export function historyPacingOf(core: RelayCore): HistoryPacing {
     readBytes: Math.max(1024, historyReadBytes),
     stallMs: listenerStallMs,
     onStalled: () => core.metrics.listenersStalled++,
+    // Past this a reader's peer has read: it leaves the rate (history-budget.ts).
+    readingAfterBytes: kernelHoldBytes(),
   };
   pacings.set(core, pacing);
   core.metrics.historyBudget = () => ({ inUse: budget.inUse, waiting: budget.waiting });

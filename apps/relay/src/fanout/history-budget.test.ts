@@ -69,7 +69,8 @@ describe('HistoryBudget', () => {
   });
 
   it('grants no faster than its rate, whatever memory is free, in arrival order', async () => {
-    // 100 KB/s: a burst of 200 bytes (2 ms), then the rest as the rate allows.
+    // 100 KB/s: a burst of 800 bytes (8 ms), then the rest as the rate allows, a wake each time
+    // half a burst of credit is back.
     const budget = new HistoryBudget(1e9, 100_000);
     const started = performance.now();
     const order: number[] = [];
@@ -83,11 +84,35 @@ describe('HistoryBudget', () => {
     });
     const times = await Promise.all(grants);
     expect(order).toEqual([0, 1, 2, 3, 4]);
-    // The first at once (into debt: 200 - 1000), each further one once the debt is paid: at 8,
-    // 18, 28 and 38 ms (timers may only be late).
+    // The first at once (into debt: 800 - 1000), each further one once the debt is paid and 400
+    // bytes of credit are back: at 6, 16, 26 and 36 ms (timers late, or early by under 1 ms).
     expect(times[0]).toBeLessThan(5);
-    expect(times[4]).toBeGreaterThanOrEqual(36);
+    expect(times[4]).toBeGreaterThanOrEqual(35);
     expect(budget.waiting).toBe(0);
+  });
+
+  it('readers proven to be reading are not rated and go first; the others still wait', async () => {
+    // 1 KB/s: after the first grant the rate is in debt for about a second.
+    const budget = new HistoryBudget(2500, 1000);
+    expect(await budget.reserve(1000).granted).toBe(1000);
+    const fresh = budget.reserve(500);
+    const proven = budget.reserve(500, 500, true);
+    // Not rated: granted at once, the debt and the two waiting for the rate notwithstanding.
+    expect(await settled(budget.reserve(1000, 1000, true, true).granted)).toBe(1000);
+    expect(await settled(proven.granted)).toBe('pending');
+    expect(await settled(fresh.granted)).toBe('pending');
+    // Memory still bounds them: with 500 free, a reading reader asking 1000 waits, and goes first
+    // once memory is given back (before the two waiting longer for the rate).
+    const reading = budget.reserve(1000, 1000, true, true);
+    expect(await settled(reading.granted)).toBe('pending');
+    budget.release(1000);
+    expect(await reading.granted).toBe(1000);
+    expect(budget.inUse).toBe(2000);
+    // Their grants did not spend the rate: the proven one is next once the first debt is paid.
+    const t0 = performance.now();
+    expect(await proven.granted).toBe(500);
+    expect(performance.now() - t0).toBeLessThan(1500);
+    fresh.cancel();
   });
 
   it('a rate of 0 is no rate', async () => {
@@ -103,6 +128,7 @@ describe('HistoryPacer', () => {
     readBytes: 1000,
     stallMs: 30,
     onStalled: () => stalled.n++,
+    readingAfterBytes: Infinity,
   });
 
   it('holds one reservation at a time and gives it back on release and close', async () => {
@@ -141,5 +167,28 @@ describe('HistoryPacer', () => {
     expect(stalled.n).toBe(1);
     expect(await pacer.progress(new Promise((r) => setTimeout(r, 5)))).toBe(true);
     expect(stalled.n).toBe(1);
+  });
+
+  it('a reader whose socket took more than the kernel can hold leaves the rate', async () => {
+    // 1 KB/s: after a 1000-byte grant the rate is in debt for about a second.
+    const budget = new HistoryBudget(1e6, 1000);
+    const stalled = { n: 0 };
+    const reader = new HistoryPacer({ ...pacing(budget, stalled), readingAfterBytes: 1500 });
+    const other = new HistoryPacer(pacing(budget, stalled));
+    // 1000 taken: not yet past 1500, so its next read waits for the rate like anyone's.
+    expect(await reader.reserve(1000)).toBe(1000);
+    reader.release();
+    const second = reader.reserve(1000);
+    expect(await settled(second)).toBe('pending');
+    const othersRead = other.reserve(1000);
+    expect(await second).toBe(1000);
+    reader.release();
+    // 2000 taken: past it. Granted at once, though the other reader still waits for the rate.
+    expect(await settled(reader.reserve(1000))).toBe(1000);
+    expect(await settled(othersRead)).toBe('pending');
+    reader.close();
+    other.close();
+    expect(await othersRead).toBe(0);
+    expect(budget.inUse).toBe(0);
   });
 });

@@ -14,13 +14,25 @@
  * many small reads rather than one large one) and readers that do read keep going between cuts.
  *
  * Besides memory, the budget bounds the event loop's share of history: all grants together come
- * at most at `bytesPerSecond` (limits.historyBytesPerSecond, a token bucket with 2 ms of burst:
- * a few batches at most, so live blocks never queue behind a run of history reads).
+ * at most at `bytesPerSecond` (limits.historyBytesPerSecond, a token bucket with 8 ms of burst:
+ * a few batches at most, so live blocks never queue behind a long run of history reads).
  * A socket that never reads still takes megabytes into the kernel's buffers before it stalls
  * (loopback: up to net.ipv4.tcp_wmem's 4 MiB), so without a rate a wave of such readers made the
  * relay read and write those megabytes each in one burst, while live listeners waited for the loop
  * (docs/operations.md "Listeners and memory"). With it, history costs the loop a bounded share
  * whatever the number of readers, and the queue keeps it fair among them.
+ *
+ * Readers proven to be reading leave the rate (`reading`, set by the pacer: a reader whose socket
+ * took more than the kernel's buffers can hold, so its peer has read; history-pacer.ts): the rate
+ * is there to spread the ~4 MB each never-reading socket takes before it stalls, and a reader past
+ * that is paced by its own socket, one batch at a time. Such readers go first and are bounded by
+ * the budget's memory only, so an honest history reader does not wait behind a wave of stalled
+ * ones once it is past its first few megabytes.
+ *
+ * The rate's timer wakes when the debt is paid and a few batches' credit is back (REFILL_SHARE of
+ * the burst), not as soon as the debt is paid: waking for each batch (2 ms of burst) made the
+ * rated path cost ~45 % more relay CPU than no rate; a larger burst costs less CPU but more
+ * event-loop delay at once (docs/operations.md "Listeners and memory" has the figures).
  */
 
 /** A place in the budget's queue; `cancel` gives up waiting (the reader went away). */
@@ -37,11 +49,17 @@ interface Waiter {
 }
 
 /** The rate's burst: this much of a second's bytes may be granted at once. */
-const BURST_SECONDS = 0.002;
+const BURST_SECONDS = 0.008;
+/** The rate's timer waits for this share of the burst: one wake grants several batches. */
+const REFILL_SHARE = 0.5;
 
 export class HistoryBudget {
   private used = 0;
-  /** Waiting readers whose last batch was taken, then those that have had none taken yet. */
+  /**
+   * Waiting readers proven to be reading (not rated), then those whose last batch was taken, then
+   * those that have had none taken yet.
+   */
+  private readonly reading: Waiter[] = [];
   private readonly proven: Waiter[] = [];
   private readonly fresh: Waiter[] = [];
   /** Bytes the rate allows now; may go below 0 (a grant larger than what was left): then wait. */
@@ -86,7 +104,10 @@ export class HistoryBudget {
   /** Grants again once the rate has paid the debt (one timer for the whole queue). */
   private retryLater(): void {
     if (this.timer || this.waiting === 0) return;
-    const ms = Math.max(1, ((1 - this.credit) / this.bytesPerSecond) * 1000);
+    const ms = Math.max(
+      1,
+      ((this.burst * REFILL_SHARE - this.credit) / this.bytesPerSecond) * 1000,
+    );
     this.timer = setTimeout(() => {
       this.timer = null;
       this.grant();
@@ -102,7 +123,7 @@ export class HistoryBudget {
 
   /** Readers waiting for room. */
   get waiting(): number {
-    return this.proven.length + this.fresh.length;
+    return this.reading.length + this.proven.length + this.fresh.length;
   }
 
   /**
@@ -111,21 +132,26 @@ export class HistoryBudget {
    * First come, first served within each class, proven first: a reader never overtakes one of its
    * class that waits longer, so a stream of small reads cannot starve a large one. When nothing is
    * reserved, `max` is granted (even past the limit, or with a limit of 0): the budget bounds how
-   * much is held at once, it must never stop history altogether.
+   * much is held at once, it must never stop history altogether. `reading`: the reader is proven
+   * to be reading (see above): it goes before both classes and is not rated.
    */
-  reserve(min: number, max = min, proven = false): Reservation {
-    const ahead = proven ? this.proven.length : this.waiting;
-    const now = ahead === 0 && this.refill() ? this.grantFor(min, max, 0) : 0;
+  reserve(min: number, max = min, proven = false, reading = false): Reservation {
+    const ahead = reading
+      ? this.reading.length
+      : proven
+        ? this.reading.length + this.proven.length
+        : this.waiting;
+    const now = ahead === 0 && (reading || this.refill()) ? this.grantFor(min, max, 0) : 0;
     if (now > 0) {
       this.used += now;
-      this.spend(now);
+      if (!reading) this.spend(now);
       return { granted: Promise.resolve(now), cancel: () => {} };
     }
     let waiter!: Waiter;
     const granted = new Promise<number>((resolve) => (waiter = { min, max, resolve }));
-    const queue = proven ? this.proven : this.fresh;
+    const queue = reading ? this.reading : proven ? this.proven : this.fresh;
     queue.push(waiter);
-    if (!this.refill()) this.retryLater();
+    if (!reading && !this.refill()) this.retryLater();
     return {
       granted,
       cancel: () => {
@@ -159,15 +185,16 @@ export class HistoryBudget {
 
   private grant(): void {
     for (;;) {
-      const queue = this.proven.length > 0 ? this.proven : this.fresh;
+      const reading = this.reading.length > 0;
+      const queue = reading ? this.reading : this.proven.length > 0 ? this.proven : this.fresh;
       const head = queue[0];
       if (!head) return;
-      if (!this.refill()) return this.retryLater();
+      if (!reading && !this.refill()) return this.retryLater();
       const n = this.grantFor(head.min, head.max, this.waiting - 1);
       if (n === 0) return;
       queue.shift();
       this.used += n;
-      this.spend(n);
+      if (!reading) this.spend(n);
       head.resolve(n);
     }
   }

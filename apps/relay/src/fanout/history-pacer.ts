@@ -18,6 +18,12 @@ export interface HistoryPacing {
   stallMs: number;
   /** Counts a dropped reader (the /metrics counter). */
   onStalled(): void;
+  /**
+   * Bytes a socket can take without its peer reading any (our send buffer at its largest plus the
+   * peer's receive window): a reader whose socket took more is proven to be reading and leaves the
+   * budget's rate (history-budget.ts). Infinity: never.
+   */
+  readingAfterBytes: number;
 }
 
 export class HistoryPacer {
@@ -26,6 +32,8 @@ export class HistoryPacer {
   private closed = false;
   /** Whether the socket took the last batch (the budget lets such readers in first). */
   private proven = false;
+  /** Bytes of the batches the socket took (to within its high-water mark). */
+  private taken = 0;
 
   /** `pacing` null: no budget and no stall limit (only the socket's own backpressure). */
   constructor(private readonly pacing: HistoryPacing | null) {}
@@ -43,7 +51,8 @@ export class HistoryPacer {
     if (this.closed) return 0;
     if (!this.pacing) return max;
     this.release();
-    const r = this.pacing.budget.reserve(min, max, this.proven);
+    const reading = this.taken > this.pacing.readingAfterBytes;
+    const r = this.pacing.budget.reserve(min, max, this.proven, reading);
     this.waiting = r;
     const granted = await r.granted;
     if (this.waiting === r) this.waiting = null;
@@ -62,6 +71,7 @@ export class HistoryPacer {
     const n = this.held;
     this.held = 0;
     if (!this.closed) this.proven = true;
+    this.taken += n;
     this.pacing.budget.release(n);
   }
 
