@@ -10,7 +10,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -190,6 +190,24 @@ describe('capture --resume from another device (state in secret storage)', () =>
     // Epochs on both sides of the resume point.
     expect(state.epochs.some((e) => e.startSeq > 0 && e.startSeq < resumedAt)).toBe(true);
     expect(state.epochs.some((e) => e.startSeq > resumedAt)).toBe(true);
+    // The room saw the same broadcast go on: started by one device, resumed by another, stopped.
+    const history = await matrixCall<{
+      chunk: {
+        type: string;
+        state_key?: string;
+        content: { state?: string; device_id?: string };
+      }[];
+    }>(
+      room.stack.url,
+      'GET',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(room.roomId)}/messages?dir=f&limit=500`,
+      { token: room.users.alice.accessToken },
+    );
+    const states = history.chunk.filter(
+      (e) => e.type === 'org.mxcast.broadcast.state' && e.state_key === broadcastId,
+    );
+    expect(states.map((e) => e.content.state)).toEqual(['started', 'resumed', 'stopped']);
+    expect(states[1]?.content.device_id).not.toBe(states[0]?.content.device_id);
     // Finished: the secret was emptied (nothing left to resume).
     expect(await accountData(type)).toBe('{}');
 
@@ -245,6 +263,12 @@ describe('capture --resume from another device (state in secret storage)', () =>
       .filter((f) => existsSync(f));
     expect(dbFiles.length).toBeGreaterThan(0);
     const db = Buffer.concat(dbFiles.map((f) => readFileSync(f)));
+    // The stack's own logs (Synapse, nginx, the relay): every *.log / *.out in its directory.
+    const stackLogs = readdirSync(room.stack.dir)
+      .filter((f) => /\.(log|out)$/.test(f))
+      .map((f) => readFileSync(path.join(room.stack.dir, f), 'utf8'));
+    expect(stackLogs.length).toBeGreaterThan(0);
+    logs.push(...stackLogs);
     for (const k of needles) {
       expect(JSON.stringify(stateEvents)).not.toContain(k);
       for (const log of logs) expect(log).not.toContain(k);
