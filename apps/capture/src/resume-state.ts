@@ -4,7 +4,9 @@
  * 0600, atomically (write + rename), and with a passphrase it is encrypted the way MSC3270 and the
  * Matrix spec's `m.secret_storage.v1.aes-hmac-sha2` protect keys: a key from PBKDF2 over the
  * passphrase, HKDF-SHA-256 (zero salt) splitting it into an AES-256-CTR key and an HMAC-SHA-256
- * key, ciphertext then MAC over the ciphertext.
+ * key, ciphertext then MAC over the ciphertext. The Matrix copy of this state (docs/matrix.md
+ * "Resume from any device") uses matrix-js-sdk's secret storage instead; this file's own
+ * construction stays here because it must work without Matrix (no matrix-js-sdk in this package).
  */
 import {
   createCipheriv,
