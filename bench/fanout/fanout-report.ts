@@ -203,7 +203,7 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
   }
   if (notes.length > 0)
     notes.push(
-      'Hostile rows: history readers share limits.historyBytesPerSecond (each never-reading socket first takes ~4 MB into the kernel, docs/operations.md "Listeners and memory"); each flooder cycle (connect, upgrade, first data frame, close 1008, reconnect a second later) is a whole WebSocket connection for the relay. `npx tsx bench/fanout/hostile-cost.ts stalled|flood COUNT SECONDS` measures either kind alone (relay CPU ms per second, bytes queued, RSS; event-loop delay with bench/fanout/loop-delay-probe.mjs).',
+      'Hostile rows: history readers share limits.historyBytesPerSecond until their sockets took more than the kernel can hold unread (each never-reading socket first takes ~4 MB into the kernel, docs/operations.md "Listeners and memory"); a flooder is closed 1009 at its first 1 KiB frame and then held unread, without a FIN, for limits.listenerCloseGraceMs (10 s), so it reconnects (a second after its connection ends) about every 11 s instead of every second. `npx tsx bench/fanout/hostile-cost.ts stalled|flood COUNT SECONDS` measures either kind alone (relay CPU ms per second, bytes queued, RSS; event-loop delay with bench/fanout/loop-delay-probe.mjs).',
     );
   return notes;
 }
