@@ -15,6 +15,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { CliError } from './command-kit.ts';
 
 /** `--workers N|auto` (auto: one per core); 1 when not given. */
@@ -29,6 +30,14 @@ export function parseWorkers(text: string | undefined): number {
 
 /** True in a process forked by `runRelayWorkers`: it runs the relay, the primary speaks for it. */
 export const isRelayWorker = cluster.isWorker;
+
+/**
+ * A worker's own data dir under `dataDir` (`worker-<slot>`): a cluster node keeps a local cache
+ * there under a lock of one process. A replacement worker takes the slot of the one that died.
+ */
+export function workerDataDir(dataDir: string): string {
+  return join(dataDir, `worker-${process.env.MXCAST_WORKER_SLOT ?? cluster.worker?.id ?? 0}`);
+}
 
 export interface RelayWorkersOptions {
   count: number;
@@ -51,9 +60,9 @@ export async function runRelayWorkers(options: RelayWorkersOptions): Promise<num
   let quickDeaths = 0;
   let failed: ((err: Error) => void) | undefined;
 
-  const fork = () => {
+  const fork = (slot: number) => {
     const started = Date.now();
-    const worker = cluster.fork();
+    const worker = cluster.fork({ MXCAST_WORKER_SLOT: String(slot) });
     worker.on('listening', (address) => {
       listening.add(worker);
       if (!printed && listening.size >= count) {
@@ -72,12 +81,12 @@ export async function runRelayWorkers(options: RelayWorkersOptions): Promise<num
       }
       log(`worker ${worker.process.pid} exited (${signal ?? code}): starting another`);
       setTimeout(() => {
-        if (!stopping) fork();
+        if (!stopping) fork(slot);
       }, 500);
     });
   };
 
-  for (let i = 0; i < count; i++) fork();
+  for (let i = 0; i < count; i++) fork(i + 1);
   const outcome = await new Promise<number>((resolve) => {
     failed = (err) => {
       log(err.message);
@@ -94,7 +103,12 @@ export async function runRelayWorkers(options: RelayWorkersOptions): Promise<num
       (w) =>
         new Promise<void>((resolve) => {
           if (w.isDead()) return resolve();
-          w.once('exit', () => resolve());
+          // A clean stop first; a worker still running 10 s later is killed, so the stop is bounded.
+          const force = setTimeout(() => w.process.kill('SIGKILL'), 10_000);
+          w.once('exit', () => {
+            clearTimeout(force);
+            resolve();
+          });
           w.process.kill('SIGTERM');
         }),
     ),

@@ -18,7 +18,7 @@ import {
 } from '@mxcast/relay';
 import { CliError, parseCommandArgs, type Command } from '../command-kit.ts';
 import { startDemoBroadcast, type DemoBroadcast } from '../demo/demo-broadcast.ts';
-import { isRelayWorker, parseWorkers, runRelayWorkers } from '../relay-workers.ts';
+import { isRelayWorker, parseWorkers, runRelayWorkers, workerDataDir } from '../relay-workers.ts';
 
 /**
  * The built web app, served at / when it exists: dist/web next to the compiled bundle (the npm
@@ -152,6 +152,7 @@ export const relayCommand: Command = {
           log: (line) => process.stderr.write(`relay: ${line}\n`),
         });
       }
+      options.dataDir = workerDataDir(options.dataDir);
     }
     let relay;
     try {
