@@ -32,7 +32,10 @@ const CYCLE = 16;
 const BURST_HZ = Array.from({ length: CYCLE }, (_, i) => 400 + 100 * i);
 const MIC = `aevalsrc='0.5*sin(2*PI*(400+100*mod(floor(t),${CYCLE}))*t)*lt(mod(t,1),0.2)':s=48000:d=160`;
 
-/** Timestamps burst onsets on the mic (createMediaStreamSource) and the speakers (destination). */
+/**
+ * Timestamps burst onsets on the mic (createMediaStreamSource) and the output (the context's
+ * destination, or the MediaStream destination feeding the listener's <audio> element).
+ */
 const ONSET_SCRIPT = `(() => {
   const taps = [];
   const events = [];
@@ -54,7 +57,10 @@ const ONSET_SCRIPT = `(() => {
   const tapped = new WeakSet();
   AudioNode.prototype.connect = function (target, ...rest) {
     const out = connect.call(this, target, ...rest);
-    if (target instanceof AudioDestinationNode && !tapped.has(this) && this.context.state !== 'closed') {
+    // The listener plays through a MediaStream destination into an <audio> element (background
+    // playback), so that is its output too; the element's own buffering is outside the graph.
+    const speakers = target instanceof AudioDestinationNode || target instanceof MediaStreamAudioDestinationNode;
+    if (speakers && !tapped.has(this) && this.context.state !== 'closed') {
       tapped.add(this);
       // The broadcaster's silent monitor path is a GainNode at 0: not an output worth timing.
       if (!(this instanceof GainNode && this.gain.value === 0)) tap(this, 'out');
