@@ -9,7 +9,7 @@ import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
 import { UNSTABLE_PREFIX, mxcPath, relayFailureOf } from '@mxcast/client';
 import { playerCodeOf } from '@mxcast/player';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
-import { partPlan, segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
+import { blocksPerPart, partPlan, segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
 import type {
   EngineHooks,
@@ -92,6 +92,9 @@ export class HlsEngine implements ListenEngine {
       );
       return;
     }
+    // PART-TARGET as the relay computes it (ll-hls-playlist.ts), from the geometry alone.
+    const partSeconds =
+      (blocksPerPart(geometry) * geometry.frame_ms * geometry.frames_per_block) / 1000;
     const cipher = await createBlockCipher(file, { backend: 'webcrypto' });
     const remuxer = new HlsSegmentRemuxer(cipher);
     const fLoader = createDecryptingLoader({
@@ -106,11 +109,16 @@ export class HlsEngine implements ListenEngine {
       // Keep everything heard so far: seeking back is the point of this engine.
       backBufferLength: Infinity,
       maxBufferLength: 30,
-      // Low-latency HLS (RFC 8216bis): parts and blocking playlist reload; hls.js then keeps
-      // PART-HOLD-BACK behind the newest part (3 parts, ~0.7 s for Voice). Setting
-      // liveSyncDuration would override that (hls.js latency-controller), so it is left unset;
-      // a relay without parts gets hls.js's default, 3 target durations.
+      // Low-latency HLS (RFC 8216bis): parts and blocking playlist reload.
       lowLatencyMode: true,
+      // Two parts behind the newest one, not the relay's PART-HOLD-BACK of three (~0.5 s
+      // instead of ~0.7 s for Voice; docs/web.md "Low-latency HLS"). RFC 8216bis asks a server
+      // for at least 2 × PART-TARGET (MUST) and 3 × (SHOULD), the 3rd part covering a late
+      // part; here a part is one or a few ~1 kB blocks announced by blocking reload the moment
+      // the relay stores them, so two are enough, and a stall costs one part more each time
+      // (liveSyncOnStallIncrease, capped by hls.js at a target duration) instead of 1 s.
+      liveSyncDuration: 2 * partSeconds,
+      liveSyncOnStallIncrease: partSeconds,
       ...(from === 'live' ? {} : { startPosition: from }),
     });
     this.#hls = hls;
