@@ -209,6 +209,9 @@ describe('web app in Chromium', () => {
       'ended without finishing',
     );
     expect(view.state).not.toBe('finished');
+    // The relay marks the upload cancelled: the listener is told the broadcaster cancelled it.
+    expect(await listener.getAttribute('.player', 'data-view')).toBe('cancelled');
+    expect(await listener.textContent('#state')).toBe('Cancelled');
     await waitForPlayer(
       viaHls,
       (v) => v.state === 'ended-without-finishing',

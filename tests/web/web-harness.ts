@@ -108,15 +108,18 @@ export async function startWebRig(options: WebRigOptions = {}): Promise<WebRig> 
 }
 
 /**
- * Installed before any page script: whatever a page connects to its speakers is also connected
- * to an AnalyserNode, so a test can read the audio the page really outputs.
+ * Installed before any page script: whatever a page connects to its speakers — or to a
+ * MediaStream destination, which the listener plays through an <audio> element
+ * (apps/web/src/listen/media-output.ts) — is also connected to an AnalyserNode, so a test can
+ * read the audio the page really outputs. Media Session action handlers are kept in
+ * window.__mxSession so a test can press the lock screen's buttons.
  */
 const PROBE_SCRIPT = `(() => {
   const connect = AudioNode.prototype.connect;
   const probes = new Map();
   window.__mxProbe = () => [...probes.values()];
   AudioNode.prototype.connect = function (target, ...rest) {
-    if (target instanceof AudioDestinationNode) {
+    if (target instanceof AudioDestinationNode || target instanceof MediaStreamAudioDestinationNode) {
       let probe = probes.get(this.context);
       if (!probe) {
         probe = this.context.createAnalyser();
@@ -128,6 +131,15 @@ const PROBE_SCRIPT = `(() => {
     }
     return connect.call(this, target, ...rest);
   };
+  const handlers = {};
+  window.__mxSession = handlers;
+  if (navigator.mediaSession) {
+    const set = MediaSession.prototype.setActionHandler;
+    MediaSession.prototype.setActionHandler = function (action, handler) {
+      handlers[action] = handler;
+      return set.call(this, action, handler);
+    };
+  }
 })();`;
 
 export interface Spectrum {

@@ -35,6 +35,12 @@ export interface HlsEngineOptions {
   liveEdge: () => number | null;
   /** The upload's state from the page's index polling (null before the first answer). */
   uploadState: () => 'pending' | 'live' | 'complete' | 'cancelled' | null;
+  /**
+   * A Matrix access token for a relay in homeserver mode: sent as `Authorization: Bearer` on
+   * the playlist and every fragment (hls.js `xhrSetup`; the fragment loader extends hls.js's
+   * XHR loader, so it applies there too). docs/web.md "Matrix".
+   */
+  accessToken?: string;
 }
 
 /**
@@ -120,6 +126,12 @@ export class HlsEngine implements ListenEngine {
       liveSyncDuration: 2 * partSeconds,
       liveSyncOnStallIncrease: partSeconds,
       ...(from === 'live' ? {} : { startPosition: from }),
+      ...(this.#o.accessToken
+        ? {
+            xhrSetup: (xhr: XMLHttpRequest) =>
+              xhr.setRequestHeader('Authorization', `Bearer ${this.#o.accessToken}`),
+          }
+        : {}),
     });
     this.#hls = hls;
     hls.on(Hls.Events.ERROR, (_event, data: ErrorData) => {
@@ -153,6 +165,17 @@ export class HlsEngine implements ListenEngine {
     // Seeking past the end of a finished stream leaves it ended; seeking back plays again.
     this.#ended = false;
     void audio.play().catch(() => undefined);
+  }
+
+  /**
+   * Playback speed for the past (docs/web.md "Speed"): the media element time-stretches with
+   * the pitch kept (`preservesPitch`, the default, set anyway).
+   */
+  setRate(rate: number): void {
+    this.#audio.preservesPitch = true;
+    // The default too: attaching the MediaSource (the element's load algorithm) resets the rate.
+    this.#audio.defaultPlaybackRate = rate;
+    this.#audio.playbackRate = rate;
   }
 
   status(): EngineStatus {

@@ -2,7 +2,30 @@
 import type { MediaIndex } from '@mxcast/client';
 import type { EngineStatus, ListenErrorCode } from './listen-engine.ts';
 
+/**
+ * What the page shows, one value per pill (`data-view`, docs/web.md "Every state"): the player's
+ * `data-state` says what the engine does, this says what the listener is told.
+ */
+export type ViewName =
+  | 'connecting'
+  | 'live'
+  | 'replaying'
+  | 'playing'
+  | 'buffering'
+  | 'seeking'
+  | 'paused'
+  | 'stopped'
+  | 'interrupted'
+  | 'finished'
+  | 'cancelled'
+  | 'ended-early'
+  | 'cut'
+  | 'tampered'
+  | 'no-access'
+  | 'error';
+
 export interface StateView {
+  view: ViewName;
   pill: string;
   tone: 'live' | 'ok' | 'warn' | 'err' | '';
   message: string;
@@ -44,6 +67,52 @@ const ERROR_TEXT: Readonly<Record<ListenErrorCode, [string, string | null]>> = {
   BAD_LINK: ['Bad link', 'This listen link cannot be read. Check that you copied the whole link.'],
 };
 
+/** The sender's verdict on a room listen (room-claims-check.ts, docs/matrix.md). */
+export type Verdict = 'finished' | 'cancelled' | 'cut' | 'interrupted' | 'tampered';
+
+const VERDICT_VIEW: Readonly<Record<Verdict, Omit<StateView, 'delay'>>> = {
+  finished: {
+    view: 'finished',
+    pill: 'Finished',
+    tone: 'ok',
+    message: 'The broadcast finished, and every part the broadcaster vouched for arrived.',
+  },
+  cancelled: {
+    view: 'cancelled',
+    pill: 'Cancelled',
+    tone: 'warn',
+    message: 'The broadcaster cancelled the broadcast.',
+  },
+  cut: {
+    view: 'cut',
+    pill: 'Cut by the relay',
+    tone: 'err',
+    message: 'The relay served less than the broadcaster vouched for: the end is missing.',
+  },
+  interrupted: {
+    view: 'interrupted',
+    pill: 'Interrupted',
+    tone: 'warn',
+    message: 'The broadcast stopped without the broadcaster saying it ended.',
+  },
+  tampered: {
+    view: 'tampered',
+    pill: 'Tampered',
+    tone: 'err',
+    message: 'What the relay served does not match what the broadcaster sent.',
+  },
+};
+
+/**
+ * The sender's verdict replaces the player's own words once playback has ended (or at once for
+ * tampering); while audio still plays, the player's state is what matters.
+ */
+export function verdictView(verdict: Verdict, state: EngineStatus['state']): StateView | null {
+  const ended = state === 'finished' || state === 'ended-without-finishing' || state === 'error';
+  if (!ended && verdict !== 'tampered') return null;
+  return { ...VERDICT_VIEW[verdict], delay: '' };
+}
+
 export function stateView(
   status: EngineStatus,
   index: MediaIndex | null,
@@ -61,6 +130,7 @@ export function stateView(
   // broadcasts"): at the live edge that reads as a frozen stream, so say what it is.
   if (index?.interrupted && (status.state === 'live' || status.state === 'buffering'))
     return {
+      view: 'interrupted',
       pill: 'Interrupted',
       tone: 'warn',
       message: 'The broadcaster’s connection dropped. Waiting for the broadcast to resume…',
@@ -70,26 +140,44 @@ export function stateView(
     case 'error': {
       const [pill, text] = (status.errorCode && ERROR_TEXT[status.errorCode]) || ['Error', null];
       const message = text ?? status.errorMessage ?? 'Playback failed.';
-      return { pill, tone: 'err', message, delay: '' };
+      const view =
+        status.errorCode === 'TAMPERED'
+          ? 'tampered'
+          : status.errorCode === 'NO_ACCESS'
+            ? 'no-access'
+            : 'error';
+      return { view, pill, tone: 'err', message, delay: '' };
     }
     case 'finished':
       return {
+        view: 'finished',
         pill: 'Finished',
         tone: 'ok',
         message: 'The broadcast finished. Drag the bar to listen again.',
         delay: '',
       };
     case 'ended-without-finishing':
+      // The relay marks an upload its sender cancelled (docs/protocol.md): say so.
+      if (index?.state === 'cancelled')
+        return {
+          view: 'cancelled',
+          pill: 'Cancelled',
+          tone: 'warn',
+          message: 'The broadcaster cancelled the broadcast before finishing it.',
+          delay: '',
+        };
       return {
+        view: 'ended-early',
         pill: 'Ended early',
         tone: 'warn',
         message: 'The broadcast ended without finishing: it was cancelled or cut off.',
         delay: '',
       };
     case 'live':
-      return { pill: 'Live', tone: 'live', message: 'Playing live.', delay: behind };
+      return { view: 'live', pill: 'Live', tone: 'live', message: 'Playing live.', delay: behind };
     case 'playing':
       return {
+        view: liveUpload ? 'replaying' : 'playing',
         pill: liveUpload ? 'Replaying' : 'Playing',
         tone: 'ok',
         message: liveUpload
@@ -99,6 +187,7 @@ export function stateView(
       };
     case 'buffering':
       return {
+        view: 'buffering',
         pill: 'Buffering…',
         tone: 'warn',
         message: 'Waiting for audio from the relay…',
@@ -106,6 +195,7 @@ export function stateView(
       };
     case 'seeking':
       return {
+        view: 'seeking',
         pill: 'Seeking…',
         tone: 'warn',
         message: 'Moving to the new position…',
@@ -113,6 +203,7 @@ export function stateView(
       };
     case 'stopped':
       return {
+        view: paused ? 'paused' : 'stopped',
         pill: 'Paused',
         tone: '',
         message: !paused
@@ -124,6 +215,7 @@ export function stateView(
       };
     default:
       return {
+        view: 'connecting',
         pill: 'Connecting…',
         tone: 'warn',
         message:

@@ -16,7 +16,9 @@ import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { DirectEngine } from './direct-engine.ts';
 import type { HlsEngineOptions } from './hls-engine.ts';
 import type { EngineName, EngineStatus, ListenEngine, ListenState } from './listen-engine.ts';
-import { stateView } from './listen-state-view.ts';
+import { stateView, verdictView, type Verdict } from './listen-state-view.ts';
+import { MediaOutput } from './media-output.ts';
+import { ListenMediaSession } from './media-session.ts';
 
 /** Whether MSE here plays Opus in MP4, which the HLS engine's remux produces. */
 export function hlsSupported(): boolean {
@@ -35,6 +37,11 @@ const INDEX_POLL_MS = 1500;
 const UI_TICK_MS = 200;
 const SEEK_STEP_S = 5;
 const ENGINE_KEY = 'mxcast.engine';
+const VOLUME_KEY = 'mxcast.volume';
+/** Speeds for the past (docs/web.md "Speed"); the live edge plays at 1×. */
+const SPEEDS = [1, 1.25, 1.5, 1.75, 2] as const;
+/** Arrow up/down change the volume by this much. */
+const VOLUME_STEP = 0.1;
 
 /**
  * What the Matrix pages (src/matrix/) hand the listener instead of a link in the address bar:
@@ -48,11 +55,16 @@ export interface RoomListen {
   nav: HTMLElement;
   /** Each player the direct engine starts (checkpoint verification from the room's claims). */
   onPlayer?: (player: Player) => void;
+  /** Who broadcasts and in which room: the lock screen shows them (Media Session). */
+  broadcaster?: string;
+  roomName?: string;
 }
 
 /** A listener mounted from a room; `close()` stops it when the user navigates away. */
 export interface MountedListener {
   close(): Promise<void>;
+  /** The sender's verdict (room-claims-check.ts): the player's pill and sentence say it. */
+  setVerdict(verdict: Verdict): void;
 }
 
 export function mountListenerPage(root: HTMLElement, room: RoomListen): MountedListener;
@@ -60,7 +72,7 @@ export function mountListenerPage(root: HTMLElement): void;
 export function mountListenerPage(root: HTMLElement, room?: RoomListen): MountedListener | void {
   if (room) {
     const view = new ListenerView(root, room.link, room);
-    return { close: () => view.close() };
+    return { close: () => view.close(), setVerdict: (v) => view.setVerdict(v) };
   }
   let link: ParsedListenLink;
   try {
@@ -86,12 +98,25 @@ function badLinkCard(message: string): HTMLElement {
   );
 }
 
+/** The engine's speed setter, where it has one (the HLS engine's media element). */
+function rateOf(engine: ListenEngine): ((rate: number) => void) | null {
+  const e = engine as ListenEngine & { setRate?: (rate: number) => void };
+  return typeof e.setRate === 'function' ? (rate) => e.setRate?.(rate) : null;
+}
+
 class ListenerView {
   readonly #link: ParsedListenLink;
   readonly #file: EncryptedFile;
   readonly #client: MediaClient;
   #context: AudioContext | null = null;
   #analyser: AnalyserNode | null = null;
+  #output: MediaOutput | null = null;
+  readonly #session: ListenMediaSession;
+  /** The speed asked for; the engine plays it only away from the live edge. */
+  #rate = 1;
+  /** The engine the user chose, while speed ≠ 1 runs on HLS (the direct engine cannot stretch). */
+  #chosenEngine: EngineName | null = null;
+  #verdict: Verdict | null = null;
   #engine: ListenEngine | null = null;
   #engineName: EngineName;
   #index: MediaIndex | null = null;
@@ -113,9 +138,13 @@ class ListenerView {
   readonly #message: HTMLElement;
   readonly #meter: HTMLElement;
   readonly #engineHint: HTMLElement;
+  readonly #volume: HTMLInputElement;
+  readonly #speed: HTMLSelectElement;
+  readonly #announce: HTMLElement;
   readonly #title = h('h1', { id: 'title' }, 'Live broadcast');
   readonly #accessToken: string | undefined;
   readonly #roomTitle: string | undefined;
+  readonly #room: RoomListen | undefined;
   readonly #onPlayer: ((player: Player) => void) | undefined;
   /** Aborted by close(): timers, key handler and level loop stop, the engine is destroyed. */
   readonly #closed = new AbortController();
@@ -126,6 +155,7 @@ class ListenerView {
     this.#file = link.file;
     this.#accessToken = room?.accessToken;
     this.#roomTitle = room?.title;
+    this.#room = room;
     this.#onPlayer = room?.onPlayer;
     this.#client = new MediaClient({
       baseUrl: link.relayUrl,
@@ -135,8 +165,6 @@ class ListenerView {
     this.#engineName = stored === 'hls' && hlsSupported() ? 'hls' : 'direct';
     const q = new URLSearchParams(location.search).get('engine');
     if (q === 'hls' || q === 'direct') this.#engineName = q;
-    // hls.js does not carry the Matrix token yet (docs/web.md "Matrix"): Direct from a room.
-    if (room) this.#engineName = 'direct';
 
     this.#pill = h('span', { class: 'pill', role: 'status', id: 'state' }, 'Connecting…');
     this.#play = h(
@@ -165,6 +193,31 @@ class ListenerView {
     const bar = h('i', {});
     this.#meter = h('div', { class: 'meter', 'aria-hidden': 'true' }, bar);
     this.#engineHint = h('p', { class: 'hint', id: 'engine-hint' }, '');
+    const storedVolume = Number(localStorage.getItem(VOLUME_KEY) ?? '1');
+    this.#volume = h('input', {
+      type: 'range',
+      id: 'volume',
+      min: 0,
+      max: 1,
+      step: 0.05,
+      value: Number.isFinite(storedVolume) ? storedVolume : 1,
+      'aria-label': 'Volume',
+    });
+    this.#speed = h('select', { id: 'speed', 'aria-label': 'Playback speed' });
+    for (const rate of SPEEDS) this.#speed.append(h('option', { value: rate }, `${rate}×`));
+    // State changes are announced once, politely (the pill's own text changes too often).
+    this.#announce = h('p', { class: 'sr-only', id: 'announce', 'aria-live': 'polite' }, '');
+    this.#session = new ListenMediaSession({
+      play: () => {
+        if (this.#paused) void this.#togglePlay();
+      },
+      pause: () => {
+        if (!this.#paused) void this.#togglePlay();
+      },
+      seekTo: (t) => this.#seekTo(t),
+      seekBy: (d) => this.#seekTo(Math.max(0, this.#status().position + d)),
+      goLive: () => this.#seekTo('live'),
+    });
 
     const seg = h('div', { class: 'seg', role: 'radiogroup', 'aria-label': 'Playback engine' });
     for (const [name, label] of [
@@ -177,7 +230,7 @@ class ListenerView {
         value: name,
         id: `engine-${name}`,
         checked: name === this.#engineName,
-        disabled: name === 'hls' && (!hlsSupported() || room !== undefined),
+        disabled: name === 'hls' && !hlsSupported(),
       });
       radio.addEventListener('change', () => void this.#switchEngine(name));
       seg.append(h('label', {}, radio, h('span', {}, label)));
@@ -206,7 +259,14 @@ class ListenerView {
       ),
       this.#delay,
       this.#meter,
+      h(
+        'div',
+        { class: 'controls' },
+        h('label', { class: 'control' }, h('span', {}, 'Volume'), this.#volume),
+        h('label', { class: 'control' }, h('span', {}, 'Speed'), this.#speed),
+      ),
       this.#message,
+      this.#announce,
       h(
         'div',
         { class: 'engine' },
@@ -236,9 +296,16 @@ class ListenerView {
   /** Stops playing and every timer (the Matrix pages navigate away without a reload). */
   async close(): Promise<void> {
     this.#closed.abort();
+    this.#session.close();
     await this.#engine?.destroy();
     this.#engine = null;
+    this.#output?.close();
     await this.#context?.close();
+  }
+
+  setVerdict(verdict: Verdict): void {
+    this.#verdict = verdict;
+    this.#render();
   }
 
   async #boot(): Promise<void> {
@@ -256,7 +323,10 @@ class ListenerView {
     this.#context = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
     this.#analyser = this.#context.createAnalyser();
     this.#analyser.fftSize = 2048;
-    this.#analyser.connect(this.#context.destination);
+    this.#output = new MediaOutput(this.#context);
+    this.#output.volume = Number(this.#volume.value);
+    this.#player.append(this.#output.element);
+    this.#analyser.connect(this.#output.input);
     if (this.#context.state === 'suspended') {
       // Autoplay policy: audio starts on the first click or key press.
       this.#paused = true;
@@ -269,6 +339,8 @@ class ListenerView {
 
   #bind(bar: HTMLElement): void {
     this.#play.addEventListener('click', () => void this.#togglePlay());
+    this.#volume.addEventListener('input', () => this.#setVolume(Number(this.#volume.value)));
+    this.#speed.addEventListener('change', () => void this.#setRate(Number(this.#speed.value)));
     this.#goLive.addEventListener('click', () => this.#seekTo('live'));
     this.#seek.addEventListener('input', () => {
       this.#dragging = true;
@@ -304,6 +376,11 @@ class ListenerView {
         } else if (event.key === 'End' || event.key === 'l') {
           event.preventDefault();
           this.#seekTo('live');
+        } else if (event.key === 'ArrowUp' || event.key === 'ArrowDown') {
+          if (target.tagName === 'SELECT') return;
+          event.preventDefault();
+          const step = event.key === 'ArrowUp' ? VOLUME_STEP : -VOLUME_STEP;
+          this.#setVolume(Number(this.#volume.value) + step);
         }
       },
       { signal: this.#closed.signal },
@@ -376,16 +453,54 @@ class ListenerView {
     this.#engine = engine;
     this.#player.dataset.engine = engine.name;
     this.#paused = false;
+    await this.#output?.play();
     await engine.start(from);
+    rateOf(engine)?.(this.#rate);
     this.#render();
   }
 
-  async #switchEngine(name: EngineName): Promise<void> {
+  #setVolume(value: number): void {
+    const v = Math.max(0, Math.min(1, Math.round(value * 100) / 100));
+    this.#volume.value = String(v);
+    if (this.#output) this.#output.volume = v;
+    localStorage.setItem(VOLUME_KEY, String(v));
+  }
+
+  /**
+   * Speed for the past (docs/web.md "Speed"). The HLS engine's media element time-stretches with
+   * the pitch kept; the direct engine plays PCM at the clock of the AudioContext and cannot, so
+   * a speed ≠ 1 moves playback to the HLS engine at the same position, and back at 1×.
+   */
+  async #setRate(rate: number): Promise<void> {
+    const next = SPEEDS.includes(rate as (typeof SPEEDS)[number]) ? rate : 1;
+    this.#rate = next;
+    this.#speed.value = String(next);
+    this.#player.dataset.rate = String(next);
+    const engine = this.#engine;
+    if (next !== 1 && this.#engineName !== 'hls' && hlsSupported()) {
+      this.#chosenEngine = this.#engineName;
+      await this.#switchEngine('hls', false);
+    } else if (next === 1 && this.#chosenEngine && this.#chosenEngine !== this.#engineName) {
+      const back = this.#chosenEngine;
+      this.#chosenEngine = null;
+      await this.#switchEngine(back, false);
+    } else if (engine) {
+      rateOf(engine)?.(next);
+    }
+    this.#render();
+  }
+
+  async #switchEngine(name: EngineName, remember = true): Promise<void> {
     if (name === this.#engineName) return;
     const status = this.#status();
     const wasLive = status.state === 'live' || status.state === 'connecting';
     this.#engineName = name;
-    localStorage.setItem(ENGINE_KEY, name);
+    if (remember) {
+      localStorage.setItem(ENGINE_KEY, name);
+      this.#chosenEngine = null;
+    }
+    for (const radio of this.#player.querySelectorAll<HTMLInputElement>('input[name=engine]'))
+      radio.checked = radio.value === name;
     this.#setEngineHint();
     await this.#engine?.destroy();
     this.#engine = null;
@@ -406,6 +521,7 @@ class ListenerView {
     } else {
       this.#pausedAt = this.#status().position;
       this.#paused = true;
+      this.#output?.pause();
       await this.#engine?.destroy();
       this.#engine = null;
       this.#render();
@@ -415,6 +531,14 @@ class ListenerView {
   #seekTo(to: number | 'live'): void {
     if (this.#paused) {
       void this.#startEngine(to);
+      return;
+    }
+    const state = this.#engine?.status().state;
+    if (state === 'finished' || state === 'ended-without-finishing') {
+      // A player that reached the end has stopped reading: listening again is a new start.
+      const engine = this.#engine;
+      this.#engine = null;
+      void engine?.destroy().then(() => this.#startEngine(to));
       return;
     }
     const edge = this.#liveEdge();
@@ -446,9 +570,15 @@ class ListenerView {
   #render(): void {
     const status = this.#status();
     const state: ListenState = status.state;
-    const view = stateView(status, this.#index, this.#paused);
+    const plain = stateView(status, this.#index, this.#paused);
+    const verdict = this.#verdict ? verdictView(this.#verdict, state) : null;
+    const view = verdict ?? plain;
     const p = this.#player;
     p.dataset.state = state;
+    if (p.dataset.view !== view.view) {
+      p.dataset.view = view.view;
+      this.#announce.textContent = `${view.pill}. ${view.message}`;
+    }
     p.dataset.position = status.position.toFixed(2);
     if (status.errorCode) p.dataset.error = status.errorCode;
     else delete p.dataset.error;
@@ -488,5 +618,16 @@ class ListenerView {
           : 'Live broadcast');
     this.#meter.classList.toggle('idle', !playing);
     document.title = `${view.pill} · mxcast`;
+
+    // Faster than live is impossible: at the live edge the speed is 1× and the choice disabled.
+    const atEdge = state === 'live';
+    this.#speed.disabled = over || atEdge;
+    if (atEdge && this.#rate !== 1 && !this.#paused) void this.#setRate(1);
+    this.#session.setInfo({
+      title: this.#title.textContent ?? 'Live broadcast',
+      ...(this.#room?.broadcaster ? { broadcaster: this.#room.broadcaster } : {}),
+      ...(this.#room?.roomName ? { room: this.#room.roomName } : {}),
+    });
+    this.#session.update(playing, status.position, max, this.#rate);
   }
 }
