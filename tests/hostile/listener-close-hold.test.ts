@@ -186,13 +186,16 @@ describe('refused WebSocket listeners are held unread, then destroyed', () => {
     for (const f of flooders) expect(f.endedAfterMs()).toBeNull();
 
     // Destroyed after the grace: each connection ends, the gauge is back at 0, the address free.
-    await sleep(1200 + 1500);
+    // (Polled: a loaded machine may run the relay's timer late; 4 s past the grace is a failure.)
+    const deadline = performance.now() + 1200 + 4000;
+    while (flooders.some((f) => f.endedAfterMs() === null) && performance.now() < deadline)
+      await sleep(100);
     for (const f of flooders) {
       f.stop();
       const after = f.endedAfterMs();
       expect(after).not.toBeNull();
       expect(after!).toBeGreaterThan(GRACE_MS - 200);
-      expect(after!).toBeLessThan(GRACE_MS + 2500);
+      expect(after!).toBeLessThan(GRACE_MS + 4000);
     }
     expect(await metric(r, 'mxcast_listeners_closing')).toBe(0);
     expect(await oneMoreConnection(r.port)).toMatch(/^HTTP\/1\.1 200 /);
