@@ -6,7 +6,7 @@
  * only those the broadcaster sent (anyone in the room can relate an event to the announcement).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Direction, type MatrixEvent } from 'matrix-js-sdk';
+import type { MatrixEvent } from 'matrix-js-sdk';
 import { BLOCK_HEADER_SIZE } from '@mxcast/format';
 import {
   BROADCAST_CANCEL_TYPE,
@@ -28,6 +28,7 @@ import {
   type Broadcast,
   type KeyReshare,
 } from './broadcast-sender.ts';
+import { relatedEvents } from './epoch-listing.ts';
 import type { MatrixSession } from './matrix-session.ts';
 import {
   CheckpointRecorder,
@@ -205,29 +206,19 @@ export async function fetchSenderClaims(
   seen?: Set<string>,
 ): Promise<SenderClaims> {
   const out: SenderClaims = { checkpoints: [], completion: null, cancel: null };
-  let from: string | undefined;
-  for (let page = 0; page < 1000; page++) {
-    const res = await session.client.fetchRelations(
-      roomId,
-      announcementEventId,
-      'm.reference',
-      null,
-      { dir: Direction.Forward, limit: 100, ...(from ? { from } : {}) },
-    );
-    for (const r of res.chunk) {
-      if (r.sender !== sender || (r.event_id && seen?.has(r.event_id))) continue;
-      const ev = await decrypted(session, r);
-      // Not decryptable (yet: the key may still be on its way): tried again next time.
-      if (!ev) continue;
-      if (r.event_id) seen?.add(r.event_id);
-      const type = ev.getType();
-      if (type === BROADCAST_CHECKPOINT_TYPE)
-        out.checkpoints.push(parseCheckpoint(ev.getContent()));
-      else if (type === BROADCAST_COMPLETE_TYPE) out.completion = parseCompletion(ev.getContent());
-      else if (type === BROADCAST_CANCEL_TYPE) out.cancel = parseCancel(ev.getContent());
-    }
-    if (!res.next_batch) break;
-    from = res.next_batch;
+  // relatedEvents: /relations, or, for a `joined` newcomer whom Synapse refuses them (403), the
+  // room's messages it may see (docs/matrix.md "Key epochs").
+  for await (const raw of relatedEvents(session, roomId, announcementEventId)) {
+    const r = raw as typeof raw & { event_id?: string };
+    if (r.sender !== sender || (r.event_id && seen?.has(r.event_id))) continue;
+    const ev = await decrypted(session, r);
+    // Not decryptable (yet: the key may still be on its way): tried again next time.
+    if (!ev) continue;
+    if (r.event_id) seen?.add(r.event_id);
+    const type = ev.getType();
+    if (type === BROADCAST_CHECKPOINT_TYPE) out.checkpoints.push(parseCheckpoint(ev.getContent()));
+    else if (type === BROADCAST_COMPLETE_TYPE) out.completion = parseCompletion(ev.getContent());
+    else if (type === BROADCAST_CANCEL_TYPE) out.cancel = parseCancel(ev.getContent());
   }
   out.checkpoints.sort((a, b) => a.fromSeq - b.fromSeq);
   return out;

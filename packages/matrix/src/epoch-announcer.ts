@@ -13,7 +13,7 @@ import {
   reannouncementContent,
 } from './broadcast-events.ts';
 import { sendBroadcastEvent, type Broadcast } from './broadcast-sender.ts';
-import { type EpochReason, type KeyEpoch } from './epoch-events.ts';
+import { HEADER_EPOCH_END, type EpochReason, type KeyEpoch } from './epoch-events.ts';
 import {
   sendEpoch,
   watchMembership,
@@ -45,6 +45,8 @@ export interface EpochAnnouncerOptions {
    * ones are numbered after them, and a re-share carries them.
    */
   known?: readonly KeyEpoch[];
+  /** First wait before sending a failed epoch event again (default 250 ms, doubling to 5 s). */
+  retryFirstMs?: number;
 }
 
 /** The wire form of one epoch inside a re-announcement's `org.mxcast.broadcast.epochs`. */
@@ -71,9 +73,23 @@ export function epochReannouncementContent(
   const file = epochFile(newest, b.announcement.file.url);
   const content = reannouncementContent({ ...b.announcement, file }, b.announcementEventId);
   const ours = content[BROADCAST_KEY] as Record<string, unknown>;
+  // The header epoch (docs/format.md "Key epochs"): when epoch 1 starts at the first audio
+  // block, epoch 0 holds only OpusHead and OpusTags — geometry and the title, both already in
+  // this very event — so the newcomer gets it and can start a player; no audio of the past.
+  const first = epochs[0];
+  const header =
+    first?.index === 1 && first.startSeq === HEADER_EPOCH_END
+      ? {
+          header_epoch: {
+            key: b.announcement.file.key,
+            iv: b.announcement.file.iv,
+            end_seq: HEADER_EPOCH_END,
+          },
+        }
+      : {};
   return {
     ...content,
-    [BROADCAST_KEY]: { ...ours, key_epoch: newest.index, epochs: [wire(newest)] },
+    [BROADCAST_KEY]: { ...ours, key_epoch: newest.index, epochs: [wire(newest)], ...header },
   };
 }
 
@@ -89,6 +105,7 @@ export class EpochAnnouncer {
   /** `joined`: re-shares waiting for the epoch a join asked for. */
   #joinWaiters: (() => void)[] = [];
   readonly #watches: MembershipWatch[];
+  #stopped = false;
   /** Epoch events sent, with the Megolm session each went out in. */
   readonly sent: { index: number; eventId: string; sessionId: string | null }[] = [];
 
@@ -148,7 +165,7 @@ export class EpochAnnouncer {
     const epoch: KeyEpoch = { index: ++this.#lastIndex, ...e };
     const reason = this.#reasons.shift() ?? 'schedule';
     const send = this.#sending.then(async () => {
-      const r = await sendEpoch(this.#session, this.#b, epoch, reason);
+      const r = await this.#sendWithRetry(epoch, reason);
       this.#epochs.push(epoch);
       this.sent.push({ index: epoch.index, ...r });
       const waiters = this.#joinWaiters;
@@ -157,6 +174,34 @@ export class EpochAnnouncer {
     });
     this.#sending = send.catch(() => undefined);
     return send;
+  }
+
+  /**
+   * An epoch is fixed before it is announced and never moves (docs/format.md "Key epochs"), so a
+   * failed send is retried, with backoff (250 ms doubling to 5 s), until it goes out or the
+   * announcer stops: a member's player waits keyWaitMs at the boundary for a key, so a send that
+   * succeeds late still reaches those within that wait; each failure is a loud notice.
+   */
+  async #sendWithRetry(
+    epoch: KeyEpoch,
+    reason: EpochReason,
+  ): Promise<{ eventId: string; sessionId: string | null }> {
+    let delay = this.#opts.retryFirstMs ?? 250;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await sendEpoch(this.#session, this.#b, epoch, reason);
+      } catch (err) {
+        if (this.#stopped) throw err;
+        this.#opts.onNotice?.(
+          `KEY EPOCH ${epoch.index} (block ${epoch.startSeq}) NOT SENT, attempt ${attempt}: ` +
+            `${(err as Error).message}; members stop hearing at block ${epoch.startSeq} ` +
+            `until it goes out; retrying in ${(delay / 1000).toFixed(2)} s`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.#stopped) throw err;
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
   }
 
   async #reshare(): Promise<string> {
@@ -183,6 +228,7 @@ export class EpochAnnouncer {
   }
 
   stop(): void {
+    this.#stopped = true;
     for (const w of this.#watches) w.stop();
     delete this.#b.reshare;
   }

@@ -20,7 +20,20 @@ export interface KeyEpoch {
   key: JsonWebKeyAesGcm;
   /** 96-bit IV, standard base64 without padding (as an EncryptedFile's). */
   iv: string;
+  /**
+   * Set only on a header epoch handed to a `joined` newcomer (docs/matrix.md "Key epochs"):
+   * this key covers the blocks before endSeq only, and the epochs from endSeq up to the
+   * newcomer's first are withheld from it.
+   */
+  endSeq?: number;
 }
+
+/**
+ * Where the header epoch ends (docs/format.md "Key epochs"): blocks 0 and 1 are OpusHead and
+ * OpusTags (docs/audio.md), and epoch 1 of a broadcast with epochs starts at the first audio
+ * block.
+ */
+export const HEADER_EPOCH_END = 2;
 
 /** Why an epoch began: carried in the event so a listener's status line can say it. */
 export const EPOCH_REASONS = ['membership', 'schedule', 'request', 'join'] as const;

@@ -11,7 +11,13 @@ import {
   BroadcastEventError,
   parseAnnouncement,
 } from './broadcast-events.ts';
-import { BROADCAST_EPOCH_TYPE, EpochSet, parseEpoch, type KeyEpoch } from './epoch-events.ts';
+import {
+  BROADCAST_EPOCH_TYPE,
+  EpochSet,
+  HEADER_EPOCH_END,
+  parseEpoch,
+  type KeyEpoch,
+} from './epoch-events.ts';
 import type { MatrixSession } from './matrix-session.ts';
 
 export interface EpochListing {
@@ -82,6 +88,8 @@ export function announcementEpochs(content: unknown): KeyEpoch[] {
   const out: KeyEpoch[] = [];
   if (ours.key_epoch === undefined) {
     out.push({ index: 0, startSeq: 0, key: ann.file.key, iv: ann.file.iv });
+  } else if (ours.header_epoch !== undefined) {
+    out.push(parseHeaderEpoch(ours.header_epoch));
   }
   const list = ours.epochs ?? [];
   if (!Array.isArray(list)) throw new BroadcastEventError('announcement epochs is not a list');
@@ -89,6 +97,20 @@ export function announcementEpochs(content: unknown): KeyEpoch[] {
     out.push(parseEpoch({ ...w, broadcast_id: ann.broadcastId }).epoch);
   }
   return out;
+}
+
+/**
+ * A `joined` re-share's `header_epoch` {key, iv, end_seq}: epoch 0's key for the header blocks
+ * only (docs/matrix.md "Key epochs"). Validated like an EncryptedFile's key; end_seq must be the
+ * header's end (a larger one would claim audio blocks for a key meant for headers).
+ */
+function parseHeaderEpoch(raw: unknown): KeyEpoch {
+  const h = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  if (h.end_seq !== HEADER_EPOCH_END) {
+    throw new BroadcastEventError(`header_epoch end_seq must be ${HEADER_EPOCH_END}`);
+  }
+  const e = parseEpoch({ broadcast_id: '-', epoch: 1, start_seq: 1, key: h.key, iv: h.iv }).epoch;
+  return { index: 0, startSeq: 0, key: e.key, iv: e.iv, endSeq: HEADER_EPOCH_END };
 }
 
 /**

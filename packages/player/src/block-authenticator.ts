@@ -148,6 +148,8 @@ export class BlockAuthenticator {
           ? this.#cipher.sync.decrypt(block.seq, block.ciphertext, block.byteOrder)
           : await this.#cipher.decrypt(block.seq, block.ciphertext, block.byteOrder);
       } catch (err) {
+        const withheld = ep.keys.withheld?.(ep.cipher.schedule.epochFor(block.seq).startSeq);
+        if (withheld !== undefined) throw this.#noAccess(block, withheld, err, 'withheld');
         if (this.#epochIsFinal(ep, block.seq)) throw this.#failed(block, err);
         if (ep.keys.lostAccess !== undefined) throw this.#noAccess(block, ep.keys.lostAccess, err);
         waitedSince ??= performance.now();
@@ -200,10 +202,19 @@ export class BlockAuthenticator {
     });
   }
 
-  #noAccess(block: SourceBlock, reason: string, err: unknown): PlayerError {
+  #noAccess(
+    block: SourceBlock,
+    reason: string,
+    err: unknown,
+    kind: 'lost' | 'withheld' = 'lost',
+  ): PlayerError {
+    const what =
+      kind === 'lost'
+        ? `you no longer have access to this broadcast (${reason})`
+        : `you have no access to this part of the broadcast (${reason})`;
     return new PlayerError(
       'NO_ACCESS',
-      `you no longer have access to this broadcast (${reason}); block ${block.seq} is under a key you were not given`,
+      `${what}; block ${block.seq} is under a key you were not given`,
       {
         fatal: true,
         cause: err,

@@ -2,8 +2,27 @@
  * EpochKeyRing: the key source a player reads epochs from (docs/player.md "Key epochs").
  */
 import { describe, expect, it } from 'vitest';
-import { generateEncryptedFile, generateEpoch, isFormatError } from '@mxcast/format';
+import {
+  BlockFramer,
+  createScheduleCipher,
+  encodeBlock,
+  generateEncryptedFile,
+  generateEpoch,
+  isFormatError,
+  KeySchedule,
+  type BlockCipher,
+} from '@mxcast/format';
+import { BlockAuthenticator } from './block-authenticator.ts';
+import type { SourceBlock } from './block-source.ts';
 import { EpochKeyRing } from './epoch-keys.ts';
+import { PlayerError } from './player-error.ts';
+
+async function sealed(cipher: BlockCipher, seq: number): Promise<SourceBlock> {
+  const bytes = encodeBlock(seq, await cipher.encrypt(seq, new TextEncoder().encode(`b${seq}`)));
+  const [framed] = new BlockFramer({ expectMagic: false }).push(bytes);
+  if (!framed) throw new Error('no block');
+  return { seq, offset: null, size: bytes.length, ciphertext: framed.ciphertext, byteOrder: 'be' };
+}
 
 describe('EpochKeyRing', () => {
   it('starts from an EncryptedFile as epoch 0 and grows at its end only', () => {
@@ -42,5 +61,46 @@ describe('EpochKeyRing', () => {
     await ring.changed();
     expect(log).toEqual(['a', 'b', 'c']);
     expect(ring.lostAccess).toBe('kicked');
+  });
+
+  it("a withheld epoch (a joined newcomer's past): headers open, its blocks say NO_ACCESS, the join's epoch opens", async () => {
+    // The broadcaster's schedule: header epoch [0, 2), epoch 1 at 2, the join's epoch at 7.
+    const header = generateEpoch(0);
+    const e1 = generateEpoch(2);
+    const join = generateEpoch(7);
+    const sender = await createScheduleCipher(new KeySchedule([header, e1, join]));
+    // The newcomer: the header epoch, the stand-in for what it was not given, its join's epoch.
+    const ring = new EpochKeyRing([header]);
+    ring.withhold(2, 'it was sent before you joined');
+    ring.add(join);
+    expect(ring.withheld(2)).toBe('it was sent before you joined');
+    expect(ring.withheld(7)).toBeUndefined();
+    expect(ring.epochs.map((e) => e.startSeq)).toEqual([0, 2, 7]);
+    // From the start: blocks 0 and 1 open; block 2 is NO_ACCESS with the reason, not TAMPERED.
+    const auth = new BlockAuthenticator(await createScheduleCipher(new KeySchedule(ring.epochs)), {
+      keys: ring,
+      keyWaitMs: 50,
+    });
+    for (const seq of [0, 1]) await auth.open(await sealed(sender, seq));
+    let err: unknown;
+    try {
+      await auth.open(await sealed(sender, 2));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PlayerError);
+    expect((err as PlayerError).code).toBe('NO_ACCESS');
+    expect((err as Error).message).toMatch(
+      /no access to this part of the broadcast \(it was sent before you joined\)/,
+    );
+
+    // Live from the join: the headers, then a jump to the join's epoch, which opens.
+    const live = new BlockAuthenticator(await createScheduleCipher(new KeySchedule(ring.epochs)), {
+      keys: ring,
+    });
+    for (const seq of [0, 1]) await live.open(await sealed(sender, seq));
+    live.allowJump(8);
+    const pt = await live.open(await sealed(sender, 8));
+    expect(new TextDecoder().decode(pt)).toBe('b8');
   });
 });

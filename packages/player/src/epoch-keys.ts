@@ -5,13 +5,25 @@
  * decrypt the epoch event), which the player turns into NO_ACCESS rather than TAMPERED.
  * EpochKeyRing is the ordinary implementation: whoever learns an epoch calls add().
  */
-import { KeySchedule, parseEpoch, type EncryptedFile, type Epoch } from '@mxcast/format';
+import {
+  generateEpoch,
+  KeySchedule,
+  parseEpoch,
+  type EncryptedFile,
+  type Epoch,
+} from '@mxcast/format';
 
 export interface EpochKeys {
   /** Every epoch known so far, by increasing startSeq, the first at 0. Only ever grows. */
   readonly epochs: readonly Epoch[];
   /** Set once this listener can no longer get keys: why, in words for the listener. */
   readonly lostAccess: string | undefined;
+  /**
+   * Why this listener holds no key for the epoch starting at `startSeq` (a `joined` newcomer's
+   * past, docs/matrix.md "Key epochs"), or undefined for an epoch it holds. Optional: a source
+   * without withheld epochs need not have it.
+   */
+  withheld?(startSeq: number): string | undefined;
   /**
    * Resolves on the next change (an epoch added, access lost) or when `signal` aborts; resolves
    * at once when access is already lost.
@@ -22,6 +34,8 @@ export interface EpochKeys {
 export class EpochKeyRing implements EpochKeys {
   readonly #schedule: KeySchedule;
   #lost: string | undefined;
+  /** startSeq → why: epochs this listener is not given, each held as a random stand-in key. */
+  readonly #withheld = new Map<number, string>();
   #waiters: (() => void)[] = [];
 
   /** The first epoch(s): an EncryptedFile (epoch 0), or epochs starting with startSeq 0. */
@@ -50,6 +64,20 @@ export class EpochKeyRing implements EpochKeys {
     if (same && same.key.k === e.key.k && same.iv === e.iv) return;
     this.#schedule.add(e);
     this.#wake();
+  }
+
+  /**
+   * The epochs from `startSeq` up to the next one added are not this listener's (a `joined`
+   * newcomer's past): a random stand-in key holds their place in the schedule, so their blocks
+   * fail and the player says NO_ACCESS with `reason`, and a later epoch still opens its own.
+   */
+  withhold(startSeq: number, reason: string): void {
+    this.add(generateEpoch(startSeq));
+    this.#withheld.set(startSeq, reason);
+  }
+
+  withheld(startSeq: number): string | undefined {
+    return this.#withheld.get(startSeq);
   }
 
   /** This listener will get no further keys (kicked, left, the epoch event undecryptable). */

@@ -54,6 +54,13 @@ export async function roomEpochKeys(
   const first: Epoch = zero ? { startSeq: 0, key: zero.key, iv: zero.iv } : { ...generateEpoch(0) };
   const ring = new EpochKeyRing([first]);
   box.ring = ring;
+  // A header epoch (a `joined` newcomer's re-share): its key opens OpusHead and OpusTags only;
+  // the epochs from its end to the newcomer's first are withheld, so a block there says
+  // NO_ACCESS, not TAMPERED (docs/matrix.md "Key epochs").
+  const end = zero?.endSeq;
+  if (end !== undefined && !feed.epochs.some((e) => e.startSeq === end)) {
+    ring.withhold(end, 'it was sent before you joined, under the joined history policy');
+  }
   for (const e of early) ring.add(e);
   if (lost !== undefined) ring.loseAccess(lost);
   onNotice(`${ring.epochs.length} key epoch(s) held`);
