@@ -93,6 +93,14 @@ export interface CaptureSessionOptions {
    * retry inside onEpoch rather than fail.
    */
   onEpoch?: (epoch: Epoch) => Promise<void>;
+  /**
+   * Epoch 0 covers only the header blocks 0 and 1 (OpusHead, OpusTags) and epoch 1 starts at the
+   * first audio block, seq 2 (docs/format.md "Key epochs", header epoch): a member given no past
+   * epoch (`joined` history) can still be given the headers and play from its join. Off by
+   * default (a plain link's one key then opens the whole stream); `mxcast capture --homeserver`
+   * turns it on. Only for a new broadcast; a resumed one keeps its epochs.
+   */
+  headerEpoch?: boolean;
   /** Start a new key epoch every this many seconds of audio (`--rekey-every`); off by default. */
   rekeyEvery?: number;
   /** Audio between fixing a new epoch and its first block (default 1.5 s, at least one block). */
@@ -293,8 +301,17 @@ export class CaptureSession {
         1,
         Math.ceil((o.rekeyLeadSeconds ?? DEFAULT_REKEY_LEAD_SECONDS) / blockSeconds),
       ),
+      blockMs: blockSeconds * 1000,
       persist: () => saveState(),
-      ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+      ...(o.onEpoch
+        ? {
+            onEpoch: o.onEpoch,
+            onAnnounced: (a: EpochAnnouncement) =>
+              o.onNotice?.(
+                `key epoch at block ${a.startSeq} announced in ${a.ms} ms, ${a.marginBlocks} block(s) of lead left`,
+              ),
+          }
+        : {}),
     });
     this.rekeyer = rekeyer;
     const announcing: Promise<unknown>[] = [];
@@ -374,6 +391,16 @@ export class CaptureSession {
         await upload.send(-1, head.magic);
         o.onWrite?.(-1, head.magic);
         await sendAll(head.blocks);
+        if (o.headerEpoch) {
+          // Fixed before the first audio block is sealed, announced without holding up the
+          // audio: a listener at the very start waits (keyWaitMs) at block 2 for the event.
+          const epoch = await rekeyer.commitAt(pipeline.nextSeq);
+          announcing.push(
+            rekeyer.announce(epoch).catch((e: unknown) => {
+              o.onNotice?.(`key epoch at block ${epoch.startSeq} not announced: ${String(e)}`);
+            }),
+          );
+        }
       }
       const limit = o.duration !== undefined ? Math.round(o.duration * 48000) : Infinity;
       const pacer = o.realtime ? new RealtimePacer(48000, this.stopController.signal) : null;

@@ -13,8 +13,16 @@ export interface EpochRekeyerOptions {
   cipher: ScheduleCipher;
   /** Seq of the next block the pipeline will seal. */
   nextSeq: () => number;
-  /** Blocks between the next block and the new epoch's first (≥ 1). */
+  /** Blocks between the next block and the new epoch's first (≥ 1): the least lead. */
   leadBlocks: number;
+  /**
+   * Milliseconds of audio per block. With it the lead adapts: at least twice the slowest
+   * announcement so far (docs/format.md "Key epochs", announce ahead), so a homeserver that
+   * answers slowly under load gets more lead instead of members reaching a boundary keyless.
+   */
+  blockMs?: number;
+  /** How each announcement went (the capture prints it: the lead against the homeserver). */
+  onAnnounced?: (a: EpochAnnouncement) => void;
   /** Saves the resume state with the new epoch in it (before the epoch is announced). */
   persist?: () => Promise<void>;
   /** Sends the epoch to the members (the Matrix epoch event); a rejection fails that rekey. */
@@ -35,12 +43,21 @@ export class EpochRekeyer {
   /** Rekeys run one after another, so two at once never pick the same startSeq. */
   #chain: Promise<unknown> = Promise.resolve();
   readonly announcements: EpochAnnouncement[] = [];
+  /** The slowest onEpoch so far, in milliseconds. */
+  #slowestMs = 0;
 
   constructor(options: EpochRekeyerOptions) {
     if (!Number.isInteger(options.leadBlocks) || options.leadBlocks < 1) {
       throw new Error(`rekey lead must be at least one block, got ${options.leadBlocks}`);
     }
     this.#o = options;
+  }
+
+  /** The lead a rekey now gets: the configured one, or twice the slowest announcement. */
+  get leadBlocks(): number {
+    const { leadBlocks, blockMs } = this.#o;
+    if (!blockMs) return leadBlocks;
+    return Math.max(leadBlocks, Math.ceil((2 * this.#slowestMs) / blockMs));
   }
 
   get epochs(): readonly Epoch[] {
@@ -52,16 +69,30 @@ export class EpochRekeyer {
    * pipeline is bound to switch at startSeq; the epoch is not yet announced.
    */
   commit(): Promise<Epoch> {
-    const next = this.#chain.then(() => this.#commit());
+    return this.#queue(() => {
+      const o = this.#o;
+      // A second rekey while the last one is still ahead starts right after it.
+      return Math.max(o.nextSeq() + this.leadBlocks, o.cipher.schedule.last.startSeq + 1);
+    });
+  }
+
+  /**
+   * Fixes the next epoch at exactly `startSeq` (the header epoch's end, docs/format.md "Key
+   * epochs": the first audio block). The ScheduleCipher refuses it if a block at or after
+   * startSeq was already sealed.
+   */
+  commitAt(startSeq: number): Promise<Epoch> {
+    return this.#queue(() => startSeq);
+  }
+
+  #queue(pick: () => number): Promise<Epoch> {
+    const next = this.#chain.then(() => this.#commit(pick()));
     this.#chain = next.catch(() => {});
     return next;
   }
 
-  async #commit(): Promise<Epoch> {
+  async #commit(startSeq: number): Promise<Epoch> {
     const o = this.#o;
-    const last = o.cipher.schedule.last;
-    // A second rekey while the last one is still ahead starts right after it.
-    const startSeq = Math.max(o.nextSeq() + o.leadBlocks, last.startSeq + 1);
     const epoch = generateEpoch(startSeq);
     await o.cipher.add(epoch);
     await o.persist?.();
@@ -72,11 +103,14 @@ export class EpochRekeyer {
   async announce(epoch: Epoch): Promise<Epoch> {
     const started = performance.now();
     await this.#o.onEpoch?.(epoch);
-    this.announcements.push({
+    const a: EpochAnnouncement = {
       startSeq: epoch.startSeq,
-      ms: performance.now() - started,
+      ms: Math.round(performance.now() - started),
       marginBlocks: epoch.startSeq - this.#o.nextSeq(),
-    });
+    };
+    this.announcements.push(a);
+    this.#slowestMs = Math.max(this.#slowestMs, a.ms);
+    this.#o.onAnnounced?.(a);
     return epoch;
   }
 

@@ -325,6 +325,9 @@ export const captureCommand: Command = {
       onNotice: notice,
       ...(room
         ? {
+            // Epoch 0 only for OpusHead/OpusTags, so a `joined` newcomer can be given the
+            // headers without the past (docs/format.md "Key epochs", header epoch).
+            headerEpoch: true,
             onCreated: async (info) => {
               await room.onCreated(info);
               epochs?.start();
