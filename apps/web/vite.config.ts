@@ -69,5 +69,18 @@ export default defineConfig(({ command }) => ({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 1500,
+    // The download service worker (src/listen/download-sw.ts) must sit at the root to control
+    // `/__mxcast_download/…` (a worker's scope is at most its own path): a second entry with a
+    // fixed name, docs/web.md "Download the recording".
+    rollupOptions: {
+      input: {
+        index: new URL('./index.html', import.meta.url).pathname,
+        'download-sw': new URL('./src/listen/download-sw.ts', import.meta.url).pathname,
+      },
+      output: {
+        entryFileNames: (chunk: { name: string }) =>
+          chunk.name === 'download-sw' ? 'download-sw.js' : 'assets/[name]-[hash].js',
+      },
+    },
   },
 }));

@@ -4,6 +4,13 @@
  * the lock screen's buttons work, playback goes on while the tab is hidden, the volume is
  * keyboard-driven and heard, and the past plays at 1.5× with the tone's pitch kept.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseListenLink } from '@mxcast/client';
+import { createBlockCipher, decryptAll, parseEncryptedFile } from '@mxcast/format';
+import { parseOpusPage } from '@mxcast/ogg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   goLive,
@@ -225,4 +232,39 @@ describe('web listener as a media player', () => {
       timeout: 15_000,
     });
   }, 150_000);
+});
+
+describe('downloading the recording', () => {
+  it('streams the decrypted .opus through the service worker: opusinfo accepts it, one EOS, equal to the relay bytes decrypted here', async () => {
+    // The broadcast was stopped by the speed test: the upload is complete.
+    await listener.waitForSelector('#download:not([disabled])', { timeout: 15_000 });
+    const [download] = await Promise.all([
+      listener.waitForEvent('download', { timeout: 30_000 }),
+      listener.click('#download'),
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'mxcast-web-download-'));
+    const saved = join(dir, download.suggestedFilename());
+    await download.saveAs(saved);
+    expect(await download.failure()).toBeNull();
+    expect(download.suggestedFilename()).toMatch(/\.opus$/);
+    const bytes = readFileSync(saved);
+
+    const parsed = parseListenLink(link);
+    const res = await fetch(
+      `${rig.relay.url}/_matrix/client/v1/media/download/${parsed.mxc.slice('mxc://'.length)}`,
+    );
+    const cipher = await createBlockCipher(parseEncryptedFile(parsed.file));
+    const blocks = await decryptAll(cipher, new Uint8Array(await res.arrayBuffer()));
+    const expected = Buffer.concat(blocks.map((b) => b.plaintext));
+    expect(bytes.length).toBe(expected.length);
+    expect(bytes.equals(expected)).toBe(true);
+    const info = execFileSync('opusinfo', [saved], { encoding: 'utf8' });
+    expect(info).toMatch(/Playback length/);
+    expect(info).not.toMatch(/WARNING|ERROR/);
+    const eos = blocks
+      .map((b) => parseOpusPage(b.plaintext))
+      .filter((p) => p.kind === 'audio' && p.eos);
+    expect(eos).toHaveLength(1);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });

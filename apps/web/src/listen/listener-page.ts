@@ -6,18 +6,20 @@
  */
 import {
   MediaClient,
+  mxcPath,
   parseListenLink,
   type MediaIndex,
   type ParsedListenLink,
 } from '@mxcast/client';
 import type { EncryptedFile } from '@mxcast/format';
-import type { Player } from '@mxcast/player';
+import type { EpochKeys, Player } from '@mxcast/player';
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { DirectEngine } from './direct-engine.ts';
 import type { HlsEngineOptions } from './hls-engine.ts';
 import type { EngineName, EngineStatus, ListenEngine, ListenState } from './listen-engine.ts';
 import { stateView, verdictView, type Verdict } from './listen-state-view.ts';
 import { MediaOutput } from './media-output.ts';
+import { downloadSupported, recordingName, startDownload } from './download-job.ts';
 import { ListenMediaSession } from './media-session.ts';
 
 /** Whether MSE here plays Opus in MP4, which the HLS engine's remux produces. */
@@ -55,6 +57,12 @@ export interface RoomListen {
   nav: HTMLElement;
   /** Each player the direct engine starts (checkpoint verification from the room's claims). */
   onPlayer?: (player: Player) => void;
+  /**
+   * Key epochs from the room (docs/matrix.md "Key epochs"): the direct engine's player decrypts
+   * with them. The HLS engine knows one key only, so once there is more than one epoch at the
+   * start it (and speed ≠ 1) is off.
+   */
+  keys?: EpochKeys;
   /** Who broadcasts and in which room: the lock screen shows them (Media Session). */
   broadcaster?: string;
   roomName?: string;
@@ -141,6 +149,7 @@ class ListenerView {
   readonly #volume: HTMLInputElement;
   readonly #speed: HTMLSelectElement;
   readonly #announce: HTMLElement;
+  readonly #download: HTMLButtonElement;
   readonly #title = h('h1', { id: 'title' }, 'Live broadcast');
   readonly #accessToken: string | undefined;
   readonly #roomTitle: string | undefined;
@@ -162,9 +171,10 @@ class ListenerView {
       ...(room ? { accessToken: room.accessToken } : {}),
     });
     const stored = localStorage.getItem(ENGINE_KEY);
-    this.#engineName = stored === 'hls' && hlsSupported() ? 'hls' : 'direct';
+    this.#engineName = stored === 'hls' && this.#hlsAllowed(room) ? 'hls' : 'direct';
     const q = new URLSearchParams(location.search).get('engine');
     if (q === 'hls' || q === 'direct') this.#engineName = q;
+    if (!this.#hlsAllowed(room)) this.#engineName = 'direct';
 
     this.#pill = h('span', { class: 'pill', role: 'status', id: 'state' }, 'Connecting…');
     this.#play = h(
@@ -205,6 +215,11 @@ class ListenerView {
     });
     this.#speed = h('select', { id: 'speed', 'aria-label': 'Playback speed' });
     for (const rate of SPEEDS) this.#speed.append(h('option', { value: rate }, `${rate}×`));
+    this.#download = h(
+      'button',
+      { type: 'button', id: 'download', disabled: true },
+      'Download recording (.opus)',
+    );
     // State changes are announced once, politely (the pill's own text changes too often).
     this.#announce = h('p', { class: 'sr-only', id: 'announce', 'aria-live': 'polite' }, '');
     this.#session = new ListenMediaSession({
@@ -230,7 +245,7 @@ class ListenerView {
         value: name,
         id: `engine-${name}`,
         checked: name === this.#engineName,
-        disabled: name === 'hls' && !hlsSupported(),
+        disabled: name === 'hls' && !this.#hlsAllowed(room),
       });
       radio.addEventListener('change', () => void this.#switchEngine(name));
       seg.append(h('label', {}, radio, h('span', {}, label)));
@@ -267,6 +282,7 @@ class ListenerView {
       ),
       this.#message,
       this.#announce,
+      downloadSupported() ? h('div', { class: 'download row' }, this.#download) : null,
       h(
         'div',
         { class: 'engine' },
@@ -339,6 +355,7 @@ class ListenerView {
 
   #bind(bar: HTMLElement): void {
     this.#play.addEventListener('click', () => void this.#togglePlay());
+    this.#download.addEventListener('click', () => void this.#startDownload());
     this.#volume.addEventListener('input', () => this.#setVolume(Number(this.#volume.value)));
     this.#speed.addEventListener('change', () => void this.#setRate(Number(this.#speed.value)));
     this.#goLive.addEventListener('click', () => this.#seekTo('live'));
@@ -440,6 +457,7 @@ class ListenerView {
       hooks: this.#engineHooks(),
       ...(this.#accessToken ? { accessToken: this.#accessToken } : {}),
       ...(this.#onPlayer ? { onPlayer: this.#onPlayer } : {}),
+      ...(this.#room?.keys ? { keys: this.#room.keys } : {}),
     };
     const engine: ListenEngine =
       this.#engineName === 'hls'
@@ -457,6 +475,27 @@ class ListenerView {
     await engine.start(from);
     rateOf(engine)?.(this.#rate);
     this.#render();
+  }
+
+  /** The decrypted recording, streamed through the download service worker. */
+  async #startDownload(): Promise<void> {
+    const base = this.#link.relayUrl.replace(/\/+$/, '');
+    try {
+      await startDownload({
+        url: `${base}/_matrix/client/v1/media/download/${mxcPath(this.#link.mxc)}`,
+        file: this.#file,
+        name: recordingName(this.#roomTitle ?? 'broadcast'),
+        ...(this.#accessToken ? { accessToken: this.#accessToken } : {}),
+      });
+      this.#download.dataset.started = 'true';
+    } catch (error) {
+      this.#message.textContent = `The download could not start: ${(error as Error).message}`;
+    }
+  }
+
+  /** HLS needs MSE with Opus in MP4, and one key for the whole stream (no key epochs). */
+  #hlsAllowed(room: RoomListen | undefined): boolean {
+    return hlsSupported() && (room?.keys?.epochs.length ?? 1) <= 1;
   }
 
   #setVolume(value: number): void {
@@ -477,7 +516,7 @@ class ListenerView {
     this.#speed.value = String(next);
     this.#player.dataset.rate = String(next);
     const engine = this.#engine;
-    if (next !== 1 && this.#engineName !== 'hls' && hlsSupported()) {
+    if (next !== 1 && this.#engineName !== 'hls' && this.#hlsAllowed(this.#room)) {
       this.#chosenEngine = this.#engineName;
       await this.#switchEngine('hls', false);
     } else if (next === 1 && this.#chosenEngine && this.#chosenEngine !== this.#engineName) {
@@ -621,7 +660,9 @@ class ListenerView {
 
     // Faster than live is impossible: at the live edge the speed is 1× and the choice disabled.
     const atEdge = state === 'live';
-    this.#speed.disabled = over || atEdge;
+    this.#speed.disabled = over || atEdge || !this.#hlsAllowed(this.#room);
+    // The whole recording exists once the upload completed (a cancelled one has no end).
+    this.#download.disabled = this.#index?.state !== 'complete';
     if (atEdge && this.#rate !== 1 && !this.#paused) void this.#setRate(1);
     this.#session.setInfo({
       title: this.#title.textContent ?? 'Live broadcast',
