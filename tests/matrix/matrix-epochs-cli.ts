@@ -6,14 +6,22 @@
  * which of given ciphertext blocks decrypt under which of its keys (every key it holds is tried).
  *
  *   node --import tsx matrix-epochs-cli.ts --homeserver URL --user U --password P --state-dir D
- *     [--room R --announcement $E --broadcast ID --sender @alice:S] [--probe FILE]
+ *     [--room R [--announcement $E --broadcast ID --sender @alice:S]] [--probe FILE]
+ *
+ * Without --announcement: the room's newest broadcast this device lists.
  *
  * FILE: {"events": [raw encrypted event, …], "blocks": [{"seq": n, "ciphertext": base64}, …]}.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createBlockCipher, epochFile } from '@mxcast/format';
-import { fetchEpochs, lostAccess, openMatrixSession, type KeyEpoch } from '@mxcast/matrix';
+import {
+  fetchEpochs,
+  listBroadcasts,
+  lostAccess,
+  openMatrixSession,
+  type KeyEpoch,
+} from '@mxcast/matrix';
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +52,16 @@ try {
   if (values.room) {
     out.membership = client.getRoom(values.room)?.getMyMembership() ?? null;
   }
+  if (values.room && !values.announcement) {
+    // No announcement given: the room's newest broadcast this device can list (a `joined`
+    // newcomer lists it from the re-announcement it was sent).
+    const newest = (await listBroadcasts(session, values.room))[0];
+    if (newest) {
+      values.announcement = newest.announcementEventId;
+      values.broadcast = newest.broadcastId;
+      values.sender = newest.broadcaster;
+    }
+  }
   if (values.room && values.announcement && values.broadcast && values.sender) {
     try {
       const l = await fetchEpochs(
@@ -54,7 +72,11 @@ try {
         values.sender,
       );
       epochs = l.epochs.list();
-      out.epochs = epochs.map((e) => ({ index: e.index, startSeq: e.startSeq }));
+      out.epochs = epochs.map((e) => ({
+        index: e.index,
+        startSeq: e.startSeq,
+        ...(e.endSeq !== undefined ? { endSeq: e.endSeq } : {}),
+      }));
       out.undecryptable = l.undecryptable;
       out.lostAccess = lostAccess(l);
     } catch (err) {
