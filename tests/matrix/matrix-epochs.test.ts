@@ -356,4 +356,62 @@ describe('key epochs in an encrypted room', () => {
     j.reshare.stop();
     j.announcer.stop();
   });
+
+  it('an epoch event the homeserver refuses is sent again, with a loud notice each time, until it goes out', async () => {
+    const roomId = await createRoom('shared', ['bob']);
+    await join('bob', roomId);
+    await aliceKnows('bob');
+    const pl = (users_: Record<string, number>, events: Record<string, number> = {}) => {
+      const now = alice.client
+        .getRoom(roomId)!
+        .currentState.getStateEvents('m.room.power_levels', '')!
+        .getContent();
+      return { ...now, users: users_, events: { ...(now.events ?? {}), ...events } };
+    };
+    const setPl = (as: string, body: object) =>
+      matrixCall(
+        stack.url,
+        'PUT',
+        `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.power_levels/`,
+        { token: users[as]!.accessToken, body },
+      );
+    const a = users.alice!.userId;
+    const bob = users.bob!.userId;
+    await setPl('alice', pl({ [a]: 100, [bob]: 100 }));
+    const file = generateEncryptedFile('mxc://mxcast.test/RetryRetryRetryRetryRetry');
+    const b = await announceBroadcast(alice, { roomId, title: 'retry', file, geometry });
+    const notices: string[] = [];
+    const announcer = new EpochAnnouncer(alice, b, {
+      policy: 'shared',
+      rekey: () => {},
+      retryFirstMs: 200,
+      onNotice: (t) => notices.push(t),
+    });
+    // alice's right to send encrypted events goes (she lowers herself below what they need;
+    // bob, at 100, can raise her again): Synapse refuses the epoch event (403) for real.
+    await setPl('alice', pl({ [a]: 50, [bob]: 100 }, { 'm.room.encrypted': 100 }));
+    const fresh = generateEncryptedFile();
+    let sent = false;
+    const sending = announcer
+      .announce({ startSeq: 40, key: fresh.key, iv: fresh.iv })
+      .then(() => (sent = true));
+    await until('two failed attempts', () =>
+      notices.filter((n) => /NOT SENT, attempt/.test(n)).length >= 2 ? true : undefined,
+    );
+    expect(sent).toBe(false);
+    expect(notices.find((n) => /NOT SENT/.test(n))).toMatch(
+      /^KEY EPOCH 1 \(block 40\) NOT SENT, attempt 1: .*members stop hearing at block 40 until it goes out; retrying in 0\.20 s$/,
+    );
+    // The right back: the next attempt goes out, and bob's device holds the epoch.
+    await setPl('bob', pl({ [a]: 100, [bob]: 100 }, { 'm.room.encrypted': 0 }));
+    await sending;
+    expect(announcer.sent.map((x) => x.index)).toEqual([1]);
+    expect(announcer.epochs.map((e) => e.startSeq)).toEqual([40]);
+    const h = await held('bob', { roomId, b });
+    expect(h.epochs.map((e) => [e.index, e.startSeq])).toEqual([
+      [0, 0],
+      [1, 40],
+    ]);
+    announcer.stop();
+  });
 });
