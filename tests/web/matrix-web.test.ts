@@ -117,6 +117,14 @@ describe('web app as a Matrix client', () => {
       { timeout: 30_000 },
     );
     expect(await bob.textContent('#claims')).toMatch(/verified/);
+    // The lock screen shows the broadcast's title, alice and the room (Media Session).
+    const metadata = await bob.evaluate(() => {
+      const m = navigator.mediaSession.metadata;
+      return { title: m?.title, artist: m?.artist, album: m?.album };
+    });
+    expect(metadata.title).toBe(TITLE);
+    expect(metadata.artist).toBe(room.users.alice.userId);
+    expect(metadata.album).toBeTruthy();
     await shots(bob, 'listen');
 
     // Seek back 5 s (keyboard): playing from the past, still the tone.
@@ -125,6 +133,8 @@ describe('web app as a Matrix client', () => {
     await bob.keyboard.press('ArrowLeft');
     await waitForPlayer(bob, (v) => v.state === 'playing', 'playing in the past', 30_000);
     await expectTone(bob, 30_000);
+    // The CLI's room capture rekeys from block 2 (a header epoch): HLS, one key only, is off.
+    expect(await bob.isDisabled('#engine-hls')).toBe(true);
 
     // Log out: token revoked on the homeserver, saved login and crypto store deleted.
     const token = await bob.evaluate(
@@ -183,6 +193,14 @@ describe('web app as a Matrix client', () => {
       await bob.click(`${row} button[data-listen]`);
       await waitForPlayer(bob, (v) => v.state === 'live', 'live', 60_000);
       await expectTone(bob, 30_000);
+      // HLS in the room: hls.js sends bob's token on the playlist and every fragment.
+      await bob.click('label:has(#engine-hls)');
+      await bob.waitForSelector('.player[data-engine=hls]', { timeout: 10_000 });
+      await waitForPlayer(bob, (v) => v.state === 'live', 'live over HLS', 60_000);
+      await expectTone(bob, 30_000);
+      await bob.click('label:has(#engine-direct)');
+      await bob.waitForSelector('.player[data-engine=direct]', { timeout: 10_000 });
+      await waitForPlayer(bob, (v) => v.state === 'live', 'live (direct again)', 60_000);
 
       // Pause: alice's microphone muted (bob hears silence) and the room's state `paused`;
       // Resume: `resumed` and the tone again.
@@ -229,6 +247,9 @@ describe('web app as a Matrix client', () => {
       // counts as unverifiable, not verified: 2 s checkpoints are checked in the first test.)
       await bob.waitForSelector('#claims[data-outcome="finished"]', { timeout: 30_000 });
       expect(await bob.textContent('#claims')).toMatch(/^Finished: every block/);
+      // The player's own pill says the sender's verdict.
+      await bob.waitForSelector('.player[data-view="finished"]', { timeout: 10_000 });
+      expect(await bob.textContent('#state')).toBe('Finished');
       await bob.click('#back');
       await bob.waitForSelector('#broadcasts tr[data-state="stopped"] th:has-text("Web show")', {
         timeout: 30_000,

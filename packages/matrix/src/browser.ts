@@ -34,6 +34,9 @@ export {
   type BroadcastListing,
 } from './broadcast-listing.ts';
 export { watchBroadcasts, type BroadcastWatch } from './broadcast-watch.ts';
+// The listener's key epochs from the room (docs/matrix.md "Key epochs"): the web app's room
+// listen feeds them to its player, as `mxcast listen --room` does.
+export { feedEpochKeys, type EpochKeyFeed } from './epoch-key-feed.ts';
 // The broadcaster's side: announcement, state, checkpoints, completion or cancel, key re-share.
 // Its hashing imports node:crypto's createHash/randomBytes; the web app's build resolves that
 // to a browser implementation (apps/web/vite.config.ts), so the reporter itself is the CLI's.

@@ -10,6 +10,7 @@ import {
   WorkletSink,
   declaredGeometryOf,
   isPlayerError,
+  type EpochKeys,
   type PcmSink,
   type PlayerError,
 } from '@mxcast/player';
@@ -32,6 +33,8 @@ export interface DirectEngineOptions {
   hooks: EngineHooks;
   /** A Matrix access token for a relay in homeserver mode (docs/web.md "Matrix"). */
   accessToken?: string;
+  /** Key epochs from the room (docs/matrix.md "Key epochs"); none: the file's one key. */
+  keys?: EpochKeys;
   /** Each new player, before it plays (the room's checkpoint check listens to its digests). */
   onPlayer?: (player: Player) => void;
 }
@@ -89,6 +92,7 @@ export class DirectEngine implements ListenEngine {
       sink: pageSink,
       transport: 'ws',
       ...(this.#o.accessToken ? { accessToken: this.#o.accessToken } : {}),
+      ...(this.#o.keys ? { keys: this.#o.keys } : {}),
       ...(geometry ? { geometry: declaredGeometryOf(geometry) } : {}),
     });
     this.#player = player;

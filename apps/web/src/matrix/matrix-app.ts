@@ -24,6 +24,8 @@ import {
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { listRoomBroadcasts, roomListen } from './room-broadcasts.ts';
 import { RoomClaimsCheck } from './room-claims-check.ts';
+import { webRoomEpochKeys } from './room-epoch-keys.ts';
+import type { MountedListener } from '../listen/listener-page.ts';
 import { login, openSession, savedLogin, type WebMatrixSession } from './matrix-web-session.ts';
 
 export async function mountMatrixApp(root: HTMLElement): Promise<void> {
@@ -455,6 +457,18 @@ class MatrixApp {
     }
     const link = parseListenLink(buildListenLink(location.origin, found.parts));
     const { mountListenerPage } = await import('../listen/listener-page.ts');
+    // The room's key epochs for the player (docs/matrix.md "Key epochs"); the notices go to
+    // the console (the page's pill says NO_ACCESS when access ends).
+    const epochs = await webRoomEpochKeys(
+      this.#session,
+      {
+        roomId,
+        announcementEventId: found.announcementEventId,
+        broadcastId,
+        broadcaster: found.broadcaster,
+      },
+      (text) => console.info(`mxcast: ${text}`),
+    );
     // What the broadcaster vouches for, checked block by block (docs/matrix.md).
     const claims = h('p', { class: 'hint', id: 'claims', role: 'status', 'data-verified': '0' });
     const relay = new MediaClient({
@@ -462,6 +476,8 @@ class MatrixApp {
       accessToken: this.#session.accessToken,
     });
     const who = found.broadcaster;
+    // Set once the listener is mounted (the check's callback is made before that).
+    const view: { listener?: MountedListener } = {};
     const check = new RoomClaimsCheck(
       this.#session,
       { roomId, announcementEventId: found.announcementEventId, broadcaster: who },
@@ -470,6 +486,9 @@ class MatrixApp {
         return state === 'complete' || state === 'cancelled' ? state : 'unknown';
       },
       () => {
+        // The player's own pill says the verdict too (docs/web.md "Every state").
+        if (check.tampered) view.listener?.setVerdict('tampered');
+        else if (check.outcome) view.listener?.setVerdict(check.outcome);
         claims.dataset.verified = String(check.verified);
         if (check.outcome) claims.dataset.outcome = check.outcome;
         claims.textContent = check.outcome
@@ -486,10 +505,15 @@ class MatrixApp {
       title: found.title,
       nav,
       onPlayer: (player) => check.attach(player),
+      broadcaster: who,
+      keys: epochs.keys,
+      roomName: this.#session.client.getRoom(roomId)?.name ?? roomId,
     });
     // Back, or log out: the audio and the claim polling stop with the page.
+    view.listener = listener;
     this.#cleanup = () => {
       check.stop();
+      epochs.feed.stop();
       void listener.close();
     };
   }
