@@ -313,6 +313,10 @@ export class CaptureSession {
           }
         : {}),
     });
+    // The header epoch's end is fixed before anyone can call rekey(): a rekey asked for by the
+    // room in the meantime then starts after it, never before seq 2.
+    const headerEnd =
+      o.headerEpoch && resumeSeq === undefined ? await rekeyer.commitAt(2) : undefined;
     this.rekeyer = rekeyer;
     const announcing: Promise<unknown>[] = [];
     const rekeySamples = o.rekeyEvery ? Math.round(o.rekeyEvery * 48000) : Infinity;
@@ -391,13 +395,12 @@ export class CaptureSession {
         await upload.send(-1, head.magic);
         o.onWrite?.(-1, head.magic);
         await sendAll(head.blocks);
-        if (o.headerEpoch) {
-          // Fixed before the first audio block is sealed, announced without holding up the
-          // audio: a listener at the very start waits (keyWaitMs) at block 2 for the event.
-          const epoch = await rekeyer.commitAt(pipeline.nextSeq);
+        if (headerEnd) {
+          // Announced without holding up the audio: a listener at the very start waits
+          // (keyWaitMs) at block 2 for the event.
           announcing.push(
-            rekeyer.announce(epoch).catch((e: unknown) => {
-              o.onNotice?.(`key epoch at block ${epoch.startSeq} not announced: ${String(e)}`);
+            rekeyer.announce(headerEnd).catch((e: unknown) => {
+              o.onNotice?.(`key epoch at block ${headerEnd.startSeq} not announced: ${String(e)}`);
             }),
           );
         }
