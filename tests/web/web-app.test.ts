@@ -209,8 +209,9 @@ describe('web app in Chromium', () => {
       'ended without finishing',
     );
     expect(view.state).not.toBe('finished');
-    // The relay marks the upload cancelled: the listener is told the broadcaster cancelled it.
-    expect(await listener.getAttribute('.player', 'data-view')).toBe('cancelled');
+    // The relay marks the upload cancelled: the listener is told the broadcaster cancelled it
+    // (at its next index poll, 1.5 s).
+    await listener.waitForSelector('.player[data-view="cancelled"]', { timeout: 10_000 });
     expect(await listener.textContent('#state')).toBe('Cancelled');
     await waitForPlayer(
       viaHls,

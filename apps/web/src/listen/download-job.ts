@@ -4,7 +4,7 @@
  * the key and the Matrix token — and navigates a hidden iframe to the job's one-use URL, whose
  * answer (`Content-Disposition: attachment`) the browser saves as a download.
  */
-import type { EncryptedFile } from '@mxcast/format';
+import type { EncryptedFile, Epoch } from '@mxcast/format';
 
 export const DOWNLOAD_PREFIX = '/__mxcast_download/';
 export const DOWNLOAD_SW_URL = '/download-sw.js';
@@ -14,6 +14,11 @@ export interface DownloadJob {
   url: string;
   file: EncryptedFile;
   accessToken?: string;
+  /**
+   * The key epochs of a room broadcast (docs/matrix.md "Key epochs"), when it has more than
+   * one: the worker decrypts each block under its epoch's key (a ScheduleCipher).
+   */
+  epochs?: Epoch[];
   /** The file name the browser saves (`….opus`). */
   name: string;
 }

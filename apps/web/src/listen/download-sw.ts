@@ -13,8 +13,13 @@
  * Typed without the webworker lib (which clashes with the DOM lib of the rest of the app): the
  * few service-worker types it uses are declared here.
  */
-import { createBlockCipher, createDecryptStream, type DecryptedBlock } from '@mxcast/format';
-import { parseEncryptedFile } from '@mxcast/format';
+import {
+  createBlockCipher,
+  createDecryptStream,
+  createScheduleCipher,
+  parseEncryptedFile,
+  type DecryptedBlock,
+} from '@mxcast/format';
 import { parseOpusPage } from '@mxcast/ogg';
 import { DOWNLOAD_PREFIX, type DownloadJob } from './download-job.ts';
 
@@ -56,7 +61,11 @@ sw.addEventListener('fetch', (e) => {
 });
 
 async function recording(job: DownloadJob): Promise<Response> {
-  const cipher = await createBlockCipher(parseEncryptedFile(job.file), { backend: 'webcrypto' });
+  // Each block under the epoch its seq falls in, as the player's gate (BlockAuthenticator).
+  const cipher =
+    job.epochs && job.epochs.length > 1
+      ? await createScheduleCipher(job.epochs, { backend: 'webcrypto' })
+      : await createBlockCipher(parseEncryptedFile(job.file), { backend: 'webcrypto' });
   const res = await fetch(job.url, {
     headers: job.accessToken ? { Authorization: `Bearer ${job.accessToken}` } : {},
   });

@@ -485,6 +485,9 @@ class ListenerView {
         url: `${base}/_matrix/client/v1/media/download/${mxcPath(this.#link.mxc)}`,
         file: this.#file,
         name: recordingName(this.#roomTitle ?? 'broadcast'),
+        ...((this.#room?.keys?.epochs.length ?? 0) > 1
+          ? { epochs: [...(this.#room?.keys?.epochs ?? [])] }
+          : {}),
         ...(this.#accessToken ? { accessToken: this.#accessToken } : {}),
       });
       this.#download.dataset.started = 'true';
