@@ -8,6 +8,7 @@ import {
   reannouncementContent,
   type BroadcastAnnouncement,
 } from './broadcast-events.ts';
+import { newBroadcastId } from './broadcast-sender.ts';
 
 const announcement: BroadcastAnnouncement = {
   broadcastId: 'b1b1b1b1b1b1b1b1',
@@ -79,6 +80,15 @@ describe('broadcast events', () => {
       [],
     ]) {
       expect(parseBroadcastState(bad)).toBeNull();
+    }
+  });
+});
+
+describe('newBroadcastId', () => {
+  it('never starts with a dash (it is typed after --broadcast)', () => {
+    for (let i = 0; i < 5000; i++) {
+      const id = newBroadcastId();
+      expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{15}$/);
     }
   });
 });

@@ -52,6 +52,17 @@ async function requireEncryptedRoom(session: MatrixSession, roomId: string): Pro
 }
 
 /** Sends the encrypted announcement, then the state event `started` pointing at it. */
+/**
+ * 96 random bits, base64url, never starting with `-`: an id is typed after `--broadcast`, and a
+ * leading dash makes an option parser read it as an option (1 id in 64 did).
+ */
+export function newBroadcastId(): string {
+  for (;;) {
+    const id = randomBytes(12).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export async function announceBroadcast(
   session: MatrixSession,
   opts: AnnounceOptions,
@@ -59,7 +70,7 @@ export async function announceBroadcast(
   await requireEncryptedRoom(session, opts.roomId);
   const now = Date.now();
   const announcement: BroadcastAnnouncement = {
-    broadcastId: randomBytes(12).toString('base64url'),
+    broadcastId: newBroadcastId(),
     title: opts.title,
     file: opts.file,
     geometry: opts.geometry,
