@@ -17,7 +17,7 @@ import {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, 'results');
 const docPath = path.join(here, '..', 'docs', 'benchmarks.md');
-const ORDER = ['format', 'capture', 'player', 'join', 'fanout', 'web'];
+const ORDER = ['format', 'capture', 'player', 'join', 'fanout', 'cluster', 'web'];
 
 async function available(): Promise<string[]> {
   const files = await readdir(here);
@@ -33,7 +33,8 @@ async function main(): Promise<number> {
     process.stdout.write(
       `Usage: pnpm bench [${(await available()).join('|')} …] [--quick] [--<option>=<value> …]\n` +
         'Runs benchmarks, writes bench/results/<name>.json, regenerates docs/benchmarks.md.\n' +
-        'A run narrowed by options (fanout: --preset= --series= --n= --hold=) is printed, not recorded.\n',
+        'A run narrowed by options (fanout: --preset= --series= --n= --hold=; cluster: --nats= --delay-n=\n' +
+        '--n= --hold=) is printed, not recorded.\n',
     );
     return 0;
   }
