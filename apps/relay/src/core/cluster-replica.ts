@@ -8,7 +8,16 @@
  * - a media this node does not know is adopted on first request: its row from the media bucket,
  *   its stored blocks read into the local cache, then ONE tail per media feeds every later block
  *   through the local commit path, so the local hub fans it out to however many listeners; the
- *   row is polled while the media is unfinished, to complete or cancel it here too.
+ *   row is polled while the media is unfinished, to complete or cancel it here too;
+ * - JetStream is the source of truth, the local copy a cache: the first request for a media in
+ *   this process reconciles its local copy with the cluster (a copy that is ahead of the cluster,
+ *   or finished differently, or whose media the cluster no longer has, is dropped and re-adopted),
+ *   and a watch on the media bucket removes here a media another node deleted;
+ * - a write-through that fails because the store cannot be reached (a NATS server's death and
+ *   the Raft election after it) is retried for RETRY_FOR_MS; a retried publish of a block is a
+ *   duplicate ack thanks to its Nats-Msg-Id, not a conflict. After that the request is answered
+ *   503 (reason CLUSTER_UNAVAILABLE, Retry-After) and the local copy is dropped, so the client's
+ *   retry resumes from what the cluster holds.
  * Not done yet: per-owner quotas are counted per node, and the relay still needs its data dir.
  */
 import type { FramedBlock } from '@mxcast/format';
@@ -23,9 +32,29 @@ import {
   type StoredBlock,
 } from '../storage/media-storage.ts';
 import type { RelayClusterConfig, RelayConfig } from './relay-config.ts';
+import { RelayError } from './relay-error.ts';
 
 /** How often an adopted unfinished media's row is read for a state change, ms. */
 const STATE_POLL_MS = 250;
+/** How long a write-through is retried while the store cannot be reached (a leader election
+ * takes a few seconds on loopback; NATS's own election timeout is a few seconds too). */
+const RETRY_FOR_MS = 20_000;
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 1_000;
+
+/** 503 for a request whose data could not reach the cluster store (docs/protocol.md). */
+export function clusterUnavailableError(what: string): RelayError {
+  return new RelayError('M_UNKNOWN', `the cluster store cannot be reached: ${what}`, {
+    status: 503,
+    fields: { 'org.matrix.msc4016.reason': 'CLUSTER_UNAVAILABLE' },
+    headers: { 'Retry-After': '1' },
+  });
+}
+
+/** A failure a retry may cure: anything but the contract's own verdicts (conflict, not found). */
+function retryable(err: unknown): boolean {
+  return !(err instanceof StorageError && err.kind !== 'unavailable');
+}
 
 /** What the replica needs from the media store (implemented by MediaStore). */
 export interface ReplicaHost {
@@ -36,6 +65,10 @@ export interface ReplicaHost {
   mirrorState(rec: MediaRecord, row: MediaRow): Promise<void>;
   /** This node's upload of `rec` lost a race in the cluster: its local copy is wrong, drop it. */
   lostRace(rec: MediaRecord): void;
+  /** The local record of `id`, if this node has one (memory or its database). */
+  localRecord(id: string): MediaRecord | undefined;
+  /** Another node deleted the media: remove it here too (not written back). */
+  removedElsewhere(rec: MediaRecord): void;
   log(line: string): void;
 }
 
@@ -57,6 +90,11 @@ export class ClusterReplica {
   private readonly lost = new WeakSet<MediaRecord>();
   /** Races lost per media id: the routes' answer turns into 409 when it grew during a request. */
   private readonly racesLost = new Map<string, number>();
+  /** Write-throughs given up per media id after RETRY_FOR_MS (the store unreachable). */
+  private readonly failures = new Map<string, number>();
+  /** Ids whose local copy is in step with the cluster in this process (created or reconciled). */
+  private readonly synced = new Set<string>();
+  private watch: { stop(): void } | null = null;
 
   constructor(
     cluster: RelayClusterConfig,
@@ -69,10 +107,29 @@ export class ClusterReplica {
       maxBlockBytes: config.limits.maxBlockLength + 16,
     });
     this.ready.catch((err: Error) => host.log(`cluster: cannot open JetStream: ${err.message}`));
+    void this.ready.then(
+      async (s) => {
+        const w = await s.watchMedia((id, row) => this.changedElsewhere(id, row));
+        if (this.closed) w.stop();
+        else this.watch = w;
+      },
+      () => undefined,
+    );
   }
 
   created(row: MediaRow): void {
-    this.chain(row.media_id, (s) => s.insertMedia(row));
+    this.synced.add(row.media_id);
+    // A retried create whose first attempt was stored but not acknowledged finds its own row.
+    this.chain(row.media_id, (s, attempt) =>
+      s.insertMedia(row).catch((err: unknown) => {
+        if (!(attempt > 0 && err instanceof StorageError && err.kind === 'conflict')) throw err;
+      }),
+    );
+  }
+
+  /** True when `id`'s local copy was created or reconciled with the cluster in this process. */
+  isSynced(id: string): boolean {
+    return this.synced.has(id);
   }
 
   appended(rec: MediaRecord, blocks: readonly FramedBlock[]): void {
@@ -104,30 +161,36 @@ export class ClusterReplica {
     await Promise.all([...this.chains.values()]);
   }
 
-  /** Waits until everything this node wrote for `id` so far is in JetStream (or refused). */
+  /**
+   * Waits until everything this node wrote for `id` so far is in JetStream (or refused); throws
+   * 503 when a write-through was given up meanwhile (the store unreachable for RETRY_FOR_MS).
+   */
   async settled(id: string): Promise<void> {
+    const failedBefore = this.failures.get(id) ?? 0;
     for (let p = this.chains.get(id); p; p = this.chains.get(id)) {
       await p;
       if (this.chains.get(id) === p) break;
     }
+    if ((this.failures.get(id) ?? 0) > failedBefore)
+      throw clusterUnavailableError(`media ${id} not stored`);
   }
 
   moved(rec: MediaRecord, expect: MediaState, fields: MediaUpdate): void {
     if (this.applying) return;
     if (this.lost.has(rec)) return;
     // Two racing uploads both turn a media live; the blocks decide which one wins, not this.
-    const benign = (err: unknown) =>
-      expect === 'pending' &&
-      fields.state === 'live' &&
+    // A retry whose first attempt was stored but not acknowledged finds the state moved: done.
+    const benign = (err: unknown, attempt: number) =>
       err instanceof StorageError &&
-      err.reason === 'STATE_CHANGED';
+      err.reason === 'STATE_CHANGED' &&
+      (attempt > 0 || (expect === 'pending' && fields.state === 'live'));
     this.chain(
       rec.id,
-      (s) =>
+      (s, attempt) =>
         s.updateMedia(rec.id, expect, fields).then(
           () => undefined,
           (err: unknown) => {
-            if (!benign(err)) throw err;
+            if (!benign(err, attempt)) throw err;
           },
         ),
       rec,
@@ -136,6 +199,8 @@ export class ClusterReplica {
 
   deleted(id: string): void {
     this.stopAdopted(id);
+    this.synced.delete(id);
+    if (this.applying) return;
     this.chain(id, (s) => s.deleteMedia(id));
   }
 
@@ -158,6 +223,7 @@ export class ClusterReplica {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.watch?.stop();
     for (const id of [...this.adopted.keys()]) this.stopAdopted(id);
     await Promise.allSettled([...this.chains.values()]);
     const s = await this.ready.catch(() => null);
@@ -167,7 +233,21 @@ export class ClusterReplica {
   private async doAdopt(id: string): Promise<void> {
     const s = await this.ready;
     const row = await s.getMedia(id);
-    if (!row || this.closed) return;
+    if (this.closed) return;
+    const local = this.host.localRecord(id);
+    if (local && !(await this.inStep(s, local, row))) {
+      this.host.log(
+        `cluster: local copy of ${id} (${local.state}) differs from the cluster's: dropped`,
+      );
+      this.applying = true;
+      try {
+        if (row) this.host.lostRace(local);
+        else this.host.removedElsewhere(local);
+      } finally {
+        this.applying = false;
+      }
+    }
+    if (!row) return;
     const rec = this.host.adoptRow(row);
     if (!rec) return;
     const byteOrder = row.byte_order ?? 'be';
@@ -184,6 +264,53 @@ export class ClusterReplica {
       entry.poll.unref();
     }
     await this.pollState(s, rec);
+    this.synced.add(id);
+  }
+
+  /**
+   * Whether a local copy found on first request can be kept: the cluster has the media, and the
+   * copy is not ahead of it (a node killed mid-upload may have stored a block the cluster never
+   * got) nor finished differently. An unfinished copy whose last block sits where the cluster's
+   * does is kept and completed from the stream (checked by offset, not bytes: a capture resends
+   * the same ciphertext).
+   */
+  private async inStep(
+    s: JetStreamMediaStorage,
+    local: MediaRecord,
+    row: MediaRow | undefined,
+  ): Promise<boolean> {
+    if (!row) return false;
+    if (local.state === 'complete' || local.state === 'cancelled')
+      return (
+        local.state === row.state &&
+        local.blockCount === row.block_count &&
+        (row.state !== 'complete' || local.sha256 === row.sha256)
+      );
+    // This node's upload under way: its copy is what it wrote through.
+    if (local.uploader !== null || local.blockCount === 0) return true;
+    const offsets = await s.blockOffsets(local.id);
+    const last = local.blockCount - 1;
+    return last < offsets.length && offsets[last] === local.offsets.at(last);
+  }
+
+  /** The media bucket's watch: a delete by another node, or a state change of an adopted media. */
+  private changedElsewhere(id: string, row: MediaRow | undefined): void {
+    if (this.closed || (row && !this.adopted.has(id))) return;
+    const rec = this.host.localRecord(id);
+    if (!rec) return;
+    if (!row) {
+      this.stopAdopted(id);
+      this.synced.delete(id);
+      this.applying = true;
+      try {
+        this.host.removedElsewhere(rec);
+      } finally {
+        this.applying = false;
+      }
+      return;
+    }
+    if (this.adopted.has(id) && (row.state === 'complete' || row.state === 'cancelled'))
+      void this.ready.then((s) => this.pollState(s, rec)).catch(() => undefined);
   }
 
   /** One block from the cluster into the local cache, if it is the next one (the tail also
@@ -240,17 +367,29 @@ export class ClusterReplica {
 
   private chain(
     id: string,
-    step: (s: JetStreamMediaStorage) => Promise<void>,
+    step: (s: JetStreamMediaStorage, attempt: number) => Promise<void>,
     rec?: MediaRecord,
   ): void {
     const prev = this.chains.get(id) ?? Promise.resolve();
     const next = prev
       // Nothing more of an upload that lost its race: a state move queued behind its refused
       // block (its completion) would overwrite the winner's.
-      .then(async () => (rec && this.lost.has(rec) ? undefined : step(await this.ready)))
+      .then(async () => (rec && this.lost.has(rec) ? undefined : this.retried(id, step)))
       .catch((err: unknown) => {
         const what = err instanceof StorageError ? `${err.kind}: ${err.message}` : String(err);
         this.host.log(`cluster: write-through of ${id} failed (${what})`);
+        if (retryable(err) && !this.closed) {
+          // Given up: the local copy now holds what the cluster does not. Drop it, so the
+          // client's retry (503) resumes from what the cluster holds.
+          this.failures.set(id, (this.failures.get(id) ?? 0) + 1);
+          this.synced.delete(id);
+          this.stopAdopted(id);
+          if (rec && !this.lost.has(rec)) {
+            this.lost.add(rec);
+            this.host.lostRace(rec);
+          }
+          return;
+        }
         if (
           rec &&
           err instanceof StorageError &&
@@ -267,5 +406,26 @@ export class ClusterReplica {
     void next.then(() => {
       if (this.chains.get(id) === next) this.chains.delete(id);
     });
+  }
+
+  /** One write-through step, again with backoff while the store cannot be reached. */
+  private async retried(
+    id: string,
+    step: (s: JetStreamMediaStorage, attempt: number) => Promise<void>,
+  ): Promise<void> {
+    const s = await this.ready;
+    const until = Date.now() + RETRY_FOR_MS;
+    let wait = RETRY_FIRST_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await step(s, attempt);
+      } catch (err) {
+        if (!retryable(err) || this.closed || Date.now() + wait > until) throw err;
+        if (attempt === 0)
+          this.host.log(`cluster: write-through of ${id} retried (${(err as Error).message})`);
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, RETRY_MAX_MS);
+      }
+    }
   }
 }

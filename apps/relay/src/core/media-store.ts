@@ -23,7 +23,7 @@ import type { RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import { LiveIdleWatch } from './live-idle-watch.ts';
-import { ClusterReplica, type ReplicaHost } from './cluster-replica.ts';
+import { ClusterReplica, clusterUnavailableError, type ReplicaHost } from './cluster-replica.ts';
 import { UserQuotas } from './user-quotas.ts';
 
 /**
@@ -375,8 +375,25 @@ export class MediaStore implements ReplicaHost {
    */
   async adopt(serverName: string, id: string): Promise<void> {
     if (!this.replica || serverName !== this.config.serverName || !isMediaId(id)) return;
-    if (this.records.has(id) || this.db.getMedia(id)) return;
-    await this.replica.adopt(id);
+    // A local copy not yet checked against the cluster in this process (one left by a previous
+    // run, or a half-done adoption) is reconciled first: JetStream is the source of truth.
+    if (this.replica.isSynced(id)) return;
+    try {
+      await this.replica.adopt(id);
+    } catch (err) {
+      if (err instanceof RelayError) throw err;
+      throw clusterUnavailableError(`media ${id} (${(err as Error).message})`);
+    }
+  }
+
+  /** ReplicaHost: the local record of `id`, if any. */
+  localRecord(id: string): MediaRecord | undefined {
+    return this.get(this.config.serverName, id);
+  }
+
+  /** ReplicaHost: another node deleted the media (the replica does not write this back). */
+  removedElsewhere(rec: MediaRecord): void {
+    this.remove(rec);
   }
 
   /** ReplicaHost: the local cache row of a media adopted from the cluster, as pending. */

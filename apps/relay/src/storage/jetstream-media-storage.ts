@@ -26,7 +26,7 @@ import {
   type JetStreamManager,
   type StoredMsg,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { KvWatchInclude, Kvm, type KV } from '@nats-io/kv';
 import type {
   AppendOutcome,
   BlockTail,
@@ -154,6 +154,27 @@ export class JetStreamMediaStorage implements MediaStorage {
         if (!isWrongLast(err)) throw err;
       }
     }
+  }
+
+  /**
+   * Calls `onChange` for every later change of the media bucket (row, or undefined for a delete),
+   * from whichever node made it: a KV watch (an ordered consumer the client recreates after a
+   * server's loss), so a node learns of deletes and state changes without polling rows.
+   */
+  async watchMedia(
+    onChange: (id: string, row: MediaRow | undefined) => void,
+  ): Promise<{ stop(): void }> {
+    const w = await this.media.watch({ include: KvWatchInclude.UpdatesOnly });
+    void (async () => {
+      for await (const e of w) {
+        try {
+          onChange(e.key, e.operation === 'PUT' ? e.json<MediaRow>() : undefined);
+        } catch {
+          // A bad row is not this watcher's to report; the next read of it fails loudly.
+        }
+      }
+    })();
+    return { stop: () => w.stop() };
   }
 
   async deleteMedia(id: string): Promise<void> {
