@@ -7,6 +7,10 @@
  * alice logs in with an access token in a second browser context and sees the same live room.
  * Screenshots of each page at desktop and phone size go to test-artifacts/matrix-web/.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliRun } from '../capture/capture-harness.ts';
 import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
@@ -49,6 +53,21 @@ async function shots(page: Page, name: string): Promise<void> {
   await page.setViewportSize(DESKTOP);
 }
 
+/** The Ogg pages of a file: header flags only (EOS = 0x04). */
+function oggPages(bytes: Buffer): { eos: boolean }[] {
+  const pages: { eos: boolean }[] = [];
+  let at = 0;
+  while (at + 27 <= bytes.length && bytes.toString('latin1', at, at + 4) === 'OggS') {
+    const segments = bytes[at + 26]!;
+    let body = 0;
+    for (let i = 0; i < segments; i++) body += bytes[at + 27 + i]!;
+    pages.push({ eos: (bytes[at + 5]! & 0x04) !== 0 });
+    at += 27 + segments + body;
+  }
+  expect(at).toBe(bytes.length);
+  return pages;
+}
+
 async function savedDevice(page: Page): Promise<string | null> {
   return page.evaluate(() => {
     const raw = localStorage.getItem('mxcast.matrix');
@@ -56,8 +75,9 @@ async function savedDevice(page: Page): Promise<string | null> {
   });
 }
 
+/** The app through nginx, beside Synapse: one address serves both (deploy/matrix). */
 async function logIn(page: Page, fields: Record<string, string>): Promise<void> {
-  await page.goto(`${room.stack.relayUrl}/rooms`);
+  await page.goto(`${room.stack.url}/rooms`);
   await page.waitForSelector('#mx-login', { timeout: 30_000 });
   await page.fill('#mx-homeserver', room.stack.url);
   for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
@@ -103,6 +123,16 @@ describe('web app as a Matrix client', () => {
       room.users.alice.userId,
     );
     await shots(bob, 'room');
+    // A live row's duration ticks while the page is open.
+    const duration = async (): Promise<number> => {
+      const [m, sec] = ((await bob.textContent(`${row} td[data-label=Duration]`)) ?? '')
+        .split(':')
+        .map(Number);
+      return (m ?? 0) * 60 + (sec ?? 0);
+    };
+    const before = await duration();
+    await bob.waitForTimeout(2500);
+    expect(await duration()).toBeGreaterThanOrEqual(before + 2);
 
     await bob.click(`${row} button[data-listen]`);
     const live = await waitForPlayer(bob, (v) => v.state === 'live', 'live', 60_000);
@@ -250,6 +280,25 @@ describe('web app as a Matrix client', () => {
       // The player's own pill says the sender's verdict.
       await bob.waitForSelector('.player[data-view="finished"]', { timeout: 10_000 });
       expect(await bob.textContent('#state')).toBe('Finished');
+      // bob downloads the recording: streamed through the service worker with his token,
+      // decrypted, one valid Ogg Opus file with one EOS.
+      await bob.waitForSelector('#download:not([disabled])', { timeout: 15_000 });
+      const [download] = await Promise.all([
+        bob.waitForEvent('download', { timeout: 30_000 }),
+        bob.click('#download'),
+      ]);
+      expect(download.suggestedFilename()).toBe('Web-show.opus');
+      const dir = mkdtempSync(join(tmpdir(), 'mxcast-web-room-download-'));
+      const saved = join(dir, 'Web-show.opus');
+      await download.saveAs(saved);
+      expect(await download.failure()).toBeNull();
+      const info = execFileSync('opusinfo', [saved], { encoding: 'utf8' });
+      expect(info).toMatch(/Playback length/);
+      expect(info).not.toMatch(/WARNING|ERROR/);
+      const pages = oggPages(readFileSync(saved));
+      expect(pages.filter((p) => p.eos)).toHaveLength(1);
+      expect(pages[pages.length - 1]!.eos).toBe(true);
+      rmSync(dir, { recursive: true, force: true });
       await bob.click('#back');
       await bob.waitForSelector('#broadcasts tr[data-state="stopped"] th:has-text("Web show")', {
         timeout: 30_000,

@@ -275,6 +275,14 @@ class MatrixApp {
       'Loading broadcasts…',
     );
     const rows = new Map<string, BroadcastListing>();
+    let shown = false;
+    const tick = setInterval(() => {
+      // The page was left (the table, once shown, is no longer in the document): stop.
+      if (!table.isConnected) return shown ? clearInterval(tick) : undefined;
+      shown = true;
+      for (const td of table.querySelectorAll<HTMLElement>('td[data-started-ts]'))
+        td.textContent = formatClock((Date.now() - Number(td.dataset.startedTs)) / 1000);
+    }, 1000);
     const render = (): void => {
       const all = [...rows.values()].sort((a, b) => b.startedTs - a.startedTs);
       status.textContent = all.length ? '' : 'No broadcast in this room yet.';
@@ -309,7 +317,12 @@ class MatrixApp {
               { 'data-label': 'Started' },
               new Date(b.startedTs).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }),
             ),
-            h('td', { 'data-label': 'Duration' }, formatClock(b.durationMs / 1000)),
+            h(
+              'td',
+              // A live row's duration ticks (below); a stopped one is fixed.
+              { 'data-label': 'Duration', 'data-started-ts': b.live ? b.startedTs : null },
+              formatClock(b.durationMs / 1000),
+            ),
             h(
               'td',
               { 'data-label': 'State' },
