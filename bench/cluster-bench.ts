@@ -33,7 +33,13 @@ import {
   type CpuPlacement,
 } from './cluster/cluster-plan.ts';
 import { clusterServer, clusterToken, startClusterRelay } from './cluster/cluster-nodes.ts';
-import { measureJetStreamCost, type CostRow } from './cluster/jetstream-cost.ts';
+import {
+  idleRate,
+  measureJetStreamCost,
+  natsCpuUs,
+  type CostRow,
+} from './cluster/jetstream-cost.ts';
+import { cpuSeconds } from './fanout/process-stats.ts';
 import { FANOUT_PRESETS } from './fanout/fanout-presets.ts';
 import { runScenario, spawnLoadGenerator } from './fanout/fanout-scenario.ts';
 import { startServer } from './fanout/fanout-servers.ts';
@@ -67,6 +73,10 @@ interface Ctx {
   nats: NatsCluster;
   token: string;
   relayData: RelayDataTemplate;
+  /** The nats-servers' idle CPU µs per wall ms (Raft heartbeats), measured once at the start. */
+  natsIdleUsPerMs: number;
+  /** Node A's cost per block in the cluster delay row (set by it). */
+  inSitu?: CostRow;
 }
 
 /** One row: fresh relay process(es), a fresh load generator, N listeners held `holdMs`. */
@@ -80,6 +90,7 @@ async function runRow(
   process.stderr.write(`cluster: ${phase} ${setup} N=${listeners}…\n`);
   const gen = spawnLoadGenerator();
   const stops: (() => Promise<void>)[] = [];
+  let uploadNodePid: number | null = null;
   try {
     let server;
     if (setup === 'single') {
@@ -92,7 +103,14 @@ async function runRow(
       ]);
       stops.push(a.stop, b.stop);
       server = await clusterServer(a, b, ctx.token, preset);
+      uploadNodePid = a.pid;
     }
+    // Node A's and the nats-servers' CPU over the whole row (joining, hold, grace): neither
+    // depends on the listener count (A has none, JetStream serves B's one tail).
+    const natsPids = ctx.nats.servers.map((s) => s.child.pid as number);
+    const a0 = uploadNodePid === null ? 0 : cpuSeconds(uploadNodePid) * 1e6;
+    const n0 = natsCpuUs(natsPids);
+    const t0 = performance.now();
     row.result = await runScenario(server, gen, {
       preset: 'voice',
       listeners,
@@ -100,6 +118,21 @@ async function runRow(
       graceMs: ctx.plan.graceMs,
       joinBudgetMs: ctx.plan.joinBudgetMs,
     });
+    if (uploadNodePid !== null && phase === 'delay') {
+      const wallMs = performance.now() - t0;
+      // The uploader sends one block per interval from its start to the row's end.
+      const blocks = Math.max(1, Math.floor(wallMs / preset.blockIntervalMs));
+      const nats = natsCpuUs(natsPids) - n0 - ctx.natsIdleUsPerMs * wallMs;
+      ctx.inSitu = {
+        operation: 'upload',
+        blocks,
+        blockBytes: preset.blockBytes,
+        replicas: ctx.plan.replicas,
+        wallUsPerBlock: Number.NaN,
+        relayCpuUsPerBlock: (cpuSeconds(uploadNodePid) * 1e6 - a0) / blocks,
+        natsCpuUsPerBlock: Math.max(0, nats) / blocks,
+      };
+    }
   } catch (err) {
     row.error = (err as Error).message.slice(0, 400);
   } finally {
@@ -136,7 +169,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   try {
     relayData = await createRelayDataTemplate();
     const token = await clusterToken(nats.urls);
-    const ctx: Ctx = { plan, place, nats, token, relayData };
+    const natsPids = nats.servers.map((s) => s.child.pid as number);
+    const ctx: Ctx = {
+      plan,
+      place,
+      nats,
+      token,
+      relayData,
+      natsIdleUsPerMs: await idleRate(natsPids, 1000),
+    };
     // 1. Like for like at one N: the single relay first, then the cluster.
     for (const setup of ['single', 'cluster'] as const)
       rows.push(await runRow(ctx, setup, 'delay', plan.delayListeners));
@@ -144,7 +185,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     try {
       cost = await measureJetStreamCost({
         servers: nats.urls.split(','),
-        natsPids: nats.servers.map((s) => s.child.pid as number),
+        natsPids,
         replicas: plan.replicas,
         blocks: plan.costBlocks,
         blockBytes: preset.blockBytes,
@@ -154,6 +195,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `The JetStream cost could not be measured: ${(err as Error).message.slice(0, 300)}`,
       );
     }
+    if (ctx.inSitu) cost.push(ctx.inSitu);
     // 3. Listener steps on node B, then on the single relay, each until a step fails.
     for (const setup of ['cluster', 'single'] as const) {
       for (const n of plan.steps) {
@@ -197,7 +239,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ...delayNotes(rows),
       ...capacityNotes(rows),
       "Delay = arrival of a block's last byte at the listener − the uploader's send time of that block, on loopback (CLOCK_MONOTONIC, one machine), as in the fan-out bench; in the cluster rows the block goes upload → node A → JetStream (replicated to every replica before the ack) → node B's one tail → node B's hub → listeners.",
-      'JetStream cost: the relay\'s own store (JetStreamMediaStorage) in the bench process, which does nothing else meanwhile ("relay CPU"); nats-servers CPU is all servers together from /proc/PID/stat (10 ms ticks), their idle rate measured just before subtracted.',
+      'JetStream cost: the relay\'s own store (JetStreamMediaStorage) in the bench process, which does nothing else meanwhile ("relay CPU"); nats-servers CPU is all servers together from /proc/PID/stat (10 ms ticks), their idle rate measured just before subtracted. The tail row spreads its set-up (index refresh, consumer create) over its blocks. The last row is a whole node A (its process tree) over the cluster delay row: joining, hold and grace, blocks ≈ that time / the block interval, so it also carries what the node spends idle over the row (timers; a short --quick row is mostly that); with the nats-servers\' CPU over the same time, idle rate subtracted.',
       place.dedicated
         ? `Placement: node B and the single relay on core ${place.listenerNode}, the load generator on core ${place.loadGenerator}, node A on core ${place.uploadNode}, the nats-servers on cores ${place.natsCores} (taskset): every process has a core of its own.`
         : `Placement: node B and the single relay on core ${place.listenerNode}, the load generator on core ${place.loadGenerator}; node A and the ${plan.nats} nats-servers unpinned, sharing the machine's ${machine.cores} cores with them. On this machine the scaling across processes cannot show: the cluster rows pay for node A's and the nats-servers' work on the same cores as node B and the load generator. With ${3 + plan.nats} or more cores the same command gives each its own core.`,

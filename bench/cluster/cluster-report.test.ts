@@ -84,6 +84,15 @@ describe('cluster bench report', () => {
           relayCpuUsPerBlock: 201.6,
           natsCpuUsPerBlock: 310.2,
         },
+        {
+          operation: 'upload',
+          blocks: 160,
+          blockBytes: 1031,
+          replicas: 3,
+          wallUsPerBlock: Number.NaN,
+          relayCpuUsPerBlock: 950,
+          natsCpuUsPerBlock: 720,
+        },
       ],
       'cost',
     );
@@ -97,6 +106,8 @@ describe('cluster bench report', () => {
       202,
       310,
     ]);
+    // A whole node over a row has no per-block wall time: shown as a dash, never NaN.
+    expect(t.rows[1]?.slice(4)).toEqual(['—', 950, 720]);
   });
 });
 

@@ -165,6 +165,7 @@ export function costTable(rows: readonly CostRow[], title: string): BenchTable {
     append: 'append (publish + ack, exactly-once headers)',
     read: 'read by index (one direct get)',
     tail: 'read by live tail (ordered consumer)',
+    upload: 'node A taking the live upload (PUT, validation, append), delay row',
   };
   return table(
     title,

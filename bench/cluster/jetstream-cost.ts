@@ -13,7 +13,11 @@ import { DEFAULT_LIMITS } from '../../apps/relay/src/core/relay-config.ts';
 import { JetStreamMediaStorage } from '../../apps/relay/src/storage/jetstream-media-storage.ts';
 import { cpuSeconds } from '../fanout/process-stats.ts';
 
-export type CostOperation = 'append' | 'read' | 'tail';
+/**
+ * `upload`: not the store alone but a whole relay node taking a live upload (HTTP PUT, block
+ * validation, local commit, append to JetStream) in the cluster delay row, per block sent.
+ */
+export type CostOperation = 'append' | 'read' | 'tail' | 'upload';
 
 export interface CostRow {
   operation: CostOperation;
@@ -34,7 +38,7 @@ export interface CostOptions {
   blockBytes: number;
 }
 
-const natsCpuUs = (pids: number[]): number =>
+export const natsCpuUs = (pids: number[]): number =>
   pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) * 1e6;
 
 const ownCpuUs = (): number => {
@@ -69,7 +73,7 @@ async function measure(
 }
 
 /** The nats-servers' CPU µs per wall ms while nobody uses them (heartbeats, timers). */
-async function idleRate(pids: number[], ms: number): Promise<number> {
+export async function idleRate(pids: number[], ms: number): Promise<number> {
   const c0 = natsCpuUs(pids);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, ms));
