@@ -317,3 +317,23 @@ describe('downloading the recording', () => {
     }
   }, 60_000);
 });
+
+describe('every state', () => {
+  it('a broadcaster that vanishes mid-broadcast reads as interrupted (the relay flag)', async () => {
+    const caster = await rig.context.newPage();
+    const link2 = await goLive(caster, rig);
+    const page = await rig.context.newPage();
+    await page.goto(link2);
+    await waitForPlayer(page, (v) => v.state === 'live', 'live');
+    await expectPitch(page, TONE);
+    // The tab is gone without Stop or Cancel (a crash, a dead battery): no more blocks.
+    await caster.close({ runBeforeUnload: false });
+    // The relay marks it after limits.interruptedAfterMs (10 s) without a block.
+    await page.waitForSelector('.player[data-view="interrupted"]', { timeout: 30_000 });
+    expect(await page.textContent('#state')).toBe('Interrupted');
+    expect(await page.textContent('#message')).toMatch(/connection dropped/);
+    expect(await page.textContent('#announce')).toMatch(/^Interrupted\./);
+    await screenshot(page, 'web-listener-interrupted');
+    await page.close();
+  }, 90_000);
+});
