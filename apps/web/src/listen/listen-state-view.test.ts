@@ -1,7 +1,7 @@
 import type { MediaIndex } from '@mxcast/client';
 import { describe, expect, it } from 'vitest';
 import type { ListenErrorCode } from './listen-engine.ts';
-import { stateView } from './listen-state-view.ts';
+import { stateView, verdictView } from './listen-state-view.ts';
 
 describe('listener state view', () => {
   it('names each player error in words, and falls back to the error message', () => {
@@ -48,5 +48,40 @@ describe('listener state view', () => {
     expect(at('live', false).pill).toBe('Live');
     // Replaying earlier audio goes on: nothing is frozen there.
     expect(at('playing', true).pill).toBe('Replaying');
+  });
+
+  it('gives every plain state its own data-view: cancelled from the relay, no access, paused', () => {
+    const at = (state: 'ended-without-finishing' | 'stopped', upload: string | null) =>
+      stateView(
+        { state, position: 4, delayBehindLive: null },
+        upload ? ({ state: upload } as unknown as MediaIndex) : null,
+        state === 'stopped',
+      );
+    expect(at('ended-without-finishing', 'cancelled')).toMatchObject({
+      view: 'cancelled',
+      pill: 'Cancelled',
+    });
+    expect(at('ended-without-finishing', 'live')).toMatchObject({ view: 'ended-early' });
+    expect(at('stopped', 'live')).toMatchObject({ view: 'paused', pill: 'Paused' });
+    const noAccess = stateView(
+      { state: 'error', position: 4, delayBehindLive: null, errorCode: 'NO_ACCESS' },
+      null,
+      false,
+    );
+    expect(noAccess).toMatchObject({ view: 'no-access', pill: 'No access' });
+    expect(noAccess.message).toMatch(/^You no longer have access to this broadcast/);
+  });
+
+  it("says the sender's verdict once playback ended, tampering at once", () => {
+    expect(verdictView('cut', 'live')).toBeNull();
+    expect(verdictView('cut', 'ended-without-finishing')).toMatchObject({
+      view: 'cut',
+      pill: 'Cut by the relay',
+    });
+    expect(verdictView('cancelled', 'finished')).toMatchObject({ view: 'cancelled' });
+    expect(verdictView('interrupted', 'ended-without-finishing')).toMatchObject({
+      view: 'interrupted',
+    });
+    expect(verdictView('tampered', 'live')).toMatchObject({ view: 'tampered', tone: 'err' });
   });
 });
