@@ -119,11 +119,6 @@ export interface RelayAuthConfig {
   homeserver?: string;
 }
 
-export interface RelayConfig {
-  /** Directory holding relay.db and media/ (created if missing). */
-  dataDir: string;
-  /** The `{serverName}` in mxc URIs. */
-  serverName: string;
 /**
  * Cluster mode (docs/architecture.md "Storage contract and JetStream mapping"): media, states and
  * standalone tokens live in NATS JetStream, so any node serves any media.
@@ -135,11 +130,16 @@ export interface RelayClusterConfig {
   replicas?: number;
 }
 
+export interface RelayConfig {
+  /** Directory holding relay.db and media/ (created if missing). */
+  dataDir: string;
+  /** Cluster mode's NATS servers, or null: embedded (SQLite + files in dataDir). */
+  cluster: RelayClusterConfig | null;
+  /** The `{serverName}` in mxc URIs. */
+  serverName: string;
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Cluster mode's NATS servers, or null: embedded (SQLite + files in dataDir). */
-  cluster: RelayClusterConfig | null;
   /** Base URL printed and used in Location headers; defaults to http://host:port. */
   publicUrl?: string;
   /** Group flush (fsync) interval for appended bytes, ms (at most 100 ms). */
@@ -217,13 +217,13 @@ export function resolveConfig(options: RelayOptions): RelayConfig {
   const logger = options.logger ?? SILENT_LOGGER;
   return {
     dataDir: options.dataDir,
+    cluster: options.cluster ?? null,
     serverName: options.serverName ?? 'localhost',
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8008,
     publicUrl: options.publicUrl,
     flushIntervalMs: options.flushIntervalMs ?? 100,
     webRoot: options.webRoot,
-    cluster: options.cluster ?? null,
     statusIntervalMs: options.statusIntervalMs ?? 5000,
     fanoutSliceSize: options.fanoutSliceSize ?? DEFAULT_SLICE_SIZE,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
