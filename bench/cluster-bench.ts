@@ -37,14 +37,17 @@ import {
   idleRate,
   measureJetStreamCost,
   natsCpuUs,
+  streamReplicas,
   type CostRow,
 } from './cluster/jetstream-cost.ts';
 import { cpuSeconds } from './fanout/process-stats.ts';
+import { watchHold } from './cluster/hold-window.ts';
 import { FANOUT_PRESETS } from './fanout/fanout-presets.ts';
 import { runScenario, spawnLoadGenerator } from './fanout/fanout-scenario.ts';
 import { startServer } from './fanout/fanout-servers.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
 import { startNatsCluster, type NatsCluster } from '../tests/cluster/nats-cluster.ts';
+import { BLOCK_STREAM } from '../apps/relay/src/storage/jetstream-media-storage.ts';
 
 const preset = FANOUT_PRESETS.voice;
 /** File descriptors the listeners' process keeps besides its listener sockets. */
@@ -75,6 +78,8 @@ interface Ctx {
   relayData: RelayDataTemplate;
   /** The nats-servers' idle CPU µs per wall ms (Raft heartbeats), measured once at the start. */
   natsIdleUsPerMs: number;
+  /** The block stream's replicas as the servers report them (NaN until a node created it). */
+  replicas: number;
   /** Node A's cost per block in the cluster delay row (set by it). */
   inSitu?: CostRow;
 }
@@ -105,12 +110,14 @@ async function runRow(
       server = await clusterServer(a, b, ctx.token, preset);
       uploadNodePid = a.pid;
     }
-    // Node A's and the nats-servers' CPU over the whole row (joining, hold, grace): neither
-    // depends on the listener count (A has none, JetStream serves B's one tail).
+    // Node A's and the nats-servers' CPU over the hold: neither depends on the listener count
+    // (A has none; JetStream serves B's one tail), so the delay row's hold is their per-block cost.
     const natsPids = ctx.nats.servers.map((s) => s.child.pid as number);
-    const a0 = uploadNodePid === null ? 0 : cpuSeconds(uploadNodePid) * 1e6;
-    const n0 = natsCpuUs(natsPids);
-    const t0 = performance.now();
+    const nodeA = uploadNodePid;
+    const hold =
+      nodeA !== null && phase === 'delay' && gen.child.stdout
+        ? watchHold(gen.child.stdout, () => [cpuSeconds(nodeA) * 1e6, natsCpuUs(natsPids)])
+        : null;
     row.result = await runScenario(server, gen, {
       preset: 'voice',
       listeners,
@@ -118,19 +125,20 @@ async function runRow(
       graceMs: ctx.plan.graceMs,
       joinBudgetMs: ctx.plan.joinBudgetMs,
     });
-    if (uploadNodePid !== null && phase === 'delay') {
-      const wallMs = performance.now() - t0;
-      // The uploader sends one block per interval from its start to the row's end.
-      const blocks = Math.max(1, Math.floor(wallMs / preset.blockIntervalMs));
-      const nats = natsCpuUs(natsPids) - n0 - ctx.natsIdleUsPerMs * wallMs;
+    const window = hold?.result();
+    if (window) {
+      ctx.replicas =
+        (await streamReplicas(ctx.nats.servers[0]?.monitorPort ?? 0, BLOCK_STREAM)) ?? Number.NaN;
+      const blocks = Math.max(1, row.result.windowBlocks);
+      const [aUs = 0, natsUs = 0] = window.cpuUs;
       ctx.inSitu = {
         operation: 'upload',
         blocks,
         blockBytes: preset.blockBytes,
-        replicas: ctx.plan.replicas,
+        replicas: ctx.replicas,
         wallUsPerBlock: Number.NaN,
-        relayCpuUsPerBlock: (cpuSeconds(uploadNodePid) * 1e6 - a0) / blocks,
-        natsCpuUsPerBlock: Math.max(0, nats) / blocks,
+        relayCpuUsPerBlock: aUs / blocks,
+        natsCpuUsPerBlock: Math.max(0, natsUs - ctx.natsIdleUsPerMs * window.wallMs) / blocks,
       };
     }
   } catch (err) {
@@ -177,6 +185,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       token,
       relayData,
       natsIdleUsPerMs: await idleRate(natsPids, 1000),
+      replicas: Number.NaN,
     };
     // 1. Like for like at one N: the single relay first, then the cluster.
     for (const setup of ['single', 'cluster'] as const)
@@ -186,6 +195,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       cost = await measureJetStreamCost({
         servers: nats.urls.split(','),
         natsPids,
+        monitorPort: nats.servers[0]?.monitorPort ?? 0,
         replicas: plan.replicas,
         blocks: plan.costBlocks,
         blockBytes: preset.blockBytes,
@@ -231,7 +241,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ),
       costTable(
         cost,
-        `JetStream cost per block: ${plan.nats} nats-servers, replicas ${plan.replicas}, ${preset.blockBytes}-byte blocks one at a time`,
+        `JetStream cost per block: ${plan.nats} nats-servers, block stream replicas ${cost[0]?.replicas ?? '—'} (as /jsz reports it), ${preset.blockBytes}-byte blocks one at a time`,
       ),
       capacityTable(rows, `Listeners per node at p99 ≤ 100 ms, voice, WebSocket, ${hold}`),
     ],
@@ -239,7 +249,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ...delayNotes(rows),
       ...capacityNotes(rows),
       "Delay = arrival of a block's last byte at the listener − the uploader's send time of that block, on loopback (CLOCK_MONOTONIC, one machine), as in the fan-out bench; in the cluster rows the block goes upload → node A → JetStream (replicated to every replica before the ack) → node B's one tail → node B's hub → listeners.",
-      'JetStream cost: the relay\'s own store (JetStreamMediaStorage) in the bench process, which does nothing else meanwhile ("relay CPU"); nats-servers CPU is all servers together from /proc/PID/stat (10 ms ticks), their idle rate measured just before subtracted. The tail row spreads its set-up (index refresh, consumer create) over its blocks. The last row is a whole node A (its process tree) over the cluster delay row: joining, hold and grace, blocks ≈ that time / the block interval, so it also carries what the node spends idle over the row (timers; a short --quick row is mostly that); with the nats-servers\' CPU over the same time, idle rate subtracted.',
+      "JetStream cost: the relay's own store (JetStreamMediaStorage) in the bench process, which does nothing else meanwhile (\"relay CPU\"); nats-servers CPU is all servers together from /proc/PID/stat (10 ms ticks), their idle rate measured just before subtracted. The tail row spreads its set-up (index refresh, consumer create) over its blocks. The last row is a whole node A (its process tree) over the cluster delay row's hold, per block sent in it, so it also carries what the node spends idle meanwhile (timers); the nats-servers' CPU over the same hold (idle rate subtracted) also carries node B's polling of the media row (every 250 ms while unfinished, docs/architecture.md) — the cost of one live broadcast through the cluster, not of the append alone.",
       place.dedicated
         ? `Placement: node B and the single relay on core ${place.listenerNode}, the load generator on core ${place.loadGenerator}, node A on core ${place.uploadNode}, the nats-servers on cores ${place.natsCores} (taskset): every process has a core of its own.`
         : `Placement: node B and the single relay on core ${place.listenerNode}, the load generator on core ${place.loadGenerator}; node A and the ${plan.nats} nats-servers unpinned, sharing the machine's ${machine.cores} cores with them. On this machine the scaling across processes cannot show: the cluster rows pay for node A's and the nats-servers' work on the same cores as node B and the load generator. With ${3 + plan.nats} or more cores the same command gives each its own core.`,

@@ -182,7 +182,7 @@ export function costTable(rows: readonly CostRow[], title: string): BenchTable {
       label[r.operation],
       r.blocks,
       r.blockBytes,
-      r.replicas,
+      fmt(r.replicas, 0),
       fmt(r.wallUsPerBlock, 0),
       fmt(r.relayCpuUsPerBlock, 0),
       fmt(r.natsCpuUsPerBlock, 0),

@@ -10,7 +10,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_LIMITS } from '../../apps/relay/src/core/relay-config.ts';
-import { JetStreamMediaStorage } from '../../apps/relay/src/storage/jetstream-media-storage.ts';
+import {
+  BLOCK_STREAM,
+  JetStreamMediaStorage,
+} from '../../apps/relay/src/storage/jetstream-media-storage.ts';
 import { cpuSeconds } from '../fanout/process-stats.ts';
 
 /**
@@ -33,7 +36,10 @@ export interface CostRow {
 export interface CostOptions {
   servers: string[];
   natsPids: number[];
+  /** The replicas asked for, should this open create the stream. */
   replicas: number;
+  /** A server's monitoring port, to read the stream's actual replica count from. */
+  monitorPort: number;
   blocks: number;
   blockBytes: number;
 }
@@ -80,6 +86,30 @@ export async function idleRate(pids: number[], ms: number): Promise<number> {
   return (natsCpuUs(pids) - c0) / (performance.now() - t0);
 }
 
+interface Jsz {
+  account_details?: { stream_detail?: { name: string; config?: { num_replicas?: number } }[] }[];
+}
+
+/**
+ * The block stream's replica count as the servers report it (`/jsz?streams=true&config=true`):
+ * the stream may have been created before this run asked for any (by a relay node), so the
+ * report says what it is, not what was asked.
+ */
+export async function streamReplicas(monitorPort: number, stream: string): Promise<number | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/jsz?streams=true&config=true`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    const jsz = (await res.json()) as Jsz;
+    for (const account of jsz.account_details ?? [])
+      for (const d of account.stream_detail ?? [])
+        if (d.name === stream) return d.config?.num_replicas ?? null;
+    return null;
+  } catch {
+    return null;
+  }
+}
+
 export async function measureJetStreamCost(options: CostOptions): Promise<CostRow[]> {
   const store = await JetStreamMediaStorage.open({
     servers: options.servers,
@@ -102,15 +132,17 @@ export async function measureJetStreamCost(options: CostOptions): Promise<CostRo
     const idle = await idleRate(options.natsPids, 1000);
     const id = `${run}-cost`;
     const blocks = Array.from({ length: options.blocks }, (_, i) => block(i));
+    const replicas = (await streamReplicas(options.monitorPort, BLOCK_STREAM)) ?? Number.NaN;
+    const measured = { ...options, replicas };
     const rows: CostRow[] = [];
     rows.push(
-      await measure('append', options, idle, async () => {
+      await measure('append', measured, idle, async () => {
         for (let i = 0; i < blocks.length; i++)
           await store.appendBlock(id, i, 4 + i * options.blockBytes, blocks[i] as Uint8Array);
       }),
     );
     rows.push(
-      await measure('read', options, idle, async () => {
+      await measure('read', measured, idle, async () => {
         for (let i = 0; i < blocks.length; i++) {
           const got = await store.readBlock(id, i);
           if (!got || got.bytes.length !== options.blockBytes)
@@ -119,7 +151,7 @@ export async function measureJetStreamCost(options: CostOptions): Promise<CostRo
       }),
     );
     rows.push(
-      await measure('tail', options, idle, async () => {
+      await measure('tail', measured, idle, async () => {
         let seen = 0;
         let done: () => void = () => undefined;
         const all = new Promise<void>((r) => (done = r));
