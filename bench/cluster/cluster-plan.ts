@@ -1,14 +1,18 @@
 /**
  * What one run of `pnpm bench cluster` does and where each process runs. Options (all
- * `--name=value`, bench/run.ts): `--nats=3` nats-servers (replicas = min(3, nats)), `--delay-n=`
+ * `--name=value`, bench/run.ts): `--nats=3` nats-servers, `--delay-n=`
  * listeners of the like-for-like delay rows, `--n=a,b,…` the capacity steps, `--hold=SECONDS`.
+ *
+ * `--nats` is 3 to 9; the relay's block stream keeps min(3, servers) replicas either way
+ * (docs/architecture.md "Storage contract and JetStream mapping").
  *
  * CPU placement: the single-process relay and the listeners' node B both get core 0 and the load
  * generator core 1, as in the fan-out bench, so the two delay rows are like for like. Node A (the
  * upload's node) and the nats-servers get cores of their own when the machine has them (node A
  * core 2, the servers cores 3…); on a smaller one they run unpinned and share every core with B
  * and the load generator — then the cluster rows measure contention as much as JetStream, and the
- * report says so. taskset missing: nothing is pinned.
+ * report says so. taskset (util-linux) is needed, as by the fan-out bench whose helpers run B,
+ * the single relay and the load generator.
  */
 export interface ClusterPlan {
   nats: number;
@@ -63,9 +67,9 @@ export function parsePlan(
 ): { plan: ClusterPlan; given: string[] } {
   const plan = { ...(quick ? QUICK : FULL) };
   const given: string[] = [];
-  const count = (key: string, v: string, max: number): number => {
-    if (!/^\d{1,6}$/.test(v) || Number(v) < 1 || Number(v) > max)
-      throw new Error(`--${key}: '${v}' is not a count from 1 to ${max}`);
+  const count = (key: string, v: string, max: number, min = 1): number => {
+    if (!/^\d{1,6}$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new Error(`--${key}: '${v}' is not a count from ${min} to ${max}`);
     return Number(v);
   };
   for (const arg of argv) {
@@ -74,7 +78,9 @@ export function parsePlan(
     const [, key, value] = m as unknown as [string, string, string];
     given.push(arg);
     if (key === 'nats') {
-      plan.nats = count(key, value, 9);
+      // At least 3: a JetStream cluster of fewer servers has no quorum to lose one from, and
+      // tests/cluster/nats-cluster.ts's one-server "cluster" elects no meta leader.
+      plan.nats = count(key, value, 9, 3);
       plan.replicas = Math.min(3, plan.nats);
     } else if (key === 'delay-n') plan.delayListeners = count(key, value, 200_000);
     else if (key === 'n')

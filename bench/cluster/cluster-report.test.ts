@@ -113,12 +113,12 @@ describe('cluster bench report', () => {
 
 describe('cluster bench plan', () => {
   it('narrows the plan by its options and refuses bad values', () => {
-    const { plan, given } = parsePlan(false, ['cluster', '--nats=1', '--n=500,1500', '--hold=10']);
-    expect(plan).toMatchObject({ nats: 1, replicas: 1, steps: [500, 1500], holdMs: 10_000 });
+    const { plan, given } = parsePlan(false, ['cluster', '--nats=5', '--n=500,1500', '--hold=10']);
+    expect(plan).toMatchObject({ nats: 5, replicas: 3, steps: [500, 1500], holdMs: 10_000 });
     expect(given).toHaveLength(3);
     expect(parsePlan(true, []).plan.holdMs).toBeLessThan(parsePlan(false, []).plan.holdMs);
     expect(() => parsePlan(false, ['--n=10,x'])).toThrow(/--n: 'x'/);
-    expect(() => parsePlan(false, ['--nats=0'])).toThrow(/--nats/);
+    expect(() => parsePlan(false, ['--nats=1'])).toThrow(/--nats: '1' is not a count from 3 to 9/);
   });
 
   it('gives every process its own core only where the machine has them', () => {

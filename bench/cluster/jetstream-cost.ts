@@ -9,7 +9,7 @@
  * together (/proc/PID/stat), less what they burn idle (Raft heartbeats) over the same time.
  */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_LIMITS } from '../../apps/relay/src/core/relay-config.ts';
+import { DEFAULT_LIMITS } from '@mxcast/relay';
 import {
   BLOCK_STREAM,
   JetStreamMediaStorage,
