@@ -2,8 +2,8 @@
  * `mxcast relay --workers N` (docs/operations.md "Cluster", "Every core"): N relay processes
  * behind one port (node:cluster), each a node of the JetStream cluster. Connections are spread
  * over the workers, what was uploaded through them is served whole, and SIGTERM stops them all.
- * Embedded mode refuses it. (Not tested: after a worker is killed with -9 new connections went
- * unanswered in a first try, 2026-12-02; the primary's replacement of a dead worker is unproven.)
+ * Embedded mode refuses it. After `kill -9` of a worker new connections are still answered and
+ * the primary starts a replacement, which takes its share of new connections.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
@@ -74,14 +74,48 @@ describe('relay --workers', () => {
       const gained = pids.map((pid, i) => sockets(pid) - (before[i] as number));
       for (const g of gained)
         expect(g, `sockets gained per worker: ${gained}`).toBeGreaterThanOrEqual(2);
+      // Every listener, on either worker, hears the ten blocks live: they are stored.
+      await waitFor('ten blocks at every listener', 10_000, () =>
+        listeners.every((l) => l.blocks.length >= 10),
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: ${listeners.map((l) => l.blocks.length).join(' ')}`);
+      });
       for (const l of listeners) l.ws.close();
 
       put.abort();
       const got = await download(node.url, m, `bytes=0-${(s.offsets[10] as number) - 1}`);
-      expect(got.bytes.equals(s.bytes.subarray(0, s.offsets[10]))).toBe(true);
+      expect(got.status, `Range after the aborted upload: ${got.bytes.length} bytes`).toBe(206);
+      expect(
+        got.bytes.equals(s.bytes.subarray(0, s.offsets[10])),
+        `${got.bytes.length} bytes`,
+      ).toBe(true);
 
       // Fresh connections (no keep-alive pool) go to either worker and are answered.
       for (let i = 0; i < 4; i++) expect(await freshStatus(`${node.url}/health`)).toBe(200);
+
+      // kill -9 of one worker: new connections are still answered (the primary hands them to
+      // the live worker), the primary starts a replacement, and the replacement takes its share.
+      const victim = pids[0] as number;
+      process.kill(victim, 'SIGKILL');
+      await waitFor('the killed worker gone', 5000, () => {
+        try {
+          process.kill(victim, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      for (let i = 0; i < 4; i++) expect(await freshStatus(`${node.url}/health`)).toBe(200);
+      await waitFor('a replacement worker', 20_000, () => workerPids(node.stderr).length >= 3);
+      expect(node.stderr).toMatch(new RegExp(`worker ${victim} exited \\(SIGKILL\\)`));
+      const replacement = workerPids(node.stderr).at(-1) as number;
+      expect(pids).not.toContain(replacement);
+      const idle = sockets(replacement);
+      const held = Array.from({ length: 6 }, () => collect(listenUrl(node.url, m, '?from=0')));
+      await Promise.all(held.map((l) => l.opened));
+      expect(sockets(replacement) - idle, 'sockets the replacement took').toBeGreaterThanOrEqual(2);
+      for (const l of held) l.ws.close();
+
       const primary = node.child;
       await killAndWait(primary, 'SIGTERM');
       expect(primary.exitCode).toBe(0);

@@ -76,7 +76,10 @@ export function createUpgradeHandler(core: RelayCore, servers: UpgradeServers): 
           );
         core
           .authenticate(req.headers.authorization, url)
-          .then((user) => {
+          .then(async (user) => {
+            // Cluster mode: a media another node created is adopted before it is looked up
+            // (core/cluster-replica.ts); nothing in embedded mode.
+            await core.store.adopt(upload.server, upload.id);
             if (socket.destroyed) return; // gone while its token was checked
             const rec = core.store.require(upload.server, upload.id);
             const session = UploadSession.open(

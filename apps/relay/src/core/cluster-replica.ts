@@ -95,6 +95,8 @@ export class ClusterReplica {
   /** Ids whose local copy is in step with the cluster in this process (created or reconciled). */
   private readonly synced = new Set<string>();
   private watch: { stop(): void } | null = null;
+  /** Ids whose missing blocks a poll is reading directly (pollState). */
+  private readonly catchingUp = new Set<string>();
 
   constructor(
     cluster: RelayClusterConfig,
@@ -125,6 +127,11 @@ export class ClusterReplica {
         if (!(attempt > 0 && err instanceof StorageError && err.kind === 'conflict')) throw err;
       }),
     );
+  }
+
+  /** True while `id` is tailed from the cluster here (adopted, unfinished). */
+  isFollowing(id: string): boolean {
+    return this.adopted.get(id)?.tail != null;
   }
 
   /** True when `id`'s local copy was created or reconciled with the cluster in this process. */
@@ -256,6 +263,7 @@ export class ClusterReplica {
       const b = await s.readBlock(id, i);
       if (b) this.feed(rec, b, byteOrder);
     }
+    this.stopAdopted(id);
     const entry: Adopted = { tail: null, poll: null };
     this.adopted.set(id, entry);
     if (row.state === 'live' || row.state === 'pending') {
@@ -340,8 +348,24 @@ export class ClusterReplica {
     const row = await s.getMedia(rec.id).catch(() => undefined);
     if (!row) return;
     if (row.state === 'complete' || row.state === 'cancelled') {
-      // Finish only once every block the row counts is here.
-      if (row.state === 'complete' && rec.blockCount < row.block_count) return;
+      // Finish only once every block the row counts is here. The tail brings them; one that
+      // stalled (its consumer lost with a NATS server, recreated late) is not waited for: the
+      // missing blocks are read directly, by index, once per poll.
+      if (row.state === 'complete' && rec.blockCount < row.block_count) {
+        if (this.catchingUp.has(rec.id)) return;
+        this.catchingUp.add(rec.id);
+        try {
+          const byteOrder = row.byte_order ?? 'be';
+          for (let i = rec.blockCount; i < row.block_count && this.adopted.has(rec.id); i++) {
+            const b = await s.readBlock(rec.id, i).catch(() => undefined);
+            if (!b) break;
+            this.feed(rec, b, byteOrder);
+          }
+        } finally {
+          this.catchingUp.delete(rec.id);
+        }
+        if (rec.blockCount < row.block_count) return;
+      }
       this.stopAdopted(rec.id);
       if (rec.state === row.state) return;
       // Only the synchronous part runs flagged: the store writes its hooks before its first await,

@@ -200,7 +200,7 @@ export class MediaStore implements ReplicaHost {
    * finished media's file is checked off the event loop, so no unchecked byte goes out as whole.
    */
   async requireReadable(serverName: string, id: string): Promise<MediaRecord> {
-    await this.adopt(serverName, id);
+    await this.adopt(serverName, id, true);
     const rec = this.require(serverName, id);
     if (rec.checking) await rec.checking;
     if (rec.damage !== null) throw damagedError(rec);
@@ -373,11 +373,18 @@ export class MediaStore implements ReplicaHost {
    * Cluster mode: makes a media another node created known here before a route looks it up
    * (core/cluster-replica.ts); nothing when embedded or already known.
    */
-  async adopt(serverName: string, id: string): Promise<void> {
+  async adopt(serverName: string, id: string, reading = false): Promise<void> {
     if (!this.replica || serverName !== this.config.serverName || !isMediaId(id)) return;
     // A local copy not yet checked against the cluster in this process (one left by a previous
     // run, or a half-done adoption) is reconciled first: JetStream is the source of truth.
-    if (this.replica.isSynced(id)) return;
+    if (this.replica.isSynced(id)) {
+      // A reader of a media created here whose upload went to another node (or moved there on
+      // failover) needs the tail, like any adopter; one uploaded here has its bytes already.
+      if (!reading || this.replica.isFollowing(id)) return;
+      const rec = this.records.get(id);
+      if (rec && (rec.uploader !== null || rec.state === 'complete' || rec.state === 'cancelled'))
+        return;
+    }
     try {
       await this.replica.adopt(id);
     } catch (err) {
