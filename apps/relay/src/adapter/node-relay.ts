@@ -36,6 +36,9 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const core = new RelayCore(config);
   try {
     core.store.start();
+    // Cluster mode: a node without its store would answer every request 503; refuse to start
+    // instead, at once (one connection attempt, docs/operations.md "Cluster").
+    await core.store.replica?.ready;
   } catch (err) {
     // e.g. a lost relay.db (storage/database-check.ts): release the lock and the database.
     await core.close();

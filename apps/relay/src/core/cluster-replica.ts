@@ -107,8 +107,12 @@ export class ClusterReplica {
       servers: cluster.servers,
       replicas: cluster.replicas,
       maxBlockBytes: config.limits.maxBlockLength + 16,
+    }).catch((err: Error) => {
+      throw new Error(
+        `cluster: cannot open JetStream at ${cluster.servers.join(',')}: ${err.message}`,
+      );
     });
-    this.ready.catch((err: Error) => host.log(`cluster: cannot open JetStream: ${err.message}`));
+    this.ready.catch((err: Error) => host.log(err.message));
     void this.ready.then(
       async (s) => {
         const w = await s.watchMedia((id, row) => this.changedElsewhere(id, row));
