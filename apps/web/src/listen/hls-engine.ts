@@ -5,9 +5,9 @@
  * long back-buffer; the price is segment-sized delay behind live (~2 s segments, a few of them).
  */
 import Hls, { type ErrorData } from 'hls.js';
-import { createBlockCipher, type EncryptedFile } from '@mxcast/format';
+import { createBlockCipher, createScheduleCipher, type EncryptedFile } from '@mxcast/format';
 import { UNSTABLE_PREFIX, mxcPath, relayFailureOf } from '@mxcast/client';
-import { playerCodeOf } from '@mxcast/player';
+import { playerCodeOf, type EpochKeys } from '@mxcast/player';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
 import { blocksPerPart, partPlan, segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
@@ -41,6 +41,12 @@ export interface HlsEngineOptions {
    * XHR loader, so it applies there too). docs/web.md "Matrix".
    */
   accessToken?: string;
+  /**
+   * Key epochs from the room (docs/matrix.md "Key epochs"); none: the file's one key. The
+   * fragment loader's remuxer then decrypts each block under its epoch, through the same
+   * BlockAuthenticator gate as the direct engine's player.
+   */
+  keys?: EpochKeys;
 }
 
 /**
@@ -62,6 +68,7 @@ export class HlsEngine implements ListenEngine {
   readonly #audio: HTMLAudioElement;
   #source: MediaElementAudioSourceNode | null = null;
   #hls: Hls | null = null;
+  #remuxer: HlsSegmentRemuxer | null = null;
   #eos = false;
   #ended = false;
   #started = false;
@@ -101,8 +108,15 @@ export class HlsEngine implements ListenEngine {
     // PART-TARGET as the relay computes it (ll-hls-playlist.ts), from the geometry alone.
     const partSeconds =
       (blocksPerPart(geometry) * geometry.frame_ms * geometry.frames_per_block) / 1000;
-    const cipher = await createBlockCipher(file, { backend: 'webcrypto' });
-    const remuxer = new HlsSegmentRemuxer(cipher);
+    const keys = this.#o.keys;
+    // With epochs the ScheduleCipher starts from the epochs known now; the authenticator adds
+    // each one the room announces later (syncKeys) before it opens a block past a boundary.
+    const remuxer = keys
+      ? new HlsSegmentRemuxer(await createScheduleCipher(keys.epochs, { backend: 'webcrypto' }), {
+          keys,
+        })
+      : new HlsSegmentRemuxer(await createBlockCipher(file, { backend: 'webcrypto' }));
+    this.#remuxer = remuxer;
     const fLoader = createDecryptingLoader({
       remuxer,
       plan: (sn, tail) => segmentPlan(geometry, sn, tail),
@@ -228,6 +242,7 @@ export class HlsEngine implements ListenEngine {
   }
 
   async destroy(): Promise<void> {
+    this.#remuxer?.stop();
     this.#hls?.destroy();
     this.#hls = null;
     this.#audio.pause();

@@ -9,13 +9,18 @@
  */
 import { BlockFramer, type BlockCipher, type FramedBlock } from '@mxcast/format';
 import { opusPacketSamples, parseOpusPage, type OpusHead } from '@mxcast/ogg';
-import { BlockAuthenticator, isPlayerError, type SourceBlock } from '@mxcast/player';
+import {
+  BlockAuthenticator,
+  isPlayerError,
+  type EpochKeyOptions,
+  type SourceBlock,
+} from '@mxcast/player';
 import { opusFragment, opusInitSegment, type OpusSample } from '../mp4/opus-fmp4.ts';
 import type { SegmentPlan } from './hls-segment-plan.ts';
 
 export class RemuxError extends Error {
   constructor(
-    readonly code: 'WRONG_KEY' | 'TAMPERED' | 'BAD_STREAM',
+    readonly code: 'WRONG_KEY' | 'TAMPERED' | 'NO_ACCESS' | 'BAD_STREAM',
     message: string,
   ) {
     super(message);
@@ -45,8 +50,19 @@ export class HlsSegmentRemuxer {
   /** Segments are remuxed one at a time: hls.js may start a load while another is decrypting. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(cipher: BlockCipher) {
-    this.#auth = new BlockAuthenticator(cipher);
+  /**
+   * With `epochs` (a room broadcast's key epochs, docs/matrix.md "Key epochs") the cipher is a
+   * ScheduleCipher made from `epochs.keys.epochs`: the same gate as the direct player's, so each
+   * block must open under the epoch its seq falls in, and a block past the last known boundary
+   * waits (bounded) for the epoch event instead of failing at once.
+   */
+  constructor(cipher: BlockCipher, epochs?: EpochKeyOptions) {
+    this.#auth = new BlockAuthenticator(cipher, epochs);
+  }
+
+  /** The engine stopped: a block waiting for its epoch's key gives up at once. */
+  stop(): void {
+    this.#auth.stop();
   }
 
   get head(): OpusHead | null {
@@ -177,7 +193,10 @@ export class HlsSegmentRemuxer {
     try {
       return await this.#auth.open(source);
     } catch (error) {
-      if (isPlayerError(error) && (error.code === 'WRONG_KEY' || error.code === 'TAMPERED'))
+      if (
+        isPlayerError(error) &&
+        (error.code === 'WRONG_KEY' || error.code === 'TAMPERED' || error.code === 'NO_ACCESS')
+      )
         throw new RemuxError(error.code, error.message);
       throw error;
     }

@@ -58,9 +58,8 @@ export interface RoomListen {
   /** Each player the direct engine starts (checkpoint verification from the room's claims). */
   onPlayer?: (player: Player) => void;
   /**
-   * Key epochs from the room (docs/matrix.md "Key epochs"): the direct engine's player decrypts
-   * with them. The HLS engine knows one key only, so once there is more than one epoch at the
-   * start it (and speed ≠ 1) is off.
+   * Key epochs from the room (docs/matrix.md "Key epochs"): both engines decrypt with them (the
+   * direct engine's player, the HLS engine's remuxer), through the same BlockAuthenticator.
    */
   keys?: EpochKeys;
   /** Who broadcasts and in which room: the lock screen shows them (Media Session). */
@@ -496,9 +495,12 @@ class ListenerView {
     }
   }
 
-  /** HLS needs MSE with Opus in MP4, and one key for the whole stream (no key epochs). */
-  #hlsAllowed(room: RoomListen | undefined): boolean {
-    return hlsSupported() && (room?.keys?.epochs.length ?? 1) <= 1;
+  /**
+   * HLS needs MSE with Opus in MP4; key epochs go to its remuxer as they do to the direct
+   * player (hls-engine.ts), so a rekeyed room broadcast plays there too.
+   */
+  #hlsAllowed(_room: RoomListen | undefined): boolean {
+    return hlsSupported();
   }
 
   #setVolume(value: number): void {

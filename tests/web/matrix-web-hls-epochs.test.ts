@@ -1,0 +1,167 @@
+/**
+ * HLS and playback speed on a rekeyed room broadcast (docs/web.md "Speed", docs/matrix.md "Key
+ * epochs"): alice's `mxcast capture --room --rekey-every 3s` makes a broadcast with several key
+ * epochs; bob listens live in the web app (the epoch events reach his page), and once it has
+ * finished plays it again at 1.5× (which hands playback to the HLS engine) and hears the tone at
+ * its own pitch while the position crosses epoch boundaries: the HLS remuxer decrypts each
+ * block under its epoch through the same BlockAuthenticator as the direct player. One stack,
+ * one broadcast, one listen.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import {
+  outputSpectrum,
+  screenshot,
+  startWebRig,
+  waitForPlayer,
+  type Page,
+  type Spectrum,
+  type WebRig,
+} from './web-harness.ts';
+
+const TITLE = 'Rekeyed show';
+/** The 1.5× pitch check of the issue is on 440 Hz. */
+const TONE = 440;
+/** alice rekeys every this many seconds of audio: the recording has several boundaries. */
+const REKEY_S = 3;
+
+let room: CliRoom;
+let rig: WebRig;
+
+beforeAll(async () => {
+  [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+}, 900_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await room?.stop();
+});
+
+/** Polls until the page plays `hz` (±8 Hz, audible, a tone not noise). */
+async function expectPitch(page: Page, hz: number, timeoutMs = 15_000): Promise<Spectrum> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await outputSpectrum(page);
+  while (Date.now() < deadline) {
+    last = await outputSpectrum(page);
+    if (Math.abs(last.peakHz - hz) < 8 && last.peakDb > -75 && last.prominenceDb > 30) return last;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`no ${hz} Hz in the output: ${JSON.stringify(last)}`);
+}
+
+/** The strongest frequency refined between FFT bins (parabolic; the bins are 5.9 Hz apart). */
+async function refinedPitch(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const probes = (window as unknown as { __mxProbe: () => AnalyserNode[] }).__mxProbe();
+    let best = { db: -Infinity, hz: 0 };
+    for (const probe of probes) {
+      if (probe.context.state !== 'running') continue;
+      const bins = new Float32Array(probe.frequencyBinCount);
+      probe.getFloatFrequencyData(bins);
+      for (let i = 3; i < bins.length - 1; i++) {
+        const b = bins[i]!;
+        if (!(b > best.db)) continue;
+        const a = bins[i - 1]!;
+        const c = bins[i + 1]!;
+        const d = a - 2 * b + c;
+        const shift = d !== 0 && Number.isFinite(d) ? (0.5 * (a - c)) / d : 0;
+        best = { db: b, hz: ((i + shift) * probe.context.sampleRate) / probe.fftSize };
+      }
+    }
+    return best.hz;
+  });
+}
+
+/** A lock-screen button (Media Session handler) pressed from the test. */
+function press(page: Page, action: string, details: Record<string, unknown> = {}): Promise<void> {
+  return page.evaluate(
+    ([a, d]) => {
+      const handlers = (window as unknown as { __mxSession: Record<string, (d: unknown) => void> })
+        .__mxSession;
+      const handler = handlers[a as string];
+      if (!handler) throw new Error(`no Media Session handler for ${a as string}`);
+      handler({ action: a, ...(d as object) });
+    },
+    [action, details] as const,
+  );
+}
+
+describe('HLS on a rekeyed room broadcast', () => {
+  it('bob plays alice’s rekeyed recording at 1.5× over HLS: pitch kept across epoch boundaries', async () => {
+    const bob = await rig.context.newPage();
+    // Epochs announced after bob's listen page opened reach it as console notices.
+    const notices: string[] = [];
+    bob.on('console', (m) => {
+      if (/mxcast: key epoch from block \d+/.test(m.text())) notices.push(m.text());
+    });
+    await bob.goto(`${room.stack.url}/rooms`);
+    await bob.waitForSelector('#mx-login', { timeout: 30_000 });
+    await bob.fill('#mx-homeserver', room.stack.url);
+    await bob.fill('#mx-user', 'bob');
+    await bob.fill('#mx-password', 'bob-password-1');
+    await bob.click('#mx-login button[type=submit]');
+    const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
+    await bob.waitForSelector(roomItem, { timeout: 60_000 });
+
+    // 24 s of 440 Hz with an epoch every 3 s: boundaries every 3 s of the recording.
+    const capture = room.mx('capture', 'alice', [
+      ...['--input', `sine:${TONE}`, '--duration', '24', '--realtime'],
+      ...['--preset', 'voice', '--title', TITLE, '--rekey-every', `${REKEY_S}s`],
+    ]);
+    await bob.waitForSelector(`${roomItem}[data-live="true"]`, { timeout: 60_000 });
+    await bob.click(roomItem);
+    const row = `#broadcasts tr:has(th:has-text("${TITLE}"))`;
+    await bob.waitForSelector(row, { timeout: 30_000 });
+    await bob.click(`${row} button[data-listen]`);
+    await waitForPlayer(bob, (v) => v.state === 'live', 'live', 60_000);
+    // HLS is offered although the broadcast has several epochs.
+    expect(await bob.isDisabled('#engine-hls')).toBe(false);
+
+    const done = await capture.done;
+    expect(done.code, done.stderr).toBe(0);
+    await waitForPlayer(bob, (v) => v.state === 'finished', 'finished', 60_000);
+    // The room carried epochs while bob listened (each an epoch event his device decrypted).
+    expect(notices.length, notices.join('\n')).toBeGreaterThanOrEqual(2);
+
+    await press(bob, 'seekto', { seekTime: 1 });
+    await waitForPlayer(bob, (v) => v.state === 'playing', 'replaying the recording', 30_000);
+    await bob.waitForFunction(
+      () => !(document.querySelector<HTMLSelectElement>('#speed')?.disabled ?? true),
+      undefined,
+      { timeout: 15_000 },
+    );
+    await bob.selectOption('#speed', '1.5');
+    await bob.waitForSelector('.player[data-engine=hls][data-rate="1.5"]', { timeout: 15_000 });
+    const start = await waitForPlayer(bob, (v) => v.state === 'playing', 'over HLS', 30_000);
+    await expectPitch(bob, TONE);
+    // Media seconds per wall second, read in the page (no round trips in the interval).
+    const rate = await bob.evaluate(async () => {
+      const player = document.querySelector<HTMLElement>('.player')!;
+      const t0 = Number(player.dataset.position);
+      const w0 = performance.now();
+      await new Promise((r) => setTimeout(r, 3000));
+      return (Number(player.dataset.position) - t0) / ((performance.now() - w0) / 1000);
+    });
+    const pitch = await refinedPitch(bob);
+    // Past at least two more boundaries, still the tone, no error.
+    const later = await waitForPlayer(
+      bob,
+      (v) => v.position >= start.position + 2 * REKEY_S + 0.5 || v.error !== null,
+      'two more epochs',
+      30_000,
+    );
+    expect(later.error, later.message).toBeNull();
+    await expectPitch(bob, TONE, 5000);
+    await screenshot(bob, 'matrix-web/hls-epochs-speed');
+    console.info(
+      `HLS 1.5x, ${notices.length} epochs announced while listening: ${pitch.toFixed(1)} Hz, ${rate.toFixed(2)} media s per wall s, ` +
+        `position ${start.position.toFixed(1)} -> ${later.position.toFixed(1)} s`,
+    );
+    // Without the pitch kept a 1.5× tone would be at 660 Hz.
+    expect(Math.abs(pitch - TONE)).toBeLessThan(5);
+    expect(rate).toBeGreaterThan(1.3);
+    expect(rate).toBeLessThan(1.7);
+    expect(await bob.getAttribute('.player', 'data-engine')).toBe('hls');
+    await bob.close();
+  }, 240_000);
+});
