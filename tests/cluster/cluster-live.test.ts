@@ -6,6 +6,7 @@
  * on two nodes: exactly one wins, the other gets a Matrix error, the stored stream is whole.
  */
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { MAGIC } from '@mxcast/format';
 import { makeStream, streamingPut } from '../../apps/relay/src/testing/relay-fixture.ts';
 import { collect } from '../../apps/relay/src/testing/ws-collector.ts';
@@ -16,6 +17,7 @@ import {
   download,
   getIndex,
   listenUrl,
+  P,
   uploadUrl,
   type MatrixError,
 } from './cluster-media.ts';
@@ -131,6 +133,50 @@ describe('two uploaders racing for one media on two nodes', () => {
       const got = await download(node, m);
       expect(got.bytes.equals(winners[0]?.bytes as Buffer), `download on ${node}`).toBe(true);
     }
+  });
+});
+
+describe('across nodes', () => {
+  it('a WebSocket upload to a node that never saw the media is taken; a delete on another node empties every node', async () => {
+    const { nodes, token } = cluster();
+    const [a, b, c] = nodes.map((n) => n.url) as [string, string, string];
+    // Created on A, uploaded over WebSocket to B (which adopts it before the handshake).
+    const m = await createMedia(a, token);
+    const s = makeStream(20, 100);
+    const wsUrl = `${b.replace(/^http/, 'ws')}${P}/upload/ws/${m.server}/${m.id}?access_token=${token}`;
+    const up = new WebSocket(wsUrl);
+    const answers: { type: string; errcode?: string }[] = [];
+    up.on('message', (data) => answers.push(JSON.parse(String(data))));
+    await new Promise<void>((resolve, reject) => {
+      up.once('open', () => resolve());
+      up.once('unexpected-response', (_req, res) =>
+        reject(new Error(`WebSocket upload to ${b} refused: ${res.statusCode}`)),
+      );
+      up.once('error', reject);
+    });
+    up.send(s.bytes);
+    up.send(JSON.stringify({ type: 'finish' }));
+    await waitFor('complete answer', 10_000, () => answers.some((x) => x.type !== 'ack'));
+    expect(answers.at(-1)?.type, JSON.stringify(answers.at(-1))).toBe('complete');
+    up.close();
+    for (const node of [a, b, c]) {
+      const got = await download(node, m);
+      expect([node, got.status]).toEqual([node, 200]);
+      expect(got.bytes.equals(s.bytes), `download on ${node}`).toBe(true);
+    }
+
+    // Deleted on C: gone on A and B too (the media bucket's watch), not only on C.
+    const del = await fetch(`${c}${P}/media/${m.server}/${m.id}`, {
+      method: 'DELETE',
+      headers: bearer(token),
+    });
+    expect(del.status, await del.clone().text()).toBeLessThan(300);
+    for (const node of [a, b, c])
+      await waitFor(
+        `the media gone on ${node}`,
+        5000,
+        async () => (await download(node, m)).status === 404,
+      );
   });
 });
 
