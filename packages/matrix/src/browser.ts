@@ -34,6 +34,16 @@ export {
   type BroadcastListing,
 } from './broadcast-listing.ts';
 export { watchBroadcasts, type BroadcastWatch } from './broadcast-watch.ts';
+// Key requests from a member's device that appeared after the keys went out (docs/matrix.md
+// "Key re-share").
+export {
+  BROADCAST_KEY_REQUEST_TYPE,
+  sendKeyRequest,
+  waitForKeyAsking,
+  watchKeyRequests,
+  type KeyRequestWatch,
+  type KeyWaitOptions,
+} from './key-request.ts';
 // The listener's key epochs from the room (docs/matrix.md "Key epochs"): the web app's room
 // listen feeds them to its player, as `mxcast listen --room` does.
 export { feedEpochKeys, type EpochKeyFeed } from './epoch-key-feed.ts';

@@ -12,7 +12,7 @@ import {
   BROADCAST_REANNOUNCE_TYPE,
   reannouncementContent,
 } from './broadcast-events.ts';
-import { sendBroadcastEvent, type Broadcast } from './broadcast-sender.ts';
+import { reannounceBroadcast, sendBroadcastEvent, type Broadcast } from './broadcast-sender.ts';
 import { HEADER_EPOCH_END, type EpochReason, type KeyEpoch } from './epoch-events.ts';
 import {
   sendEpoch,
@@ -21,6 +21,7 @@ import {
   type HistoryPolicy,
   type MembershipWatch,
 } from './epoch-sender.ts';
+import { watchKeyRequests } from './key-request.ts';
 import type { MatrixSession } from './matrix-session.ts';
 
 /** An epoch as the capture hands it over (the key schedule's Epoch: no index). */
@@ -126,6 +127,12 @@ export class EpochAnnouncer {
           this.request('join', `${userId} joined`);
       }),
       watchRekeyRequests(session, b, () => this.request('request', 'rekey requested')),
+      // A member's device that appeared after the keys went out asks for them (key-request.ts):
+      // the answer is this announcer's re-share, so `joined` hands out only the newest epoch.
+      watchKeyRequests(session, b, {
+        answer: () => reannounceBroadcast(session, b),
+        ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+      }),
     ];
   }
 

@@ -71,13 +71,18 @@ export async function chooseBroadcast(
   }
   let ann;
   try {
-    ann = await matrix.waitForBroadcastKey(session, roomId, listing.broadcastId, keyTimeoutMs);
+    // A device that appeared after the key went out asks the running capture for it
+    // (docs/matrix.md "Key re-share"); the notice goes to stderr, as the others.
+    ann = await matrix.waitForKeyAsking(session, listing, keyTimeoutMs, {
+      onNotice: (text) => process.stderr.write(`matrix: ${text}\n`),
+    });
   } catch (err) {
     throw roomExit('noKey', { id: listing.broadcastId, reason: (err as Error).message });
   }
   const mxc = ann.file.url;
   if (typeof mxc !== 'string') throw roomExit('noMxc');
-  return { listing, mxc, file: ann.file, geometry: ann.geometry };
+  // A listing made before the key came (a key request) has no title yet: the announcement's.
+  return { listing: { ...listing, title: ann.title }, mxc, file: ann.file, geometry: ann.geometry };
 }
 
 export type Verdict =

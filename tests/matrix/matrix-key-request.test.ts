@@ -1,0 +1,117 @@
+/**
+ * Key requests on the real stack, every side its own `mxcast` process (docs/matrix.md "Key
+ * re-share"): bob logs in with a NEW device (a fresh state dir) while alice's capture device is
+ * offline; alice's capture then starts from her stored crypto store, whose copy of bob's device
+ * list predates that device (the initial sync carries no device-list changes), so the
+ * announcement's and the epochs' Megolm sessions never reach bob's new device. Without a key
+ * request bob's listen would wait for a key that never comes; with it, his device asks, the
+ * capture refreshes the device lists and re-announces, and bob hears the tone. eve, not a member,
+ * cannot even put a request in the room (Synapse: 403), and the capture answers nobody but
+ * members.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readWav } from '@mxcast/audio';
+import { runMxcast } from '../capture/capture-harness.ts';
+import { rms, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
+import { registerUser, type MatrixUser } from './matrix-users.ts';
+
+let room: CliRoom;
+let eve: MatrixUser;
+
+/** `mxcast COMMAND … --state-dir WORK/NAME-DEVICE` as alice or bob. */
+function mx(command: string, name: 'alice' | 'bob', device: string, args: string[]) {
+  return runMxcast([
+    command,
+    '--homeserver',
+    room.stack.url,
+    '--room',
+    room.roomId,
+    '--user',
+    room.users[name].userId,
+    '--password-file',
+    path.join(room.work, `${name}.password`),
+    '--state-dir',
+    path.join(room.work, `${name}-${device}`),
+    ...args,
+  ]);
+}
+
+beforeAll(async () => {
+  room = await startCliRoom({ relayHomeserver: true });
+  eve = await registerUser(room.stack, 'eve', 'eve-password-1');
+  // alice's capture device exists first and learns bob's device list (then without the new
+  // device); it is offline while bob makes his new device.
+  // A first short broadcast: encrypting it made alice's crypto track bob's devices.
+  const made = await mx('capture', 'alice', 'capture', [
+    '--input',
+    'sine:440',
+    '--duration',
+    '1',
+    '--preset',
+    'voice',
+    '--title',
+    'Before',
+  ]).done;
+  expect(made.code, made.stderr).toBe(0);
+  const bobNew = await mx('listen', 'bob', 'new', ['--list']).done;
+  expect(bobNew.code, bobNew.stderr).toBe(0);
+}, 600_000);
+
+afterAll(async () => {
+  await room?.stop();
+});
+
+describe('a member device that appeared after the keys went out asks for them', () => {
+  it("bob's new device gets the key from the running capture and hears the tone; eve gets nothing", async () => {
+    const alice = mx('capture', 'alice', 'capture', [
+      '--input',
+      'sine:440',
+      '--duration',
+      '120',
+      '--realtime',
+      '--preset',
+      'voice',
+      '--title',
+      'Asked',
+    ]);
+    await alice.waitFor(/announced in .* as broadcast \S+/, 60_000);
+    const wav = path.join(room.work, 'bob.wav');
+    const bob = mx('listen', 'bob', 'new', ['--from', '0', '--out', wav]);
+    // The key is not there by itself: bob's device asks, the capture answers.
+    await bob.waitFor(/asked the broadcaster/, 60_000);
+    await alice.waitFor(/key request from @bob:\S+: re-announced/, 60_000);
+    await bob.waitFor(/listen: \S+ "Asked" by /, 60_000);
+
+    // eve, not in the room: the homeserver refuses her request outright.
+    const txn = `kr-${Date.now()}`;
+    const r = await fetch(
+      `${room.stack.url}/_matrix/client/v3/rooms/${encodeURIComponent(room.roomId)}/send/` +
+        `org.mxcast.broadcast.key_request/${txn}`,
+      {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${eve.accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ broadcast_id: 'any' }),
+      },
+    );
+    expect(r.status).toBe(403);
+    expect(((await r.json()) as { errcode: string }).errcode).toBe('M_FORBIDDEN');
+
+    await new Promise((res) => setTimeout(res, 4000));
+    alice.child.kill('SIGINT');
+    const [a, b] = await Promise.all([alice.done, bob.done]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toMatch(/broadcast: finished\n/);
+    // Only bob was answered.
+    expect(a.stderr.match(/key request from (\S+):/g) ?? []).not.toContainEqual(
+      expect.stringContaining(eve.userId),
+    );
+    const audio = readWav(new Uint8Array(readFileSync(wav)));
+    const heard = audio.samples.length / audio.channels / 48_000;
+    expect(heard).toBeGreaterThan(3);
+    // A tone throughout (sine at the capture's level), not silence.
+    expect(rms(audio.samples.subarray(audio.channels * 4800))).toBeGreaterThan(0.1);
+  }, 300_000);
+});
