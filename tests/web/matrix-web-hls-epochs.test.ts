@@ -4,8 +4,9 @@
  * epochs; bob listens live in the web app (the epoch events reach his page), and once it has
  * finished plays it again at 1.5× (which hands playback to the HLS engine) and hears the tone at
  * its own pitch while the position crosses epoch boundaries: the HLS remuxer decrypts each
- * block under its epoch through the same BlockAuthenticator as the direct player. One stack,
- * one broadcast, one listen.
+ * block under its epoch through the same BlockAuthenticator as the direct player. Reloaded with
+ * HLS as the chosen engine, alice's checkpoints are verified against the blocks HLS plays. One
+ * stack, one broadcast.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
@@ -107,6 +108,7 @@ describe('HLS on a rekeyed room broadcast', () => {
     const capture = room.mx('capture', 'alice', [
       ...['--input', `sine:${TONE}`, '--duration', '24', '--realtime'],
       ...['--preset', 'voice', '--title', TITLE, '--rekey-every', `${REKEY_S}s`],
+      ...['--checkpoint-every', '2'],
     ]);
     await bob.waitForSelector(`${roomItem}[data-live="true"]`, { timeout: 60_000 });
     await bob.click(roomItem);
@@ -162,6 +164,20 @@ describe('HLS on a rekeyed room broadcast', () => {
     expect(rate).toBeGreaterThan(1.3);
     expect(rate).toBeLessThan(1.7);
     expect(await bob.getAttribute('.player', 'data-engine')).toBe('hls');
+
+    // HLS as the chosen engine from the start (no direct engine ever runs on this page): alice's
+    // checkpoints are verified against the blocks the HLS remuxer authenticates, to the end.
+    await bob.evaluate(() => localStorage.setItem('mxcast.engine', 'hls'));
+    await bob.reload();
+    await bob.waitForSelector('.player[data-engine=hls]', { timeout: 60_000 });
+    await bob.waitForFunction(
+      () => Number(document.querySelector<HTMLElement>('#claims')?.dataset.verified) >= 2,
+      undefined,
+      { timeout: 60_000 },
+    );
+    const claims = (await bob.textContent('#claims')) ?? '';
+    expect(claims).toMatch(/verified/);
+    expect(claims).not.toMatch(/Does not match/);
     await bob.close();
   }, 240_000);
 });

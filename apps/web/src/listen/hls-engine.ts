@@ -8,6 +8,7 @@ import Hls, { type ErrorData } from 'hls.js';
 import { createBlockCipher, createScheduleCipher, type EncryptedFile } from '@mxcast/format';
 import { UNSTABLE_PREFIX, mxcPath, relayFailureOf } from '@mxcast/client';
 import { playerCodeOf, type EpochKeys } from '@mxcast/player';
+import { HlsClaimsTap, type PlaybackTap } from './hls-claims-tap.ts';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
 import { blocksPerPart, partPlan, segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
@@ -47,6 +48,12 @@ export interface HlsEngineOptions {
    * BlockAuthenticator gate as the direct engine's player.
    */
   keys?: EpochKeys;
+  /**
+   * A room listen's claims check (room-claims-check.ts): given this engine's tap, it gets the
+   * digest of every block the remuxer authenticates and the end of the stream, and stops the
+   * engine with TAMPERED when the sender's checkpoints do not hold.
+   */
+  onPlayer?: (tap: PlaybackTap) => void;
 }
 
 /**
@@ -69,6 +76,7 @@ export class HlsEngine implements ListenEngine {
   #source: MediaElementAudioSourceNode | null = null;
   #hls: Hls | null = null;
   #remuxer: HlsSegmentRemuxer | null = null;
+  #tap: HlsClaimsTap | null = null;
   #eos = false;
   #ended = false;
   #started = false;
@@ -117,6 +125,12 @@ export class HlsEngine implements ListenEngine {
         })
       : new HlsSegmentRemuxer(await createBlockCipher(file, { backend: 'webcrypto' }));
     this.#remuxer = remuxer;
+    if (this.#o.onPlayer) {
+      const tap = new HlsClaimsTap((error) => this.#fail(error.code, error.message));
+      remuxer.onAuthenticated = (seq, ciphertext) => tap.block(seq, ciphertext);
+      this.#tap = tap;
+      this.#o.onPlayer(tap);
+    }
     const fLoader = createDecryptingLoader({
       remuxer,
       plan: (sn, tail) => segmentPlan(geometry, sn, tail),
@@ -198,6 +212,7 @@ export class HlsEngine implements ListenEngine {
     const edge = this.#o.liveEdge();
     const delay = edge === null ? null : Math.max(0, edge - position);
     const state = this.#state(delay);
+    if (state === 'finished' || state === 'ended-without-finishing') this.#tap?.ended(state);
     const errors = state === 'error' ? this.#errorFields() : {};
     return { state, position, delayBehindLive: delay, ...errors };
   }

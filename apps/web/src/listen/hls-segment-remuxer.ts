@@ -47,6 +47,11 @@ export class HlsSegmentRemuxer {
    * segment's last part then the next segment or its first part (low-latency HLS).
    */
   #lastEnd: number | undefined;
+  /**
+   * Each block that passed the gate (seq, ciphertext with tag): a room listen digests it for
+   * the sender's checkpoints (hls-claims-tap.ts).
+   */
+  onAuthenticated: ((seq: number, ciphertext: Uint8Array) => void) | undefined;
   /** Segments are remuxed one at a time: hls.js may start a load while another is decrypting. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -191,7 +196,9 @@ export class HlsSegmentRemuxer {
       byteOrder: block.byteOrder,
     };
     try {
-      return await this.#auth.open(source);
+      const plain = await this.#auth.open(source);
+      this.onAuthenticated?.(block.seq, block.ciphertext);
+      return plain;
     } catch (error) {
       if (
         isPlayerError(error) &&

@@ -12,7 +12,8 @@ import {
   type ParsedListenLink,
 } from '@mxcast/client';
 import type { EncryptedFile } from '@mxcast/format';
-import type { EpochKeys, Player } from '@mxcast/player';
+import type { EpochKeys } from '@mxcast/player';
+import type { PlaybackTap } from './hls-claims-tap.ts';
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { DirectEngine } from './direct-engine.ts';
 import type { HlsEngineOptions } from './hls-engine.ts';
@@ -55,8 +56,11 @@ export interface RoomListen {
   accessToken: string;
   title: string;
   nav: HTMLElement;
-  /** Each player the direct engine starts (checkpoint verification from the room's claims). */
-  onPlayer?: (player: Player) => void;
+  /**
+   * Each player an engine starts (the direct engine's Player, the HLS engine's tap): checkpoint
+   * verification from the room's claims.
+   */
+  onPlayer?: (player: PlaybackTap) => void;
   /**
    * Key epochs from the room (docs/matrix.md "Key epochs"): both engines decrypt with them (the
    * direct engine's player, the HLS engine's remuxer), through the same BlockAuthenticator.
@@ -153,7 +157,7 @@ class ListenerView {
   readonly #accessToken: string | undefined;
   readonly #roomTitle: string | undefined;
   readonly #room: RoomListen | undefined;
-  readonly #onPlayer: ((player: Player) => void) | undefined;
+  readonly #onPlayer: ((player: PlaybackTap) => void) | undefined;
   /** Aborted by close(): timers, key handler and level loop stop, the engine is destroyed. */
   readonly #closed = new AbortController();
 

@@ -13,7 +13,8 @@ import {
   type MatrixSession,
   type StreamOutcome,
 } from '@mxcast/matrix/browser';
-import { PlayerError, type Player } from '@mxcast/player';
+import { PlayerError } from '@mxcast/player';
+import type { PlaybackTap } from '../listen/hls-claims-tap.ts';
 
 const CLAIM_POLL_MS = 2000;
 /** After the stream ends, how long the sender's last word (sent just after its upload) may take. */
@@ -33,7 +34,7 @@ export class RoomClaimsCheck {
   readonly #onChange: () => void;
   readonly #seen = new Set<string>();
   #verifier = new CheckpointVerifier();
-  #player: Player | null = null;
+  #player: PlaybackTap | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #polling: Promise<void> = Promise.resolve();
   /** The sender's last word so far. */
@@ -61,8 +62,11 @@ export class RoomClaimsCheck {
     return this.#verifier.verified;
   }
 
-  /** A new player (start, seek, engine switch): a fresh verifier, claims read again. */
-  attach(player: Player): void {
+  /**
+   * A new player (start, seek, engine switch): a fresh verifier, claims read again. The direct
+   * engine's Player, or the HLS engine's tap (the same events).
+   */
+  attach(player: PlaybackTap): void {
     this.#player = player;
     this.#verifier = new CheckpointVerifier();
     this.#seen.clear();
