@@ -8,6 +8,7 @@ import type { ListenLinkParts } from '@mxcast/client';
 import {
   listBroadcasts,
   waitForBroadcastKey,
+  waitForKeyAsking,
   type BroadcastAnnouncement,
   type BroadcastListing,
 } from '@mxcast/matrix/browser';
@@ -43,10 +44,14 @@ export async function roomListen(
   roomId: string,
   broadcastId: string,
 ): Promise<RoomListenTarget> {
-  const ann = await waitForBroadcastKey(session, roomId, broadcastId, 20_000);
   const listing = (await listBroadcasts(session, roomId)).find(
     (b) => b.broadcastId === broadcastId,
   );
+  // A device that appeared after the key went out (a new browser) asks the running capture for
+  // it (docs/matrix.md "Key re-share"); the error then says the broadcaster did not answer.
+  const ann = listing
+    ? await waitForKeyAsking(session, listing, 20_000)
+    : await waitForBroadcastKey(session, roomId, broadcastId, 20_000);
   // parseAnnouncement requires the file's url (the stream's mxc); checked again for the types.
   if (!ann.file.url) throw new Error('the announcement carries no stream address');
   return {
