@@ -218,7 +218,8 @@ export class MediaStore implements ReplicaHost {
   commitBlocks(rec: MediaRecord, blocks: readonly FramedBlock[]): void {
     const { maxMediaBytes, maxLiveDurationMs } = this.config.limits;
     if (this.replica?.hasLost(rec)) throw lostRaceError();
-    if (blocks.length > 0) {
+    // Blocks mirrored from the cluster were accepted by the uploading node's quotas already.
+    if (blocks.length > 0 && !this.replica?.applying) {
       // Per-user quotas: the live and stored counts when a media turns live, the byte quota for
       // every block (all of a batch at once when it fits, so the common case is one comparison).
       if (rec.byteLength === 0) this.quotas.checkFirstByte(rec.owner, Date.now());
