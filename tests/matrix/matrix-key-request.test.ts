@@ -9,8 +9,11 @@
  * cannot even put a request in the room (Synapse: 403), and the capture answers nobody but
  * members.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
 import { runMxcast } from '../capture/capture-harness.ts';
@@ -36,6 +39,22 @@ function mx(command: string, name: 'alice' | 'bob', device: string, args: string
     path.join(room.work, `${name}-${device}`),
     ...args,
   ]);
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The epochs bob's kept device `device` holds for the room's newest broadcast (its own process). */
+async function heldEpochs(device: string) {
+  const args = ['--import', 'tsx', path.join(here, 'matrix-epochs-cli.ts')];
+  args.push('--homeserver', room.stack.url, '--user', room.users.bob.userId);
+  args.push('--password', 'bob-password-1', '--state-dir', path.join(room.work, `bob-${device}`));
+  args.push('--room', room.roomId);
+  const { stdout } = await promisify(execFile)(process.execPath, args, {
+    cwd: here,
+    timeout: 120_000,
+  });
+  return (JSON.parse(stdout) as { epochs: { index: number; startSeq: number; endSeq?: number }[] })
+    .epochs;
 }
 
 beforeAll(async () => {
@@ -113,5 +132,44 @@ describe('a member device that appeared after the keys went out asks for them', 
     expect(heard).toBeGreaterThan(3);
     // A tone throughout (sine at the capture's level), not silence.
     expect(rms(audio.samples.subarray(audio.channels * 4800))).toBeGreaterThan(0.1);
+  }, 300_000);
+
+  it('joined history: a new device of a member gets the header epoch and the newest, as a joiner would', async () => {
+    // Another new device of bob's, made while alice's capture device is offline.
+    const made = await mx('listen', 'bob', 'newer', ['--list']).done;
+    expect(made.code, made.stderr).toBe(0);
+    const alice = mx('capture', 'alice', 'capture', [
+      ...['--input', 'sine:440', '--duration', '120', '--realtime', '--preset', 'voice'],
+      ...['--title', 'Joined', '--history', 'joined', '--rekey-every', '2s'],
+    ]);
+    await alice.waitFor(/history policy: joined/, 60_000);
+    // Some epochs go by before bob's newer device starts listening.
+    await new Promise((res) => setTimeout(res, 7000));
+    const bob = mx('listen', 'bob', 'newer', ['--out', path.join(room.work, 'bob-joined.wav')]);
+    await bob.waitFor(/asked the broadcaster/, 60_000);
+    await alice.waitFor(/key request from @bob:\S+: re-announced/, 60_000);
+    await bob.waitFor(/listen: \S+ "Joined" by /, 60_000);
+    await new Promise((res) => setTimeout(res, 3000));
+    alice.child.kill('SIGINT');
+    const [a, b] = await Promise.all([alice.done, bob.done]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+
+    // The newer device: the header epoch (OpusHead/OpusTags only, ending at block 2), then the
+    // newest epoch at the answer and those sent after it (its device was known by then) —
+    // never the epochs in between, which went out before it existed.
+    const newer = await heldEpochs('newer');
+    expect(newer[0]).toEqual({ index: 0, startSeq: 0, endSeq: 2 });
+    const got = newer.slice(1).map((e) => e.index);
+    const first = got[0]!;
+    expect(first).toBeGreaterThanOrEqual(3);
+    expect(got).toEqual(got.map((_, i) => first + i));
+    // bob's device from before this broadcast got every epoch as it went out, those included.
+    const before = (await heldEpochs('new')).map((e) => e.index);
+    console.log(
+      `joined: newer device holds epochs 0,${got.join(',')}; older device ${before.join(',')}`,
+    );
+    for (let k = 1; k < first; k++) expect(before).toContain(k);
+    expect(before).toContain(first);
   }, 300_000);
 });
