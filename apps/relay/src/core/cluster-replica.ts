@@ -8,7 +8,8 @@
  * - a media this node does not know is adopted on first request: its row from the media bucket,
  *   its stored blocks read into the local cache, then ONE tail per media feeds every later block
  *   through the local commit path, so the local hub fans it out to however many listeners; the
- *   row is polled while the media is unfinished, to complete or cancel it here too;
+ *   media bucket is watched (and the row polled every 2 s, a fallback) to complete or cancel it
+ *   here too;
  * - JetStream is the source of truth, the local copy a cache: the first request for a media in
  *   this process reconciles its local copy with the cluster (a copy that is ahead of the cluster,
  *   or finished differently, or whose media the cluster no longer has, is dropped and re-adopted),
@@ -34,13 +35,16 @@ import {
 import type { RelayClusterConfig, RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
 
-/** How often an adopted unfinished media's row is read for a state change, ms. */
-const STATE_POLL_MS = 250;
+/** How often an adopted unfinished media's row is read for a state change, ms: a fallback only,
+ * the media bucket's watch (changedElsewhere) reports a completion or cancel at once. */
+const STATE_POLL_MS = 2_000;
 /** How long a write-through is retried while the store cannot be reached (a leader election
  * takes a few seconds on loopback; NATS's own election timeout is a few seconds too). */
 const RETRY_FOR_MS = 20_000;
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 1_000;
+/** How long a start waits for a reachable cluster's JetStream to become ready. */
+const OPEN_RETRY_MS = 30_000;
 
 /** 503 for a request whose data could not reach the cluster store (docs/protocol.md). */
 export function clusterUnavailableError(what: string): RelayError {
@@ -49,6 +53,33 @@ export function clusterUnavailableError(what: string): RelayError {
     fields: { 'org.matrix.msc4016.reason': 'CLUSTER_UNAVAILABLE' },
     headers: { 'Retry-After': '1' },
   });
+}
+
+/**
+ * Opens the cluster store. No server reachable (refused, unknown host) fails at once: the relay
+ * refuses to start. Servers that answer but whose JetStream is not ready yet (a cluster starting
+ * together with its relays: no meta leader, API timeouts) are tried again for OPEN_RETRY_MS.
+ */
+async function openStore(
+  cluster: RelayClusterConfig,
+  config: RelayConfig,
+): Promise<JetStreamMediaStorage> {
+  const until = Date.now() + OPEN_RETRY_MS;
+  for (;;) {
+    try {
+      return await JetStreamMediaStorage.open({
+        servers: cluster.servers,
+        replicas: cluster.replicas,
+        maxBlockBytes: config.limits.maxBlockLength + 16,
+      });
+    } catch (err) {
+      const unreachable = /refused|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/i.test(
+        `${(err as Error).message} ${(err as { code?: string }).code ?? ''}`,
+      );
+      if (unreachable || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /** A failure a retry may cure: anything but the contract's own verdicts (conflict, not found). */
@@ -103,11 +134,7 @@ export class ClusterReplica {
     config: RelayConfig,
     private readonly host: ReplicaHost,
   ) {
-    this.ready = JetStreamMediaStorage.open({
-      servers: cluster.servers,
-      replicas: cluster.replicas,
-      maxBlockBytes: config.limits.maxBlockLength + 16,
-    }).catch((err: Error) => {
+    this.ready = openStore(cluster, config).catch((err: Error) => {
       throw new Error(
         `cluster: cannot open JetStream at ${cluster.servers.join(',')}: ${err.message}`,
       );
