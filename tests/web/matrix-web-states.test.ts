@@ -2,10 +2,12 @@
  * A room listen's end states on the real stack (docs/web.md "Every state"): alice goes live from
  * the web broadcaster into the encrypted room, bob listens in the web app and hears her; alice
  * presses Cancel. bob's player must say Cancelled (the relay's `cancelled` and alice's cancel
- * event), never Finished, and the claims line says who cancelled. One stack, one broadcast.
+ * event), never Finished, and the claims line says who cancelled. Then a CLI broadcast heard over
+ * HLS through a proxy that cuts the finished playlist short: Cut by the relay. One stack.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import { startPlaylistCutProxy } from './playlist-cut-proxy.ts';
 import {
   expectTone,
   screenshot,
@@ -16,6 +18,7 @@ import {
 } from './web-harness.ts';
 
 const TITLE = 'Cancelled show';
+const CUT_TITLE = 'Cut show';
 
 let room: CliRoom;
 let rig: WebRig;
@@ -29,10 +32,14 @@ afterAll(async () => {
   await room?.stop();
 });
 
-async function logIn(page: Page, fields: Record<string, string>): Promise<void> {
-  await page.goto(`${room.stack.url}/rooms`);
+async function logIn(
+  page: Page,
+  fields: Record<string, string>,
+  origin = room.stack.url,
+): Promise<void> {
+  await page.goto(`${origin}/rooms`);
   await page.waitForSelector('#mx-login', { timeout: 30_000 });
-  await page.fill('#mx-homeserver', room.stack.url);
+  await page.fill('#mx-homeserver', origin);
   for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
   await page.click('#mx-login button[type=submit]');
 }
@@ -83,6 +90,43 @@ describe('room listen states on the stack', () => {
       await bob.close();
     } finally {
       await context.close();
+    }
+  }, 240_000);
+
+  it('a relay that cuts the finished recording short for HLS: bob’s player says Cut', async () => {
+    // bob opens the app through a proxy in front of the stack that drops the playlist's last
+    // two segments but says ENDLIST: every block he gets is genuine, only alice's completion
+    // event (the block count she vouched for) shows the stream was cut.
+    const proxy = await startPlaylistCutProxy(room.stack.url, 2);
+    try {
+      const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
+      const bob = await rig.context.newPage();
+      await logIn(bob, { 'mx-user': 'bob', 'mx-password': 'bob-password-1' }, proxy.url);
+      await bob.waitForSelector(roomItem, { timeout: 60_000 });
+      await bob.evaluate(() => localStorage.setItem('mxcast.engine', 'hls'));
+      // bob's device (this origin's) exists before alice announces: it gets her key.
+      const capture = room.mx('capture', 'alice', [
+        ...['--input', 'sine:660', '--duration', '12', '--realtime'],
+        ...['--preset', 'voice', '--title', CUT_TITLE, '--checkpoint-every', '2'],
+      ]);
+      const done = await capture.done;
+      expect(done.code, done.stderr).toBe(0);
+
+      await bob.click(roomItem);
+      const row = `#broadcasts tr:has(th:has-text("${CUT_TITLE}"))`;
+      await bob.waitForSelector(row, { timeout: 60_000 });
+      await bob.click(`${row} button[data-listen]`);
+      await bob.waitForSelector('.player[data-engine=hls]', { timeout: 60_000 });
+      await bob.waitForSelector('.player[data-view="cut"]', { timeout: 90_000 });
+      expect(proxy.cuts()).toBeGreaterThan(0);
+      expect(await bob.getAttribute('#claims', 'data-outcome')).toBe('cut');
+      expect(await bob.textContent('#claims')).toMatch(/^Cut by the relay/);
+      const view = await waitForPlayer(bob, () => true, 'any');
+      expect(view.state).toBe('ended-without-finishing');
+      await screenshot(bob, 'matrix-web/state-cut');
+      await bob.close();
+    } finally {
+      await proxy.close();
     }
   }, 240_000);
 });
