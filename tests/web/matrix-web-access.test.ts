@@ -1,7 +1,9 @@
 /**
  * No access after a kick, in the browser, on the real stack (docs/web.md "every state",
- * docs/matrix.md "Key epochs"): bob logs in to the web app in Chromium (a new device) and
- * listens to alice's `mxcast capture --room` broadcast; alice kicks bob through the client API;
+ * docs/matrix.md "Key epochs"): bob logs in to the web app in Chromium (a new device, made while
+ * alice's capture device is offline, so its next start does not share the keys with it: the
+ * page asks for them, docs/matrix.md "Key re-share") and listens to alice's
+ * `mxcast capture --room` broadcast; alice kicks bob through the client API;
  * the capture starts a key epoch in a Megolm session bob's device never receives, and bob's
  * player stops at that epoch's first block with the "no access" view — never "tampered" (the
  * blocks are genuine; bob just has no key for them).
@@ -27,6 +29,13 @@ let capture: CliRun | undefined;
 
 beforeAll(async () => {
   [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+  // alice's capture device exists before bob's browser device and is offline when bob logs in:
+  // its next start does not learn of bob's new device, so his page must ask for the key
+  // (docs/matrix.md "Key re-share", key requests).
+  const first = await room.mx('capture', 'alice', [
+    ...['--input', `sine:${TONE_HZ}`, '--duration', '1', '--preset', 'voice', '--title', 'Before'],
+  ]).done;
+  expect(first.code, first.stderr).toBe(0);
 }, 900_000);
 
 afterAll(async () => {
@@ -54,9 +63,15 @@ describe('web room listen after a kick', () => {
     await bob.waitForSelector(`${roomItem}[data-live="true"]`, { timeout: 60_000 });
     await bob.click(roomItem);
     const row = '#broadcasts tr[data-live="true"]';
-    await bob.waitForSelector(`${row} th:has-text("${TITLE}")`, { timeout: 30_000 });
+    // No key on this device yet: the row says so, and Listen asks the capture for it.
+    await bob.waitForSelector(`${row} th:has-text("no key for this device yet")`, {
+      timeout: 30_000,
+    });
     await bob.click(`${row} button[data-listen]`);
+    // The key came from the capture's answer to the page's request.
+    await capture.waitFor(/key request from @bob:\S+: re-announced/, 60_000);
     await waitForPlayer(bob, (v) => v.state === 'live', 'live', 60_000);
+    expect(await bob.textContent('#title')).toBe(TITLE);
     await expectTone(bob, 30_000);
 
     await matrixCall(
