@@ -6,11 +6,16 @@ import { OpusCbrEncoder, PRESETS, createSignal } from '@mxcast/audio';
 import {
   BlockWriter,
   createBlockCipher,
+  createScheduleCipher,
   encodeBlock,
+  epochFromFile,
   generateEncryptedFile,
+  generateEpoch,
   parseBlockHeader,
+  type BlockCipher,
 } from '@mxcast/format';
 import { OggOpusPager } from '@mxcast/ogg';
+import { EpochKeyRing } from '@mxcast/player';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SegmentPlan } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, RemuxError } from './hls-segment-remuxer.ts';
@@ -26,7 +31,7 @@ interface Stream {
 }
 
 /** A real broadcast as the web broadcaster writes it: voice preset, 440 Hz, EOS at the end. */
-async function buildStream(): Promise<Stream> {
+async function buildStream(cipher?: BlockCipher): Promise<Stream> {
   const preset = PRESETS.voice;
   const encoder = new OpusCbrEncoder({
     channels: 1,
@@ -34,7 +39,7 @@ async function buildStream(): Promise<Stream> {
     frameMs: preset.frameMs,
   });
   const pager = new OggOpusPager({ serial: 7, channels: 1, preSkip: encoder.preSkip });
-  const writer = new BlockWriter(await createBlockCipher(file));
+  const writer = new BlockWriter(cipher ?? (await createBlockCipher(file)));
   const signal = createSignal('sine:440');
   const parts: Uint8Array[] = [
     writer.magic(),
@@ -275,5 +280,71 @@ describe('HlsSegmentRemuxer: low-latency parts keep the same checks', () => {
     // hls.js jumps to part 1 of segment 1 (blocks 10–11); the relay serves blocks 8–9.
     expect(await partCode(await ready(), [8, 9], partOf(1, 1))).toMatch(/^TAMPERED/);
     expect(await partCode(await ready(), [10, 11], partOf(1, 1))).toBe('ok 10-11');
+  });
+});
+
+describe('HlsSegmentRemuxer with key epochs (docs/matrix.md "Key epochs")', () => {
+  // A room broadcast's schedule: the header epoch (blocks 0-1), then epochs from 2 and 11, so
+  // segment 1 (blocks 8-13) crosses a boundary.
+  const epochs = [epochFromFile(file), generateEpoch(2), generateEpoch(11)];
+  let rekeyed: Stream;
+  beforeAll(async () => {
+    rekeyed = await buildStream(await createScheduleCipher(epochs));
+  });
+
+  async function remuxAll(remuxer: HlsSegmentRemuxer): Promise<number[]> {
+    await remuxer.init(rekeyed.bytes.subarray(0, rekeyed.blocks[2]!.offset));
+    const last: number[] = [];
+    for (let seq = 2; seq < rekeyed.blocks.length; seq += PER_SEGMENT) {
+      const { bytes, offset } = range(
+        rekeyed,
+        seq,
+        Math.min(PER_SEGMENT, rekeyed.blocks.length - seq),
+      );
+      last.push((await remuxer.segment(bytes, offset, plan((seq - 2) / PER_SEGMENT))).lastSeq);
+    }
+    return last;
+  }
+
+  it('opens every block under its epoch from the ring, across the boundaries', async () => {
+    const ring = new EpochKeyRing(epochs);
+    const remuxer = new HlsSegmentRemuxer(await createScheduleCipher(ring.epochs), { keys: ring });
+    const seen: number[] = [];
+    remuxer.onAuthenticated = (seq) => seen.push(seq);
+    expect(await remuxAll(remuxer)).toEqual([7, 13, 17]);
+    // Every block that passed the gate went to the claims tap, in order.
+    expect(seen).toEqual(Array.from({ length: AUDIO_BLOCKS + 2 }, (_, i) => i));
+  });
+
+  it('a block past the last known boundary waits for its epoch; without it, TAMPERED', async () => {
+    // Only the first two epochs known at the start: the one from block 11 arrives late.
+    const late = new EpochKeyRing(epochs.slice(0, 2));
+    const waiting = new HlsSegmentRemuxer(await createScheduleCipher(late.epochs), {
+      keys: late,
+      keyWaitMs: 5000,
+    });
+    setTimeout(() => late.add(epochs[2]!), 300);
+    expect(await remuxAll(waiting)).toEqual([7, 13, 17]);
+
+    const never = new EpochKeyRing(epochs.slice(0, 2));
+    const stuck = new HlsSegmentRemuxer(await createScheduleCipher(never.epochs), {
+      keys: never,
+      keyWaitMs: 200,
+    });
+    const failure = await remuxAll(stuck).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(RemuxError);
+    expect((failure as RemuxError).code).toBe('TAMPERED');
+  });
+
+  it('lost access while waiting for an epoch is NO_ACCESS, not TAMPERED', async () => {
+    const ring = new EpochKeyRing(epochs.slice(0, 2));
+    ring.loseAccess('you were removed from the room');
+    const remuxer = new HlsSegmentRemuxer(await createScheduleCipher(ring.epochs), {
+      keys: ring,
+      keyWaitMs: 2000,
+    });
+    const failure = await remuxAll(remuxer).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(RemuxError);
+    expect((failure as RemuxError).code).toBe('NO_ACCESS');
   });
 });
