@@ -172,4 +172,15 @@ describe('a member device that appeared after the keys went out asks for them', 
     for (let k = 1; k < first; k++) expect(before).toContain(k);
     expect(before).toContain(first);
   }, 300_000);
+
+  it('no capture running: the listener says the broadcaster did not answer', async () => {
+    // A third new device of bob's; every broadcast has finished, nobody answers its requests.
+    const bob = await mx('listen', 'bob', 'newest', ['--out', path.join(room.work, 'none.wav')])
+      .done;
+    expect(bob.code, bob.stderr).not.toBe(0);
+    expect(bob.stderr).toMatch(/asked the broadcaster/);
+    expect(bob.stderr).toMatch(
+      /no key for broadcast \S+: .*the broadcaster's device did not answer [1-9]\d* key request\(s\): it may be offline/,
+    );
+  }, 120_000);
 });
