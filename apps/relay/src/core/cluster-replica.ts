@@ -82,6 +82,15 @@ async function openStore(
   }
 }
 
+/** `p`, or a rejection after `ms`. */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** A failure a retry may cure: anything but the contract's own verdicts (conflict, not found). */
 function retryable(err: unknown): boolean {
   return !(err instanceof StorageError && err.kind !== 'unavailable');
@@ -387,8 +396,12 @@ export class ClusterReplica {
         this.catchingUp.add(rec.id);
         try {
           const byteOrder = row.byte_order ?? 'be';
-          for (let i = rec.blockCount; i < row.block_count && this.adopted.has(rec.id); i++) {
-            const b = await s.readBlock(rec.id, i).catch(() => undefined);
+          // Direct gets only, each bounded: a consumer stuck after a server's loss must not
+          // hold the catch-up (and with it the completion) forever.
+          while (rec.blockCount < row.block_count && this.adopted.has(rec.id)) {
+            const b = await bounded(s.readBlockDirect(rec.id, rec.blockCount), 5_000).catch(
+              () => undefined,
+            );
             if (!b) break;
             this.feed(rec, b, byteOrder);
           }

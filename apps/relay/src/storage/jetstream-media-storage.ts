@@ -236,6 +236,35 @@ export class JetStreamMediaStorage implements MediaStorage {
     return { index, offset: idx.offsets[index] as number, bytes: m.data };
   }
 
+  /**
+   * Block `index` by direct gets only (no consumer): by its stream sequence when this node's
+   * index holds it, else the subject's next message after the last one indexed, so a catch-up
+   * does not depend on a tail or an ordered consumer surviving a NATS server's loss. Undefined
+   * when it is not stored (yet).
+   */
+  async readBlockDirect(id: string, index: number): Promise<StoredBlock | undefined> {
+    const idx = await this.index(id);
+    while (index >= idx.seqs.length) {
+      const m = await this.jsm.direct.getMessage(BLOCK_STREAM, {
+        seq: (idx.seqs.at(-1) ?? 0) + 1,
+        next_by_subj: subject(id),
+      });
+      if (!m) return undefined;
+      const before = idx.seqs.length;
+      addToIndex(
+        idx,
+        Number(m.header.get(BLOCK_HDR)),
+        m.seq,
+        Number(m.header.get(OFFSET_HDR)),
+        m.data.length,
+      );
+      if (idx.seqs.length === before) return undefined; // not the next block: a gap, give up
+    }
+    const m = await this.jsm.direct.getMessage(BLOCK_STREAM, { seq: idx.seqs[index] as number });
+    if (!m) return undefined;
+    return { index, offset: idx.offsets[index] as number, bytes: m.data };
+  }
+
   async tail(
     id: string,
     fromIndex: number,
