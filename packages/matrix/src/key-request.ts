@@ -8,7 +8,8 @@
  * included. Answered only for a current member (Synapse refuses the event from anyone else
  * anyway), at most once per user per `minIntervalMs` (later requests coalesce into one answer at
  * the window's end), and with what the history policy lets every member have (the re-share's
- * content, epoch-announcer.ts).
+ * content, epoch-announcer.ts). A request in clear is answered too: the answer goes to every
+ * member's devices and carries nothing a member may not have, so who asked changes nothing.
  */
 import {
   MatrixEventEvent,
