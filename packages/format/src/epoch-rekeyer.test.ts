@@ -3,7 +3,7 @@
  * exact seq, and the lead that grows to twice the slowest announcement.
  */
 import { describe, expect, it } from 'vitest';
-import { createScheduleCipher, generateEpoch, KeySchedule } from '@mxcast/format';
+import { createScheduleCipher, generateEpoch, KeySchedule } from './index.ts';
 import { EpochRekeyer } from './epoch-rekeyer.ts';
 
 describe('EpochRekeyer', () => {
