@@ -71,4 +71,29 @@ describe('client failover to the next relay URL', () => {
       expect(l.seqs.length, l.transport).toBeGreaterThan(50); // heard from near the start
     }
   });
+
+  it('the first create moves on to URL2 when URL1 does not answer; the link names URL2', async () => {
+    const r = relay();
+    const front = await startFront(r.port);
+    await front.kill(); // URL1's port now refuses connections
+    const run = runCapture({ url: [front.url, r.url].join(','), token: r.token }, [
+      '--preset',
+      'low-latency',
+      '--input',
+      'sine:500',
+      '--duration',
+      '1',
+    ]);
+    cleanups.push(() => killAndWait(run.child));
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`created the media on ${r.url}`);
+    const link = linkFrom(result.stdout);
+    expect(link.startsWith(r.url)).toBe(true);
+    const { pages } = await downloadAndDecrypt(link);
+    expect(pages.length).toBeGreaterThan(10);
+    expect(pages.map((p) => p.seq)).toEqual(pages.map((_, i) => i));
+    const eos = pages.filter((p) => parseOggPage(p.plaintext).flags & OggFlag.EOS);
+    expect(eos.map((p) => p.seq)).toEqual([pages.length - 1]);
+  });
 });

@@ -190,7 +190,11 @@ export class CaptureSession {
     let serial = (Math.random() * 0x100000000) >>> 0;
     let resumeSeq: number | undefined;
     let startOffset = 0;
-    const client = new MediaClient({ baseUrl: o.relay, accessToken: o.token });
+    // The node that created the media leads: the listen link, the resume state and the upload
+    // start on it; the other URLs stay fallbacks in their order (docs/operations.md "Cluster").
+    let relay = o.relay;
+    let fallbacks = o.fallbackRelays ?? [];
+    let client = new MediaClient({ baseUrl: relay, accessToken: o.token });
 
     if (o.resumePath) {
       const state = await readResumeState(o.resumePath, o.passphrase);
@@ -230,15 +234,17 @@ export class CaptureSession {
       file = o.initialEpoch ? epochFile(o.initialEpoch) : generateEncryptedFile();
       epochs = [epochFromFile(file)];
       const geometry0 = presetGeometry(preset, source.channels);
-      const created = await client.create(geometry0).catch((e) => {
-        throw captureErrorFrom(e, o.relay);
-      });
+      const relays = [o.relay, ...fallbacks];
+      const created = await createOnFirstAnswering(relays, o.token, geometry0, o.onNotice);
+      relay = relays[created.at]!;
+      fallbacks = relays.filter((_, i) => i !== created.at);
+      client = created.client;
       mxc = created.mxc;
     }
     file = { ...file, url: mxc };
     const geometry: StreamGeometry = presetGeometry(preset, source.channels);
     const event = buildEventContent({ title, mxc, file, preset: preset.name, geometry });
-    const link = buildListenLink(o.relay, { mxc, file, geometry });
+    const link = buildListenLink(relay, { mxc, file, geometry });
     if (o.eventOut) await writePrivate(o.eventOut, JSON.stringify(event, null, 2) + '\n');
 
     // One cipher per epoch behind one ScheduleCipher: each block is sealed under its seq's epoch.
@@ -266,7 +272,7 @@ export class CaptureSession {
       const path = o.statePath;
       const state: ResumeState = {
         version: 1,
-        relay: o.relay,
+        relay,
         mxc,
         file,
         preset: preset.name,
@@ -326,7 +332,7 @@ export class CaptureSession {
     let connectionLost = false;
     const upload = new UploadSession({
       client,
-      fallbackClients: (o.fallbackRelays ?? []).map(
+      fallbackClients: fallbacks.map(
         (baseUrl) => new MediaClient({ baseUrl, accessToken: o.token }),
       ),
       mxc,
@@ -452,7 +458,7 @@ export class CaptureSession {
       if (this.cancelled) {
         throw new CaptureError('CANCELLED', 'cancelled: the broadcast ended without finishing');
       }
-      if (err instanceof ClientError) throw captureErrorFrom(err, o.relay);
+      if (err instanceof ClientError) throw captureErrorFrom(err, relay);
       throw err;
     } finally {
       // No new epoch for a broadcast that has ended: no block would ever use it.
@@ -478,6 +484,31 @@ export class CaptureSession {
       epochs: cipher.schedule.toJSON(),
       announcements: rekeyer.announcements,
     };
+  }
+}
+
+/**
+ * Creates the media on the first relay URL that answers. Only "no answer" moves on (connection
+ * refused or reset, 502/503 from a proxy whose node is gone: ClientError.retryable); a Matrix
+ * error from a node that did answer (a bad token, a full relay) is the answer and stops here.
+ */
+async function createOnFirstAnswering(
+  relays: string[],
+  token: string,
+  geometry: StreamGeometry,
+  onNotice: ((text: string) => void) | undefined,
+): Promise<{ client: MediaClient; mxc: string; at: number }> {
+  for (let at = 0; ; at++) {
+    const client = new MediaClient({ baseUrl: relays[at]!, accessToken: token });
+    try {
+      const created = await client.create(geometry);
+      if (at > 0) onNotice?.(`created the media on ${relays[at]} (${relays[0]} did not answer)`);
+      return { client, mxc: created.mxc, at };
+    } catch (e) {
+      const last = at === relays.length - 1;
+      if (last || !(e instanceof ClientError) || !e.retryable)
+        throw captureErrorFrom(e, relays[at]!);
+    }
   }
 }
 
