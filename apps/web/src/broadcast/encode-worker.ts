@@ -4,10 +4,16 @@
  * AudioEncoder where it has Opus, codec/webcodecs-opus-encoder.ts; else @mxcast/audio over
  * opusscript's WebAssembly build, codec/opusscript-browser.ts) → one Ogg page per block with
  * whole packets only (docs/audio.md, @mxcast/ogg) → MSC4016 v3 blocks encrypted with WebCrypto
- * (@mxcast/format). The page only forwards the bytes to the relay.
+ * (@mxcast/format), under a ScheduleCipher so the page can start a key epoch at a block it
+ * picked ahead (docs/format.md "Key epochs"). The page only forwards the bytes to the relay.
  */
 import { OpusCbrEncoder } from '@mxcast/audio';
-import { BlockWriter, createBlockCipher } from '@mxcast/format';
+import {
+  BlockWriter,
+  createScheduleCipher,
+  epochFromFile,
+  type ScheduleCipher,
+} from '@mxcast/format';
 import { OggOpusPager } from '@mxcast/ogg';
 import {
   WebCodecsOpusEncoder,
@@ -39,6 +45,29 @@ scope.onmessage = (event) => {
       (result) => scope.postMessage(result),
       (error: unknown) => fail(error),
     );
+  } else if (message.type === 'epoch') {
+    const { startSeq } = message.epoch;
+    if (!pipeline) {
+      scope.postMessage({
+        type: 'epoch',
+        startSeq,
+        ok: false,
+        error: 'the encoder is not running',
+      });
+      return;
+    }
+    // The ScheduleCipher refuses an epoch at or before a block already sealed: a boundary is
+    // announced ahead and never lands on a block a listener may already hold.
+    pipeline.cipher.add(message.epoch).then(
+      () => scope.postMessage({ type: 'epoch', startSeq, ok: true }),
+      (error: unknown) =>
+        scope.postMessage({
+          type: 'epoch',
+          startSeq,
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
   } else if (message.type === 'stop') {
     if (!pipeline) return scope.postMessage({ type: 'stopped' });
     pipeline.stop().then(
@@ -63,6 +92,7 @@ const VENDOR: Record<OpusCodec, string> = {
 
 class Pipeline {
   readonly #config: EncoderConfig;
+  readonly cipher: ScheduleCipher;
   readonly #writer: BlockWriter;
   readonly #frameSamples: number;
   /** Exactly one of the two encoders. */
@@ -79,10 +109,11 @@ class Pipeline {
   #levelSum = 0;
   #levelPeak = 0;
 
-  private constructor(config: EncoderConfig, writer: BlockWriter, webcodecs: boolean) {
+  private constructor(config: EncoderConfig, cipher: ScheduleCipher, webcodecs: boolean) {
     this.#config = config;
+    this.cipher = cipher;
     this.#frameSamples = (SAMPLE_RATE * config.frameMs) / 1000;
-    this.#writer = writer;
+    this.#writer = new BlockWriter(cipher);
     if (webcodecs) {
       this.#opusscript = null;
       this.#webcodecs = new WebCodecsOpusEncoder(
@@ -101,10 +132,14 @@ class Pipeline {
   }
 
   static async create(config: EncoderConfig, pcm: MessagePort): Promise<Pipeline> {
-    const cipher = await createBlockCipher(config.file, { backend: 'webcrypto' });
+    // Epoch 0 is the stream's key; the page adds the next epochs (the header epoch's end at
+    // seq 2 for a room broadcast, then every rekey).
+    const cipher = await createScheduleCipher([epochFromFile(config.file)], {
+      backend: 'webcrypto',
+    });
     const webcodecs =
       config.codec !== 'opusscript' && (await webCodecsOpusSupported(webCodecsOptions(config)));
-    const p = new Pipeline(config, new BlockWriter(cipher), webcodecs);
+    const p = new Pipeline(config, cipher, webcodecs);
     p.#emit(p.#writer.magic(), null);
     if (p.#opusscript) await p.#startPages(p.#opusscript.preSkip);
     pcm.onmessage = (event: MessageEvent<Float32Array>) => p.#onFrame(event.data);

@@ -1,5 +1,5 @@
 /** Messages between the broadcaster page and its encoder worker (encode-worker.ts). */
-import type { EncryptedFile } from '@mxcast/format';
+import type { EncryptedFile, Epoch } from '@mxcast/format';
 
 export interface EncoderConfig {
   frameMs: number;
@@ -24,6 +24,11 @@ export type ToEncoder =
   /** Encode what is buffered, pad the last block with silence and write the EOS page. */
   | { type: 'stop' }
   /**
+   * A new key epoch (docs/format.md "Key epochs"): blocks from `epoch.startSeq` on are sealed
+   * with its key. Answered by 'epoch' (ok false when a block at or after startSeq was sealed).
+   */
+  | { type: 'epoch'; epoch: Epoch }
+  /**
    * `pnpm bench web` only: encode `seconds` of a test signal as fast as the encoder goes (no
    * pipeline started), answered by a 'bench' message.
    */
@@ -42,6 +47,8 @@ export type FromEncoder =
   | { type: 'bytes'; bytes: Uint8Array; seq: number | null; audioSeconds: number }
   | { type: 'level'; rms: number; peak: number }
   | { type: 'stopped' }
+  /** The answer to an 'epoch': the worker switches at startSeq, or refused it (`error`). */
+  | { type: 'epoch'; startSeq: number; ok: boolean; error?: string }
   /** Encode speed: `audioSeconds` encoded in `wallMs`; `sizes` = the distinct packet sizes. */
   | { type: 'bench'; codec: OpusCodec; audioSeconds: number; wallMs: number; sizes: number[] }
   | { type: 'error'; message: string };
