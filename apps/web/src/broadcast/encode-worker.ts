@@ -84,6 +84,8 @@ function fail(error: unknown): void {
   });
 }
 
+type OggAfter = NonNullable<Extract<FromEncoder, { type: 'bytes' }>['ogg']>;
+
 /** OpusTags vendor per encoder, so a recording says which one made it (opusinfo prints it). */
 const VENDOR: Record<OpusCodec, string> = {
   webcodecs: 'mxcast (WebCodecs Opus)',
@@ -100,6 +102,7 @@ class Pipeline {
   readonly #webcodecs: WebCodecsOpusEncoder | null;
   /** Made once the pre-skip is known: at once for opusscript, at WebCodecs' first packet. */
   #pager: OggOpusPager | null = null;
+  #serial = 0;
   #packets: Uint8Array[] = [];
   #samplesOut = 0;
   #stopped = false;
@@ -113,7 +116,7 @@ class Pipeline {
     this.#config = config;
     this.cipher = cipher;
     this.#frameSamples = (SAMPLE_RATE * config.frameMs) / 1000;
-    this.#writer = new BlockWriter(cipher);
+    this.#writer = new BlockWriter(cipher, { startSeq: config.resume?.nextSeq ?? 0 });
     if (webcodecs) {
       this.#opusscript = null;
       this.#webcodecs = new WebCodecsOpusEncoder(
@@ -134,22 +137,38 @@ class Pipeline {
   static async create(config: EncoderConfig, pcm: MessagePort): Promise<Pipeline> {
     // Epoch 0 is the stream's key; the page adds the next epochs (the header epoch's end at
     // seq 2 for a room broadcast, then every rekey).
-    const cipher = await createScheduleCipher([epochFromFile(config.file)], {
+    const resume = config.resume;
+    const epochs = resume?.epochs.length ? resume.epochs : [epochFromFile(config.file)];
+    const cipher = await createScheduleCipher(epochs, {
       backend: 'webcrypto',
     });
     const webcodecs =
       config.codec !== 'opusscript' && (await webCodecsOpusSupported(webCodecsOptions(config)));
     const p = new Pipeline(config, cipher, webcodecs);
-    p.#emit(p.#writer.magic(), null);
-    if (p.#opusscript) await p.#startPages(p.#opusscript.preSkip);
+    if (resume) {
+      // The relay already holds the magic and the header pages: carry on the same stream. The
+      // pre-skip is only written in OpusHead, which is not written again.
+      p.#serial = resume.serial;
+      p.#pager = new OggOpusPager({
+        serial: resume.serial,
+        channels: config.channels,
+        preSkip: p.#opusscript?.preSkip ?? 312,
+        startPageSeq: resume.pageSeq,
+        startGranule: BigInt(resume.granule),
+      });
+    } else {
+      p.#emit(p.#writer.magic(), null);
+      if (p.#opusscript) await p.#startPages(p.#opusscript.preSkip);
+    }
     pcm.onmessage = (event: MessageEvent<Float32Array>) => p.#onFrame(event.data);
     return p;
   }
 
   /** The two header pages (docs/audio.md "One Ogg page per block": blocks 0 and 1). */
   #startPages(preSkip: number): Promise<void> {
+    this.#serial = crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.#pager = new OggOpusPager({
-      serial: crypto.getRandomValues(new Uint32Array(1))[0]!,
+      serial: this.#serial,
       channels: this.#config.channels,
       preSkip,
       vendor: VENDOR[this.codec],
@@ -216,20 +235,29 @@ class Pipeline {
 
   #writePage(page: Uint8Array): Promise<void> {
     const audioSeconds = this.#samplesOut / SAMPLE_RATE;
+    // The pager has already moved past this page: its state now is the state after the block.
+    const pager = this.#pager!;
+    const ogg = {
+      serial: this.#serial,
+      pageSeq: pager.nextPageSeq,
+      granule: pager.granule.toString(),
+    };
     const next = this.#chain.then(async () => {
       const seq = this.#writer.nextSeq;
       const block = await this.#writer.write(page);
-      this.#emit(block, seq, audioSeconds);
+      this.#emit(block, seq, audioSeconds, ogg);
     });
     this.#chain = next;
     return next;
   }
 
-  #emit(view: Uint8Array, seq: number | null, audioSeconds = 0): void {
+  #emit(view: Uint8Array, seq: number | null, audioSeconds = 0, ogg?: OggAfter): void {
     // Transfer, not copy; a view into a larger buffer is copied first so nothing else detaches.
     const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
     const bytes = whole ? view : view.slice();
-    scope.postMessage({ type: 'bytes', bytes, seq, audioSeconds }, [bytes.buffer]);
+    scope.postMessage({ type: 'bytes', bytes, seq, audioSeconds, ...(ogg ? { ogg } : {}) }, [
+      bytes.buffer,
+    ]);
   }
 
   #meter(frame: Float32Array): void {

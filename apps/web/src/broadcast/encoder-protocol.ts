@@ -14,6 +14,21 @@ export interface EncoderConfig {
   codec?: 'auto' | 'opusscript';
   /** The stream's key and IV (never leaves the browser except in the listen link's #fragment). */
   file: EncryptedFile;
+  /**
+   * Continue a stream a reloaded tab left (resume-store.ts): no magic and no header pages, the
+   * first block written is `nextSeq`, the same Ogg logical stream from `pageSeq` and `granule`
+   * (RFC 3533 §6), sealed under every epoch so far.
+   */
+  resume?: EncoderResume;
+}
+
+export interface EncoderResume {
+  nextSeq: number;
+  serial: number;
+  pageSeq: number;
+  /** Granule of the last audio page the relay stored (u64, decimal). */
+  granule: string;
+  epochs: Epoch[];
 }
 
 export type OpusCodec = 'webcodecs' | 'opusscript';
@@ -44,7 +59,14 @@ export type FromEncoder =
   /** The encoder is set up; `codec` says which one encodes (docs/web.md "Opus encoding"). */
   | { type: 'ready'; codec: OpusCodec }
   /** Bytes of the file in order: first the magic, then one whole block per message. */
-  | { type: 'bytes'; bytes: Uint8Array; seq: number | null; audioSeconds: number }
+  | {
+      type: 'bytes';
+      bytes: Uint8Array;
+      seq: number | null;
+      audioSeconds: number;
+      /** The Ogg stream after this block (resume-store.ts keeps it for the acked block). */
+      ogg?: { serial: number; pageSeq: number; granule: string };
+    }
   | { type: 'level'; rms: number; peak: number }
   | { type: 'stopped' }
   /** The answer to an 'epoch': the worker switches at startSeq, or refused it (`error`). */

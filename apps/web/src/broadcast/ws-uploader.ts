@@ -30,6 +30,11 @@ export interface WsUploaderOptions {
   relayUrl: string;
   accessToken: string;
   mxc: string;
+  /**
+   * Continue an upload a reloaded tab left (resume-store.ts): the relay's stored offset (tus
+   * HEAD, a block boundary); the first byte sent is the file's byte at this offset.
+   */
+  startOffset?: number;
   /** Give up after this long without a working connection (ms). */
   reconnectWindowMs?: number;
   onState?: (state: UploaderState, detail?: string) => void;
@@ -55,6 +60,8 @@ export class WsUploader {
 
   constructor(options: WsUploaderOptions) {
     this.#options = options;
+    this.#written = options.startOffset ?? 0;
+    this.#acked = this.#written;
   }
 
   get state(): UploaderState {
@@ -67,7 +74,7 @@ export class WsUploader {
   /** Opens the first connection; resolves once the socket is open. */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = this.#open(0);
+      const socket = this.#open(this.#written);
       socket.addEventListener('open', () => resolve(), { once: true });
       socket.addEventListener(
         'close',
