@@ -12,7 +12,11 @@ import type { ScheduleCipher } from './key-schedule-cipher.ts';
 import { generateEpoch, type Epoch } from './key-schedule.ts';
 
 export interface EpochRekeyerOptions {
-  cipher: ScheduleCipher;
+  /**
+   * The pipeline's cipher, or what stands for it: the web broadcaster seals in a worker, so its
+   * page passes the schedule and an add() that the worker answers (apps/web worker-epochs.ts).
+   */
+  cipher: Pick<ScheduleCipher, 'schedule' | 'add'>;
   /** Seq of the next block the pipeline will seal. */
   nextSeq: () => number;
   /** Blocks between the next block and the new epoch's first (≥ 1): the least lead. */

@@ -51,6 +51,12 @@ export { feedEpochKeys, type EpochKeyFeed } from './epoch-key-feed.ts';
 // Its hashing imports node:crypto's createHash/randomBytes; the web app's build resolves that
 // to a browser implementation (apps/web/vite.config.ts), so the reporter itself is the CLI's.
 export { roomCapture, type RoomCapture, type RoomCaptureOptions } from './room-capture.ts';
+// The broadcaster's key epochs (docs/matrix.md "Key epochs"): the epoch events, the room's
+// reasons to rekey (leave, kick, a `joined` join, `mxcast rekey`) and the answers to key
+// requests, the same hooks as `mxcast capture --room`.
+export { roomEpochs, type RoomEpochs, type RoomEpochsOptions } from './room-epochs.ts';
+export type { EpochAnnouncer } from './epoch-announcer.ts';
+export type { EpochReason } from './epoch-events.ts';
 // The listener's check of the sender's claims (the CLI's `listen --room` uses the same).
 export {
   CheckpointVerifier,

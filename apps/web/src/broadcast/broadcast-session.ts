@@ -4,11 +4,12 @@
  * here and leaves the browser only inside the listen link's #fragment.
  */
 import { MediaClient, buildListenLink } from '@mxcast/client';
-import { generateEncryptedFile } from '@mxcast/format';
+import { EpochRekeyer, generateEncryptedFile, type Epoch } from '@mxcast/format';
 import captureWorkletUrl from './capture-worklet.ts?worker&url';
 import EncodeWorker from './encode-worker.ts?worker';
 import { presetGeometry, type WebPreset } from './broadcast-presets.ts';
 import type { FromEncoder, ToEncoder } from './encoder-protocol.ts';
+import { WorkerEpochs } from './worker-epochs.ts';
 import { WsUploader, type UploaderState } from './ws-uploader.ts';
 
 export interface BroadcastEvents {
@@ -30,6 +31,14 @@ export interface SessionRoomHooks {
     geometry: ReturnType<typeof presetGeometry>;
   }): Promise<void>;
   onWrite(seq: number, bytes: Uint8Array): void;
+  /**
+   * Key epochs (docs/matrix.md "Key epochs"), as the CLI's `capture --room`: with it the header
+   * epoch ends at seq 2 and every epoch is sent through this (the room's epoch event) once the
+   * encoder is bound to switch at its startSeq, before that block is sealed.
+   */
+  onEpoch?(epoch: Epoch): Promise<void>;
+  /** Given the session's rekey() once it runs: the room's reasons (a kick, a request) call it. */
+  setRekey?(rekey: () => Promise<Epoch>): void;
 }
 
 export interface BroadcastStart {
@@ -41,6 +50,8 @@ export interface BroadcastStart {
 }
 
 const LISTENER_POLL_MS = 2000;
+/** Audio a new epoch is fixed ahead of its first block: the CLI capture's default lead. */
+const REKEY_LEAD_SECONDS = 1.5;
 
 export class BroadcastSession {
   readonly mxc: string;
@@ -55,6 +66,8 @@ export class BroadcastSession {
   #poll: ReturnType<typeof setInterval> | null = null;
   #input: GainNode | null = null;
   #ended = false;
+  #rekeyer: EpochRekeyer | null = null;
+  #epochs: WorkerEpochs | null = null;
 
   private constructor(parts: {
     mxc: string;
@@ -134,18 +147,22 @@ export class BroadcastSession {
       node.connect(mute).connect(audio.destination);
 
       const worker = new EncodeWorker();
+      const epochs = new WorkerEpochs(file, (m) => worker.postMessage(m));
       const ready = new Promise<void>((resolve, reject) => {
         worker.onmessage = (event: MessageEvent<FromEncoder>) => {
           const m = event.data;
           if (m.type === 'ready') resolve();
           else if (m.type === 'bytes') {
             lastAudioSeconds = m.audioSeconds;
+            if (m.seq !== null) epochs.sealed(m.seq);
             // Hashed before the uploader queues it (the magic comes with seq null).
             room?.onWrite(m.seq ?? -1, m.bytes);
             uploader.send(m.bytes);
             events.onProgress(m.audioSeconds, uploader.ackedOffset);
           } else if (m.type === 'level') events.onLevel(m.rms, m.peak);
+          else if (m.type === 'epoch') epochs.answered(m);
           else if (m.type === 'error') {
+            epochs.fail(m.message);
             reject(new Error(m.message));
             events.onFatal(`encoder: ${m.message}`);
           }
@@ -170,6 +187,24 @@ export class BroadcastSession {
       };
       worker.postMessage(start, [channel.port2]);
       await ready;
+      const blockSeconds = (preset.framesPerBlock * preset.frameMs) / 1000;
+      const rekeyer = new EpochRekeyer({
+        cipher: epochs,
+        nextSeq: () => epochs.nextSeq,
+        leadBlocks: Math.max(1, Math.ceil(REKEY_LEAD_SECONDS / blockSeconds)),
+        blockMs: blockSeconds * 1000,
+        ...(room?.onEpoch ? { onEpoch: (e: Epoch) => room.onEpoch!(e) } : {}),
+      });
+      // The header epoch (docs/format.md "Key epochs"): epoch 0 seals OpusHead and OpusTags
+      // only, so a `joined` newcomer can be given the headers without the past. Fixed before
+      // any audio reaches the encoder, so no block 2 is sealed yet; announced without holding
+      // up the audio (a listener at the very start waits at block 2 for the event).
+      const headerEnd = room?.onEpoch ? await rekeyer.commitAt(2) : undefined;
+      if (headerEnd) {
+        rekeyer.announce(headerEnd).catch((e: unknown) => {
+          events.onFatal(`key epoch at block 2 not announced: ${String(e)}`);
+        });
+      }
       node.port.postMessage({ port: channel.port1 }, [channel.port1]);
       await audio.resume();
 
@@ -185,6 +220,10 @@ export class BroadcastSession {
         events,
       });
       session.#input = input;
+      // A listen link carries one key: an epoch nobody is told about would cut its listeners off.
+      session.#rekeyer = room?.onEpoch ? rekeyer : null;
+      session.#epochs = epochs;
+      room?.setRekey?.(() => session.rekey());
       session.#startPolling();
       return session;
     } catch (error) {
@@ -192,6 +231,21 @@ export class BroadcastSession {
       await audio?.close();
       throw error;
     }
+  }
+
+  /**
+   * Starts a new key epoch (docs/format.md "Key epochs"): fixed in the encoder about 1.5 s of
+   * audio ahead (more if the room was slow to take the last one), then announced in the room;
+   * resolves once it was. The encoder switches keys exactly at its startSeq.
+   */
+  async rekey(): Promise<Epoch> {
+    if (!this.#rekeyer || this.#ended) throw new Error('no broadcast is running to rekey');
+    return this.#rekeyer.rekey();
+  }
+
+  /** Key epochs so far, epoch 0 (and the header epoch's end) included. */
+  get epochCount(): number {
+    return this.#epochs?.schedule.epochs.length ?? 1;
   }
 
   /** Paused: the microphone is muted (silence is still sent); resumed: it is heard again. */

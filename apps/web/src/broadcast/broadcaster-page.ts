@@ -20,11 +20,17 @@ export interface RoomBroadcast {
   accessToken: string;
   roomName: string;
   nav: HTMLElement;
-  start(title: string): SessionRoomHooks & {
+  /** `onEpochNotice`: the room's key-epoch notices ('new key epoch: <why>', errors). */
+  start(
+    title: string,
+    onEpochNotice?: (text: string) => void,
+  ): SessionRoomHooks & {
     complete(): Promise<unknown>;
     cancel(): Promise<unknown>;
     /** The room's state: paused or resumed. */
     setPaused(paused: boolean): Promise<unknown>;
+    /** The Rekey button: a new key epoch now, recorded in the room as requested. */
+    rekey?(): void;
   };
 }
 
@@ -209,7 +215,19 @@ async function startLive(
   preset: WebPreset,
   title = '',
 ): Promise<void> {
-  const run = inRoom?.start(title || 'Live broadcast') ?? null;
+  // Key epochs (room broadcasts, docs/web.md "Key epochs"): how many, and why the last began.
+  const epochCount = h('b', { id: 'epochs' }, '1');
+  const rekeyReason = h('span', { id: 'rekey-reason', class: 'muted' }, '');
+  const rekey = h('button', { type: 'button', id: 'rekey' }, 'Rekey');
+  const run =
+    inRoom?.start(title || 'Live broadcast', (text) => {
+      const why = /^new key epoch: (.*)$/.exec(text);
+      if (why) rekeyReason.textContent = `Last rekey: ${why[1]}`;
+      else if (text.startsWith('matrix: rekey:')) {
+        rekeyReason.textContent = text.slice('matrix: '.length);
+        rekeyReason.dataset.tone = 'err';
+      }
+    }) ?? null;
   const pill = h(
     'span',
     { class: 'pill', id: 'connection', 'data-tone': 'warn', role: 'status' },
@@ -242,6 +260,7 @@ async function startLive(
   const cancel = h('button', { class: 'danger', type: 'button', id: 'cancel' }, 'Cancel broadcast');
   const notice = h('p', { class: 'notice', role: 'status', id: 'notice' }, '');
 
+  let liveSession: BroadcastSession | null = null;
   const events = {
     onConnection(state: UploaderState, detail?: string) {
       const [text, tone] = CONNECTION_TEXT[state];
@@ -262,6 +281,7 @@ async function startLive(
     },
     onProgress(audioSeconds: number, ackedBytes: number) {
       elapsed.textContent = formatClock(audioSeconds);
+      if (liveSession) epochCount.textContent = String(liveSession.epochCount);
       sent.textContent = `${Math.round(ackedBytes / 1024)} KB`;
     },
     onListeners(count: number) {
@@ -280,6 +300,7 @@ async function startLive(
     events,
     ...(run ? { room: run } : {}),
   });
+  liveSession = session;
   link.value = session.listenLink;
   main.dataset.view = 'live';
   main.dataset.mxc = session.mxc;
@@ -307,8 +328,16 @@ async function startLive(
       notice.textContent = `The room did not get the new state: ${String(error)}`;
     });
   });
+  rekey.addEventListener('click', () => {
+    try {
+      run?.rekey?.();
+    } catch (error) {
+      rekeyReason.textContent = `Rekey failed: ${(error as Error).message}`;
+      rekeyReason.dataset.tone = 'err';
+    }
+  });
   stop.addEventListener('click', () => {
-    stop.disabled = cancel.disabled = true;
+    stop.disabled = cancel.disabled = rekey.disabled = true;
     notice.textContent = 'Finishing: sending the last block…';
     session
       .stop()
@@ -320,7 +349,7 @@ async function startLive(
   });
   cancel.addEventListener('click', () => {
     if (!confirmCancel()) return;
-    stop.disabled = cancel.disabled = true;
+    stop.disabled = cancel.disabled = rekey.disabled = true;
     session
       .cancel()
       .then(() => run?.cancel())
@@ -342,6 +371,7 @@ async function startLive(
         h('div', { class: 'stat' }, elapsed, h('small', {}, 'Elapsed')),
         h('div', { class: 'stat' }, listeners, h('small', {}, 'Listeners')),
         h('div', { class: 'stat' }, sent, h('small', {}, 'Stored on relay')),
+        run?.rekey ? h('div', { class: 'stat' }, epochCount, h('small', {}, 'Key epochs')) : null,
       ),
       h('label', { class: 'field' }, h('span', {}, 'Microphone level')),
       meter,
@@ -357,7 +387,15 @@ async function startLive(
             h('span', {}, 'Listen link (the key is in the part after #)'),
           ),
       run ? null : h('div', { class: 'linkbox' }, link, copy),
-      h('div', { class: 'row', style: 'margin-top:16px' }, stop, run ? pause : null, cancel),
+      h(
+        'div',
+        { class: 'row', style: 'margin-top:16px' },
+        stop,
+        run ? pause : null,
+        run?.rekey ? rekey : null,
+        cancel,
+      ),
+      run?.rekey ? h('p', {}, rekeyReason) : null,
       notice,
     ),
   );

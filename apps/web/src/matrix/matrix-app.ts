@@ -9,6 +9,7 @@ import {
   BROADCAST_STATE_TYPE,
   parseBroadcastState,
   roomCapture,
+  roomEpochs,
   watchBroadcasts,
   type BroadcastListing,
   type BroadcastWatch,
@@ -422,13 +423,34 @@ class MatrixApp {
       accessToken: session.accessToken,
       roomName: room?.name ?? roomId,
       nav: this.#nav('Room', { room: roomId }),
-      start: (title) => {
+      start: (title, onEpochNotice) => {
         const capture = roomCapture(session, { roomId });
+        // Key epochs as `mxcast capture --room` (docs/matrix.md "Key epochs"): the header epoch,
+        // a new epoch on a leave or kick, a `joined` join or `mxcast rekey`, answers to key
+        // requests from new devices.
+        const epochs = roomEpochs(session, capture, {
+          ...(onEpochNotice ? { onNotice: onEpochNotice } : {}),
+        });
         return {
-          onCreated: (info) => capture.onCreated({ ...info, title }),
+          onCreated: async (info) => {
+            await capture.onCreated({ ...info, title });
+            epochs.start();
+          },
           onWrite: (seq, bytes) => capture.onWrite(seq, bytes),
-          complete: () => capture.complete(),
-          cancel: () => capture.cancel(),
+          onEpoch: (epoch) => epochs.onEpoch(epoch),
+          setRekey: (rekey) => epochs.setRekey(rekey),
+          rekey: () => {
+            if (!epochs.announcer) throw new Error('the broadcast is not announced yet');
+            epochs.announcer.request('request', 'Rekey pressed');
+          },
+          complete: () => {
+            epochs.stop();
+            return capture.complete();
+          },
+          cancel: () => {
+            epochs.stop();
+            return capture.cancel();
+          },
           setPaused: async (paused) => {
             if (paused) await capture.reporter?.pause();
             else await capture.reporter?.resume();
