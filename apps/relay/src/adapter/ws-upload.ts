@@ -3,9 +3,13 @@
  * (any split), each answered by an ack once stored; {"type":"finish"} completes the media; a bad
  * block is answered with the Matrix error and the socket is closed (1008, policy violation).
  * A socket that closes without finishing leaves the media live and resumable.
+ * In cluster mode an ack (and the complete) waits until what it counts is in JetStream, as an
+ * HTTP upload's answer does (app/relay-app.ts): a node killed right after an ack loses nothing
+ * acknowledged (docs/operations.md "Cluster").
  */
 import type { UploadServerMessage } from '@mxcast/protocol';
 import type { RawData, WebSocket } from 'ws';
+import { lostRaceError } from '../core/media-store.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { RelayError, toRelayError } from '../core/relay-error.ts';
 import type { UploadSession } from '../core/upload-session.ts';
@@ -32,19 +36,34 @@ export function attachWsUpload(ws: WebSocket, session: UploadSession, core: Rela
     }, core.config.limits.uploadIdleTimeoutMs);
   };
   touch();
+  // Cluster mode: each ack is sent once the replica's writes so far are settled, in order (one
+  // chain per socket); a write given up (503) or a race lost to another node (409) fails the socket.
+  const replica = core.store.replica;
+  const lostBefore = replica?.racesLostOn(rec.id) ?? 0;
+  let acked: Promise<void> = Promise.resolve();
+  const whenHeld = (send: () => void) => {
+    if (!replica) return send();
+    acked = acked.then(async () => {
+      await replica.settled(rec.id);
+      if (replica.racesLostOn(rec.id) > lostBefore) throw lostRaceError();
+      send();
+    });
+    acked.catch(fail);
+  };
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (done) return;
     touch();
     if (isBinary) {
       try {
         session.push(toBytes(data));
-        ws.send(
-          JSON.stringify({
-            type: 'ack',
-            offset: rec.byteLength,
-            blocks: rec.blockCount,
-          } satisfies UploadServerMessage),
-        );
+        const ack = JSON.stringify({
+          type: 'ack',
+          offset: rec.byteLength,
+          blocks: rec.blockCount,
+        } satisfies UploadServerMessage);
+        whenHeld(() => {
+          if (!done) ws.send(ack);
+        });
       } catch (err) {
         fail(err);
       }
@@ -58,18 +77,20 @@ export function attachWsUpload(ws: WebSocket, session: UploadSession, core: Rela
     }
     if (msg.type !== 'finish') return;
     session.finish().then(
-      () => {
-        done = true;
-        ws.send(
-          JSON.stringify({
-            type: 'complete',
-            sha256: rec.sha256 ?? '',
-            offset: rec.byteLength,
-            blocks: rec.blockCount,
-          } satisfies UploadServerMessage),
-        );
-        ws.close(1000, 'complete');
-      },
+      () =>
+        whenHeld(() => {
+          if (done) return;
+          done = true;
+          ws.send(
+            JSON.stringify({
+              type: 'complete',
+              sha256: rec.sha256 ?? '',
+              offset: rec.byteLength,
+              blocks: rec.blockCount,
+            } satisfies UploadServerMessage),
+          );
+          ws.close(1000, 'complete');
+        }),
       (err) => fail(err),
     );
   });
