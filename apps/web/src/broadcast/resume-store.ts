@@ -20,6 +20,7 @@
  */
 import type { StreamGeometry } from '@mxcast/client';
 import type { EncryptedFile, Epoch } from '@mxcast/format';
+import type { ResumePoint } from './resume-points.ts';
 
 export const RESUME_DB = 'mxcast-broadcast-resume';
 const DB_VERSION = 1;
@@ -50,6 +51,11 @@ export interface WebResumeState {
   serial: number;
   pageSeq: number;
   granule: string;
+  /**
+   * Block boundaries emitted after the acked one (resume-points.ts): the relay may hold them
+   * when the tab died; its stored offset picks the point to continue from.
+   */
+  ahead?: ResumePoint[];
   preset: string;
   geometry: StreamGeometry;
   title: string;
