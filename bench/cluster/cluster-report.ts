@@ -8,7 +8,7 @@ import { round, table, type BenchTable } from '../bench-kit.ts';
 import type { ScenarioResult } from '../fanout/fanout-scenario.ts';
 import type { CostRow } from './jetstream-cost.ts';
 
-/** The target: a node tailing through JetStream adds at most this much to the p99. */
+/** The target (docs/benchmarks.md): a node tailing through JetStream adds at most this much to the p99. */
 export const TARGET_EXTRA_P99_MS = 5;
 /** The capacity bound: listeners count as held at a p99 up to this. */
 export const CAPACITY_P99_MS = 100;

@@ -3,7 +3,7 @@
  * epochs"): alice's `mxcast capture --homeserver --room` with a scheduled rekey, bob and carol's
  * `mxcast listen`, each a process of its own with a device in its state dir, the relay in
  * homeserver mode. The first case rekeys every 3 s with a kick and a request in between; the
- * last runs the issue's "rekey every 10 s over 60 s" at full scale and measures the gap at each
+ * last runs "rekey every 10 s over 60 s" at full scale and measures the gap at each
  * boundary from the decoded tone's phase. dave joining later (joined and shared history) is
  * here through the CLI and in matrix-epochs.test.ts in-process.
  *
@@ -376,7 +376,7 @@ describe('key epochs with mxcast capture/listen in a room', () => {
     expect(whole.level).toBeGreaterThan(0.05);
   }, 240_000);
 
-  it('the issue at full scale: rekey every 10 s over 60 s, every boundary seamless, every block authenticated', async () => {
+  it('full scale: rekey every 10 s over 60 s, every boundary seamless, every block authenticated', async () => {
     const alice = mx('capture', 'alice', [
       '--input',
       'sine:440',
@@ -472,7 +472,7 @@ describe('key epochs with mxcast capture/listen in a room', () => {
         minLevel: Math.min(...near.map((p) => p.amp / refAmp)),
       };
     });
-    // What the issue asks to measure (the report quotes it): the gap at each boundary.
+    // What docs/matrix.md "Key epochs" promises: the gap at each boundary.
     console.log(
       `60 s, rekey every 10 s (loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}): ${frames} samples decoded of ${60 * 48_000} sent; boundaries ${JSON.stringify(gaps)}; announcements ${JSON.stringify(announced)}`,
     );

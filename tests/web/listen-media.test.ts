@@ -24,7 +24,7 @@ import {
   type WebRig,
 } from './web-harness.ts';
 
-/** The broadcast's tone here: the 1.5× pitch check of the issue is on 440 Hz. */
+/** The broadcast's tone here: the 1.5× pitch check (docs/web.md) is on 440 Hz. */
 const TONE = 440;
 
 let rig: WebRig;
