@@ -21,7 +21,7 @@ import {
 } from './web-harness.ts';
 
 const TITLE = 'Rekeyed show';
-/** The 1.5× pitch check of the issue is on 440 Hz. */
+/** The 1.5× pitch check (docs/web.md) is on 440 Hz. */
 const TONE = 440;
 /** alice rekeys every this many seconds of audio: the recording has several boundaries. */
 const REKEY_S = 3;
