@@ -151,7 +151,10 @@ export class HistoryBudget {
     const granted = new Promise<number>((resolve) => (waiter = { min, max, resolve }));
     const queue = reading ? this.reading : proven ? this.proven : this.fresh;
     queue.push(waiter);
-    if (!reading && !this.refill()) this.retryLater();
+    // The queue decides now (a grant, the rate's timer, or a wait for a release): a second
+    // refill() here could find credit just back above 0 after the first found none, and then
+    // this waiter waited with no timer and nothing reserved to release — forever.
+    this.grant();
     return {
       granted,
       cancel: () => {
