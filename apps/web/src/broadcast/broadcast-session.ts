@@ -8,7 +8,8 @@ import { EpochRekeyer, generateEncryptedFile, type Epoch } from '@mxcast/format'
 import captureWorkletUrl from './capture-worklet.ts?worker&url';
 import EncodeWorker from './encode-worker.ts?worker';
 import { presetGeometry, type WebPreset } from './broadcast-presets.ts';
-import type { FromEncoder, ToEncoder } from './encoder-protocol.ts';
+import type { EncoderResume, FromEncoder, ToEncoder } from './encoder-protocol.ts';
+import { ResumePoints, type ResumePoint } from './resume-points.ts';
 import { WorkerEpochs } from './worker-epochs.ts';
 import { WsUploader, type UploaderState } from './ws-uploader.ts';
 
@@ -47,6 +48,21 @@ export interface BroadcastStart {
   preset: WebPreset;
   events: BroadcastEvents;
   room?: SessionRoomHooks;
+  /**
+   * Continue a broadcast a reloaded tab left (resume-store.ts) instead of creating one: the
+   * media, its key(s) and the block boundary the relay stored (tus HEAD). A room's hooks then
+   * attach to the announced broadcast (roomCapture's `resume`): no second announcement.
+   */
+  resume?: SessionResume;
+  /** The relay stored everything up to `point`: what the resume state keeps (resume-store.ts). */
+  onResumePoint?(point: ResumePoint, ahead: readonly ResumePoint[]): void;
+}
+
+export interface SessionResume {
+  mxc: string;
+  file: ReturnType<typeof generateEncryptedFile>;
+  epochs: EncoderResume['epochs'];
+  point: ResumePoint;
 }
 
 const LISTENER_POLL_MS = 2000;
@@ -110,19 +126,26 @@ export class BroadcastSession {
     try {
       const geometry = presetGeometry(preset);
       const client = new MediaClient({ baseUrl: relayUrl, accessToken });
-      const { mxc } = await client.create(geometry);
-      const file = generateEncryptedFile(mxc);
+      const resume = options.resume;
+      const { mxc } = resume ?? (await client.create(geometry));
+      const file = resume?.file ?? generateEncryptedFile(mxc);
       const listenLink = buildListenLink(relayUrl, { mxc, file, geometry });
       await room?.onCreated({ file, geometry });
 
       let lastAudioSeconds = 0;
+      const points = new ResumePoints(resume?.point.offset ?? 0, resume?.point ?? null);
       const uploader = new WsUploader({
         client,
         relayUrl,
         accessToken,
         mxc,
+        ...(resume ? { startOffset: resume.point.offset } : {}),
         onState: (state, detail) => events.onConnection(state, detail),
-        onAck: (offset) => events.onProgress(lastAudioSeconds, offset),
+        onAck: (offset) => {
+          events.onProgress(lastAudioSeconds, offset);
+          const point = points.acked(offset);
+          if (point) options.onResumePoint?.(point, points.ahead);
+        },
       });
       await uploader.start();
 
@@ -157,6 +180,7 @@ export class BroadcastSession {
             if (m.seq !== null) epochs.sealed(m.seq);
             // Hashed before the uploader queues it (the magic comes with seq null).
             room?.onWrite(m.seq ?? -1, m.bytes);
+            points.written(m.seq, m.bytes.length, m.ogg);
             uploader.send(m.bytes);
             events.onProgress(m.audioSeconds, uploader.ackedOffset);
           } else if (m.type === 'level') events.onLevel(m.rms, m.peak);
@@ -182,6 +206,7 @@ export class BroadcastSession {
           channels: 1,
           application: preset.application,
           file,
+          ...(resume ? { resume: encoderResume(resume) } : {}),
         },
         pcm: channel.port2,
       };
@@ -309,4 +334,9 @@ export class BroadcastSession {
     tick();
     this.#poll = setInterval(tick, LISTENER_POLL_MS);
   }
+}
+
+function encoderResume(r: SessionResume): EncoderResume {
+  const { nextSeq, serial, pageSeq, granule } = r.point;
+  return { nextSeq, serial, pageSeq, granule, epochs: r.epochs };
 }
