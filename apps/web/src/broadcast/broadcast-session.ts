@@ -171,6 +171,12 @@ export class BroadcastSession {
 
       const worker = new EncodeWorker();
       const epochs = new WorkerEpochs(file, (m) => worker.postMessage(m));
+      if (resume) {
+        // The worker seals under every saved epoch; the page's mirror must know them too, and
+        // where the stream goes on, so the next rekey lands after the resume point.
+        for (const e of resume.epochs.slice(1)) epochs.schedule.add(e);
+        epochs.sealed(resume.point.nextSeq - 1);
+      }
       const ready = new Promise<void>((resolve, reject) => {
         worker.onmessage = (event: MessageEvent<FromEncoder>) => {
           const m = event.data;
@@ -224,7 +230,8 @@ export class BroadcastSession {
       // only, so a `joined` newcomer can be given the headers without the past. Fixed before
       // any audio reaches the encoder, so no block 2 is sealed yet; announced without holding
       // up the audio (a listener at the very start waits at block 2 for the event).
-      const headerEnd = room?.onEpoch ? await rekeyer.commitAt(2) : undefined;
+      // A resumed stream's header epoch was fixed (and announced) by the run it continues.
+      const headerEnd = room?.onEpoch && !resume ? await rekeyer.commitAt(2) : undefined;
       if (headerEnd) {
         rekeyer.announce(headerEnd).catch((e: unknown) => {
           events.onFatal(`key epoch at block 2 not announced: ${String(e)}`);
