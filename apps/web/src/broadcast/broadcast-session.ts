@@ -32,6 +32,10 @@ export interface SessionRoomHooks {
     geometry: ReturnType<typeof presetGeometry>;
   }): Promise<void>;
   onWrite(seq: number, bytes: Uint8Array): void;
+  /** A reloaded tab continuing this room broadcast (resume-store.ts); see BroadcastStart. */
+  resume?: SessionResume;
+  /** The relay stored up to `point`; `epochs`: every key epoch so far (resume-store.ts). */
+  onResumePoint?(point: ResumePoint, ahead: readonly ResumePoint[], epochs: readonly Epoch[]): void;
   /**
    * Key epochs (docs/matrix.md "Key epochs"), as the CLI's `capture --room`: with it the header
    * epoch ends at seq 2 and every epoch is sent through this (the room's epoch event) once the
@@ -126,7 +130,8 @@ export class BroadcastSession {
     try {
       const geometry = presetGeometry(preset);
       const client = new MediaClient({ baseUrl: relayUrl, accessToken });
-      const resume = options.resume;
+      const resume = options.resume ?? room?.resume;
+      let mirror: WorkerEpochs | null = null;
       const { mxc } = resume ?? (await client.create(geometry));
       const file = resume?.file ?? generateEncryptedFile(mxc);
       const listenLink = buildListenLink(relayUrl, { mxc, file, geometry });
@@ -145,6 +150,7 @@ export class BroadcastSession {
           events.onProgress(lastAudioSeconds, offset);
           const point = points.acked(offset);
           if (point) options.onResumePoint?.(point, points.ahead);
+          if (point && mirror) room?.onResumePoint?.(point, points.ahead, mirror.schedule.epochs);
         },
       });
       await uploader.start();
@@ -171,6 +177,7 @@ export class BroadcastSession {
 
       const worker = new EncodeWorker();
       const epochs = new WorkerEpochs(file, (m) => worker.postMessage(m));
+      mirror = epochs;
       if (resume) {
         // The worker seals under every saved epoch; the page's mirror must know them too, and
         // where the stream goes on, so the next rekey lands after the resume point.

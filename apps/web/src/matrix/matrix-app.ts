@@ -25,6 +25,13 @@ import {
 import { brandHeader, formatClock, h, replaceChildren } from '../ui/dom.ts';
 import { listRoomBroadcasts, roomListen } from './room-broadcasts.ts';
 import { RoomClaimsCheck } from './room-claims-check.ts';
+import {
+  findOffer,
+  offerResume,
+  RoomResumeRecorder,
+  sessionResumeOf,
+} from './room-broadcast-resume.ts';
+import { ResumeStore, type WebResumeState } from '../broadcast/resume-store.ts';
 import { webRoomEpochKeys } from './room-epoch-keys.ts';
 import type { MountedListener } from '../listen/listener-page.ts';
 import { login, openSession, savedLogin, type WebMatrixSession } from './matrix-web-session.ts';
@@ -419,23 +426,43 @@ class MatrixApp {
     const session = this.#session;
     const room = session.client.getRoom(roomId);
     const { mountBroadcasterPage } = await import('../broadcast/broadcaster-page.ts');
+    // Reload and resume (docs/web.md): an unfinished broadcast of this device is offered first.
+    const store = await ResumeStore.open().catch(() => null);
+    const offer = store ? await findOffer(store, session, roomId).catch(() => null) : null;
+    let resuming: WebResumeState | null = null;
+    if (store && offer) {
+      const choice = await offerResume(this.#root, offer, this.#nav('Room', { room: roomId }));
+      if (choice === 'resume') resuming = await store.load(offer.mxc);
+      else await store.clear(offer.mxc);
+    }
+    const sessionResume = resuming
+      ? await sessionResumeOf(resuming, location.origin, session.accessToken)
+      : undefined;
+    // The saved preset: the resumed stream keeps its geometry (broadcaster-page's preset key).
+    if (resuming) localStorage.setItem('mxcast.preset', resuming.preset);
     mountBroadcasterPage(this.#root, {
       accessToken: session.accessToken,
       roomName: room?.name ?? roomId,
       nav: this.#nav('Room', { room: roomId }),
       start: (title, onEpochNotice) => {
-        const capture = roomCapture(session, { roomId });
+        const recorder = store ? new RoomResumeRecorder(store, session, roomId, resuming) : null;
+        const capture = roomCapture(session, { roomId, ...recorder?.captureOptions() });
         // Key epochs as `mxcast capture --room` (docs/matrix.md "Key epochs"): the header epoch,
         // a new epoch on a leave or kick, a `joined` join or `mxcast rekey`, answers to key
         // requests from new devices.
         const epochs = roomEpochs(session, capture, {
           ...(onEpochNotice ? { onNotice: onEpochNotice } : {}),
+          ...(resuming ? { known: recorder?.knownEpochs() ?? [] } : {}),
         });
         return {
           onCreated: async (info) => {
             await capture.onCreated({ ...info, title });
+            const b = capture.reporter?.broadcast;
+            if (b) recorder?.created({ ...info, title }, b);
             epochs.start();
           },
+          ...(sessionResume ? { resume: sessionResume } : {}),
+          onResumePoint: (point, ahead, keys) => recorder?.point(point, ahead, keys),
           onWrite: (seq, bytes) => capture.onWrite(seq, bytes),
           onEpoch: (epoch) => epochs.onEpoch(epoch),
           setRekey: (rekey) => epochs.setRekey(rekey),
@@ -443,13 +470,16 @@ class MatrixApp {
             if (!epochs.announcer) throw new Error('the broadcast is not announced yet');
             epochs.announcer.request('request', 'Rekey pressed');
           },
-          complete: () => {
+          complete: async () => {
             epochs.stop();
-            return capture.complete();
+            const claim = await capture.complete();
+            await recorder?.ended();
+            return claim;
           },
-          cancel: () => {
+          cancel: async () => {
             epochs.stop();
-            return capture.cancel();
+            await capture.cancel();
+            await recorder?.ended();
           },
           setPaused: async (paused) => {
             if (paused) await capture.reporter?.pause();
@@ -458,6 +488,8 @@ class MatrixApp {
         };
       },
     });
+    // Resume goes live at once (the microphone is asked again): the same page as Go live.
+    if (resuming) this.#root.querySelector<HTMLButtonElement>('#go-live')?.click();
   }
 
   async #listen(roomId: string, broadcastId: string): Promise<void> {
