@@ -1,0 +1,181 @@
+/**
+ * Reloading alice's tab mid-broadcast resumes the same broadcast (docs/web.md "Reload and
+ * resume"), on the real stack: alice goes live in the room from Chromium's fake microphone, bob
+ * listens with the CLI from the start; alice's page is reloaded, the room page offers "Resume
+ * broadcast", she presses it; the same media goes on (the state `resumed`, no second
+ * announcement) until Stop. Then the stored file, decrypted with the key her page kept, is one
+ * Ogg stream: page sequence without a gap, one serial, BOS once, EOS once; opusinfo and ffprobe
+ * take it; the room's states are started, resumed, stopped; bob's listen ended finished.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createScheduleCipher, decryptAll, type Epoch } from '@mxcast/format';
+import { OggFlag, parseOggPage } from '@mxcast/ogg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import { matrixCall } from '../matrix/matrix-users.ts';
+import { screenshot, startWebRig, type Page, type WebRig } from './web-harness.ts';
+
+const TITLE = 'Reloaded show';
+let room: CliRoom;
+let rig: WebRig;
+
+beforeAll(async () => {
+  [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+}, 900_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await room?.stop();
+});
+
+async function statesOf(id: string): Promise<string[]> {
+  const res = await matrixCall<{
+    chunk: { type: string; state_key?: string; content: { state?: string } }[];
+  }>(
+    room.stack.url,
+    'GET',
+    `/_matrix/client/v3/rooms/${encodeURIComponent(room.roomId)}/messages?dir=b&limit=200`,
+    { token: room.users.alice.accessToken },
+  );
+  return res.chunk
+    .filter((e) => e.type === 'org.mxcast.broadcast.state' && e.state_key === id)
+    .map((e) => e.content.state ?? '')
+    .reverse();
+}
+
+/** The page's own resume state, opened in the page with its wrapping key (resume-store.ts). */
+function savedState(page: Page) {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('mxcast-broadcast-resume');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const get = (store: string, key?: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        const s = db.transaction(store).objectStore(store);
+        const r = key === undefined ? s.getAll() : s.get(key);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+    const wrap = (await get('keys', 'wrap')) as CryptoKey;
+    const records = (await get('states')) as {
+      mxc: string;
+      iv: Uint8Array<ArrayBuffer>;
+      sealed: ArrayBuffer;
+    }[];
+    const out = [];
+    for (const r of records) {
+      const plain = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: r.iv, additionalData: new TextEncoder().encode(r.mxc) },
+        wrap,
+        r.sealed,
+      );
+      out.push(JSON.parse(new TextDecoder().decode(plain)) as Record<string, unknown>);
+    }
+    db.close();
+    return out;
+  });
+}
+
+describe('web broadcaster reload', () => {
+  it('reloading alice’s tab mid-broadcast resumes the same broadcast', async () => {
+    const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
+    // bob's CLI device exists before alice announces, so her key reaches it.
+    expect((await room.mx('listen', 'bob', ['--list']).done).code).toBe(0);
+    const context = await rig.browser.newContext();
+    try {
+      const alice = await context.newPage();
+      await alice.goto(`${room.stack.url}/rooms`);
+      await alice.waitForSelector('#mx-login', { timeout: 30_000 });
+      await alice.fill('#mx-homeserver', room.stack.url);
+      await alice.fill('#mx-token', room.users.alice.accessToken);
+      await alice.click('#mx-login button[type=submit]');
+      await alice.waitForSelector(roomItem, { timeout: 60_000 });
+      await alice.click(roomItem);
+      await alice.click('#broadcast-here');
+      await alice.waitForSelector('#setup', { timeout: 30_000 });
+      await alice.fill('#broadcast-title', TITLE);
+      await alice.click('#go-live');
+      await alice.waitForSelector('#live', { timeout: 30_000 });
+
+      // Some acked audio, and a state saved from the acks.
+      let before: Record<string, unknown>[] = [];
+      const until = Date.now() + 30_000;
+      while (Date.now() < until) {
+        before = await savedState(alice);
+        if (before.length === 1 && (before[0]!.nextSeq as number) >= 8) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(before).toHaveLength(1);
+      const state = before[0]!;
+      const mxc = state.mxc as string;
+      const id = state.broadcastId as string;
+      const wav = join(room.work, 'reloaded.wav');
+      const bob = room.mx('listen', 'bob', [`--broadcast=${id}`, '--from', '0', '--out', wav]);
+
+      await new Promise((r) => setTimeout(r, 3000));
+      const reloadAt = Date.now();
+      await alice.reload();
+      await alice.waitForSelector('#resume-offer', { timeout: 60_000 });
+      expect(await alice.textContent('#resume-text')).toMatch(
+        new RegExp(`^Resume broadcast '${TITLE}' \\(stopped \\d+:\\d\\d ago\\)$`),
+      );
+      expect(await alice.getAttribute('#resume-offer', 'data-mxc')).toBe(mxc);
+      await screenshot(alice, 'matrix-web/resume-offer');
+      await alice.click('#resume-broadcast');
+      await alice.waitForSelector('#live', { timeout: 30_000 });
+      const gapMs = Date.now() - reloadAt;
+      const after = await savedState(alice);
+      expect(after.map((s) => s.mxc)).toEqual([mxc]);
+      await new Promise((r) => setTimeout(r, 4000));
+      await alice.click('#stop');
+      await alice.waitForSelector('#ended', { timeout: 30_000 });
+      // Stop cleared the state.
+      expect(await savedState(alice)).toEqual([]);
+
+      const heard = await bob.done;
+      expect(heard.code, heard.stderr).toBe(0);
+      expect(await statesOf(id)).toEqual(['started', 'resumed', 'stopped']);
+
+      // The stored file: one continuous Ogg Opus stream with one EOS.
+      const res = await fetch(
+        `${room.stack.url}/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`,
+        { headers: { authorization: `Bearer ${room.users.alice.accessToken}` } },
+      );
+      expect(res.status).toBe(200);
+      const stored = new Uint8Array(await res.arrayBuffer());
+      // Room broadcasts have key epochs (the header epoch ends at block 2): the saved schedule.
+      const epochs = after[0]!.epochs as Epoch[];
+      const blocks = await decryptAll(await createScheduleCipher(epochs), stored);
+      expect(blocks.map((b) => b.seq)).toEqual(blocks.map((_, i) => i));
+      const pages = blocks.map((b) => parseOggPage(b.plaintext));
+      expect(new Set(pages.map((p) => p.serial)).size).toBe(1);
+      expect(pages.map((p) => p.pageSeq)).toEqual(pages.map((_, i) => i));
+      expect(pages.filter((p) => p.flags & OggFlag.BOS)).toHaveLength(1);
+      expect(pages.filter((p) => p.flags & OggFlag.EOS).map((p) => p.pageSeq)).toEqual([
+        pages.length - 1,
+      ]);
+      const dir = mkdtempSync(join(tmpdir(), 'mxcast-web-resume-'));
+      const opus = join(dir, 'reloaded.opus');
+      writeFileSync(opus, Buffer.concat(pages.map((p) => Buffer.from(p.bytes))));
+      const info = execFileSync('opusinfo', [opus], { encoding: 'utf8' });
+      expect(info).not.toMatch(/WARNING|ERROR/);
+      const probed = execFileSync(
+        'ffprobe',
+        ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', opus],
+        { encoding: 'utf8' },
+      );
+      const seconds = Number(probed.trim());
+      console.log(
+        `resume: gap (reload to live again) ${gapMs} ms; ${blocks.length} blocks, ${seconds.toFixed(2)} s of audio`,
+      );
+      expect(seconds).toBeGreaterThan(5);
+    } finally {
+      await context.close();
+    }
+  }, 300_000);
+});
