@@ -139,6 +139,14 @@ describe('web broadcaster reload', () => {
 
       const heard = await bob.done;
       expect(heard.code, heard.stderr).toBe(0);
+      // bob heard the whole broadcast, across the reload, to its end.
+      const bobSeconds = Number(
+        execFileSync(
+          'ffprobe',
+          ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', wav],
+          { encoding: 'utf8' },
+        ).trim(),
+      );
       expect(await statesOf(id)).toEqual(['started', 'resumed', 'stopped']);
 
       // The stored file: one continuous Ogg Opus stream with one EOS.
@@ -174,8 +182,57 @@ describe('web broadcaster reload', () => {
         `resume: gap (reload to live again) ${gapMs} ms; ${blocks.length} blocks, ${seconds.toFixed(2)} s of audio`,
       );
       expect(seconds).toBeGreaterThan(5);
+      console.log(`resume: bob's listen ${bobSeconds.toFixed(2)} s`);
+      expect(bobSeconds).toBeGreaterThan(seconds - 1);
     } finally {
       await context.close();
     }
   }, 300_000);
+
+  it('a crashed tab (closed without Stop): a new page in the same browser resumes it', async () => {
+    const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
+    const context = await rig.browser.newContext();
+    try {
+      const first = await context.newPage();
+      await first.goto(`${room.stack.url}/rooms`);
+      await first.waitForSelector('#mx-login', { timeout: 30_000 });
+      await first.fill('#mx-homeserver', room.stack.url);
+      await first.fill('#mx-token', room.users.alice.accessToken);
+      await first.click('#mx-login button[type=submit]');
+      await first.waitForSelector(roomItem, { timeout: 60_000 });
+      await first.click(roomItem);
+      await first.click('#broadcast-here');
+      await first.waitForSelector('#setup', { timeout: 30_000 });
+      await first.fill('#broadcast-title', 'Crashed show');
+      await first.click('#go-live');
+      await first.waitForSelector('#live', { timeout: 30_000 });
+      let saved: Record<string, unknown>[] = [];
+      const until = Date.now() + 30_000;
+      while (Date.now() < until) {
+        saved = await savedState(first);
+        if (saved.length === 1 && (saved[0]!.nextSeq as number) >= 8) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(saved).toHaveLength(1);
+      const id = saved[0]!.broadcastId as string;
+      await first.close(); // no Stop, no unload handler of ours: as a crash leaves it
+
+      const second = await context.newPage();
+      await second.goto(`${room.stack.url}/rooms`);
+      await second.waitForSelector(roomItem, { timeout: 60_000 });
+      await second.click(roomItem);
+      await second.click('#broadcast-here');
+      await second.waitForSelector('#resume-offer', { timeout: 60_000 });
+      expect(await second.textContent('#resume-text')).toMatch(/^Resume broadcast 'Crashed show'/);
+      await second.click('#resume-broadcast');
+      await second.waitForSelector('#live', { timeout: 30_000 });
+      await new Promise((r) => setTimeout(r, 2000));
+      await second.click('#stop');
+      await second.waitForSelector('#ended', { timeout: 30_000 });
+      expect(await statesOf(id)).toEqual(['started', 'resumed', 'stopped']);
+      expect(await savedState(second)).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 240_000);
 });
