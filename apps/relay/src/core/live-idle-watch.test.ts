@@ -31,6 +31,9 @@ describe('live idle watch', () => {
     const first = stream.offsets[3] as number; // magic + blocks 0..2
     const put = streamingPut(uploadUrl(t, m), t.auth);
     put.push(new Uint8Array(stream.bytes.subarray(0, first)));
+    // The relay counts silence from the last byte it received, which is after this push: timing
+    // from the abort below instead made the mark look early when the steps between were slow.
+    const silentFrom = Date.now();
     await until(async () => (await getIndex(t, m)).block_count === 3, 5000, '3 blocks');
     const listener = collect(wsUrl(t, 'ws', m));
     await listener.opened;
@@ -40,7 +43,6 @@ describe('live idle watch', () => {
     });
 
     // The broadcaster's connection dies: nothing more arrives.
-    const silentFrom = Date.now();
     put.abort();
     await put.response.catch(() => undefined);
     await until(
@@ -50,7 +52,7 @@ describe('live idle watch', () => {
     );
     const markedAfter = Date.now() - silentFrom;
     expect(markedAfter).toBeGreaterThanOrEqual(INTERRUPTED_AFTER_MS - 50);
-    expect(markedAfter).toBeLessThan(INTERRUPTED_AFTER_MS + 1000);
+    expect(markedAfter).toBeLessThan(INTERRUPTED_AFTER_MS + 2000);
     await until(
       () => listener.messages.some((msg) => msg.type === 'status' && msg.interrupted === true),
       2000,
