@@ -435,9 +435,17 @@ class MatrixApp {
       if (choice === 'resume') resuming = await store.load(offer.mxc);
       else await store.clear(offer.mxc);
     }
-    const sessionResume = resuming
-      ? await sessionResumeOf(resuming, location.origin, session.accessToken)
-      : undefined;
+    let sessionResume: Awaited<ReturnType<typeof sessionResumeOf>> | undefined;
+    let resumeError: string | null = null;
+    if (resuming) {
+      try {
+        sessionResume = await sessionResumeOf(resuming, location.origin, session.accessToken);
+      } catch (error) {
+        // Kept for a later try (the relay may be back); this page goes on as a new broadcast.
+        resumeError = `Could not resume: ${(error as Error).message}`;
+        resuming = null;
+      }
+    }
     // The saved preset: the resumed stream keeps its geometry (broadcaster-page's preset key).
     if (resuming) localStorage.setItem('mxcast.preset', resuming.preset);
     mountBroadcasterPage(this.#root, {
@@ -490,6 +498,17 @@ class MatrixApp {
     });
     // Resume goes live at once (the microphone is asked again): the same page as Go live.
     if (resuming) this.#root.querySelector<HTMLButtonElement>('#go-live')?.click();
+    else if (resumeError) {
+      this.#root
+        .querySelector('#setup')
+        ?.prepend(
+          h(
+            'p',
+            { class: 'notice', role: 'status', 'data-tone': 'err', id: 'resume-error' },
+            resumeError,
+          ),
+        );
+    }
   }
 
   async #listen(roomId: string, broadcastId: string): Promise<void> {

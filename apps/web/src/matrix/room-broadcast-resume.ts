@@ -40,6 +40,13 @@ function liveState(session: WebMatrixSession, roomId: string, broadcastId: strin
   return st && st.state !== 'stopped' ? st : null;
 }
 
+function stoppedInRoom(session: WebMatrixSession, roomId: string, broadcastId: string): boolean {
+  const ev = session.client
+    .getRoom(roomId)
+    ?.currentState.getStateEvents(BROADCAST_STATE_TYPE, broadcastId);
+  return ev ? parseBroadcastState(ev.getContent())?.state === 'stopped' : false;
+}
+
 /**
  * The newest unfinished broadcast of this user and device in the room. States of broadcasts the
  * room says are stopped (finished elsewhere, or the stop's clear was lost) are dropped.
@@ -53,7 +60,11 @@ export async function findOffer(
     if (summary.roomId !== roomId) continue;
     const state = await store.load(summary.mxc);
     if (state && liveState(session, roomId, state.broadcastId)) return summary;
-    await store.clear(summary.mxc);
+    // Forgotten only when the room says so (or the state does not open): a room not synced
+    // yet must not cost a resume.
+    if (!state || stoppedInRoom(session, roomId, state.broadcastId)) {
+      await store.clear(summary.mxc);
+    }
   }
   return null;
 }
