@@ -58,11 +58,7 @@ export {
   type Epoch,
 } from './key-schedule.ts';
 export { createScheduleCipher, type ScheduleCipher } from './key-schedule-cipher.ts';
-export {
-  EpochRekeyer,
-  type EpochRekeyerOptions,
-  type EpochAnnouncement,
-} from './epoch-rekeyer.ts';
+export { EpochRekeyer, type EpochRekeyerOptions, type EpochAnnouncement } from './epoch-rekeyer.ts';
 export { blockIv, blockAad } from './block-nonce.ts';
 export { BlockWriter, type BlockWriterOptions } from './block-writer.ts';
 export { createEncryptStream, encryptAll, type EncryptStreamOptions } from './encrypt-stream.ts';
