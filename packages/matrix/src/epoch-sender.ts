@@ -6,10 +6,7 @@
  */
 import {
   EventType,
-  MatrixEventEvent,
-  RoomEvent,
   RoomMemberEvent,
-  type IRoomTimelineData,
   type MatrixEvent,
   type Room,
   type RoomMember,
@@ -25,6 +22,7 @@ import {
   type KeyEpoch,
 } from './epoch-events.ts';
 import type { MatrixSession } from './matrix-session.ts';
+import { watchLiveRoomEvents } from './live-room-events.ts';
 
 /**
  * Sends epoch `e` in a new outbound Megolm session. The Rust crypto (matrix-sdk-crypto, behind
@@ -136,28 +134,8 @@ export function watchRekeyRequests(
     seen.add(id);
     onRequest(id);
   };
-  const onTimeline = (
-    ev: MatrixEvent,
-    _r: Room | undefined,
-    toStart: boolean | undefined,
-    _removed: boolean,
-    data: IRoomTimelineData,
-  ): void => {
-    if (toStart || !data.liveEvent) return;
-    if (ev.isBeingDecrypted() || ev.isEncrypted()) {
-      void client.decryptEventIfNeeded(ev).then(
-        () => check(ev),
-        () => {},
-      );
-    } else check(ev);
-  };
-  const onDecrypted = (ev: MatrixEvent): void => check(ev);
-  client.on(RoomEvent.Timeline, onTimeline);
-  client.on(MatrixEventEvent.Decrypted, onDecrypted);
+  const stopWatch = watchLiveRoomEvents(client, check);
   return {
-    stop: () => {
-      client.off(RoomEvent.Timeline, onTimeline);
-      client.off(MatrixEventEvent.Decrypted, onDecrypted);
-    },
+    stop: stopWatch,
   };
 }

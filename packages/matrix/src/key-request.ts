@@ -11,17 +11,12 @@
  * content, epoch-announcer.ts). A request in clear is answered too: the answer goes to every
  * member's devices and carries nothing a member may not have, so who asked changes nothing.
  */
-import {
-  MatrixEventEvent,
-  RoomEvent,
-  type IRoomTimelineData,
-  type MatrixEvent,
-  type Room,
-} from 'matrix-js-sdk';
+import type { MatrixEvent } from 'matrix-js-sdk';
 import { BROADCAST_KEY, type BroadcastAnnouncement } from './broadcast-events.ts';
 import { waitForBroadcastKey } from './broadcast-listing.ts';
 import { sendBroadcastEvent, type Broadcast } from './broadcast-sender.ts';
 import type { MatrixSession } from './matrix-session.ts';
+import { watchLiveRoomEvents } from './live-room-events.ts';
 
 export const BROADCAST_KEY_REQUEST_TYPE = `${BROADCAST_KEY}.key_request`;
 
@@ -121,24 +116,7 @@ export function watchKeyRequests(
     t.unref?.();
     scheduled.set(sender, t);
   };
-  const onTimeline = (
-    ev: MatrixEvent,
-    _r: Room | undefined,
-    toStart: boolean | undefined,
-    _removed: boolean,
-    data: IRoomTimelineData,
-  ): void => {
-    if (toStart || !data.liveEvent) return;
-    if (ev.isBeingDecrypted() || ev.isEncrypted()) {
-      void client.decryptEventIfNeeded(ev).then(
-        () => check(ev),
-        () => {},
-      );
-    } else check(ev);
-  };
-  const onDecrypted = (ev: MatrixEvent): void => check(ev);
-  client.on(RoomEvent.Timeline, onTimeline);
-  client.on(MatrixEventEvent.Decrypted, onDecrypted);
+  const stopWatch = watchLiveRoomEvents(client, check);
   return {
     get answered() {
       return answered;
@@ -147,8 +125,7 @@ export function watchKeyRequests(
       stopped = true;
       for (const t of scheduled.values()) clearTimeout(t);
       scheduled.clear();
-      client.off(RoomEvent.Timeline, onTimeline);
-      client.off(MatrixEventEvent.Decrypted, onDecrypted);
+      stopWatch();
     },
   };
 }
