@@ -58,6 +58,12 @@ export interface CaptureSessionOptions {
   resumePath?: string;
   passphrase?: string;
   maxOutageMs?: number;
+  /**
+   * How long each relay request (create, tus, index) and WebSocket open may wait for an answer,
+   * ms (MediaClient's timeoutMs, default 10 s): a node that accepts and never answers then
+   * counts as down and the next URL is tried.
+   */
+  timeoutMs?: number;
   backoffMs?: number;
   maxBufferedBytes?: number;
   /** The listen link, once the relay has accepted the first block. */
@@ -194,7 +200,8 @@ export class CaptureSession {
     // start on it; the other URLs stay fallbacks in their order (docs/operations.md "Cluster").
     let relay = o.relay;
     let fallbacks = o.fallbackRelays ?? [];
-    let client = new MediaClient({ baseUrl: relay, accessToken: o.token });
+    const timeout = o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {};
+    let client = new MediaClient({ baseUrl: relay, accessToken: o.token, ...timeout });
 
     if (o.resumePath) {
       const state = await readResumeState(o.resumePath, o.passphrase);
@@ -210,9 +217,20 @@ export class CaptureSession {
       mxc = state.mxc;
       title = state.title;
       serial = state.serial;
-      const index = await client.index(mxc).catch((e) => {
-        throw captureErrorFrom(e, o.relay);
-      });
+      // Any node of the cluster can say where the broadcast stands: a dead first URL must not
+      // stop the resume. The node that answered leads, the others stay fallbacks in order.
+      const relays = [o.relay, ...fallbacks];
+      const answered = await onFirstAnswering(
+        relays,
+        o.token,
+        timeout,
+        (c) => c.index(mxc),
+        (at) => o.onNotice?.(`read the index on ${relays[at]} (${relays[0]} did not answer)`),
+      );
+      const index = answered.result;
+      relay = relays[answered.at]!;
+      fallbacks = relays.filter((_, i) => i !== answered.at);
+      client = answered.client;
       if (index.state !== 'live') {
         throw new CaptureError(
           'BAD_STATE',
@@ -235,11 +253,17 @@ export class CaptureSession {
       epochs = [epochFromFile(file)];
       const geometry0 = presetGeometry(preset, source.channels);
       const relays = [o.relay, ...fallbacks];
-      const created = await createOnFirstAnswering(relays, o.token, geometry0, o.onNotice);
+      const created = await onFirstAnswering(
+        relays,
+        o.token,
+        timeout,
+        (c) => c.create(geometry0),
+        (at) => o.onNotice?.(`created the media on ${relays[at]} (${relays[0]} did not answer)`),
+      );
       relay = relays[created.at]!;
       fallbacks = relays.filter((_, i) => i !== created.at);
       client = created.client;
-      mxc = created.mxc;
+      mxc = created.result.mxc;
     }
     file = { ...file, url: mxc };
     const geometry: StreamGeometry = presetGeometry(preset, source.channels);
@@ -333,7 +357,7 @@ export class CaptureSession {
     const upload = new UploadSession({
       client,
       fallbackClients: fallbacks.map(
-        (baseUrl) => new MediaClient({ baseUrl, accessToken: o.token }),
+        (baseUrl) => new MediaClient({ baseUrl, accessToken: o.token, ...timeout }),
       ),
       mxc,
       startOffset,
@@ -492,22 +516,36 @@ export class CaptureSession {
  * refused or reset, 502/503 from a proxy whose node is gone: ClientError.retryable); a Matrix
  * error from a node that did answer (a bad token, a full relay) is the answer and stops here.
  */
-async function createOnFirstAnswering(
+async function onFirstAnswering<T>(
   relays: string[],
   token: string,
-  geometry: StreamGeometry,
-  onNotice: ((text: string) => void) | undefined,
-): Promise<{ client: MediaClient; mxc: string; at: number }> {
+  timeout: { timeoutMs?: number },
+  call: (client: MediaClient) => Promise<T>,
+  onMovedOn: (at: number) => void,
+): Promise<{ client: MediaClient; result: T; at: number }> {
+  const failures: string[] = [];
   for (let at = 0; ; at++) {
-    const client = new MediaClient({ baseUrl: relays[at]!, accessToken: token });
+    const client = new MediaClient({ baseUrl: relays[at]!, accessToken: token, ...timeout });
     try {
-      const created = await client.create(geometry);
-      if (at > 0) onNotice?.(`created the media on ${relays[at]} (${relays[0]} did not answer)`);
-      return { client, mxc: created.mxc, at };
+      const result = await call(client);
+      if (at > 0) onMovedOn(at);
+      return { client, result, at };
     } catch (e) {
-      const last = at === relays.length - 1;
-      if (last || !(e instanceof ClientError) || !e.retryable)
-        throw captureErrorFrom(e, relays[at]!);
+      if (!(e instanceof ClientError) || !e.retryable) throw captureErrorFrom(e, relays[at]!);
+      failures.push(e.message);
+      if (at === relays.length - 1) {
+        if (relays.length === 1) throw captureErrorFrom(e, relays[at]!);
+        // One line naming every node and why, not only the last one's failure.
+        throw captureErrorFrom(
+          new ClientError(
+            e.code,
+            `no relay answered (${relays.length} tried): ${failures.join('; ')}`,
+            e.status,
+            { cause: e },
+          ),
+          relays.join(','),
+        );
+      }
     }
   }
 }

@@ -28,6 +28,7 @@ export {
 export type { EncryptedFile as EncryptedFileV3 } from '@mxcast/format';
 export {
   MediaClient,
+  DEFAULT_TIMEOUT_MS,
   type MediaClientOptions,
   type CreatedMedia,
   type UploadResult,

@@ -36,14 +36,39 @@ export class ListenSocket implements AsyncIterable<ListenEvent> {
   ) {}
 
   /** Opens the socket; resolves once it is open, rejects with NETWORK if it cannot open. */
-  static open(Impl: WebSocketConstructor, url: string, shownUrl: string): Promise<ListenSocket> {
+  static open(
+    Impl: WebSocketConstructor,
+    url: string,
+    shownUrl: string,
+    timeoutMs?: number,
+  ): Promise<ListenSocket> {
     const ws = new Impl(url);
     ws.binaryType = 'arraybuffer';
     const socket = new ListenSocket(ws, shownUrl);
     return new Promise((resolve, reject) => {
       let opened = false;
+      // A relay that accepts the connection and never answers the upgrade would hold the open
+      // forever: give up after timeoutMs (NETWORK, retryable, so a failover moves on).
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              if (opened) return;
+              reject(
+                new ClientError(
+                  'NETWORK',
+                  `listen socket ${shownUrl}: no answer within ${timeoutMs} ms`,
+                ),
+              );
+              try {
+                ws.close();
+              } catch {
+                // Some implementations throw when closed while connecting; it is dropped anyway.
+              }
+            }, timeoutMs);
       ws.addEventListener('open', () => {
         opened = true;
+        clearTimeout(timer);
         resolve(socket);
       });
       ws.addEventListener('message', (ev: { data: unknown }) => socket.onMessage(ev.data));
@@ -54,10 +79,12 @@ export class ListenSocket implements AsyncIterable<ListenEvent> {
           'NETWORK',
           `listen socket ${shownUrl}: ${typeof message === 'string' ? message : 'connection error'}`,
         );
+        clearTimeout(timer);
         if (!opened) reject(err);
         else socket.fail(err);
       });
       ws.addEventListener('close', (ev: { code?: number; reason?: string }) => {
+        clearTimeout(timer);
         if (!opened) {
           reject(
             new ClientError(

@@ -27,7 +27,22 @@ export interface MediaClientOptions {
   fetch?: typeof fetch;
   /** Defaults to globalThis.WebSocket, else the `ws` package. */
   webSocket?: WebSocketConstructor;
+  /**
+   * How long a request (create, tus HEAD/POST/PATCH, index, delete) may wait for the relay's
+   * answer, and a WebSocket for its open, in ms; default DEFAULT_TIMEOUT_MS. A relay that accepts
+   * connections and never answers then fails as NETWORK (retryable), so a caller naming several
+   * cluster nodes moves on to the next (docs/operations.md "Cluster"). The streaming PUT and
+   * downloads are not bounded: their answers legitimately take as long as the media.
+   */
+  timeoutMs?: number;
 }
+
+/**
+ * Default answer timeout, ms. A cluster node's answer to an upload waits until JetStream holds
+ * it, which a NATS leader election can stretch to seconds; 10 s leaves room for that and still
+ * moves a capture on from a dead-but-connected node before its buffer fills.
+ */
+export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export interface CreatedMedia {
   mxc: string;
@@ -50,6 +65,7 @@ export class MediaClient {
   private readonly accessToken: string | undefined;
   private readonly fetchImpl: typeof fetch;
   private readonly webSocket: WebSocketConstructor | undefined;
+  readonly timeoutMs: number;
 
   constructor(options: MediaClientOptions) {
     let url: URL;
@@ -65,6 +81,9 @@ export class MediaClient {
     this.accessToken = options.accessToken;
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.webSocket = options.webSocket;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(this.timeoutMs > 0))
+      throw new ClientError('BAD_ARGUMENT', `timeoutMs must be > 0, got ${options.timeoutMs}`);
   }
 
   // ---- create (MSC2246) ----------------------------------------------------------------
@@ -107,13 +126,18 @@ export class MediaClient {
     if (options.contentRangeStart !== undefined) {
       headers['Content-Range'] = `bytes ${options.contentRangeStart}-*/*`;
     }
-    const res = await this.request('upload', `${UPLOAD_PATH}/${mxcPath(mxc)}`, {
-      method: 'PUT',
-      headers,
-      body: stream,
-      duplex: 'half',
-      ...(options.signal ? { signal: options.signal } : {}),
-    } as RequestInit);
+    const res = await this.request(
+      'upload',
+      `${UPLOAD_PATH}/${mxcPath(mxc)}`,
+      {
+        method: 'PUT',
+        headers,
+        body: stream,
+        duplex: 'half',
+        ...(options.signal ? { signal: options.signal } : {}),
+      } as RequestInit,
+      false,
+    );
     const json = (await this.json('upload', res)) as { content_uri?: string; sha256?: string };
     return { contentUri: json.content_uri ?? parseMxc(mxc).uri, sha256: json.sha256 ?? null };
   }
@@ -212,11 +236,13 @@ export class MediaClient {
       headers['Range'] = `bytes=${options.offset ?? 0}-${options.end ?? ''}`;
     }
     const qs = options.timeoutMs !== undefined ? `?timeout_ms=${options.timeoutMs}` : '';
-    return this.request('download', `${DOWNLOAD_PATH}/${mxcPath(mxc)}${qs}`, {
-      method: 'GET',
-      headers,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    // Not timed: a download's answer waits for the first byte up to `timeout_ms` (MSC2246).
+    return this.request(
+      'download',
+      `${DOWNLOAD_PATH}/${mxcPath(mxc)}${qs}`,
+      { method: 'GET', headers, ...(options.signal ? { signal: options.signal } : {}) },
+      false,
+    );
   }
 
   /** Cancels a live upload (listeners' streams end without EOS) or deletes complete media. */
@@ -252,20 +278,51 @@ export class MediaClient {
       ? `${shown}&access_token=${encodeURIComponent(this.accessToken)}`
       : shown;
     const Impl = await resolveWebSocket(this.webSocket);
-    return ListenSocket.open(Impl, url, shown);
+    return ListenSocket.open(Impl, url, shown, this.timeoutMs);
   }
 
   // ---- plumbing -----------------------------------------------------------------------------
 
-  private async request(what: string, pathOrUrl: string, init: RequestInit): Promise<Response> {
+  /**
+   * One request. `timed` (the default) bounds the wait for the response's headers by
+   * `timeoutMs`; the body is not bounded (a download streams for as long as the media).
+   */
+  private async request(
+    what: string,
+    pathOrUrl: string,
+    init: RequestInit,
+    timed = true,
+  ): Promise<Response> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${this.baseUrl}${pathOrUrl}`;
     const headers = new Headers(init.headers);
     if (this.accessToken) headers.set('Authorization', `Bearer ${this.accessToken}`);
+    const timer = timed ? new AbortController() : null;
+    let timedOut = false;
+    const t = timer
+      ? setTimeout(() => {
+          timedOut = true;
+          timer.abort();
+        }, this.timeoutMs)
+      : undefined;
+    const signal = timer
+      ? init.signal
+        ? AbortSignal.any([init.signal, timer.signal])
+        : timer.signal
+      : init.signal;
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { ...init, headers });
+      res = await this.fetchImpl(url, { ...init, headers, ...(signal ? { signal } : {}) });
     } catch (err) {
+      if (timedOut)
+        throw new ClientError(
+          'NETWORK',
+          `${what}: ${this.baseUrl} did not answer within ${this.timeoutMs} ms`,
+          0,
+          { cause: err },
+        );
       throw networkError(what, this.baseUrl, err);
+    } finally {
+      clearTimeout(t);
     }
     if (!res.ok) throw await errorFromResponse(what, res);
     return res;

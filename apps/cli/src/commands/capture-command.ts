@@ -53,6 +53,9 @@ the link and the --event-out file.
                          its state there, unless --state names another file)
   --passphrase-file FILE encrypt/decrypt the state file with the passphrase in FILE (MSC3270-style)
   --max-outage SECONDS   give up when the relay stays unreachable this long (default 120)
+  --timeout SECONDS      a relay request (create, tus, index) or WebSocket open with no answer
+                         this long counts as a dead node: the next --relay URL is tried
+                         (default 10)
   --rekey-every DURATION start a new key epoch every DURATION of audio (10s, 5m, 1h; off by
                          default): each epoch's key is announced ahead and switches at a block
                          boundary (docs/format.md "Key epochs")
@@ -145,6 +148,7 @@ export const captureCommand: Command = {
       resume: { type: 'string' },
       'passphrase-file': { type: 'string' },
       'max-outage': { type: 'string' },
+      timeout: { type: 'string' },
       'rekey-every': { type: 'string' },
       quiet: { type: 'boolean' },
       ...MATRIX_OPTIONS,
@@ -181,6 +185,7 @@ export const captureCommand: Command = {
       throw new CliError('--resume takes the preset from the state file; drop --preset');
     const duration = positiveNumber('--duration', values.duration);
     const maxOutage = positiveNumber('--max-outage', values['max-outage']);
+    const timeout = positiveNumber('--timeout', values.timeout);
     const rekeyEvery = positiveDuration('--rekey-every', values['rekey-every']);
     const rate = positiveNumber('--rate', values.rate);
     const channelsText = values.channels ?? '1';
@@ -316,6 +321,7 @@ export const captureCommand: Command = {
       ...(resumePath ? { resumePath } : {}),
       ...(passphrase ? { passphrase } : {}),
       ...(maxOutage !== undefined ? { maxOutageMs: maxOutage * 1000 } : {}),
+      ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
       ...(rekeyEvery !== undefined ? { rekeyEvery } : {}),
       onLink: (link) => {
         status?.message('listening at:');
