@@ -235,4 +235,148 @@ describe('web broadcaster reload', () => {
       await context.close();
     }
   }, 240_000);
+
+  it('with a recovery passphrase: a fresh browser (a new device of alice) resumes from the backup', async () => {
+    const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
+    const passphrase = 'correct horse battery staple';
+    const aliceId = room.users.alice.userId;
+    const accountData = (id: string) =>
+      matrixCall<Record<string, unknown>>(
+        room.stack.url,
+        'GET',
+        `/_matrix/client/v3/user/${encodeURIComponent(aliceId)}/account_data/org.mxcast.capture_state.${id}`,
+        { token: room.users.alice.accessToken },
+      );
+    expect((await room.mx('listen', 'bob', ['--list']).done).code).toBe(0);
+    const contextA = await rig.browser.newContext();
+    const contextB = await rig.browser.newContext();
+    try {
+      const a = await contextA.newPage();
+      await a.goto(`${room.stack.url}/rooms`);
+      await a.waitForSelector('#mx-login', { timeout: 30_000 });
+      await a.fill('#mx-homeserver', room.stack.url);
+      await a.fill('#mx-token', room.users.alice.accessToken);
+      await a.click('#mx-login button[type=submit]');
+      await a.waitForSelector(roomItem, { timeout: 60_000 });
+      await a.click(roomItem);
+      await a.click('#broadcast-here');
+      await a.waitForSelector('#setup', { timeout: 30_000 });
+      await a.fill('#broadcast-title', 'Backed-up show');
+      await a.fill('#recovery-passphrase', passphrase);
+      await a.click('#go-live');
+      await a.waitForSelector('#live', { timeout: 30_000 });
+      // Secret storage set up (alice had none) and the state stored more than once.
+      await a.waitForFunction(
+        () => {
+          const el = document.querySelector<HTMLElement>('#backup-status');
+          return Number(el?.dataset.stores ?? 0) >= 2 && Number(el?.dataset.nextSeq ?? 0) >= 8;
+        },
+        undefined,
+        { timeout: 60_000 },
+      );
+      expect(await a.getAttribute('#backup-status', 'data-state')).toBe('on');
+      const [stateA] = await savedState(a);
+      const id = stateA!.broadcastId as string;
+      const mxc = stateA!.mxc as string;
+      const secret = await accountData(id);
+      // Ciphertext only, under the account's default secret storage key.
+      const keyId = (
+        await matrixCall<{ key: string }>(
+          room.stack.url,
+          'GET',
+          `/_matrix/client/v3/user/${encodeURIComponent(aliceId)}/account_data/m.secret_storage.default_key`,
+          { token: room.users.alice.accessToken },
+        )
+      ).key;
+      expect(Object.keys(secret.encrypted as object)).toEqual([keyId]);
+      const key = (stateA!.file as { key: { k: string } }).key.k;
+      expect(JSON.stringify(secret)).not.toContain(key);
+      expect(JSON.stringify(secret)).not.toContain('Backed-up show');
+
+      const wav = join(room.work, 'backup.wav');
+      const bob = room.mx('listen', 'bob', [`--broadcast=${id}`, '--from', '0', '--out', wav]);
+      await new Promise((r) => setTimeout(r, 2000));
+      await a.close(); // crash-like: no Stop, and this browser profile is gone with its context
+      await contextA.close();
+
+      // A fresh browser profile: a password login is a new device of alice, empty IndexedDB.
+      const b = await contextB.newPage();
+      await b.goto(`${room.stack.url}/rooms`);
+      await b.waitForSelector('#mx-login', { timeout: 30_000 });
+      await b.fill('#mx-homeserver', room.stack.url);
+      await b.fill('#mx-user', 'alice');
+      await b.fill('#mx-password', room.users.alice.password);
+      await b.click('#mx-login button[type=submit]');
+      await b.waitForSelector(roomItem, { timeout: 60_000 });
+      await b.click(roomItem);
+      await b.click('#broadcast-here');
+      await b.waitForSelector('#backup-offer', { timeout: 60_000 });
+      expect(await b.getAttribute('#backup-offer', 'data-broadcast-id')).toBe(id);
+      expect(await b.textContent('#backup-text')).toMatch(/^An unfinished broadcast of yours/);
+      expect(await savedState(b)).toEqual([]);
+
+      // A wrong passphrase: said plainly, the account data untouched.
+      const stored = JSON.stringify(await accountData(id));
+      await b.fill('#backup-passphrase', 'not the passphrase');
+      await b.click('#resume-backup');
+      await b.waitForSelector('#backup-error[data-tone=err]', { timeout: 30_000 });
+      expect(await b.textContent('#backup-error')).toMatch(/^Wrong recovery passphrase/);
+      expect(JSON.stringify(await accountData(id))).toBe(stored);
+
+      const resumeAt = Date.now();
+      await b.fill('#backup-passphrase', passphrase);
+      await b.click('#resume-backup');
+      await b.waitForSelector('#live', { timeout: 60_000 });
+      const gapMs = Date.now() - resumeAt;
+      await screenshot(b, 'matrix-web/resume-from-backup');
+      await new Promise((r) => setTimeout(r, 3000));
+      const [stateB] = await savedState(b);
+      expect(stateB!.mxc).toBe(mxc);
+      expect(stateB!.deviceId).not.toBe(stateA!.deviceId);
+      expect(stateB!.nextSeq as number).toBeGreaterThan(stateA!.nextSeq as number);
+      await b.click('#stop');
+      await b.waitForSelector('#ended', { timeout: 30_000 });
+      expect(await statesOf(id)).toEqual(['started', 'resumed', 'stopped']);
+      // Stop emptied the secret: nothing left to resume from any device.
+      expect(await accountData(id)).toEqual({});
+
+      const heard = await bob.done;
+      expect(heard.code, heard.stderr).toBe(0);
+      const res = await fetch(
+        `${room.stack.url}/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`,
+        { headers: { authorization: `Bearer ${room.users.alice.accessToken}` } },
+      );
+      expect(res.status).toBe(200);
+      const file = new Uint8Array(await res.arrayBuffer());
+      const blocks = await decryptAll(await createScheduleCipher(stateB!.epochs as Epoch[]), file);
+      expect(blocks.map((x) => x.seq)).toEqual(blocks.map((_, i) => i));
+      const pages = blocks.map((x) => parseOggPage(x.plaintext));
+      expect(new Set(pages.map((p) => p.serial))).toEqual(new Set([stateA!.serial]));
+      expect(pages.map((p) => p.pageSeq)).toEqual(pages.map((_, i) => i));
+      expect(pages.filter((p) => p.flags & OggFlag.BOS)).toHaveLength(1);
+      expect(pages.filter((p) => p.flags & OggFlag.EOS).map((p) => p.pageSeq)).toEqual([
+        pages.length - 1,
+      ]);
+      const opus = join(mkdtempSync(join(tmpdir(), 'mxcast-web-backup-')), 'backup.opus');
+      writeFileSync(opus, Buffer.concat(pages.map((p) => Buffer.from(p.bytes))));
+      expect(execFileSync('opusinfo', [opus], { encoding: 'utf8' })).not.toMatch(/WARNING|ERROR/);
+      const probe = (f: string) =>
+        Number(
+          execFileSync(
+            'ffprobe',
+            ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', f],
+            { encoding: 'utf8' },
+          ).trim(),
+        );
+      const seconds = probe(opus);
+      const bobSeconds = probe(wav);
+      console.log(
+        `backup resume: passphrase to live again ${gapMs} ms; ${blocks.length} blocks, ${seconds.toFixed(2)} s; bob ${bobSeconds.toFixed(2)} s`,
+      );
+      expect(bobSeconds).toBeGreaterThan(seconds - 1);
+    } finally {
+      await contextA.close().catch(() => undefined);
+      await contextB.close();
+    }
+  }, 300_000);
 });

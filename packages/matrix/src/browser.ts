@@ -67,3 +67,15 @@ export {
   type StreamOutcome,
 } from './sender-checkpoints.ts';
 export { fetchSenderClaims, type SenderClaims } from './broadcast-claims.ts';
+// The broadcaster's resume state in the account data's secret storage (docs/matrix.md "Resume
+// from any device"): the web page writes and reads the same secret as `mxcast capture`.
+export {
+  CAPTURE_STATE_PREFIX,
+  RecoveryError,
+  openResumeBackup,
+  findResumable,
+  type ResumeBackup,
+  type ResumableBroadcast,
+  type StoredCapture,
+  type StoredResume,
+} from './resume-backup.ts';

@@ -9,8 +9,11 @@
  * carried the announcement and the epoch keys can be restored on any of the user's devices.
  */
 import { deriveRecoveryKeyFromPassphrase } from 'matrix-js-sdk/lib/crypto-api/index.js';
-import type { SecretStorageKeyDescriptionAesV1 } from 'matrix-js-sdk/lib/secret-storage.js';
-import type { EncryptedFile } from '@mxcast/format';
+import type {
+  SecretStorageCallbacks,
+  SecretStorageKeyDescriptionAesV1,
+} from 'matrix-js-sdk/lib/secret-storage.js';
+import type { EncryptedFile, Epoch } from '@mxcast/format';
 import {
   BROADCAST_STATE_TYPE,
   parseBroadcastState,
@@ -41,6 +44,34 @@ export interface StoredCapture {
   startedTs: number;
   /** apps/capture's ResumeState as JSON (keys, IVs, epochs, next seq, offset, Ogg serial). */
   resume: Record<string, unknown>;
+}
+
+/**
+ * The `resume` object both broadcasters write (the CLI's capture state, apps/capture's
+ * ResumeState, and the web page's, apps/web's room resume): one format, so either resumes what
+ * the other left. `pageSeq` and `ahead` come from the web page only; a reader without them takes
+ * page seq = block seq (both writers keep it so) and the relay's offset as it finds it.
+ */
+export interface StoredResume {
+  version: 1;
+  relay: string;
+  mxc: string;
+  /** EncryptedFile v3 with `url`: epoch 0's key and IV. */
+  file: EncryptedFile;
+  /** Every key epoch fixed so far, including one announced but not yet reached. */
+  epochs?: Epoch[];
+  preset: string;
+  geometry: BroadcastAnnouncement['geometry'];
+  title: string;
+  /** Ogg serial (RFC 3533 §6), next block's seq and byte offset, last acked granule (u64). */
+  serial: number;
+  nextSeq: number;
+  offset: number;
+  granule: string;
+  updatedAt: string;
+  pageSeq?: number;
+  /** Block boundaries emitted after the acked one (the relay may hold them). */
+  ahead?: { nextSeq: number; offset: number; serial: number; pageSeq: number; granule: string }[];
 }
 
 export interface ResumeBackup {
@@ -170,10 +201,12 @@ export async function openResumeBackup(
 /**
  * The client's secret storage (and the Rust crypto's use of it for the backup key) asks the
  * application for the key through cryptoCallbacks: matrix-session.ts hands createClient one
- * object, filled in here.
+ * object, filled in here. A client made without `cryptoCallbacks` (the web app's) gives its
+ * secret storage an object of its own (matrix-js-sdk 37.5's ServerSideSecretStorageImpl keeps it
+ * as `callbacks`), so the callback goes there too.
  */
 function setKeyCallback(session: MatrixSession, key: () => Uint8Array, keyId: () => string): void {
-  session.client.cryptoCallbacks.getSecretStorageKey = async ({ keys }) => {
+  const callback: SecretStorageCallbacks['getSecretStorageKey'] = async ({ keys }) => {
     const id = keyId();
     if (id && keys[id]) return [id, key()];
     const only = Object.keys(keys);
@@ -181,6 +214,9 @@ function setKeyCallback(session: MatrixSession, key: () => Uint8Array, keyId: ()
     if (!id && only.length === 1) return [only[0] as string, key()];
     return null;
   };
+  session.client.cryptoCallbacks.getSecretStorageKey = callback;
+  const own = (session.client.secretStorage as { callbacks?: SecretStorageCallbacks }).callbacks;
+  if (own && own !== session.client.cryptoCallbacks) own.getSecretStorageKey = callback;
 }
 
 /**

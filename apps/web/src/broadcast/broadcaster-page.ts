@@ -20,6 +20,9 @@ export interface RoomBroadcast {
   accessToken: string;
   roomName: string;
   nav: HTMLElement;
+  /** Extra setup field (the recovery passphrase) and on-air status line (the backup's). */
+  setupField?: HTMLElement;
+  liveStatus?: HTMLElement;
   /** `onEpochNotice`: the room's key-epoch notices ('new key epoch: <why>', errors). */
   start(
     title: string,
@@ -177,6 +180,7 @@ function showSetup(main: HTMLElement, relayUrl: string, token: string, notice = 
           : 'Choose how you will sound, then go live. You get a link to share.',
       ),
       inRoom ? h('label', { class: 'field' }, h('span', {}, 'Title'), title) : null,
+      inRoom?.setupField ?? null,
       seg,
       hint,
       goLive,
@@ -396,6 +400,7 @@ async function startLive(
         cancel,
       ),
       run?.rekey ? h('p', {}, rekeyReason) : null,
+      inRoom?.liveStatus ?? null,
       notice,
     ),
   );

@@ -8,9 +8,11 @@ import { buildListenLink, MediaClient, parseListenLink } from '@mxcast/client';
 import {
   BROADCAST_STATE_TYPE,
   parseBroadcastState,
+  openResumeBackup,
   roomCapture,
   roomEpochs,
   watchBroadcasts,
+  type ResumeBackup,
   type BroadcastListing,
   type BroadcastWatch,
   type StreamOutcome,
@@ -32,6 +34,8 @@ import {
   sessionResumeOf,
 } from './room-broadcast-resume.ts';
 import { ResumeStore, type WebResumeState } from '../broadcast/resume-store.ts';
+import { offerBackupResume, unlockBackup, unlockMessage } from './room-backup-offer.ts';
+import { BackupMirror, findBackupOffer } from './room-resume-backup.ts';
 import { webRoomEpochKeys } from './room-epoch-keys.ts';
 import type { MountedListener } from '../listen/listener-page.ts';
 import { login, openSession, savedLogin, type WebMatrixSession } from './matrix-web-session.ts';
@@ -430,10 +434,27 @@ class MatrixApp {
     const store = await ResumeStore.open().catch(() => null);
     const offer = store ? await findOffer(store, session, roomId).catch(() => null) : null;
     let resuming: WebResumeState | null = null;
+    // The secret-storage copy (docs/matrix.md "Resume from any device"), when opened.
+    let backup: Promise<ResumeBackup> | null = null;
     if (store && offer) {
       const choice = await offerResume(this.#root, offer, this.#nav('Room', { room: roomId }));
       if (choice === 'resume') resuming = await store.load(offer.mxc);
       else await store.clear(offer.mxc);
+    } else if (store) {
+      // Nothing here in IndexedDB (another browser, a lost profile): the account's backup.
+      const fromBackup = await findBackupOffer(session, roomId).catch(() => null);
+      if (fromBackup) {
+        const unlocked = await offerBackupResume(
+          this.#root,
+          fromBackup,
+          this.#nav('Room', { room: roomId }),
+          (passphrase) => unlockBackup(session, roomId, passphrase),
+        );
+        if (unlocked) {
+          resuming = unlocked.state;
+          backup = Promise.resolve(unlocked.backup);
+        }
+      }
     }
     let sessionResume: Awaited<ReturnType<typeof sessionResumeOf>> | undefined;
     let resumeError: string | null = null;
@@ -448,12 +469,57 @@ class MatrixApp {
     }
     // The saved preset: the resumed stream keeps its geometry (broadcaster-page's preset key).
     if (resuming) localStorage.setItem('mxcast.preset', resuming.preset);
+    // With the recovery passphrase the resume state is also kept in secret storage, so another
+    // browser or device can continue the broadcast (room-resume-backup.ts).
+    const passphrase = h('input', {
+      type: 'password',
+      id: 'recovery-passphrase',
+      name: 'recovery-passphrase',
+      autocomplete: 'off',
+    });
+    const backupStatus = h('p', { class: 'muted', id: 'backup-status', role: 'status' }, '');
+    const mirrorFor = (opened: Promise<ResumeBackup>): BackupMirror => {
+      backupStatus.dataset.state = 'opening';
+      backupStatus.textContent = 'Resume backup: opening secret storage…';
+      opened.then(
+        () => {
+          backupStatus.dataset.state = 'on';
+          backupStatus.textContent = 'Resume backup: on (secret storage)';
+        },
+        (error: unknown) => {
+          backupStatus.dataset.state = 'error';
+          backupStatus.dataset.tone = 'err';
+          backupStatus.textContent = `Resume backup off: ${unlockMessage(error)}`;
+        },
+      );
+      return new BackupMirror(opened, {
+        onError: (message) => {
+          backupStatus.dataset.tone = 'err';
+          backupStatus.textContent = `Resume backup: ${message}`;
+        },
+        onStored: (state, stores) => {
+          backupStatus.dataset.stores = String(stores);
+          backupStatus.dataset.nextSeq = String(state.nextSeq);
+        },
+      });
+    };
     mountBroadcasterPage(this.#root, {
       accessToken: session.accessToken,
       roomName: room?.name ?? roomId,
       nav: this.#nav('Room', { room: roomId }),
+      setupField: h(
+        'label',
+        { class: 'field' },
+        h('span', {}, 'Recovery passphrase (optional: resume from another device)'),
+        passphrase,
+      ),
+      liveStatus: backupStatus,
       start: (title, onEpochNotice) => {
-        const recorder = store ? new RoomResumeRecorder(store, session, roomId, resuming) : null;
+        if (!backup && passphrase.value) backup = openResumeBackup(session, passphrase.value);
+        const mirror = backup ? mirrorFor(backup) : null;
+        const recorder = store
+          ? new RoomResumeRecorder(store, session, roomId, resuming, mirror)
+          : null;
         const capture = roomCapture(session, { roomId, ...recorder?.captureOptions() });
         // Key epochs as `mxcast capture --room` (docs/matrix.md "Key epochs"): the header epoch,
         // a new epoch on a leave or kick, a `joined` join or `mxcast rekey`, answers to key
@@ -472,7 +538,11 @@ class MatrixApp {
           ...(sessionResume ? { resume: sessionResume } : {}),
           onResumePoint: (point, ahead, keys) => recorder?.point(point, ahead, keys),
           onWrite: (seq, bytes) => capture.onWrite(seq, bytes),
-          onEpoch: (epoch) => epochs.onEpoch(epoch),
+          onEpoch: async (epoch) => {
+            // Into the backup before the room hears of it, as `mxcast capture` does.
+            await recorder?.epoch(epoch);
+            await epochs.onEpoch(epoch);
+          },
           setRekey: (rekey) => epochs.setRekey(rekey),
           rekey: () => {
             if (!epochs.announcer) throw new Error('the broadcast is not announced yet');

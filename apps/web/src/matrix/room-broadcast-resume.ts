@@ -1,6 +1,7 @@
 /**
  * Reload and resume for a room broadcast (docs/web.md "Reload and resume"): the page's resume
- * state in IndexedDB (broadcast/resume-store.ts) is written on every relay ack; a room page
+ * state in IndexedDB (broadcast/resume-store.ts) is written on every relay ack (and, with a
+ * recovery passphrase, mirrored to secret storage: room-resume-backup.ts); a room page
  * loaded later on the same browser and device offers an unfinished broadcast of this device, and
  * Resume continues the same media as `mxcast capture --resume` does (docs/matrix.md "Resume from
  * any device"): the relay's stored offset (tus HEAD, a block boundary) picks the point, the
@@ -24,6 +25,7 @@ import {
 } from '../broadcast/resume-store.ts';
 import { brandHeader, h, replaceChildren } from '../ui/dom.ts';
 import type { WebMatrixSession } from './matrix-web-session.ts';
+import type { BackupMirror } from './room-resume-backup.ts';
 
 type Broadcast = NonNullable<RoomCaptureOptions['resume']>;
 
@@ -106,11 +108,46 @@ export async function sessionResumeOf(
     pageSeq: state.pageSeq,
     granule: state.granule,
   };
-  const point = pointAt(offset, acked, state.ahead ?? []);
+  const point = pointAt(offset, acked, state.ahead ?? []) ?? pointAfter(offset, state);
   if (!point) {
     throw new Error(`the relay holds ${offset} bytes, which is no block this tab recorded`);
   }
   return { mxc: state.mxc, file: state.file, epochs: state.epochs, point };
+}
+
+/**
+ * A state older than the relay's stored offset (the secret-storage copy is written every few
+ * seconds, the CLI's at its checkpoint rhythm): audio blocks are CBR, all `block_size` bytes
+ * (docs/format.md), each one Ogg page of `frames_per_block` frames, so the point after k more
+ * blocks is the saved one moved by k. Only from a point past the two header pages, and only when
+ * the relay's offset is a whole number of blocks further; else null.
+ */
+export function pointAfter(relayOffset: number, state: WebResumeState): ResumePoint | null {
+  const g = state.geometry;
+  const frameSamples = (g.sample_rate * g.frame_ms) / 1000;
+  const from = [
+    {
+      nextSeq: state.nextSeq,
+      offset: state.offset,
+      serial: state.serial,
+      pageSeq: state.pageSeq,
+      granule: state.granule,
+    },
+    ...(state.ahead ?? []),
+  ]
+    .filter((p) => p.nextSeq >= 2 && p.offset <= relayOffset)
+    .sort((a, b) => b.offset - a.offset)[0];
+  if (!from || !(g.block_size > 0)) return null;
+  const gap = relayOffset - from.offset;
+  if (gap % g.block_size !== 0) return null;
+  const k = gap / g.block_size;
+  return {
+    nextSeq: from.nextSeq + k,
+    offset: relayOffset,
+    serial: from.serial,
+    pageSeq: from.pageSeq + k,
+    granule: String(BigInt(from.granule) + BigInt(k * g.frames_per_block * frameSamples)),
+  };
 }
 
 /** The preset whose declared geometry the broadcast has (the state keeps its name). */
@@ -130,6 +167,8 @@ export class RoomResumeRecorder {
   readonly #session: WebMatrixSession;
   readonly #roomId: string;
   readonly resuming: WebResumeState | null;
+  /** The secret-storage copy (room-resume-backup.ts), when a recovery passphrase was given. */
+  readonly mirror: BackupMirror | null;
   #base: Omit<
     WebResumeState,
     'nextSeq' | 'offset' | 'serial' | 'pageSeq' | 'granule' | 'ahead' | 'epochs' | 'updatedTs'
@@ -140,11 +179,13 @@ export class RoomResumeRecorder {
     session: WebMatrixSession,
     roomId: string,
     resuming: WebResumeState | null,
+    mirror: BackupMirror | null = null,
   ) {
     this.#store = store;
     this.#session = session;
     this.#roomId = roomId;
     this.resuming = resuming;
+    this.mirror = mirror;
   }
 
   /** roomCapture's `resume` and roomEpochs' `known` for a resumed broadcast. */
@@ -194,11 +235,19 @@ export class RoomResumeRecorder {
     };
     // A failed write costs only the resume of this broadcast, never the broadcast itself.
     this.#store.save(state).catch((e: unknown) => console.warn('resume state not saved', e));
+    this.mirror?.update(state);
+  }
+
+  /** A key epoch about to be announced: into the secret first (room-resume-backup.ts). */
+  async epoch(epoch: Epoch): Promise<void> {
+    await this.mirror?.epoch(epoch);
   }
 
   async ended(): Promise<void> {
     const mxc = this.#base?.mxc ?? this.resuming?.mxc;
     if (mxc) await this.#store.clear(mxc).catch(() => undefined);
+    const id = this.#base?.broadcastId ?? this.resuming?.broadcastId;
+    if (id) await this.mirror?.ended(id);
   }
 }
 
