@@ -19,7 +19,10 @@
  *   duplicate ack thanks to its Nats-Msg-Id, not a conflict. After that the request is answered
  *   503 (reason CLUSTER_UNAVAILABLE, Retry-After) and the local copy is dropped, so the client's
  *   retry resumes from what the cluster holds.
- * Not done yet: per-owner quotas are counted per node, and the relay still needs its data dir.
+ * - per-owner media quotas (pending, live, stored) are the cluster's (cluster-quotas.ts): a
+ *   create reserves its pending slot and a first block its live slot before the row moves, in
+ *   the media's write chain; a refusal drops the local copy and is what settled() throws (429).
+ * Not done yet: the byte quota is counted per node, and the relay still needs its data dir.
  */
 import type { FramedBlock } from '@mxcast/format';
 import type { MediaRecord } from '../storage/media-record.ts';
@@ -34,6 +37,8 @@ import {
 } from '../storage/media-storage.ts';
 import type { RelayClusterConfig, RelayConfig } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
+import { ClusterQuotas } from './cluster-quotas.ts';
+import type { QuotaLimit } from './user-quotas.ts';
 
 /** How often an adopted unfinished media's row is read for a state change, ms: a fallback only,
  * the media bucket's watch (changedElsewhere) reports a completion or cancel at once. */
@@ -110,6 +115,8 @@ export interface ReplicaHost {
   /** Another node deleted the media: remove it here too (not written back). */
   removedElsewhere(rec: MediaRecord): void;
   log(line: string): void;
+  /** The node's quota tallies: a refusal by the cluster's counters is counted in /metrics. */
+  readonly quotas?: { countRefusal(key: QuotaLimit): void };
 }
 
 interface Adopted {
@@ -137,12 +144,17 @@ export class ClusterReplica {
   private watch: { stop(): void } | null = null;
   /** Ids whose missing blocks a poll is reading directly (pollState). */
   private readonly catchingUp = new Set<string>();
+  /** Per-owner media quotas counted in JetStream (cluster-quotas.ts). */
+  private readonly quotas: ClusterQuotas;
+  /** Quota refusals by media id, with when: settled() throws the one made while it waited. */
+  private readonly refusals = new Map<string, { err: RelayError; at: number }>();
 
   constructor(
     cluster: RelayClusterConfig,
     config: RelayConfig,
     private readonly host: ReplicaHost,
   ) {
+    this.quotas = new ClusterQuotas(config.limits, (key) => host.quotas?.countRefusal(key));
     this.ready = openStore(cluster, config).catch((err: Error) => {
       throw new Error(
         `cluster: cannot open JetStream at ${cluster.servers.join(',')}: ${err.message}`,
@@ -161,12 +173,19 @@ export class ClusterReplica {
 
   created(row: MediaRow): void {
     this.synced.add(row.media_id);
-    // A retried create whose first attempt was stored but not acknowledged finds its own row.
-    this.chain(row.media_id, (s, attempt) =>
-      s.insertMedia(row).catch((err: unknown) => {
+    this.chain(row.media_id, async (s, attempt) => {
+      // The owner's pending slot first (a refusal writes no row), then the row.
+      if (
+        !(await this.quotaPassed(row.media_id, () =>
+          this.quotas.reservePending(s, row.owner, row.media_id, row.unused_expires_at),
+        ))
+      )
+        return;
+      // A retried create whose first attempt was stored but not acknowledged finds its own row.
+      await s.insertMedia(row).catch((err: unknown) => {
         if (!(attempt > 0 && err instanceof StorageError && err.kind === 'conflict')) throw err;
-      }),
-    );
+      });
+    });
   }
 
   /** True while `id` is tailed from the cluster here (adopted, unfinished). */
@@ -214,10 +233,13 @@ export class ClusterReplica {
    */
   async settled(id: string): Promise<void> {
     const failedBefore = this.failures.get(id) ?? 0;
+    const refusedBefore = this.refusals.get(id);
     for (let p = this.chains.get(id); p; p = this.chains.get(id)) {
       await p;
       if (this.chains.get(id) === p) break;
     }
+    const refused = this.refusals.get(id);
+    if (refused && refused !== refusedBefore) throw refused.err;
     if ((this.failures.get(id) ?? 0) > failedBefore)
       throw clusterUnavailableError(`media ${id} not stored`);
   }
@@ -233,13 +255,28 @@ export class ClusterReplica {
       (attempt > 0 || (expect === 'pending' && fields.state === 'live'));
     this.chain(
       rec.id,
-      (s, attempt) =>
-        s.updateMedia(rec.id, expect, fields).then(
+      async (s, attempt) => {
+        // A first block takes the owner's live slot before the row says live (cluster-quotas.ts).
+        if (
+          expect === 'pending' &&
+          fields.state === 'live' &&
+          !(await this.quotaPassed(rec.id, () => this.quotas.turnLive(s, rec.owner, rec.id), rec))
+        )
+          return;
+        await s.updateMedia(rec.id, expect, fields).then(
           () => undefined,
           (err: unknown) => {
             if (!benign(err, attempt)) throw err;
           },
-        ),
+        );
+        if (fields.state === 'complete' || fields.state === 'cancelled')
+          await this.quotas.finished(
+            s,
+            rec.owner,
+            rec.id,
+            expect === 'pending' ? 'pending' : 'live',
+          );
+      },
       rec,
     );
   }
@@ -248,7 +285,44 @@ export class ClusterReplica {
     this.stopAdopted(id);
     this.synced.delete(id);
     if (this.applying) return;
-    this.chain(id, (s) => s.deleteMedia(id));
+    this.chain(id, async (s) => {
+      const row = await s.getMedia(id);
+      await s.deleteMedia(id);
+      if (row) await this.quotas.removed(s, row.owner, id, row.state);
+    });
+  }
+
+  /**
+   * Runs a quota step; false when it refused: the refusal is kept for settled(), and the media's
+   * local copy goes (nothing of it reached the cluster: its row or its first block waited on this).
+   */
+  private async quotaPassed(
+    id: string,
+    step: () => Promise<void>,
+    rec?: MediaRecord,
+  ): Promise<boolean> {
+    try {
+      await step();
+      return true;
+    } catch (err) {
+      if (!(err instanceof RelayError)) throw err;
+      const now = Date.now();
+      for (const [k, v] of this.refusals) if (now - v.at > 60_000) this.refusals.delete(k);
+      this.refusals.set(id, { err, at: now });
+      this.synced.delete(id);
+      const local = rec ?? this.host.localRecord(id);
+      if (local && !this.lost.has(local)) {
+        this.lost.add(local);
+        this.stopAdopted(id);
+        this.applying = true;
+        try {
+          this.host.lostRace(local);
+        } finally {
+          this.applying = false;
+        }
+      }
+      return false;
+    }
   }
 
   /**

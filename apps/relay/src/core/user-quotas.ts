@@ -9,6 +9,9 @@
  * block). Any other change to the user's media (completion, cancel, delete, expiry) drops the
  * tallies, re-seeded on next use, and every sweep drops them all (expired ids stop counting), so
  * they never drift for long and no request scans a table.
+ *
+ * In cluster mode these node-local tallies stay a first, cheap check; the counts that hold across
+ * nodes (pending, live, stored media) are the cluster's, in JetStream (core/cluster-quotas.ts).
  */
 import type { RelayDatabase } from '../storage/relay-database.ts';
 import type { RelayLimits } from './relay-config.ts';
@@ -24,6 +27,20 @@ export const QUOTA_REASONS = {
 } as const;
 
 export type QuotaLimit = keyof typeof QUOTA_REASONS;
+
+/** The refusal of a count quota (429 M_LIMIT_EXCEEDED with its reason), here and in a cluster. */
+export function countQuotaError(
+  key: Exclude<QuotaLimit, 'maxStoredBytesPerUser'>,
+  n: number,
+  what: string,
+  limit: number,
+): RelayError {
+  return new RelayError(
+    'M_LIMIT_EXCEEDED',
+    `this user has ${n} ${what}, the limit is limits.${key} = ${limit}`,
+    { fields: { 'org.matrix.msc4016.reason': QUOTA_REASONS[key] } },
+  );
+}
 
 interface Counts {
   pending: number;
@@ -135,10 +152,11 @@ export class UserQuotas {
     const limit = this.limits[key];
     if (n < limit) return;
     this.metrics.countQuotaRefusal(key);
-    throw new RelayError(
-      'M_LIMIT_EXCEEDED',
-      `this user has ${n} ${what}, the limit is limits.${key} = ${limit}`,
-      { fields: { 'org.matrix.msc4016.reason': QUOTA_REASONS[key] } },
-    );
+    throw countQuotaError(key, n, what, limit);
+  }
+
+  /** Counts a refusal made by the cluster's counters (core/cluster-quotas.ts) in /metrics. */
+  countRefusal(key: QuotaLimit): void {
+    this.metrics.countQuotaRefusal(key);
   }
 }

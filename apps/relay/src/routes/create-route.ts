@@ -17,6 +17,8 @@ export function mountCreateRoute(app: Hono, core: RelayCore): void {
     const user = await core.authenticate(c.req.header('authorization'), new URL(c.req.url));
     const geometry = parseGeometry(await c.req.text(), core.config.limits.maxBlockLength);
     const created = core.store.create(user, geometry);
+    // Cluster mode: answered once the row is in the bucket, or 429 by the cluster's quotas.
+    await core.store.replica?.settled(created.id);
     return c.json({
       content_uri: formatMxc(core.config.serverName, created.id),
       unused_expires_at: created.unusedExpiresAt,

@@ -39,6 +39,7 @@ import type {
 } from './media-storage.ts';
 import { StorageError } from './media-storage.ts';
 import { JetStreamTokenBucket } from './jetstream-token-bucket.ts';
+import { JetStreamQuotaBucket } from './jetstream-quota-bucket.ts';
 
 export const BLOCK_STREAM = 'MXCAST_BLOCKS';
 export const MEDIA_BUCKET = 'mxcast-media';
@@ -77,6 +78,8 @@ export class JetStreamMediaStorage implements MediaStorage {
     private readonly jsm: JetStreamManager,
     private readonly media: KV,
     private readonly tokens: JetStreamTokenBucket,
+    /** Per-owner quota counters (bucket `mxcast-quotas`, jetstream-quota-bucket.ts). */
+    readonly quotas: JetStreamQuotaBucket,
   ) {}
 
   /** Connects and creates the stream and buckets if they do not exist yet (idempotent). */
@@ -112,7 +115,8 @@ export class JetStreamMediaStorage implements MediaStorage {
       const kvm = new Kvm(nc);
       const media = await kvm.create(MEDIA_BUCKET, { replicas, history: 1 });
       const tokens = await JetStreamTokenBucket.open(nc, replicas);
-      return new JetStreamMediaStorage(nc, jetstream(nc), jsm, media, tokens);
+      const quotas = await JetStreamQuotaBucket.open(nc, replicas);
+      return new JetStreamMediaStorage(nc, jetstream(nc), jsm, media, tokens, quotas);
     } catch (err) {
       await nc.close();
       throw err;
@@ -175,6 +179,21 @@ export class JetStreamMediaStorage implements MediaStorage {
       }
     })();
     return { stop: () => w.stop() };
+  }
+
+  /**
+   * Every media row of `owner`: a scan of the whole bucket (one get per media), for the rare
+   * recount of a quota counter (core/cluster-quotas.ts), never on a request's common path.
+   */
+  async ownerRows(owner: string): Promise<MediaRow[]> {
+    const rows: MediaRow[] = [];
+    for await (const key of await this.media.keys()) {
+      const e = await this.media.get(key);
+      if (!e || e.operation !== 'PUT') continue;
+      const row = e.json<MediaRow>();
+      if (row.owner === owner) rows.push(row);
+    }
+    return rows;
   }
 
   async deleteMedia(id: string): Promise<void> {
