@@ -3,20 +3,28 @@
  * (file, hash, index, fan-out — in that order, in one synchronous step, so a reader that sees a
  * byte length can read those bytes and a listener that joins at it misses nothing), runs the group
  * flush and the expiry sweep, and moves media through pending → live → complete | cancelled.
+ * Every block append and row write of a media goes through the storage engine's synchronous code
+ * (storage/embedded-media-storage.ts), on the records themselves: the code the storage contract
+ * suite runs.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAGIC, type FramedBlock } from '@mxcast/format';
 import { makeSharedBlock } from '../fanout/shared-block.ts';
 import { GroupFlush } from '../storage/group-flush.ts';
 import { ListenerTally } from '../storage/listener-tally.ts';
-import { MediaFile } from '../storage/media-file.ts';
+import { EmbeddedMediaStorage } from '../storage/embedded-media-storage.ts';
+import { StorageError, type AppendOutcome, type MediaUpdate } from '../storage/media-storage.ts';
 import type { DeclaredStreamGeometry } from '@mxcast/protocol';
 import { MediaRecord } from '../storage/media-record.ts';
 import { checkDatabaseNotLost, mediaFileIds } from '../storage/database-check.ts';
-import { scanMediaFile } from '../storage/media-scan.ts';
-import type { MediaRow, RelayDatabase } from '../storage/relay-database.ts';
+import {
+  pendingMediaRow,
+  type MediaRow,
+  type MediaState,
+  type RelayDatabase,
+} from '../storage/relay-database.ts';
 import { isMediaId, newMediaId } from './media-id.ts';
 import { damagedError, MediaIntegrity } from './media-integrity.ts';
 import type { RelayConfig } from './relay-config.ts';
@@ -44,6 +52,15 @@ export function lostRaceError(): RelayError {
   });
 }
 
+/**
+ * A refusal by the storage engine where the relay is its only writer (data-dir-lock.ts): memory
+ * and disk disagree, a relay bug — 500, never a client's fault.
+ */
+function internalStorageError(err: unknown): unknown {
+  if (!(err instanceof StorageError)) return err;
+  return new RelayError('M_UNKNOWN', `internal: ${err.message}`);
+}
+
 /** A finished (or still pending) media unused this long is dropped from memory. */
 const IDLE_EVICT_MS = 60_000;
 
@@ -60,6 +77,8 @@ export class MediaStore implements ReplicaHost {
   private readonly dirty: GroupFlush;
   readonly quotas: UserQuotas;
   readonly mediaDir: string;
+  /** The storage engine every append and row write goes through (its records are its media). */
+  readonly storage: EmbeddedMediaStorage;
   /** Damage detection and cheap reloads of finished media (media-integrity.ts). */
   private readonly integrity: MediaIntegrity;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -81,7 +100,7 @@ export class MediaStore implements ReplicaHost {
     private readonly metrics: RelayMetrics,
   ) {
     this.mediaDir = join(config.dataDir, 'media');
-    mkdirSync(this.mediaDir, { recursive: true });
+    this.storage = new EmbeddedMediaStorage(db, this.mediaDir, config.limits.maxBlockLength);
     this.dirty = new GroupFlush(db, (rec) => this.records.get(rec.id) === rec);
     metrics.mediaInMemory = () => this.records.size;
     this.quotas = new UserQuotas(db, config.limits, metrics, (owner) =>
@@ -156,11 +175,15 @@ export class MediaStore implements ReplicaHost {
     this.quotas.checkCreate(owner, now);
     const id = newMediaId();
     const expires = now + this.config.limits.unusedExpiryMs;
-    this.db.insertMedia(id, owner, now, expires, geometry ? JSON.stringify(geometry) : null);
-    if (this.replica) {
-      const row = this.db.getMedia(id);
-      if (row) this.replica.created(row);
-    }
+    const row = pendingMediaRow(
+      id,
+      owner,
+      now,
+      expires,
+      geometry ? JSON.stringify(geometry) : null,
+    );
+    this.insertRow(row);
+    this.replica?.created(row);
     this.quotas.created(owner);
     this.metrics.mediaCreated++;
     return { id, owner, unusedExpiresAt: expires };
@@ -208,7 +231,7 @@ export class MediaStore implements ReplicaHost {
   }
 
   filePath(id: string): string {
-    return join(this.mediaDir, `${id}.mxc`);
+    return this.storage.filePath(id);
   }
 
   /**
@@ -231,12 +254,6 @@ export class MediaStore implements ReplicaHost {
         this.commitWithinByteQuota(rec, blocks);
     }
     for (const b of blocks) {
-      if (b.offset !== Math.max(rec.byteLength, 4)) {
-        throw new RelayError(
-          'M_UNKNOWN',
-          `internal: block ${b.seq} at ${b.offset}, stored ${rec.byteLength}`,
-        );
-      }
       const end = b.offset + b.bytes.length;
       if (end > maxMediaBytes) {
         throw new RelayError(
@@ -252,12 +269,13 @@ export class MediaStore implements ReplicaHost {
         );
       }
       if (rec.byteLength === 0) this.beginBytes(rec, b, now);
+      const before = rec.byteLength;
       const shared = makeSharedBlock(b.seq, b.offset, b.bytes);
-      (rec.file as MediaFile).append(shared.bytes);
+      // Offset check, file append, block index and byte length: the engine's (the framer already
+      // checked the index: b.seq is the next block). A byte-identical retry stores nothing.
+      if (this.appendStored(rec, b.seq, b.offset, shared.bytes) === 'duplicate') continue;
       rec.hasher?.update(shared.bytes);
-      rec.offsets.push(b.offset);
-      this.quotas.addBytes(rec.owner, end - rec.byteLength);
-      rec.byteLength = end;
+      this.quotas.addBytes(rec.owner, end - before);
       rec.dbDirty = true;
       this.dirty.add(rec);
       this.metrics.bytesIn += shared.bytes.length;
@@ -270,6 +288,7 @@ export class MediaStore implements ReplicaHost {
 
   /** Completes a live media: final hash, flushed to disk, listeners told. */
   async complete(rec: MediaRecord): Promise<void> {
+    const from = rec.state;
     rec.state = 'complete';
     rec.completedAt = Date.now();
     rec.sha256 = (rec.hasher?.digest('base64') ?? '').replace(/=+$/, '');
@@ -282,7 +301,7 @@ export class MediaStore implements ReplicaHost {
       block_count: rec.blockCount,
     });
     const runs = rec.offsets.toRuns(rec.byteLength);
-    this.db.updateMedia(rec.id, {
+    this.moveRow(rec.id, from, {
       state: 'complete',
       completed_at: rec.completedAt,
       sha256: rec.sha256,
@@ -301,13 +320,14 @@ export class MediaStore implements ReplicaHost {
   }
 
   cancel(rec: MediaRecord): void {
+    const from = rec.state;
     this.replica?.moved(rec, rec.state, {
       state: 'cancelled',
       byte_length: rec.byteLength,
       block_count: rec.blockCount,
     });
     rec.state = 'cancelled';
-    this.db.updateMedia(rec.id, {
+    this.moveRow(rec.id, from, {
       state: 'cancelled',
       byte_length: rec.byteLength,
       block_count: rec.blockCount,
@@ -350,16 +370,14 @@ export class MediaStore implements ReplicaHost {
   }
 
   private beginBytes(rec: MediaRecord, first: FramedBlock, now: number): void {
-    rec.file ??= new MediaFile(this.filePath(rec.id));
-    rec.file.truncate(0);
-    rec.file.append(MAGIC);
+    const from = rec.state;
+    this.storage.beginSync(rec);
     rec.hasher = createHash('sha256').update(MAGIC);
-    rec.byteLength = MAGIC.length;
     this.metrics.bytesIn += MAGIC.length;
     rec.byteOrder = first.byteOrder;
     rec.state = 'live';
     rec.firstByteAt = now;
-    this.db.updateMedia(rec.id, { state: 'live', first_byte_at: now, byte_order: first.byteOrder });
+    this.moveRow(rec.id, from, { state: 'live', first_byte_at: now, byte_order: first.byteOrder });
     this.replica?.moved(rec, 'pending', {
       state: 'live',
       first_byte_at: now,
@@ -409,9 +427,10 @@ export class MediaStore implements ReplicaHost {
     if (!this.db.getMedia(row.media_id)) {
       // An adopted media that already has bytes must not expire here as an unused id.
       const expires = row.state === 'pending' ? row.unused_expires_at : Number.MAX_SAFE_INTEGER;
-      this.db.insertMedia(row.media_id, row.owner, row.created_at, expires, row.geometry);
-      if (row.upload_length !== null)
-        this.db.updateMedia(row.media_id, { upload_length: row.upload_length });
+      this.insertRow({
+        ...pendingMediaRow(row.media_id, row.owner, row.created_at, expires, row.geometry),
+        upload_length: row.upload_length,
+      });
     }
     return this.get(this.config.serverName, row.media_id);
   }
@@ -429,11 +448,8 @@ export class MediaStore implements ReplicaHost {
     if (this.records.get(rec.id) === rec) this.records.delete(rec.id);
     rec.hub.end('cancelled');
     rec.notifyChange();
-    this.db.deleteMedia(rec.id);
+    void this.storage.deleteMediaSync(rec.id, rec);
     this.quotas.invalidate(rec.owner);
-    const file = rec.file;
-    rec.file = null;
-    void file?.close().finally(() => rmSync(this.filePath(rec.id), { force: true }));
   }
 
   /** ReplicaHost: a state another node moved the media to. */
@@ -484,9 +500,9 @@ export class MediaStore implements ReplicaHost {
    * is damage, not "no bytes yet": the blocks listeners already got are gone.
    */
   private recoverLive(rec: MediaRecord, row: MediaRow): void {
-    const path = this.filePath(row.media_id);
-    if (!existsSync(path)) return this.integrity.markDamaged(rec, 'file missing');
-    const scan = scanMediaFile(path, this.config.limits.maxBlockLength);
+    if (!existsSync(this.filePath(row.media_id)))
+      return this.integrity.markDamaged(rec, 'file missing');
+    const scan = this.storage.scanSync(row.media_id);
     // The stored length is written only after a group flush made those bytes durable, and the
     // magic and first block are flushed before it: a file with no valid block at all lost what
     // listeners already got (emptied, overwritten), which no crash does.
@@ -494,17 +510,14 @@ export class MediaStore implements ReplicaHost {
       const what = `file has no valid block (${scan.stoppedBy ?? 'empty'}), ${row.byte_length} bytes were stored`;
       return this.integrity.markDamaged(rec, what);
     }
-    rec.offsets = scan.offsets;
-    rec.byteLength = scan.validLength;
     rec.byteOrder = scan.byteOrder ?? row.byte_order;
-    rec.file = new MediaFile(path);
     // Drop whatever follows the last whole valid block (a partial block, or bytes the disk kept
     // out of order).
-    if (rec.file.size !== scan.validLength) {
+    const size = this.storage.recoverSync(rec, scan);
+    if (size !== scan.validLength) {
       this.log(
-        `recovered ${row.media_id}: cut ${rec.file.size} → ${scan.validLength} bytes (${scan.stoppedBy})`,
+        `recovered ${row.media_id}: cut ${size} → ${scan.validLength} bytes (${scan.stoppedBy})`,
       );
-      rec.file.truncate(scan.validLength);
     }
     rec.hasher = scan.hasher;
     if (scan.validLength === 0) rec.state = 'pending';
@@ -513,7 +526,7 @@ export class MediaStore implements ReplicaHost {
       row.block_count !== scan.offsets.length ||
       rec.state !== row.state
     ) {
-      this.db.updateMedia(row.media_id, {
+      this.moveRow(row.media_id, row.state, {
         state: rec.state,
         byte_length: scan.validLength,
         block_count: scan.offsets.length,
@@ -533,12 +546,8 @@ export class MediaStore implements ReplicaHost {
       rec.notifyChange();
     }
     this.records.delete(rec.id);
-    this.db.deleteMedia(rec.id);
+    void this.storage.deleteMediaSync(rec.id, rec);
     this.quotas.invalidate(rec.owner);
-    const file = rec.file;
-    rec.file = null;
-    void file?.close().finally(() => rmSync(this.filePath(rec.id), { force: true }));
-    if (!file) rmSync(this.filePath(rec.id), { force: true });
   }
 
   /**
@@ -578,7 +587,7 @@ export class MediaStore implements ReplicaHost {
         this.mediaEvent(rec, 'expired');
         this.forget(rec);
       } else {
-        this.db.deleteMedia(id);
+        void this.storage.deleteMediaSync(id, null);
       }
     }
   }
@@ -602,6 +611,38 @@ export class MediaStore implements ReplicaHost {
     const magic = rec.byteLength === 0 ? MAGIC.length : 0;
     this.quotas.checkBytes(rec.owner, magic + refused.bytes.length, `block ${refused.seq}`);
     throw new RelayError('M_UNKNOWN', 'internal: the byte quota passed a block it refused');
+  }
+
+  /** A new row through the engine; an existing id (a 128-bit random collision) is a relay bug. */
+  private insertRow(row: MediaRow): void {
+    try {
+      this.storage.insertMediaSync(row);
+    } catch (err) {
+      throw internalStorageError(err);
+    }
+  }
+
+  /** A row's state move through the engine's compare-and-set, from the state memory had. */
+  private moveRow(id: string, from: MediaState, fields: MediaUpdate): void {
+    try {
+      this.storage.updateMediaSync(id, from, fields);
+    } catch (err) {
+      throw internalStorageError(err);
+    }
+  }
+
+  /** One block through the engine (embedded-media-storage.ts appendSync). */
+  private appendStored(
+    rec: MediaRecord,
+    index: number,
+    offset: number,
+    bytes: Uint8Array,
+  ): AppendOutcome {
+    try {
+      return this.storage.appendSync(rec, index, offset, bytes);
+    } catch (err) {
+      throw internalStorageError(err);
+    }
   }
 
   /**

@@ -1,15 +1,23 @@
 /**
- * The storage contract (media-storage.ts) over the embedded engine the relay has always used:
- * rows in SQLite (relay-database.ts) and one append-only file per media under `<data>/media/`
- * (media-file.ts), `MAGIC` then the blocks as uploaded, so a finished file is the MSC4016 object
- * byte for byte. Block offsets are kept in memory per open media and rebuilt by a framer scan
- * (media-scan.ts) on first use, as the relay does on start.
+ * The storage contract (media-storage.ts) over the embedded engine: rows in SQLite
+ * (relay-database.ts) and one append-only file per media under `<data>/media/` (media-file.ts),
+ * `MAGIC` then the blocks as uploaded, so a finished file is the MSC4016 object byte for byte.
+ *
+ * This is the code the relay runs in embedded mode (and for a cluster node's local cache):
+ * MediaStore (core/media-store.ts) calls the synchronous variants — appendSync, beginSync,
+ * recoverSync, insertMediaSync, updateMediaSync, deleteMediaSync — on its own records, which are
+ * this engine's open media (one MediaFile and one offset list per media), so a block's file
+ * append, hash, index and fan-out still happen in one synchronous step (docs/architecture.md
+ * "Storage contract and JetStream mapping"). The async contract methods wrap the same code, over a
+ * table of open media of their own (opened by a framer scan on first use, as the relay does on
+ * start), for callers without a MediaStore: the contract suite, which so guards the code the
+ * relay runs. One process never opens one media through both.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAGIC } from '@mxcast/format';
 import { MediaFile } from './media-file.ts';
-import { scanMediaFile } from './media-scan.ts';
+import { scanMediaFile, type ScanResult } from './media-scan.ts';
 import type {
   AppendOutcome,
   BlockTail,
@@ -21,44 +29,156 @@ import type {
   TokenRow,
 } from './media-storage.ts';
 import { StorageError } from './media-storage.ts';
+import { OffsetList } from './offset-list.ts';
 import { RelayDatabase } from './relay-database.ts';
 
-interface OpenMedia {
-  file: MediaFile;
-  offsets: number[];
+/**
+ * One media open for appends and reads: what the engine keeps per media. MediaStore's records
+ * (media-record.ts) are exactly this, so the engine works on them in place.
+ */
+export interface OpenMedia {
+  readonly id: string;
+  /** The media's file; null until its first byte (or once closed). */
+  file: MediaFile | null;
+  /** Where each stored block starts. */
+  offsets: OffsetList;
   /** End of the last stored block (0 before the first: not even the magic is written). */
-  end: number;
-  tails: Set<(b: StoredBlock) => void>;
+  byteLength: number;
 }
+
+type TailListener = (b: StoredBlock) => void;
 
 export class EmbeddedMediaStorage implements MediaStorage {
   readonly kind = 'embedded' as const;
-  private readonly db: RelayDatabase;
-  private readonly mediaDir: string;
+  /** The async contract methods' open media (never MediaStore's records: see the header). */
   private readonly open = new Map<string, OpenMedia>();
+  private readonly tails = new Map<string, Set<TailListener>>();
+  private ownsDb = false;
 
   constructor(
-    private readonly dataDir: string,
+    private readonly db: RelayDatabase,
+    readonly mediaDir: string,
     private readonly maxBlockLength: number,
   ) {
-    this.db = new RelayDatabase(dataDir);
-    this.mediaDir = join(dataDir, 'media');
-    mkdirSync(this.mediaDir, { recursive: true });
+    mkdirSync(mediaDir, { recursive: true });
   }
 
-  insertMedia(row: MediaRow): Promise<void> {
-    if (this.db.getMedia(row.media_id))
-      return Promise.reject(new StorageError('conflict', `media ${row.media_id} exists`));
-    this.db.insertMedia(
-      row.media_id,
-      row.owner,
-      row.created_at,
-      row.unused_expires_at,
-      row.geometry,
+  /** A store on a data dir of its own, owning its database (closed by close()). */
+  static openDataDir(dataDir: string, maxBlockLength: number): EmbeddedMediaStorage {
+    const store = new EmbeddedMediaStorage(
+      new RelayDatabase(dataDir),
+      join(dataDir, 'media'),
+      maxBlockLength,
     );
-    const { media_id: _id, owner: _o, created_at: _c, ...rest } = row;
-    this.db.updateMedia(row.media_id, rest);
-    return Promise.resolve();
+    store.ownsDb = true;
+    return store;
+  }
+
+  filePath(id: string): string {
+    return join(this.mediaDir, `${id}.mxc`);
+  }
+
+  // ---- Synchronous engine: what MediaStore calls, and what the async contract wraps. ----
+
+  /** Stores a new media row; StorageError conflict if the id exists. */
+  insertMediaSync(row: MediaRow): void {
+    try {
+      this.db.insertMediaRow(row);
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT'))
+        throw new StorageError('conflict', `media ${row.media_id} exists`);
+      throw err;
+    }
+  }
+
+  /**
+   * Applies `fields` if the row's state is still `expect`: one UPDATE … WHERE state = expect, so
+   * the compare and the set cannot be split (and the one process holding the data dir,
+   * data-dir-lock.ts, is its only writer). StorageError not_found / conflict otherwise.
+   */
+  updateMediaSync(id: string, expect: MediaState, fields: MediaUpdate): void {
+    if (this.db.updateMediaIf(id, expect, fields)) return;
+    const row = this.db.getMedia(id);
+    if (!row) throw new StorageError('not_found', `no media ${id}`);
+    throw new StorageError(
+      'conflict',
+      `media ${id} is ${row.state}, not ${expect}`,
+      'STATE_CHANGED',
+    );
+  }
+
+  /**
+   * Deletes the row now, then the file (after closing `m`'s, if open: the returned promise
+   * settles once it is gone). Idempotent.
+   */
+  deleteMediaSync(id: string, m: OpenMedia | null): Promise<void> {
+    this.db.deleteMedia(id);
+    this.tails.delete(id);
+    if (this.open.get(id) === m) this.open.delete(id);
+    const file = m?.file ?? null;
+    if (m) m.file = null;
+    const path = this.filePath(id);
+    if (!file) {
+      rmSync(path, { force: true });
+      return Promise.resolve();
+    }
+    return file.close().finally(() => rmSync(path, { force: true }));
+  }
+
+  /**
+   * The first byte of a media: its file (opened if need be), cut to nothing — a recovered media
+   * with no whole block may have left some — then the magic.
+   */
+  beginSync(m: OpenMedia): void {
+    const file = (m.file ??= new MediaFile(this.filePath(m.id)));
+    file.truncate(0);
+    file.append(MAGIC);
+    m.byteLength = MAGIC.length;
+  }
+
+  /**
+   * Appends block `index` at byte `offset`, exactly once and in order (the contract's
+   * appendBlock): the next index at the end of the last block is appended to the file and the
+   * offsets; a retry of a stored block with the same bytes is `duplicate`; anything else is
+   * StorageError conflict (BLOCK_CONFLICT) and writes nothing. Synchronous and allocation-free
+   * on the stored path (the caller's fan-out follows in the same step).
+   */
+  appendSync(m: OpenMedia, index: number, offset: number, bytes: Uint8Array): AppendOutcome {
+    const next = m.offsets.length;
+    if (index !== next) return this.retried(m, index, offset, bytes);
+    if (offset !== Math.max(m.byteLength, MAGIC.length))
+      throw conflict(m.id, index, `block ${index} at ${offset}, stored ${m.byteLength}`);
+    if (m.byteLength === 0) this.beginSync(m);
+    (m.file as MediaFile).append(bytes);
+    m.offsets.push(offset);
+    m.byteLength = offset + bytes.length;
+    if (this.tails.size > 0) this.notifyTails(m.id, { index, offset, bytes });
+    return 'stored';
+  }
+
+  /** Scans a media's file with the framer its upload went through (media-scan.ts). */
+  scanSync(id: string): ScanResult {
+    return scanMediaFile(this.filePath(id), this.maxBlockLength);
+  }
+
+  /**
+   * Crash recovery (docs/operations.md "Durability and crash behaviour"): opens `m` at the end of
+   * its last whole valid block as `scan` found it, cutting whatever follows (a partial block, or
+   * bytes the disk kept out of order). Returns the file's size before the cut.
+   */
+  recoverSync(m: OpenMedia, scan: ScanResult): number {
+    m.offsets = scan.offsets;
+    m.byteLength = scan.validLength;
+    const file = (m.file ??= new MediaFile(this.filePath(m.id)));
+    const size = file.size;
+    if (size !== scan.validLength) file.truncate(scan.validLength);
+    return size;
+  }
+
+  // ---- The async contract (media-storage.ts) over the same code. ----
+
+  insertMedia(row: MediaRow): Promise<void> {
+    return settle(() => this.insertMediaSync(row));
   }
 
   getMedia(id: string): Promise<MediaRow | undefined> {
@@ -66,70 +186,39 @@ export class EmbeddedMediaStorage implements MediaStorage {
   }
 
   updateMedia(id: string, expect: MediaState, fields: MediaUpdate): Promise<MediaRow> {
-    // Synchronous read-check-write in one event-loop turn: nothing else runs in between, so this
-    // is a compare-and-set in one process (the only writer of an embedded data dir, data-dir-lock.ts).
-    const row = this.db.getMedia(id);
-    if (!row) return Promise.reject(new StorageError('not_found', `no media ${id}`));
-    if (row.state !== expect)
-      return Promise.reject(
-        new StorageError('conflict', `media ${id} is ${row.state}, not ${expect}`, 'STATE_CHANGED'),
-      );
-    this.db.updateMedia(id, fields);
-    return Promise.resolve({ ...row, ...fields });
+    return settle(() => {
+      this.updateMediaSync(id, expect, fields);
+      return this.db.getMedia(id) as MediaRow;
+    });
   }
 
-  async deleteMedia(id: string): Promise<void> {
-    const m = this.open.get(id);
-    this.open.delete(id);
-    await m?.file.close();
-    this.db.deleteMedia(id);
-    rmSync(this.path(id), { force: true });
+  deleteMedia(id: string): Promise<void> {
+    return this.deleteMediaSync(id, this.open.get(id) ?? null);
   }
 
-  async appendBlock(
+  appendBlock(
     id: string,
     index: number,
     offset: number,
     bytes: Uint8Array,
   ): Promise<AppendOutcome> {
-    const m = this.media(id);
-    if (index < m.offsets.length) {
-      const stored = await this.readBlock(id, index);
-      if (stored && stored.offset === offset && Buffer.from(stored.bytes).equals(bytes))
-        return 'duplicate';
-      throw conflict(id, index, `block ${index} is stored with other bytes`);
-    }
-    if (index > m.offsets.length)
-      throw conflict(id, index, `next block is ${m.offsets.length}, not ${index}`);
-    if (offset !== Math.max(m.end, MAGIC.length))
-      throw conflict(id, index, `block ${index} at ${offset}, stored ${m.end}`);
-    if (m.end === 0) m.file.append(MAGIC);
-    m.file.append(bytes);
-    m.offsets.push(offset);
-    m.end = offset + bytes.length;
-    const block = { index, offset, bytes };
-    for (const t of m.tails) t(block);
-    return 'stored';
+    return settle(() => this.appendSync(this.media(id), index, offset, bytes));
   }
 
   blockOffsets(id: string): Promise<number[]> {
-    return Promise.resolve([...this.media(id).offsets]);
+    return settle(() => this.media(id).offsets.toArray());
   }
 
   async readBlock(id: string, index: number): Promise<StoredBlock | undefined> {
     const m = this.media(id);
-    const offset = m.offsets[index];
-    if (offset === undefined) return undefined;
-    const end = m.offsets[index + 1] ?? m.end;
+    const offset = m.offsets.at(index);
+    if (offset === undefined || !m.file) return undefined;
+    const end = m.offsets.at(index + 1) ?? m.byteLength;
     const bytes = await m.file.readAt(offset, end - offset);
     return { index, offset, bytes: new Uint8Array(bytes) };
   }
 
-  async tail(
-    id: string,
-    fromIndex: number,
-    onBlock: (block: StoredBlock) => void,
-  ): Promise<BlockTail> {
+  async tail(id: string, fromIndex: number, onBlock: TailListener): Promise<BlockTail> {
     const m = this.media(id);
     // Catch up to the blocks stored now, then follow: appends are synchronous after the last
     // await here, so none falls between the catch-up and the subscription.
@@ -139,13 +228,16 @@ export class EmbeddedMediaStorage implements MediaStorage {
       if (b) onBlock(b);
       next++;
     }
-    const listener = (b: StoredBlock): void => {
+    const listener: TailListener = (b) => {
       if (b.index >= next) onBlock(b);
     };
-    m.tails.add(listener);
+    const set = this.tails.get(id) ?? new Set<TailListener>();
+    this.tails.set(id, set);
+    set.add(listener);
     return {
       stop: () => {
-        m.tails.delete(listener);
+        set.delete(listener);
+        if (set.size === 0 && this.tails.get(id) === set) this.tails.delete(id);
         return Promise.resolve();
       },
     };
@@ -169,25 +261,37 @@ export class EmbeddedMediaStorage implements MediaStorage {
   }
 
   async close(): Promise<void> {
-    for (const m of this.open.values()) await m.file.close();
+    for (const m of this.open.values()) await m.file?.close();
     this.open.clear();
-    this.db.close();
+    this.tails.clear();
+    if (this.ownsDb) this.db.close();
   }
 
-  private path(id: string): string {
-    return join(this.mediaDir, `${id}.mxc`);
+  /** A block index other than the next: a byte-identical retry, or a conflict. */
+  private retried(m: OpenMedia, index: number, offset: number, bytes: Uint8Array): AppendOutcome {
+    const next = m.offsets.length;
+    if (index > next || index < 0 || !Number.isInteger(index))
+      throw conflict(m.id, index, `next block is ${next}, not ${index}`);
+    const at = m.offsets.at(index) as number;
+    const end = m.offsets.at(index + 1) ?? m.byteLength;
+    if (at === offset && end - at === bytes.length && m.file) {
+      if (m.file.readAtSync(at, bytes.length).equals(bytes)) return 'duplicate';
+    }
+    throw conflict(m.id, index, `block ${index} is stored with other bytes`);
   }
 
+  private notifyTails(id: string, block: StoredBlock): void {
+    const set = this.tails.get(id);
+    if (set) for (const t of set) t(block);
+  }
+
+  /** The async methods' open media `id`, opened by a scan (and crash cut) on first use. */
   private media(id: string): OpenMedia {
     let m = this.open.get(id);
     if (m) return m;
     if (!this.db.getMedia(id)) throw new StorageError('not_found', `no media ${id}`);
-    const scan = scanMediaFile(this.path(id), this.maxBlockLength);
-    const offsets: number[] = [];
-    for (let i = 0; i < scan.offsets.length; i++) offsets.push(scan.offsets.at(i) as number);
-    const file = new MediaFile(this.path(id));
-    if (file.size !== scan.validLength) file.truncate(scan.validLength);
-    m = { file, offsets, end: scan.validLength, tails: new Set() };
+    m = { id, file: null, offsets: new OffsetList(), byteLength: 0 };
+    this.recoverSync(m, this.scanSync(id));
     this.open.set(id, m);
     return m;
   }
@@ -195,4 +299,13 @@ export class EmbeddedMediaStorage implements MediaStorage {
 
 function conflict(id: string, index: number, why: string): StorageError {
   return new StorageError('conflict', `media ${id} block ${index}: ${why}`, 'BLOCK_CONFLICT');
+}
+
+/** A synchronous step as a settled promise: a throw becomes a rejection. */
+function settle<T>(step: () => T): Promise<T> {
+  try {
+    return Promise.resolve(step());
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
 }

@@ -4,7 +4,16 @@
  * (fdatasync off the event loop, at most every `flushIntervalMs`): a crash loses at most the
  * last interval, which recovery then cuts back to a whole block (media-scan.ts, on start).
  */
-import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, read, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  read,
+  readSync,
+  writeSync,
+} from 'node:fs';
 
 export class MediaFile {
   private fd: number | null;
@@ -43,6 +52,21 @@ export class MediaFile {
         err ? reject(err) : resolve(buf.subarray(0, n)),
       );
     });
+  }
+
+  /**
+   * readAt, synchronously: for the storage engine's exactly-once check of a retried block
+   * (embedded-media-storage.ts), which must decide within the append's synchronous step.
+   */
+  readAtSync(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    let n = 0;
+    while (n < length) {
+      const got = readSync(this.openFd(), buf, n, length - n, position + n);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.subarray(0, n);
   }
 
   get isDirty(): boolean {

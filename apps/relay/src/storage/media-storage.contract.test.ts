@@ -5,15 +5,20 @@
  * on a free loopback port (two client connections play two relay nodes).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAGIC, encodeBlock } from '@mxcast/format';
+import { MAGIC, encodeBlock, type FramedBlock } from '@mxcast/format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newMediaId } from '../core/media-id.ts';
+import { MediaStore } from '../core/media-store.ts';
+import { resolveConfig } from '../core/relay-config.ts';
+import { RelayError } from '../core/relay-error.ts';
+import { RelayMetrics } from '../core/relay-metrics.ts';
 import { startNatsServer, type NatsServer } from '../testing/nats-server-fixture.ts';
 import { EmbeddedMediaStorage } from './embedded-media-storage.ts';
 import { JetStreamMediaStorage } from './jetstream-media-storage.ts';
+import { RelayDatabase } from './relay-database.ts';
 import {
   StorageError,
   type MediaRow,
@@ -60,9 +65,11 @@ function row(owner = '@alice:localhost'): MediaRow {
   };
 }
 
+type Block = { offset: number; bytes: Uint8Array };
+
 /** Valid framed blocks (random ciphertext: the store never decrypts), with their offsets. */
-function blocks(n: number, size = 200, firstSeq = 0): { offset: number; bytes: Uint8Array }[] {
-  const out: { offset: number; bytes: Uint8Array }[] = [];
+function blocks(n: number, size = 200, firstSeq = 0): Block[] {
+  const out: Block[] = [];
   let offset = MAGIC.length;
   for (let i = 0; i < n; i++) {
     const bytes = encodeBlock(firstSeq + i, randomBytes(size));
@@ -173,6 +180,37 @@ function storageContract(name: string, open: () => Promise<Nodes>): void {
       expect(await nodes.a.blockOffsets(r.media_id)).toEqual(bs.map((b) => b.offset));
       const got = await nodes.a.readBlock(r.media_id, 1);
       expect(Buffer.from(got?.bytes ?? []).equals(b1.bytes)).toBe(true);
+    });
+
+    it('a refused append writes nothing: a wrong first offset, then a retry with other bytes', async () => {
+      const r = row();
+      await nodes.a.insertMedia(r);
+      const [b0, b1] = blocks(2) as [
+        { offset: number; bytes: Uint8Array },
+        { offset: number; bytes: Uint8Array },
+      ];
+      // Not at 4 (right after the magic): refused before anything, not even the magic, is stored.
+      for (const at of [0, MAGIC.length + 1]) {
+        const c = await rejection(nodes.a.appendBlock(r.media_id, 0, at, b0.bytes));
+        expect([c.kind, c.reason]).toEqual(['conflict', 'BLOCK_CONFLICT']);
+      }
+      expect(await nodes.b.blockOffsets(r.media_id)).toEqual([]);
+      expect(await nodes.b.readBlock(r.media_id, 0)).toBeUndefined();
+      expect(await nodes.b.appendBlock(r.media_id, 0, b0.offset, b0.bytes)).toBe('stored');
+      // A retry of block 0 one byte shorter, or at another offset: not a duplicate.
+      const short = b0.bytes.subarray(0, b0.bytes.length - 1);
+      expect((await rejection(nodes.a.appendBlock(r.media_id, 0, b0.offset, short))).kind).toBe(
+        'conflict',
+      );
+      expect((await rejection(nodes.a.appendBlock(r.media_id, 0, b1.offset, b0.bytes))).kind).toBe(
+        'conflict',
+      );
+      expect(await nodes.a.appendBlock(r.media_id, 1, b1.offset, b1.bytes)).toBe('stored');
+      expect(await nodes.b.blockOffsets(r.media_id)).toEqual([b0.offset, b1.offset]);
+      for (const [i, b] of [b0, b1].entries()) {
+        const got = await nodes.b.readBlock(r.media_id, i);
+        expect(Buffer.from(got?.bytes ?? []).equals(b.bytes)).toBe(true);
+      }
     });
 
     it('two uploaders racing for one block from two nodes: exactly one is stored', async () => {
@@ -311,7 +349,7 @@ function storageContract(name: string, open: () => Promise<Nodes>): void {
 
 storageContract('embedded (SQLite + files)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mxcast-storage-'));
-  const store = new EmbeddedMediaStorage(dir, MAX_BLOCK);
+  const store = EmbeddedMediaStorage.openDataDir(dir, MAX_BLOCK);
   return {
     a: store,
     b: store,
@@ -338,4 +376,105 @@ storageContract('cluster (NATS JetStream)', async () => {
       await nats?.stop();
     },
   };
+});
+
+/**
+ * What only the embedded engine has: a file that a crash can leave ending in half a block, and
+ * the relay's MediaStore writing through this engine's synchronous code on its own records.
+ */
+describe('embedded engine: crash cut, and the relay writing through it', () => {
+  const dirs: string[] = [];
+  const tempDir = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'mxcast-storage-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reopened after a crash, a media ends at its last whole block and appends go on from there', async () => {
+    const dir = tempDir();
+    const r = row();
+    const bs = blocks(4);
+    let store = EmbeddedMediaStorage.openDataDir(dir, MAX_BLOCK);
+    await store.insertMedia(r);
+    const path = join(dir, 'media', `${r.media_id}.mxc`);
+    // A refused first block writes nothing, not even the magic.
+    await rejection(store.appendBlock(r.media_id, 0, MAGIC.length + 1, (bs[0] as Block).bytes));
+    expect(statSync(path).size).toBe(0);
+    for (const [i, b] of bs.slice(0, 3).entries())
+      await store.appendBlock(r.media_id, i, b.offset, b.bytes);
+    await store.close();
+    const whole = statSync(path).size;
+    const b3 = bs[3] as { offset: number; bytes: Uint8Array };
+    expect(whole).toBe(b3.offset);
+    // The crash: half of block 3 reached the disk.
+    appendFileSync(path, b3.bytes.subarray(0, b3.bytes.length >> 1));
+    store = EmbeddedMediaStorage.openDataDir(dir, MAX_BLOCK);
+    expect(await store.blockOffsets(r.media_id)).toEqual(bs.slice(0, 3).map((b) => b.offset));
+    expect(statSync(path).size).toBe(whole);
+    expect(await store.readBlock(r.media_id, 3)).toBeUndefined();
+    expect(await store.appendBlock(r.media_id, 3, b3.offset, b3.bytes)).toBe('stored');
+    await store.close();
+    const expected = Buffer.concat([MAGIC, ...bs.map((b) => b.bytes)]);
+    expect(readFileSync(path).equals(expected)).toBe(true);
+  });
+
+  it('MediaStore stores each block once through the engine, refuses a wrong offset, recovers after a crash', async () => {
+    const dir = tempDir();
+    const config = resolveConfig({ dataDir: dir, log: () => {} });
+    let db = new RelayDatabase(dir);
+    let store = new MediaStore(config, db, new RelayMetrics());
+    const { id } = store.create('@alice:localhost', null);
+    const rec = store.get('localhost', id) as NonNullable<ReturnType<MediaStore['get']>>;
+    const bs = blocks(5);
+    const framed = bs.map((b, seq): FramedBlock => ({
+      seq,
+      offset: b.offset,
+      length: b.bytes.length - 16,
+      crc: 0,
+      bytes: b.bytes,
+      ciphertext: b.bytes.subarray(16),
+      byteOrder: 'be',
+    }));
+    store.commitBlocks(rec, framed.slice(0, 2));
+    const path = store.filePath(id);
+    const twoBlocks = Buffer.concat([MAGIC, ...bs.slice(0, 2).map((b) => b.bytes)]);
+    // One open file shared by the store and the engine: each block is in the file once.
+    expect(readFileSync(path).equals(twoBlocks)).toBe(true);
+    expect(db.getMedia(id)?.state).toBe('live');
+    // A block at the wrong offset (a relay bug, never a client's input): 500, nothing written.
+    const wrong = { ...(framed[2] as FramedBlock), offset: (framed[2] as FramedBlock).offset + 1 };
+    let refused: unknown = null;
+    try {
+      store.commitBlocks(rec, [wrong]);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(RelayError);
+    expect((refused as RelayError).status).toBe(500);
+    expect(readFileSync(path).equals(twoBlocks)).toBe(true);
+    expect(rec.blockCount).toBe(2);
+    store.commitBlocks(rec, framed.slice(2, 4));
+    await store.flushAll();
+    expect(db.getMedia(id)).toMatchObject({ byte_length: rec.byteLength, block_count: 4 });
+    await store.close();
+    db.close();
+    // The crash: half of block 4 reached the disk; the next start cuts it and goes on.
+    const b4 = bs[4] as { offset: number; bytes: Uint8Array };
+    appendFileSync(path, b4.bytes.subarray(0, 100));
+    db = new RelayDatabase(dir);
+    store = new MediaStore(config, db, new RelayMetrics());
+    store.start();
+    const again = store.get('localhost', id) as NonNullable<ReturnType<MediaStore['get']>>;
+    expect([again.state, again.blockCount, again.byteLength]).toEqual(['live', 4, b4.offset]);
+    expect(statSync(path).size).toBe(b4.offset);
+    store.commitBlocks(again, framed.slice(4));
+    await store.complete(again);
+    expect(readFileSync(path).equals(Buffer.concat([MAGIC, ...bs.map((b) => b.bytes)]))).toBe(true);
+    expect(db.getMedia(id)).toMatchObject({ state: 'complete', block_count: 5 });
+    await store.close();
+    db.close();
+  });
 });

@@ -36,6 +36,11 @@ export class OffsetList {
     return seq >= 0 && seq < this.n ? this.data[seq] : undefined;
   }
 
+  /** A copy as a plain array (the contract's blockOffsets answer). */
+  toArray(): number[] {
+    return Array.from(this.data.subarray(0, this.n));
+  }
+
   /** The block sizes as runs, given where the last block ends; null past MAX_PERSISTED_RUNS. */
   toRuns(end: number): BlockRun[] | null {
     const runs: BlockRun[] = [];

@@ -34,6 +34,33 @@ export interface MediaRow {
   block_runs: string | null;
 }
 
+/** The row of a media just created: pending, no byte yet. */
+export function pendingMediaRow(
+  id: string,
+  owner: string,
+  now: number,
+  expiresAt: number,
+  geometry: string | null,
+): MediaRow {
+  return {
+    media_id: id,
+    owner,
+    state: 'pending',
+    created_at: now,
+    unused_expires_at: expiresAt,
+    first_byte_at: null,
+    completed_at: null,
+    byte_length: 0,
+    block_count: 0,
+    byte_order: null,
+    geometry,
+    sha256: null,
+    upload_length: null,
+    damage: null,
+    block_runs: null,
+  };
+}
+
 export interface TokenRow {
   token_hash: string;
   user_id: string;
@@ -110,6 +137,14 @@ export class RelayDatabase {
       insertMedia: this.db.prepare(
         'INSERT INTO media (media_id, owner, state, created_at, unused_expires_at, geometry) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      insertMediaRow: this.db.prepare<[MediaRow]>(
+        `INSERT INTO media (media_id, owner, state, created_at, unused_expires_at, first_byte_at,
+           completed_at, byte_length, block_count, byte_order, geometry, sha256, upload_length,
+           damage, block_runs)
+         VALUES (@media_id, @owner, @state, @created_at, @unused_expires_at, @first_byte_at,
+           @completed_at, @byte_length, @block_count, @byte_order, @geometry, @sha256,
+           @upload_length, @damage, @block_runs)`,
+      ),
       getMedia: this.db.prepare<[string], MediaRow>('SELECT * FROM media WHERE media_id = ?'),
       unfinished: this.db.prepare<[], MediaRow>(
         "SELECT * FROM media WHERE state IN ('live', 'pending')",
@@ -171,6 +206,14 @@ export class RelayDatabase {
     this.stmts.insertMedia.run(id, owner, 'pending', now, expiresAt, geometry);
   }
 
+  /**
+   * Inserts a whole media row in one statement. Throws better-sqlite3's SqliteError (code
+   * SQLITE_CONSTRAINT_PRIMARYKEY) when the id exists.
+   */
+  insertMediaRow(row: MediaRow): void {
+    this.stmts.insertMediaRow.run(row);
+  }
+
   getMedia(id: string): MediaRow | undefined {
     return this.stmts.getMedia.get(id);
   }
@@ -221,6 +264,23 @@ export class RelayDatabase {
     let stmt = this.updates.get(sql);
     if (!stmt) this.updates.set(sql, (stmt = this.db.prepare(sql)));
     stmt.run({ ...fields, media_id: id });
+  }
+
+  /**
+   * updateMedia only if the row's state is still `expected` (one statement: the compare and the
+   * set cannot be split); false when no row matched (gone, or in another state).
+   */
+  updateMediaIf(
+    id: string,
+    expected: MediaState,
+    fields: Partial<Omit<MediaRow, 'media_id'>>,
+  ): boolean {
+    const keys = Object.keys(fields);
+    const set = keys.length > 0 ? keys.map((k) => `${k} = @${k}`).join(', ') : 'state = state';
+    const sql = `UPDATE media SET ${set} WHERE media_id = @media_id AND state = @expected_state`;
+    let stmt = this.updates.get(sql);
+    if (!stmt) this.updates.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt.run({ ...fields, media_id: id, expected_state: expected }).changes > 0;
   }
 
   deleteMedia(id: string): void {
