@@ -16,6 +16,7 @@ import { OggFlag, parseOggPage } from '@mxcast/ogg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { matrixCall } from '../matrix/matrix-users.ts';
+import type { BrowserContext } from 'playwright-core';
 import { screenshot, startWebRig, type Page, type WebRig } from './web-harness.ts';
 
 const TITLE = 'Reloaded show';
@@ -79,6 +80,75 @@ function savedState(page: Page) {
     db.close();
     return out;
   });
+}
+
+/**
+ * The stored media decrypted under `epochs`: one Ogg Opus stream (seq and page sequence without
+ * a gap, one serial, BOS and EOS once, every audio page one block of granules further) that
+ * opusinfo accepts. Its length in seconds.
+ */
+async function checkStoredStream(mxc: string, epochs: Epoch[], serial: number): Promise<number> {
+  const res = await fetch(
+    `${room.stack.url}/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`,
+    { headers: { authorization: `Bearer ${room.users.alice.accessToken}` } },
+  );
+  expect(res.status).toBe(200);
+  const file = new Uint8Array(await res.arrayBuffer());
+  const blocks = await decryptAll(await createScheduleCipher(epochs), file);
+  expect(blocks.map((x) => x.seq)).toEqual(blocks.map((_, i) => i));
+  const pages = blocks.map((x) => parseOggPage(x.plaintext));
+  expect(new Set(pages.map((p) => p.serial))).toEqual(new Set([serial]));
+  expect(pages.map((p) => p.pageSeq)).toEqual(pages.map((_, i) => i));
+  expect(pages.filter((p) => p.flags & OggFlag.BOS)).toHaveLength(1);
+  expect(pages.filter((p) => p.flags & OggFlag.EOS).map((p) => p.pageSeq)).toEqual([
+    pages.length - 1,
+  ]);
+  // Granules: the audio pages before the last (whose granule trims the padding) step evenly,
+  // across the resume point too.
+  const granules = pages.slice(2, -1).map((p) => p.granule);
+  const steps = new Set(granules.slice(1).map((g, i) => g - granules[i]!));
+  expect(steps.size).toBe(1);
+  const opus = join(mkdtempSync(join(tmpdir(), 'mxcast-web-backup-')), 'stream.opus');
+  writeFileSync(opus, Buffer.concat(pages.map((p) => Buffer.from(p.bytes))));
+  expect(execFileSync('opusinfo', [opus], { encoding: 'utf8' })).not.toMatch(/WARNING|ERROR/);
+  return probeSeconds(opus);
+}
+
+function probeSeconds(f: string): number {
+  return Number(
+    execFileSync(
+      'ffprobe',
+      ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', f],
+      {
+        encoding: 'utf8',
+      },
+    ).trim(),
+  );
+}
+
+/** The secret of a broadcast in alice's account data, as the homeserver holds it. */
+function accountData(id: string) {
+  return matrixCall<Record<string, unknown>>(
+    room.stack.url,
+    'GET',
+    `/_matrix/client/v3/user/${encodeURIComponent(room.users.alice.userId)}/account_data/org.mxcast.capture_state.${id}`,
+    { token: room.users.alice.accessToken },
+  );
+}
+
+/** A fresh browser context logged in as alice with her password: a new device, empty IndexedDB. */
+async function newAliceDevice(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${room.stack.url}/rooms`);
+  await page.waitForSelector('#mx-login', { timeout: 30_000 });
+  await page.fill('#mx-homeserver', room.stack.url);
+  await page.fill('#mx-user', 'alice');
+  await page.fill('#mx-password', room.users.alice.password);
+  await page.click('#mx-login button[type=submit]');
+  await page.waitForSelector(`#rooms a[data-room-id="${room.roomId}"]`, { timeout: 60_000 });
+  await page.click(`#rooms a[data-room-id="${room.roomId}"]`);
+  await page.click('#broadcast-here');
+  return page;
 }
 
 describe('web broadcaster reload', () => {
@@ -240,13 +310,6 @@ describe('web broadcaster reload', () => {
     const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
     const passphrase = 'correct horse battery staple';
     const aliceId = room.users.alice.userId;
-    const accountData = (id: string) =>
-      matrixCall<Record<string, unknown>>(
-        room.stack.url,
-        'GET',
-        `/_matrix/client/v3/user/${encodeURIComponent(aliceId)}/account_data/org.mxcast.capture_state.${id}`,
-        { token: room.users.alice.accessToken },
-      );
     expect((await room.mx('listen', 'bob', ['--list']).done).code).toBe(0);
     const contextA = await rig.browser.newContext();
     const contextB = await rig.browser.newContext();
@@ -265,7 +328,7 @@ describe('web broadcaster reload', () => {
       await a.fill('#recovery-passphrase', passphrase);
       await a.click('#go-live');
       await a.waitForSelector('#live', { timeout: 30_000 });
-      // Secret storage set up (alice had none) and the state stored more than once.
+      // Secret storage open (set up here when alice had none) and the state stored twice or more.
       await a.waitForFunction(
         () => {
           const el = document.querySelector<HTMLElement>('#backup-status');
@@ -300,16 +363,7 @@ describe('web broadcaster reload', () => {
       await contextA.close();
 
       // A fresh browser profile: a password login is a new device of alice, empty IndexedDB.
-      const b = await contextB.newPage();
-      await b.goto(`${room.stack.url}/rooms`);
-      await b.waitForSelector('#mx-login', { timeout: 30_000 });
-      await b.fill('#mx-homeserver', room.stack.url);
-      await b.fill('#mx-user', 'alice');
-      await b.fill('#mx-password', room.users.alice.password);
-      await b.click('#mx-login button[type=submit]');
-      await b.waitForSelector(roomItem, { timeout: 60_000 });
-      await b.click(roomItem);
-      await b.click('#broadcast-here');
+      const b = await newAliceDevice(contextB);
       await b.waitForSelector('#backup-offer', { timeout: 60_000 });
       expect(await b.getAttribute('#backup-offer', 'data-broadcast-id')).toBe(id);
       expect(await b.textContent('#backup-text')).toMatch(/^An unfinished broadcast of yours/);
@@ -342,36 +396,14 @@ describe('web broadcaster reload', () => {
 
       const heard = await bob.done;
       expect(heard.code, heard.stderr).toBe(0);
-      const res = await fetch(
-        `${room.stack.url}/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`,
-        { headers: { authorization: `Bearer ${room.users.alice.accessToken}` } },
+      const seconds = await checkStoredStream(
+        mxc,
+        stateB!.epochs as Epoch[],
+        stateA!.serial as number,
       );
-      expect(res.status).toBe(200);
-      const file = new Uint8Array(await res.arrayBuffer());
-      const blocks = await decryptAll(await createScheduleCipher(stateB!.epochs as Epoch[]), file);
-      expect(blocks.map((x) => x.seq)).toEqual(blocks.map((_, i) => i));
-      const pages = blocks.map((x) => parseOggPage(x.plaintext));
-      expect(new Set(pages.map((p) => p.serial))).toEqual(new Set([stateA!.serial]));
-      expect(pages.map((p) => p.pageSeq)).toEqual(pages.map((_, i) => i));
-      expect(pages.filter((p) => p.flags & OggFlag.BOS)).toHaveLength(1);
-      expect(pages.filter((p) => p.flags & OggFlag.EOS).map((p) => p.pageSeq)).toEqual([
-        pages.length - 1,
-      ]);
-      const opus = join(mkdtempSync(join(tmpdir(), 'mxcast-web-backup-')), 'backup.opus');
-      writeFileSync(opus, Buffer.concat(pages.map((p) => Buffer.from(p.bytes))));
-      expect(execFileSync('opusinfo', [opus], { encoding: 'utf8' })).not.toMatch(/WARNING|ERROR/);
-      const probe = (f: string) =>
-        Number(
-          execFileSync(
-            'ffprobe',
-            ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', f],
-            { encoding: 'utf8' },
-          ).trim(),
-        );
-      const seconds = probe(opus);
-      const bobSeconds = probe(wav);
+      const bobSeconds = probeSeconds(wav);
       console.log(
-        `backup resume: passphrase to live again ${gapMs} ms; ${blocks.length} blocks, ${seconds.toFixed(2)} s; bob ${bobSeconds.toFixed(2)} s`,
+        `backup resume: passphrase to live again ${gapMs} ms; ${seconds.toFixed(2)} s of audio; bob ${bobSeconds.toFixed(2)} s`,
       );
       expect(bobSeconds).toBeGreaterThan(seconds - 1);
     } finally {
@@ -379,4 +411,56 @@ describe('web broadcaster reload', () => {
       await contextB.close();
     }
   }, 300_000);
+
+  it('a broadcast of `mxcast capture --recovery-passphrase-file` killed -9 is resumed in the browser from the backup', async () => {
+    const passphrase = 'correct horse battery staple';
+    const file = join(room.work, 'recovery');
+    writeFileSync(file, `${passphrase}\n`, { mode: 0o600 });
+    const cli = room.mx('capture', 'alice', [
+      ...['--input', 'sine:440', '--duration', '120', '--realtime', '--preset', 'voice'],
+      ...['--title', 'CLI show', '--checkpoint-every', '2', '--recovery-passphrase-file', file],
+    ]);
+    const context = await rig.browser.newContext();
+    try {
+      await cli.waitFor(/announced in .* as broadcast (\S+)/, 90_000);
+      const id = /as broadcast (\S+)/.exec(cli.stderr())?.[1] ?? '';
+      // The CLI's secret stored (its first store ~1.5 s after the start), then some more audio.
+      const until = Date.now() + 30_000;
+      while (
+        !(await accountData(id).catch(() => ({}) as Record<string, unknown>)).encrypted &&
+        Date.now() < until
+      ) {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect((await accountData(id)).encrypted).toBeTruthy();
+      await new Promise((r) => setTimeout(r, 3000));
+      cli.child.kill('SIGKILL');
+      expect((await cli.done).signal).toBe('SIGKILL');
+
+      const page = await newAliceDevice(context);
+      await page.waitForSelector('#backup-offer', { timeout: 60_000 });
+      expect(await page.getAttribute('#backup-offer', 'data-broadcast-id')).toBe(id);
+      await page.fill('#backup-passphrase', passphrase);
+      await page.click('#resume-backup');
+      await page.waitForSelector('#live', { timeout: 60_000 });
+      await new Promise((r) => setTimeout(r, 3000));
+      const [state] = await savedState(page);
+      expect(state!.broadcastId).toBe(id);
+      await page.click('#stop');
+      await page.waitForSelector('#ended', { timeout: 30_000 });
+      expect(await statesOf(id)).toEqual(['started', 'resumed', 'stopped']);
+      expect(await accountData(id)).toEqual({});
+      // The CLI's stream continued by the page: one serial, no page or granule jump.
+      const seconds = await checkStoredStream(
+        state!.mxc as string,
+        state!.epochs as Epoch[],
+        state!.serial as number,
+      );
+      console.log(`CLI to web resume: ${seconds.toFixed(2)} s of audio`);
+      expect(seconds).toBeGreaterThan(5);
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      await context.close();
+    }
+  }, 240_000);
 });

@@ -11,6 +11,7 @@ import {
   RecoveryError,
   type ResumeBackup,
 } from '@mxcast/matrix/browser';
+import { presetGeometry, WEB_PRESETS } from '../broadcast/broadcast-presets.ts';
 import type { WebResumeState } from '../broadcast/resume-store.ts';
 import { formatAgo } from '../broadcast/resume-store.ts';
 import { brandHeader, h, replaceChildren } from '../ui/dom.ts';
@@ -32,7 +33,18 @@ export async function unlockBackup(
   const backup = await openResumeBackup(session, passphrase, { bootstrap: false });
   const found = await findResumable(session, roomId, backup);
   if (!found) throw new Error('your backup holds no unfinished broadcast in this room any more');
-  return { backup, state: fromStoredCapture(found.stored, session) };
+  const state = fromStoredCapture(found.stored, session);
+  // The page's encoder makes only its presets' streams (mono): another geometry (a stereo
+  // `mxcast capture`) could not go on without breaking the stream, so it is refused here.
+  const preset = WEB_PRESETS.find((p) => p.name === state.preset);
+  const want = preset ? presetGeometry(preset) : null;
+  const fields = ['frame_ms', 'frames_per_block', 'block_size', 'sample_rate', 'channels'] as const;
+  if (!want || fields.some((f) => want[f] !== state.geometry[f])) {
+    throw new Error(
+      `this broadcast (${state.geometry.channels} channel(s), preset ${state.preset}) cannot be continued from the web page`,
+    );
+  }
+  return { backup, state };
 }
 
 /** The message a failed unlock shows. */
