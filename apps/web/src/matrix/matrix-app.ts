@@ -436,8 +436,24 @@ class MatrixApp {
     let resuming: WebResumeState | null = null;
     // The secret-storage copy (docs/matrix.md "Resume from any device"), when opened.
     let backup: Promise<ResumeBackup> | null = null;
+    const passphrase = h('input', {
+      type: 'password',
+      id: 'recovery-passphrase',
+      name: 'recovery-passphrase',
+      autocomplete: 'off',
+    });
     if (store && offer) {
-      const choice = await offerResume(this.#root, offer, this.#nav('Room', { room: roomId }));
+      const choice = await offerResume(
+        this.#root,
+        offer,
+        this.#nav('Room', { room: roomId }),
+        h(
+          'label',
+          { class: 'field' },
+          h('span', {}, 'Recovery passphrase (optional: keeps your backup up to date)'),
+          passphrase,
+        ),
+      );
       if (choice === 'resume') resuming = await store.load(offer.mxc);
       else await store.clear(offer.mxc);
     } else if (store) {
@@ -471,12 +487,6 @@ class MatrixApp {
     if (resuming) localStorage.setItem('mxcast.preset', resuming.preset);
     // With the recovery passphrase the resume state is also kept in secret storage, so another
     // browser or device can continue the broadcast (room-resume-backup.ts).
-    const passphrase = h('input', {
-      type: 'password',
-      id: 'recovery-passphrase',
-      name: 'recovery-passphrase',
-      autocomplete: 'off',
-    });
     const backupStatus = h('p', { class: 'muted', id: 'backup-status', role: 'status' }, '');
     const mirrorFor = (opened: Promise<ResumeBackup>): BackupMirror => {
       backupStatus.dataset.state = 'opening';

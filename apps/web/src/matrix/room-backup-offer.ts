@@ -16,6 +16,7 @@ import type { WebResumeState } from '../broadcast/resume-store.ts';
 import { formatAgo } from '../broadcast/resume-store.ts';
 import { brandHeader, h, replaceChildren } from '../ui/dom.ts';
 import type { WebMatrixSession } from './matrix-web-session.ts';
+import { ownerOf } from './room-broadcast-resume.ts';
 import { fromStoredCapture, type BackupOffer } from './room-resume-backup.ts';
 
 export interface BackupUnlocked {
@@ -33,7 +34,7 @@ export async function unlockBackup(
   const backup = await openResumeBackup(session, passphrase, { bootstrap: false });
   const found = await findResumable(session, roomId, backup);
   if (!found) throw new Error('your backup holds no unfinished broadcast in this room any more');
-  const state = fromStoredCapture(found.stored, session);
+  const state = fromStoredCapture(found.stored, ownerOf(session));
   // The page's encoder makes only its presets' streams (mono): another geometry (a stereo
   // `mxcast capture`) could not go on without breaking the stream, so it is refused here.
   const preset = WEB_PRESETS.find((p) => p.name === state.preset);

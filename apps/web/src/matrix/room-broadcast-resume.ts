@@ -10,6 +10,7 @@
 import { MediaClient } from '@mxcast/client';
 import {
   BROADCAST_STATE_TYPE,
+  CAPTURE_STATE_PREFIX,
   parseBroadcastState,
   type RoomCaptureOptions,
 } from '@mxcast/matrix/browser';
@@ -169,6 +170,7 @@ export class RoomResumeRecorder {
   readonly resuming: WebResumeState | null;
   /** The secret-storage copy (room-resume-backup.ts), when a recovery passphrase was given. */
   readonly mirror: BackupMirror | null;
+  #staleCleared: Promise<void> | null = null;
   #base: Omit<
     WebResumeState,
     'nextSeq' | 'offset' | 'serial' | 'pageSeq' | 'granule' | 'ahead' | 'epochs' | 'updatedTs'
@@ -238,9 +240,20 @@ export class RoomResumeRecorder {
     this.mirror?.update(state);
   }
 
-  /** A key epoch about to be announced: into the secret first (room-resume-backup.ts). */
+  /**
+   * A key epoch about to be announced: into the secret first (room-resume-backup.ts). A resumed
+   * broadcast going on without the passphrase cannot update its secret, and a secret missing
+   * an epoch the room was told of would make another device seal blocks under the wrong key:
+   * so it is emptied (no key needed for that) before the first such epoch goes out. A secret
+   * that is only behind in blocks stays: a resume moves it to the relay's offset.
+   */
   async epoch(epoch: Epoch): Promise<void> {
-    await this.mirror?.epoch(epoch);
+    if (this.mirror) return this.mirror.epoch(epoch);
+    const id = this.resuming?.broadcastId;
+    if (id) {
+      this.#staleCleared ??= clearStaleSecret(this.#session, id);
+      await this.#staleCleared;
+    }
   }
 
   async ended(): Promise<void> {
@@ -248,6 +261,19 @@ export class RoomResumeRecorder {
     if (mxc) await this.#store.clear(mxc).catch(() => undefined);
     const id = this.#base?.broadcastId ?? this.resuming?.broadcastId;
     if (id) await this.mirror?.ended(id);
+  }
+}
+
+/** Empties the broadcast's secret when it holds one (see RoomResumeRecorder.epoch). */
+async function clearStaleSecret(session: WebMatrixSession, broadcastId: string): Promise<void> {
+  const type = `${CAPTURE_STATE_PREFIX}${broadcastId}` as never;
+  try {
+    const held = (await session.client.getAccountDataFromServer(type)) as {
+      encrypted?: object;
+    } | null;
+    if (held?.encrypted) await session.client.setAccountData(type, {} as never);
+  } catch (error) {
+    console.warn('a stale resume backup was not emptied', error);
   }
 }
 
@@ -260,6 +286,8 @@ export function offerResume(
   root: HTMLElement,
   summary: ResumeSummary,
   nav: HTMLElement,
+  /** The optional recovery passphrase field: the resumed run keeps the backup up to date. */
+  extra: HTMLElement | null = null,
 ): Promise<'resume' | 'discard'> {
   return new Promise((resolve) => {
     const ago = formatAgo(Date.now() - summary.updatedTs);
@@ -283,6 +311,7 @@ export function offerResume(
         'section',
         { class: 'card', id: 'resume-offer', 'data-mxc': summary.mxc },
         h('p', { id: 'resume-text' }, `Resume broadcast '${summary.title}' (stopped ${ago} ago)`),
+        extra,
         h('div', { class: 'actions' }, resume, discard),
       ),
     );

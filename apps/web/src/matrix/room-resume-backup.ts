@@ -63,7 +63,11 @@ export function toStoredCapture(s: WebResumeState): StoredCapture {
  * The secret's plaintext (the page's or the CLI's) as the page's state, owned by this device
  * from now on. Page seq = block seq for both writers (blocks 0 and 1 are the Ogg header pages).
  */
-export function fromStoredCapture(c: StoredCapture, session: WebMatrixSession): WebResumeState {
+export function fromStoredCapture(
+  c: StoredCapture,
+  owner: { userId: string; deviceId: string },
+  relayUrl: string = location.origin,
+): WebResumeState {
   const r = c.resume as unknown as StoredResume;
   const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
   if (
@@ -83,10 +87,9 @@ export function fromStoredCapture(c: StoredCapture, session: WebMatrixSession): 
     : [{ startSeq: 0, key: r.file.key, iv: r.file.iv } as Epoch];
   return {
     version: 1,
-    relayUrl: location.origin,
+    relayUrl,
     mxc: r.mxc,
-    userId: session.userId,
-    deviceId: session.client.getDeviceId() ?? '',
+    ...owner,
     roomId: c.roomId,
     broadcastId: c.broadcastId,
     announcementEventId: c.announcementEventId,
