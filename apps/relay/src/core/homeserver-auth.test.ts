@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { collect } from '../testing/ws-collector.ts';
+import { HomeserverAuth } from './homeserver-auth.ts';
+import { RelayMetrics } from './relay-metrics.ts';
 import {
   createMedia,
   downloadUrl,
@@ -232,6 +234,42 @@ describe('homeserver mode', () => {
       });
     }
     expect(hs.whoami - before).toBe(1);
+  });
+});
+
+describe('the whoami cache (HomeserverAuth)', () => {
+  const limits = {
+    whoamiCacheTtlMs: 300,
+    whoamiCacheMaxEntries: 10,
+    homeserverTimeoutMs: 500,
+    maxWhoamiInFlight: 4,
+  };
+
+  it('answers a cached token synchronously, asks again once the TTL is over, never caches a refusal', async () => {
+    const metrics = new RelayMetrics();
+    const auth = new HomeserverAuth(hsUrl, limits, metrics);
+    const before = hs.whoami;
+    expect(auth.cachedUser('good-carol')).toBeUndefined();
+    expect(await auth.userOf('good-carol')).toBe('@carol:hs.test');
+    expect(hs.whoami - before).toBe(1);
+    // The download path: a plain string, no promise, no request to the homeserver.
+    for (let i = 0; i < 5; i++) expect(auth.cachedUser('good-carol')).toBe('@carol:hs.test');
+    expect(await auth.userOf('good-carol')).toBe('@carol:hs.test');
+    expect(hs.whoami - before).toBe(1);
+    expect(metrics.whoami).toMatchObject({ requests: 1, cached: 6 });
+    // A different token, even one differing in case only, is another cache entry.
+    expect(auth.cachedUser('good-Carol')).toBeUndefined();
+    // Past the TTL the entry is gone (a logout on the homeserver takes effect) and asked again.
+    await new Promise((r) => setTimeout(r, limits.whoamiCacheTtlMs + 50));
+    expect(auth.cachedUser('good-carol')).toBeUndefined();
+    expect(auth.cacheSize).toBe(0);
+    expect(await auth.userOf('good-carol')).toBe('@carol:hs.test');
+    expect(hs.whoami - before).toBe(2);
+    // A refused token costs a whoami every time: only a success is cached.
+    await expect(auth.userOf('bad-dave')).rejects.toMatchObject({ code: 'M_UNKNOWN_TOKEN' });
+    expect(auth.cachedUser('bad-dave')).toBeUndefined();
+    await expect(auth.userOf('bad-dave')).rejects.toMatchObject({ code: 'M_UNKNOWN_TOKEN' });
+    expect(hs.whoami - before).toBe(4);
   });
 });
 

@@ -62,16 +62,31 @@ export class HomeserverAuth {
     return this.cache.size;
   }
 
+  /**
+   * The user of `token` if the cache holds it now, else undefined: a download's usual case, so it
+   * is answered synchronously, one hash and one Map lookup with no promise (a keep-alive
+   * listener's every request comes here; userOf() asks the homeserver on a miss).
+   */
+  cachedUser(token: string): string | undefined {
+    return this.lookup(tokenKey(token));
+  }
+
+  private lookup(key: string): string | undefined {
+    const hit = this.cache.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt <= Date.now()) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    this.metrics.whoami.cached++;
+    return hit.user;
+  }
+
   /** The Matrix user id the homeserver says `token` belongs to. */
   async userOf(token: string): Promise<string> {
     const key = tokenKey(token);
-    const now = Date.now();
-    const hit = this.cache.get(key);
-    if (hit && hit.expiresAt > now) {
-      this.metrics.whoami.cached++;
-      return hit.user;
-    }
-    if (hit) this.cache.delete(key);
+    const cached = this.lookup(key);
+    if (cached !== undefined) return cached;
     const pending = this.inFlight.get(key);
     if (pending) {
       this.metrics.whoami.cached++;

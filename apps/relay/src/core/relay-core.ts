@@ -61,25 +61,7 @@ export class RelayCore {
    * In homeserver mode the token is the homeserver's (whoami, core/homeserver-auth.ts).
    */
   async authenticate(authorization: string | null | undefined, url: URL): Promise<string> {
-    const queryToken = url.searchParams.get('access_token');
-    const queryAllowed = isWebSocketPath(url.pathname);
-    if (queryToken !== null && !queryAllowed) {
-      throw new RelayError(
-        'M_MISSING_TOKEN',
-        'access_token in the query is accepted only on the WebSocket paths: send "Authorization: Bearer <token>"',
-        { fields: { 'org.matrix.msc4016.reason': 'QUERY_TOKEN_REFUSED' } },
-      );
-    }
-    let token: string | null = null;
-    if (authorization) {
-      const m = /^Bearer\s+(\S+)$/i.exec(authorization);
-      if (!m)
-        throw new RelayError('M_MISSING_TOKEN', 'Authorization header is not "Bearer <token>"');
-      token = m[1] ?? null;
-    } else {
-      token = queryToken;
-    }
-    if (!token) throw new RelayError('M_MISSING_TOKEN', 'missing access token');
+    const token = tokenOf(authorization, url);
     if (this.homeserverAuth) return this.homeserverAuth.userOf(token);
     // No cache in front of the database: a token revoked by `mxcast token revoke` (another process,
     // WAL) stops working on the very next request.
@@ -97,12 +79,22 @@ export class RelayCore {
    * Homeserver mode always requires one: Matrix 1.11 authenticated media (MSC3916). Callers look
    * the media up first, so an id the relay does not know is 404 before any token check and nginx
    * falls back to the homeserver for its own media (docs/matrix.md).
+   *
+   * Undefined when the request may go on at once (anonymous, or a token the whoami cache holds:
+   * every download of a keep-alive listener, answered with no promise, so homeserver mode costs
+   * a download one hash and one Map lookup more than standalone); a promise when a token must be
+   * looked up; throws RelayError when the request is refused at once.
    */
-  async authorizeDownload(authorization: string | null | undefined, url: URL): Promise<void> {
-    if (this.config.auth.requireTokenForDownload || this.homeserverAuth)
-      await this.authenticate(authorization, url);
-    else if (url.searchParams.has('access_token') && !isWebSocketPath(url.pathname))
-      await this.authenticate(authorization, url);
+  authorizeDownload(authorization: string | null | undefined, url: URL): Promise<void> | undefined {
+    if (this.homeserverAuth) {
+      const token = tokenOf(authorization, url);
+      if (this.homeserverAuth.cachedUser(token) !== undefined) return undefined;
+      return this.homeserverAuth.userOf(token).then(ignore);
+    }
+    const needed =
+      this.config.auth.requireTokenForDownload ||
+      (url.searchParams.has('access_token') && !isWebSocketPath(url.pathname));
+    return needed ? this.authenticate(authorization, url).then(ignore) : undefined;
   }
 
   /** Checks the listener limits (per media and relay-wide) before a listener is added. */
@@ -128,6 +120,33 @@ export class RelayCore {
     this.db.close();
     this.unlock();
   }
+}
+
+const ignore = (): void => {};
+
+/**
+ * The access token of a request: `Authorization: Bearer` (Matrix client-server API "Using access
+ * tokens"), or `?access_token=` on the WebSocket paths only (RelayCore.authenticate says why).
+ */
+function tokenOf(authorization: string | null | undefined, url: URL): string {
+  const queryToken = url.searchParams.get('access_token');
+  if (queryToken !== null && !isWebSocketPath(url.pathname)) {
+    throw new RelayError(
+      'M_MISSING_TOKEN',
+      'access_token in the query is accepted only on the WebSocket paths: send "Authorization: Bearer <token>"',
+      { fields: { 'org.matrix.msc4016.reason': 'QUERY_TOKEN_REFUSED' } },
+    );
+  }
+  let token: string | null | undefined;
+  if (authorization) {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!m) throw new RelayError('M_MISSING_TOKEN', 'Authorization header is not "Bearer <token>"');
+    token = m[1];
+  } else {
+    token = queryToken;
+  }
+  if (!token) throw new RelayError('M_MISSING_TOKEN', 'missing access token');
+  return token;
 }
 
 /** The listen and upload WebSocket paths: the only ones where a browser cannot send a header. */

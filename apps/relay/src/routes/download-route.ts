@@ -30,7 +30,9 @@ export function mountDownloadRoute(app: Hono, core: RelayCore): void {
       c.req.param('server') ?? '',
       c.req.param('id') ?? '',
     );
-    await core.authorizeDownload(c.req.header('authorization'), url);
+    // Undefined for an anonymous download or a cached token: no await, no microtask turn.
+    const authorizing = core.authorizeDownload(c.req.header('authorization'), url);
+    if (authorizing) await authorizing;
     if (rec.state === 'pending') await waitForBytes(core, rec, url);
     if (rec.state === 'cancelled') throw cancelledError(rec);
     const complete = rec.state === 'complete';
