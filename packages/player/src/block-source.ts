@@ -24,8 +24,13 @@ export type SourceStart =
    * block already framed), so bytes that do not frame there mean "misaligned", not tampering.
    */
   | { kind: 'offset'; offset: number; seq: number; end?: number; computed?: boolean }
-  /** The newest block onward (WebSocket `from=live&headers=1`, HTTP: index then Range). */
-  | { kind: 'live' };
+  /**
+   * The newest block onward (WebSocket `from=live&headers=1`, HTTP: index then Range); over
+   * WebSocket with `fromSeq`, block `fromSeq` onward, which the relay waits for when it is not
+   * uploaded yet (`from=<seq>&headers=1`: a live start at the listener's first key epoch,
+   * live-key-start.ts).
+   */
+  | { kind: 'live'; fromSeq?: number };
 
 /** Why a source's iteration stopped without an error. */
 export type SourceEnd =

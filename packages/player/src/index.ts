@@ -50,6 +50,15 @@ export {
   type EpochKeyOptions,
 } from './block-authenticator.ts';
 export { EpochKeyRing, type EpochKeys } from './epoch-keys.ts';
+export {
+  ringFromFeed,
+  JOINED_WITHHELD_REASON,
+  type EpochFeed,
+  type EpochFeedSink,
+  type FedEpoch,
+  type RingFromFeed,
+} from './epoch-ring-builder.ts';
+export { firstHeldSeq } from './live-key-start.ts';
 export { OggBlockDemuxer, type DemuxedBlock } from './ogg-block-demuxer.ts';
 export {
   OpusPageDecoder,

@@ -9,6 +9,7 @@
  */
 import type { SourceStart } from './block-source.ts';
 import { planLiveJoin } from './live-join-planner.ts';
+import { wsLiveStart } from './live-key-start.ts';
 import type { PlayFrom } from './player-options.ts';
 import type { PlayerSession } from './player-session.ts';
 import { planTimeSeek } from './seek-planner.ts';
@@ -48,7 +49,7 @@ export class LegPlanner {
         // One socket: blocks 0 and 1 first (headers=1), then the live edge.
         this.#headerLegFor = undefined;
         s.pipeline.restartAt(0);
-        return { kind: 'live' };
+        return wsLiveStart(s);
       }
       // The header leg reads from byte 0 until the geometry is known, then continues if the
       // target is near, or leaves for one Range request to it (leaveHeaderLeg).

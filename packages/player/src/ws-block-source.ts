@@ -54,7 +54,7 @@ export class WsBlockSource implements BlockSource {
     // from=<seq> replays then goes on live; headers=1 adds blocks 0 and 1 when starting past them.
     const url =
       start.kind === 'live'
-        ? listenSocketUrl(this.#options.location, 'live', true)
+        ? listenSocketUrl(this.#options.location, start.fromSeq ?? 'live', true)
         : listenSocketUrl(this.#options.location, start.seq, false);
     this.#options.onRequest?.();
     const socket = new Ctor(url);
