@@ -442,7 +442,15 @@ describe('web broadcaster reload', () => {
       expect(await page.getAttribute('#backup-offer', 'data-broadcast-id')).toBe(id);
       await page.fill('#backup-passphrase', passphrase);
       await page.click('#resume-backup');
-      await page.waitForSelector('#live', { timeout: 60_000 });
+      // Live, or a refusal whose text the failure shows.
+      await page.waitForSelector('#live, #resume-error, #backup-error[data-tone=err]', {
+        timeout: 90_000,
+      });
+      const refused = await page.$$eval('#resume-error, #backup-error', (els) =>
+        els.map((e) => e.textContent).join(' '),
+      );
+      expect(refused).toBe('');
+      await page.waitForSelector('#live', { timeout: 30_000 });
       await new Promise((r) => setTimeout(r, 3000));
       const [state] = await savedState(page);
       expect(state!.broadcastId).toBe(id);

@@ -109,7 +109,10 @@ export async function sessionResumeOf(
     pageSeq: state.pageSeq,
     granule: state.granule,
   };
-  const point = pointAt(offset, acked, state.ahead ?? []) ?? pointAfter(offset, state);
+  const point =
+    pointAt(offset, acked, state.ahead ?? []) ??
+    pointAfter(offset, state) ??
+    (await pointFromIndex(client, state, offset));
   if (!point) {
     throw new Error(`the relay holds ${offset} bytes, which is no block this tab recorded`);
   }
@@ -148,6 +151,30 @@ export function pointAfter(relayOffset: number, state: WebResumeState): ResumePo
     serial: from.serial,
     pageSeq: from.pageSeq + k,
     granule: String(BigInt(from.granule) + BigInt(k * g.frames_per_block * frameSamples)),
+  };
+}
+
+/**
+ * The last resort, for a saved point still within the header pages (a backup stored before the
+ * first audio block was acked): the relay's index counts the blocks it holds, and with every
+ * audio block one page of `frames_per_block` frames the point after block n is seq n, page n,
+ * granule (n − 2) blocks — the way `mxcast capture --resume` continues (docs/capture.md).
+ */
+async function pointFromIndex(
+  client: MediaClient,
+  state: WebResumeState,
+  offset: number,
+): Promise<ResumePoint | null> {
+  const index = await client.index(state.mxc).catch(() => null);
+  if (!index || index.byte_length !== offset || index.block_count < 2) return null;
+  const g = state.geometry;
+  const perBlock = (g.frames_per_block * g.sample_rate * g.frame_ms) / 1000;
+  return {
+    nextSeq: index.block_count,
+    offset,
+    serial: state.serial,
+    pageSeq: index.block_count,
+    granule: String(BigInt(index.block_count - 2) * BigInt(perBlock)),
   };
 }
 
