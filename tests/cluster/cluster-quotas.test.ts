@@ -8,10 +8,21 @@
 import { describe, expect, it } from 'vitest';
 import { makeStream } from '../../apps/relay/src/testing/relay-fixture.ts';
 import { clusterToken, useLoopbackCluster } from './cluster-harness.ts';
-import { bearer, createMedia, getIndex, P, type Media, type MatrixError } from './cluster-media.ts';
+import {
+  bearer,
+  createMedia,
+  getIndex,
+  P,
+  uploadUrl,
+  type Media,
+  type MatrixError,
+} from './cluster-media.ts';
 
+const MIB = 1024 * 1024;
 const cluster = useLoopbackCluster({
-  config: { limits: { maxPendingMediaPerUser: 2, maxLiveMediaPerUser: 1 } },
+  config: {
+    limits: { maxPendingMediaPerUser: 2, maxLiveMediaPerUser: 1, maxStoredBytesPerUser: MIB },
+  },
 });
 
 async function tryCreate(node: string, token: string): Promise<{ status: number; body: unknown }> {
@@ -43,7 +54,12 @@ async function deleteMedia(node: string, token: string, m: Media): Promise<void>
 }
 
 /** A tus PATCH of magic + blocks without Upload-Length: the media turns live and stays live. */
-function patchLive(node: string, token: string, m: Media): Promise<Response> {
+function patchLive(
+  node: string,
+  token: string,
+  m: Media,
+  body: Buffer = makeStream(3, 64).bytes,
+): Promise<Response> {
   return fetch(`${node}${P}/tus/${m.server}/${m.id}`, {
     method: 'PATCH',
     headers: {
@@ -52,11 +68,40 @@ function patchLive(node: string, token: string, m: Media): Promise<Response> {
       'Content-Type': 'application/offset+octet-stream',
       'Upload-Offset': '0',
     },
-    body: new Uint8Array(makeStream(3, 64).bytes),
+    body: new Uint8Array(body),
   });
 }
 
 describe('per-owner quotas across cluster nodes', () => {
+  it('stored bytes across nodes: 600 KB uploaded on A, a second upload on B is refused at the quota (413), the blocks that fit kept', async () => {
+    const { nats, nodes } = cluster();
+    const [a, b, c] = nodes.map((n) => n.url) as [string, string, string];
+    const token = clusterToken(nats, '@bytes:localhost');
+    const m1 = await createMedia(a, token);
+    const m2 = await createMedia(a, token);
+    const block = 60_000 + 16;
+    const put = await fetch(uploadUrl(a, m1), {
+      method: 'PUT',
+      headers: bearer(token),
+      body: new Uint8Array(makeStream(10, 60_000).bytes),
+    });
+    expect(put.status, await put.text()).toBe(200);
+    const refused = await patchLive(b, token, m2, makeStream(10, 60_000).bytes);
+    const err = (await refused.json()) as MatrixError;
+    expect(refused.status, JSON.stringify(err)).toBe(413);
+    expect(err.errcode).toBe('M_TOO_LARGE');
+    expect(err['org.matrix.msc4016.reason']).toBe('STORED_BYTES_QUOTA');
+    const kept = (await getIndex(c, m2)).byte_length;
+    expect((kept - 4) % block).toBe(0); // whole blocks
+    expect(kept).toBeGreaterThan(4);
+    expect(kept).toBeLessThan(4 + 10 * block);
+    const total = (await getIndex(c, m1)).byte_length + kept;
+    // Up to the limit: m1 complete (its lease given back), m2's blocks until the next one did not fit.
+    expect(total).toBeGreaterThan(MIB - block);
+    expect(total).toBeLessThanOrEqual(MIB);
+    expect((await getIndex(a, m2)).byte_length).toBe(kept);
+  });
+
   it('a user at the pending-media limit on A is refused on B and C; a delete gives the slot back', async () => {
     const { nats, nodes } = cluster();
     const [a, b, c] = nodes.map((n) => n.url) as [string, string, string];

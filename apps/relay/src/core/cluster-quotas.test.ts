@@ -4,7 +4,9 @@
  * nodes. Races are real concurrent compare-and-sets; the repair reads real rows; the cost is
  * measured per reservation (client CPU, nats-server CPU, wall).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { encodeBlock } from '@mxcast/format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServer } from '../testing/nats-server-fixture.ts';
 import { JetStreamMediaStorage } from '../storage/jetstream-media-storage.ts';
@@ -133,12 +135,12 @@ describe('cluster quotas (real nats-server)', () => {
     expect(Object.keys(doc.live).sort()).toEqual([ids[0], ids[1]].sort());
     expect(Object.keys(doc.pending)).toEqual([ids[2]]);
     expect(doc.stored).toBe(2);
-    await q.finished(b, owner, ids[0] as string, 'live');
+    await q.finished(b, owner, ids[0] as string, 'live', 0);
     await q.turnLive(a, owner, ids[2] as string);
     // A pending media cancelled counts as stored, as on one relay.
     const cancelled = newMediaId();
     await q.reservePending(a, owner, cancelled, later());
-    await q.finished(a, owner, cancelled, 'pending');
+    await q.finished(a, owner, cancelled, 'pending', 0);
     ({ doc } = await a.quotas.read(owner));
     expect(doc.stored).toBe(4);
     // The rows agree (as the replica writes them), so the refusal's recount finds 4 too.
@@ -149,8 +151,8 @@ describe('cluster quotas (real nats-server)', () => {
     expect(await reason(q.reservePending(b, owner, newMediaId(), later()))).toBe(
       'STORED_MEDIA_QUOTA',
     );
-    await q.removed(a, owner, ids[0] as string, 'complete');
-    await q.removed(a, owner, ids[1] as string, 'live');
+    await q.removed(a, owner, ids[0] as string, 'complete', 0);
+    await q.removed(a, owner, ids[1] as string, 'live', 0);
     ({ doc } = await a.quotas.read(owner));
     expect(doc.stored).toBe(2);
     expect(Object.keys(doc.live)).toEqual([ids[2]]);
@@ -173,6 +175,7 @@ describe('cluster quotas (real nats-server)', () => {
         pending: Object.fromEntries(ghosts.map((id) => [id, [later(), old]])),
         live: { [realLive]: old },
         stored: 4,
+        bytes: 0,
       },
       revision,
     );
@@ -185,6 +188,72 @@ describe('cluster quotas (real nats-server)', () => {
     expect(Object.keys(doc.pending)).toHaveLength(1);
     expect(doc.live).toEqual({});
     expect(doc.stored).toBe(1);
+  });
+
+  it('stored bytes across nodes: leases, a block past the quota refused (413), leases back at completion, bytes back at delete', async () => {
+    const limit = 10_000;
+    const lease = 1000;
+    const byteLimits = { ...limits, maxStoredBytesPerUser: limit };
+    const refusedA: QuotaLimit[] = [];
+    const qa = new ClusterQuotas(byteLimits, (k) => refusedA.push(k), lease);
+    const qb = new ClusterQuotas(byteLimits, () => undefined, lease);
+    const owner = newOwner();
+    const m1 = newMediaId();
+    const m2 = newMediaId();
+    await a.insertMedia({ ...row(owner, m1), state: 'live' });
+    await a.insertMedia({ ...row(owner, m2), state: 'live' });
+    const ends = { [m1]: 4, [m2]: 4 };
+    const seqs = { [m1]: 0, [m2]: 0 };
+    /** One 200-byte block of `id` through node `q`/`s`: charged, then appended for real. */
+    const block = async (q: ClusterQuotas, s: JetStreamMediaStorage, id: string) => {
+      const bytes = encodeBlock(seqs[id] as number, randomBytes(184));
+      const offset = ends[id] as number;
+      await q.chargeBytes(s, owner, id, offset, offset + bytes.length);
+      await s.appendBlock(id, seqs[id] as number, offset, bytes);
+      seqs[id] = (seqs[id] as number) + 1;
+      ends[id] = offset + bytes.length;
+    };
+    // A lease covers the next blocks: one write of the owner's entry, not one per block.
+    await block(qa, a, m1);
+    const rev = (await a.quotas.read(owner)).revision;
+    expect((await a.quotas.read(owner)).doc.bytes).toBe(lease);
+    for (let i = 0; i < 3; i++) await block(qa, a, m1); // ends 404, 604, 804: within the lease
+    expect((await a.quotas.read(owner)).revision).toBe(rev);
+    await block(qb, b, m2);
+    expect((await a.quotas.read(owner)).doc.bytes).toBe(2 * lease);
+    // Both nodes upload until the quota refuses each of them.
+    const outcome = async (q: ClusterQuotas, s: JetStreamMediaStorage, id: string) => {
+      for (;;) {
+        try {
+          await block(q, s, id);
+        } catch (err) {
+          if (!(err instanceof RelayError)) throw err;
+          expect(err.code).toBe('M_TOO_LARGE');
+          expect(err.status).toBe(413);
+          return err.fields['org.matrix.msc4016.reason'];
+        }
+      }
+    };
+    expect(await Promise.all([outcome(qa, a, m1), outcome(qb, b, m2)])).toEqual([
+      'STORED_BYTES_QUOTA',
+      'STORED_BYTES_QUOTA',
+    ]);
+    expect(refusedA).toContain('maxStoredBytesPerUser');
+    const stored = (ends[m1] as number) + (ends[m2] as number);
+    // The blocks that fit are kept; past the limit by at most one lease (a recount at a refusal
+    // sees another node's unused lease only as its stored bytes). Near the limit leases shrink,
+    // so there are more writes than leases of 1000, fewer than blocks.
+    expect(stored).toBeLessThanOrEqual(limit + lease);
+    expect(stored).toBeGreaterThan(limit - 2 * 200 - lease);
+    expect(await a.storedLength(m1)).toBe(ends[m1]);
+    // Completion gives back what the lease held past the media's length; deletes free the rest.
+    const before = (await a.quotas.read(owner)).doc.bytes;
+    await qa.finished(a, owner, m1, 'live', ends[m1] as number);
+    const after = (await a.quotas.read(owner)).doc.bytes;
+    expect(after).toBeLessThanOrEqual(before);
+    await qa.removed(a, owner, m1, 'complete', ends[m1] as number);
+    await qb.removed(b, owner, m2, 'live', await b.storedLength(m2));
+    expect((await a.quotas.read(owner)).doc.bytes).toBe(0);
   });
 
   it('cost of a reservation on loopback (one nats-server): client CPU, server CPU, wall', async () => {

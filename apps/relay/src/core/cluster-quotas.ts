@@ -1,6 +1,6 @@
 /**
- * Per-owner media quotas across a cluster (docs/operations.md "Cluster"): pending, live and
- * stored media counted once for all nodes in the `mxcast-quotas` bucket
+ * Per-owner quotas across a cluster (docs/operations.md "Cluster"): pending, live and stored
+ * media, and stored bytes, counted once for all nodes in the `mxcast-quotas` bucket
  * (storage/jetstream-quota-bucket.ts), each change a compare-and-set on the owner's entry, so two
  * nodes creating for one owner at once cannot both take the last slot. The node's own tallies
  * (user-quotas.ts) still run first; these are the ones that hold across nodes.
@@ -11,16 +11,23 @@
  * ids older than a write-through's retries are checked against their rows in `mxcast-media` (at
  * most the limit's number of reads) and dropped when the row says otherwise; the stored count is
  * recounted from the owner's rows (a scan of the bucket, at most once per RECOUNT_EVERY_MS per
- * owner and node). Both are written back only if the entry did not change meanwhile.
+ * owner and node), and so are the bytes. Both are written back only if the entry did not change
+ * meanwhile.
  *
- * What is not counted here: stored bytes (`maxStoredBytesPerUser`) and upload connections stay per
- * node (a byte counter moved on every block would cost a compare-and-set per block).
+ * Bytes: a compare-and-set per block would cost more than the block's own append, so the node
+ * uploading a live media takes BYTE_LEASE at a time (an eighth of what is left when that is less;
+ * a block that does not fit is refused with what was stored before it kept) and
+ * gives back what it did not use when the media completes or is cancelled. A lease taken by a
+ * node that died, or by the node a capture moved away from, stays charged (at most one lease per
+ * such upload) until the recount at the owner's next byte refusal.
+ *
+ * Upload connections (`maxLiveUploadsPerUser`) stay per node: they are a node's sockets.
  */
 import type { JetStreamMediaStorage } from '../storage/jetstream-media-storage.ts';
 import type { QuotaDoc } from '../storage/jetstream-quota-bucket.ts';
 import type { RelayLimits } from './relay-config.ts';
 import { RelayError } from './relay-error.ts';
-import { countQuotaError, type QuotaLimit } from './user-quotas.ts';
+import { bytesQuotaError, countQuotaError, type QuotaLimit } from './user-quotas.ts';
 
 /** An entry younger than this may still be on its way to its row (a write-through retries 20 s). */
 const SETTLE_MS = 30_000;
@@ -28,6 +35,8 @@ const SETTLE_MS = 30_000;
 const REPAIR_EVERY_MS = 10_000;
 /** A refused owner's stored count is recounted from the media bucket at most this often. */
 const RECOUNT_EVERY_MS = 10 * 60_000;
+/** Bytes a node takes ahead for a live media it uploads: one write of the owner's entry per MiB. */
+export const BYTE_LEASE = 1024 * 1024;
 
 type CountLimit = Exclude<QuotaLimit, 'maxStoredBytesPerUser'>;
 
@@ -43,10 +52,14 @@ function prune(doc: QuotaDoc, now: number): void {
 export class ClusterQuotas {
   private readonly repairedAt = new Map<string, number>();
   private readonly recountedAt = new Map<string, number>();
+  /** Media this node uploads: the byte offset up to which it has charged their owner. */
+  private readonly charged = new Map<string, number>();
 
   constructor(
     private readonly limits: RelayLimits,
     private readonly onRefusal: (key: QuotaLimit) => void,
+    /** BYTE_LEASE, smaller in tests. */
+    private readonly byteLease = BYTE_LEASE,
   ) {}
 
   /** Before a create's row is written: reserves a pending slot for `id`, or throws 429. */
@@ -85,17 +98,55 @@ export class ClusterQuotas {
     });
   }
 
-  /** A media completed or was cancelled (from `from`): no longer live or pending. */
+  /**
+   * Before a block ending at `end` (its offset `offset`) of the owner's media reaches the cluster:
+   * charged already by this node's lease, or a new lease is taken, or 413 STORED_BYTES_QUOTA.
+   */
+  async chargeBytes(
+    s: JetStreamMediaStorage,
+    owner: string,
+    id: string,
+    offset: number,
+    end: number,
+  ): Promise<void> {
+    // What came before this node's first block of the media was charged by whoever stored it;
+    // the first block of all also carries the magic.
+    const charged = this.charged.get(id) ?? (offset <= 4 ? 0 : offset);
+    if (end <= charged) return;
+    const need = end - charged;
+    const limit = this.limits.maxStoredBytesPerUser;
+    let grant = 0;
+    await this.checked(s, owner, (doc) => {
+      if (doc.bytes + need > limit)
+        throw bytesQuotaError(`the block at ${offset}`, doc.bytes + need, limit);
+      // Ahead of need by a lease, or by an eighth of what is left when that is less, so a node
+      // near the limit does not sit on bytes another node's upload could use.
+      const spare = Math.floor((limit - doc.bytes - need) / 8);
+      grant = need + Math.min(Math.max(0, this.byteLease - need), spare);
+      doc.bytes += grant;
+      return true;
+    });
+    this.charged.set(id, charged + grant);
+  }
+
+  /**
+   * A media completed or was cancelled (from `from`) with `length` bytes: no longer live or
+   * pending; the lease this node took past `length` goes back.
+   */
   async finished(
     s: JetStreamMediaStorage,
     owner: string,
     id: string,
     from: 'pending' | 'live',
+    length: number,
   ): Promise<void> {
+    const unused = Math.max(0, (this.charged.get(id) ?? length) - length);
+    this.charged.delete(id);
     await s.quotas.change(owner, (doc) => {
       if (from === 'live') {
-        if (doc.live[id] === undefined) return false;
+        if (doc.live[id] === undefined && unused === 0) return false;
         delete doc.live[id];
+        doc.bytes = Math.max(0, doc.bytes - unused);
         return true;
       }
       // A pending media cancelled counts as stored (as on one relay), once: only if it was here.
@@ -106,14 +157,26 @@ export class ClusterQuotas {
     });
   }
 
-  /** A media in `state` was deleted (or its unused id expired). */
-  async removed(s: JetStreamMediaStorage, owner: string, id: string, state: string): Promise<void> {
+  /**
+   * A media in `state` with `length` bytes stored was deleted (or its unused id expired). A live
+   * one this node uploads frees its whole lease.
+   */
+  async removed(
+    s: JetStreamMediaStorage,
+    owner: string,
+    id: string,
+    state: string,
+    length: number,
+  ): Promise<void> {
+    const bytes = Math.max(this.charged.get(id) ?? 0, length);
+    this.charged.delete(id);
     await s.quotas.change(owner, (doc) => {
       const wasPending = doc.pending[id] !== undefined;
       delete doc.pending[id];
       delete doc.live[id];
       if (state === 'pending') return wasPending;
       doc.stored = Math.max(0, doc.stored - 1);
+      doc.bytes = Math.max(0, doc.bytes - bytes);
       return true;
     });
   }
@@ -156,11 +219,12 @@ export class ClusterQuotas {
   private async repair(
     s: JetStreamMediaStorage,
     owner: string,
-    limit: CountLimit,
+    limit: QuotaLimit,
   ): Promise<boolean> {
     const now = Date.now();
     const recount =
-      limit === 'maxStoredMediaPerUser' && due(this.recountedAt, owner, now, RECOUNT_EVERY_MS);
+      (limit === 'maxStoredMediaPerUser' || limit === 'maxStoredBytesPerUser') &&
+      due(this.recountedAt, owner, now, RECOUNT_EVERY_MS);
     if (!recount && !due(this.repairedAt, owner, now, REPAIR_EVERY_MS)) return false;
     const { doc, revision } = await s.quotas.read(owner);
     if (revision === 0) return false;
@@ -196,14 +260,28 @@ export class ClusterQuotas {
         doc.stored = stored;
         changed = true;
       }
+      // Finished media by their length, live ones by what the stream holds, plus this node's
+      // own leases ahead (other nodes' leases are not known here: they come back at their
+      // completion, so the count may end a lease or two low for a while, never high).
+      let bytes = 0;
+      for (const r of rows) {
+        if (r.state === 'complete' || r.state === 'cancelled') bytes += r.byte_length;
+        else if (r.state === 'live')
+          bytes += Math.max(await s.storedLength(r.media_id), this.charged.get(r.media_id) ?? 0);
+      }
+      if (bytes !== doc.bytes) {
+        doc.bytes = bytes;
+        changed = true;
+      }
     }
     // Written only at the revision read before the checks: a change meanwhile wins.
     return changed && (await s.quotas.replace(owner, doc, revision));
   }
 }
 
-function refusedLimit(err: RelayError): CountLimit {
+function refusedLimit(err: RelayError): QuotaLimit {
   const reason = err.fields['org.matrix.msc4016.reason'];
+  if (reason === 'STORED_BYTES_QUOTA') return 'maxStoredBytesPerUser';
   if (reason === 'LIVE_MEDIA_QUOTA') return 'maxLiveMediaPerUser';
   if (reason === 'STORED_MEDIA_QUOTA') return 'maxStoredMediaPerUser';
   return 'maxPendingMediaPerUser';

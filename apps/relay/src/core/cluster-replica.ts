@@ -19,10 +19,11 @@
  *   duplicate ack thanks to its Nats-Msg-Id, not a conflict. After that the request is answered
  *   503 (reason CLUSTER_UNAVAILABLE, Retry-After) and the local copy is dropped, so the client's
  *   retry resumes from what the cluster holds.
- * - per-owner media quotas (pending, live, stored) are the cluster's (cluster-quotas.ts): a
- *   create reserves its pending slot and a first block its live slot before the row moves, in
- *   the media's write chain; a refusal drops the local copy and is what settled() throws (429).
- * Not done yet: the byte quota is counted per node, and the relay still needs its data dir.
+ * - per-owner quotas (pending, live, stored media, stored bytes) are the cluster's
+ *   (cluster-quotas.ts): a create reserves its pending slot and a first block its live slot
+ *   before the row moves, and each block is charged (by leases) before it is appended, in the
+ *   media's write chain; a refusal drops the local copy and is what settled() throws (429/413).
+ * Not done yet: the relay still needs its data dir.
  */
 import type { FramedBlock } from '@mxcast/format';
 import type { MediaRecord } from '../storage/media-record.ts';
@@ -146,7 +147,7 @@ export class ClusterReplica {
   private readonly catchingUp = new Set<string>();
   /** Per-owner media quotas counted in JetStream (cluster-quotas.ts). */
   private readonly quotas: ClusterQuotas;
-  /** Quota refusals by media id, with when: settled() throws the one made while it waited. */
+  /** Quota refusals by media id, with when, not yet answered: settled() throws each once. */
   private readonly refusals = new Map<string, { err: RelayError; at: number }>();
 
   constructor(
@@ -206,8 +207,15 @@ export class ClusterReplica {
       async (s) => {
         // After a lost race nothing more of this upload may reach the stream (its next block
         // could fit behind the winner's and mix two streams).
-        for (const b of copies)
-          if (!this.lost.has(rec)) await s.appendBlock(rec.id, b.seq, b.offset, b.bytes);
+        for (const b of copies) {
+          if (this.lost.has(rec)) return;
+          // The owner's bytes across the cluster (a lease per MiB, cluster-quotas.ts); a block
+          // past the quota is refused with what was stored before it kept.
+          const end = b.offset + b.bytes.length;
+          const charge = () => this.quotas.chargeBytes(s, rec.owner, rec.id, b.offset, end);
+          if (!(await this.quotaPassed(rec.id, charge, rec))) return;
+          await s.appendBlock(rec.id, b.seq, b.offset, b.bytes);
+        }
       },
       rec,
     );
@@ -233,13 +241,17 @@ export class ClusterReplica {
    */
   async settled(id: string): Promise<void> {
     const failedBefore = this.failures.get(id) ?? 0;
-    const refusedBefore = this.refusals.get(id);
     for (let p = this.chains.get(id); p; p = this.chains.get(id)) {
       await p;
       if (this.chains.get(id) === p) break;
     }
+    // A refusal is answered once, to the request waiting now: the one whose create or upload
+    // made it (its handler may have seen the dropped copy first and chosen another error).
     const refused = this.refusals.get(id);
-    if (refused && refused !== refusedBefore) throw refused.err;
+    if (refused) {
+      this.refusals.delete(id);
+      throw refused.err;
+    }
     if ((this.failures.get(id) ?? 0) > failedBefore)
       throw clusterUnavailableError(`media ${id} not stored`);
   }
@@ -275,6 +287,7 @@ export class ClusterReplica {
             rec.owner,
             rec.id,
             expect === 'pending' ? 'pending' : 'live',
+            fields.byte_length ?? 0,
           );
       },
       rec,
@@ -287,8 +300,10 @@ export class ClusterReplica {
     if (this.applying) return;
     this.chain(id, async (s) => {
       const row = await s.getMedia(id);
+      const finished = row?.state === 'complete' || row?.state === 'cancelled';
+      const length = !row ? 0 : finished ? row.byte_length : await s.storedLength(id);
       await s.deleteMedia(id);
-      if (row) await this.quotas.removed(s, row.owner, id, row.state);
+      if (row) await this.quotas.removed(s, row.owner, id, row.state, length);
     });
   }
 

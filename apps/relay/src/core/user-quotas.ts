@@ -28,6 +28,15 @@ export const QUOTA_REASONS = {
 
 export type QuotaLimit = keyof typeof QUOTA_REASONS;
 
+/** The refusal of the byte quota (413 M_TOO_LARGE, STORED_BYTES_QUOTA), here and in a cluster. */
+export function bytesQuotaError(what: string, total: number, limit: number): RelayError {
+  return new RelayError(
+    'M_TOO_LARGE',
+    `${what} would make this user's stored bytes ${total}, over limits.maxStoredBytesPerUser = ${limit}`,
+    { fields: { 'org.matrix.msc4016.reason': QUOTA_REASONS.maxStoredBytesPerUser } },
+  );
+}
+
 /** The refusal of a count quota (429 M_LIMIT_EXCEEDED with its reason), here and in a cluster. */
 export function countQuotaError(
   key: Exclude<QuotaLimit, 'maxStoredBytesPerUser'>,
@@ -100,11 +109,7 @@ export class UserQuotas {
     const stored = this.storedBytes(owner);
     if (stored + more > limit) {
       this.metrics.countQuotaRefusal('maxStoredBytesPerUser');
-      throw new RelayError(
-        'M_TOO_LARGE',
-        `${what} would make this user's stored bytes ${stored + more}, over limits.maxStoredBytesPerUser = ${limit}`,
-        { fields: { 'org.matrix.msc4016.reason': QUOTA_REASONS.maxStoredBytesPerUser } },
-      );
+      throw bytesQuotaError(what, stored + more, limit);
     }
   }
 

@@ -240,6 +240,11 @@ export class JetStreamMediaStorage implements MediaStorage {
     }
   }
 
+  /** Bytes stored of a media as the stream has them now (magic included; 0 before a block). */
+  async storedLength(id: string): Promise<number> {
+    return (await this.refresh(id, await this.index(id))).end;
+  }
+
   async blockOffsets(id: string): Promise<number[]> {
     const idx = await this.refresh(id, await this.index(id));
     return [...idx.offsets];

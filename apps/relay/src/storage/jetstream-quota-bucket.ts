@@ -26,9 +26,14 @@ export interface QuotaDoc {
   live: Record<string, number>;
   /** Media stored (live, complete or cancelled) until deleted: a count (up to 10 000 by default). */
   stored: number;
+  /**
+   * Bytes charged: finished media's exact lengths, plus what uploading nodes took ahead for their
+   * live media (a lease, so a node writes here once per lease, not once per block).
+   */
+  bytes: number;
 }
 
-export const emptyQuotaDoc = (): QuotaDoc => ({ pending: {}, live: {}, stored: 0 });
+export const emptyQuotaDoc = (): QuotaDoc => ({ pending: {}, live: {}, stored: 0, bytes: 0 });
 
 export interface QuotaEntry {
   doc: QuotaDoc;
@@ -58,7 +63,7 @@ export class JetStreamQuotaBucket {
   async read(owner: string): Promise<QuotaEntry> {
     const e = await this.kv.get(ownerKey(owner));
     if (!e || e.operation !== 'PUT') return { doc: emptyQuotaDoc(), revision: 0 };
-    return { doc: e.json<QuotaDoc>(), revision: e.revision };
+    return { doc: { ...emptyQuotaDoc(), ...e.json<Partial<QuotaDoc>>() }, revision: e.revision };
   }
 
   /**
