@@ -105,8 +105,10 @@ async function hammer(t: Target, ms: number): Promise<RoundFigures> {
 
 export async function downloadThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const roundMs = options.quick ? 1000 : 5000;
-  const rounds = options.quick ? 2 : 4; // even: each mode goes first equally often
+  // Many short rounds rather than a few long ones: a shared machine's load drifts within seconds,
+  // and the more often the modes alternate, the more evenly a drift falls on both.
+  const roundMs = options.quick ? 1000 : 2500;
+  const rounds = options.quick ? 2 : 8; // even: each mode goes first equally often
   const sizes = [64 * 1024, 4 * 1024 * 1024];
   const standalone = await startBenchRelay('standalone', []);
   const homeserver = await startBenchRelay('homeserver', [
