@@ -6,6 +6,10 @@
  * announcement) until Stop. Then the stored file, decrypted with the key her page kept, is one
  * Ogg stream: page sequence without a gap, one serial, BOS once, EOS once; opusinfo and ffprobe
  * take it; the room's states are started, resumed, stopped; bob's listen ended finished.
+ * From the secret-storage backup (docs/matrix.md "Resume from any device"): a broadcast started
+ * with a recovery passphrase, its context closed, is resumed by a fresh context (a new device of
+ * alice, empty IndexedDB) after a wrong passphrase changed nothing; and a `mxcast capture
+ * --recovery-passphrase-file` killed -9 is resumed in the browser.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
