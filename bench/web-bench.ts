@@ -14,6 +14,9 @@
  * - Encode speed: the broadcaster's encoder worker (the built app's) encodes a tone with noise as
  *   fast as it goes, once with WebCodecs' AudioEncoder and once with opusscript, in the same
  *   Chromium: × real time (audio seconds per wall second, one worker each).
+ * - Download memory: a 4-hour recording (1 hour with --quick) downloaded through the download
+ *   service worker; what the page and the worker hold at the peak, and the browser's RSS growth
+ *   (bench/web/download-memory.ts).
  */
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +29,8 @@ import {
   type WebRig,
 } from '../tests/web/web-harness.ts';
 import { percentile, round, type BenchOptions, type BenchResult } from './bench-kit.ts';
+import { measureDownload } from './web/download-memory.ts';
+import { uploadLongRecording } from './web/long-recording.ts';
 
 /** 16 burst frequencies, one per second: a burst is identified unambiguously for 16 s. */
 const CYCLE = 16;
@@ -247,6 +252,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const rows: (string | number)[][] = [];
   const seekRows: (string | number)[][] = [];
   const encodeRows: (string | number)[][] = [];
+  const downloadRows: (string | number)[][] = [];
   const raw: Record<string, unknown> = {};
   const missedAll: string[] = [];
   try {
@@ -289,6 +295,21 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         [...new Set(runs.flatMap((r) => r.sizes))].join(' '),
       ]);
     }
+    // The streamed download of a long recording (bench/web/download-memory.ts), last.
+    const hours = options.quick ? 1 : 4;
+    const recording = await uploadLongRecording(rig.relay.url, rig.token, hours * 3600);
+    const dl = await measureDownload(rig, recording.link);
+    raw.download = { recording, ...dl };
+    downloadRows.push([
+      `download of a ${hours} h broadcast (Voice)`,
+      round(recording.bytes / 2 ** 20, 1),
+      round(dl.mbPerS, 1),
+      round(dl.pageHeapPeakMb - dl.pageHeapBeforeMb, 1),
+      dl.swLiveHeapPeakMb === null ? 'n/a' : round(dl.swLiveHeapPeakMb, 1),
+      dl.swHeapPeakMb === null ? 'n/a' : round(dl.swHeapPeakMb, 1),
+      round(dl.rendererRssDeltaMb, 0),
+      round(dl.browserRssDeltaMb, 0),
+    ]);
   } finally {
     await rig.close();
   }
@@ -319,6 +340,21 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         ],
         rows: encodeRows,
       },
+      {
+        title:
+          'Download of the decrypted recording through the service worker (MiB; held = JS heap + Blink heap + ArrayBuffers after a forced collection)',
+        columns: [
+          'recording',
+          'ciphertext MiB',
+          'MiB/s',
+          'page held Δ peak',
+          'worker held peak',
+          'worker heap peak (garbage incl.)',
+          'renderer RSS Δ peak',
+          'browser RSS Δ peak',
+        ],
+        rows: downloadRows,
+      },
     ],
     notes: [
       `1-minute load average when the run started: ${load.toFixed(1)} on ${os.cpus().length} cores (the machine is shared; a starved audio thread shows as delay growth).`,
@@ -329,6 +365,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       'hls.js runs in low-latency mode: the relay lists ~200 ms parts (one Voice block) with blocking playlist reload, and the web app has hls.js play two parts (0.48 s) behind the newest one (the playlist PART-HOLD-BACK is three).',
       'The direct engine decodes with WebCodecs AudioDecoder (Chromium has Opus), opusscript where a browser has not.',
       'Encode speed: wall time in the worker from the first frame to the last packet; WebCodecs encodes on a browser media thread, so its figure is throughput, not one thread.',
+      'Download: a finished recording made by bench/web/long-recording.ts (one second of Opus repeated, encrypted block by block), saved by Chromium from the listen page; memory sampled every ~100 ms over CDP, each sample after a forced collection; RSS is every process of the browser (the renderers run the page and the worker), peak minus before the click.',
     ],
     raw,
   };

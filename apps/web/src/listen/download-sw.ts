@@ -1,8 +1,9 @@
 /**
  * The download service worker (docs/web.md "Download the recording"): answers
  * `/__mxcast_download/<id>/<name>.opus` with the decrypted recording as a stream, so that a
- * 4-hour broadcast is never held in memory, not even once: the relay's ciphertext is read as it
- * arrives (fetch's body, with its backpressure), each block passes the same gate as the player's
+ * 4-hour broadcast is never held in memory, not even once: the relay's ciphertext is fetched one
+ * range at a time as the file is written (ranged-fetch.ts: one fetch's body would be read ahead
+ * of the stream's backpressure), each block passes the same gate as the player's
  * (framing, CRC and consecutive seq in BlockFramer, then AES-GCM: createDecryptStream emits a
  * block only after its tag verified), and only its plaintext — one Ogg page — goes to the file.
  *
@@ -22,6 +23,7 @@ import {
 } from '@mxcast/format';
 import { parseOpusPage } from '@mxcast/ogg';
 import { DOWNLOAD_PREFIX, type DownloadJob } from './download-job.ts';
+import { rangedFetch } from './ranged-fetch.ts';
 
 interface ExtendableEvent extends Event {
   waitUntil(promise: Promise<unknown>): void;
@@ -66,11 +68,13 @@ async function recording(job: DownloadJob): Promise<Response> {
     job.epochs && job.epochs.length > 1
       ? await createScheduleCipher(job.epochs, { backend: 'webcrypto' })
       : await createBlockCipher(parseEncryptedFile(job.file), { backend: 'webcrypto' });
-  const res = await fetch(job.url, {
-    headers: job.accessToken ? { Authorization: `Bearer ${job.accessToken}` } : {},
-  });
-  if (!res.ok || !res.body)
-    return new Response(`the relay answered ${res.status}`, { status: 502 });
+  // One range at a time, each fetched when the decryption asks for it (ranged-fetch.ts).
+  const ciphertext = await rangedFetch(
+    job.url,
+    job.accessToken ? { Authorization: `Bearer ${job.accessToken}` } : {},
+  );
+  if (ciphertext instanceof Response)
+    return new Response(`the relay answered ${ciphertext.status}`, { status: 502 });
   let eos = false;
   const toOgg = new TransformStream<DecryptedBlock, Uint8Array>({
     transform(block, controller) {
@@ -84,7 +88,7 @@ async function recording(job: DownloadJob): Promise<Response> {
       if (!eos) throw new Error('the recording ends before its last page (EOS): incomplete');
     },
   });
-  const body = res.body.pipeThrough(createDecryptStream(cipher)).pipeThrough(toOgg);
+  const body = ciphertext.body.pipeThrough(createDecryptStream(cipher)).pipeThrough(toOgg);
   return new Response(body, {
     headers: {
       'Content-Type': 'audio/ogg; codecs=opus',
