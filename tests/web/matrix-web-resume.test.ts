@@ -9,15 +9,17 @@
  * From the secret-storage backup (docs/matrix.md "Resume from any device"): a broadcast started
  * with a recovery passphrase, its context closed, is resumed by a fresh context (a new device of
  * alice, empty IndexedDB) after a wrong passphrase changed nothing; and a `mxcast capture
- * --recovery-passphrase-file` killed -9 is resumed in the browser.
+ * --recovery-passphrase-file` killed -9 is resumed in the browser, whose context is then closed
+ * and `mxcast capture --resume` on another CLI device finishes it (both directions).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createScheduleCipher, decryptAll, type Epoch } from '@mxcast/format';
 import { OggFlag, parseOggPage } from '@mxcast/ogg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMxcast } from '../capture/capture-harness.ts';
 import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { matrixCall } from '../matrix/matrix-users.ts';
 import type { BrowserContext } from 'playwright-core';
@@ -416,14 +418,16 @@ describe('web broadcaster reload', () => {
     }
   }, 300_000);
 
-  it('a broadcast of `mxcast capture --recovery-passphrase-file` killed -9 is resumed in the browser from the backup', async () => {
+  it('CLI to web to CLI: `mxcast capture --recovery-passphrase-file` killed -9, resumed in the browser, the browser gone, resumed by `mxcast capture --resume`', async () => {
     const passphrase = 'correct horse battery staple';
     const file = join(room.work, 'recovery');
     writeFileSync(file, `${passphrase}\n`, { mode: 0o600 });
+    const common = ['--input', 'sine:440', '--duration', '120', '--realtime'];
     const cli = room.mx('capture', 'alice', [
-      ...['--input', 'sine:440', '--duration', '120', '--realtime', '--preset', 'voice'],
-      ...['--title', 'CLI show', '--checkpoint-every', '2', '--recovery-passphrase-file', file],
+      ...[...common, '--preset', 'voice', '--title', 'CLI show', '--checkpoint-every', '2'],
+      ...['--recovery-passphrase-file', file],
     ]);
+    let again: ReturnType<typeof runMxcast> | undefined;
     const context = await rig.browser.newContext();
     try {
       await cli.waitFor(/announced in .* as broadcast (\S+)/, 90_000);
@@ -441,6 +445,7 @@ describe('web broadcaster reload', () => {
       cli.child.kill('SIGKILL');
       expect((await cli.done).signal).toBe('SIGKILL');
 
+      // The browser, a new device of alice, reads the CLI's secret.
       const page = await newAliceDevice(context);
       await page.waitForSelector('#backup-offer', { timeout: 60_000 });
       expect(await page.getAttribute('#backup-offer', 'data-broadcast-id')).toBe(id);
@@ -455,24 +460,44 @@ describe('web broadcaster reload', () => {
       );
       expect(refused).toBe('');
       await page.waitForSelector('#live', { timeout: 30_000 });
-      await new Promise((r) => setTimeout(r, 3000));
-      const [state] = await savedState(page);
-      expect(state!.broadcastId).toBe(id);
-      await page.click('#stop');
-      await page.waitForSelector('#ended', { timeout: 30_000 });
-      expect(await statesOf(id)).toEqual(['started', 'resumed', 'stopped']);
-      expect(await accountData(id)).toEqual({});
-      // The CLI's stream continued by the page: one serial, no page or granule jump.
-      const seconds = await checkStoredStream(
-        state!.mxc as string,
-        state!.epochs as Epoch[],
-        state!.serial as number,
+      // The page wrote its own state into the secret; then its browser is gone.
+      await page.waitForFunction(
+        () => Number(document.querySelector<HTMLElement>('#backup-status')?.dataset.stores) >= 1,
+        undefined,
+        { timeout: 30_000 },
       );
-      console.log(`CLI to web resume: ${seconds.toFixed(2)} s of audio`);
+      await new Promise((r) => setTimeout(r, 2000));
+      const [webState] = await savedState(page);
+      expect(webState!.broadcastId).toBe(id);
+      await context.close();
+
+      // Another CLI device reads the page's secret and finishes the broadcast.
+      const args = room.args('capture', 'alice', [...common, '--resume']);
+      args[args.indexOf('--state-dir') + 1] = join(room.work, 'alice-cli-b');
+      again = runMxcast([...args, '--recovery-passphrase-file', file]);
+      await again.waitFor(/resumed broadcast (\S+)/, 90_000);
+      expect(again.stderr()).toContain(`resumed broadcast ${id}`);
+      await new Promise((r) => setTimeout(r, 3000));
+      again.child.kill('SIGINT');
+      const finished = await again.done;
+      expect(finished.code, finished.stderr).toBe(0);
+      expect(await statesOf(id)).toEqual(['started', 'resumed', 'resumed', 'stopped']);
+      expect(await accountData(id)).toEqual({});
+      // One stream across the three runs: one serial, no page or granule jump, one EOS.
+      const cliState = JSON.parse(
+        readFileSync(join(room.work, 'alice-cli-b', 'capture-state.json'), 'utf8'),
+      ) as { epochs: Epoch[] };
+      const seconds = await checkStoredStream(
+        webState!.mxc as string,
+        cliState.epochs,
+        webState!.serial as number,
+      );
+      console.log(`CLI to web to CLI resume: ${seconds.toFixed(2)} s of audio`);
       expect(seconds).toBeGreaterThan(5);
     } finally {
       if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
-      await context.close();
+      if (again && again.child.exitCode === null) again.child.kill('SIGKILL');
+      await context.close().catch(() => undefined);
     }
-  }, 240_000);
+  }, 300_000);
 });
