@@ -304,11 +304,14 @@ export class MediaClient {
           timer.abort();
         }, this.timeoutMs)
       : undefined;
-    const signal = timer
-      ? init.signal
-        ? AbortSignal.any([init.signal, timer.signal])
-        : timer.signal
-      : init.signal;
+    // The caller's signal still aborts (forwarded by hand: AbortSignal.any is newer than some
+    // browsers this package runs in).
+    const callerAbort = () => timer?.abort(init.signal?.reason);
+    if (timer && init.signal) {
+      if (init.signal.aborted) callerAbort();
+      else init.signal.addEventListener('abort', callerAbort, { once: true });
+    }
+    const signal = timer ? timer.signal : init.signal;
     let res: Response;
     try {
       res = await this.fetchImpl(url, { ...init, headers, ...(signal ? { signal } : {}) });
@@ -323,6 +326,7 @@ export class MediaClient {
       throw networkError(what, this.baseUrl, err);
     } finally {
       clearTimeout(t);
+      init.signal?.removeEventListener('abort', callerAbort);
     }
     if (!res.ok) throw await errorFromResponse(what, res);
     return res;
