@@ -43,6 +43,8 @@ export interface MediaClientOptions {
  * moves a capture on from a dead-but-connected node before its buffer fills.
  */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** The slowest uplink a tus PATCH's timeout allows for its body (16 KB/s: 256 KiB in 16 s). */
+const MIN_UPLOAD_BYTES_PER_SECOND = 16_000;
 
 export interface CreatedMedia {
   mxc: string;
@@ -192,12 +194,19 @@ export class MediaClient {
     };
     const length = options.uploadLength ?? (options.final ? offset + bytes.length : undefined);
     if (length !== undefined) headers['Upload-Length'] = String(length);
-    const res = await this.request('tus patch', this.tusUrl(mxc), {
-      method: 'PATCH',
-      headers,
-      body: bytes as Uint8Array<ArrayBuffer>,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    // The answer comes after the body is sent: a slow uplink gets the time to send it at
+    // MIN_UPLOAD_BYTES_PER_SECOND on top of the timeout.
+    const res = await this.request(
+      'tus patch',
+      this.tusUrl(mxc),
+      {
+        method: 'PATCH',
+        headers,
+        body: bytes as Uint8Array<ArrayBuffer>,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      Math.ceil((bytes.length * 1000) / MIN_UPLOAD_BYTES_PER_SECOND),
+    );
     await res.body?.cancel();
     const next = Number(res.headers.get('Upload-Offset'));
     if (!Number.isSafeInteger(next)) {
@@ -285,24 +294,26 @@ export class MediaClient {
 
   /**
    * One request. `timed` (the default) bounds the wait for the response's headers by
-   * `timeoutMs`; the body is not bounded (a download streams for as long as the media).
+   * `timeoutMs`, plus `timed` ms when it is a number (the time to send a request body); the
+   * response body is not bounded (a download streams for as long as the media).
    */
   private async request(
     what: string,
     pathOrUrl: string,
     init: RequestInit,
-    timed = true,
+    timed: boolean | number = true,
   ): Promise<Response> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${this.baseUrl}${pathOrUrl}`;
     const headers = new Headers(init.headers);
     if (this.accessToken) headers.set('Authorization', `Bearer ${this.accessToken}`);
-    const timer = timed ? new AbortController() : null;
+    const timer = timed !== false ? new AbortController() : null;
+    const ms = this.timeoutMs + (typeof timed === 'number' ? timed : 0);
     let timedOut = false;
     const t = timer
       ? setTimeout(() => {
           timedOut = true;
           timer.abort();
-        }, this.timeoutMs)
+        }, ms)
       : undefined;
     // The caller's signal still aborts (forwarded by hand: AbortSignal.any is newer than some
     // browsers this package runs in).
@@ -319,7 +330,7 @@ export class MediaClient {
       if (timedOut)
         throw new ClientError(
           'NETWORK',
-          `${what}: ${this.baseUrl} did not answer within ${this.timeoutMs} ms`,
+          `${what}: ${this.baseUrl} did not answer within ${ms} ms`,
           0,
           { cause: err },
         );
