@@ -54,7 +54,9 @@ function listen(
   // `block` is for audio blocks; `digest` for every block that authenticated, the header too.
   player.on('digest', ({ seq }) => void (seq === 1 && headed()));
   player.on('block', ({ seq }) => void seqs.push(seq));
-  return { sink, seqs, header, done: player.play(from) };
+  const moved: { edge: number; seq: number }[] = [];
+  player.on('liveStartMoved', (m) => void moved.push(m));
+  return { sink, seqs, header, moved, done: player.play(from) };
 }
 
 describe("a joined newcomer's live listen", { timeout: 30_000 }, () => {
@@ -73,6 +75,9 @@ describe("a joined newcomer's live listen", { timeout: 30_000 }, () => {
     for (const l of listeners) {
       const outcome = await l.done;
       expect(outcome.state, `${l.transport}: ${outcome.error?.message}`).toBe('finished');
+      // The edge was in the withheld stretch (6 over HTTP, the newest complete block; 7 over
+      // WebSocket, the next to arrive): the start moved to block 12 and said so.
+      expect(l.moved, l.transport).toEqual([{ edge: l.transport === 'http' ? 6 : 7, seq: OWN }]);
       // From the first block of its own epoch to the end, every block once, in order.
       expect(l.seqs, l.transport).toEqual(
         Array.from({ length: b.blocks.length - OWN }, (_, k) => OWN + k),
@@ -138,5 +143,6 @@ describe("a joined newcomer's live listen", { timeout: 30_000 }, () => {
     // The newest complete block when it joined (14), or one uploaded while it asked.
     expect(l.seqs[0]).toBeGreaterThanOrEqual(14);
     expect(l.seqs[0]).toBeLessThanOrEqual(16);
+    expect(l.moved).toEqual([]);
   });
 });

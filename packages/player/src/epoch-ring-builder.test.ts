@@ -72,8 +72,13 @@ describe('ringFromFeed', () => {
   it("a joined newcomer's header epoch: the stretch from its end to the newcomer's first is withheld", async () => {
     const header = fed(0, 0, 2);
     const own = fed(5, 120);
+    const notices: string[] = [];
     const { open } = feedOf([header, own]);
-    const { keys } = await ringFromFeed(open, () => {});
+    const { keys } = await ringFromFeed(open, (t) => notices.push(t));
+    expect(notices).toEqual([
+      '3 key epoch(s) held',
+      'blocks 2-119 were sent before you joined: a live listen starts at block 120 at the earliest',
+    ]);
     expect(starts(keys.epochs)).toEqual([0, 2, 120]);
     expect(keys.epochs[0]?.key).toEqual(header.key);
     expect(keys.withheld(2)).toBe(JOINED_WITHHELD_REASON);

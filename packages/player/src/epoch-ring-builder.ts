@@ -12,6 +12,7 @@
  */
 import { generateEpoch, type Epoch } from '@mxcast/format';
 import { EpochKeyRing } from './epoch-keys.ts';
+import { firstHeldSeq } from './live-key-start.ts';
 
 /** One epoch as the feed lists it: epoch 0 included when this device holds it. */
 export interface FedEpoch extends Epoch {
@@ -80,9 +81,8 @@ export async function ringFromFeed<F extends EpochFeed>(
   // from its end to the newcomer's first are withheld: a block there says NO_ACCESS, not
   // TAMPERED, and a live start waits for the first epoch held (live-key-start.ts).
   const end = zero?.endSeq;
-  if (end !== undefined && !feed.epochs.some((e) => e.startSeq === end)) {
-    ring.withhold(end, JOINED_WITHHELD_REASON);
-  }
+  const withheld = end !== undefined && !feed.epochs.some((e) => e.startSeq === end);
+  if (withheld) ring.withhold(end, JOINED_WITHHELD_REASON);
   for (const e of early) {
     try {
       ring.add(e);
@@ -94,5 +94,13 @@ export async function ringFromFeed<F extends EpochFeed>(
   box.ring = ring;
   if (lost !== undefined) ring.loseAccess(lost);
   onNotice(`${ring.epochs.length} key epoch(s) held`);
+  if (withheld) {
+    const own = firstHeldSeq(ring, end);
+    onNotice(
+      own === undefined
+        ? `blocks from ${end} on were sent before you joined: waiting for your first key epoch`
+        : `blocks ${end}-${own - 1} were sent before you joined: a live listen starts at block ${own} at the earliest`,
+    );
+  }
   return { keys: ring, feed };
 }

@@ -51,7 +51,10 @@ export async function liveStartSeq(s: PlayerSession, edge: number): Promise<numb
   const deadline = s.now() + (s.options.keyWaitMs ?? DEFAULT_KEY_WAIT_MS);
   for (;;) {
     const held = firstHeldSeq(keys, edge);
-    if (held !== undefined) return held;
+    if (held !== undefined) {
+      if (held > edge) s.emit('liveStartMoved', { edge, seq: held });
+      return held;
+    }
     const left = deadline - s.now();
     if (left <= 0 || keys.lostAccess !== undefined || s.stopped) return edge;
     await keys.changed(AbortSignal.timeout(Math.ceil(left)));

@@ -61,6 +61,12 @@ export interface PlayerEvents {
   resync: { from: number; to: number };
   /** The relay marked the broadcast interrupted (upload silent), or cleared it (blocks again). */
   interrupted: { interrupted: boolean };
+  /**
+   * A live join whose edge (`edge`, the block it would have started at) is in a stretch the key
+   * source withholds starts at `seq` instead, the first block it can open, and waits for the
+   * relay to have it (live-key-start.ts).
+   */
+  liveStartMoved: { edge: number; seq: number };
   status: PlayerStatus;
 }
 

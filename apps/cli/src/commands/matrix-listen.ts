@@ -125,6 +125,13 @@ export class SenderCheck {
   /** Seq and digest of every authenticated block go to the verifier; claims are read meanwhile. */
   attach(player: Player): void {
     this.#player = player;
+    // A `joined` newcomer's live join skips the blocks withheld from it (none of them is read,
+    // so none is checked): said, since it waits for its first block (docs/matrix.md "Key epochs").
+    player.on('liveStartMoved', ({ edge, seq }) =>
+      process.stderr.write(
+        `listen: live from block ${seq}, the first under a key this device holds (the live edge is at block ${edge}): waiting for it\n`,
+      ),
+    );
     player.on('digest', ({ seq, sha256 }) => {
       this.#blocks++;
       this.#guard(() => this.#verifier.onBlockDigest(seq, sha256));
