@@ -332,6 +332,7 @@ describe('web broadcaster reload', () => {
       await a.waitForSelector('#setup', { timeout: 30_000 });
       await a.fill('#broadcast-title', 'Backed-up show');
       await a.fill('#recovery-passphrase', passphrase);
+      const liveAt = Date.now();
       await a.click('#go-live');
       await a.waitForSelector('#live', { timeout: 30_000 });
       // Secret storage open (set up here when alice had none) and the state stored twice or more.
@@ -365,6 +366,9 @@ describe('web broadcaster reload', () => {
       const wav = join(room.work, 'backup.wav');
       const bob = room.mx('listen', 'bob', [`--broadcast=${id}`, '--from', '0', '--out', wav]);
       await new Promise((r) => setTimeout(r, 2000));
+      // The rate: the first ack, then at most one write per 5 s (no rekey in this run).
+      const stores = Number(await a.getAttribute('#backup-status', 'data-stores'));
+      expect(stores).toBeLessThanOrEqual(Math.ceil((Date.now() - liveAt) / 5000) + 1);
       await a.close(); // crash-like: no Stop, and this browser profile is gone with its context
       await contextA.close();
 

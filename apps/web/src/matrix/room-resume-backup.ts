@@ -166,6 +166,7 @@ export class BackupMirror {
   #lastStoreTs = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #chain: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | null = null;
   #ended = false;
   /** Writes done (for the page's status line). */
   stores = 0;
@@ -199,8 +200,13 @@ export class BackupMirror {
    */
   async epoch(epoch: Epoch): Promise<void> {
     const s = this.#latest;
-    if (!s || this.#ended || s.epochs.some((e) => e.startSeq === epoch.startSeq)) return;
-    this.#latest = { ...s, epochs: [...s.epochs, epoch], updatedTs: Date.now() };
+    if (!s || this.#ended) return;
+    const next = s.epochs.some((e) => e.startSeq === epoch.startSeq)
+      ? s
+      : { ...s, epochs: [...s.epochs, epoch], updatedTs: Date.now() };
+    this.#latest = next;
+    // Already in a state stored (not merely queued): nothing to wait for.
+    if (this.#storedEpochs >= next.epochs.length) return;
     await Promise.race([
       this.#storeNow(),
       new Promise((resolve) => setTimeout(resolve, EPOCH_STORE_WAIT_MS)),
@@ -219,10 +225,13 @@ export class BackupMirror {
     }
   }
 
+  /** One write queued at most: it takes the newest state when its turn comes. */
   #storeNow(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#queued) return this.#queued;
     const run = this.#chain.then(async () => {
+      this.#queued = null;
       const s = this.#latest;
       if (!s || this.#ended) return;
       this.#lastStoreTs = Date.now();
@@ -236,6 +245,7 @@ export class BackupMirror {
       }
     });
     this.#chain = run;
+    this.#queued = run;
     return run;
   }
 }
