@@ -144,15 +144,15 @@ export async function downloadThroughput(options: ThroughputOptions): Promise<Th
       for (const t of targets) await hammer(t, 500);
       const zero = () => ({ requests: 0, bytes: 0, cpuUs: 0 });
       const sum = { standalone: zero(), homeserver: zero() };
+      const add = (t: Target, got: RoundFigures) => {
+        sum[t.mode].requests += got.requests;
+        sum[t.mode].bytes += got.bytes;
+        sum[t.mode].cpuUs += got.cpuUs;
+      };
       for (let r = 0; r < rounds; r++) {
         // Alternate which mode goes first, so a trend on the machine favours neither.
         const order = r % 2 === 0 ? targets : [...targets].reverse();
-        for (const t of order) {
-          const got = await hammer(t, roundMs);
-          sum[t.mode].requests += got.requests;
-          sum[t.mode].bytes += got.bytes;
-          sum[t.mode].cpuUs += got.cpuUs;
-        }
+        for (const t of order) add(t, await hammer(t, roundMs));
       }
       const seconds = (rounds * roundMs) / 1000;
       const usPerRequest = (mode: 'standalone' | 'homeserver') =>
