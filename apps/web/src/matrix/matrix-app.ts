@@ -34,8 +34,8 @@ import {
   sessionResumeOf,
 } from './room-broadcast-resume.ts';
 import { ResumeStore, type WebResumeState } from '../broadcast/resume-store.ts';
-import { offerBackupResume, unlockBackup, unlockMessage } from './room-backup-offer.ts';
-import { BackupMirror, findBackupOffer } from './room-resume-backup.ts';
+import { backupStatusLine, offerBackupResume, unlockBackup } from './room-backup-offer.ts';
+import { findBackupOffer } from './room-resume-backup.ts';
 import { webRoomEpochKeys } from './room-epoch-keys.ts';
 import type { MountedListener } from '../listen/listener-page.ts';
 import { login, openSession, savedLogin, type WebMatrixSession } from './matrix-web-session.ts';
@@ -487,32 +487,7 @@ class MatrixApp {
     if (resuming) localStorage.setItem('mxcast.preset', resuming.preset);
     // With the recovery passphrase the resume state is also kept in secret storage, so another
     // browser or device can continue the broadcast (room-resume-backup.ts).
-    const backupStatus = h('p', { class: 'muted', id: 'backup-status', role: 'status' }, '');
-    const mirrorFor = (opened: Promise<ResumeBackup>): BackupMirror => {
-      backupStatus.dataset.state = 'opening';
-      backupStatus.textContent = 'Resume backup: opening secret storage…';
-      opened.then(
-        () => {
-          backupStatus.dataset.state = 'on';
-          backupStatus.textContent = 'Resume backup: on (secret storage)';
-        },
-        (error: unknown) => {
-          backupStatus.dataset.state = 'error';
-          backupStatus.dataset.tone = 'err';
-          backupStatus.textContent = `Resume backup off: ${unlockMessage(error)}`;
-        },
-      );
-      return new BackupMirror(opened, {
-        onError: (message) => {
-          backupStatus.dataset.tone = 'err';
-          backupStatus.textContent = `Resume backup: ${message}`;
-        },
-        onStored: (state, stores) => {
-          backupStatus.dataset.stores = String(stores);
-          backupStatus.dataset.nextSeq = String(state.nextSeq);
-        },
-      });
-    };
+    const backupLine = backupStatusLine();
     mountBroadcasterPage(this.#root, {
       accessToken: session.accessToken,
       roomName: room?.name ?? roomId,
@@ -523,10 +498,10 @@ class MatrixApp {
         h('span', {}, 'Recovery passphrase (optional: resume from another device)'),
         passphrase,
       ),
-      liveStatus: backupStatus,
+      liveStatus: backupLine.element,
       start: (title, onEpochNotice) => {
         if (!backup && passphrase.value) backup = openResumeBackup(session, passphrase.value);
-        const mirror = backup ? mirrorFor(backup) : null;
+        const mirror = backup ? backupLine.mirrorFor(backup) : null;
         const recorder = store
           ? new RoomResumeRecorder(store, session, roomId, resuming, mirror)
           : null;

@@ -17,7 +17,7 @@ import { formatAgo } from '../broadcast/resume-store.ts';
 import { brandHeader, h, replaceChildren } from '../ui/dom.ts';
 import type { WebMatrixSession } from './matrix-web-session.ts';
 import { ownerOf } from './room-broadcast-resume.ts';
-import { fromStoredCapture, type BackupOffer } from './room-resume-backup.ts';
+import { BackupMirror, fromStoredCapture, type BackupOffer } from './room-resume-backup.ts';
 
 export interface BackupUnlocked {
   backup: ResumeBackup;
@@ -121,4 +121,44 @@ export function offerBackupResume(
     replaceChildren(root, brandHeader('Unfinished broadcast'), nav, form);
     passphrase.focus();
   });
+}
+
+/**
+ * The on-air card's line about the backup (`#backup-status`: opening, on, or why not; the
+ * number of writes and the seq of the last one in `data-stores` / `data-next-seq`), and the
+ * mirror that feeds it.
+ */
+export function backupStatusLine(): {
+  element: HTMLElement;
+  mirrorFor(opened: Promise<ResumeBackup>): BackupMirror;
+} {
+  const element = h('p', { class: 'muted', id: 'backup-status', role: 'status' }, '');
+  return {
+    element,
+    mirrorFor(opened) {
+      element.dataset.state = 'opening';
+      element.textContent = 'Resume backup: opening secret storage…';
+      opened.then(
+        () => {
+          element.dataset.state = 'on';
+          element.textContent = 'Resume backup: on (secret storage)';
+        },
+        (error: unknown) => {
+          element.dataset.state = 'error';
+          element.dataset.tone = 'err';
+          element.textContent = `Resume backup off: ${unlockMessage(error)}`;
+        },
+      );
+      return new BackupMirror(opened, {
+        onError: (message) => {
+          element.dataset.tone = 'err';
+          element.textContent = `Resume backup: ${message}`;
+        },
+        onStored: (state, stores) => {
+          element.dataset.stores = String(stores);
+          element.dataset.nextSeq = String(state.nextSeq);
+        },
+      });
+    },
+  };
 }

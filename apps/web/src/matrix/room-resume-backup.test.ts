@@ -1,6 +1,6 @@
 /**
  * The page's state as the shared secret's plaintext and back (room-resume-backup.ts), and a
- * stale point moved to the relay's offset by whole CBR blocks (room-broadcast-resume.ts's
+ * stale point moved to the relay's offset by whole CBR blocks (relay-resume-point.ts's
  * pointAfter) — what a resume from the backup (the page's, written every few seconds, or the
  * CLI's, without `pageSeq`/`ahead`) continues from.
  */
@@ -8,7 +8,7 @@ import { generateEncryptedFile, generateEpoch } from '@mxcast/format';
 import { describe, expect, it } from 'vitest';
 import { presetGeometry, WEB_PRESETS } from '../broadcast/broadcast-presets.ts';
 import type { WebResumeState } from '../broadcast/resume-store.ts';
-import { pointAfter } from './room-broadcast-resume.ts';
+import { pointAfter } from './relay-resume-point.ts';
 import { fromStoredCapture, toStoredCapture } from './room-resume-backup.ts';
 
 const voice = WEB_PRESETS.find((p) => p.name === 'voice')!;
