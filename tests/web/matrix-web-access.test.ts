@@ -10,25 +10,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliRun } from '../capture/capture-harness.ts';
-import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import type { CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { matrixCall } from '../matrix/matrix-users.ts';
-import {
-  expectTone,
-  screenshot,
-  startWebRig,
-  TONE_HZ,
-  waitForPlayer,
-  type WebRig,
-} from './web-harness.ts';
+import { logInAs, startMatrixWeb, type MatrixWeb } from './matrix-web-harness.ts';
+import { expectTone, screenshot, TONE_HZ, waitForPlayer } from './web-harness.ts';
 
 const TITLE = 'Members only';
 
+let mw: MatrixWeb;
 let room: CliRoom;
-let rig: WebRig;
 let capture: CliRun | undefined;
 
 beforeAll(async () => {
-  [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+  mw = await startMatrixWeb();
+  room = mw.room;
   // alice's capture device exists before bob's browser device and is offline when bob logs in:
   // its next start does not learn of bob's new device, so his page must ask for the key
   // (docs/matrix.md "Key re-share", key requests).
@@ -40,21 +35,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   capture?.child.kill('SIGKILL');
-  await rig?.close();
-  await room?.stop();
+  await mw?.close();
 });
 
 describe('web room listen after a kick', () => {
   it('bob is kicked while listening: his page shows no access, not tampered', async () => {
-    const bob = await rig.context.newPage();
-    const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
-    await bob.goto(`${room.stack.url}/rooms`);
-    await bob.waitForSelector('#mx-login', { timeout: 30_000 });
-    await bob.fill('#mx-homeserver', room.stack.url);
-    await bob.fill('#mx-user', 'bob');
-    await bob.fill('#mx-password', 'bob-password-1');
-    await bob.click('#mx-login button[type=submit]');
-    await bob.waitForSelector(roomItem, { timeout: 60_000 });
+    const { roomItem } = mw;
+    const bob = await logInAs(mw, 'bob');
 
     capture = room.mx('capture', 'alice', [
       ...['--input', `sine:${TONE_HZ}`, '--duration', '90', '--realtime'],

@@ -10,6 +10,7 @@
 import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { matrixCall } from '../matrix/matrix-users.ts';
 import type { MatrixStackOptions } from '../matrix/matrix-stack.ts';
+import type { BrowserContext } from 'playwright-core';
 import { screenshot, startWebRig, TONE_HZ, type Page, type WebRig } from './web-harness.ts';
 
 export const PHONE = { width: 390, height: 844 };
@@ -86,15 +87,17 @@ export async function fillLogin(
 }
 
 /**
- * A new page in `rig`'s probed context, logged in as alice or bob (password, or access token
- * with `token`), on the rooms page with the test room listed.
+ * A new page logged in as alice or bob (password, or access token with `token`), on the rooms
+ * page with the test room listed: in `rig`'s probed context (default the TONE_HZ browser's), or
+ * in `context` (a second user in the same browser needs a context of their own: the login is
+ * kept in the origin's localStorage).
  */
 export async function logInAs(
   mw: MatrixWeb,
   name: 'alice' | 'bob',
-  options: { rig?: WebRig; token?: boolean } = {},
+  options: { rig?: WebRig; context?: BrowserContext; token?: boolean } = {},
 ): Promise<Page> {
-  const page = await (options.rig ?? mw.rig).context.newPage();
+  const page = await (options.context ?? (options.rig ?? mw.rig).context).newPage();
   await fillLogin(
     page,
     mw.room.stack.url,

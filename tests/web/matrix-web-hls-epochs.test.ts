@@ -9,16 +9,15 @@
  * stack, one broadcast.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import type { CliRoom } from '../matrix/matrix-cli-kit.ts';
 import {
-  outputSpectrum,
-  screenshot,
-  startWebRig,
-  waitForPlayer,
-  type Page,
-  type Spectrum,
-  type WebRig,
-} from './web-harness.ts';
+  expectHz,
+  logInAs,
+  measuredTone,
+  startMatrixWeb,
+  type MatrixWeb,
+} from './matrix-web-harness.ts';
+import { screenshot, waitForPlayer, type Page } from './web-harness.ts';
 
 const TITLE = 'Rekeyed show';
 /** The 1.5× pitch check (docs/web.md) is on 440 Hz. */
@@ -26,52 +25,17 @@ const TONE = 440;
 /** alice rekeys every this many seconds of audio: the recording has several boundaries. */
 const REKEY_S = 3;
 
+let mw: MatrixWeb;
 let room: CliRoom;
-let rig: WebRig;
 
 beforeAll(async () => {
-  [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+  mw = await startMatrixWeb();
+  room = mw.room;
 }, 900_000);
 
 afterAll(async () => {
-  await rig?.close();
-  await room?.stop();
+  await mw?.close();
 });
-
-/** Polls until the page plays `hz` (±8 Hz, audible, a tone not noise). */
-async function expectPitch(page: Page, hz: number, timeoutMs = 15_000): Promise<Spectrum> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await outputSpectrum(page);
-  while (Date.now() < deadline) {
-    last = await outputSpectrum(page);
-    if (Math.abs(last.peakHz - hz) < 8 && last.peakDb > -75 && last.prominenceDb > 30) return last;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`no ${hz} Hz in the output: ${JSON.stringify(last)}`);
-}
-
-/** The strongest frequency refined between FFT bins (parabolic; the bins are 5.9 Hz apart). */
-async function refinedPitch(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const probes = (window as unknown as { __mxProbe: () => AnalyserNode[] }).__mxProbe();
-    let best = { db: -Infinity, hz: 0 };
-    for (const probe of probes) {
-      if (probe.context.state !== 'running') continue;
-      const bins = new Float32Array(probe.frequencyBinCount);
-      probe.getFloatFrequencyData(bins);
-      for (let i = 3; i < bins.length - 1; i++) {
-        const b = bins[i]!;
-        if (!(b > best.db)) continue;
-        const a = bins[i - 1]!;
-        const c = bins[i + 1]!;
-        const d = a - 2 * b + c;
-        const shift = d !== 0 && Number.isFinite(d) ? (0.5 * (a - c)) / d : 0;
-        best = { db: b, hz: ((i + shift) * probe.context.sampleRate) / probe.fftSize };
-      }
-    }
-    return best.hz;
-  });
-}
 
 /** A lock-screen button (Media Session handler) pressed from the test. */
 function press(page: Page, action: string, details: Record<string, unknown> = {}): Promise<void> {
@@ -89,20 +53,13 @@ function press(page: Page, action: string, details: Record<string, unknown> = {}
 
 describe('HLS on a rekeyed room broadcast', () => {
   it('bob plays alice’s rekeyed recording at 1.5× over HLS: pitch kept across epoch boundaries', async () => {
-    const bob = await rig.context.newPage();
+    const { roomItem } = mw;
+    const bob = await logInAs(mw, 'bob');
     // Epochs announced after bob's listen page opened reach it as console notices.
     const notices: string[] = [];
     bob.on('console', (m) => {
       if (/mxcast: key epoch from block \d+/.test(m.text())) notices.push(m.text());
     });
-    await bob.goto(`${room.stack.url}/rooms`);
-    await bob.waitForSelector('#mx-login', { timeout: 30_000 });
-    await bob.fill('#mx-homeserver', room.stack.url);
-    await bob.fill('#mx-user', 'bob');
-    await bob.fill('#mx-password', 'bob-password-1');
-    await bob.click('#mx-login button[type=submit]');
-    const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
-    await bob.waitForSelector(roomItem, { timeout: 60_000 });
 
     // 24 s of 440 Hz with an epoch every 3 s: boundaries every 3 s of the recording.
     const capture = room.mx('capture', 'alice', [
@@ -135,7 +92,7 @@ describe('HLS on a rekeyed room broadcast', () => {
     await bob.selectOption('#speed', '1.5');
     await bob.waitForSelector('.player[data-engine=hls][data-rate="1.5"]', { timeout: 15_000 });
     const start = await waitForPlayer(bob, (v) => v.state === 'playing', 'over HLS', 30_000);
-    await expectPitch(bob, TONE);
+    await expectHz(bob, TONE, { toleranceHz: 8, timeoutMs: 15_000 });
     // Media seconds per wall second, read in the page (no round trips in the interval).
     const rate = await bob.evaluate(async () => {
       const player = document.querySelector<HTMLElement>('.player')!;
@@ -144,7 +101,7 @@ describe('HLS on a rekeyed room broadcast', () => {
       await new Promise((r) => setTimeout(r, 3000));
       return (Number(player.dataset.position) - t0) / ((performance.now() - w0) / 1000);
     });
-    const pitch = await refinedPitch(bob);
+    const pitch = (await measuredTone(bob)).hz;
     // Past at least two more boundaries, still the tone, no error.
     const later = await waitForPlayer(
       bob,
@@ -153,7 +110,7 @@ describe('HLS on a rekeyed room broadcast', () => {
       30_000,
     );
     expect(later.error, later.message).toBeNull();
-    await expectPitch(bob, TONE, 5000);
+    await expectHz(bob, TONE, { toleranceHz: 8, timeoutMs: 5000 });
     await screenshot(bob, 'matrix-web/hls-epochs-speed');
     console.info(
       `HLS 1.5x, ${notices.length} epochs announced while listening: ${pitch.toFixed(1)} Hz, ${rate.toFixed(2)} media s per wall s, ` +

@@ -13,12 +13,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
 import { runMxcast, type CliRun } from '../capture/capture-harness.ts';
-import { rms, startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import { rms, type CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { matrixCall, registerUser, type MatrixUser } from '../matrix/matrix-users.ts';
-import { startWebRig, TONE_HZ, type WebRig } from './web-harness.ts';
+import { logInAs, startMatrixWeb, type MatrixWeb } from './matrix-web-harness.ts';
+import { TONE_HZ, type WebRig } from './web-harness.ts';
 
 const TITLE = 'Web epochs';
 
+let mw: MatrixWeb;
 let room: CliRoom;
 let rig: WebRig;
 let carolUser: MatrixUser;
@@ -60,7 +62,8 @@ function silentWindows(samples: Float32Array, channels: number, level: number): 
 }
 
 beforeAll(async () => {
-  [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+  mw = await startMatrixWeb();
+  ({ room, rig } = mw);
   carolUser = await registerUser(room.stack, 'carol', 'carol-password-1');
   writeFileSync(path.join(room.work, 'carol.password'), 'carol-password-1\n', { mode: 0o600 });
   const r = encodeURIComponent(room.roomId);
@@ -82,22 +85,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const run of running) run.child.kill('SIGKILL');
-  await rig?.close();
-  await room?.stop();
+  await mw?.close();
 });
 
 describe('web broadcaster key epochs', () => {
   it('Rekey and a kick from the web: bob hears across both boundaries, carol loses access', async () => {
     const context = await rig.browser.newContext({ viewport: { width: 900, height: 760 } });
     try {
-      const alice = await context.newPage();
-      const roomItem = `#rooms a[data-room-id="${room.roomId}"]`;
-      await alice.goto(`${room.stack.url}/rooms`);
-      await alice.waitForSelector('#mx-login', { timeout: 30_000 });
-      await alice.fill('#mx-homeserver', room.stack.url);
-      await alice.fill('#mx-token', room.users.alice.accessToken);
-      await alice.click('#mx-login button[type=submit]');
-      await alice.waitForSelector(roomItem, { timeout: 60_000 });
+      const { roomItem } = mw;
+      const alice = await logInAs(mw, 'alice', { context, token: true });
       await alice.click(roomItem);
       await alice.click('#broadcast-here');
       await alice.waitForSelector('#setup', { timeout: 30_000 });

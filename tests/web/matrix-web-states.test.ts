@@ -7,34 +7,29 @@
  * proxy that flips a byte in every media range: Tampered. One stack.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
+import type { CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { startHlsHostileProxy, type HlsHostileProxy } from './hls-hostile-proxy.ts';
-import {
-  expectTone,
-  screenshot,
-  startWebRig,
-  waitForPlayer,
-  type Page,
-  type WebRig,
-} from './web-harness.ts';
+import { expectTone, screenshot, waitForPlayer, type Page, type WebRig } from './web-harness.ts';
+import { fillLogin, startMatrixWeb, type MatrixWeb } from './matrix-web-harness.ts';
 
 const TITLE = 'Cancelled show';
 const CUT_TITLE = 'Cut show';
 const TAMPER_TITLE = 'Tampered show';
 
+let mw: MatrixWeb;
 let room: CliRoom;
 let rig: WebRig;
 /** The proxy bob's HLS listens go through (cut, then tampered). */
 let hostile: HlsHostileProxy | undefined;
 
 beforeAll(async () => {
-  [room, rig] = await Promise.all([startCliRoom({ relayHomeserver: true }), startWebRig()]);
+  mw = await startMatrixWeb();
+  ({ room, rig } = mw);
 }, 900_000);
 
 afterAll(async () => {
   await hostile?.close();
-  await rig?.close();
-  await room?.stop();
+  await mw?.close();
 });
 
 async function logIn(
@@ -42,10 +37,7 @@ async function logIn(
   fields: Record<string, string>,
   origin = room.stack.url,
 ): Promise<void> {
-  await page.goto(`${origin}/rooms`);
-  await page.waitForSelector('#mx-login', { timeout: 30_000 });
-  await page.fill('#mx-homeserver', origin);
-  for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
+  await fillLogin(page, origin, fields);
   await page.click('#mx-login button[type=submit]');
 }
 
