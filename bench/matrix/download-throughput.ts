@@ -16,9 +16,14 @@
  * Besides throughput, each relay's CPU time per request (/proc/PID/stat, proc(5)) is reported:
  * on a loaded machine the ratio of CPU per request is the steadier figure of what the token
  * check costs.
+ *
+ * Run alone (its own stack; no results written): `npx tsx bench/matrix/download-throughput.ts
+ * [--quick]`; MXCAST_BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles both relays.
  */
 import { Agent, request } from 'node:http';
-import { round, type BenchTable } from '../bench-kit.ts';
+import { fileURLToPath } from 'node:url';
+import { startCliRoom } from '../../tests/matrix/matrix-cli-kit.ts';
+import { renderTable, round, type BenchTable } from '../bench-kit.ts';
 import {
   cpuMicros,
   createRelayToken,
@@ -202,4 +207,19 @@ export async function downloadThroughput(options: ThroughputOptions): Promise<Th
     ratios,
     cpuRatios,
   };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const room = await startCliRoom();
+  try {
+    const result = await downloadThroughput({
+      quick: process.argv.includes('--quick'),
+      homeserverUrl: room.stack.synapseUrl,
+      uploaderToken: room.users.alice.accessToken,
+      listenerToken: room.users.bob.accessToken,
+    });
+    process.stdout.write(renderTable(result.table) + '\n');
+  } finally {
+    await room.stop();
+  }
 }
