@@ -119,12 +119,12 @@ describe('per-owner quotas across cluster nodes', () => {
     expect(metrics).toMatch(/maxPendingMediaPerUser/);
   });
 
-  it('two creates racing on A and B for the last slot: exactly one is created (5 rounds)', async () => {
+  it('two creates racing on A and B for the last slot: exactly one is created (10 rounds)', async () => {
     const { nats, nodes } = cluster();
     const [a, b] = nodes.map((n) => n.url) as [string, string];
     const token = clusterToken(nats, '@racer:localhost');
     await createMedia(a, token);
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 10; round++) {
       const outcomes = await Promise.all([tryCreate(a, token), tryCreate(b, token)]);
       const won = outcomes.filter((o) => o.status === 200);
       expect(won, JSON.stringify(outcomes)).toHaveLength(1);

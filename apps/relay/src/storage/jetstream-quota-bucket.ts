@@ -9,10 +9,18 @@
  * idempotent (a retried write-through cannot count twice), a pending id carries its expiry so an
  * id nobody used stops counting by itself, and the sets can be checked against the media bucket
  * (core/cluster-quotas.ts repairs them). Both are bounded by the limits they count.
+ *
+ * Why each write also carries `Nats-Msg-Id: <key>.<revision it was based on>`: before
+ * nats-server 2.9.21 the expected-last-subject-sequence check of a replicated stream was only a
+ * pre-check on the leader, outside Raft, so two writes based on the same revision arriving
+ * together could both be stored (nats-server #4320; Debian ships 2.9.10, where the cluster test
+ * saw two creates pass for the last slot). The stream's de-duplication marks a message id in
+ * flight before proposing it, so the second write based on that revision is answered as a
+ * duplicate and not stored: the writer treats it as a lost race.
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 
 export const QUOTA_BUCKET = 'mxcast-quotas';
@@ -52,11 +60,15 @@ export class JetStreamQuotaBucket {
   /** Compare-and-set attempts lost to another writer so far (a contention figure for tests). */
   lostRaces = 0;
 
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly js: JetStreamClient,
+  ) {}
 
   static async open(nc: NatsConnection, replicas: number): Promise<JetStreamQuotaBucket> {
     return new JetStreamQuotaBucket(
       await new Kvm(nc).create(QUOTA_BUCKET, { replicas, history: 1 }),
+      jetstream(nc),
     );
   }
 
@@ -73,9 +85,14 @@ export class JetStreamQuotaBucket {
   async replace(owner: string, doc: QuotaDoc, revision: number): Promise<boolean> {
     const key = ownerKey(owner);
     try {
-      if (revision === 0) await this.kv.create(key, JSON.stringify(doc));
-      else await this.kv.update(key, JSON.stringify(doc), revision);
-      return true;
+      // The bucket's own subject, as kv.update writes it, plus the message id (see above).
+      const ack = await this.js.publish(`$KV.${QUOTA_BUCKET}.${key}`, JSON.stringify(doc), {
+        msgID: `${key}.${revision}`,
+        expect: { lastSubjectSequence: revision },
+      });
+      if (!ack.duplicate) return true;
+      this.lostRaces++;
+      return false;
     } catch (err) {
       if (!isWrongLast(err)) throw err;
       this.lostRaces++;
