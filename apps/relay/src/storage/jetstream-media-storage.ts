@@ -152,8 +152,15 @@ export class JetStreamMediaStorage implements MediaStorage {
         );
       const next = { ...row, ...fields };
       try {
-        await this.media.update(id, JSON.stringify(next), e.revision);
-        return next;
+        // kv.update's write plus a message id of the base revision: before nats-server 2.9.21
+        // the expected-sequence check of a replicated stream was a leader pre-check only, and
+        // two moves from one revision could both be stored (nats-server #4320); the id is
+        // de-duplicated in flight, so the second is a duplicate, retried on the new revision.
+        const ack = await this.js.publish(`$KV.${MEDIA_BUCKET}.${id}`, JSON.stringify(next), {
+          msgID: `${id}.${e.revision}`,
+          expect: { lastSubjectSequence: e.revision },
+        });
+        if (!ack.duplicate) return next;
       } catch (err) {
         if (!isWrongLast(err)) throw err;
       }
