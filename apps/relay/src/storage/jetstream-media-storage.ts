@@ -154,8 +154,8 @@ export class JetStreamMediaStorage implements MediaStorage {
       try {
         // kv.update's write plus a message id of the base revision: before nats-server 2.9.21
         // the expected-sequence check of a replicated stream was a leader pre-check only, and
-        // two moves from one revision could both be stored (nats-server #4320); the id is
-        // de-duplicated in flight, so the second is a duplicate, retried on the new revision.
+        // two moves from one revision could both be stored; the id is de-duplicated in flight,
+        // so the second is a duplicate, retried on the new revision.
         const ack = await this.js.publish(`$KV.${MEDIA_BUCKET}.${id}`, JSON.stringify(next), {
           msgID: `${id}.${e.revision}`,
           expect: { lastSubjectSequence: e.revision },

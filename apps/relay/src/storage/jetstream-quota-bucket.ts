@@ -13,10 +13,10 @@
  * Why each write also carries `Nats-Msg-Id: <key>.<revision it was based on>`: before
  * nats-server 2.9.21 the expected-last-subject-sequence check of a replicated stream was only a
  * pre-check on the leader, outside Raft, so two writes based on the same revision arriving
- * together could both be stored (nats-server #4320; Debian ships 2.9.10, where the cluster test
- * saw two creates pass for the last slot). The stream's de-duplication marks a message id in
- * flight before proposing it, so the second write based on that revision is answered as a
- * duplicate and not stored: the writer treats it as a lost race.
+ * together could both be stored (Debian ships 2.9.10, where the cluster test saw two creates pass
+ * for the last slot). The stream's de-duplication marks a message id in flight before proposing
+ * it, so the second write based on that revision is answered as a duplicate and not stored: the
+ * writer treats it as a lost race.
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
