@@ -117,6 +117,30 @@ describe("a joined newcomer's live listen", { timeout: 30_000 }, () => {
     }
   });
 
+  it('with no epoch of its own by the end of the key wait, NO_ACCESS at the edge, as before', async () => {
+    const { b, epochs } = await broadcast();
+    const up = await startUpload(relay, b);
+    up.send(7);
+    const started = performance.now();
+    const listeners = (['http', 'ws'] as const).map((transport) => ({
+      transport,
+      ...listen(up, newcomerRing(epochs, []), { transport, keyWaitMs: 600 }),
+    }));
+    const uploading = up.realtime(240);
+    for (const l of listeners) {
+      const outcome = await l.done;
+      expect(outcome.error?.code, l.transport).toBe('NO_ACCESS');
+      expect(outcome.error?.message, l.transport).toContain('sent before you joined');
+      expect(l.seqs, l.transport).toEqual([]);
+      expect(l.moved, l.transport).toEqual([]);
+    }
+    // It waited for the key source (600 ms), not for the whole broadcast.
+    const ms = performance.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(600);
+    expect(ms).toBeLessThan(8_000);
+    await uploading;
+  });
+
   it('from the start (a time, not live) it still stops NO_ACCESS at the first withheld block', async () => {
     const { b, epochs } = await broadcast();
     const up = await uploadFinished(relay, b);

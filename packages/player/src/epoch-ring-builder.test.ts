@@ -90,6 +90,15 @@ describe('ringFromFeed', () => {
     expect(standIn?.key.k).not.toBe(own.key.k);
   });
 
+  it('a header epoch alone: the listener is told it waits for its first epoch', async () => {
+    const notices: string[] = [];
+    const { keys } = await ringFromFeed(feedOf([fed(0, 0, 2)]).open, (t) => notices.push(t));
+    expect(keys.withheld(2)).toBe(JOINED_WITHHELD_REASON);
+    expect(notices.at(-1)).toBe(
+      'blocks from 2 on were sent before you joined: waiting for your first key epoch',
+    );
+  });
+
   it('a header epoch whose end is an epoch the listener holds withholds nothing', async () => {
     const { open } = feedOf([fed(0, 0, 2), fed(1, 2), fed(2, 40)]);
     const { keys } = await ringFromFeed(open, () => {});
