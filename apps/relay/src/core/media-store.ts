@@ -100,7 +100,9 @@ export class MediaStore implements ReplicaHost {
     private readonly metrics: RelayMetrics,
   ) {
     this.mediaDir = join(config.dataDir, 'media');
-    this.storage = new EmbeddedMediaStorage(db, this.mediaDir, config.limits.maxBlockLength);
+    // Its open media are this store's records (sync variants only).
+    const { maxBlockLength } = config.limits;
+    this.storage = new EmbeddedMediaStorage(db, this.mediaDir, maxBlockLength, true);
     this.dirty = new GroupFlush(db, (rec) => this.records.get(rec.id) === rec);
     metrics.mediaInMemory = () => this.records.size;
     this.quotas = new UserQuotas(db, config.limits, metrics, (owner) =>

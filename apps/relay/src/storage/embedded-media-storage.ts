@@ -59,6 +59,12 @@ export class EmbeddedMediaStorage implements MediaStorage {
     private readonly db: RelayDatabase,
     readonly mediaDir: string,
     private readonly maxBlockLength: number,
+    /**
+     * The caller keeps the open media (MediaStore: its records) and uses only the synchronous
+     * variants: the async methods that would open a media file or drop one refuse, so no media
+     * is ever open twice (two MediaFiles on one file would each append its blocks).
+     */
+    private readonly openMediaElsewhere = false,
   ) {
     mkdirSync(mediaDir, { recursive: true });
   }
@@ -193,7 +199,9 @@ export class EmbeddedMediaStorage implements MediaStorage {
   }
 
   deleteMedia(id: string): Promise<void> {
-    return this.deleteMediaSync(id, this.open.get(id) ?? null);
+    return settle(() => this.ownOpenMedia(id)).then(() =>
+      this.deleteMediaSync(id, this.open.get(id) ?? null),
+    );
   }
 
   appendBlock(
@@ -280,6 +288,13 @@ export class EmbeddedMediaStorage implements MediaStorage {
     throw conflict(m.id, index, `block ${index} is stored with other bytes`);
   }
 
+  private ownOpenMedia(id: string): void {
+    if (this.openMediaElsewhere)
+      throw new Error(
+        `internal: media ${id}: its open file is the caller's; use the sync variants`,
+      );
+  }
+
   private notifyTails(id: string, block: StoredBlock): void {
     const set = this.tails.get(id);
     if (set) for (const t of set) t(block);
@@ -287,6 +302,7 @@ export class EmbeddedMediaStorage implements MediaStorage {
 
   /** The async methods' open media `id`, opened by a scan (and crash cut) on first use. */
   private media(id: string): OpenMedia {
+    this.ownOpenMedia(id);
     let m = this.open.get(id);
     if (m) return m;
     if (!this.db.getMedia(id)) throw new StorageError('not_found', `no media ${id}`);

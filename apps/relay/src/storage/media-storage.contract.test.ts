@@ -444,6 +444,11 @@ describe('embedded engine: crash cut, and the relay writing through it', () => {
     // One open file shared by the store and the engine: each block is in the file once.
     expect(readFileSync(path).equals(twoBlocks)).toBe(true);
     expect(db.getMedia(id)?.state).toBe('live');
+    // The store's engine never opens a media of its own (a second MediaFile would append too).
+    const b2 = bs[2] as Block;
+    await expect(store.storage.appendBlock(id, 2, b2.offset, b2.bytes)).rejects.toThrow(/sync/);
+    await expect(store.storage.deleteMedia(id)).rejects.toThrow(/sync/);
+    expect(db.getMedia(id)?.state).toBe('live');
     // A block at the wrong offset (a relay bug, never a client's input): 500, nothing written.
     const wrong = { ...(framed[2] as FramedBlock), offset: (framed[2] as FramedBlock).offset + 1 };
     let refused: unknown = null;
