@@ -127,6 +127,8 @@ export function pumpDownload(o: DownloadPumpOptions): void {
         // Deleted while this reader waited for the budget: cut, never a clean (short) end.
         if (!file) return finish('fail', new Error('media was deleted'));
         const bytes = await file.readAt(pos, n);
+        // Live listeners first: a fan-out under way finishes before this write (live-first.ts).
+        await pacer.turn();
         if (closed) return;
         if (bytes.length === 0)
           return finish('fail', new Error('media file shorter than recorded'));

@@ -5,9 +5,11 @@
  * nothing for `stallMs`. So a history reader never has more than one batch (limits.historyReadBytes)
  * queued in the relay, all of them together never more than limits.historyBudgetBytes, and a
  * reader that stopped reading is dropped after limits.listenerStallMs instead of holding its batch
- * and its socket forever (docs/operations.md "Listeners and memory").
+ * and its socket forever (docs/operations.md "Listeners and memory"). Its reads and writes wait
+ * for any live fan-out under way (live-first.ts): live listeners go first.
  */
 import type { HistoryBudget, Reservation } from './history-budget.ts';
+import { liveFirst } from './live-first.ts';
 
 /** What every history reader of one relay shares. */
 export interface HistoryPacing {
@@ -58,11 +60,21 @@ export class HistoryPacer {
     if (this.waiting === r) this.waiting = null;
     if (granted === 0) return 0;
     this.held = granted;
+    // The file read goes after any live fan-out under way (live-first.ts).
+    await liveFirst.turn();
     if (this.closed) {
       this.release();
       return 0;
     }
     return granted;
+  }
+
+  /**
+   * Resolves when the reader may write what it read: after any live fan-out under way
+   * (live-first.ts). Without pacing (no budget: tests of the bare paths) at once.
+   */
+  turn(): Promise<void> {
+    return this.pacing ? liveFirst.turn() : Promise.resolve();
   }
 
   /** The bytes reserved are out of the relay's memory: the socket took them. */

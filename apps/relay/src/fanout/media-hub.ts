@@ -15,6 +15,7 @@
  * of falling further behind — the per-write cost, not the bytes, is what a fan-out spends.
  * `end` first finishes any fan-out under way, so no listener loses a block to an end.
  */
+import { liveFirst } from './live-first.ts';
 import { joinBlocks, SharedBlock, wsTextFrame } from './shared-block.ts';
 
 export type EndState = 'complete' | 'cancelled';
@@ -73,14 +74,20 @@ export class MediaHub {
   publish(block: SharedBlock): void {
     this.pending.push(block);
     // A fan-out under way carries this block on when it gets there.
-    if (this.pending.length === 1) this.run(this.sliceSize);
+    if (this.pending.length === 1) this.start();
+  }
+
+  /** Starts fanning out the queue's first item; history waits meanwhile (live-first.ts). */
+  private start(): void {
+    liveFirst.begin();
+    this.run(this.sliceSize);
   }
 
   /** `message`: the status JSON; sliced like blocks, in order with them. */
   status(message: Buffer): void {
     if (this.listeners.size === 0) return;
     this.pending.push(wsTextFrame(message));
-    if (this.pending.length === 1) this.run(this.sliceSize);
+    if (this.pending.length === 1) this.start();
   }
 
   end(state: EndState, reason?: EndReason): void {
@@ -116,6 +123,7 @@ export class MediaHub {
       this.cursor = null;
       this.pending.shift();
       item = this.pending[0];
+      if (!item) liveFirst.end();
     }
   }
 
