@@ -76,6 +76,14 @@ export function upgradeRequest(port: number, path: string): string {
   );
 }
 
+/** MXCAST_BENCH_HOSTILE_ONLY: a diagnosis run with one kind of hostile client only. */
+export function hostileOnlyFromEnv(): 'stalled' | 'flood' | undefined {
+  const v = process.env.MXCAST_BENCH_HOSTILE_ONLY;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'stalled' || v === 'flood') return v;
+  throw new Error(`MXCAST_BENCH_HOSTILE_ONLY: '${v}' is not stalled or flood`);
+}
+
 export class HostileCrowd {
   readonly #t: HostileTarget;
   readonly #frame = floodFrame();
@@ -95,10 +103,17 @@ export class HostileCrowd {
     this.#t = target;
   }
 
-  /** Opens `count` hostile connections (half stalled readers, half flooders). */
-  async start(count: number): Promise<void> {
+  /**
+   * Opens `count` hostile connections (half stalled readers, half flooders). `only` opens just
+   * one of the halves (the other left out, not swapped in): what each kind costs the honest
+   * listeners, apart (MXCAST_BENCH_HOSTILE_ONLY=stalled|flood in a bench run).
+   */
+  async start(count: number, only = hostileOnlyFromEnv()): Promise<void> {
     const stalled = Math.ceil(count / 2);
-    await Promise.all([this.startStalled(stalled), this.startFlooders(count - stalled)]);
+    await Promise.all([
+      only === 'flood' ? undefined : this.startStalled(stalled),
+      only === 'stalled' ? undefined : this.startFlooders(count - stalled),
+    ]);
   }
 
   /** Opens `count` stalled history readers only (alternately WebSocket and download). */

@@ -351,11 +351,13 @@ describe('timeouts', () => {
   it('a download whose client reads nothing is cut after idleTimeoutMs without progress', async () => {
     const r = relay();
     const media = await createMedia(r);
-    // 4 MiB of stored blocks: more than the socket buffers take from a client that never reads.
+    // 9.6 MB of stored blocks: more than the socket buffers take from a client that never reads
+    // (on Linux up to net.ipv4.tcp_wmem's maximum, 4 MiB by default, plus the client's receive
+    // window: with 4 MiB stored the whole file could fit and the download end at once).
     const cipher = await createBlockCipher(generateEncryptedFile());
     const writer = new BlockWriter(cipher);
     const parts: Uint8Array[] = [writer.magic()];
-    for (let i = 0; i < 70; i++) parts.push(await writer.write(new Uint8Array(60_000)));
+    for (let i = 0; i < 160; i++) parts.push(await writer.write(new Uint8Array(60_000)));
     const put = await fetch(`${r.url}/_matrix/media/v3/upload/${media}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${r.token}` },
