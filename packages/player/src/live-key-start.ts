@@ -57,7 +57,8 @@ export async function liveStartSeq(s: PlayerSession, edge: number): Promise<numb
     }
     const left = deadline - s.now();
     if (left <= 0 || keys.lostAccess !== undefined || s.stopped) return edge;
-    await keys.changed(AbortSignal.timeout(Math.ceil(left)));
+    // In slices, so a stop() during the wait is seen within 250 ms.
+    await keys.changed(AbortSignal.timeout(Math.ceil(Math.min(left, 250))));
   }
 }
 
