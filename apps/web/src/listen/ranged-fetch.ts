@@ -7,9 +7,9 @@
  * Why not one fetch and its body: Chromium reads a fetch body from the network ahead of the
  * reader, into the worker's memory, whatever the stream's backpressure — measured on a 4-hour
  * recording from a relay on loopback, the worker held ~35 MB of a 57 MB file at the peak, 63 MB
- * of 115 MB over 8 hours
- * (bench/web/download-memory.ts; docs/web.md "Download the recording"). A closed range is read
- * whole (`arrayBuffer()`), so what is in memory is bounded by RANGE_BYTES instead.
+ * of 115 MB over 8 hours (bench/web/download-memory.ts; docs/web.md "Download the recording").
+ * A closed range is read whole (`arrayBuffer()`), so what is in memory is bounded by
+ * RANGE_BYTES instead.
  *
  * A server that ignores Range (`200`) gets the old way: its body, streamed.
  */
