@@ -55,7 +55,8 @@ async function serve(
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = [];
-  for await (const part of body) parts.push(part);
+  const reader = body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
   return Buffer.concat(parts);
 }
 
