@@ -110,7 +110,12 @@ export class MediaStore implements ReplicaHost {
     );
     this.integrity = new MediaIntegrity(config, db, metrics, (id) => this.filePath(id));
     this.idleWatch = new LiveIdleWatch(config.limits, metrics, {
-      end: (rec) => this.complete(rec),
+      // The watch fires and forgets: a refusal (memory and row disagree, or the cluster is out
+      // of reach) is logged, never an unhandled rejection that would end the process.
+      end: (rec) =>
+        this.complete(rec).catch((err: unknown) =>
+          this.log(`media ${rec.id}: ending idle failed: ${(err as Error).message}`),
+        ),
       event: (rec, what) => this.mediaEvent(rec, what),
     });
     this.replica = config.cluster ? new ClusterReplica(config.cluster, config, this) : null;
