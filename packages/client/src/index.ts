@@ -9,6 +9,7 @@ export {
   readErrorBody,
 } from './client-error.ts';
 export { RELAY_FAILURES, relayFailureOf, type RelayFailure } from './relay-failure.ts';
+export { AnswerTimeout, fetchWithAnswerTimeout, withAnswerTimeout } from './answer-timeout.ts';
 export { parseMxc, mxcPath, type MxcUri } from './mxc-uri.ts';
 // The wire vocabulary is @mxcast/protocol's; re-exported so callers of the client need one import.
 export {

@@ -17,6 +17,7 @@ import {
   type StreamGeometry,
 } from '@mxcast/protocol';
 import { ClientError, errorFromResponse, networkError } from './client-error.ts';
+import { AnswerTimeout, fetchWithAnswerTimeout } from './answer-timeout.ts';
 import { ListenSocket, resolveWebSocket, type WebSocketConstructor } from './listen-socket.ts';
 import { mxcPath, parseMxc } from './mxc-uri.ts';
 
@@ -306,28 +307,16 @@ export class MediaClient {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${this.baseUrl}${pathOrUrl}`;
     const headers = new Headers(init.headers);
     if (this.accessToken) headers.set('Authorization', `Bearer ${this.accessToken}`);
-    const timer = timed !== false ? new AbortController() : null;
     const ms = this.timeoutMs + (typeof timed === 'number' ? timed : 0);
-    let timedOut = false;
-    const t = timer
-      ? setTimeout(() => {
-          timedOut = true;
-          timer.abort();
-        }, ms)
-      : undefined;
-    // The caller's signal still aborts (forwarded by hand: AbortSignal.any is newer than some
-    // browsers this package runs in).
-    const callerAbort = () => timer?.abort(init.signal?.reason);
-    if (timer && init.signal) {
-      if (init.signal.aborted) callerAbort();
-      else init.signal.addEventListener('abort', callerAbort, { once: true });
-    }
-    const signal = timer ? timer.signal : init.signal;
+    const sent = { ...init, headers };
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { ...init, headers, ...(signal ? { signal } : {}) });
+      res =
+        timed !== false
+          ? await fetchWithAnswerTimeout(this.fetchImpl, url, sent, ms)
+          : await this.fetchImpl(url, sent);
     } catch (err) {
-      if (timedOut)
+      if (err instanceof AnswerTimeout)
         throw new ClientError(
           'NETWORK',
           `${what}: ${this.baseUrl} did not answer within ${ms} ms`,
@@ -335,9 +324,6 @@ export class MediaClient {
           { cause: err },
         );
       throw networkError(what, this.baseUrl, err);
-    } finally {
-      clearTimeout(t);
-      init.signal?.removeEventListener('abort', callerAbort);
     }
     if (!res.ok) throw await errorFromResponse(what, res);
     return res;
