@@ -12,15 +12,14 @@ import { parseListenLink } from '@mxcast/client';
 import { createBlockCipher, decryptAll, parseEncryptedFile } from '@mxcast/format';
 import { parseOpusPage } from '@mxcast/ogg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loudestTone, pageTone, waitForTone, type Tone } from '../audio/tone-measure.ts';
 import { startTamperDownloadProxy } from './tamper-download-proxy.ts';
 import {
   goLive,
-  outputSpectrum,
   screenshot,
   startWebRig,
   waitForPlayer,
   type Page,
-  type Spectrum,
   type WebRig,
 } from './web-harness.ts';
 
@@ -44,52 +43,8 @@ afterAll(async () => {
 });
 
 /** Polls until the page plays `hz` (±8 Hz, audible, a tone not noise). */
-async function expectPitch(page: Page, hz: number, timeoutMs = 15_000): Promise<Spectrum> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await outputSpectrum(page);
-  while (Date.now() < deadline) {
-    last = await outputSpectrum(page);
-    if (Math.abs(last.peakHz - hz) < 8 && last.peakDb > -75 && last.prominenceDb > 30) return last;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`no ${hz} Hz in the output: ${JSON.stringify(last)}`);
-}
-
-/**
- * The page's strongest frequency refined between FFT bins (parabolic interpolation of the peak
- * and its neighbours in dB): the probe's bins are 5.9 Hz apart, wider than the ±5 Hz asked.
- */
-async function refinedPitch(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const probes = (window as unknown as { __mxProbe: () => AnalyserNode[] }).__mxProbe();
-    let best = { db: -Infinity, hz: 0 };
-    for (const probe of probes) {
-      if (probe.context.state !== 'running') continue;
-      const bins = new Float32Array(probe.frequencyBinCount);
-      probe.getFloatFrequencyData(bins);
-      for (let i = 3; i < bins.length - 1; i++) {
-        const b = bins[i]!;
-        if (!(b > best.db)) continue;
-        const a = bins[i - 1]!;
-        const c = bins[i + 1]!;
-        const d = a - 2 * b + c;
-        const shift = d !== 0 && Number.isFinite(d) ? (0.5 * (a - c)) / d : 0;
-        best = { db: b, hz: ((i + shift) * probe.context.sampleRate) / probe.fftSize };
-      }
-    }
-    return best.hz;
-  });
-}
-
-/** The loudest peak over `ms` (dBFS). */
-async function loudest(page: Page, ms: number): Promise<number> {
-  let best = -Infinity;
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    best = Math.max(best, (await outputSpectrum(page)).peakDb);
-    await page.waitForTimeout(150);
-  }
-  return best;
+function expectPitch(page: Page, hz: number, timeoutMs = 15_000): Promise<Tone> {
+  return waitForTone(page, hz, { toleranceHz: 8, timeoutMs });
 }
 
 function press(page: Page, action: string, details: Record<string, unknown> = {}): Promise<void> {
@@ -189,19 +144,19 @@ describe('web listener as a media player', () => {
     });
     expect(hidden).toBe('hidden');
     expect(after - before).toBeGreaterThan(2);
-    expect(audible.peakDb).toBeGreaterThan(-75);
+    expect(audible.db).toBeGreaterThan(-75);
     expect(element.paused).toBe(false);
     expect(element.time).toBeGreaterThan(0);
   }, 60_000);
 
   it('volume follows the keyboard and is heard', async () => {
-    const full = await loudest(listener, 1500);
+    const full = await loudestTone(listener, 1500, 150);
     await listener.focus('#volume');
     // Native range keys: Home is 0, End is 1; the global ↑/↓ step by 0.1.
     await listener.keyboard.press('Home');
     expect(await listener.inputValue('#volume')).toBe('0');
     await listener.waitForTimeout(300);
-    const silent = await loudest(listener, 1500);
+    const silent = await loudestTone(listener, 1500, 150);
     await listener.keyboard.press('End');
     await listener.focus('#play');
     await listener.keyboard.press('ArrowDown');
@@ -211,7 +166,7 @@ describe('web listener as a media player', () => {
     await listener.keyboard.press('ArrowDown');
     expect(Number(await listener.inputValue('#volume'))).toBeCloseTo(0.5, 2);
     await listener.waitForTimeout(300);
-    const half = await loudest(listener, 1500);
+    const half = await loudestTone(listener, 1500, 150);
     expect(full).toBeGreaterThan(-75);
     // −6 dB at half volume (with slack for a level meter over a live tone); far below at 0.
     expect(full - half).toBeGreaterThan(3);
@@ -247,10 +202,11 @@ describe('web listener as a media player', () => {
       return (Number(player.dataset.position) - t0) / ((performance.now() - w0) / 1000);
     });
     await expectPitch(listener, TONE, 3000);
-    const during = await refinedPitch(listener);
+    // Refined between FFT bins: the probe's bins are 5.9 Hz apart, wider than the ±5 Hz asked.
+    const during = (await pageTone(listener)).hz;
     await screenshot(listener, 'web-listener-speed');
     // Without the pitch kept a 1.5× tone would be at 660 Hz.
-    expect(Math.abs(spectrum.peakHz - TONE)).toBeLessThan(8);
+    expect(Math.abs(spectrum.hz - TONE)).toBeLessThan(8);
     console.info(`1.5x: ${during.toFixed(1)} Hz, ${rate.toFixed(2)} media s per wall s`);
     expect(Math.abs(during - TONE)).toBeLessThan(5);
     // data-position is rendered every 200 ms: ±0.2 s over 3 s, plus slack for a loaded machine.

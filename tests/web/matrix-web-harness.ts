@@ -10,6 +10,7 @@
 import { startCliRoom, type CliRoom } from '../matrix/matrix-cli-kit.ts';
 import { matrixCall } from '../matrix/matrix-users.ts';
 import type { MatrixStackOptions } from '../matrix/matrix-stack.ts';
+import { pageTone, waitForTone, type Tone } from '../audio/tone-measure.ts';
 import type { BrowserContext } from 'playwright-core';
 import { screenshot, startWebRig, TONE_HZ, type Page, type WebRig } from './web-harness.ts';
 
@@ -132,41 +133,9 @@ export async function shots(page: Page, name: string): Promise<void> {
   await page.setViewportSize(DESKTOP);
 }
 
-/**
- * The strongest frequency the page plays, refined between FFT bins (parabolic interpolation of
- * the peak and its neighbours in dB: the probe's bins are 5.9 Hz apart), with its level and how
- * far it stands above the median bin.
- */
-export async function measuredTone(
-  page: Page,
-): Promise<{ hz: number; db: number; prominenceDb: number }> {
-  return page.evaluate(() => {
-    const probes = (window as unknown as { __mxProbe?: () => AnalyserNode[] }).__mxProbe?.() ?? [];
-    let best = { db: -Infinity, hz: 0, prominenceDb: 0 };
-    for (const probe of probes) {
-      if (probe.context.state !== 'running') continue;
-      const bins = new Float32Array(probe.frequencyBinCount);
-      probe.getFloatFrequencyData(bins);
-      const sorted = Array.from(bins)
-        .filter(Number.isFinite)
-        .sort((a, b) => a - b);
-      const median = sorted[Math.floor(sorted.length / 2)] ?? -Infinity;
-      for (let i = 3; i < bins.length - 1; i++) {
-        const b = bins[i]!;
-        if (!(b > best.db)) continue;
-        const a = bins[i - 1]!;
-        const c = bins[i + 1]!;
-        const d = a - 2 * b + c;
-        const shift = d !== 0 && Number.isFinite(d) ? (0.5 * (a - c)) / d : 0;
-        best = {
-          db: b,
-          hz: ((i + shift) * probe.context.sampleRate) / probe.fftSize,
-          prominenceDb: Number.isFinite(median) ? b - median : 0,
-        };
-      }
-    }
-    return best;
-  });
+/** The strongest frequency the page plays, refined between FFT bins (tests/audio/tone-measure.ts). */
+export async function measuredTone(page: Page): Promise<Tone> {
+  return pageTone(page);
 }
 
 /**
@@ -178,15 +147,5 @@ export async function expectHz(
   hz: number,
   { timeoutMs = 30_000, toleranceHz = 5 } = {},
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await measuredTone(page);
-  while (Date.now() < deadline) {
-    last = await measuredTone(page);
-    if (Math.abs(last.hz - hz) < toleranceHz && last.db > -75 && last.prominenceDb > 30)
-      return last.hz;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(
-    `no ${hz} Hz tone in the page's output: strongest ${last.hz.toFixed(1)} Hz at ${last.db.toFixed(1)} dB, ${last.prominenceDb.toFixed(1)} dB above the median`,
-  );
+  return (await waitForTone(page, hz, { timeoutMs, toleranceHz })).hz;
 }

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createToken, startRelay, type RunningRelay } from '@mxcast/relay';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { loudestTone, pageTone, waitForTone, type Tone } from '../audio/tone-measure.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export type { Page };
@@ -142,8 +143,9 @@ const PROBE_SCRIPT = `(() => {
   }
 })();`;
 
+/** A page's strongest frequency, as the web tests name it (see tests/audio/tone-measure.ts). */
 export interface Spectrum {
-  /** Frequency of the strongest bin (Hz). */
+  /** Frequency of the strongest bin, refined between bins (Hz). */
   peakHz: number;
   /** Its level (dBFS). */
   peakDb: number;
@@ -151,62 +153,26 @@ export interface Spectrum {
   prominenceDb: number;
 }
 
+function asSpectrum(tone: Tone): Spectrum {
+  return { peakHz: tone.hz, peakDb: tone.db, prominenceDb: tone.prominenceDb };
+}
+
 /** The strongest frequency the page is playing right now (over every AudioContext it has). */
 export async function outputSpectrum(page: Page): Promise<Spectrum> {
-  return page.evaluate(() => {
-    const probes = (window as unknown as { __mxProbe?: () => AnalyserNode[] }).__mxProbe?.() ?? [];
-    let best = { peakHz: 0, peakDb: -Infinity, prominenceDb: 0 };
-    for (const probe of probes) {
-      if (probe.context.state !== 'running') continue;
-      const bins = new Float32Array(probe.frequencyBinCount);
-      probe.getFloatFrequencyData(bins);
-      const sorted = Array.from(bins)
-        .filter(Number.isFinite)
-        .sort((a, b) => a - b);
-      const median = sorted[Math.floor(sorted.length / 2)] ?? -Infinity;
-      bins.forEach((db, i) => {
-        if (i > 2 && db > best.peakDb) {
-          const prominenceDb = Number.isFinite(median) ? db - median : 0;
-          best = {
-            peakDb: db,
-            peakHz: (i * probe.context.sampleRate) / probe.fftSize,
-            prominenceDb,
-          };
-        }
-      });
-    }
-    return best;
-  });
+  return asSpectrum(await pageTone(page));
 }
 
 /**
- * Polls until the page plays the tone: the strongest bin within 15 Hz of it, audible (above
- * −75 dBFS: the browser's voice processing on the fake microphone lowers a steady tone) and
- * standing 30 dB above the median bin.
+ * Polls until the page plays the rig's tone: within 15 Hz of it, audible and a tone, not noise
+ * (the thresholds of `waitForTone`).
  */
 export async function expectTone(page: Page, timeoutMs = 15_000): Promise<Spectrum> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Spectrum = { peakHz: 0, peakDb: -Infinity, prominenceDb: 0 };
-  while (Date.now() < deadline) {
-    last = await outputSpectrum(page);
-    if (Math.abs(last.peakHz - TONE_HZ) < 15 && last.peakDb > -75 && last.prominenceDb > 30)
-      return last;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(
-    `no ${TONE_HZ} Hz tone in the page's output: strongest ${last.peakHz.toFixed(0)} Hz at ${last.peakDb.toFixed(1)} dB, ${last.prominenceDb.toFixed(1)} dB above the median`,
-  );
+  return asSpectrum(await waitForTone(page, TONE_HZ, { timeoutMs, toleranceHz: 15 }));
 }
 
 /** The loudest level (dBFS) of anything the page plays, over `ms`. */
 export async function loudestOutput(page: Page, ms: number): Promise<number> {
-  let loudest = -Infinity;
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    loudest = Math.max(loudest, (await outputSpectrum(page)).peakDb);
-    await page.waitForTimeout(200);
-  }
-  return loudest;
+  return loudestTone(page, ms);
 }
 
 export interface PlayerView {
