@@ -79,6 +79,7 @@ export {
   type RelayIndex,
   type MediaLocation,
 } from './relay-index.ts';
+export { DEFAULT_ANSWER_TIMEOUT_MS } from './player-session.ts';
 export {
   fetchIndexWithRetry,
   isTransientIndexError,

@@ -50,6 +50,14 @@ export interface PlayerOptions {
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
   /**
+   * Longest wait, ms, for a relay node's answer: an index's or a download's response headers, a
+   * WebSocket's first message (never a download's body, which lasts as long as the media).
+   * A node that accepts connections and never answers then fails like a dead one, and the
+   * reconnect goes to the next of `fallbackRelayUrls` (docs/operations.md "Failover").
+   * Default DEFAULT_ANSWER_TIMEOUT_MS (10 s, as the capture's MediaClient).
+   */
+  answerTimeoutMs?: number;
+  /**
    * Attempts at the relay's index (live join, bisecting seek) before a transient failure
    * (network, 5xx, 429) becomes fatal. Default 5.
    */

@@ -16,6 +16,7 @@ import type { PlayerError } from './player-error.ts';
 import type { PlayerEvents, PlayerStatus } from './player-events.ts';
 import type { PlayerOptions } from './player-options.ts';
 import { PlayerStateMachine } from './player-state-machine.ts';
+import { withAnswerTimeout } from '@mxcast/client';
 import { fetchIndexWithRetry, type IndexRetryOptions } from './index-fetch-retry.ts';
 import { parseMxcUri, type MediaLocation, type RelayIndex } from './relay-index.ts';
 import { FIRST_AUDIO_SEQ, OPUS_RATE, blockStartSample } from './stream-geometry.ts';
@@ -25,6 +26,9 @@ export interface Header {
   /** Offset of block 2, once known over HTTP. */
   readonly headerEnd: number | null;
 }
+
+/** The default answer timeout, ms (PlayerOptions.answerTimeoutMs): the capture's MediaClient's. */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
 
 export type Emit = <K extends keyof PlayerEvents>(event: K, value: PlayerEvents[K]) => void;
 
@@ -115,9 +119,29 @@ export class PlayerSession {
     this.#stats.reconnects++;
   }
 
-  /** The caller's fetch, else the global one (looked up at each call, as tests may swap it). */
+  /**
+   * The caller's fetch, else the global one (looked up at each call, as tests may swap it),
+   * its response headers bounded by the answer timeout (never its body).
+   */
   get fetch(): typeof fetch {
-    return this.options.fetch ?? fetch;
+    return withAnswerTimeout(this.options.fetch ?? fetch, this.answerTimeoutMs);
+  }
+
+  get answerTimeoutMs(): number {
+    return this.options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+  }
+
+  /**
+   * Moves to the next relay node of the cluster (`fallbackRelayUrls`): the sources and the index
+   * read `location` at each request, so the next one goes there. Nothing changes with one relay.
+   * Any node serves any media from any block (docs/operations.md "Cluster").
+   */
+  nextRelay(): void {
+    const others = this.options.fallbackRelayUrls ?? [];
+    if (others.length === 0) return;
+    const all = [this.options.relayUrl, ...others];
+    const at = all.indexOf(this.location.relayUrl);
+    this.location.relayUrl = all[(at + 1) % all.length] as string;
   }
 
   /** Seconds of audio delivered to the sink, as a position in the broadcast. */
@@ -179,7 +203,11 @@ export class PlayerSession {
         ? { delayMs: this.options.indexRetryDelayMs }
         : {}),
       onRequest: () => this.countRequest(),
-      onRetry: (error: PlayerError) => this.emit('error', error),
+      onRetry: (error: PlayerError) => {
+        this.emit('error', error);
+        // A node down, hung or overloaded: the next attempt asks another node, if there is one.
+        this.nextRelay();
+      },
     };
   }
 }

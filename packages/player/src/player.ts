@@ -69,9 +69,10 @@ export class Player extends PlayerEmitter {
     return options.transport === 'ws'
       ? new WsBlockSource({
           ...events,
+          answerTimeoutMs: s.answerTimeoutMs,
           ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
         })
-      : new HttpBlockSource({ ...events, ...(options.fetch ? { fetch: options.fetch } : {}) });
+      : new HttpBlockSource({ ...events, fetch: (input, init) => s.fetch(input, init) });
   }
 
   get state(): PlayerState {

@@ -30,7 +30,7 @@ export async function resumePoint(
     return { outcome: await endWithoutEos(s) };
   }
   s.countReconnect();
-  nextRelay(s);
+  s.nextRelay();
   s.machine.to('buffering');
   s.emit('reconnecting', { attempt, fromSeq, offset, reason });
   const base = s.options.reconnectDelayMs ?? 100;
@@ -61,18 +61,6 @@ export async function resumePoint(
   return {
     start: { kind: 'offset', offset: s.source.transport === 'ws' ? -1 : offset, seq: fromSeq },
   };
-}
-
-/**
- * Moves the session to the next relay node: the sources and the index read `s.location` at each
- * leg, so the next request goes there. Nothing changes with one relay.
- */
-function nextRelay(s: PlayerSession): void {
-  const others = s.options.fallbackRelayUrls ?? [];
-  if (others.length === 0) return;
-  const all = [s.options.relayUrl, ...others];
-  const at = all.indexOf(s.location.relayUrl);
-  s.location.relayUrl = all[(at + 1) % all.length] as string;
 }
 
 async function endWithoutEos(s: PlayerSession): Promise<PlayerOutcome> {

@@ -25,6 +25,12 @@ export interface WsBlockSourceOptions extends BlockSourceEvents {
   WebSocket?: WebSocketConstructor;
   maxBlockLength?: number;
   byteOrder?: ByteOrder;
+  /**
+   * Longest wait, ms, for the socket's first message (the relay sends its status first:
+   * docs/protocol.md "Listen over WebSocket"); then it fails as NETWORK (retryable), so a hung
+   * node is left for the next one. None: no bound.
+   */
+  answerTimeoutMs?: number;
 }
 
 type Item =
@@ -65,7 +71,24 @@ export class WsBlockSource implements BlockSource {
       queue.push(item);
       wake?.();
     };
+    // A node that accepts the connection (or even the upgrade) and never sends: give up on it.
+    const ms = this.#options.answerTimeoutMs;
+    let silent =
+      ms === undefined
+        ? undefined
+        : setTimeout(() => {
+            put({
+              kind: 'error',
+              error: new PlayerError(
+                'NETWORK',
+                `listen socket: ${new URL(url).host} did not answer within ${ms} ms`,
+                { fatal: false },
+              ),
+            });
+          }, ms);
     socket.addEventListener('message', (event) => {
+      clearTimeout(silent);
+      silent = undefined;
       const data = event.data;
       if (typeof data === 'string') {
         // @mxcast/protocol's one parser; a message it does not know is skipped (a newer relay).
@@ -135,6 +158,7 @@ export class WsBlockSource implements BlockSource {
         }
       }
     } finally {
+      clearTimeout(silent);
       signal.removeEventListener('abort', onAbort);
       if (socket.readyState <= 1) socket.close(1000, 'done');
     }
