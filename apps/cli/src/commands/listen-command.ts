@@ -9,15 +9,18 @@ import {
   geometryProblem,
   parseListenLink,
   STREAM_KEY,
+  withAnswerTimeout,
   type DeclaredStreamGeometry,
 } from '@mxcast/client';
 import {
+  DEFAULT_ANSWER_TIMEOUT_MS,
   Player,
   declaredGeometryOf,
   fetchIndex,
   parseMxcUri,
   parseTime,
   isPlayerError,
+  PlayerError,
   type DeclaredGeometry,
   type EpochKeys,
   type PcmChunk,
@@ -57,6 +60,9 @@ the link's #fragment or the --info file and never leaves this process.
                        (without --out: plays through aplay or paplay if installed)
   --transport http|ws  HTTP download with Range (default) or the relay's WebSocket
   --token TOKEN        access token, if the relay requires one for downloads
+  --timeout SECONDS    a relay that sends no answer this long (index or download headers,
+                       WebSocket's first message; never a download's body) counts as a
+                       dead node: the next --relay URL is tried (default 10)
   --quiet              no status lines
 
 ${MATRIX_HELP}  --list                 print the room's broadcasts, one per line, newest first (tab-separated:
@@ -110,6 +116,7 @@ export const listenCommand: Command = {
         out: { type: 'string' },
         transport: { type: 'string' },
         token: { type: 'string' },
+        timeout: { type: 'string' },
         quiet: { type: 'boolean' },
         ...MATRIX_OPTIONS,
         list: { type: 'boolean' },
@@ -128,7 +135,9 @@ export const listenCommand: Command = {
   },
 };
 
-type ListenValues = Partial<Record<'from' | 'duration' | 'out' | 'transport' | 'token', string>> &
+type ListenValues = Partial<
+  Record<'from' | 'duration' | 'out' | 'transport' | 'token' | 'timeout', string>
+> &
   Partial<Record<'live' | 'quiet', boolean>>;
 
 /** The listen path itself: a target (link, mxc + info, or a room's broadcast) through the player. */
@@ -153,6 +162,12 @@ async function play(
         `--duration must be a positive number of seconds, not '${values.duration}'`,
       );
   }
+  let answerTimeoutMs = DEFAULT_ANSWER_TIMEOUT_MS;
+  if (values.timeout !== undefined) {
+    answerTimeoutMs = Number(values.timeout) * 1000;
+    if (!(answerTimeoutMs > 0))
+      throw new CliError(`--timeout must be a positive number of seconds, not '${values.timeout}'`);
+  }
   const sink = makeSink(values.out);
   let start: PlayFrom;
   if (from !== undefined) start = { time: from };
@@ -160,15 +175,10 @@ async function play(
   else {
     // Live broadcasts are joined live, finished ones played from the start.
     try {
-      const index = await fetchIndex(
-        {
-          relayUrl: target.relayUrl,
-          ...parseMxcUri(target.mxc),
-          ...(token ? { accessToken: token } : {}),
-        },
-        fetch,
-      );
-      start = index.state === 'live' || index.state === 'pending' ? { live: true } : { time: 0 };
+      const answered = await firstAnswer(target, token, answerTimeoutMs);
+      target = answered.target;
+      const state = answered.index.state;
+      start = state === 'live' || state === 'pending' ? { live: true } : { time: 0 };
     } catch (err) {
       const outcome = outcomeOf(err);
       return (await onOutcome?.(outcome)) ?? report(outcome, values.quiet ?? false);
@@ -187,6 +197,7 @@ async function play(
     pace: values.out === undefined,
     ...(duration !== undefined ? { duration } : {}),
     ...(token ? { accessToken: token } : {}),
+    answerTimeoutMs,
   });
   onPlayer?.(player);
   const quiet = values.quiet ?? false;
@@ -460,6 +471,49 @@ function formatTime(seconds: number): string {
   const m = Math.floor((seconds % 3600) / 60);
   const s = (seconds % 60).toFixed(2).padStart(5, '0');
   return `${h}:${String(m).padStart(2, '0')}:${s}`;
+}
+
+/**
+ * The media's index from the first node of `--relay URL,URL,…` that answers within the timeout
+ * (docs/operations.md "Failover"), and the target reordered to start there: a dead or hung
+ * first node costs one timeout, not the listen. An answer that is an error (404, 403 …) is the
+ * cluster's answer and is not asked again elsewhere; every node silent or unreachable is one
+ * NETWORK error naming them all (exit 6).
+ */
+async function firstAnswer(
+  target: Target,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<{ target: Target; index: Awaited<ReturnType<typeof fetchIndex>> }> {
+  const all = [target.relayUrl, ...(target.fallbackRelayUrls ?? [])];
+  const timed = withAnswerTimeout(fetch, timeoutMs);
+  const failures: PlayerError[] = [];
+  for (const [i, relayUrl] of all.entries()) {
+    try {
+      const loc = {
+        relayUrl,
+        ...parseMxcUri(target.mxc),
+        ...(token ? { accessToken: token } : {}),
+      };
+      const index = await fetchIndex(loc, timed);
+      // The rotation order stays: the nodes after this one, then those before it.
+      const others = [...all.slice(i + 1), ...all.slice(0, i)];
+      const { fallbackRelayUrls: _, ...rest } = target;
+      const reordered = {
+        ...rest,
+        relayUrl,
+        ...(others.length ? { fallbackRelayUrls: others } : {}),
+      };
+      return { target: reordered, index };
+    } catch (err) {
+      // Unreachable, hung or 5xx (not fatal: a retry may cure it): the next node may answer.
+      if (!isPlayerError(err) || err.fatal || all.length === 1) throw err;
+      failures.push(err);
+    }
+  }
+  const last = failures.at(-1) as PlayerError;
+  const why = failures.map((e) => e.message).join('; ');
+  throw new PlayerError(last.code, `no relay answered: ${why}`, { fatal: true, cause: last });
 }
 
 function outcomeOf(err: unknown): PlayerOutcome {
