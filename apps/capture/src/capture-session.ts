@@ -104,7 +104,9 @@ export interface CaptureSessionOptions {
    * first audio block, seq 2 (docs/format.md "Key epochs", header epoch): a member given no past
    * epoch (`joined` history) can still be given the headers and play from its join. Off by
    * default (a plain link's one key then opens the whole stream); `mxcast capture --homeserver`
-   * turns it on. Only for a new broadcast; a resumed one keeps its epochs.
+   * turns it on. Only for a new broadcast; a resumed one keeps its epochs. Epoch 1 is fixed and
+   * saved before `onCreated`, and `onEpoch` gets it as soon as `onCreated` resolves, before any
+   * block is sealed.
    */
   headerEpoch?: boolean;
   /** Start a new key epoch every this many seconds of audio (`--rekey-every`); off by default. */
@@ -284,7 +286,6 @@ export class CaptureSession {
       ...(resumeSeq !== undefined ? { resumeSeq } : {}),
     });
     const firstSeq = pipeline.nextSeq;
-    await o.onCreated?.({ mxc, file, geometry, title, firstSeq, epochs: cipher.schedule.toJSON() });
 
     // ---- resume state, kept about once a second and at the end ----
     let ackedSeq = firstSeq - 1;
@@ -317,10 +318,6 @@ export class CaptureSession {
       stateWrite = stateWrite.then(() => writeResumeState(path, state, o.passphrase));
       return stateWrite;
     };
-    if (o.statePath) await saveState();
-    const stateTimer = setInterval(() => {
-      if (stateDirty) void saveState().catch(() => {});
-    }, 1000);
 
     // ---- key epochs: fixed ahead, saved, then announced ----
     const blockSeconds = (preset.framesPerBlock * preset.frameMs) / 1000;
@@ -344,11 +341,30 @@ export class CaptureSession {
         : {}),
     });
     // The header epoch's end is fixed before anyone can call rekey(): a rekey asked for by the
-    // room in the meantime then starts after it, never before seq 2.
+    // room in the meantime then starts after it, never before seq 2. Its key needs no audio, so
+    // it is fixed (and saved, with the state) before the stream is announced, and its event
+    // goes out right after the announcement, before any block is sealed or uploaded: a listener
+    // at the very start then rarely waits at block 2 (docs/matrix.md "Key epochs").
     const headerEnd =
       o.headerEpoch && resumeSeq === undefined ? await rekeyer.commitAt(2) : undefined;
+    // commitAt saved the state already; a run without the header epoch saves it here.
+    if (o.statePath && !headerEnd) await saveState();
+    // The announcement carries the stream's own file, epoch 0: its key opens the headers only.
+    await o.onCreated?.({ mxc, file, geometry, title, firstSeq, epochs: cipher.schedule.toJSON() });
+    // Started once the announcement went out: a refused one ends the run with nothing to stop.
+    const stateTimer = setInterval(() => {
+      if (stateDirty) void saveState().catch(() => {});
+    }, 1000);
     this.rekeyer = rekeyer;
     const announcing: Promise<unknown>[] = [];
+    if (headerEnd) {
+      // Not awaited: the audio does not wait for the homeserver.
+      announcing.push(
+        rekeyer.announce(headerEnd).catch((e: unknown) => {
+          o.onNotice?.(`key epoch at block ${headerEnd.startSeq} not announced: ${String(e)}`);
+        }),
+      );
+    }
     const rekeySamples = o.rekeyEvery ? Math.round(o.rekeyEvery * 48000) : Infinity;
     let nextRekeyAt = rekeySamples;
 
@@ -425,15 +441,6 @@ export class CaptureSession {
         await upload.send(-1, head.magic);
         o.onWrite?.(-1, head.magic);
         await sendAll(head.blocks);
-        if (headerEnd) {
-          // Announced without holding up the audio: a listener at the very start waits
-          // (keyWaitMs) at block 2 for the event.
-          announcing.push(
-            rekeyer.announce(headerEnd).catch((e: unknown) => {
-              o.onNotice?.(`key epoch at block ${headerEnd.startSeq} not announced: ${String(e)}`);
-            }),
-          );
-        }
       }
       const limit = o.duration !== undefined ? Math.round(o.duration * 48000) : Infinity;
       const pacer = o.realtime ? new RealtimePacer(48000, this.stopController.signal) : null;
