@@ -4,7 +4,11 @@
 // reconnect, when stalled readers are cut). A 1 ms timer measures how late each tick is; each
 // bucket gets its worst lateness, the ticks later than 2 ms and 5 ms, the CPU ms the relay used,
 // and its open handles (sockets: joins and cuts show as steps). Written as JSON lines to
-// MXCAST_LOOP_TIMELINE_FILE when the process exits; t is ms since the probe started.
+// MXCAST_LOOP_TIMELINE_FILE when the process exits; t is ms since the probe started. Below: each
+// live fan-out's cost, and switches to compare (--config, the live-first gate off). E.g.
+// `MXCAST_SOURCE=1 MXCAST_BENCH_RELAY_NODE_ARGS="--import ./bench/fanout/hostile-timeline-probe.mjs"
+// MXCAST_LOOP_TIMELINE_FILE=/tmp/tl.jsonl npx tsx bench/run.ts fanout --series=relay-ws-hostile
+// --n=1000 --preset=low-latency` (a subset: printed, not recorded).
 import { writeFileSync } from 'node:fs';
 
 const file = process.env.MXCAST_LOOP_TIMELINE_FILE;
@@ -52,13 +56,55 @@ process.on('exit', () => {
 if (process.env.MXCAST_BENCH_RELAY_CONFIG)
   process.argv.push('--config', process.env.MXCAST_BENCH_RELAY_CONFIG);
 
-// MXCAST_BENCH_NO_LIVE_FIRST=1 (relay run from source, MXCAST_SOURCE=1): history no longer waits
-// for live fan-outs (apps/relay/src/fanout/live-first.ts), to compare both in one sitting.
-if (process.env.MXCAST_BENCH_NO_LIVE_FIRST === '1') {
+// With the relay run from source (MXCAST_SOURCE=1): each live fan-out's cost, from its start to
+// every listener having the block (apps/relay/src/fanout/live-first.ts begin → end), in the
+// relay's CPU time (its threads, the file reads' included) as well as wall time. CPU time is
+// what the relay itself spent while the fan-out's last listeners waited: a shared machine's load
+// does not blur it, the wall time it adds does. Written to MXCAST_LOOP_TIMELINE_FILE.fanout.json:
+// p50/p99/max of both, ms, and the count. MXCAST_BENCH_NO_LIVE_FIRST=1: history no longer waits
+// for live fan-outs (the gate's turn() resolves at once), to compare both in one sitting.
+const fanouts = { cpu: [], wall: [], at: [] };
+if (process.env.MXCAST_SOURCE === '1') {
   setTimeout(async () => {
     const url = new URL('../../apps/relay/src/fanout/live-first.ts', import.meta.url).href;
     const { liveFirst } = await import(url);
-    liveFirst.turn = () => Promise.resolve();
-    process.stderr.write('probe: live-first gate off\n');
+    if (process.env.MXCAST_BENCH_NO_LIVE_FIRST === '1') liveFirst.turn = () => Promise.resolve();
+    const { begin, end } = liveFirst;
+    let started = null;
+    liveFirst.begin = function () {
+      if (this.busy === 0) started = { cpu: process.cpuUsage(), wall: performance.now() };
+      begin.call(this);
+    };
+    liveFirst.end = function () {
+      end.call(this);
+      if (this.busy !== 0 || !started) return;
+      const used = process.cpuUsage(started.cpu);
+      fanouts.cpu.push((used.user + used.system) / 1000);
+      fanouts.wall.push(performance.now() - started.wall);
+      fanouts.at.push(started.wall);
+      started = null;
+    };
   }, 300).unref();
 }
+
+process.on('exit', () => {
+  if (!file || fanouts.cpu.length === 0) return;
+  const summary = (values) => {
+    const v = [...values].sort((a, b) => a - b);
+    const at = (p) =>
+      Math.round(v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)] * 100) / 100;
+    return { p50: at(50), p90: at(90), p99: at(99), max: at(100) };
+  };
+  // From 1 s after the first fan-out: the honest listeners' joins are not the row's.
+  const first = fanouts.at[0] ?? 0;
+  const keep = (values) => values.filter((_, i) => (fanouts.at[i] ?? 0) >= first + 1000);
+  writeFileSync(
+    `${file}.fanout.json`,
+    JSON.stringify({
+      count: keep(fanouts.cpu).length,
+      cpuMs: summary(keep(fanouts.cpu)),
+      wallMs: summary(keep(fanouts.wall)),
+      liveFirst: process.env.MXCAST_BENCH_NO_LIVE_FIRST !== '1',
+    }),
+  );
+});
