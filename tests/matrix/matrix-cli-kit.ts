@@ -2,6 +2,7 @@
  * The set-up both `mxcast … --homeserver --room` tests share (matrix-cli.test.ts,
  * matrix-cli-relay-token.test.ts): the real stack, alice and bob with passwords in files, an
  * encrypted room alice made and bob joined, and `mx()` running one user's `mxcast` process.
+ * Tests that need more people add them with `addUser()` (same password-file convention).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,27 +16,45 @@ export interface CliRoom {
   work: string;
   roomId: string;
   users: Record<'alice' | 'bob', MatrixUser>;
-  /** The arguments of `mxcast <command> --homeserver … --room … --user … --password-file … --state-dir …`. */
-  args(command: 'capture' | 'listen', name: 'alice' | 'bob', rest: string[]): string[];
+  /** Registers one more user `name` (password `<name>-password-1`, in WORK/<name>.password). */
+  addUser(name: string): Promise<MatrixUser>;
+  /** alice, bob or a user `addUser` made. */
+  user(name: string): MatrixUser;
+  /**
+   * The arguments of `mxcast <command> --homeserver … --room … --user … --password-file …
+   * --state-dir WORK/<name>-<device>` (the room and the device default to the kit's room and
+   * the command: one kept device per user and command).
+   */
+  args(command: string, name: string, rest: string[], where?: CliWhere): string[];
   /** Runs them with the checkout's `mxcast`. */
   mx(
-    command: 'capture' | 'listen',
-    name: 'alice' | 'bob',
+    command: string,
+    name: string,
     args: string[],
     env?: NodeJS.ProcessEnv,
+    where?: CliWhere,
   ): CliRun;
   stop(): Promise<void>;
+}
+
+/** Another room than the kit's, or another kept device than the command's. */
+export interface CliWhere {
+  roomId?: string;
+  device?: string;
 }
 
 export async function startCliRoom(options: MatrixStackOptions = {}): Promise<CliRoom> {
   const stack = await startMatrixStack(options);
   const work = mkdtempSync(path.join(tmpdir(), 'mxcast-matrix-cli-'));
-  const users = {} as Record<'alice' | 'bob', MatrixUser>;
-  for (const name of ['alice', 'bob'] as const) {
-    users[name] = await registerUser(stack, name, `${name}-password-1`);
+  const everyone = new Map<string, MatrixUser>();
+  const addUser = async (name: string): Promise<MatrixUser> => {
+    const user = await registerUser(stack, name, `${name}-password-1`);
     // The password reaches mxcast through a file, never its command line.
     writeFileSync(path.join(work, `${name}.password`), `${name}-password-1\n`, { mode: 0o600 });
-  }
+    everyone.set(name, user);
+    return user;
+  };
+  const users = { alice: await addUser('alice'), bob: await addUser('bob') };
   const room = await matrixCall<{ room_id: string }>(
     stack.url,
     'POST',
@@ -65,24 +84,30 @@ export async function startCliRoom(options: MatrixStackOptions = {}): Promise<Cl
     work,
     roomId,
     users,
-    args(command, name, rest) {
+    addUser,
+    user(name) {
+      const user = everyone.get(name);
+      if (!user) throw new Error(`no user ${name} in this CLI room: addUser() first`);
+      return user;
+    },
+    args(command, name, rest, where = {}) {
       return [
         command,
         '--homeserver',
         stack.url,
         '--room',
-        roomId,
+        where.roomId ?? roomId,
         '--user',
-        users[name].userId,
+        cliRoom.user(name).userId,
         '--password-file',
         path.join(work, `${name}.password`),
         '--state-dir',
-        path.join(work, `${name}-${command}`),
+        path.join(work, `${name}-${where.device ?? command}`),
         ...rest,
       ];
     },
-    mx(command, name, args, env = process.env) {
-      return runMxcast(cliRoom.args(command, name, args), undefined, env);
+    mx(command, name, args, env = process.env, where = {}) {
+      return runMxcast(cliRoom.args(command, name, args, where), undefined, env);
     },
     async stop() {
       await stack.stop();

@@ -20,35 +20,20 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
 import { inspectStream } from '@mxcast/format';
-import { runMxcast } from '../capture/capture-harness.ts';
 import { rms, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
-import { matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
+import { matrixCall, type MatrixUser } from './matrix-users.ts';
 
 let room: CliRoom;
-const extra: Record<string, MatrixUser> = {};
 
 type Name = 'alice' | 'bob' | 'carol' | 'dave';
 
 function user(name: Name): MatrixUser {
-  return name === 'alice' || name === 'bob' ? room.users[name] : extra[name]!;
+  return room.user(name);
 }
 
 /** `mxcast COMMAND --homeserver … --room ROOM --user … --password-file …` as `name`. */
 function mx(command: string, name: Name, args: string[], roomId = room.roomId, device = command) {
-  return runMxcast([
-    command,
-    '--homeserver',
-    room.stack.url,
-    '--room',
-    roomId,
-    '--user',
-    user(name).userId,
-    '--password-file',
-    path.join(room.work, `${name}.password`),
-    '--state-dir',
-    path.join(room.work, `${name}-${device}`),
-    ...args,
-  ]);
+  return room.mx(command, name, args, undefined, { roomId, device });
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -102,12 +87,7 @@ function silentWindows(samples: Float32Array, channels: number): number {
 
 beforeAll(async () => {
   room = await startCliRoom({ relayHomeserver: true });
-  for (const name of ['carol', 'dave'] as const) {
-    extra[name] = await registerUser(room.stack, name, `${name}-password-1`);
-    writeFileSync(path.join(room.work, `${name}.password`), `${name}-password-1\n`, {
-      mode: 0o600,
-    });
-  }
+  for (const name of ['carol', 'dave'] as const) await room.addUser(name);
   await joinRoom('carol', room.roomId);
   // Every listener's device exists before the announcement (its keys are uploaded at login).
   const made = await Promise.all([

@@ -16,29 +16,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
-import { runMxcast } from '../capture/capture-harness.ts';
 import { rms, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
-import { registerUser, type MatrixUser } from './matrix-users.ts';
+import type { MatrixUser } from './matrix-users.ts';
 
 let room: CliRoom;
 let eve: MatrixUser;
 
 /** `mxcast COMMAND … --state-dir WORK/NAME-DEVICE` as alice or bob. */
 function mx(command: string, name: 'alice' | 'bob', device: string, args: string[]) {
-  return runMxcast([
-    command,
-    '--homeserver',
-    room.stack.url,
-    '--room',
-    room.roomId,
-    '--user',
-    room.users[name].userId,
-    '--password-file',
-    path.join(room.work, `${name}.password`),
-    '--state-dir',
-    path.join(room.work, `${name}-${device}`),
-    ...args,
-  ]);
+  return room.mx(command, name, args, undefined, { device });
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,7 +45,7 @@ async function heldEpochs(device: string) {
 
 beforeAll(async () => {
   room = await startCliRoom({ relayHomeserver: true });
-  eve = await registerUser(room.stack, 'eve', 'eve-password-1');
+  eve = await room.addUser('eve');
   // alice's capture device exists first and learns bob's device list (then without the new
   // device); it is offline while bob makes his new device.
   // A first short broadcast: encrypting it made alice's crypto track bob's devices.
