@@ -105,7 +105,7 @@ export interface CaptureSessionOptions {
    * epoch (`joined` history) can still be given the headers and play from its join. Off by
    * default (a plain link's one key then opens the whole stream); `mxcast capture --homeserver`
    * turns it on. Only for a new broadcast; a resumed one keeps its epochs. Epoch 1 is fixed and
-   * saved before `onCreated`, and `onEpoch` gets it as soon as `onCreated` resolves, before any
+   * saved while `onCreated` runs, and `onEpoch` gets it as soon as both are done, before any
    * block is sealed.
    */
   headerEpoch?: boolean;
@@ -342,15 +342,25 @@ export class CaptureSession {
     });
     // The header epoch's end is fixed before anyone can call rekey(): a rekey asked for by the
     // room in the meantime then starts after it, never before seq 2. Its key needs no audio, so
-    // it is fixed (and saved, with the state) before the stream is announced, and its event
-    // goes out right after the announcement, before any block is sealed or uploaded: a listener
-    // at the very start then rarely waits at block 2 (docs/matrix.md "Key epochs").
-    const headerEnd =
-      o.headerEpoch && resumeSeq === undefined ? await rekeyer.commitAt(2) : undefined;
-    // commitAt saved the state already; a run without the header epoch saves it here.
-    if (o.statePath && !headerEnd) await saveState();
-    // The announcement carries the stream's own file, epoch 0: its key opens the headers only.
-    await o.onCreated?.({ mxc, file, geometry, title, firstSeq, epochs: cipher.schedule.toJSON() });
+    // it is fixed and saved (commitAt saves the state) while the stream is being announced, and
+    // its event goes out as soon as both are done, before any block is sealed or uploaded: a
+    // listener at the very start then rarely waits at block 2 (docs/matrix.md "Key epochs").
+    const headerCommit = o.headerEpoch && resumeSeq === undefined ? rekeyer.commitAt(2) : undefined;
+    if (o.statePath && !headerCommit) await saveState();
+    // The announcement carries the stream's own file, epoch 0 (the schedule is read before
+    // epoch 1 is added): its key opens the headers only.
+    const created = o.onCreated?.({
+      mxc,
+      file,
+      geometry,
+      title,
+      firstSeq,
+      epochs: cipher.schedule.toJSON(),
+    });
+    // A refused announcement ends the run; the commit is then only a saved state, nothing sent.
+    headerCommit?.catch(() => {});
+    await created;
+    const headerEnd = await headerCommit;
     // Started once the announcement went out: a refused one ends the run with nothing to stop.
     const stateTimer = setInterval(() => {
       if (stateDirty) void saveState().catch(() => {});
