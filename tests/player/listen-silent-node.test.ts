@@ -4,11 +4,22 @@
  * --timeout 1` gives the silent node one timeout and plays the whole broadcast from the real
  * one, byte for byte what a listen on the real node alone writes (no gap, no repeat): through
  * the CLI's first index, through the player's own download (HTTP headers) and WebSocket (first
- * message) when `--from` skips that index, and every node silent is one line and exit 6.
+ * message) when `--from` skips that index, and every node silent is one line and exit 6. A node
+ * that goes silent mid-broadcast (a proxy that stops forwarding, its connections left open) is
+ * left for the other one by the player's stall watch, with no gap and no repeat.
  */
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishedBroadcast, listenLinkOf, useTestRelay } from './broadcast-fixture.ts';
+import { MemorySink, Player } from '@mxcast/player';
+import { NodeWebSocket } from '@mxcast/player/node';
+import {
+  encodeBroadcast,
+  finishedBroadcast,
+  listenLinkOf,
+  startUpload,
+  useTestRelay,
+  wait,
+} from './broadcast-fixture.ts';
 import { mxcast } from '../cli/mxcast-process.ts';
 
 const relay = useTestRelay();
@@ -32,6 +43,35 @@ async function startSilentServer(): Promise<{ url: string; accepted: () => numbe
   return { url: `http://127.0.0.1:${port}`, accepted: () => accepted };
 }
 const closers: (() => Promise<void>)[] = [];
+
+/** A TCP proxy to `upstream` that forwards until `freeze()`, then goes silent both ways (connections kept open, new ones accepted and held). */
+async function startFreezableProxy(upstream: string): Promise<{ url: string; freeze(): void }> {
+  const { port: upPort } = new URL(upstream);
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  const keep = (s: Socket) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  };
+  const server = createServer((client) => {
+    keep(client);
+    if (frozen) return;
+    const up = connect(Number(upPort), '127.0.0.1');
+    keep(up);
+    client.on('data', (d: Buffer) => void (frozen || up.write(d)));
+    up.on('data', (d: Buffer) => void (frozen || client.write(d)));
+    client.on('close', () => frozen || up.destroy());
+    up.on('close', () => frozen || client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  closers.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${port}`, freeze: () => void (frozen = true) };
+}
 afterAll(async () => {
   for (const c of closers.splice(0)) await c();
 });
@@ -107,5 +147,87 @@ describe('mxcast listen --relay SILENT,REAL --timeout 1', () => {
     const r = await mxcast(['listen', link, '--timeout', '0']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--timeout must be a positive number of seconds');
+  });
+});
+
+describe('a node that goes silent mid-broadcast', () => {
+  it('the player moves to the other node: every block once, in order, over HTTP and WebSocket', async () => {
+    const b = await encodeBroadcast('voice', 4.8);
+    const up = await startUpload(relay, b);
+    up.send(4);
+    const uploading = up.realtime(240);
+    const listeners = await Promise.all(
+      (['http', 'ws'] as const).map(async (transport) => {
+        const proxy = await startFreezableProxy(relay.url);
+        const sink = new MemorySink();
+        const seqs: number[] = [];
+        const errors: string[] = [];
+        const player = new Player({
+          relayUrl: proxy.url,
+          fallbackRelayUrls: [relay.url],
+          mxc: up.mxc,
+          file: up.file,
+          WebSocket: NodeWebSocket,
+          sink,
+          transport,
+          geometry: b.geometry,
+          reconnectDelayMs: 50,
+          answerTimeoutMs: 800,
+        });
+        player.on('block', ({ seq }) => seqs.push(seq));
+        player.on('error', (e) => errors.push(e.message));
+        return { transport, proxy, sink, seqs, errors, player, done: player.play({ time: 0 }) };
+      }),
+    );
+    await wait(1_500);
+    for (const l of listeners) l.proxy.freeze();
+    await uploading;
+    for (const l of listeners) {
+      const outcome = await l.done;
+      expect(outcome.state, `${l.transport}: ${l.errors.join(' | ')}`).toBe('finished');
+      expect(l.player.status().reconnects, l.transport).toBeGreaterThan(0);
+      expect(l.errors.join('\n'), l.transport).toMatch(/stalled|did not answer/);
+      // every audio block exactly once, in order
+      expect(l.seqs, l.transport).toEqual(
+        Array.from({ length: b.blocks.length - 2 }, (_, i) => i + 2),
+      );
+      let at = 0;
+      for (const c of l.sink.chunks) {
+        expect(c.startSample).toBe(at);
+        at += c.pcm.length;
+      }
+      expect(at).toBe((b.blocks.length - 2) * b.blockSamples - b.preSkip);
+    }
+  });
+
+  it('a quiet live broadcast (nothing uploaded for 3 timeouts) is not taken for a stall', async () => {
+    const b = await encodeBroadcast('voice', 2.4);
+    const up = await startUpload(relay, b);
+    up.send(6);
+    const listeners = (['http', 'ws'] as const).map((transport) => {
+      const seqs: number[] = [];
+      const player = new Player({
+        relayUrl: relay.url,
+        mxc: up.mxc,
+        file: up.file,
+        WebSocket: NodeWebSocket,
+        sink: new MemorySink(),
+        transport,
+        geometry: b.geometry,
+        answerTimeoutMs: 800,
+      });
+      player.on('block', ({ seq }) => seqs.push(seq));
+      return { transport, seqs, player, done: player.play({ time: 0 }) };
+    });
+    await wait(2_500);
+    for (const l of listeners) expect(l.seqs.at(-1), l.transport).toBe(5);
+    await up.realtime(100);
+    for (const l of listeners) {
+      expect((await l.done).state, l.transport).toBe('finished');
+      expect(l.player.status().reconnects, l.transport).toBe(0);
+      expect(l.seqs, l.transport).toEqual(
+        Array.from({ length: b.blocks.length - 2 }, (_, i) => i + 2),
+      );
+    }
   });
 });

@@ -24,6 +24,7 @@ import { PlayerError, isPlayerError } from './player-error.ts';
 import type { PlayFrom, PlayerOptions, PlayerOutcome } from './player-options.ts';
 import { PlayerSession } from './player-session.ts';
 import { resumePoint } from './reconnect-planner.ts';
+import { watchStall } from './stall-watch.ts';
 import { fetchIndex } from './relay-index.ts';
 import { WsBlockSource } from './ws-block-source.ts';
 
@@ -180,13 +181,22 @@ export class Player extends PlayerEmitter {
       const leg = new AbortController();
       this.#leg = leg;
       if (this.#pendingJump) leg.abort(new LegAborted('seek'));
+      // A connection silent mid-stream while the relay went on: a drop (stall-watch.ts).
+      const watch = watchStall(s, leg, s.answerTimeoutMs);
       const end = await runLeg(
         s.source,
         start,
         leg,
-        (block) => s.pipeline.handle(block),
+        async (block) => {
+          watch.arrived();
+          try {
+            return await s.pipeline.handle(block);
+          } finally {
+            watch.handled();
+          }
+        },
         () => (attempt = 0),
-      );
+      ).finally(() => watch.stop());
       if (this.#failure) throw this.#failure;
       if (s.stopped) return { state: 'stopped' };
       if (end.kind === 'over') return end.outcome;

@@ -121,7 +121,11 @@ export class WsBlockSource implements BlockSource {
     socket.addEventListener('error', () => {
       /* the close event that follows says what happened */
     });
-    const onAbort = () => socket.close(1000, 'player stopped');
+    const onAbort = () => {
+      socket.close(1000, 'player stopped');
+      // Not waiting for the close handshake: a hung peer may never finish it.
+      wake?.();
+    };
     signal.addEventListener('abort', onAbort);
     let ended: SourceEnd | undefined;
     try {
