@@ -9,29 +9,18 @@
  *   node --import tsx golive-listener.ts --homeserver URL --user U --password P --state-dir D
  *     --room ROOM_ID
  */
-import { parseArgs } from 'node:util';
 import * as matrix from '@mxcast/matrix';
-import { openMatrixSession, waitForBroadcastKey, watchBroadcasts } from '@mxcast/matrix';
+import { waitForBroadcastKey, watchBroadcasts } from '@mxcast/matrix';
 import { roomEpochKeys } from '../../apps/cli/src/commands/matrix-epoch-keys.ts';
 import { CallbackSink, Player, declaredGeometryOf } from '@mxcast/player';
+import { openSessionFromArgs } from './matrix-session-args.ts';
 
-const { values } = parseArgs({
-  options: {
-    homeserver: { type: 'string' },
-    user: { type: 'string' },
-    password: { type: 'string' },
-    'state-dir': { type: 'string' },
-    room: { type: 'string' },
-  },
-});
-const { homeserver, user, password, room } = values;
-if (!homeserver || !user || !password || !room) throw new Error('missing arguments');
-const session = await openMatrixSession({
-  homeserver,
-  auth: { user, password },
-  ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
-  deviceName: 'mxcast go-live bench listener',
-});
+const { session, homeserver, stateDir, values } = await openSessionFromArgs(
+  'mxcast go-live bench listener',
+  { room: { type: 'string' } },
+  ['room'],
+);
+const room = values.room!;
 const token = session.client.getAccessToken() ?? '';
 // Each line carries its wall-clock time, so the bench can place it against the capture's spawn.
 const log = (text: string) => process.stderr.write(`golive ${Date.now()}: ${text}\n`);
@@ -55,7 +44,7 @@ const firstAudio = new Promise<number>((resolve, reject) => {
           session,
           roomId: room,
           homeserver,
-          stateDir: values['state-dir'] ?? '',
+          stateDir,
         };
         const target = {
           listing: b,

@@ -11,7 +11,6 @@
  *     --state-dir D --room ROOM_ID --relay URL [--broadcast ID] [--timeout MS]
  */
 import { createHash } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { MediaClient } from '@mxcast/client';
 import { BlockFramer, createBlockCipher } from '@mxcast/format';
 import {
@@ -19,33 +18,22 @@ import {
   CheckpointVerifier,
   fetchSenderClaims,
   listBroadcasts,
-  openMatrixSession,
   waitForBroadcastKey,
 } from '@mxcast/matrix';
+import { openSessionFromArgs } from './matrix-session-args.ts';
 
-const { values } = parseArgs({
-  options: {
-    homeserver: { type: 'string' },
-    user: { type: 'string' },
-    password: { type: 'string' },
-    'state-dir': { type: 'string' },
+const { session, values } = await openSessionFromArgs(
+  'mxcast test listener',
+  {
     room: { type: 'string' },
     relay: { type: 'string' },
     broadcast: { type: 'string' },
     timeout: { type: 'string', default: '60000' },
   },
-});
-const { homeserver, user, password, room, relay } = values;
-if (!homeserver || !user || !password || !room || !relay) {
-  throw new Error('--homeserver, --user, --password, --room, --relay needed');
-}
-
-const session = await openMatrixSession({
-  homeserver,
-  auth: { user, password },
-  ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
-  deviceName: 'mxcast test listener',
-});
+  ['room', 'relay'],
+);
+const room = values.room!;
+const relay = values.relay!;
 const out: Record<string, unknown> = { deviceId: session.deviceId };
 try {
   const listed = await listBroadcasts(session, room);

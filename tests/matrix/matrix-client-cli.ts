@@ -7,29 +7,14 @@
  *   node --import tsx matrix-client-cli.ts --homeserver URL --user U --password P --state-dir D
  *     [--room ROOM_ID] [--wait-key BROADCAST_ID] [--timeout MS]
  */
-import { parseArgs } from 'node:util';
-import { listBroadcasts, openMatrixSession, waitForBroadcastKey } from '@mxcast/matrix';
-
-const { values } = parseArgs({
-  options: {
-    homeserver: { type: 'string' },
-    user: { type: 'string' },
-    password: { type: 'string' },
-    'state-dir': { type: 'string' },
-    room: { type: 'string' },
-    'wait-key': { type: 'string' },
-    timeout: { type: 'string', default: '60000' },
-  },
-});
-const { homeserver, user, password } = values;
-if (!homeserver || !user || !password) throw new Error('--homeserver, --user, --password needed');
+import { listBroadcasts, waitForBroadcastKey } from '@mxcast/matrix';
+import { openSessionFromArgs } from './matrix-session-args.ts';
 
 const t0 = performance.now();
-const session = await openMatrixSession({
-  homeserver,
-  auth: { user, password },
-  ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
-  deviceName: 'mxcast test listener',
+const { session, values } = await openSessionFromArgs('mxcast test listener', {
+  room: { type: 'string' },
+  'wait-key': { type: 'string' },
+  timeout: { type: 'string', default: '60000' },
 });
 const openMs = Math.round(performance.now() - t0);
 try {

@@ -13,37 +13,16 @@
  * FILE: {"events": [raw encrypted event, …], "blocks": [{"seq": n, "ciphertext": base64}, …]}.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { createBlockCipher, epochFile } from '@mxcast/format';
-import {
-  fetchEpochs,
-  listBroadcasts,
-  lostAccess,
-  openMatrixSession,
-  type KeyEpoch,
-} from '@mxcast/matrix';
+import { fetchEpochs, listBroadcasts, lostAccess, type KeyEpoch } from '@mxcast/matrix';
+import { openSessionFromArgs } from './matrix-session-args.ts';
 
-const { values } = parseArgs({
-  options: {
-    homeserver: { type: 'string' },
-    user: { type: 'string' },
-    password: { type: 'string' },
-    'state-dir': { type: 'string' },
-    room: { type: 'string' },
-    announcement: { type: 'string' },
-    broadcast: { type: 'string' },
-    sender: { type: 'string' },
-    probe: { type: 'string' },
-  },
-});
-const { homeserver, user, password } = values;
-if (!homeserver || !user || !password) throw new Error('--homeserver, --user, --password needed');
-
-const session = await openMatrixSession({
-  homeserver,
-  auth: { user, password },
-  ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
-  deviceName: 'mxcast epochs test listener',
+const { session, values } = await openSessionFromArgs('mxcast epochs test listener', {
+  room: { type: 'string' },
+  announcement: { type: 'string' },
+  broadcast: { type: 'string' },
+  sender: { type: 'string' },
+  probe: { type: 'string' },
 });
 try {
   const { client } = session;
