@@ -155,26 +155,6 @@ export class BroadcastSession {
       });
       await uploader.start();
 
-      // A 48 kHz context: Opus's native rate, so the browser resamples the microphone for us.
-      audio = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
-      await audio.audioWorklet.addModule(captureWorkletUrl);
-      const frameSamples = (48000 * preset.frameMs) / 1000;
-      const node = new AudioWorkletNode(audio, 'mxcast-capture', {
-        numberOfInputs: 1,
-        numberOfOutputs: 1,
-        channelCount: 1,
-        channelCountMode: 'explicit',
-        processorOptions: { frameSamples },
-      });
-      const mute = audio.createGain();
-      mute.gain.value = 0;
-      // Pause mutes here: the encoder goes on with silence, so the stream's clock, its constant
-      // block size and every listener's position stay continuous (docs/audio.md).
-      const input = audio.createGain();
-      audio.createMediaStreamSource(stream).connect(input).connect(node);
-      // The worklet only runs while it is pulled by the destination; its output is silence.
-      node.connect(mute).connect(audio.destination);
-
       const worker = new EncodeWorker();
       const epochs = new WorkerEpochs(file, (m) => worker.postMessage(m));
       mirror = epochs;
@@ -235,8 +215,9 @@ export class BroadcastSession {
       });
       // The header epoch (docs/format.md "Key epochs"): epoch 0 seals OpusHead and OpusTags
       // only, so a `joined` newcomer can be given the headers without the past. Fixed before
-      // any audio reaches the encoder, so no block 2 is sealed yet; announced without holding
-      // up the audio (a listener at the very start waits at block 2 for the event).
+      // any audio reaches the encoder, so no block 2 is sealed yet; announced at once, while
+      // the audio graph is still being built and without holding up the audio (docs/matrix.md
+      // "Key epochs": a listener at the very start then rarely waits at block 2).
       // A resumed stream's header epoch was fixed (and announced) by the run it continues.
       const headerEnd = room?.onEpoch && !resume ? await rekeyer.commitAt(2) : undefined;
       if (headerEnd) {
@@ -244,6 +225,27 @@ export class BroadcastSession {
           events.onFatal(`key epoch at block 2 not announced: ${String(e)}`);
         });
       }
+
+      // A 48 kHz context: Opus's native rate, so the browser resamples the microphone for us.
+      audio = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
+      await audio.audioWorklet.addModule(captureWorkletUrl);
+      const frameSamples = (48000 * preset.frameMs) / 1000;
+      const node = new AudioWorkletNode(audio, 'mxcast-capture', {
+        numberOfInputs: 1,
+        numberOfOutputs: 1,
+        channelCount: 1,
+        channelCountMode: 'explicit',
+        processorOptions: { frameSamples },
+      });
+      const mute = audio.createGain();
+      mute.gain.value = 0;
+      // Pause mutes here: the encoder goes on with silence, so the stream's clock, its constant
+      // block size and every listener's position stay continuous (docs/audio.md).
+      const input = audio.createGain();
+      audio.createMediaStreamSource(stream).connect(input).connect(node);
+      // The worklet only runs while it is pulled by the destination; its output is silence.
+      node.connect(mute).connect(audio.destination);
+
       node.port.postMessage({ port: channel.port1 }, [channel.port1]);
       await audio.resume();
 
