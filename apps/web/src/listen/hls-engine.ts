@@ -10,6 +10,7 @@ import { UNSTABLE_PREFIX, mxcPath, relayFailureOf } from '@mxcast/client';
 import { playerCodeOf, type EpochKeys } from '@mxcast/player';
 import { HlsClaimsTap, type PlaybackTap } from './hls-claims-tap.ts';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
+import { hlsLiveStart } from './hls-live-start.ts';
 import { blocksPerPart, partPlan, segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
 import type {
@@ -81,6 +82,8 @@ export class HlsEngine implements ListenEngine {
   #ended = false;
   #started = false;
   #error: { code: ListenErrorCode; message: string } | null = null;
+  /** Ends a live start's wait for the first held block when the engine is destroyed. */
+  readonly #stopped = new AbortController();
 
   constructor(options: HlsEngineOptions) {
     this.#o = options;
@@ -125,6 +128,22 @@ export class HlsEngine implements ListenEngine {
         })
       : new HlsSegmentRemuxer(await createBlockCipher(file, { backend: 'webcrypto' }));
     this.#remuxer = remuxer;
+    // A `joined` newcomer's live start: at the first block its keys open, not at hls.js's edge
+    // (hls-live-start.ts); a start from a time is not moved (the past there is NO_ACCESS).
+    const moved =
+      from === 'live' && keys
+        ? await hlsLiveStart({
+            keys,
+            geometry,
+            liveEdge: this.#o.liveEdge,
+            signal: this.#stopped.signal,
+          })
+        : null;
+    if (this.#stopped.signal.aborted) return;
+    if (moved) {
+      remuxer.startAt(moved.seq);
+      console.info(`mxcast: HLS live start moved to block ${moved.seq}, the first your keys open`);
+    }
     if (this.#o.onPlayer) {
       const tap = new HlsClaimsTap((error) => this.#fail(error.code, error.message));
       remuxer.onAuthenticated = (seq, ciphertext) => tap.block(seq, ciphertext);
@@ -153,7 +172,12 @@ export class HlsEngine implements ListenEngine {
       // (liveSyncOnStallIncrease, capped by hls.js at a target duration) instead of 1 s.
       liveSyncDuration: 2 * partSeconds,
       liveSyncOnStallIncrease: partSeconds,
-      ...(from === 'live' ? {} : { startPosition: from }),
+      // A moved live start sits just inside its block, clear of the segment before it.
+      ...(from !== 'live'
+        ? { startPosition: from }
+        : moved
+          ? { startPosition: moved.seconds + 0.001 }
+          : {}),
       ...(this.#o.accessToken
         ? {
             xhrSetup: (xhr: XMLHttpRequest) =>
@@ -251,12 +275,16 @@ export class HlsEngine implements ListenEngine {
   #fail(code: ListenErrorCode, message: string): void {
     if (this.#error) return;
     this.#error = { code, message };
+    // The page shows the code's plain words; the detail (which segment, which block) goes to
+    // the console for whoever debugs it.
+    console.warn(`mxcast: HLS engine stopped: ${code}: ${message}`);
     this.#hls?.stopLoad();
     this.#audio.pause();
     this.#o.hooks.onChange();
   }
 
   async destroy(): Promise<void> {
+    this.#stopped.abort();
     this.#remuxer?.stop();
     this.#hls?.destroy();
     this.#hls = null;

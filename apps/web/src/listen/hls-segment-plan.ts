@@ -44,6 +44,24 @@ export function segmentPlan(g: SegmentGeometry, sn: number, tail: boolean): Segm
   return { sn, firstSeq: FIRST_AUDIO_SEQ + sn * blocks, blocks, tail };
 }
 
+/** Seconds of audio in one block. */
+function blockSeconds(g: SegmentGeometry): number {
+  return (g.frame_ms * g.frames_per_block) / 1000;
+}
+
+/** When block `seq` starts in the broadcast (seconds): audio blocks follow each other from 0. */
+export function seqStartSeconds(g: SegmentGeometry, seq: number): number {
+  return (seq - FIRST_AUDIO_SEQ) * blockSeconds(g);
+}
+
+/**
+ * The block starting at `seconds` (rounded to the nearest boundary): for the page's live edge,
+ * `(block_count − 2) × block seconds`, that is `block_count`.
+ */
+export function seqAtSeconds(g: SegmentGeometry, seconds: number): number {
+  return FIRST_AUDIO_SEQ + Math.max(0, Math.round(seconds / blockSeconds(g)));
+}
+
 /** Blocks per part: the relay's formula (apps/relay core/ll-hls-playlist.ts), never its bytes. */
 export function blocksPerPart(g: SegmentGeometry): number {
   const perSegment = blocksPerSegment(g);

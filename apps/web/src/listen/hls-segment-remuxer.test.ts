@@ -336,6 +336,38 @@ describe('HlsSegmentRemuxer with key epochs (docs/matrix.md "Key epochs")', () =
     expect((failure as RemuxError).code).toBe('TAMPERED');
   });
 
+  it('a joined newcomer starts inside the segment holding its first block (startAt)', async () => {
+    // Its ring (epoch-ring-builder.ts): the header epoch, the stretch from 2 withheld, its own
+    // epoch from 11 — segment 1 (blocks 8-13) holds three withheld blocks, then its own.
+    const newcomer = async () => {
+      const ring = new EpochKeyRing([epochs[0]!]);
+      ring.withhold(2, 'sent before you joined');
+      ring.add(epochs[2]!);
+      const r = new HlsSegmentRemuxer(await createScheduleCipher(ring.epochs), { keys: ring });
+      await r.init(rekeyed.bytes.subarray(0, rekeyed.blocks[2]!.offset));
+      return r;
+    };
+    const remuxer = await newcomer();
+    const seen: number[] = [];
+    remuxer.onAuthenticated = (seq) => seen.push(seq);
+    remuxer.startAt(11);
+    const one = range(rekeyed, 8, PER_SEGMENT);
+    const first = await remuxer.segment(one.bytes, one.offset, plan(1));
+    expect([first.firstSeq, first.lastSeq]).toEqual([11, 13]);
+    // Its decode time is block 11's, so the media element plays it at its place.
+    expect(tfdt(first.data)).toBe(BigInt((11 - 2) * 12 * 960));
+    const two = range(rekeyed, 14, 4);
+    expect((await remuxer.segment(two.bytes, two.offset, plan(2))).lastSeq).toBe(17);
+    expect(seen).toEqual([11, 12, 13, 14, 15, 16, 17]);
+    // A segment wholly before it is still NO_ACCESS; without startAt the segment is too.
+    const zero = range(rekeyed, 2, PER_SEGMENT);
+    const past = await remuxer.segment(zero.bytes, zero.offset, plan(0)).catch((e: unknown) => e);
+    expect((past as RemuxError).code).toBe('NO_ACCESS');
+    const plain = await newcomer();
+    const edge = await plain.segment(one.bytes, one.offset, plan(1)).catch((e: unknown) => e);
+    expect((edge as RemuxError).code).toBe('NO_ACCESS');
+  });
+
   it('lost access while waiting for an epoch is NO_ACCESS, not TAMPERED', async () => {
     const ring = new EpochKeyRing(epochs.slice(0, 2));
     ring.loseAccess('you were removed from the room');

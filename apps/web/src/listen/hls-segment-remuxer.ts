@@ -52,6 +52,11 @@ export class HlsSegmentRemuxer {
    * the sender's checkpoints (hls-claims-tap.ts).
    */
   onAuthenticated: ((seq: number, ciphertext: Uint8Array) => void) | undefined;
+  /**
+   * The first block this listener can open (startAt): a segment hls.js jumps to that spans it
+   * skips the blocks before it, which lie in a stretch the key source withholds.
+   */
+  #firstPlayable: number | undefined;
   /** Segments are remuxed one at a time: hls.js may start a load while another is decrypting. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -68,6 +73,17 @@ export class HlsSegmentRemuxer {
   /** The engine stopped: a block waiting for its epoch's key gives up at once. */
   stop(): void {
     this.#auth.stop();
+  }
+
+  /**
+   * A `joined` newcomer's live start (docs/matrix.md "Key epochs"): blocks before `seq` are
+   * under keys it was not given, so the segment or part holding `seq` plays from `seq` on — the
+   * blocks before it are neither opened nor played, and the first block opened must carry `seq`
+   * exactly (the seq the key source, not the relay, gave). A segment wholly before `seq` is
+   * opened as usual and says NO_ACCESS, the truth.
+   */
+  startAt(seq: number): void {
+    this.#firstPlayable = seq;
   }
 
   get head(): OpusHead | null {
@@ -111,7 +127,7 @@ export class HlsSegmentRemuxer {
   }
 
   async #segment(bytes: Uint8Array, offset: number, plan: SegmentPlan): Promise<RemuxedSegment> {
-    const blocks = this.#frameSegment(bytes, offset, plan);
+    let blocks = this.#frameSegment(bytes, offset, plan);
     const count = blocks.length;
     if (plan.tail ? count < 1 || count > plan.blocks : count !== plan.blocks) {
       throw new RemuxError(
@@ -129,8 +145,13 @@ export class HlsSegmentRemuxer {
           `${unitName(plan)} must start at seq ${plan.firstSeq}, the one before ended at seq ${(expected ?? 0) - 1}`,
         );
     } else {
-      // A jump hls.js made (start, seek, reload): the seq restarts where this segment must start.
-      this.#auth.requireNext(plan.firstSeq);
+      // A jump hls.js made (start, seek, reload): the seq restarts where this segment must start,
+      // or at the first playable block when the segment spans it (startAt).
+      const first = this.#firstPlayable;
+      if (first !== undefined && plan.firstSeq < first && first < plan.firstSeq + count) {
+        blocks = blocks.slice(first - plan.firstSeq);
+        this.#auth.requireNext(first);
+      } else this.#auth.requireNext(plan.firstSeq);
     }
     const samples: OpusSample[] = [];
     let start: bigint | null = null;
