@@ -176,6 +176,10 @@ async function play(
     // Live broadcasts are joined live, finished ones played from the start.
     try {
       const answered = await firstAnswer(target, token, answerTimeoutMs);
+      if (answered.target.relayUrl !== target.relayUrl && !values.quiet)
+        process.stderr.write(
+          `listen: ${answered.skipped}; playing from ${answered.target.relayUrl}\n`,
+        );
       target = answered.target;
       const state = answered.index.state;
       start = state === 'live' || state === 'pending' ? { live: true } : { time: 0 };
@@ -484,7 +488,7 @@ async function firstAnswer(
   target: Target,
   token: string | undefined,
   timeoutMs: number,
-): Promise<{ target: Target; index: Awaited<ReturnType<typeof fetchIndex>> }> {
+): Promise<{ target: Target; index: Awaited<ReturnType<typeof fetchIndex>>; skipped: string }> {
   const all = [target.relayUrl, ...(target.fallbackRelayUrls ?? [])];
   const timed = withAnswerTimeout(fetch, timeoutMs);
   const failures: PlayerError[] = [];
@@ -504,7 +508,7 @@ async function firstAnswer(
         relayUrl,
         ...(others.length ? { fallbackRelayUrls: others } : {}),
       };
-      return { target: reordered, index };
+      return { target: reordered, index, skipped: failures.map((e) => e.message).join('; ') };
     } catch (err) {
       // Unreachable, hung or 5xx (not fatal: a retry may cure it): the next node may answer.
       if (!isPlayerError(err) || err.fatal || all.length === 1) throw err;
