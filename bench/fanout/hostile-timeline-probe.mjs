@@ -63,12 +63,19 @@ if (process.env.MXCAST_BENCH_RELAY_CONFIG)
 // does not blur it, the wall time it adds does. Written to MXCAST_LOOP_TIMELINE_FILE.fanout.json:
 // p50/p99/max of both, ms, and the count. MXCAST_BENCH_NO_LIVE_FIRST=1: history no longer waits
 // for live fan-outs (the gate's turn() resolves at once), to compare both in one sitting.
-const fanouts = { cpu: [], wall: [], at: [] };
+const fanouts = { cpu: [], wall: [], at: [], historySteps: 0, historyMidFanout: 0 };
 if (process.env.MXCAST_SOURCE === '1') {
   setTimeout(async () => {
     const url = new URL('../../apps/relay/src/fanout/live-first.ts', import.meta.url).href;
     const { liveFirst } = await import(url);
-    if (process.env.MXCAST_BENCH_NO_LIVE_FIRST === '1') liveFirst.turn = () => Promise.resolve();
+    // History steps (a file read, a write) in all, and those asked for mid-fan-out.
+    const turn = liveFirst.turn;
+    liveFirst.turn = function () {
+      fanouts.historySteps++;
+      if (this.live) fanouts.historyMidFanout++;
+      if (process.env.MXCAST_BENCH_NO_LIVE_FIRST === '1') return Promise.resolve();
+      return turn.call(this);
+    };
     const { begin, end } = liveFirst;
     let started = null;
     liveFirst.begin = function () {
@@ -105,6 +112,8 @@ process.on('exit', () => {
       cpuMs: summary(keep(fanouts.cpu)),
       wallMs: summary(keep(fanouts.wall)),
       liveFirst: process.env.MXCAST_BENCH_NO_LIVE_FIRST !== '1',
+      historySteps: fanouts.historySteps,
+      historyMidFanout: fanouts.historyMidFanout,
     }),
   );
 });
