@@ -39,7 +39,10 @@ export interface HlsLiveStart {
  */
 export async function hlsLiveStart(o: HlsLiveStartOptions): Promise<HlsLiveStart | null> {
   const { keys, geometry: g, signal } = o;
-  if (!keys.withheld) return null;
+  // Only a ring that withholds an epoch can put the edge out of reach (the ring builder marks
+  // it before the listen starts): any other listener starts at once, as hls.js would.
+  const withheld = keys.withheld?.bind(keys);
+  if (!withheld || !keys.epochs.some((e) => withheld(e.startSeq) !== undefined)) return null;
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const pollMs = o.pollMs ?? 250;
   // The edge is needed first: it says where "live" is.
