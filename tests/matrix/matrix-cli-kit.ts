@@ -123,3 +123,16 @@ export function rms(samples: Float32Array): number {
   for (const s of samples) sum += s * s;
   return Math.sqrt(sum / Math.max(1, samples.length));
 }
+
+/**
+ * Windows of 20 ms whose level is below a tone's (RMS under 0.05), after the encoder's first
+ * 100 ms (it ramps up): a lost or unopened block (240 ms) would leave twelve in a row.
+ */
+export function silentWindows(samples: Float32Array, channels: number): number {
+  const win = 960 * channels;
+  let silent = 0;
+  for (let i = 4800 * channels; i + win <= samples.length; i += win) {
+    if (rms(samples.subarray(i, i + win)) < 0.05) silent++;
+  }
+  return silent;
+}

@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '@mxcast/audio';
 import { inspectStream } from '@mxcast/format';
-import { rms, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
+import { rms, silentWindows, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
 import { matrixCall, type MatrixUser } from './matrix-users.ts';
 
 let room: CliRoom;
@@ -72,17 +72,6 @@ async function joinRoom(name: Name, roomId: string): Promise<void> {
     token: user(name).accessToken,
     body: {},
   });
-}
-
-/** Windows of 20 ms with a tone's level: the shortest gap a lost block (240 ms) would leave. */
-function silentWindows(samples: Float32Array, channels: number): number {
-  const win = 960 * channels;
-  let silent = 0;
-  // The encoder's first frames ramp up: skip the first 100 ms.
-  for (let i = 4800 * channels; i + win <= samples.length; i += win) {
-    if (rms(samples.subarray(i, i + win)) < 0.05) silent++;
-  }
-  return silent;
 }
 
 beforeAll(async () => {

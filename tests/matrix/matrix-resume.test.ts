@@ -19,7 +19,7 @@ import { readWav } from '@mxcast/audio';
 import { MediaClient } from '@mxcast/client';
 import { BlockFramer, createScheduleCipher, KeySchedule, type Epoch } from '@mxcast/format';
 import { runMxcast } from '../capture/capture-harness.ts';
-import { rms, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
+import { silentWindows, startCliRoom, type CliRoom } from './matrix-cli-kit.ts';
 import { matrixCall } from './matrix-users.ts';
 
 let room: CliRoom;
@@ -86,16 +86,6 @@ async function newDevice(name: string, restore: boolean) {
     broadcasts: { id: string; state: string; title: string | null }[];
     epochs: { broadcast: string; index: number; startSeq: number; keySha256: string }[];
   };
-}
-
-/** Windows of 20 ms below a tone's level, after the encoder's first 100 ms. */
-function silentWindows(samples: Float32Array, channels: number): number {
-  const win = 960 * channels;
-  let silent = 0;
-  for (let i = 4800 * channels; i + win <= samples.length; i += win) {
-    if (rms(samples.subarray(i, i + win)) < 0.05) silent++;
-  }
-  return silent;
 }
 
 beforeAll(async () => {
