@@ -19,6 +19,7 @@ import type {
 } from 'hls.js';
 import type { SegmentPlan } from './hls-segment-plan.ts';
 import { RemuxError, type HlsSegmentRemuxer } from './hls-segment-remuxer.ts';
+import { completeBody, type RangeFetch } from './hls-short-body.ts';
 
 export interface DecryptingLoaderHooks {
   remuxer: HlsSegmentRemuxer;
@@ -30,6 +31,8 @@ export interface DecryptingLoaderHooks {
   /** Which blocks part `part` of segment `sn` must hold. */
   partPlan(sn: number, part: number): SegmentPlan;
   onEos(): void;
+  /** Bytes [start, end) of `url` from the network, for a body that came back short. */
+  fetchRange(url: string): RangeFetch;
   /** Authentication failures are fatal at once: retrying cannot fix a wrong key. */
   onFatal(error: RemuxError): void;
 }
@@ -50,6 +53,7 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
       const part = (context as FragmentLoaderContext).part?.index;
       const isInit = sn === 'initSegment';
       const offset = context.rangeStart ?? 0;
+      const rangeEnd = context.rangeEnd;
       super.load(context, config, {
         ...callbacks,
         onSuccess: (
@@ -58,9 +62,13 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
           ctx: LoaderContext,
           details: NullableNetworkDetails,
         ) => {
-          const bytes = new Uint8Array(response.data as ArrayBuffer);
+          const received = new Uint8Array(response.data as ArrayBuffer);
+          // A short body is completed from the network before anything frames it
+          // (hls-short-body.ts); one that cannot be is a load error, retried, never TAMPERED.
+          const body = completeBody(received, offset, rangeEnd, hooks.fetchRange(context.url));
+          body.catch(() => undefined); // handled where it is awaited
           const work = isInit
-            ? hooks.remuxer.init(bytes)
+            ? body.then((bytes) => hooks.remuxer.init(bytes))
             : typeof sn !== 'number'
               ? Promise.reject(new RemuxError('BAD_STREAM', 'a fragment without a segment number'))
               : Promise.resolve()
@@ -69,7 +77,7 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
                       ? hooks.plan(sn, frag?.endList === true)
                       : hooks.partPlan(sn, part),
                   )
-                  .then((plan) => hooks.remuxer.segment(bytes, offset, plan))
+                  .then(async (plan) => hooks.remuxer.segment(await body, offset, plan))
                   .then((s) => {
                     if (s.eos) hooks.onEos();
                     return s.data;

@@ -11,6 +11,7 @@ import { playerCodeOf, type EpochKeys } from '@mxcast/player';
 import { HlsClaimsTap, type PlaybackTap } from './hls-claims-tap.ts';
 import { createDecryptingLoader } from './hls-decrypting-loader.ts';
 import { hlsLiveStart } from './hls-live-start.ts';
+import { networkRangeFetch } from './hls-short-body.ts';
 import { blocksPerPart, partPlan, segmentPlan, type SegmentGeometry } from './hls-segment-plan.ts';
 import { HlsSegmentRemuxer, type RemuxError } from './hls-segment-remuxer.ts';
 import type {
@@ -155,6 +156,7 @@ export class HlsEngine implements ListenEngine {
       plan: (sn, tail) => segmentPlan(geometry, sn, tail),
       partPlan: (sn, part) => partPlan(geometry, sn, part),
       onEos: () => (this.#eos = true),
+      fetchRange: (url) => networkRangeFetch(url, this.#o.accessToken),
       onFatal: (error: RemuxError) => this.#fail(error.code, error.message),
     });
     const hls = new Hls({
