@@ -124,13 +124,34 @@ describe('HLS on a rekeyed room broadcast', () => {
 
     // HLS as the chosen engine from the start (no direct engine ever runs on this page): alice's
     // checkpoints are verified against the blocks the HLS remuxer authenticates, to the end.
+    // Polled rather than waitForFunction, so a failure says what the page showed and why the
+    // engine stopped (its reason goes to the console): a reload here once met a fragment body
+    // cut short by the browser's HTTP cache, which the engine must not call tampering.
+    const pageLog: string[] = [];
+    bob.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
     await bob.evaluate(() => localStorage.setItem('mxcast.engine', 'hls'));
     await bob.reload();
     await bob.waitForSelector('.player[data-engine=hls]', { timeout: 60_000 });
-    await bob.waitForFunction(
-      () => Number(document.querySelector<HTMLElement>('#claims')?.dataset.verified) >= 2,
-      undefined,
-      { timeout: 60_000 },
+    const deadline = Date.now() + 60_000;
+    let snap: Record<string, unknown> = {};
+    for (;;) {
+      snap = await bob.evaluate(() => {
+        const c = document.querySelector<HTMLElement>('#claims');
+        const p = document.querySelector<HTMLElement>('.player');
+        const message = document.querySelector('#message')?.textContent;
+        return { claims: c?.textContent, ...c?.dataset, player: { ...p?.dataset }, message };
+      });
+      if (Number(snap.verified) >= 2 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(
+      Number(snap.verified),
+      `${JSON.stringify(snap)}\n${pageLog.filter((l) => !l.startsWith('debug')).join('\n')}`,
+    ).toBeGreaterThanOrEqual(2);
+    const completed = pageLog.filter((l) => /completed from the network/.test(l));
+    console.info(
+      `after the reload: ${completed.length} short fragment bodies completed`,
+      completed,
     );
     const claims = (await bob.textContent('#claims')) ?? '';
     expect(claims).toMatch(/verified/);

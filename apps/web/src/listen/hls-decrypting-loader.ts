@@ -66,7 +66,14 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
           // A short body is completed from the network before anything frames it
           // (hls-short-body.ts); one that cannot be is a load error, retried, never TAMPERED.
           const body = completeBody(received, offset, rangeEnd, hooks.fetchRange(context.url));
-          body.catch(() => undefined); // handled where it is awaited
+          body.then(
+            (b) =>
+              b !== received &&
+              console.info(
+                `mxcast: HLS fragment at ${offset}: ${received.length} of ${b.length} bytes came, the rest completed from the network`,
+              ),
+            () => undefined, // handled where it is awaited
+          );
           const work = isInit
             ? body.then((bytes) => hooks.remuxer.init(bytes))
             : typeof sn !== 'number'
