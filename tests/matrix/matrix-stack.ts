@@ -73,7 +73,9 @@ export async function startMatrixStack(options: MatrixStackOptions = {}): Promis
   // Synapse sees the stack's directory at /tmp/NAME inside the chroot; the host at chroot/tmp/NAME.
   removeStaleStacks(path.join(chroot, 'tmp'));
   const dir = mkdtempSync(path.join(chroot, 'tmp', 'mxcast-stack-'));
-  if (options.keep) writeFileSync(path.join(dir, KEEP_MARKER), '');
+  // MXCAST_KEEP_STACK=1 keeps every stack's directory (relay.out, synapse.out…) to read after a failure.
+  const keep = options.keep ?? process.env.MXCAST_KEEP_STACK === '1';
+  if (keep) writeFileSync(path.join(dir, KEEP_MARKER), '');
   const innerDir = path.join('/tmp', path.basename(dir));
   const [synapsePort = 0, relayPort = 0, nginxPort = 0] = await freePorts(3);
   const url = `http://127.0.0.1:${nginxPort}`;
@@ -86,7 +88,7 @@ export async function startMatrixStack(options: MatrixStackOptions = {}): Promis
       const [front, ...rest] = [...procs].reverse();
       if (front) await waitForExitOrKill(front, 10_000);
       await Promise.all(rest.map((p) => waitForExitOrKill(p, 10_000)));
-      if (!options.keep) rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     })());
   try {
     const config = writeSynapseConfig({
