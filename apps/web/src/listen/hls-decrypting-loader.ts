@@ -64,7 +64,8 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
         ) => {
           const received = new Uint8Array(response.data as ArrayBuffer);
           // A short body is completed from the network before anything frames it
-          // (hls-short-body.ts); one that cannot be is a load error, retried, never TAMPERED.
+          // (hls-short-body.ts); the network's own answer still short is TAMPERED (fatal,
+          // below), a transport failure a load error that hls.js retries.
           const body = completeBody(received, offset, rangeEnd, hooks.fetchRange(context.url));
           body.then(
             (b) =>
