@@ -43,10 +43,26 @@ interface Jsz {
   meta_cluster?: { leader?: string; cluster_size?: number };
 }
 
-/** Three (or `size`) nats-server processes with JetStream, routed to each other on loopback. */
+/**
+ * Three (or `size`) nats-server processes with JetStream, routed to each other on loopback. A
+ * start that fails (a port taken between choosing and binding it) is tried again on new ports.
+ */
 export async function startNatsCluster(
   size = 3,
   options: { wrap?: string[] } = {},
+): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(size, options);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startNatsClusterOnce(
+  size: number,
+  options: { wrap?: string[] },
 ): Promise<NatsCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mxcast-nats-'));
   const ports = await Promise.all(
@@ -137,6 +153,20 @@ export async function startNatsCluster(
   };
   try {
     await cluster.waitForLeader();
+    // Every server up and in the meta group: a server that lost its port to another process (free
+    // ports race between parallel test files) leaves two that agree on a leader, and every R3
+    // asset then fails placement ("no suitable peers") for as long as the relay retries.
+    await waitFor(`all ${size} servers in the JetStream meta group`, 15_000, async () => {
+      const sizes = await Promise.all(
+        servers.map(async (s) => {
+          if (s.child.exitCode !== null || s.child.signalCode) throw new Error(`${s.name} exited`);
+          const res = await fetch(`http://127.0.0.1:${s.monitorPort}/jsz`).catch(() => null);
+          const jsz = res?.ok ? ((await res.json()) as Jsz) : {};
+          return jsz.meta_cluster?.cluster_size ?? 0;
+        }),
+      );
+      return sizes.every((n) => n >= size);
+    });
   } catch (err) {
     const logs = servers.map((s) => `--- ${s.name}\n${s.log}`).join('\n');
     await cluster.close();
