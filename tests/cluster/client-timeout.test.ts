@@ -7,7 +7,6 @@
  * process as the working node (both URLs of a cluster lead to the same media either way; the
  * cluster suite covers nodes of a real JetStream cluster).
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MediaClient, parseListenLink } from '@mxcast/client';
@@ -22,6 +21,7 @@ import {
   tempDir,
   useStarted,
 } from '../capture/capture-harness.ts';
+import { startSilentServer } from '../player/silent-server.ts';
 
 const relay = useStarted(
   'the relay',
@@ -29,28 +29,6 @@ const relay = useStarted(
   (r) => r.kill(),
 );
 
-/** A TCP server that accepts every connection and never writes a byte (nor closes). */
-async function startSilentServer(): Promise<{
-  url: string;
-  accepted: () => number;
-  server: Server;
-}> {
-  const sockets = new Set<Socket>();
-  let accepted = 0;
-  const server = createServer((s) => {
-    accepted++;
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  silent.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${port}`, accepted: () => accepted, server };
-}
 const silent: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of silent.splice(0)) await c();
@@ -63,7 +41,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('client timeouts', () => {
   it('MediaClient: create against a silent server fails as NETWORK (retryable) within timeoutMs', async () => {
-    const hung = await startSilentServer();
+    const hung = await startSilentServer(silent);
     const client = new MediaClient({ baseUrl: hung.url, accessToken: 'x', timeoutMs: 400 });
     const t0 = performance.now();
     const err = await client.create().then(
@@ -90,7 +68,7 @@ describe('client timeouts', () => {
 
   it('capture --relay SILENT,REAL --timeout 1: the create moves on to the real relay within the timeout', async () => {
     const r = relay();
-    const hung = await startSilentServer();
+    const hung = await startSilentServer(silent);
     const t0 = performance.now();
     const run = runCapture({ url: [hung.url, r.url].join(','), token: r.token }, [
       '--preset',
@@ -120,8 +98,8 @@ describe('client timeouts', () => {
   });
 
   it('every URL silent: one line naming each, exit NETWORK', async () => {
-    const a = await startSilentServer();
-    const b = await startSilentServer();
+    const a = await startSilentServer(silent);
+    const b = await startSilentServer(silent);
     const run = runCapture({ url: [a.url, b.url].join(','), token: 'unused' }, [
       '--input',
       'sine:500',

@@ -21,27 +21,10 @@ import {
   wait,
 } from './broadcast-fixture.ts';
 import { mxcast } from '../cli/mxcast-process.ts';
+import { startSilentServer } from './silent-server.ts';
 
 const relay = useTestRelay();
 
-/** A TCP server that accepts every connection and never writes a byte (nor closes). */
-async function startSilentServer(): Promise<{ url: string; accepted: () => number }> {
-  const sockets = new Set<Socket>();
-  let accepted = 0;
-  const server = createServer((s) => {
-    accepted++;
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  closers.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${port}`, accepted: () => accepted };
-}
 const closers: (() => Promise<void>)[] = [];
 
 /** A TCP proxy to `upstream` that forwards until `freeze()`, then goes silent both ways (connections kept open, new ones accepted and held). */
@@ -96,7 +79,7 @@ describe('mxcast listen --relay SILENT,REAL --timeout 1', () => {
     ['the player’s WebSocket (first message)', ['--from', '0', '--transport', 'ws']],
   ] as const) {
     it(`${name}: moves to the real node and plays all of it, no gap, no repeat`, async () => {
-      const hung = await startSilentServer();
+      const hung = await startSilentServer(closers);
       const t0 = performance.now();
       const r = await mxcast([
         'listen',
@@ -125,8 +108,8 @@ describe('mxcast listen --relay SILENT,REAL --timeout 1', () => {
   }
 
   it('every node silent: one line naming each, exit 6 (network)', async () => {
-    const a = await startSilentServer();
-    const b = await startSilentServer();
+    const a = await startSilentServer(closers);
+    const b = await startSilentServer(closers);
     const r = await mxcast([
       'listen',
       link,
