@@ -125,7 +125,10 @@ export class DirectEngine implements ListenEngine {
     const queued = Math.max(0, this.#writtenSinceFlush - played) / 48000;
     const position = Math.max(0, s.position - queued);
     const status: EngineStatus = {
-      state: untilFirstAudio(s.state, this.#writtenSinceFlush > 0, this.#beforeAudio),
+      state: whileHeard(
+        untilFirstAudio(s.state, this.#writtenSinceFlush > 0, this.#beforeAudio),
+        queued,
+      ),
       position,
       delayBehindLive: s.delayBehindLive === null ? null : s.delayBehindLive + queued,
     };
@@ -134,6 +137,15 @@ export class DirectEngine implements ListenEngine {
       status.errorMessage = this.#error.message;
     }
     return status;
+  }
+
+  /**
+   * The player has stopped reading (it handed the last block to the worklet): a seek must start
+   * a new player even while the worklet still plays the tail (status() then says `playing`).
+   */
+  get readerOver(): boolean {
+    const state = this.#player?.status().state;
+    return state === 'finished' || state === 'ended-without-finishing';
   }
 
   async destroy(): Promise<void> {
@@ -155,4 +167,18 @@ export function untilFirstAudio(
   before: 'connecting' | 'seeking',
 ): ListenState {
   return !audioWritten && (state === 'live' || state === 'playing') ? before : state;
+}
+
+/** Audio still queued in the worklet beyond this (seconds) is still being heard. */
+const HEARD_TAIL_S = 0.25;
+
+/**
+ * The player finishes when it has handed the last block to the worklet, not when it is heard:
+ * replaying a recording over the WebSocket, the relay sends all of it at once and the worklet
+ * holds seconds (or minutes) still to play. Until that tail has played, the page says `playing`
+ * — else it showed "The broadcast finished" over audible audio and never `playing` at all.
+ */
+export function whileHeard(state: ListenState, queuedSeconds: number): ListenState {
+  const over = state === 'finished' || state === 'ended-without-finishing';
+  return over && queuedSeconds > HEARD_TAIL_S ? 'playing' : state;
 }

@@ -582,7 +582,10 @@ class ListenerView {
       return;
     }
     const state = this.#engine?.status().state;
-    if (state === 'finished' || state === 'ended-without-finishing') {
+    // A direct player that has read the whole recording may still be heard (whileHeard): it has
+    // stopped reading all the same, so a seek is a new start too.
+    const readerOver = this.#engine instanceof DirectEngine && this.#engine.readerOver;
+    if (state === 'finished' || state === 'ended-without-finishing' || readerOver) {
       // A player that reached the end has stopped reading: listening again is a new start.
       const engine = this.#engine;
       this.#engine = null;
