@@ -85,9 +85,11 @@ describe('HistoryBudget', () => {
     const times = await Promise.all(grants);
     expect(order).toEqual([0, 1, 2, 3, 4]);
     // The first at once (into debt: 800 - 1000), each further one once the debt is paid and 400
-    // bytes of credit are back: at 6, 16, 26 and 36 ms (timers late, or early by under 1 ms).
+    // bytes of credit are back: at 6, 16, 26 and 36 ms. Timers may fire late, or early by up to
+    // ~1 ms each against performance.now() (libuv's loop clock has millisecond steps; a CI run saw
+    // 34.5 ms): four wakes in a chain, so at least 32 ms. Without the rate all five come at once.
     expect(times[0]).toBeLessThan(5);
-    expect(times[4]).toBeGreaterThanOrEqual(35);
+    expect(times[4]).toBeGreaterThanOrEqual(32);
     expect(budget.waiting).toBe(0);
   });
 
