@@ -9,31 +9,50 @@
  * write() per listener from C: the kernel's own cost, below which no server can go. Helpers
  * live in bench/fanout/.
  *
- * Series `relay-ws-hostile` repeats each relay WebSocket row with a tenth of its N hostile
- * (bench/fanout/hostile-crowd.ts: stalled history readers of a 16 MiB finished media and
- * listener-WebSocket frame flooders) and the rest honest at the live edge; its notes judge the
- * honest p99 against the clean row's (target: within 10 %) and the relay's peak RSS against its
- * ceiling (clean peak + history budget + 80 KiB per hostile connection).
+ * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`, default 3) of a
+ * clean relay WebSocket run and a run with a tenth of N hostile (bench/fanout/hostile-crowd.ts:
+ * stalled history readers of a 16 MiB finished media and listener-WebSocket frame flooders), the
+ * rest honest at the live edge, back to back on fresh relays (bench/fanout/hostile-pairs.ts); its
+ * notes judge the median change of the honest p99 (target: within 10 %) and each hostile run's
+ * peak RSS against its ceiling (its pair's clean peak + history budget + 80 KiB per hostile
+ * connection).
  *
- * A targeted subset (the full run takes ~28 min): `--preset=voice`, `--series=relay-ws,floor`,
- * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`. Such a
+ * A targeted subset (the full run takes ~45 min): `--preset=voice`, `--series=relay-ws,floor`,
+ * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`,
+ * `--pairs=K`. Such a
  * run is printed but not recorded (bench/run.ts), so the JSON and docs hold only complete runs.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { BenchOptions, BenchResult } from './bench-kit.ts';
-import { FANOUT_PRESETS, type FanoutPresetName } from './fanout/fanout-presets.ts';
+import {
+  FANOUT_PRESETS,
+  type FanoutPreset,
+  type FanoutPresetName,
+} from './fanout/fanout-presets.ts';
 import {
   breakNotes,
   breakReason,
   floorNotes,
-  hostileNotes,
   table,
   targetNotes,
   type FanoutRow,
 } from './fanout/fanout-report.ts';
-import { runScenario, spawnLoadGenerator } from './fanout/fanout-scenario.ts';
-import { SERIES, startServer, type SeriesName } from './fanout/fanout-servers.ts';
+import { runScenario, spawnLoadGenerator, type ScenarioResult } from './fanout/fanout-scenario.ts';
+import {
+  SERIES,
+  startServer,
+  type SeriesName,
+  type ServerSeriesName,
+} from './fanout/fanout-servers.ts';
+import {
+  DEFAULT_PAIRS,
+  HOSTILE_LISTENERS,
+  judgePairs,
+  pairOrder,
+  type HostilePair,
+} from './fanout/hostile-pairs.ts';
+import { hostileNotes } from './fanout/hostile-report.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
 import { asScenarioResult, buildWriteFloor, runWriteFloor } from './fanout/write-floor.ts';
@@ -52,6 +71,8 @@ interface Subset {
   series: SeriesName[];
   listeners: number[] | null;
   holdMs: number | null;
+  /** Clean/hostile pairs per hostile row (`--pairs=K`), or null for the default. */
+  pairs: number | null;
   /** The options given, for the result's `partial`; empty when none narrowed the run. */
   given: string[];
 }
@@ -63,11 +84,12 @@ export function parseSubset(argv: readonly string[]): Subset {
     series: SERIES.map((s) => s.name),
     listeners: null,
     holdMs: null,
+    pairs: null,
     given: [],
   };
   const list = (v: string) => v.split(',').filter(Boolean);
   for (const arg of argv) {
-    const m = /^--(preset|series|n|hold)=(.+)$/.exec(arg);
+    const m = /^--(preset|series|n|hold|pairs)=(.+)$/.exec(arg);
     if (!m) continue;
     const [, key, value] = m as unknown as [string, string, string];
     subset.given.push(arg);
@@ -89,6 +111,10 @@ export function parseSubset(argv: readonly string[]): Subset {
           throw new Error(`--n: '${n}' is not a listener count`);
         return Number(n);
       });
+    } else if (key === 'pairs') {
+      if (!/^\d$/.test(value) || Number(value) < 1)
+        throw new Error(`--pairs: '${value}' is not a number of pairs from 1 to 9`);
+      subset.pairs = Number(value);
     } else {
       if (!/^\d{1,4}$/.test(value) || Number(value) < 1)
         throw new Error(`--hold: '${value}' is not a number of seconds`);
@@ -115,6 +141,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ...(options.quick ? QUICK : FULL),
     ...(subset.listeners ? { listeners: subset.listeners } : {}),
     ...(subset.holdMs ? { holdMs: subset.holdMs } : {}),
+    pairs: subset.pairs ?? (options.quick ? 1 : DEFAULT_PAIRS),
   };
   const icecast = findIcecast();
   const icecastFound = 'binary' in icecast ? icecast : null;
@@ -134,6 +161,41 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const floorBuild = wantFloor ? await buildWriteFloor() : null;
   const floor = floorBuild && 'binary' in floorBuild ? floorBuild : null;
   if (floorBuild && 'missing' in floorBuild) notes.push(floorBuild.missing);
+  /** One row on a fresh server under a fresh load generator. */
+  const runServerRow = async (
+    name: ServerSeriesName,
+    preset: FanoutPreset,
+    listeners: number,
+  ): Promise<{ result?: ScenarioResult; error?: string }> => {
+    // The load generator starts up while the server does; it waits for its config on stdin.
+    const gen = spawnLoadGenerator();
+    try {
+      const server = await startServer(
+        name,
+        preset,
+        icecastFound,
+        relayData,
+        Math.max(...plan.listeners),
+      );
+      try {
+        return {
+          result: await runScenario(server, gen, {
+            preset: preset.name,
+            listeners,
+            holdMs: plan.holdMs,
+            graceMs: plan.graceMs,
+            joinBudgetMs: plan.joinBudgetMs,
+          }),
+        };
+      } finally {
+        await server.close();
+      }
+    } catch (err) {
+      return { error: (err as Error).message.slice(0, 400) };
+    } finally {
+      await gen.stop();
+    }
+  };
   const loadBefore = os.loadavg();
   for (const presetName of subset.presets) {
     const preset = FANOUT_PRESETS[presetName];
@@ -141,7 +203,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       if (series.name === 'icecast-http' && !icecastFound) continue;
       if (series.name === 'floor' && !floor) continue;
       if (series.name.startsWith('relay-') && !relayData) continue;
-      for (const listeners of plan.listeners) {
+      // A full run's hostile rows: at the N where the target means something (hostile-pairs.ts).
+      const ns =
+        series.name === 'relay-ws-hostile' && !subset.listeners && !options.quick
+          ? HOSTILE_LISTENERS
+          : plan.listeners;
+      for (const listeners of ns) {
         if (listeners > maxN) {
           notes.push(
             `N = ${listeners} skipped: the file-descriptor limit (ulimit -Hn) allows ${maxN + FD_HEADROOM}.`,
@@ -162,33 +229,33 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           } catch (err) {
             row.error = (err as Error).message.slice(0, 400);
           }
-        } else {
-          // The load generator starts up while the server does; it waits for its config.
-          const gen = spawnLoadGenerator();
-          try {
-            const server = await startServer(
-              name,
-              preset,
-              icecastFound,
-              relayData,
-              Math.max(...plan.listeners),
-            );
-            try {
-              row.result = await runScenario(server, gen, {
-                preset: presetName,
+        } else if (name === 'relay-ws-hostile') {
+          row.pairs = [];
+          for (let k = 0; k < plan.pairs; k++) {
+            const pair: HostilePair = {};
+            for (const side of pairOrder(k)) {
+              process.stderr.write(`fanout:   pair ${k + 1} ${side}…\n`);
+              const run = await runServerRow(
+                side === 'clean' ? 'relay-ws' : name,
+                preset,
                 listeners,
-                holdMs: plan.holdMs,
-                graceMs: plan.graceMs,
-                joinBudgetMs: plan.joinBudgetMs,
-              });
-            } finally {
-              await server.close();
+              );
+              if (run.result) pair[side] = run.result;
+              else pair.error = `${side}: ${run.error}`;
             }
-          } catch (err) {
-            row.error = (err as Error).message.slice(0, 400);
-          } finally {
-            await gen.stop();
+            row.pairs.push(pair);
+            process.stderr.write(
+              `fanout:   pair ${k + 1}: clean p99 ${pair.clean?.p99.toFixed(1) ?? '—'} ms, hostile p99 ${pair.hostile?.p99.toFixed(1) ?? '—'} ms\n`,
+            );
           }
+          const { representative } = judgePairs(row.pairs);
+          const rep = representative === null ? undefined : row.pairs[representative];
+          if (rep?.hostile) row.result = rep.hostile;
+          else row.error = row.pairs.find((p) => p.error)?.error ?? 'no complete pair';
+        } else {
+          const run = await runServerRow(name, preset, listeners);
+          if (run.result) row.result = run.result;
+          else row.error = run.error;
         }
         rows.push(row);
         const r = row.result;

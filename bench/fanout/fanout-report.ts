@@ -6,7 +6,8 @@
 import { round, type BenchTable } from '../bench-kit.ts';
 import type { FanoutPresetName } from './fanout-presets.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
-import { HISTORY_MEDIA_BYTES, SERIES, type SeriesName } from './fanout-servers.ts';
+import { SERIES, type SeriesName } from './fanout-servers.ts';
+import type { HostilePair } from './hostile-pairs.ts';
 import type { WriteFloorResult } from './write-floor.ts';
 
 export interface FanoutRow {
@@ -16,6 +17,8 @@ export interface FanoutRow {
   result?: ScenarioResult;
   /** The write() floor's own figures (series `floor` only): CPU per write, pass times. */
   floor?: WriteFloorResult;
+  /** A hostile row's clean/hostile pairs (hostile-pairs.ts); `result` is its median pair's hostile run. */
+  pairs?: HostilePair[];
   error?: string;
 }
 
@@ -58,7 +61,7 @@ export function breakReason(row: FanoutRow): string | null {
   return reasons.length ? reasons.join('; ') : null;
 }
 
-function fmt(v: number, digits = 1): number | string {
+export function fmt(v: number, digits = 1): number | string {
   return Number.isFinite(v) ? round(v, digits) : '—';
 }
 
@@ -149,63 +152,6 @@ function floorVoiceNote(rows: FanoutRow[]): string | null {
   return p99 <= 100
     ? `The write() floor held voice N = 10000 at p99 ${fmt(p99)} ms${cost}: the voice target is within this machine's reach.`
     : `The write() floor itself reached only p99 ${fmt(p99)} ms at voice N = 10000${cost}: one bare write() per listener per block already takes longer than 100 ms for 10000 listeners on this machine, so the voice target is below its floor for any server that writes each block to each listener.`;
-}
-
-/** Honest listeners' p99 in a hostile row may exceed the clean row's by this much at most. */
-export const HOSTILE_P99_TOLERANCE = 0.1;
-/** The relay's history budget (limits.historyBudgetBytes default, docs/operations.md), MiB. */
-export const HISTORY_BUDGET_MB = 64;
-/** What one open connection may cost the relay besides queued bytes (docs/operations.md), KiB. */
-export const CONNECTION_KIB = 80;
-
-/**
- * The relay's RSS ceiling for a hostile row: the clean row's peak at the same N, plus the whole
- * history budget, plus one connection's cost per hostile connection.
- */
-export function hostileRssCeilingMb(cleanPeakMb: number, hostile: number): number {
-  return cleanPeakMb + HISTORY_BUDGET_MB + (hostile * CONNECTION_KIB) / 1024;
-}
-
-/**
- * Each hostile row judged against the clean row of the same run, preset and N: honest listeners'
- * p99 within HOSTILE_P99_TOLERANCE of the clean p99, and the relay's peak RSS under its ceiling.
- */
-export function hostileNotes(rows: FanoutRow[]): string[] {
-  const notes: string[] = [];
-  for (const row of rows) {
-    if (row.series !== 'relay-ws-hostile') continue;
-    const r = row.result;
-    const h = r?.hostile;
-    const where = `Hostile tenth, ${row.preset}, N = ${row.listeners}`;
-    if (!r || !h) {
-      notes.push(`${where}: no result (${row.error ?? 'no hostile figures'}).`);
-      continue;
-    }
-    const hostile = h.stalledReaders + h.flooders;
-    const crowd = `${r.listeners} honest WebSocket listeners at the live edge + ${hostile} hostile (${h.stalledReaders} stalled history readers of a ${Math.round(HISTORY_MEDIA_BYTES / 2 ** 20)} MiB finished media, never reading, ${h.stalledOpened} opened in all; ${h.flooders} listeners flooding 1 KiB frames, ${h.framesSent} frames sent, ${h.floodersClosed} closed by the relay${h.floodersRefused ? `, ${h.floodersRefused} refused` : ''})`;
-    const cut = `the relay cut ${h.relayStalledCut ?? '?'} stalled readers and closed ${h.relayFloodersCut ?? '?'} listeners for what they sent, and counted ${h.relayListeners ?? '?'} listeners at the hold's end`;
-    const clean = rows.find(
-      (c) => c.series === 'relay-ws' && c.preset === row.preset && c.listeners === row.listeners,
-    )?.result;
-    if (!clean) {
-      notes.push(
-        `${where}: ${crowd}: honest p99 ${fmt(r.p99)} ms, relay peak RSS ${fmt(r.serverPeakRssMb, 0)} MB; not judged (no clean relay WebSocket row at this N in the run); ${cut}.`,
-      );
-      continue;
-    }
-    const change = r.p99 / clean.p99 - 1;
-    const p99Met = change <= HOSTILE_P99_TOLERANCE;
-    const ceiling = hostileRssCeilingMb(clean.serverPeakRssMb, hostile);
-    const rssMet = r.serverPeakRssMb <= ceiling;
-    notes.push(
-      `${where}: ${crowd}. Honest p99 ${fmt(r.p99)} ms vs ${fmt(clean.p99)} ms clean (${change >= 0 ? '+' : ''}${fmt(change * 100, 0)} %): target within ${HOSTILE_P99_TOLERANCE * 100} % ${p99Met ? 'MET' : 'NOT MET'}; relay peak RSS ${fmt(r.serverPeakRssMb, 0)} MB vs ceiling ${fmt(ceiling, 0)} MB (clean ${fmt(clean.serverPeakRssMb, 0)} + history budget ${HISTORY_BUDGET_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}): ${rssMet ? 'under' : 'OVER'}; ${cut}.`,
-    );
-  }
-  if (notes.length > 0)
-    notes.push(
-      'Hostile rows: history readers share limits.historyBytesPerSecond until their sockets took more than the kernel can hold unread (each never-reading socket first takes ~4 MB into the kernel, docs/operations.md "Listeners and memory"); a flooder is closed 1009 at its first 1 KiB frame and then held unread, without a FIN, for limits.listenerCloseGraceMs (10 s), so it reconnects (a second after its connection ends) about every 11 s instead of every second. `npx tsx bench/fanout/hostile-cost.ts stalled|flood COUNT SECONDS` measures either kind alone (relay CPU ms per second, bytes queued, RSS; event-loop delay with bench/fanout/loop-delay-probe.mjs).',
-    );
-  return notes;
 }
 
 export function breakNotes(rows: FanoutRow[]): string[] {

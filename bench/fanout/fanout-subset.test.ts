@@ -32,6 +32,11 @@ describe('parseSubset', () => {
     expect(s.given).toHaveLength(4);
   });
 
+  it('takes the number of clean/hostile pairs', () => {
+    expect(parseSubset(['--pairs=5']).pairs).toBe(5);
+    expect(parseSubset([]).pairs).toBeNull();
+  });
+
   it('accepts the write() floor as a series of its own', () => {
     expect(parseSubset(['--series=floor']).series).toEqual(['floor']);
   });
@@ -41,6 +46,8 @@ describe('parseSubset', () => {
     ['--series=relay-tcp', /--series: 'relay-tcp'/],
     ['--n=10k', /--n: '10k'/],
     ['--hold=0', /--hold: '0'/],
+    ['--pairs=0', /--pairs: '0'/],
+    ['--pairs=10', /--pairs: '10'/],
   ])('refuses %s', (arg, message) => {
     expect(() => parseSubset([arg])).toThrow(message);
   });

@@ -1,0 +1,44 @@
+/** Pairs of clean and hostile runs: their order, and the median that judges them. */
+import { describe, expect, it } from 'vitest';
+import { judgePairs, median, pairOrder, type HostilePair } from './hostile-pairs.ts';
+import { scenarioResult } from './scenario-fixture.ts';
+
+const pair = (clean: number, hostile: number): HostilePair => ({
+  clean: scenarioResult(1000, clean),
+  hostile: scenarioResult(900, hostile),
+});
+
+describe('hostile pairs', () => {
+  it('alternates which run goes first', () => {
+    expect([0, 1, 2, 3].map((i) => pairOrder(i)[0])).toEqual([
+      'clean',
+      'hostile',
+      'clean',
+      'hostile',
+    ]);
+  });
+
+  it('takes the median of odd and even counts, and refuses none', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(() => median([])).toThrow(RangeError);
+  });
+
+  it('judges the median change and points at the pair nearest it', () => {
+    const v = judgePairs([pair(10, 15), pair(10, 10.4), pair(10, 9)]);
+    expect(v.changes.map((c) => Math.round(c * 100))).toEqual([50, 4, -10]);
+    expect(v.medianChange).toBeCloseTo(0.04);
+    expect(v.representative).toBe(1);
+  });
+
+  it('leaves incomplete pairs out, and has no verdict without a complete one', () => {
+    const v = judgePairs([{ clean: scenarioResult(1000, 10), error: 'hostile: x' }, pair(10, 12)]);
+    expect(v.changes).toHaveLength(1);
+    expect(v.representative).toBe(1);
+    expect(judgePairs([{ error: 'clean: x' }])).toEqual({
+      changes: [],
+      medianChange: null,
+      representative: null,
+    });
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The sentences under a hostile row (series `relay-ws-hostile`, hostile-pairs.ts): every pair's
+ * honest p99 against its clean run's, the median change judged against the target (within 10 %),
+ * and the relay's peak RSS in each hostile run against its ceiling.
+ */
+import { fmt, type FanoutRow } from './fanout-report.ts';
+import type { ScenarioResult } from './fanout-scenario.ts';
+import { HISTORY_MEDIA_BYTES } from './fanout-servers.ts';
+import { judgePairs, pairOrder } from './hostile-pairs.ts';
+
+/** Honest listeners' p99 in a hostile row may exceed the clean row's by this much at most. */
+export const HOSTILE_P99_TOLERANCE = 0.1;
+/** The relay's history budget (limits.historyBudgetBytes default, docs/operations.md), MiB. */
+export const HISTORY_BUDGET_MB = 64;
+/** What one open connection may cost the relay besides queued bytes (docs/operations.md), KiB. */
+export const CONNECTION_KIB = 80;
+
+/**
+ * The relay's RSS ceiling for a hostile run: its clean run's peak at the same N, plus the whole
+ * history budget, plus one connection's cost per hostile connection.
+ */
+export function hostileRssCeilingMb(cleanPeakMb: number, hostile: number): number {
+  return cleanPeakMb + HISTORY_BUDGET_MB + (hostile * CONNECTION_KIB) / 1024;
+}
+
+const pct = (change: number) => `${change >= 0 ? '+' : ''}${fmt(change * 100, 0)} %`;
+
+function hostileCount(r: ScenarioResult): number {
+  return r.hostile ? r.hostile.stalledReaders + r.hostile.flooders : 0;
+}
+
+/** One sentence per pair: both p99s, the change, the hostile run's RSS against its ceiling. */
+function pairSentence(index: number, clean?: ScenarioResult, hostile?: ScenarioResult): string {
+  const first = pairOrder(index)[0];
+  const head = `pair ${index + 1} (${first} first)`;
+  if (!clean || !hostile) return `${head}: incomplete`;
+  const ceiling = hostileRssCeilingMb(clean.serverPeakRssMb, hostileCount(hostile));
+  return `${head}: ${fmt(clean.p99)} → ${fmt(hostile.p99)} ms (${pct(hostile.p99 / clean.p99 - 1)}), max ${fmt(clean.max)} → ${fmt(hostile.max)} ms, RSS ${fmt(hostile.serverPeakRssMb, 0)} of ${fmt(ceiling, 0)} MB`;
+}
+
+/**
+ * Each hostile row judged on its pairs: the median of the honest p99's changes within
+ * HOSTILE_P99_TOLERANCE, and every hostile run's peak RSS under its ceiling.
+ */
+export function hostileNotes(rows: FanoutRow[]): string[] {
+  const notes: string[] = [];
+  for (const row of rows) {
+    if (row.series !== 'relay-ws-hostile') continue;
+    const where = `Hostile tenth, ${row.preset}, N = ${row.listeners}`;
+    const pairs = row.pairs ?? [];
+    const verdict = judgePairs(pairs);
+    const r = row.result;
+    const h = r?.hostile;
+    if (!r || !h || verdict.medianChange === null) {
+      notes.push(`${where}: not judged, no complete pair (${row.error ?? 'no hostile figures'}).`);
+      continue;
+    }
+    const hostile = h.stalledReaders + h.flooders;
+    const crowd = `${r.listeners} honest WebSocket listeners at the live edge + ${hostile} hostile (${h.stalledReaders} stalled history readers of a ${Math.round(HISTORY_MEDIA_BYTES / 2 ** 20)} MiB finished media, never reading, ${h.stalledOpened} opened in all; ${h.flooders} listeners flooding 1 KiB frames, ${h.framesSent} frames sent, ${h.floodersClosed} closed by the relay${h.floodersRefused ? `, ${h.floodersRefused} refused` : ''})`;
+    const cut = `in the median pair the relay cut ${h.relayStalledCut ?? '?'} stalled readers and closed ${h.relayFloodersCut ?? '?'} listeners for what they sent, and counted ${h.relayListeners ?? '?'} listeners at the hold's end`;
+    const p99Met = verdict.medianChange <= HOSTILE_P99_TOLERANCE;
+    const rssOver = pairs.filter(
+      (p) =>
+        p.clean &&
+        p.hostile &&
+        p.hostile.serverPeakRssMb >
+          hostileRssCeilingMb(p.clean.serverPeakRssMb, hostileCount(p.hostile)),
+    ).length;
+    const complete = verdict.changes.length;
+    notes.push(
+      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p.clean, p.hostile)).join('; ')}. Median change ${pct(verdict.medianChange)}: target within ${HOSTILE_P99_TOLERANCE * 100} % ${p99Met ? 'MET' : 'NOT MET'}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
+    );
+  }
+  if (notes.length > 0)
+    notes.push(
+      'Hostile rows: each pair is a clean relay WebSocket run and a run with a tenth of N hostile, on fresh relays, back to back, the order alternating (bench/fanout/hostile-pairs.ts: one run against another run minutes apart varies by more than the 10 % judged); the table shows the hostile run of the pair nearest the median. History readers share limits.historyBytesPerSecond until their sockets took more than the kernel can hold unread (each never-reading socket first takes ~4 MB into the kernel, docs/operations.md "Listeners and memory"); a flooder is closed 1009 at its first 1 KiB frame and then held unread, without a FIN, for limits.listenerCloseGraceMs (10 s), so it reconnects (a second after its connection ends) about every 11 s instead of every second. `npx tsx bench/fanout/hostile-cost.ts stalled|flood COUNT SECONDS` measures either kind alone (relay CPU ms per second, bytes queued, RSS; event-loop delay with bench/fanout/loop-delay-probe.mjs).',
+    );
+  return notes;
+}
