@@ -108,4 +108,33 @@ describe('resume state', () => {
       expect(err.message).toMatch(/'epochs'/);
     }
   });
+
+  it("reads the web page's record (pageSeq, ahead) whole, as the CLI does resuming a page's broadcast", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mxcast-state-'));
+    const file = path.join(dir, 'state.json');
+    const state: ResumeState = {
+      ...sampleState(),
+      pageSeq: 42,
+      ahead: [
+        {
+          nextSeq: 43,
+          offset: 4 + 2 * 100 + 41 * 1031,
+          serial: 99,
+          pageSeq: 43,
+          granule: '471360',
+        },
+      ],
+    };
+    state.epochs = [epochFromFile(state.file), generateEpoch(60)];
+    await writeResumeState(file, state, 'pass');
+    expect(await readResumeState(file, 'pass')).toEqual(state);
+
+    await writeFile(
+      file,
+      JSON.stringify({ ...state, ahead: [{ ...state.ahead![0], pageSeq: -1 }] }),
+    );
+    const err = await errorOf(readResumeState(file));
+    expect(err.code).toBe('BAD_STATE');
+    expect(err.message).toBe(`state file ${file}: missing or bad 'ahead'`);
+  });
 });

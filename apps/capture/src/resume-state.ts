@@ -18,41 +18,19 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
-import type { EncryptedFileV3, StreamGeometry } from '@mxcast/client';
 import { isFormatError, KeySchedule, type Epoch } from '@mxcast/format';
+import { RESUME_RECORD_VERSION, resumeRecordProblem, type ResumeRecord } from '@mxcast/protocol';
 import { CaptureError } from './capture-error.ts';
 
-export const STATE_VERSION = 1;
+export const STATE_VERSION = RESUME_RECORD_VERSION;
 const ENCRYPTED_ALGORITHM = 'org.mxcast.capture_state.v1.aes-hmac-sha2';
 /** HKDF info: binds the derived keys to this use (MSC3270 uses the session id the same way). */
 const HKDF_INFO = 'org.mxcast.capture_state';
 /** PBKDF2-SHA-512 iterations (Matrix spec `m.pbkdf2`; slow on purpose, ~0.2 s here). */
 export const DEFAULT_PBKDF2_ITERATIONS = 200_000;
 
-export interface ResumeState {
-  version: typeof STATE_VERSION;
-  relay: string;
-  mxc: string;
-  /** EncryptedFile v3 with `url`: the key and IV of the first epoch. */
-  file: EncryptedFileV3;
-  /**
-   * Every key epoch fixed so far, the first being `file`'s (docs/format.md "Key epochs"),
-   * including one announced but not yet reached: a resumed run must switch where it was
-   * announced. Absent in states written before key epochs: one epoch, `file`.
-   */
-  epochs?: Epoch[];
-  preset: string;
-  geometry: StreamGeometry;
-  title: string;
-  /** Ogg bitstream serial (RFC 3533 §6): a resumed run keeps writing the same logical stream. */
-  serial: number;
-  /** The next block's seq and byte offset, as last acknowledged by the relay. */
-  nextSeq: number;
-  offset: number;
-  /** Granule of the last audio page acknowledged (decimal string: a u64). */
-  granule: string;
-  updatedAt: string;
-}
+/** The record itself is @mxcast/protocol's, shared with the Matrix copy and the web page. */
+export type ResumeState = ResumeRecord;
 
 interface EncryptedState {
   algorithm: typeof ENCRYPTED_ALGORITHM;
@@ -169,18 +147,11 @@ export async function readResumeState(path: string, passphrase?: string): Promis
 }
 
 function checkState(json: unknown, path: string): ResumeState {
-  const s = json as Partial<ResumeState>;
+  const problem = resumeRecordProblem(json);
+  if (problem) throw new CaptureError('BAD_STATE', `state file ${path}: ${problem}`);
+  const s = json as ResumeState;
   const bad = (field: string) =>
     new CaptureError('BAD_STATE', `state file ${path}: missing or bad '${field}'`);
-  if (s?.version !== STATE_VERSION) throw bad('version');
-  for (const f of ['relay', 'mxc', 'preset', 'title', 'granule', 'updatedAt'] as const) {
-    if (typeof s[f] !== 'string') throw bad(f);
-  }
-  for (const f of ['serial', 'nextSeq', 'offset'] as const) {
-    if (!Number.isSafeInteger(s[f]) || (s[f] as number) < 0) throw bad(f);
-  }
-  if (typeof s.file?.key?.k !== 'string' || typeof s.file.iv !== 'string') throw bad('file');
-  if (typeof s.geometry?.frames_per_block !== 'number') throw bad('geometry');
   if (s.epochs !== undefined) {
     try {
       const schedule = KeySchedule.parse(s.epochs);
@@ -194,5 +165,5 @@ function checkState(json: unknown, path: string): ResumeState {
       throw err;
     }
   }
-  return s as ResumeState;
+  return s;
 }

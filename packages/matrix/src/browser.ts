@@ -77,5 +77,4 @@ export {
   type ResumeBackup,
   type ResumableBroadcast,
   type StoredCapture,
-  type StoredResume,
 } from './resume-backup.ts';

@@ -13,7 +13,7 @@ import type {
   SecretStorageCallbacks,
   SecretStorageKeyDescriptionAesV1,
 } from 'matrix-js-sdk/lib/secret-storage.js';
-import type { EncryptedFile, Epoch } from '@mxcast/format';
+import { resumeRecordProblem, type ResumeRecord } from '@mxcast/protocol';
 import {
   BROADCAST_STATE_TYPE,
   parseBroadcastState,
@@ -42,36 +42,11 @@ export interface StoredCapture {
   broadcastId: string;
   announcementEventId: string;
   startedTs: number;
-  /** apps/capture's ResumeState as JSON (keys, IVs, epochs, next seq, offset, Ogg serial). */
-  resume: Record<string, unknown>;
-}
-
-/**
- * The `resume` object both broadcasters write (the CLI's capture state, apps/capture's
- * ResumeState, and the web page's, apps/web's room resume): one format, so either resumes what
- * the other left. `pageSeq` and `ahead` come from the web page only; a reader without them takes
- * page seq = block seq (both writers keep it so) and the relay's offset as it finds it.
- */
-export interface StoredResume {
-  version: 1;
-  relay: string;
-  mxc: string;
-  /** EncryptedFile v3 with `url`: epoch 0's key and IV. */
-  file: EncryptedFile;
-  /** Every key epoch fixed so far, including one announced but not yet reached. */
-  epochs?: Epoch[];
-  preset: string;
-  geometry: BroadcastAnnouncement['geometry'];
-  title: string;
-  /** Ogg serial (RFC 3533 §6), next block's seq and byte offset, last acked granule (u64). */
-  serial: number;
-  nextSeq: number;
-  offset: number;
-  granule: string;
-  updatedAt: string;
-  pageSeq?: number;
-  /** Block boundaries emitted after the acked one (the relay may hold them). */
-  ahead?: { nextSeq: number; offset: number; serial: number; pageSeq: number; granule: string }[];
+  /**
+   * The resume record both broadcasters write (the CLI's capture state and the web page's): one
+   * format, @mxcast/protocol's, so either resumes what the other left.
+   */
+  resume: ResumeRecord;
 }
 
 export interface ResumeBackup {
@@ -187,6 +162,13 @@ export async function openResumeBackup(
       if (c.broadcastId !== broadcastId || typeof c.resume !== 'object' || !c.resume) {
         throw new RecoveryError('BAD_SECRET', `the stored state of ${broadcastId} is malformed`);
       }
+      const problem = resumeRecordProblem(c.resume);
+      if (problem) {
+        throw new RecoveryError(
+          'BAD_SECRET',
+          `the stored state of ${broadcastId} is malformed: resume ${problem}`,
+        );
+      }
       return c;
     },
     async clear(broadcastId) {
@@ -281,17 +263,12 @@ export async function findResumable(
   for (const { id, st } of candidates) {
     const stored = await backup.load(id);
     if (!stored || stored.roomId !== roomId) continue;
-    const r = stored.resume as {
-      file: EncryptedFile;
-      mxc: string;
-      title: string;
-      geometry: unknown;
-    };
+    const r = stored.resume;
     const announcement: BroadcastAnnouncement = {
       broadcastId: id,
       title: r.title,
       file: { ...r.file, url: r.mxc },
-      geometry: r.geometry as BroadcastAnnouncement['geometry'],
+      geometry: r.geometry,
       startedTs: stored.startedTs,
     };
     return {

@@ -44,5 +44,11 @@ export {
   type UploadServerMessage,
   type UploadClientMessage,
 } from './upload-message.ts';
+export {
+  resumeRecordProblem,
+  RESUME_RECORD_VERSION,
+  type ResumeRecord,
+  type ResumeRecordPoint,
+} from './resume-record.ts';
 export { parseMatrixError, matrixErrorOf, REASON_KEY, type MatrixError } from './matrix-error.ts';
 export type { WebSocketLike, WebSocketConstructor } from './websocket-like.ts';

@@ -259,11 +259,7 @@ export const captureCommand: Command = {
         // The state is kept beside the device (0700 dir) and mirrored to the account data.
         statePath ??= path.join(o.stateDir, 'capture-state.json');
         if (resumable) {
-          await writeResumeState(
-            statePath,
-            resumable.stored.resume as unknown as ResumeState,
-            passphrase,
-          );
+          await writeResumeState(statePath, resumable.stored.resume, passphrase);
         }
       }
     }
@@ -442,8 +438,8 @@ export const captureCommand: Command = {
 };
 
 /** The epochs after the first, numbered as EpochAnnouncer numbers them (index = position). */
-function knownEpochs(resume: Record<string, unknown>) {
-  const list = (resume.epochs as ResumeState['epochs']) ?? [];
+function knownEpochs(resume: ResumeState) {
+  const list = resume.epochs ?? [];
   return list
     .slice(1)
     .map((e, i) => ({ index: i + 1, startSeq: e.startSeq, key: e.key, iv: e.iv }));
@@ -476,7 +472,7 @@ function stateMirror(
       broadcastId: b.broadcastId,
       announcementEventId: b.announcementEventId,
       startedTs: b.announcement.startedTs,
-      resume: state as unknown as Record<string, unknown>,
+      resume: state,
     });
     last = key;
   };

@@ -1,7 +1,8 @@
 /**
  * The web broadcaster's resume state in IndexedDB: what a reloaded (or crashed) tab needs to
- * continue the same broadcast — the same fields as the CLI's `--state` file
- * (apps/capture/src/resume-state.ts) plus the room, the broadcast id and the announcement.
+ * continue the same broadcast — the fields of the resume record the CLI's `--state` file holds
+ * (@mxcast/protocol's ResumeRecord; room-resume-backup.ts converts) plus the room, the broadcast
+ * id and the announcement.
  *
  * The state holds the stream's key(s), so each record is sealed with AES-256-GCM under a
  * wrapping key made by WebCrypto as non-extractable and kept in its own object store (a

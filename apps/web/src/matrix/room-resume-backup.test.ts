@@ -87,7 +87,10 @@ describe('the backup secret of a web broadcast', () => {
     const stored = toStoredCapture(state());
     expect(() =>
       fromStoredCapture({ ...stored, resume: { ...stored.resume, nextSeq: -1 } }, state(), ''),
-    ).toThrow(/malformed/);
+    ).toThrow(/malformed: missing or bad 'nextSeq'/);
+    expect(() =>
+      fromStoredCapture({ ...stored, resume: { ...stored.resume, ahead: [null!] } }, state(), ''),
+    ).toThrow(/malformed: missing or bad 'ahead'/);
   });
 });
 

@@ -3,9 +3,10 @@
  * any device", docs/web.md "Reload and resume"): with the recovery passphrase the page mirrors
  * what it keeps in IndexedDB into the account-data secret `org.mxcast.capture_state.<broadcast
  * id>` that `mxcast capture --recovery-passphrase-file` writes — the same plaintext
- * (@mxcast/matrix's StoredCapture and StoredResume), encrypted by matrix-js-sdk's secret storage
- * (`m.secret_storage.v1.aes-hmac-sha2`) — so another browser, or a new device after the profile
- * is lost, continues the broadcast; so does the CLI, and the page continues the CLI's.
+ * (@mxcast/matrix's StoredCapture around @mxcast/protocol's ResumeRecord), encrypted by
+ * matrix-js-sdk's secret storage (`m.secret_storage.v1.aes-hmac-sha2`) — so another browser, or
+ * a new device after the profile is lost, continues the broadcast; so does the CLI, and the page
+ * continues the CLI's.
  */
 import {
   BROADCAST_STATE_TYPE,
@@ -13,9 +14,9 @@ import {
   parseBroadcastState,
   type ResumeBackup,
   type StoredCapture,
-  type StoredResume,
 } from '@mxcast/matrix/browser';
 import type { Epoch } from '@mxcast/format';
+import { resumeRecordProblem, type ResumeRecord } from '@mxcast/protocol';
 import type { WebResumeState } from '../broadcast/resume-store.ts';
 import type { WebMatrixSession } from './matrix-web-session.ts';
 
@@ -33,7 +34,7 @@ const EPOCH_STORE_WAIT_MS = 3_000;
 
 /** The page's state as the shared secret's plaintext (the CLI's capture state plus pageSeq/ahead). */
 export function toStoredCapture(s: WebResumeState): StoredCapture {
-  const resume: StoredResume = {
+  const resume: ResumeRecord = {
     version: 1,
     relay: s.relayUrl,
     mxc: s.mxc,
@@ -55,7 +56,7 @@ export function toStoredCapture(s: WebResumeState): StoredCapture {
     broadcastId: s.broadcastId,
     announcementEventId: s.announcementEventId,
     startedTs: s.startedTs,
-    resume: resume as unknown as Record<string, unknown>,
+    resume,
   };
 }
 
@@ -68,20 +69,9 @@ export function fromStoredCapture(
   owner: { userId: string; deviceId: string },
   relayUrl: string = location.origin,
 ): WebResumeState {
-  const r = c.resume as unknown as StoredResume;
-  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
-  if (
-    typeof r.mxc !== 'string' ||
-    typeof r.file?.key?.k !== 'string' ||
-    typeof r.file.iv !== 'string' ||
-    !whole(r.nextSeq) ||
-    !whole(r.offset) ||
-    !whole(r.serial) ||
-    typeof r.granule !== 'string' ||
-    typeof r.geometry?.frames_per_block !== 'number'
-  ) {
-    throw new Error(`the backup's state of ${c.broadcastId} is malformed`);
-  }
+  const r = c.resume;
+  const problem = resumeRecordProblem(r);
+  if (problem) throw new Error(`the backup's state of ${c.broadcastId} is malformed: ${problem}`);
   const epochs: Epoch[] = r.epochs?.length
     ? r.epochs
     : [{ startSeq: 0, key: r.file.key, iv: r.file.iv } as Epoch];
@@ -103,7 +93,7 @@ export function fromStoredCapture(
     ahead: r.ahead ?? [],
     preset: r.preset,
     // Both writers store the full geometry they declared at create.
-    geometry: r.geometry as WebResumeState['geometry'],
+    geometry: r.geometry,
     title: r.title,
     startedTs: c.startedTs,
     updatedTs: Date.parse(r.updatedAt) || Date.now(),
