@@ -58,7 +58,7 @@ export {
   type FedEpoch,
   type RingFromFeed,
 } from './epoch-ring-builder.ts';
-export { firstHeldSeq } from './live-key-start.ts';
+export { firstHeldSeq, withholdsAny } from './live-key-start.ts';
 export { OggBlockDemuxer, type DemuxedBlock } from './ogg-block-demuxer.ts';
 export {
   OpusPageDecoder,

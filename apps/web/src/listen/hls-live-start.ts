@@ -8,7 +8,7 @@
  * or part holding it at the end of the playlist, and the remuxer plays from that block on
  * (HlsSegmentRemuxer.startAt). A listener without withheld epochs is not moved.
  */
-import { DEFAULT_KEY_WAIT_MS, firstHeldSeq, type EpochKeys } from '@mxcast/player';
+import { DEFAULT_KEY_WAIT_MS, firstHeldSeq, withholdsAny, type EpochKeys } from '@mxcast/player';
 import { seqAtSeconds, seqStartSeconds, type SegmentGeometry } from './hls-segment-plan.ts';
 
 export interface HlsLiveStartOptions {
@@ -41,8 +41,7 @@ export async function hlsLiveStart(o: HlsLiveStartOptions): Promise<HlsLiveStart
   const { keys, geometry: g, signal } = o;
   // Only a ring that withholds an epoch can put the edge out of reach (the ring builder marks
   // it before the listen starts): any other listener starts at once, as hls.js would.
-  const withheld = keys.withheld?.bind(keys);
-  if (!withheld || !keys.epochs.some((e) => withheld(e.startSeq) !== undefined)) return null;
+  if (!withholdsAny(keys)) return null;
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const pollMs = o.pollMs ?? 250;
   // The edge is needed first: it says where "live" is.
