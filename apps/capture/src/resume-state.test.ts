@@ -2,30 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { streamGeometryOf } from '@mxcast/client';
 import { epochFromFile, generateEncryptedFile, generateEpoch } from '@mxcast/format';
+import { resumeRecordOf, VOICE_BLOCK_BYTES } from '@mxcast/protocol/testing/resume';
 import { CaptureError } from './capture-error.ts';
 import { readResumeState, writeResumeState, type ResumeState } from './resume-state.ts';
 
 function sampleState(): ResumeState {
-  const file = generateEncryptedFile('mxc://localhost/abcdefghijklmnopqrstuv');
-  return {
-    version: 1,
-    relay: 'http://127.0.0.1:1',
-    mxc: 'mxc://localhost/abcdefghijklmnopqrstuv',
-    file,
-    preset: 'voice',
-    geometry: streamGeometryOf(
-      { frameMs: 20, framesPerBlock: 12, bitrate: 32000, blockBytes: 1031 },
-      1,
-    ),
-    title: 'state test',
-    serial: 99,
-    nextSeq: 42,
-    offset: 4 + 2 * 100 + 40 * 1031,
-    granule: '460800',
-    updatedAt: new Date().toISOString(),
-  };
+  return resumeRecordOf(generateEncryptedFile('mxc://localhost/abcdefghijklmnopqrstuv'));
 }
 
 async function errorOf(p: Promise<unknown>): Promise<CaptureError> {
@@ -112,20 +95,11 @@ describe('resume state', () => {
   it("reads the web page's record (pageSeq, ahead) whole, as the CLI does resuming a page's broadcast", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mxcast-state-'));
     const file = path.join(dir, 'state.json');
-    const state: ResumeState = {
-      ...sampleState(),
-      pageSeq: 42,
-      ahead: [
-        {
-          nextSeq: 43,
-          offset: 4 + 2 * 100 + 41 * 1031,
-          serial: 99,
-          pageSeq: 43,
-          granule: '471360',
-        },
-      ],
-    };
+    const state = sampleState();
+    const next = { nextSeq: state.nextSeq + 1, offset: state.offset + VOICE_BLOCK_BYTES };
     state.epochs = [epochFromFile(state.file), generateEpoch(60)];
+    state.pageSeq = state.nextSeq;
+    state.ahead = [{ ...next, serial: state.serial, pageSeq: next.nextSeq, granule: '103680' }];
     await writeResumeState(file, state, 'pass');
     expect(await readResumeState(file, 'pass')).toEqual(state);
 

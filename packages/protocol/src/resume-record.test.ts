@@ -3,58 +3,27 @@
  * field and one with none survive JSON (the state file and the secret are JSON text) and pass the
  * check; each broken field is named, so the capture's and the page's errors say what is wrong.
  */
+import { epochFromFile, generateEncryptedFile, generateEpoch } from '@mxcast/format';
 import { describe, expect, it } from 'vitest';
 import { resumeRecordProblem, type ResumeRecord } from './resume-record.ts';
+import { resumeRecordOf, VOICE_BLOCK_BYTES } from './testing/resume-fixtures.ts';
 
-const file = {
-  v: 'v2',
-  url: 'mxc://relay.test/abcdefghijklmnopqrstuv',
-  key: {
-    kty: 'oct',
-    key_ops: ['encrypt', 'decrypt'],
-    alg: 'A256CTR',
-    k: 'qcHVMSgYg-7ukRXJSzsV1IW4DNLBm5YIjSlPU5ep4yY',
-    ext: true,
-  },
-  iv: 'X85+XgHN+HEAAAAAAAAAAA',
-  hashes: {},
-} as unknown as ResumeRecord['file'];
-
+const file = generateEncryptedFile('mxc://relay.test/abcdefghijklmnopqrstuv');
 /** As the CLI capture writes it: no `pageSeq`, no `ahead`, no `epochs` (before key epochs). */
-const bare: ResumeRecord = {
-  version: 1,
-  relay: 'https://relay.test',
-  mxc: 'mxc://relay.test/abcdefghijklmnopqrstuv',
-  file,
-  preset: 'voice',
-  geometry: {
-    frame_ms: 20,
-    frames_per_block: 12,
-    bitrate: 32000,
-    block_size: 1031,
-    sample_rate: 48000,
-    channels: 1,
-  },
-  title: 'Show',
-  serial: 1234,
-  nextSeq: 10,
-  offset: 4 + 2 * 100 + 8 * 1031,
-  granule: String(8 * 12 * 960),
-  updatedAt: '2026-12-02T14:00:00.000Z',
-};
+const bare = resumeRecordOf(file);
 
 /** As the web page writes it: every optional field. */
 const full: ResumeRecord = {
   ...bare,
-  epochs: [
-    { startSeq: 0, key: file.key, iv: file.iv },
-    { startSeq: 40, key: { ...file.key, k: 'B'.repeat(43) }, iv: 'A'.repeat(22) },
-  ],
+  epochs: [epochFromFile(file), generateEpoch(40)],
   pageSeq: 10,
-  ahead: [
-    { nextSeq: 11, offset: bare.offset + 1031, serial: 1234, pageSeq: 11, granule: '103680' },
-    { nextSeq: 12, offset: bare.offset + 2062, serial: 1234, pageSeq: 12, granule: '115200' },
-  ],
+  ahead: [1, 2].map((k) => ({
+    nextSeq: bare.nextSeq + k,
+    offset: bare.offset + k * VOICE_BLOCK_BYTES,
+    serial: bare.serial,
+    pageSeq: bare.nextSeq + k,
+    granule: String(BigInt(bare.granule) + BigInt(k * 12 * 960)),
+  })),
 };
 
 const viaJson = (r: unknown): unknown => JSON.parse(JSON.stringify(r));
