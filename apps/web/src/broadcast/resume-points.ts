@@ -7,16 +7,13 @@
  * network drop: docs/web.md "Resume after a network drop").
  */
 
-/** A block boundary a resumed encoder can start from. */
-export interface ResumePoint {
-  /** Seq of the next block to write and its byte offset in the file. */
-  nextSeq: number;
-  offset: number;
-  serial: number;
-  pageSeq: number;
-  /** Granule of the last audio page before this point (u64, decimal). */
-  granule: string;
-}
+import type { ResumeRecordPoint } from '@mxcast/protocol';
+
+/**
+ * A block boundary a resumed encoder can start from: the resume record's point (its `ahead`
+ * entries), so the page keeps and stores one shape.
+ */
+export type ResumePoint = ResumeRecordPoint;
 
 export class ResumePoints {
   #written: number;
