@@ -14,7 +14,7 @@
  * stalled history readers of a 16 MiB finished media and listener-WebSocket frame flooders), the
  * rest honest at the live edge, back to back on fresh relays (bench/fanout/hostile-pairs.ts); its
  * notes judge the median change of the honest p99 (target: within 10 %) and each hostile run's
- * peak RSS against its ceiling (its pair's clean peak + history budget + 80 KiB per hostile
+ * peak RSS against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per hostile
  * connection).
  *
  * A targeted subset (the full run takes ~45 min): `--preset=voice`, `--series=relay-ws,floor`,

@@ -46,15 +46,15 @@ const rows = (pairs: [number, number][], hostileRss = 200): FanoutRow[] => {
 };
 
 describe('hostile row notes', () => {
-  it('the ceiling is the clean peak + the history budget + 80 KiB per hostile connection', () => {
-    expect(hostileRssCeilingMb(150, 1024)).toBe(150 + 64 + 80);
+  it('the ceiling is the clean peak + the history budget and shared reads + 80 KiB per connection', () => {
+    expect(hostileRssCeilingMb(150, 1024)).toBe(150 + 64 + 8 + 80);
   });
 
   it('meets the target when the median pair is within 10 % and RSS under the ceiling', () => {
     const [note] = hostileNotes(rows([[20, 21.6]]));
     expect(note).toMatch(/900 honest WebSocket listeners .* \+ 100 hostile/);
     expect(note).toMatch(/pair 1 \(clean first\): 20 → 21\.6 ms \(\+8 %\)/);
-    expect(note).toMatch(/RSS 200 of 222 MB/);
+    expect(note).toMatch(/RSS 200 of 230 MB/);
     expect(note).toMatch(/Median change \+8 %: target within 10 % MET; relay peak RSS under/);
     expect(note).toMatch(/cut 48 stalled readers and closed 300 listeners/);
   });

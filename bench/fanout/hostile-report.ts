@@ -12,15 +12,17 @@ import { judgePairs, pairOrder } from './hostile-pairs.ts';
 export const HOSTILE_P99_TOLERANCE = 0.1;
 /** The relay's history budget (limits.historyBudgetBytes default, docs/operations.md), MiB. */
 export const HISTORY_BUDGET_MB = 64;
+/** The relay's shared history reads (limits.historyCacheBytes default), MiB. */
+export const HISTORY_CACHE_MB = 8;
 /** What one open connection may cost the relay besides queued bytes (docs/operations.md), KiB. */
 export const CONNECTION_KIB = 80;
 
 /**
  * The relay's RSS ceiling for a hostile run: its clean run's peak at the same N, plus the whole
- * history budget, plus one connection's cost per hostile connection.
+ * history budget and shared reads, plus one connection's cost per hostile connection.
  */
 export function hostileRssCeilingMb(cleanPeakMb: number, hostile: number): number {
-  return cleanPeakMb + HISTORY_BUDGET_MB + (hostile * CONNECTION_KIB) / 1024;
+  return cleanPeakMb + HISTORY_BUDGET_MB + HISTORY_CACHE_MB + (hostile * CONNECTION_KIB) / 1024;
 }
 
 const pct = (change: number) => `${change >= 0 ? '+' : ''}${fmt(change * 100, 0)} %`;
@@ -68,7 +70,7 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
     ).length;
     const complete = verdict.changes.length;
     notes.push(
-      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p.clean, p.hostile)).join('; ')}. Median change ${pct(verdict.medianChange)}: target within ${HOSTILE_P99_TOLERANCE * 100} % ${p99Met ? 'MET' : 'NOT MET'}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
+      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p.clean, p.hostile)).join('; ')}. Median change ${pct(verdict.medianChange)}: target within ${HOSTILE_P99_TOLERANCE * 100} % ${p99Met ? 'MET' : 'NOT MET'}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + shared reads ${HISTORY_CACHE_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
     );
   }
   if (notes.length > 0)

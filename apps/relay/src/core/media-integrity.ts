@@ -13,6 +13,7 @@
  */
 import { statSync } from 'node:fs';
 import { MediaFile } from '../storage/media-file.ts';
+import type { ReadCache } from '../storage/read-cache.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 import { sizeDamage, verifyMediaFile } from '../storage/media-verify.ts';
 import { OffsetList } from '../storage/offset-list.ts';
@@ -53,6 +54,8 @@ export class MediaIntegrity {
     private readonly db: RelayDatabase,
     private readonly metrics: RelayMetrics,
     private readonly filePath: (id: string) => string,
+    /** History reads shared between readers (storage/read-cache.ts). */
+    private readonly readCache: ReadCache | null = null,
   ) {}
 
   /**
@@ -85,7 +88,7 @@ export class MediaIntegrity {
     if (stat.size !== row.byte_length)
       return this.markDamaged(rec, sizeDamage(stat.size, row.byte_length));
     rec.byteLength = row.byte_length;
-    rec.file = new MediaFile(path);
+    rec.file = new MediaFile(path, this.readCache);
     const offsets = row.block_runs
       ? OffsetList.fromRuns(parseJson(row.block_runs), row.byte_length)
       : null;

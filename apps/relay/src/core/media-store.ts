@@ -18,6 +18,7 @@ import { EmbeddedMediaStorage } from '../storage/embedded-media-storage.ts';
 import { StorageError, type AppendOutcome, type MediaUpdate } from '../storage/media-storage.ts';
 import type { DeclaredStreamGeometry } from '@mxcast/protocol';
 import { MediaRecord } from '../storage/media-record.ts';
+import { ReadCache } from '../storage/read-cache.ts';
 import { checkDatabaseNotLost, mediaFileIds } from '../storage/database-check.ts';
 import {
   pendingMediaRow,
@@ -102,13 +103,15 @@ export class MediaStore implements ReplicaHost {
     this.mediaDir = join(config.dataDir, 'media');
     // Its open media are this store's records (sync variants only).
     const { maxBlockLength } = config.limits;
-    this.storage = new EmbeddedMediaStorage(db, this.mediaDir, maxBlockLength, true);
+    const readCache = new ReadCache(config.limits.historyCacheBytes);
+    metrics.historyCache = () => readCache.stats();
+    this.storage = new EmbeddedMediaStorage(db, this.mediaDir, maxBlockLength, true, readCache);
     this.dirty = new GroupFlush(db, (rec) => this.records.get(rec.id) === rec);
     metrics.mediaInMemory = () => this.records.size;
     this.quotas = new UserQuotas(db, config.limits, metrics, (owner) =>
       this.dirty.unflushedBytes(owner),
     );
-    this.integrity = new MediaIntegrity(config, db, metrics, (id) => this.filePath(id));
+    this.integrity = new MediaIntegrity(config, db, metrics, (id) => this.filePath(id), readCache);
     this.idleWatch = new LiveIdleWatch(config.limits, metrics, {
       // The watch fires and forgets: a refusal (memory and row disagree, or the cluster is out
       // of reach) is logged, never an unhandled rejection that would end the process.

@@ -89,6 +89,11 @@ export interface RelayLimits {
    */
   historyBytesPerSecond: number;
   /**
+   * Bytes of history reads kept for other readers of the same bytes (0: only reads under way are
+   * shared): many readers of one media from one place cost one file read and one buffer.
+   */
+  historyCacheBytes: number;
+  /**
    * A listener whose socket takes nothing for this long while the relay has bytes for it is cut,
    * ms: a history reader whose last read was not taken, a WebSocket listener at the live edge that
    * stays past its backlog (skipping) all that time.
@@ -204,6 +209,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   historyReadBytes: 64 * 1024,
   historyBudgetBytes: 64 * 1024 ** 2,
   historyBytesPerSecond: 64 * 1024 ** 2,
+  historyCacheBytes: 8 * 1024 ** 2,
   whoamiCacheTtlMs: 60_000,
   whoamiCacheMaxEntries: 10_000,
   homeserverTimeoutMs: 5_000,

@@ -24,6 +24,12 @@ export class RelayMetrics {
   listenersStalled = 0;
   /** Bytes reserved by history readers now, and readers waiting for the budget (set by the adapter). */
   historyBudget: () => { inUse: number; waiting: number } = () => ({ inUse: 0, waiting: 0 });
+  /** History reads answered from the shared read cache or a read under way, reads of the file, bytes kept. */
+  historyCache: () => { hits: number; misses: number; bytes: number } = () => ({
+    hits: 0,
+    misses: 0,
+    bytes: 0,
+  });
   /** Connections open now (set by the Node adapter, docs/operations.md "Limits"). */
   connectionsOpen = 0;
   /** Connections refused at accept, by the limit they hit. */
@@ -111,6 +117,18 @@ export class RelayMetrics {
     );
     const waitingHelp = 'History readers waiting for the history budget.';
     single('mxcast_history_waiting', 'gauge', waitingHelp, history.waiting);
+    const cache = this.historyCache();
+    byLabel(
+      'mxcast_history_reads_total',
+      'History reads: shared (another reader read the same bytes) or from the file.',
+      'source',
+      [
+        ['shared', cache.hits],
+        ['file', cache.misses],
+      ],
+    );
+    const cacheHelp = 'Bytes of history reads kept for other readers (limits.historyCacheBytes).';
+    single('mxcast_history_cache_bytes', 'gauge', cacheHelp, cache.bytes);
     const inMemoryHelp = 'Media records held in memory.';
     single('mxcast_media_in_memory', 'gauge', inMemoryHelp, this.mediaInMemory());
     byLabel(

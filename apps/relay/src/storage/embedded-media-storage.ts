@@ -17,6 +17,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAGIC } from '@mxcast/format';
 import { MediaFile } from './media-file.ts';
+import type { ReadCache } from './read-cache.ts';
 import { scanMediaFile, type ScanResult } from './media-scan.ts';
 import type {
   AppendOutcome,
@@ -65,6 +66,8 @@ export class EmbeddedMediaStorage implements MediaStorage {
      * is ever open twice (two MediaFiles on one file would each append its blocks).
      */
     private readonly openMediaElsewhere = false,
+    /** History reads shared between readers of the same bytes (read-cache.ts); none by default. */
+    private readonly readCache: ReadCache | null = null,
   ) {
     mkdirSync(mediaDir, { recursive: true });
   }
@@ -136,7 +139,7 @@ export class EmbeddedMediaStorage implements MediaStorage {
    * with no whole block may have left some — then the magic.
    */
   beginSync(m: OpenMedia): void {
-    const file = (m.file ??= new MediaFile(this.filePath(m.id)));
+    const file = (m.file ??= new MediaFile(this.filePath(m.id), this.readCache));
     file.truncate(0);
     file.append(MAGIC);
     m.byteLength = MAGIC.length;
@@ -175,7 +178,7 @@ export class EmbeddedMediaStorage implements MediaStorage {
   recoverSync(m: OpenMedia, scan: ScanResult): number {
     m.offsets = scan.offsets;
     m.byteLength = scan.validLength;
-    const file = (m.file ??= new MediaFile(this.filePath(m.id)));
+    const file = (m.file ??= new MediaFile(this.filePath(m.id), this.readCache));
     const size = file.size;
     if (size !== scan.validLength) file.truncate(scan.validLength);
     return size;

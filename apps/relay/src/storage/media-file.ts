@@ -14,13 +14,18 @@ import {
   readSync,
   writeSync,
 } from 'node:fs';
+import type { ReadCache } from './read-cache.ts';
 
 export class MediaFile {
   private fd: number | null;
   private dirty = false;
   private flushing: Promise<void> | null = null;
 
-  constructor(readonly path: string) {
+  /** `cache`: history reads shared between readers of the same bytes (read-cache.ts). */
+  constructor(
+    readonly path: string,
+    private readonly cache: ReadCache | null = null,
+  ) {
     // 'a+': create if missing, writes always land at the end (append-only by construction).
     // 0600: only the relay's user reads the ciphertext (data-dir-mode.ts).
     this.fd = openSync(path, 'a+', 0o600);
@@ -43,8 +48,17 @@ export class MediaFile {
     this.dirty = true;
   }
 
-  /** Reads up to `length` bytes at `position` into a new buffer (shorter at end of file). */
+  /**
+   * Reads up to `length` bytes at `position` (shorter at end of file). The buffer may be shared
+   * with other readers of the same bytes (read-cache.ts): slice it, never write to it. Only for
+   * bytes already stored, which never change: the cache trusts that.
+   */
   readAt(position: number, length: number): Promise<Buffer> {
+    if (!this.cache) return this.readFresh(position, length);
+    return this.cache.read(this, position, length, () => this.readFresh(position, length));
+  }
+
+  private readFresh(position: number, length: number): Promise<Buffer> {
     const fd = this.openFd();
     const buf = Buffer.allocUnsafe(length);
     return new Promise((resolve, reject) => {
@@ -90,6 +104,7 @@ export class MediaFile {
 
   async close(): Promise<void> {
     await this.flush();
+    this.cache?.drop(this);
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
