@@ -11,7 +11,8 @@
 // --n=1000 --preset=low-latency` (a subset: printed, not recorded).
 import { writeFileSync } from 'node:fs';
 
-const file = process.env.MXCAST_LOOP_TIMELINE_FILE;
+// '%p' in the name becomes the pid, so each relay of a paired run keeps its own.
+const file = process.env.MXCAST_LOOP_TIMELINE_FILE?.replace('%p', String(process.pid));
 const BUCKET_MS = 500;
 const t0 = performance.now();
 const rows = [];

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { HistoryBudget } from './history-budget.ts';
 import { HistoryPacer } from './history-pacer.ts';
-import { LiveFirstGate, liveFirst, MAX_WAIT_MS } from './live-first.ts';
+import { LiveFirstGate, liveFirst, MAX_WAIT_MS, STEPS_PER_TURN } from './live-first.ts';
 import { MediaHub, type HubListener } from './media-hub.ts';
 import { makeSharedBlock, type SharedBlock } from './shared-block.ts';
 
@@ -51,10 +51,28 @@ describe('live first', () => {
     for (const l of all) hub.add(l);
     hub.publish(block(0)); // fits one slice: over within publish
     expect(liveFirst.live).toBe(false);
+    await turn(); // a fresh event-loop turn: the last test's steps are not counted here
     let went = false;
     void liveFirst.turn().then(() => (went = true));
     await Promise.resolve();
     expect(went).toBe(true);
+  });
+
+  it('lets one history step go per event-loop turn, the next after the loop polled for I/O', async () => {
+    expect(STEPS_PER_TURN).toBe(1);
+    const gate = new LiveFirstGate();
+    await turn();
+    const order: string[] = [];
+    const steps = [0, 1, 2].map((i) => gate.turn().then(() => order.push(`step ${i}`)));
+    await Promise.resolve();
+    expect(order).toEqual(['step 0']);
+    expect(gate.waiting).toBe(2);
+    await turn(); // one check phase: one more step
+    expect(order).toEqual(['step 0', 'step 1']);
+    await turn();
+    await Promise.all(steps);
+    expect(order).toEqual(['step 0', 'step 1', 'step 2']);
+    expect(gate.waiting).toBe(0);
   });
 
   it("a history reader's reservation resolves only after the fan-out under way", async () => {

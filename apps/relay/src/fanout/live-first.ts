@@ -19,6 +19,16 @@
 
 /** The longest a history reader waits for live fan-outs to finish, ms. */
 export const MAX_WAIT_MS = 40;
+/**
+ * History steps (a file read or a write of what was read, up to limits.historyReadBytes) that go
+ * in one event-loop turn; the rest wait for the next turn, after the loop has polled for I/O. Why:
+ * a live block that arrives while history runs waits for what history does before the loop polls
+ * again. Released all together, a turn's steps were a burst: on loopback a 64 KiB write to a socket
+ * nobody reads costs ~0.2 ms (the hostile fan-out row's first seconds: ~0.8 s of extra relay CPU
+ * for the ~215 MB its 50 never-reading readers take, hostile-timeline-probe.mjs), so the 8 ms of
+ * the history rate's credit (512 KiB) could hold a block ~2 ms; one step at a time, one write.
+ */
+export const STEPS_PER_TURN = 1;
 
 export class LiveFirstGate {
   /** Fan-outs under way (each media hub counts once from publish until its queue is empty). */
@@ -26,16 +36,23 @@ export class LiveFirstGate {
   private waiters: (() => void)[] = [];
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
-  /** Lets every waiter go; `forced`: MAX_WAIT_MS ran out (else only when no fan-out is under way). */
+  /** Steps let go in this event-loop turn (reset at its check phase, setImmediate). */
+  private steps = 0;
+  private resetting = false;
+  /**
+   * Lets STEPS_PER_TURN waiters go, the next ones in later turns; `forced`: MAX_WAIT_MS ran out
+   * (else only when no fan-out is under way), and every waiter goes at once.
+   */
   private readonly flush = (forced = false): void => {
     this.flushing = false;
     // A block published between end() and this turn: wait for its fan-out too (bounded).
     if (!forced && this.busy > 0) return this.bound();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const go = this.waiters;
-    this.waiters = [];
+    const go = forced ? this.waiters.splice(0) : this.waiters.splice(0, STEPS_PER_TURN);
+    this.step(go.length);
     for (const resolve of go) resolve();
+    if (this.waiters.length > 0) this.schedule();
   };
 
   /** True while some live fan-out is under way. */
@@ -60,15 +77,30 @@ export class LiveFirstGate {
   }
 
   /**
-   * Resolves when no live fan-out is under way (at once, as a resolved promise, when none is), or
-   * after MAX_WAIT_MS at the latest.
+   * Resolves when no live fan-out is under way and this event-loop turn has room for one more
+   * history step (at once, as a resolved promise, when both hold), or after MAX_WAIT_MS at the
+   * latest.
    */
   turn(): Promise<void> {
-    if (this.busy === 0 && this.waiters.length === 0) return Promise.resolve();
+    if (this.busy === 0 && this.waiters.length === 0 && this.steps < STEPS_PER_TURN) {
+      this.step(1);
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.waiters.push(resolve);
       if (this.busy === 0) this.schedule();
       else this.bound();
+    });
+  }
+
+  /** Counts `n` steps let go in this turn; the count starts again at the turn's check phase. */
+  private step(n: number): void {
+    this.steps += n;
+    if (this.resetting) return;
+    this.resetting = true;
+    setImmediate(() => {
+      this.steps = 0;
+      this.resetting = false;
     });
   }
 
