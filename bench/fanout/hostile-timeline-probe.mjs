@@ -71,11 +71,11 @@ if (process.env.MXCAST_SOURCE === '1') {
     const { liveFirst } = await import(url);
     // History steps (a file read, a write) in all, and those asked for mid-fan-out.
     const turn = liveFirst.turn;
-    liveFirst.turn = function () {
+    liveFirst.turn = function (...args) {
       fanouts.historySteps++;
       if (this.live) fanouts.historyMidFanout++;
       if (process.env.MXCAST_BENCH_NO_LIVE_FIRST === '1') return Promise.resolve();
-      return turn.call(this);
+      return turn.apply(this, args);
     };
     const { begin, end } = liveFirst;
     let started = null;

@@ -202,7 +202,7 @@ export class WsListener implements HubListener {
     }
     const bytes = await file.readAt(start, end - start);
     // Live listeners first: a fan-out under way finishes before these writes (live-first.ts).
-    await pacer.turn();
+    await pacer.turn(bytes.length);
     for (let s = seq; s < last && !this.closed; s++) {
       const a = (rec.offsets.at(s) ?? 0) - start;
       const b = (rec.offsets.at(s + 1) ?? rec.byteLength) - start;

@@ -128,7 +128,7 @@ export function pumpDownload(o: DownloadPumpOptions): void {
         if (!file) return finish('fail', new Error('media was deleted'));
         const bytes = await file.readAt(pos, n);
         // Live listeners first: a fan-out under way finishes before this write (live-first.ts).
-        await pacer.turn();
+        await pacer.turn(bytes.length);
         if (closed) return;
         if (bytes.length === 0)
           return finish('fail', new Error('media file shorter than recorded'));

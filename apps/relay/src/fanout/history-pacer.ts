@@ -61,7 +61,7 @@ export class HistoryPacer {
     if (granted === 0) return 0;
     this.held = granted;
     // The file read goes after any live fan-out under way (live-first.ts).
-    await liveFirst.turn();
+    await liveFirst.turn(granted);
     if (this.closed) {
       this.release();
       return 0;
@@ -73,8 +73,8 @@ export class HistoryPacer {
    * Resolves when the reader may write what it read: after any live fan-out under way
    * (live-first.ts). Without pacing (no budget: tests of the bare paths) at once.
    */
-  turn(): Promise<void> {
-    return this.pacing ? liveFirst.turn() : Promise.resolve();
+  turn(bytes: number): Promise<void> {
+    return this.pacing ? liveFirst.turn(bytes) : Promise.resolve();
   }
 
   /** The bytes reserved are out of the relay's memory: the socket took them. */

@@ -7,7 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { HistoryBudget } from './history-budget.ts';
 import { HistoryPacer } from './history-pacer.ts';
-import { LiveFirstGate, liveFirst, MAX_WAIT_MS, STEPS_PER_TURN } from './live-first.ts';
+import {
+  LARGE_STEP_BYTES,
+  LiveFirstGate,
+  liveFirst,
+  MAX_WAIT_MS,
+  STEPS_PER_TURN,
+} from './live-first.ts';
 import { MediaHub, type HubListener } from './media-hub.ts';
 import { makeSharedBlock, type SharedBlock } from './shared-block.ts';
 
@@ -33,7 +39,7 @@ describe('live first', () => {
     expect(liveFirst.live).toBe(true);
     expect(got.filter((n) => n === 1)).toHaveLength(4); // one slice so far
     let seenAtTurn: number[] = [];
-    const waited = liveFirst.turn().then(() => (seenAtTurn = [...got]));
+    const waited = liveFirst.turn(0).then(() => (seenAtTurn = [...got]));
     // The other slices run on later turns; history must not go between them.
     for (let i = 0; i < 3; i++) {
       await turn();
@@ -53,17 +59,19 @@ describe('live first', () => {
     expect(liveFirst.live).toBe(false);
     await turn(); // a fresh event-loop turn: the last test's steps are not counted here
     let went = false;
-    void liveFirst.turn().then(() => (went = true));
+    void liveFirst.turn(0).then(() => (went = true));
     await Promise.resolve();
     expect(went).toBe(true);
   });
 
-  it('lets one history step go per event-loop turn, the next after the loop polled for I/O', async () => {
+  it('lets one large history step go per event-loop turn, the next after the loop polled for I/O', async () => {
     expect(STEPS_PER_TURN).toBe(1);
     const gate = new LiveFirstGate();
     await turn();
     const order: string[] = [];
-    const steps = [0, 1, 2].map((i) => gate.turn().then(() => order.push(`step ${i}`)));
+    const steps = [0, 1, 2].map((i) =>
+      gate.turn(LARGE_STEP_BYTES).then(() => order.push(`step ${i}`)),
+    );
     await Promise.resolve();
     expect(order).toEqual(['step 0']);
     expect(gate.waiting).toBe(2);
@@ -72,6 +80,21 @@ describe('live first', () => {
     await turn();
     await Promise.all(steps);
     expect(order).toEqual(['step 0', 'step 1', 'step 2']);
+    expect(gate.waiting).toBe(0);
+  });
+
+  it('lets small steps (listeners near the live edge catching up) go together', async () => {
+    const gate = new LiveFirstGate();
+    await turn();
+    let went = 0;
+    const large = gate.turn(LARGE_STEP_BYTES);
+    const small = Array.from({ length: 50 }, () =>
+      gate.turn(LARGE_STEP_BYTES - 1).then(() => went++),
+    );
+    await large;
+    await turn(); // one check phase: every small one, however many
+    await Promise.all(small);
+    expect(went).toBe(50);
     expect(gate.waiting).toBe(0);
   });
 
@@ -99,7 +122,7 @@ describe('live first', () => {
     const gate = new LiveFirstGate();
     gate.begin(); // and never end()
     const t0 = performance.now();
-    await Promise.all([gate.turn(), gate.turn()]);
+    await Promise.all([gate.turn(0), gate.turn(0)]);
     const waited = performance.now() - t0;
     expect(waited).toBeGreaterThanOrEqual(MAX_WAIT_MS - 2);
     expect(waited).toBeLessThan(MAX_WAIT_MS + 2000);
@@ -110,7 +133,7 @@ describe('live first', () => {
     const gate = new LiveFirstGate();
     gate.begin();
     let went = false;
-    const waited = gate.turn().then(() => (went = true));
+    const waited = gate.turn(0).then(() => (went = true));
     gate.end(); // history's turn is scheduled (setImmediate) …
     gate.begin(); // … but the next block's fan-out starts before it
     await turn();
