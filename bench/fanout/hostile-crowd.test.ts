@@ -82,6 +82,44 @@ describe('HostileCrowd', () => {
     expect(crowd.stats().framesSent).toBeGreaterThan(20);
   });
 
+  it("stops a flooder's frames at the relay's close frame, even in the 101's chunk", async () => {
+    const conns: Conn[] = [];
+    server = net.createServer((socket) => {
+      const c: Conn = { socket, head: '', bytes: 0 };
+      conns.push(c);
+      socket.on('data', (d: Buffer) => {
+        c.bytes += d.length;
+        if (c.head.includes('\r\n\r\n')) return;
+        c.head += d.toString('latin1');
+        if (!c.head.includes('\r\n\r\n')) return;
+        // A block frame, then a close frame (1009), in the same write as the head.
+        const block = Buffer.from([0x82, 8, 0, 0, 0, 0, 0, 0, 0, 7]);
+        const close = Buffer.from([0x88, 2, 0x03, 0xf1]);
+        socket.write(
+          Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), block, close]),
+        );
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    const port = (server?.address() as net.AddressInfo).port;
+    crowd = new HostileCrowd({
+      port,
+      historyWsPath: '/h',
+      historyDownloadPath: '/d',
+      liveWsPath: '/live',
+      stalledLifetimeMs: 60_000,
+    });
+    await crowd.startFlooders(1);
+    await new Promise((r) => setTimeout(r, 200));
+    // At most the first burst went out before the close frame was read; then nothing more.
+    const sent = crowd.stats().framesSent;
+    expect(sent).toBeLessThanOrEqual(8);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(crowd.stats().framesSent).toBe(sent);
+    expect(conns).toHaveLength(1);
+  });
+
   it('builds a masked binary frame with a 16-bit length', () => {
     const f = floodFrame(1024);
     expect([...f.subarray(0, 8)]).toEqual([0x82, 0x80 | 126, 4, 0, 0, 0, 0, 0]);

@@ -8,12 +8,18 @@
  *   the entire hold;
  * - frame flooders: the other half, WebSocket listeners of the live media that read (and drop)
  *   what they get and send masked 1 KiB binary frames (8 every 20 ms: 400 KB/s each), which a
- *   listener has no reason to send; when the relay closes one, it reconnects a second later.
+ *   listener has no reason to send, until the relay's close frame arrives; when the relay ends
+ *   the connection, it reconnects a second later. Why stop at the close frame: the relay reads
+ *   nothing more from a socket it closed (it holds it unread for limits.listenerCloseGraceMs), so
+ *   frames written after it cost the relay nothing, only the generator's core — the one that
+ *   times the honest listeners (at low-latency N = 3000, 150 flooders wrote ~16 000 frames a
+ *   second into such sockets, and that core was saturated).
  * The pacing keeps the crowd's own CPU small next to the honest listeners' on the load
  * generator's core, so their delays stay the relay's and not the generator's.
  * Every socket is raw (node:net), like the honest pool's.
  */
 import net from 'node:net';
+import { WsFrameReader } from './ws-frame-reader.ts';
 
 export interface HostileTarget {
   port: number;
@@ -183,18 +189,32 @@ export class HostileCrowd {
   #flooder(): Promise<void> {
     return new Promise((resolve) => {
       let flooding = false;
+      let closedByRelay = false;
+      const frames = new WsFrameReader({
+        onBlock: () => {},
+        onPing: () => {},
+        onText: () => {},
+        onClose: () => (closedByRelay = true),
+      });
       const socket = this.#open((s) => s.write(upgradeRequest(this.#t.port, this.#t.liveWsPath)));
+      // The response head so far, until its blank line (the first frames may share its chunk).
+      let head = '';
       socket.on('data', (chunk: Buffer) => {
-        if (flooding) return;
-        if (!chunk.subarray(0, 16).toString('latin1').startsWith('HTTP/1.1 101')) {
+        if (flooding) return frames.push(chunk, 0, chunk.length);
+        head += chunk.toString('latin1');
+        if (!'HTTP/1.1 101'.startsWith(head.slice(0, 12)) || head.length > 4096) {
           this.#stats.floodersRefused++;
           socket.destroy();
           return;
         }
+        const headEnd = head.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
         flooding = true;
+        const rest = Buffer.from(head.slice(headEnd + 4), 'latin1');
+        frames.push(rest, 0, rest.length);
         resolve();
         const burst = () => {
-          if (socket.destroyed || this.#closed) return;
+          if (socket.destroyed || this.#closed || closedByRelay) return;
           // A relay that stopped reading must not make the generator queue without bound.
           if (socket.writableLength > 64 * 1024) return this.#later(BURST_EVERY_MS, burst);
           for (let i = 0; i < BURST_FRAMES; i++) {

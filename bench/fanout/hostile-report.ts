@@ -37,7 +37,7 @@ function pairSentence(index: number, clean?: ScenarioResult, hostile?: ScenarioR
   const head = `pair ${index + 1} (${first} first)`;
   if (!clean || !hostile) return `${head}: incomplete`;
   const ceiling = hostileRssCeilingMb(clean.serverPeakRssMb, hostileCount(hostile));
-  return `${head}: ${fmt(clean.p99)} → ${fmt(hostile.p99)} ms (${pct(hostile.p99 / clean.p99 - 1)}), max ${fmt(clean.max)} → ${fmt(hostile.max)} ms, RSS ${fmt(hostile.serverPeakRssMb, 0)} of ${fmt(ceiling, 0)} MB`;
+  return `${head}: ${fmt(clean.p99)} → ${fmt(hostile.p99)} ms (${pct(hostile.p99 / clean.p99 - 1)}), max ${fmt(clean.max)} → ${fmt(hostile.max)} ms, relay CPU ${fmt(clean.serverCpuPct, 0)} → ${fmt(hostile.serverCpuPct, 0)} %, load gen CPU ${fmt(clean.generatorCpuPct, 0)} → ${fmt(hostile.generatorCpuPct, 0)} %, RSS ${fmt(hostile.serverPeakRssMb, 0)} of ${fmt(ceiling, 0)} MB`;
 }
 
 /**
