@@ -19,12 +19,17 @@ export interface FanoutPreset {
   oggPageBytes: number;
   /** Bytes of one audio block on the wire: 16-byte header + page + 16-byte GCM tag. */
   blockBytes: number;
+  /**
+   * The p99 delay within which a server holds N listeners at this preset (the targets of
+   * docs/benchmarks.md "Live fan-out"): low-latency 50 ms, voice 100 ms.
+   */
+  targetP99Ms: number;
 }
 
 const FRAME_MS = 20;
 const PACKET_BYTES = (32000 * FRAME_MS) / 1000 / 8;
 
-function preset(name: FanoutPresetName, framesPerBlock: number): FanoutPreset {
+function preset(name: FanoutPresetName, framesPerBlock: number, targetP99Ms: number): FanoutPreset {
   const oggPageBytes = 27 + framesPerBlock + framesPerBlock * PACKET_BYTES;
   return {
     name,
@@ -33,10 +38,11 @@ function preset(name: FanoutPresetName, framesPerBlock: number): FanoutPreset {
     blockIntervalMs: framesPerBlock * FRAME_MS,
     oggPageBytes,
     blockBytes: 16 + oggPageBytes + 16,
+    targetP99Ms,
   };
 }
 
 export const FANOUT_PRESETS: Record<FanoutPresetName, FanoutPreset> = {
-  'low-latency': preset('low-latency', 1),
-  voice: preset('voice', 12),
+  'low-latency': preset('low-latency', 1, 50),
+  voice: preset('voice', 12, 100),
 };

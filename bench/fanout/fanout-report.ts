@@ -4,7 +4,7 @@
  * run, where each series broke first and why, and when the load generator itself was the limit.
  */
 import { round, type BenchTable } from '../bench-kit.ts';
-import type { FanoutPresetName } from './fanout-presets.ts';
+import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
 import { SERIES, type SeriesName } from './fanout-servers.ts';
 import type { HostilePair } from './hostile-pairs.ts';
@@ -113,23 +113,25 @@ export function bestHeld(
 
 export function targetNotes(rows: FanoutRow[], icecastRan: boolean, largestN: number): string[] {
   const notes: string[] = [];
-  const ice = bestHeld(rows, 'low-latency', 'icecast-http', 50);
+  const low = FANOUT_PRESETS['low-latency'].targetP99Ms;
+  const voiceMs = FANOUT_PRESETS.voice.targetP99Ms;
+  const ice = bestHeld(rows, 'low-latency', 'icecast-http', low);
   for (const series of ['relay-ws', 'relay-http'] as const) {
-    const ours = bestHeld(rows, 'low-latency', series, 50);
+    const ours = bestHeld(rows, 'low-latency', series, low);
     const label = series === 'relay-ws' ? 'WebSocket' : 'HTTP';
     const verdict = !icecastRan
       ? 'not judged (no Icecast peer in this run)'
       : ours === 0 && ice === 0
-        ? 'not judged (neither server held even the smallest N at p99 ≤ 50 ms)'
+        ? `not judged (neither server held even the smallest N at p99 ≤ ${low} ms)`
         : ours >= ice
           ? 'MET'
           : 'NOT MET';
     notes.push(
-      `Target low-latency (${label}): ${verdict} — the relay held ${ours} listeners at p99 ≤ 50 ms with none lost${icecastRan ? `; Icecast held ${ice} in the same run` : ''}.`,
+      `Target low-latency (${label}): ${verdict} — the relay held ${ours} listeners at p99 ≤ ${low} ms with none lost${icecastRan ? `; Icecast held ${ice} in the same run` : ''}.`,
     );
-    const voice = bestHeld(rows, 'voice', series, 100);
+    const voice = bestHeld(rows, 'voice', series, voiceMs);
     notes.push(
-      `Target voice (${label}): ${voice >= 10_000 ? 'MET' : 'NOT MET'} — the relay held ${voice} listeners at p99 ≤ 100 ms with none lost (target 10000${largestN < 10_000 ? `; this run went up to ${largestN} only` : ''}).`,
+      `Target voice (${label}): ${voice >= 10_000 ? 'MET' : 'NOT MET'} — the relay held ${voice} listeners at p99 ≤ ${voiceMs} ms with none lost (target 10000${largestN < 10_000 ? `; this run went up to ${largestN} only` : ''}).`,
     );
   }
   const floor = floorVoiceNote(rows);
@@ -149,9 +151,10 @@ function floorVoiceNote(rows: FanoutRow[]): string | null {
   const p99 = row.result.p99;
   const perWrite = row.floor?.writer.cpuUsPerWrite;
   const cost = perWrite === undefined ? '' : ` (${fmt(perWrite, 1)} µs of CPU per write)`;
-  return p99 <= 100
+  const target = FANOUT_PRESETS.voice.targetP99Ms;
+  return p99 <= target
     ? `The write() floor held voice N = 10000 at p99 ${fmt(p99)} ms${cost}: the voice target is within this machine's reach.`
-    : `The write() floor itself reached only p99 ${fmt(p99)} ms at voice N = 10000${cost}: one bare write() per listener per block already takes longer than 100 ms for 10000 listeners on this machine, so the voice target is below its floor for any server that writes each block to each listener.`;
+    : `The write() floor itself reached only p99 ${fmt(p99)} ms at voice N = 10000${cost}: one bare write() per listener per block already takes longer than ${target} ms for 10000 listeners on this machine, so the voice target is below its floor for any server that writes each block to each listener.`;
 }
 
 export function breakNotes(rows: FanoutRow[]): string[] {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { breakReason, type FanoutRow } from './fanout-report.ts';
 import { hostileNotes, hostileRssCeilingMb } from './hostile-report.ts';
+import type { HostilePair } from './hostile-pairs.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
 import { scenarioResult } from './scenario-fixture.ts';
 import type { HostileResult } from './hostile-crowd.ts';
@@ -88,6 +89,24 @@ describe('hostile row notes', () => {
     );
     expect(note).toMatch(/Median change \+25 %: target within 10 % NOT MET/);
     expect(note).toMatch(/OVER in 3 of 3/);
+  });
+
+  it('does not judge a row past capacity: clean p99 over the preset target, or generator saturated', () => {
+    // voice's target is 100 ms: clean runs at 120 ms are a saturated relay.
+    const [over] = hostileNotes(rows([[120, 150]]));
+    expect(over).toMatch(/Median change \+25 %: not judged: past this machine's capacity/);
+    expect(over).toMatch(/median p99 is 120 ms, over the 100 ms target/);
+    expect(over).not.toMatch(/MET/);
+    // Within the target, but the generator's core is saturated in most runs.
+    const [row] = rows([[20, 30]]) as [FanoutRow];
+    const pair = row.pairs?.[0] as HostilePair;
+    pair.clean = { ...(pair.clean as ScenarioResult), generatorCpuPct: 95 };
+    pair.hostile = { ...(pair.hostile as ScenarioResult), generatorCpuPct: 92 };
+    const [busy] = hostileNotes([row]);
+    expect(busy).toMatch(/not judged: past .* used 94 % of its core/);
+    // One saturated run of two (median below 90 %) is still judged.
+    pair.hostile = { ...pair.hostile, generatorCpuPct: 60 };
+    expect(hostileNotes([row])[0]).toMatch(/target within 10 % NOT MET/);
   });
 
   it('does not judge a row without a complete pair', () => {

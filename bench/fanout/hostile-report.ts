@@ -2,11 +2,20 @@
  * The sentences under a hostile row (series `relay-ws-hostile`, hostile-pairs.ts): every pair's
  * honest p99 against its clean run's, the median change judged against the target (within 10 %),
  * and the relay's peak RSS in each hostile run against its ceiling.
+ *
+ * A row is judged only within this machine's capacity: where the clean relay holds its listeners
+ * (median clean p99 within the preset's target) and the load generator is not saturated (median
+ * below GENERATOR_SATURATED_PCT of its core over the row's runs). Past that, the delays are queues
+ * of a saturated relay or of the generator itself, which also runs the hostile crowd, so a small
+ * extra cost moves them by far more than 10 % either way (low-latency N = 3000 on a 2-core AMD
+ * EPYC: clean p99 141–156 ms against 50, relay 98 % and generator 97 %, pairs from −11 % to
+ * +33 %); such rows are reported in full and said to be past capacity, not judged.
  */
-import { fmt, type FanoutRow } from './fanout-report.ts';
+import { fmt, GENERATOR_SATURATED_PCT, type FanoutRow } from './fanout-report.ts';
+import { FANOUT_PRESETS } from './fanout-presets.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
 import { HISTORY_MEDIA_BYTES } from './fanout-servers.ts';
-import { judgePairs, pairOrder } from './hostile-pairs.ts';
+import { judgePairs, median, pairOrder, type HostilePair } from './hostile-pairs.ts';
 
 /** Honest listeners' p99 in a hostile row may exceed the clean row's by this much at most. */
 export const HOSTILE_P99_TOLERANCE = 0.1;
@@ -41,6 +50,28 @@ function pairSentence(index: number, clean?: ScenarioResult, hostile?: ScenarioR
 }
 
 /**
+ * Why a row is past this machine's capacity (see above), or null when it is within it: the
+ * median clean p99 over the preset's target, or the median load generator CPU saturated.
+ */
+export function pastCapacity(pairs: readonly HostilePair[], targetP99Ms: number): string | null {
+  const clean = pairs.flatMap((p) => (p.clean ? [p.clean] : []));
+  const runs = pairs.flatMap((p) => [p.clean, p.hostile].filter((r) => r !== undefined));
+  if (clean.length === 0) return null;
+  const reasons: string[] = [];
+  const cleanP99 = median(clean.map((r) => r.p99));
+  if (!(cleanP99 <= targetP99Ms))
+    reasons.push(
+      `the clean relay's median p99 is ${fmt(cleanP99)} ms, over the ${targetP99Ms} ms target`,
+    );
+  const generator = median(runs.map((r) => r.generatorCpuPct));
+  if (generator >= GENERATOR_SATURATED_PCT)
+    reasons.push(
+      `the load generator, which also runs the hostile crowd, used ${fmt(generator, 0)} % of its core (median)`,
+    );
+  return reasons.length ? reasons.join('; ') : null;
+}
+
+/**
  * Each hostile row judged on its pairs: the median of the honest p99's changes within
  * HOSTILE_P99_TOLERANCE, and every hostile run's peak RSS under its ceiling.
  */
@@ -60,7 +91,11 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
     const hostile = h.stalledReaders + h.flooders;
     const crowd = `${r.listeners} honest WebSocket listeners at the live edge + ${hostile} hostile (${h.stalledReaders} stalled history readers of a ${Math.round(HISTORY_MEDIA_BYTES / 2 ** 20)} MiB finished media, never reading, ${h.stalledOpened} opened in all; ${h.flooders} listeners flooding 1 KiB frames, ${h.framesSent} frames sent, ${h.floodersClosed} closed by the relay${h.floodersRefused ? `, ${h.floodersRefused} refused` : ''})`;
     const cut = `in the median pair the relay cut ${h.relayStalledCut ?? '?'} stalled readers and closed ${h.relayFloodersCut ?? '?'} listeners for what they sent, and counted ${h.relayListeners ?? '?'} listeners at the hold's end`;
+    const past = pastCapacity(pairs, FANOUT_PRESETS[row.preset].targetP99Ms);
     const p99Met = verdict.medianChange <= HOSTILE_P99_TOLERANCE;
+    const p99Verdict = past
+      ? `not judged: past this machine's capacity (${past})`
+      : `target within ${HOSTILE_P99_TOLERANCE * 100} % ${p99Met ? 'MET' : 'NOT MET'}`;
     const rssOver = pairs.filter(
       (p) =>
         p.clean &&
@@ -70,7 +105,7 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
     ).length;
     const complete = verdict.changes.length;
     notes.push(
-      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p.clean, p.hostile)).join('; ')}. Median change ${pct(verdict.medianChange)}: target within ${HOSTILE_P99_TOLERANCE * 100} % ${p99Met ? 'MET' : 'NOT MET'}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + shared reads ${HISTORY_CACHE_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
+      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p.clean, p.hostile)).join('; ')}. Median change ${pct(verdict.medianChange)}: ${p99Verdict}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + shared reads ${HISTORY_CACHE_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
     );
   }
   if (notes.length > 0)
