@@ -64,6 +64,14 @@ function relayNodeArgs(): string[] {
   return (process.env.MXCAST_BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 }
 
+/**
+ * MXCAST_BENCH_RELAY_ARGS: further `mxcast relay` arguments for every relay of the run, e.g.
+ * `--config limits.json` to try another limit (a diagnosis run; the recorded runs use defaults).
+ */
+function relayExtraArgs(): string[] {
+  return (process.env.MXCAST_BENCH_RELAY_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 export async function startRelayProcess(
   preset: FanoutPreset,
   template: RelayDataTemplate,
@@ -84,7 +92,17 @@ export async function startRelayProcess(
       process.execPath,
       // MXCAST_BENCH_RELAY_NODE_ARGS: node flags for the relay alone (e.g. --cpu-prof, to see
       // where its time goes: bench/fanout/hostile-cost.ts).
-      [...relayNodeArgs(), mxcastBin, 'relay', '--port', '0', '--data', dataDir, ...relayArgs],
+      [
+        ...relayNodeArgs(),
+        mxcastBin,
+        'relay',
+        '--port',
+        '0',
+        '--data',
+        dataDir,
+        ...relayExtraArgs(),
+        ...relayArgs,
+      ],
       {
         cwd: repoRoot,
       },
