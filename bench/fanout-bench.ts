@@ -42,6 +42,7 @@ import { runScenario, spawnLoadGenerator, type ScenarioResult } from './fanout/f
 import {
   SERIES,
   startServer,
+  type StartOptions,
   type SeriesName,
   type ServerSeriesName,
 } from './fanout/fanout-servers.ts';
@@ -166,6 +167,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     name: ServerSeriesName,
     preset: FanoutPreset,
     listeners: number,
+    serverOptions: StartOptions = {},
   ): Promise<{ result?: ScenarioResult; error?: string }> => {
     // The load generator starts up while the server does; it waits for its config on stdin.
     const gen = spawnLoadGenerator();
@@ -176,6 +178,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         icecastFound,
         relayData,
         Math.max(...plan.listeners),
+        serverOptions,
       );
       try {
         return {
@@ -235,10 +238,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
             const pair: HostilePair = {};
             for (const side of pairOrder(k)) {
               process.stderr.write(`fanout:   pair ${k + 1} ${side}…\n`);
+              // Both runs' relays hold the same finished history media (StartOptions).
               const run = await runServerRow(
                 side === 'clean' ? 'relay-ws' : name,
                 preset,
                 listeners,
+                { historyMedia: true },
               );
               if (run.result) pair[side] = run.result;
               else pair.error = `${side}: ${run.error}`;

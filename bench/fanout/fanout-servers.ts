@@ -41,12 +41,23 @@ export const SERIES: Series[] = [
   { name: 'floor', server: 'write() floor (C)', transport: 'TCP' },
 ];
 
+export interface StartOptions {
+  /**
+   * A relay series also gets the hostile rows' finished history media, uploaded before the run
+   * (a hostile row's clean run: its relay then differs from the hostile run's by the hostile crowd
+   * alone, not also by a 16 MiB upload just before the hold, with its allocations and the
+   * kernel's writeback of the file during it).
+   */
+  historyMedia?: boolean;
+}
+
 export async function startServer(
   series: ServerSeriesName,
   preset: FanoutPreset,
   icecast: { binary: string; version: string } | null,
   relayData: RelayDataTemplate | null,
   maxListeners: number,
+  options: StartOptions = {},
 ): Promise<ServerUnderTest> {
   if (series === 'icecast-http') {
     if (!icecast) throw new Error('Icecast is not installed');
@@ -65,16 +76,18 @@ export async function startServer(
   }
   if (!relayData) throw new Error('no relay data template');
   const hostile = series === 'relay-ws-hostile';
-  const relay = await startRelayProcess(preset, relayData, hostile ? HISTORY_MEDIA_BYTES : 0);
-  const hostileTarget: HostileTarget | undefined = relay.history
-    ? {
-        port: relay.port,
-        historyWsPath: relay.history.wsPath,
-        historyDownloadPath: relay.history.downloadPath,
-        liveWsPath: relay.wsPath,
-        stalledLifetimeMs: STALLED_LIFETIME_MS,
-      }
-    : undefined;
+  const withHistory = hostile || options.historyMedia === true;
+  const relay = await startRelayProcess(preset, relayData, withHistory ? HISTORY_MEDIA_BYTES : 0);
+  const hostileTarget: HostileTarget | undefined =
+    hostile && relay.history
+      ? {
+          port: relay.port,
+          historyWsPath: relay.history.wsPath,
+          historyDownloadPath: relay.history.downloadPath,
+          liveWsPath: relay.wsPath,
+          stalledLifetimeMs: STALLED_LIFETIME_MS,
+        }
+      : undefined;
   return {
     pid: relay.process.pid,
     upload: {
