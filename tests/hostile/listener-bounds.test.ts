@@ -26,13 +26,15 @@ const STALLED_HTTP = 500;
 /**
  * What the stalled readers may add to the relay's resident memory (documented in
  * docs/operations.md "Listeners and memory"): the history budget, plus per open connection what
- * node, ws and the HTTP parser keep (≤ 80 KiB), plus 64 MB of reads already sent but not yet
- * collected (V8 frees Buffer memory in steps of tens of MB; the readers read GBs in all, most of
- * it into the loopback socket buffers before they fill). Measured: up 86 MB (up 83-109 MB with a
- * 16 MiB budget). Unbounded, the same readers each held up to a quarter MiB queued for as long as
- * they stayed.
+ * node, ws and the HTTP parser keep (≤ 80 KiB), plus the shared history reads (historyCacheBytes,
+ * default 8 MiB), plus 96 MB of reads already sent but not yet collected (V8 frees Buffer memory
+ * in steps of tens of MB, later on a busy machine; the readers read GBs in all, most of it into
+ * the loopback socket buffers before they fill). Measured: up 86 MB on an idle Xeon (up 83-109 MB
+ * with a 16 MiB budget); up 158 MB at peak (72 MB once settled) on a 2-core AMD EPYC under
+ * `npm test`'s load (load average 10). Unbounded, the same readers each held up to a quarter MiB
+ * queued for as long as they stayed (1000: ~250 MB more, and held).
  */
-const CEILING_MB = BUDGET_BYTES / 2 ** 20 + ((STALLED_WS + STALLED_HTTP) * 80) / 1024 + 64;
+const CEILING_MB = BUDGET_BYTES / 2 ** 20 + ((STALLED_WS + STALLED_HTTP) * 80) / 1024 + 8 + 96;
 
 /**
  * History's relay-wide rate, raised from its default (64 MiB/s): each never-reading socket takes
