@@ -93,7 +93,10 @@ describe('HostileCrowd', () => {
         c.head += d.toString('latin1');
         if (!c.head.includes('\r\n\r\n')) return;
         // A block frame, then a close frame (1009), in the same write as the head.
-        const block = Buffer.from([0x82, 8, 0, 0, 0, 0, 0, 0, 0, 7]);
+        // 600 blocks first: the chunk is longer than the 4 KiB a head may take, and still an upgrade.
+        const block = Buffer.concat(
+          Array.from({ length: 600 }, () => Buffer.from([0x82, 8, 0, 0, 0, 0, 0, 0, 0, 7])),
+        );
         const close = Buffer.from([0x88, 2, 0x03, 0xf1]);
         socket.write(
           Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), block, close]),
@@ -118,6 +121,7 @@ describe('HostileCrowd', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(crowd.stats().framesSent).toBe(sent);
     expect(conns).toHaveLength(1);
+    expect(crowd.stats().floodersRefused).toBe(0);
   });
 
   it('builds a masked binary frame with a 16-bit length', () => {

@@ -202,12 +202,15 @@ export class HostileCrowd {
       socket.on('data', (chunk: Buffer) => {
         if (flooding) return frames.push(chunk, 0, chunk.length);
         head += chunk.toString('latin1');
-        if (!'HTTP/1.1 101'.startsWith(head.slice(0, 12)) || head.length > 4096) {
+        const headEnd = head.indexOf('\r\n\r\n');
+        // Refused: any status but 101, or no end of the head in 4 KiB (a chunk holding the head
+        // and frames after it may be longer: the frames are not part of the head).
+        const notUpgraded = !'HTTP/1.1 101'.startsWith(head.slice(0, 12));
+        if (notUpgraded || (headEnd < 0 && head.length > 4096)) {
           this.#stats.floodersRefused++;
           socket.destroy();
           return;
         }
-        const headEnd = head.indexOf('\r\n\r\n');
         if (headEnd < 0) return;
         flooding = true;
         const rest = Buffer.from(head.slice(headEnd + 4), 'latin1');
