@@ -34,7 +34,10 @@ const STALLED_HTTP = 500;
  * `npm test`'s load (load average 10). Unbounded, the same readers each held up to a quarter MiB
  * queued for as long as they stayed (1000: ~250 MB more, and held).
  */
-const CEILING_MB = BUDGET_BYTES / 2 ** 20 + ((STALLED_WS + STALLED_HTTP) * 80) / 1024 + 8 + 96;
+/** limits.historyCacheBytes at its default (this relay does not set it), MiB. */
+const SHARED_READS_MB = 8;
+const CEILING_MB =
+  BUDGET_BYTES / 2 ** 20 + ((STALLED_WS + STALLED_HTTP) * 80) / 1024 + SHARED_READS_MB + 96;
 
 /**
  * History's relay-wide rate, raised from its default (64 MiB/s): each never-reading socket takes
