@@ -8,8 +8,9 @@
  * below GENERATOR_SATURATED_PCT of its core over the row's runs). Past that, the delays are queues
  * of a saturated relay or of the generator itself, which also runs the hostile crowd, so a small
  * extra cost moves them by far more than 10 % either way (low-latency N = 3000 on a 2-core AMD
- * EPYC: clean p99 112–156 ms against 50, relay 98–99 % and generator 91–98 %, pairs from −15 % to
- * +33 %); such rows are reported in full and said to be past capacity, not judged.
+ * EPYC, runs of 2026-12-02: clean p99 112–156 ms against 50, relay 98–99 % and generator
+ * 91–98 %, pairs from −15 % to +33 %); such rows are reported in full and said to be past
+ * capacity, not judged.
  */
 import { fmt, GENERATOR_SATURATED_PCT, type FanoutRow } from './fanout-report.ts';
 import { FANOUT_PRESETS } from './fanout-presets.ts';
