@@ -18,4 +18,7 @@ count() {
     awk '{s += $1} END {print s + 0}'
 }
 echo "tests: $(count passed) passed, $(count failed) failed"
+# CI keeps only the log's tail: name the failed tests there (vitest's "FAIL  file > test" lines).
+sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E ':test: +FAIL ' | sed -E 's/^([^:]+):test: +FAIL +/failed: \1 /' |
+  sort -u | head -20 || true
 exit "$status"

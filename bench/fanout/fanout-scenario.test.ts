@@ -53,7 +53,11 @@ describe('runScenario', () => {
           expect(r.samples).toBe(5 * r.windowBlocks);
           expect(r.p50).toBeGreaterThan(0);
           expect(r.max).toBeGreaterThanOrEqual(r.p99);
-          expect(r.serverCpuPct).toBeGreaterThan(0);
+          // Measured, not necessarily above zero: /proc counts CPU in 10 ms ticks, and Icecast
+          // serving 5 listeners for a few seconds can use less than one (on a loaded machine it
+          // read 0 in 3 of 4 runs). process-stats.test.ts proves the sampler counts real work.
+          expect(Number.isFinite(r.serverCpuPct)).toBe(true);
+          expect(r.serverCpuPct).toBeGreaterThanOrEqual(0);
           expect(r.serverPeakRssMb).toBeGreaterThan(5);
         } finally {
           await server.close();

@@ -1,0 +1,53 @@
+/** The /proc sampler against real processes: a busy child tree and an idle one. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cpuSeconds, processTree, ProcessSampler, rssBytes } from './process-stats.ts';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
+/** A node process that spins (or sleeps) until killed, with `grandchild` spawning one more. */
+function start(busy: boolean, grandchild = false): Promise<ChildProcess> {
+  const work = busy ? 'for(;;){}' : 'setInterval(()=>{},1000)';
+  const code = grandchild
+    ? `require('node:child_process').spawn(process.execPath,['-e',${JSON.stringify(work)}],{stdio:'ignore'});console.log('up');${work}`
+    : `console.log('up');${work}`;
+  const c = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+  children.push(c);
+  return new Promise((resolve) => c.stdout?.once('data', () => resolve(c)));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('ProcessSampler', () => {
+  it('counts the CPU of a spinning process tree, grandchildren included', async () => {
+    const c = await start(true, true);
+    // the grandchild is listed once it has started
+    for (let i = 0; i < 50 && processTree(c.pid as number).length < 2; i++) await sleep(20);
+    expect(processTree(c.pid as number)).toHaveLength(2);
+    const s = new ProcessSampler(c.pid as number);
+    s.start();
+    await sleep(1000);
+    const r = s.stop();
+    // Two spinning processes; on a loaded 2-core machine each still gets a good share.
+    expect(r.cpuPct).toBeGreaterThan(20);
+    expect(r.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
+  it('reads next to nothing for a sleeping process', async () => {
+    const c = await start(false);
+    const s = new ProcessSampler(c.pid as number);
+    s.start();
+    await sleep(500);
+    const r = s.stop();
+    expect(r.cpuPct).toBeGreaterThanOrEqual(0);
+    expect(r.cpuPct).toBeLessThan(10);
+  });
+
+  it('reads zero for a process that is gone', () => {
+    expect(cpuSeconds(2 ** 22 + 1)).toBe(0);
+    expect(rssBytes(2 ** 22 + 1)).toBe(0);
+  });
+});
