@@ -9,7 +9,7 @@
  * write() per listener from C: the kernel's own cost, below which no server can go. Helpers
  * live in bench/fanout/.
  *
- * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`, default 3) of a
+ * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`, default 5) of a
  * clean relay WebSocket run and a run with a tenth of N hostile (bench/fanout/hostile-crowd.ts:
  * stalled history readers of a 16 MiB finished media and listener-WebSocket frame flooders), the
  * rest honest at the live edge, back to back on fresh relays (bench/fanout/hostile-pairs.ts); its
@@ -50,6 +50,7 @@ import {
   DEFAULT_PAIRS,
   HOSTILE_LISTENERS,
   judgePairs,
+  pairListeners,
   pairOrder,
   type HostilePair,
 } from './fanout/hostile-pairs.ts';
@@ -238,11 +239,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
             const pair: HostilePair = {};
             for (const side of pairOrder(k)) {
               process.stderr.write(`fanout:   pair ${k + 1} ${side}…\n`);
-              // Both runs' relays hold the same finished history media (StartOptions).
+              // Both runs' relays hold the same finished history media (StartOptions), and both
+              // time the same honest listeners (pairListeners).
               const run = await runServerRow(
                 side === 'clean' ? 'relay-ws' : name,
                 preset,
-                listeners,
+                pairListeners(side, listeners),
                 { historyMedia: true },
               );
               if (run.result) pair[side] = run.result;

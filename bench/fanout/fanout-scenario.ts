@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FanoutPresetName } from './fanout-presets.ts';
-import { HOSTILE_SHARE } from './fanout-servers.ts';
+import { hostileCount } from './fanout-servers.ts';
 import type { HostileTarget } from './hostile-crowd.ts';
 import type { ListenerTarget } from './listener-pool.ts';
 import type { LoadEvent, LoadGeneratorConfig, LoadResult } from './load-generator.ts';
@@ -63,11 +63,11 @@ export async function runScenario(
   options: ScenarioOptions,
 ): Promise<ScenarioResult> {
   // A hostile row: N listeners of which a tenth hostile, the rest honest and measured.
-  const hostileCount = server.hostile ? Math.round(options.listeners * HOSTILE_SHARE) : 0;
+  const hostile = server.hostile ? hostileCount(options.listeners) : 0;
   const config: LoadGeneratorConfig = {
     preset: options.preset,
-    listeners: options.listeners - hostileCount,
-    ...(server.hostile ? { hostile: { count: hostileCount, target: server.hostile } } : {}),
+    listeners: options.listeners - hostile,
+    ...(server.hostile ? { hostile: { count: hostile, target: server.hostile } } : {}),
     upload: server.upload,
     listen: server.listen,
     holdMs: options.holdMs,

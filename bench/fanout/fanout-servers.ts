@@ -25,6 +25,13 @@ export interface Series {
 
 /** The share of a hostile row's listeners that are hostile. */
 export const HOSTILE_SHARE = 0.1;
+/**
+ * How many of a hostile row's `listeners` are hostile. The rest are honest, and so are all the
+ * listeners of the pair's clean run (hostile-pairs.ts): both runs time the same honest crowd.
+ */
+export function hostileCount(listeners: number): number {
+  return Math.round(listeners * HOSTILE_SHARE);
+}
 /** The finished media the stalled history readers ask for from byte 0. */
 export const HISTORY_MEDIA_BYTES = 16 * 1024 * 1024;
 /**

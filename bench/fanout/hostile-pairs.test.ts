@@ -1,6 +1,6 @@
 /** Pairs of clean and hostile runs: their order, and the median that judges them. */
 import { describe, expect, it } from 'vitest';
-import { judgePairs, median, pairOrder, type HostilePair } from './hostile-pairs.ts';
+import { judgePairs, median, pairListeners, pairOrder, type HostilePair } from './hostile-pairs.ts';
 import { scenarioResult } from './scenario-fixture.ts';
 
 const pair = (clean: number, hostile: number): HostilePair => ({
@@ -40,5 +40,15 @@ describe('hostile pairs', () => {
       medianChange: null,
       representative: null,
     });
+  });
+});
+
+describe('pairListeners', () => {
+  it('gives the clean run the hostile run’s honest listeners only', () => {
+    expect(pairListeners('hostile', 1000)).toBe(1000);
+    expect(pairListeners('clean', 1000)).toBe(900);
+    expect(pairListeners('clean', 3000)).toBe(2700);
+    // a small N rounds the hostile tenth, and the clean run still matches the honest count
+    expect(pairListeners('clean', 15)).toBe(15 - Math.round(1.5));
   });
 });

@@ -32,7 +32,7 @@ const crowd: HostileResult = {
 /** A hostile row of pairs: [clean p99, hostile p99] each, the hostile runs at `hostileRss` MB. */
 const rows = (pairs: [number, number][], hostileRss = 200): FanoutRow[] => {
   const runs = pairs.map(([clean, hostile]) => ({
-    clean: result(1000, clean, 150),
+    clean: result(900, clean, 150),
     hostile: result(900, hostile, hostileRss, crowd),
   }));
   return [

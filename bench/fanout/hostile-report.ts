@@ -28,8 +28,9 @@ export const HISTORY_CACHE_MB = 8;
 export const CONNECTION_KIB = 80;
 
 /**
- * The relay's RSS ceiling for a hostile run: its clean run's peak at the same N, plus the whole
- * history budget and shared reads, plus one connection's cost per hostile connection.
+ * The relay's RSS ceiling for a hostile run: its clean run's peak (the same honest listeners),
+ * plus the whole history budget and shared reads, plus one connection's cost per hostile
+ * connection.
  */
 export function hostileRssCeilingMb(cleanPeakMb: number, hostile: number): number {
   return cleanPeakMb + HISTORY_BUDGET_MB + HISTORY_CACHE_MB + (hostile * CONNECTION_KIB) / 1024;
@@ -37,7 +38,8 @@ export function hostileRssCeilingMb(cleanPeakMb: number, hostile: number): numbe
 
 const pct = (change: number) => `${change >= 0 ? '+' : ''}${fmt(change * 100, 0)} %`;
 
-function hostileCount(r: ScenarioResult): number {
+/** The hostile connections a run kept open (stalled readers and flooders). */
+function crowdSize(r: ScenarioResult): number {
   return r.hostile ? r.hostile.stalledReaders + r.hostile.flooders : 0;
 }
 
@@ -46,7 +48,7 @@ function pairSentence(index: number, clean?: ScenarioResult, hostile?: ScenarioR
   const first = pairOrder(index)[0];
   const head = `pair ${index + 1} (${first} first)`;
   if (!clean || !hostile) return `${head}: incomplete`;
-  const ceiling = hostileRssCeilingMb(clean.serverPeakRssMb, hostileCount(hostile));
+  const ceiling = hostileRssCeilingMb(clean.serverPeakRssMb, crowdSize(hostile));
   return `${head}: ${fmt(clean.p99)} → ${fmt(hostile.p99)} ms (${pct(hostile.p99 / clean.p99 - 1)}), max ${fmt(clean.max)} → ${fmt(hostile.max)} ms, relay CPU ${fmt(clean.serverCpuPct, 0)} → ${fmt(hostile.serverCpuPct, 0)} %, load gen CPU ${fmt(clean.generatorCpuPct, 0)} → ${fmt(hostile.generatorCpuPct, 0)} %, RSS ${fmt(hostile.serverPeakRssMb, 0)} of ${fmt(ceiling, 0)} MB`;
 }
 
@@ -102,7 +104,7 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
         p.clean &&
         p.hostile &&
         p.hostile.serverPeakRssMb >
-          hostileRssCeilingMb(p.clean.serverPeakRssMb, hostileCount(p.hostile)),
+          hostileRssCeilingMb(p.clean.serverPeakRssMb, crowdSize(p.hostile)),
     ).length;
     const complete = verdict.changes.length;
     notes.push(
@@ -111,7 +113,7 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
   }
   if (notes.length > 0)
     notes.push(
-      'Hostile rows: each pair is a clean relay WebSocket run and a run with a tenth of N hostile, on fresh relays that both hold the same finished history media (uploaded before the run, so the runs differ by the hostile crowd alone), back to back, the order alternating (bench/fanout/hostile-pairs.ts: one run against another run minutes apart varies by more than the 10 % judged); the table shows the hostile run of the pair nearest the median. History readers share limits.historyBytesPerSecond until their sockets took more than the kernel can hold unread (each never-reading socket first takes ~4 MB into the kernel, docs/operations.md "Listeners and memory"); a flooder is closed 1009 at its first 1 KiB frame and then held unread, without a FIN, for limits.listenerCloseGraceMs (10 s), so it reconnects (a second after its connection ends) about every 11 s instead of every second. `npx tsx bench/fanout/hostile-cost.ts stalled|flood COUNT SECONDS` measures either kind alone (relay CPU ms per second, bytes queued, RSS; event-loop delay with bench/fanout/loop-delay-probe.mjs).',
+      'Hostile rows: each pair is a clean relay WebSocket run of the honest listeners alone (nine tenths of N) and a run of the same honest listeners with a hostile tenth of N added, on fresh relays that both hold the same finished history media (uploaded before the run), so the runs differ by the hostile crowd alone, back to back, the order alternating (bench/fanout/hostile-pairs.ts: one run against another run minutes apart varies by more than the 10 % judged); the table shows the hostile run of the pair nearest the median. History readers share limits.historyBytesPerSecond until their sockets took more than the kernel can hold unread (each never-reading socket first takes ~4 MB into the kernel, docs/operations.md "Listeners and memory"); a flooder is closed 1009 at its first 1 KiB frame and then held unread, without a FIN, for limits.listenerCloseGraceMs (10 s), so it reconnects (a second after its connection ends) about every 11 s instead of every second. `npx tsx bench/fanout/hostile-cost.ts stalled|flood COUNT SECONDS` measures either kind alone (relay CPU ms per second, bytes queued, RSS; event-loop delay with bench/fanout/loop-delay-probe.mjs).',
     );
   return notes;
 }
