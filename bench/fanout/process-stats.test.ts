@@ -5,16 +5,30 @@ import { cpuSeconds, processTree, ProcessSampler, rssBytes } from './process-sta
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
+  // Each child leads its own process group (detached), so one kill ends its grandchild too:
+  // killing the child alone would leave a spinning orphan behind.
+  for (const c of children.splice(0)) {
+    try {
+      process.kill(-(c.pid as number), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 });
 
 /** A node process that spins (or sleeps) until killed, with `grandchild` spawning one more. */
 function start(busy: boolean, grandchild = false): Promise<ChildProcess> {
-  const work = busy ? 'for(;;){}' : 'setInterval(()=>{},1000)';
+  // Either way the process ends itself after 10 s, should a crashed test leave it behind.
+  const work = busy
+    ? 'const end=Date.now()+10000;while(Date.now()<end){}'
+    : 'setTimeout(()=>{},10000)';
   const code = grandchild
     ? `require('node:child_process').spawn(process.execPath,['-e',${JSON.stringify(work)}],{stdio:'ignore'});console.log('up');${work}`
     : `console.log('up');${work}`;
-  const c = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const c = spawn(process.execPath, ['-e', code], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    detached: true,
+  });
   children.push(c);
   return new Promise((resolve) => c.stdout?.once('data', () => resolve(c)));
 }
