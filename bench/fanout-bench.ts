@@ -10,14 +10,15 @@
  * live in bench/fanout/.
  *
  * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`, default 5) of a
- * clean relay WebSocket run and a run with a tenth of N hostile (bench/fanout/hostile-crowd.ts:
- * stalled history readers of a 16 MiB finished media and listener-WebSocket frame flooders), the
- * rest honest at the live edge, back to back on fresh relays (bench/fanout/hostile-pairs.ts); its
+ * run with a tenth of N hostile (bench/fanout/hostile-crowd.ts: stalled history readers of a
+ * 16 MiB finished media and listener-WebSocket frame flooders), the rest honest at the live edge,
+ * and a clean relay WebSocket run of those honest listeners alone, back to back on fresh relays
+ * (bench/fanout/hostile-pairs.ts); its
  * notes judge the median change of the honest p99 (target: within 10 %) and each hostile run's
  * peak RSS against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per hostile
  * connection).
  *
- * A targeted subset (the full run takes ~45 min): `--preset=voice`, `--series=relay-ws,floor`,
+ * A targeted subset (the full run takes ~55 min): `--preset=voice`, `--series=relay-ws,floor`,
  * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`,
  * `--pairs=K`. Such a
  * run is printed but not recorded (bench/run.ts), so the JSON and docs hold only complete runs.
