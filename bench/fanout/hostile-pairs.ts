@@ -20,8 +20,9 @@ export interface HostilePair {
 
 /**
  * Pairs per preset and N in a full run; `--pairs=K` changes it. Five, not three: at low-latency
- * N = 1000 on this 2-core machine single pairs ranged from −24 % to +18 % within one morning
- * (2026-12-03, eight pairs of one HEAD), so a median of three moved with one unlucky pair.
+ * N = 1000 on this 2-core machine single pairs ranged from −24 % to +22 % within one day
+ * (2026-12-03, 18 pairs of one relay on an idle machine, before and after the clean run became
+ * the honest listeners alone), so a median of three moved with one unlucky pair.
  */
 export const DEFAULT_PAIRS = 5;
 /** The N the hostile rows run at in a full run (`--n=` replaces them). */
