@@ -14,7 +14,8 @@ export {
   type BlockGeometry,
 } from './presets.ts';
 export { floatToInt16, int16ToFloat, channelOf, remixChannels, rmsDbfs } from './pcm.ts';
-export { estimateFrequency, goertzelPower } from './frequency.ts';
+export { estimateFrequency, goertzelPower, measureTone } from './frequency.ts';
+export type { ToneMeasure } from './frequency.ts';
 export {
   timecodeFrequencyAt,
   timecodeSegmentOf,
