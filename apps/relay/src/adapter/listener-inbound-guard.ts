@@ -15,6 +15,12 @@
  * limits.maxConnectionsPerAddress, so an address that keeps misbehaving cannot cycle connections
  * faster than that cap per grace — each cycle (accept, upgrade, join, close) being the costly part
  * (docs/operations.md "Listeners and memory"). ws's own close timeout (30 s) bounds the grace.
+ * Each connection's hold is drawn between the grace and 1.5 × the grace (`heldFor`): connections
+ * refused together — a crowd opened at once, each refused at its first frame — would otherwise
+ * all be destroyed in one timer callback and, reconnecting together, all come back in one burst of
+ * accepts and upgrades, a pause of the event loop that live listeners feel (the fan-out bench's
+ * hostile rows: 150 flooders every ~11 s). Never shorter than the grace: the per-address bound
+ * above holds as it is.
  *
  * The refusal path makes no Error objects per frame: a data message is refused from ws's
  * 'message' event (no exception), later frames are never read, and ws's own receiver errors
@@ -27,6 +33,11 @@ import { pauseWsReading, wsSocket } from './fast-writer.ts';
 
 /** ws's error code for a frame or message over maxPayload (it closes with 1009 itself). */
 const TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+
+/** How long one refused connection is held: uniform in [grace, 1.5 × grace] (see above). */
+export function heldFor(graceMs: number, random = Math.random()): number {
+  return Math.round(graceMs * (1 + 0.5 * random));
+}
 
 /** The listeners' own WebSocketServer (upload sockets keep their larger maxPayload). */
 export function listenerServerOptions(limits: RelayLimits): ServerOptions {
@@ -52,7 +63,7 @@ export function guardListenerInbound(
     setImmediate(() => pauseWsReading(ws));
     metrics.listenersClosing++;
     // unref: a held connection must not keep a stopping relay open.
-    const timer = setTimeout(() => ws.terminate(), grace).unref();
+    const timer = setTimeout(() => ws.terminate(), heldFor(grace)).unref();
     ws.once('close', () => {
       clearTimeout(timer);
       metrics.listenersClosing--;
