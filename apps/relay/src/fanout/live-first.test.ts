@@ -129,6 +129,34 @@ describe('live first', () => {
     expect(gate.waiting).toBe(0);
   });
 
+  it('past MAX_WAIT_MS, large steps go one per turn between the slices, never all at once', async () => {
+    const gate = new LiveFirstGate();
+    gate.begin(); // a fan-out longer than MAX_WAIT_MS
+    const went: number[] = [];
+    const steps = [0, 1, 2, 3, 4].map((i) => gate.turn(LARGE_STEP_BYTES).then(() => went.push(i)));
+    const t0 = performance.now();
+    // Turn by turn (each a check phase, like a slice's setImmediate) until the first goes.
+    while (went.length === 0) await turn();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(MAX_WAIT_MS - 2);
+    // The fan-out still goes on: each turn (a slice's setImmediate) lets one more step go.
+    expect(went).toEqual([0]);
+    for (let n = 2; n <= 5; n++) {
+      await turn();
+      expect(went).toEqual([0, 1, 2, 3, 4].slice(0, n));
+    }
+    await Promise.all(steps);
+    expect(gate.waiting).toBe(0);
+    // The queue emptied: the next step waits for the fan-out again (MAX_WAIT_MS at most).
+    let late = false;
+    const next = gate.turn(LARGE_STEP_BYTES).then(() => (late = true));
+    await turn();
+    await turn();
+    expect(late).toBe(false);
+    gate.end();
+    await next;
+    expect(late).toBe(true);
+  });
+
   it('a block published before waiting history got its turn is fanned out first', async () => {
     const gate = new LiveFirstGate();
     gate.begin();

@@ -12,7 +12,13 @@
  * as a measured gain: history is done in the gaps between live blocks, whatever its volume.
  *
  * History never starves: a reader waits at most MAX_WAIT_MS (a relay whose fan-out never stops,
- * one past its capacity, still serves history, between slices as before). The gate is
+ * one past its capacity, still serves history, between slices as before). Once that time has run
+ * out the gate is overdue: large steps go STEPS_PER_TURN per event-loop turn, between the fan-out's
+ * slices, until none waits — never all at once. Released together they were a burst inside the
+ * longest fan-outs: at `voice` N = 3000 (2700 listeners, a fan-out of 33 ms at p50 and over 40
+ * ms at p90) the one forced release of a hold let 49 waiting 64 KiB steps go in one callback,
+ * ~10 ms of writes in the middle of a fan-out, the slowest ones, which set the listeners' p99
+ * (bench/fanout/hostile-timeline-probe.mjs: fan-out CPU p99 92 against 79 ms clean). The gate is
  * process-wide, like the event loop it shares out: every relay core in the process (tests run
  * several) defers to every live fan-out.
  */
@@ -50,24 +56,26 @@ export class LiveFirstGate {
   /** Steps let go in this event-loop turn (reset at its check phase, setImmediate). */
   private steps = 0;
   private resetting = false;
+  /** MAX_WAIT_MS ran out: large steps go one turn at a time even while a fan-out goes on. */
+  private overdue = false;
   /**
    * Lets every small step's waiter go and what is left of this turn's STEPS_PER_TURN large ones,
-   * the next large ones in later turns; `forced`: MAX_WAIT_MS ran out (else only when no fan-out
-   * is under way), and every waiter goes at once.
+   * the next large ones in later turns; only when no fan-out is under way, or when `forced`
+   * (MAX_WAIT_MS ran out) has made the gate overdue until no large step waits.
    */
   private readonly flush = (forced = false): void => {
     this.flushing = false;
+    if (forced) this.overdue = true;
     // A block published between end() and this turn: wait for its fan-out too (bounded).
-    if (!forced && this.busy > 0) return this.bound();
+    if (!this.overdue && this.busy > 0) return this.bound();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const large = forced
-      ? this.large.splice(0)
-      : this.large.splice(0, Math.max(0, STEPS_PER_TURN - this.steps));
+    const large = this.large.splice(0, Math.max(0, STEPS_PER_TURN - this.steps));
     this.step(large.length);
     const go = [...this.waiters.splice(0), ...large];
     for (const resolve of go) resolve();
     if (this.large.length > 0) this.schedule();
+    else this.overdue = false;
   };
 
   /** True while some live fan-out is under way. */
@@ -93,8 +101,9 @@ export class LiveFirstGate {
 
   /**
    * Resolves when no live fan-out is under way and, for a step of LARGE_STEP_BYTES or more, this
-   * event-loop turn has room for one more (at once, as a resolved promise, when that holds), or
-   * after MAX_WAIT_MS at the latest. `bytes`: what the step reads or writes.
+   * event-loop turn has room for one more (at once, as a resolved promise, when that holds); or,
+   * once MAX_WAIT_MS has run out, in the overdue gate's order, one large step per turn.
+   * `bytes`: what the step reads or writes.
    */
   turn(bytes: number): Promise<void> {
     const isLarge = bytes >= LARGE_STEP_BYTES;
