@@ -14,7 +14,7 @@
  */
 import type { BlockCipher, ScheduleCipher } from '@mxcast/format';
 import type { SourceBlock } from './block-source.ts';
-import type { EpochKeys } from './epoch-keys.ts';
+import { keysChanged, type EpochKeys } from './epoch-keys.ts';
 import { PlayerError } from './player-error.ts';
 
 /** How long a block past the last known boundary waits for its epoch by default. */
@@ -182,8 +182,7 @@ export class BlockAuthenticator {
   }
 
   async #waitForKeys(keys: EpochKeys, ms: number): Promise<void> {
-    const wait = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(Math.ceil(ms))]);
-    await keys.changed(wait);
+    await keysChanged(keys, ms, this.#stop.signal);
   }
 
   #failed(block: SourceBlock, err: unknown, why = ''): PlayerError {

@@ -1,6 +1,8 @@
 /**
  * EpochKeyRing: the key source a player reads epochs from (docs/player.md "Key epochs").
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   BlockFramer,
@@ -14,7 +16,7 @@ import {
 } from '@mxcast/format';
 import { BlockAuthenticator } from './block-authenticator.ts';
 import type { SourceBlock } from './block-source.ts';
-import { EpochKeyRing } from './epoch-keys.ts';
+import { EpochKeyRing, keysChanged } from './epoch-keys.ts';
 import { PlayerError } from './player-error.ts';
 
 async function sealed(cipher: BlockCipher, seq: number): Promise<SourceBlock> {
@@ -102,5 +104,42 @@ describe('EpochKeyRing', () => {
     live.allowJump(8);
     const pt = await live.open(await sealed(sender, 8));
     expect(new TextDecoder().decode(pt)).toBe('b8');
+  });
+});
+
+describe('keysChanged', () => {
+  it('ends at the timeout, at a change, or when the signal aborts, whichever is first', async () => {
+    const ring = new EpochKeyRing([generateEpoch(0)]);
+    let t0 = performance.now();
+    await keysChanged(ring, 50);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+
+    t0 = performance.now();
+    setTimeout(() => ring.add(generateEpoch(10)), 20);
+    await keysChanged(ring, 5000);
+    expect(performance.now() - t0).toBeLessThan(2000);
+
+    const stop = new AbortController();
+    t0 = performance.now();
+    setTimeout(() => stop.abort(), 20);
+    await keysChanged(ring, 5000, stop.signal);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it('still ends at its timeout when the collector runs during the wait', async () => {
+    // The failure it replaces (nodejs/node#57736): a timeout signal that is only a source of
+    // AbortSignal.any could be collected, and the wait never ended.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const ring = new EpochKeyRing([generateEpoch(0)]);
+    const stop = new AbortController();
+    const waits = Array.from({ length: 20 }, () => keysChanged(ring, 100, stop.signal));
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const t0 = performance.now();
+    await Promise.all(waits);
+    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });

@@ -31,6 +31,27 @@ export interface EpochKeys {
   changed(signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * Waits for the next change of `keys` for at most `ms`, or until `signal` aborts. The timeout is
+ * a plain timer, not AbortSignal.timeout() inside AbortSignal.any(): on node 20 a timeout signal
+ * that is only a source of a composite one can be garbage-collected before it fires, and the wait
+ * then never ends (nodejs/node#57736; a key wait of 200 ms hung a test for its whole 60 s). The
+ * timer holds its controller until it fires or is cleared.
+ */
+export async function keysChanged(
+  keys: EpochKeys,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), Math.max(0, Math.ceil(ms)));
+  try {
+    await keys.changed(signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class EpochKeyRing implements EpochKeys {
   readonly #schedule: KeySchedule;
   #lost: string | undefined;

@@ -49,7 +49,7 @@ export {
   DEFAULT_KEY_WAIT_MS,
   type EpochKeyOptions,
 } from './block-authenticator.ts';
-export { EpochKeyRing, type EpochKeys } from './epoch-keys.ts';
+export { EpochKeyRing, keysChanged, type EpochKeys } from './epoch-keys.ts';
 export {
   ringFromFeed,
   JOINED_WITHHELD_REASON,

@@ -9,7 +9,7 @@
  */
 import { DEFAULT_KEY_WAIT_MS } from './block-authenticator.ts';
 import type { SourceStart } from './block-source.ts';
-import type { EpochKeys } from './epoch-keys.ts';
+import { keysChanged, type EpochKeys } from './epoch-keys.ts';
 import type { PlayerSession } from './player-session.ts';
 import type { RelayIndex } from './relay-index.ts';
 import { FIRST_AUDIO_SEQ, OPUS_RATE } from './stream-geometry.ts';
@@ -58,7 +58,7 @@ export async function liveStartSeq(s: PlayerSession, edge: number): Promise<numb
     const left = deadline - s.now();
     if (left <= 0 || keys.lostAccess !== undefined || s.stopped) return edge;
     // In slices, so a stop() during the wait is seen within 250 ms.
-    await keys.changed(AbortSignal.timeout(Math.ceil(Math.min(left, 250))));
+    await keysChanged(keys, Math.min(left, 250));
   }
 }
 

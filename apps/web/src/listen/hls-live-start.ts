@@ -8,7 +8,13 @@
  * or part holding it at the end of the playlist, and the remuxer plays from that block on
  * (HlsSegmentRemuxer.startAt). A listener without withheld epochs is not moved.
  */
-import { DEFAULT_KEY_WAIT_MS, firstHeldSeq, withholdsAny, type EpochKeys } from '@mxcast/player';
+import {
+  DEFAULT_KEY_WAIT_MS,
+  firstHeldSeq,
+  keysChanged,
+  withholdsAny,
+  type EpochKeys,
+} from '@mxcast/player';
 import { seqAtSeconds, seqStartSeconds, type SegmentGeometry } from './hls-segment-plan.ts';
 
 export interface HlsLiveStartOptions {
@@ -56,7 +62,7 @@ export async function hlsLiveStart(o: HlsLiveStartOptions): Promise<HlsLiveStart
   while (held === undefined && keys.lostAccess === undefined && !signal.aborted) {
     const left = keysBy - performance.now();
     if (left <= 0) return null;
-    await keys.changed(AbortSignal.any([signal, AbortSignal.timeout(Math.ceil(left))]));
+    await keysChanged(keys, left, signal);
     held = firstHeldSeq(keys, edge);
   }
   if (held === undefined || held <= edge) return null;
