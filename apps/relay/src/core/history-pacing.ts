@@ -15,24 +15,33 @@ const pacings = new WeakMap<RelayCore, HistoryPacing>();
 /** When the kernel's TCP buffer sizes cannot be read (not Linux): a generous guess. */
 const FALLBACK_KERNEL_BYTES = 16 * 1024 ** 2;
 
-/** A number from a /proc/sys file (`field` of its whitespace-separated values), or NaN. */
-function sysctl(file: string, field = 0): number {
+/** A number from a /proc/sys/net file (`field` of its whitespace-separated values), or NaN. */
+export type NetSysctl = (file: string, field?: number) => number;
+
+const readNetSysctl: NetSysctl = (file, field = 0) => {
   try {
     return Number(readFileSync(`/proc/sys/net/${file}`, 'utf8').trim().split(/\s+/)[field]);
   } catch {
     return NaN;
   }
-}
+};
 
 /**
- * The most a TCP socket can take without its peer reading a byte: our send buffer at its largest
- * (net.ipv4.tcp_wmem's maximum, to which Linux grows it) plus the peer's receive window, which
- * grows past its initial size (tcp_rmem's default) only as the peer's application reads, or to
- * what it asks with SO_RCVBUF (at most net.core.rmem_max, doubled by the kernel) — on this host's
- * settings, the peer's being the same or unknown. Plus the node socket's own 16 KiB high-water mark.
+ * The most a TCP socket can take without its peer reading a byte: our send queue at its largest
+ * plus the peer's receive window, which grows past its initial size (tcp_rmem's default) only as
+ * the peer's application reads, or to what it asks with SO_RCVBUF (at most net.core.rmem_max,
+ * doubled by the kernel) — on this host's settings, the peer's being the same or unknown. Plus the
+ * node socket's own 16 KiB high-water mark. Our send queue grows to net.ipv4.tcp_wmem's maximum,
+ * unless net.ipv4.tcp_notsent_lowat is set: then the kernel takes no more once that many bytes
+ * wait unsent (plus at most the one 64 KiB write that crossed it), and a peer that does not read
+ * leaves everything unsent (docs/operations.md "Listeners and memory").
  */
-function kernelHoldBytes(): number {
-  const send = sysctl('ipv4/tcp_wmem', 2);
+export function kernelHoldBytes(sysctl: NetSysctl = readNetSysctl): number {
+  const lowat = sysctl('ipv4/tcp_notsent_lowat');
+  const send = Math.min(
+    sysctl('ipv4/tcp_wmem', 2),
+    Number.isFinite(lowat) ? lowat + 64 * 1024 : Infinity,
+  );
   const receive = Math.max(sysctl('ipv4/tcp_rmem', 1), 2 * sysctl('core/rmem_max'));
   const total = send + receive + 16 * 1024;
   return Number.isFinite(total) && total > 0 ? total : FALLBACK_KERNEL_BYTES;
