@@ -48,6 +48,8 @@ try {
   const list = await listBroadcasts(session, roomId);
   out.broadcasts = list.map((b) => ({ id: b.broadcastId, state: b.state, title: b.title }));
   const epochs = [];
+  // Epoch events this device could not decrypt: said, so a missing epoch names its cause.
+  const undecryptable: { broadcast: string; sessionId: string | null; reason: string }[] = [];
   for (const b of list) {
     if (!b.announcement) continue;
     const l = await fetchEpochs(
@@ -57,6 +59,8 @@ try {
       b.broadcastId,
       b.broadcaster,
     );
+    for (const u of l.undecryptable)
+      undecryptable.push({ broadcast: b.broadcastId, sessionId: u.sessionId, reason: u.reason });
     for (const e of l.epochs.list()) {
       epochs.push({
         broadcast: b.broadcastId,
@@ -67,6 +71,7 @@ try {
     }
   }
   out.epochs = epochs;
+  out.undecryptable = undecryptable;
   process.stdout.write(JSON.stringify(out) + '\n');
 } finally {
   await session.stop();

@@ -85,6 +85,7 @@ async function newDevice(name: string, restore: boolean) {
     restored?: { total: number; imported: number };
     broadcasts: { id: string; state: string; title: string | null }[];
     epochs: { broadcast: string; index: number; startSeq: number; keySha256: string }[];
+    undecryptable: { broadcast: string; sessionId: string | null; reason: string }[];
   };
 }
 
@@ -283,7 +284,9 @@ describe('capture --resume from another device (state in secret storage)', () =>
       .filter((e) => e.broadcast === broadcastId)
       .map((e) => `${e.startSeq}:${e.keySha256}`)
       .sort();
-    expect(got).toEqual(want);
+    // (Once, in CI, epoch 59 of the resumed run was missing: the message says what was not
+    // decrypted, and with which Megolm session, if it happens again.)
+    expect(got, JSON.stringify(restored.undecryptable)).toEqual(want);
 
     // The database does hold the secret's account data: the search looked at the right file.
     expect(db.includes(Buffer.from(`org.mxcast.capture_state.${broadcastId}`))).toBe(true);
