@@ -14,11 +14,12 @@
  * History never starves: a reader waits at most MAX_WAIT_MS (a relay whose fan-out never stops,
  * one past its capacity, still serves history, between slices as before). Once that time has run
  * out the gate is overdue: large steps go STEPS_PER_TURN per event-loop turn, between the fan-out's
- * slices, until none waits — never all at once. Released together they were a burst inside the
- * longest fan-outs: at `voice` N = 3000 (2700 listeners, a fan-out of 33 ms at p50 and over 40
- * ms at p90) the one forced release of a hold let 49 waiting 64 KiB steps go in one callback,
- * ~10 ms of writes in the middle of a fan-out, the slowest ones, which set the listeners' p99
- * (bench/fanout/hostile-timeline-probe.mjs: fan-out CPU p99 92 against 79 ms clean). The gate is
+ * slices, until none waits — never all at once. Released together they were a burst inside one
+ * of the longest fan-outs: at `voice` N = 3000 (2700 listeners, fan-outs of ~33 ms at p50, some
+ * past 40 ms) one hold's forced release let 49 waiting 64 KiB steps go in one callback. Like the
+ * gate itself, a bound rather than a measured gain: the honest listeners' p99 in that row's
+ * stalled-only pairs did not measurably change (docs/operations.md "What the hostile rows
+ * cost"). The gate is
  * process-wide, like the event loop it shares out: every relay core in the process (tests run
  * several) defers to every live fan-out.
  */
