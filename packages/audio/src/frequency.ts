@@ -3,27 +3,26 @@
  * what it is, without a full FFT.
  */
 
-/**
- * The dominant frequency of a (mono) tone, from the mean spacing of rising zero crossings,
- * each placed between samples by linear interpolation. Good to well under 1 Hz for a clean
- * tone over a few hundred milliseconds; NaN when there are fewer than two crossings.
- */
-export function estimateFrequency(samples: Int16Array | Float32Array, sampleRate: number): number {
-  let first = -1;
-  let last = -1;
-  let count = 0;
+/** Where the samples cross zero rising, each placed between samples by linear interpolation. */
+function risingCrossings(samples: Int16Array | Float32Array): number[] {
+  const at: number[] = [];
   for (let i = 1; i < samples.length; i++) {
     const a = samples[i - 1] as number;
     const b = samples[i] as number;
-    if (a < 0 && b >= 0) {
-      const at = i - 1 + -a / (b - a);
-      if (first < 0) first = at;
-      last = at;
-      count++;
-    }
+    if (a < 0 && b >= 0) at.push(i - 1 + -a / (b - a));
   }
-  if (count < 2) return NaN;
-  return ((count - 1) * sampleRate) / (last - first);
+  return at;
+}
+
+/**
+ * The dominant frequency of a (mono) tone, from the mean spacing of rising zero crossings
+ * (`risingCrossings`). Good to well under 1 Hz for a clean tone over a few hundred
+ * milliseconds; NaN when there are fewer than two crossings.
+ */
+export function estimateFrequency(samples: Int16Array | Float32Array, sampleRate: number): number {
+  const at = risingCrossings(samples);
+  if (at.length < 2) return NaN;
+  return ((at.length - 1) * sampleRate) / (at[at.length - 1]! - at[0]!);
 }
 
 /** A tone measured period by period: see `measureTone`. */
@@ -41,17 +40,8 @@ export interface ToneMeasure {
  * stream that is mostly not the tone shows up as a low `steady` instead.
  */
 export function measureTone(samples: Int16Array | Float32Array, sampleRate: number): ToneMeasure {
-  const periods: number[] = [];
-  let previous = -1;
-  for (let i = 1; i < samples.length; i++) {
-    const a = samples[i - 1] as number;
-    const b = samples[i] as number;
-    if (a < 0 && b >= 0) {
-      const at = i - 1 + -a / (b - a);
-      if (previous >= 0) periods.push(at - previous);
-      previous = at;
-    }
-  }
+  const at = risingCrossings(samples);
+  const periods = at.slice(1).map((t, i) => t - at[i]!);
   if (periods.length === 0) return { hz: NaN, steady: 0 };
   const sorted = [...periods].sort((x, y) => x - y);
   const mid = sorted.length >> 1;
