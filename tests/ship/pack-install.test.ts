@@ -39,7 +39,7 @@ afterAll(() => {
 async function startRelay(
   app: Installed,
   dataDir: string,
-): Promise<{ url: string; child: ChildProcess }> {
+): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
   const child = spawn(app.bin, ['relay', '--port', String(port), '--data', dataDir], {
     env: cleanEnv(app.runtime.node),
@@ -57,7 +57,7 @@ async function startRelay(
     child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`relay exited ${code}: ${out}`)));
   });
-  return { url, child };
+  return { url, child, output: () => out };
 }
 
 function roundTrip(name: string, runtime: () => Promise<NodeRuntime>) {
@@ -111,6 +111,8 @@ function roundTrip(name: string, runtime: () => Promise<NodeRuntime>) {
         expect(realpathSync(`/proc/${relay.child.pid}/exe`)).toBe(realpathSync(app.runtime.node));
         const version = await run(app.runtime.node, ['--version']);
         expect(version.stdout.trim()).toBe(`v${app.runtime.version}`);
+        // koffi, installed by npm with its prebuilt binary, capped each socket's unsent bytes.
+        expect(relay.output()).toMatch(/ start .*socket_unsent_bytes=131072/);
 
         const page = await fetch(`${relay.url}/`);
         expect(page.status).toBe(200);

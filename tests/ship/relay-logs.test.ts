@@ -105,6 +105,8 @@ describe('the relay log', () => {
     expect(records.map((r) => r.event)).toEqual(
       expect.arrayContaining(['start', 'listening', 'request', 'stop']),
     );
+    // Each accepted socket holds at most 128 KiB unsent in the kernel (koffi's setsockopt loaded).
+    expect(records.find((r) => r.event === 'start')).toMatchObject({ socket_unsent_bytes: 131072 });
     const health = records.find((r) => r.event === 'request' && r.route === '/health');
     expect(health).toMatchObject({
       level: 'info',

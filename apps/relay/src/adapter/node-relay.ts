@@ -14,6 +14,7 @@ import { createRelayApp } from '../app/relay-app.ts';
 import { resolveConfig, type RelayConfig, type RelayOptions } from '../core/relay-config.ts';
 import { RelayCore } from '../core/relay-core.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
+import { socketUnsentLimit } from './socket-unsent-limit.ts';
 import { adoptSocket, closeIfBodyUnread } from './lingering-close.ts';
 import { listenerServerOptions } from './listener-inbound-guard.ts';
 import { directDownload } from './node-download-sink.ts';
@@ -56,6 +57,13 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     return response;
   });
   const limiter = new ConnectionLimiter(config.limits, core.metrics);
+  const unsent = socketUnsentLimit(config.limits.socketUnsentBytes);
+  core.socketUnsentBytes = unsent.bytes;
+  if (unsent.unavailable)
+    logger.warn('socket_unsent_limit_unavailable', {
+      reason: unsent.unavailable,
+      advice: 'sysctl net.ipv4.tcp_notsent_lowat=131072 does the same for the whole host',
+    });
   const refusals = new RefusedConnectionsLog(logger);
   const server: Server = createServer(
     timeoutServerOptions(config.limits),
@@ -69,6 +77,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   );
   server.on('connection', (socket: Socket) => {
     adoptSocket(socket);
+    unsent.apply(socket);
     const full = core.metrics.connectionsRefused.maxConnections;
     if (!limiter.admit(socket))
       refusals.add(
@@ -118,7 +127,12 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = config.publicUrl?.replace(/\/+$/, '') ?? `http://${host}:${port}`;
   // The bound address is logged at debug only: at info the log names no address at all.
-  logger.info('start', { port, server_name: config.serverName, pid: process.pid });
+  logger.info('start', {
+    port,
+    server_name: config.serverName,
+    pid: process.pid,
+    socket_unsent_bytes: unsent.bytes,
+  });
   logger.debug('listening', { host: config.host, port, data_dir: config.dataDir });
 
   let closing: Promise<void> | null = null;

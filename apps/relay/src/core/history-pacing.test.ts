@@ -34,6 +34,18 @@ describe('kernelHoldBytes: what a socket takes before its peer must have read', 
     expect(kernelHoldBytes(host(noLowat))).toBe(4 * MiB + 416 * KiB + 16 * KiB);
   });
 
+  it("the relay's own per-socket cap replaces the host's tcp_notsent_lowat", () => {
+    expect(kernelHoldBytes(host(LINUX_DEFAULTS), 128 * KiB)).toBe(
+      128 * KiB + 64 * KiB + 416 * KiB + 16 * KiB,
+    );
+    const lowat = { ...LINUX_DEFAULTS, 'ipv4/tcp_notsent_lowat': [1 * MiB] };
+    expect(kernelHoldBytes(host(lowat), 128 * KiB)).toBe(
+      128 * KiB + 64 * KiB + 416 * KiB + 16 * KiB,
+    );
+    // 0: none set by the relay, the host's setting counts.
+    expect(kernelHoldBytes(host(lowat), 0)).toBe(1 * MiB + 64 * KiB + 416 * KiB + 16 * KiB);
+  });
+
   it('falls back to 16 MiB where nothing can be read (not Linux)', () => {
     expect(kernelHoldBytes(host({}))).toBe(16 * MiB);
   });

@@ -34,10 +34,11 @@ const readNetSysctl: NetSysctl = (file, field = 0) => {
  * node socket's own 16 KiB high-water mark. Our send queue grows to net.ipv4.tcp_wmem's maximum,
  * unless net.ipv4.tcp_notsent_lowat is set: then the kernel takes no more once that many bytes
  * wait unsent (plus at most the one 64 KiB write that crossed it), and a peer that does not read
- * leaves everything unsent (docs/operations.md "Listeners and memory").
+ * leaves everything unsent (docs/operations.md "Listeners and memory"). `socketLowat`: the cap the
+ * relay set on each of its sockets itself (limits.socketUnsentBytes), which replaces the host's.
  */
-export function kernelHoldBytes(sysctl: NetSysctl = readNetSysctl): number {
-  const lowat = sysctl('ipv4/tcp_notsent_lowat');
+export function kernelHoldBytes(sysctl: NetSysctl = readNetSysctl, socketLowat = 0): number {
+  const lowat = socketLowat > 0 ? socketLowat : sysctl('ipv4/tcp_notsent_lowat');
   const send = Math.min(
     sysctl('ipv4/tcp_wmem', 2),
     Number.isFinite(lowat) ? lowat + 64 * 1024 : Infinity,
@@ -60,7 +61,7 @@ export function historyPacingOf(core: RelayCore): HistoryPacing {
     stallMs: listenerStallMs,
     onStalled: () => core.metrics.listenersStalled++,
     // Past this a reader's peer has read: it leaves the rate (history-budget.ts).
-    readingAfterBytes: kernelHoldBytes(),
+    readingAfterBytes: kernelHoldBytes(undefined, core.socketUnsentBytes),
   };
   pacings.set(core, pacing);
   core.metrics.historyBudget = () => ({ inUse: budget.inUse, waiting: budget.waiting });

@@ -58,6 +58,12 @@ export interface RelayLimits {
   listenerCloseGraceMs: number;
   /** Bytes a listener may have queued in its socket before it is moved to the live edge (WS) or cut (HTTP). */
   listenerBacklogBytes: number;
+  /**
+   * Bytes the kernel may hold unsent for one connection (TCP_NOTSENT_LOWAT on each accepted socket;
+   * 0: the host's net.ipv4.tcp_notsent_lowat): what a peer that never reads takes before node sees
+   * backpressure (adapter/socket-unsent-limit.ts).
+   */
+  socketUnsentBytes: number;
   /** How long an id from /create stays usable with no upload, ms. */
   unusedExpiryMs: number;
   /** Longest `timeout_ms` honoured on a download of media not yet uploaded, ms. */
@@ -202,6 +208,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   listenerMessagesPerSecond: 20,
   listenerCloseGraceMs: 10_000,
   listenerBacklogBytes: 256 * 1024,
+  socketUnsentBytes: 128 * 1024,
   unusedExpiryMs: 24 * 3600_000,
   maxDownloadWaitMs: 5 * 60_000,
   hlsBlockingReloadMs: 6000,

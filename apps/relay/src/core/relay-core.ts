@@ -34,6 +34,11 @@ export class RelayCore {
   queuedBytes: () => number = () => 0;
   /** Set by the Node adapter; without it downloads are web ReadableStreams. */
   directDownload: DirectDownload | null = null;
+  /**
+   * The unsent-bytes cap the adapter put on each accepted socket (limits.socketUnsentBytes), or 0
+   * when it put none: then the host's TCP settings alone say what a socket takes (history-pacing.ts).
+   */
+  socketUnsentBytes = 0;
   /** Homeserver mode's token check (auth.homeserver set); null in standalone mode. */
   readonly homeserverAuth: HomeserverAuth | null;
 
