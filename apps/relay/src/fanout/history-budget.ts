@@ -16,18 +16,19 @@
  * Besides memory, the budget bounds the event loop's share of history: all grants together come
  * at most at `bytesPerSecond` (limits.historyBytesPerSecond, a token bucket with 8 ms of burst:
  * a few batches at most, so live blocks never queue behind a long run of history reads).
- * A socket that never reads still takes megabytes into the kernel's buffers before it stalls
- * (loopback: up to net.ipv4.tcp_wmem's 4 MiB), so without a rate a wave of such readers made the
+ * A socket that never reads still takes bytes into the kernel's buffers before it stalls
+ * (loopback: up to net.ipv4.tcp_wmem's 4 MiB; ~0.3 MB under the relay's per-socket cap,
+ * limits.socketUnsentBytes), so without a rate a wave of such readers made the
  * relay read and write those megabytes each in one burst, while live listeners waited for the loop
  * (docs/operations.md "Listeners and memory"). With it, history costs the loop a bounded share
  * whatever the number of readers, and the queue keeps it fair among them.
  *
  * Readers proven to be reading leave the rate (`reading`, set by the pacer: a reader whose socket
  * took more than the kernel's buffers can hold, so its peer has read; history-pacer.ts): the rate
- * is there to spread the ~4 MB each never-reading socket takes before it stalls, and a reader past
+ * is there to spread what each never-reading socket takes before it stalls, and a reader past
  * that is paced by its own socket, one batch at a time. Such readers go first and are bounded by
  * the budget's memory only, so an honest history reader does not wait behind a wave of stalled
- * ones once it is past its first few megabytes.
+ * ones once it is past that.
  *
  * The rate's timer wakes when the debt is paid and a few batches' credit is back (REFILL_SHARE of
  * the burst), not as soon as the debt is paid: waking for each batch (2 ms of burst) made the
