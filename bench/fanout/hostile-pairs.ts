@@ -19,12 +19,14 @@ export interface HostilePair {
 }
 
 /**
- * Pairs per preset and N in a full run; `--pairs=K` changes it. Five, not three: at low-latency
- * N = 1000 on this 2-core machine single pairs ranged from −24 % to +22 % within one day
- * (2026-12-03, 18 pairs of one relay on an idle machine, before and after the clean run became
- * the honest listeners alone), so a median of three moved with one unlucky pair.
+ * Pairs per preset and N in a full run; `--pairs=K` changes it. Seven, not five (and five, not
+ * three): single pairs on this 2-core machine range widely — low-latency N = 1000 from −24 % to
+ * +22 % within one day (18 pairs of one relay), voice N = 3000 from −9 % to +41 % — and the median
+ * of five pairs of one relay moved from +2 % to +10 % between two runs an hour apart
+ * (2026-12-03, idle machine), about as much as the 10 % judged. The spread of a median shrinks
+ * with the square root of the pairs; seven cost a full run ~9 minutes more than five.
  */
-export const DEFAULT_PAIRS = 5;
+export const DEFAULT_PAIRS = 7;
 /** The N the hostile rows run at in a full run (`--n=` replaces them). */
 export const HOSTILE_LISTENERS = [1000, 3000];
 
