@@ -296,8 +296,13 @@ describe('least privilege', () => {
 
   it('a token revoked with `mxcast token revoke` is 401 M_UNKNOWN_TOKEN on the next request', async () => {
     const r = relay();
+    // Each on its own connection: the two CLI runs between them can outlast the relay's
+    // keep-alive timeout (5 s) under load, and a reused socket the relay is closing fails the POST.
     const create = () =>
-      fetch(`${r.url}/_matrix/media/v1/create`, { method: 'POST', headers: bearer(r.token) });
+      fetch(`${r.url}/_matrix/media/v1/create`, {
+        method: 'POST',
+        headers: { ...bearer(r.token), connection: 'close' },
+      });
     expect((await create()).status).toBe(200);
     const listed = spawnSync(process.execPath, [bin, 'token', 'list', '--data', r.dataDir], {
       encoding: 'utf8',
