@@ -8,6 +8,8 @@ vitest run --project matrix --passWithNoTests "$@" &
 matrix=$!
 vitest run --project local --passWithNoTests "$@" &
 local_=$!
+# Stopped (Ctrl-C, a CI timeout): stop both lanes, not just this script.
+trap 'kill "$matrix" "$local_" 2>/dev/null; exit 130' INT TERM
 status=0
 wait "$matrix" || status=$?
 wait "$local_" || status=$?

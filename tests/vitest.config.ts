@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // End-to-end tests start real relays and real tools: generous timeouts, and within a project one
-// file at a time, so that timing-sensitive tests don't compete for the machine's two cores with a
-// second file of their kind. `npm test` runs the two projects as two vitest processes at once
+// file at a time, so a timing-sensitive test shares the machine's two cores with one other file
+// at most. `npm test` runs the two projects as two vitest processes at once
 // (run-lanes.sh): the Matrix suites (a Synapse each; ~15 min alone) beside the rest (~13 min).
 // Most of these tests wait on real time (live audio, timeouts, Synapse), not on the CPU, so two
 // lanes nearly halve the wall time. (Vitest's own scheduler runs every file of projects with
