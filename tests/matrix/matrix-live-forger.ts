@@ -6,7 +6,9 @@
  * checkpoint can tell (docs/matrix.md "Checkpoints and completion"). The forged block has the
  * original's length, so every offset stays true. A learner reads the whole live download once
  * to find where block `forgeSeq` lies; a listener's chunk waits until the learner knows whether
- * it overlaps that block.
+ * it overlaps that block. `forgeSeq` may be a function, called at the first download: the
+ * block is then picked relative to when the listener joined (its start-up, a login and a sync,
+ * takes seconds on a busy machine: a block fixed in advance may already be behind the edge).
  */
 import { createServer, request, type IncomingMessage } from 'node:http';
 import {
@@ -37,6 +39,8 @@ export interface LiveForger {
   url: string;
   /** Bytes of the forged block sent to listeners so far (0: the forgery never went out). */
   forgedBytesSent(): number;
+  /** The block forged (undefined until the first download picked it). */
+  forgedSeq(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -50,14 +54,16 @@ interface Learner {
 export async function startLiveForger(
   upstream: string,
   file: EncryptedFile,
-  forgeSeq: number,
+  pickSeq: number | (() => number),
 ): Promise<LiveForger> {
   const cipher = await createBlockCipher(file);
   const learners = new Map<string, Learner>();
   let sent = 0;
+  let forgeSeq: number | undefined;
   const learn = (path: string, auth: string | undefined): Learner => {
     let l = learners.get(path);
     if (l) return l;
+    forgeSeq ??= typeof pickSeq === 'number' ? pickSeq : pickSeq();
     const learner: Learner = { framedTo: MAGIC_SIZE, forged: undefined, waiters: [] };
     l = learner;
     learners.set(path, learner);
@@ -139,5 +145,10 @@ export async function startLiveForger(
     res.on('close', () => up.destroy());
   });
   const url = await listenLoopback(server);
-  return { url, forgedBytesSent: () => sent, close: () => closeServer(server) };
+  return {
+    url,
+    forgedBytesSent: () => sent,
+    forgedSeq: () => forgeSeq,
+    close: () => closeServer(server),
+  };
 }
