@@ -513,8 +513,10 @@ describe('connection caps', () => {
     config: { limits: { maxConnections: 5, maxConnectionsPerAddress: 3 } },
   });
 
-  function connect(port: number, localAddress: string) {
+  /** A connection from `localAddress`; `request` is written as soon as it is connected. */
+  function connect(port: number, localAddress: string, request?: string) {
     const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    if (request) socket.once('connect', () => socket.write(request));
     let received = '';
     socket.on('data', (d) => (received += d.toString('latin1')));
     socket.on('error', () => {});
@@ -578,10 +580,16 @@ describe('connection caps', () => {
     let maxFds = fds0;
     const sampler = setInterval(() => (maxFds = Math.max(maxFds, fds())), 20);
     const cost = await measure(r, async () => {
-      // 300 attempts every 100 ms: faster than refusals linger, slower than the accept queue.
+      // 300 attempts every 100 ms: faster than refusals linger, slower than the accept queue
+      // when the relay has a core to itself. Each sends a request, as any client does: on a
+      // busy machine the accept queue (backlog 511) overflows, the kernel answers with SYN
+      // cookies and drops the handshake's last ACK, and a client that never sends would wait
+      // forever on a connection the relay never saw (seen in CI: 223 of 3000 hung). Its
+      // request's segment completes the handshake once the queue has room.
       const flood: ReturnType<typeof connect>[] = [];
+      const request = 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n';
       for (let i = 0; i < 10; i++) {
-        for (let j = 0; j < 300; j++) flood.push(connect(r.port, '127.0.0.1'));
+        for (let j = 0; j < 300; j++) flood.push(connect(r.port, '127.0.0.1', request));
         await new Promise((res) => setTimeout(res, 100));
       }
       await Promise.all(flood.map((c) => c.closed));
