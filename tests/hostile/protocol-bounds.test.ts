@@ -296,12 +296,25 @@ describe('least privilege', () => {
 
   it('a token revoked with `mxcast token revoke` is 401 M_UNKNOWN_TOKEN on the next request', async () => {
     const r = relay();
-    // Each on its own connection: the two CLI runs between them can outlast the relay's
-    // keep-alive timeout (5 s) under load, and a reused socket the relay is closing fails the POST.
+    // Each on a new connection of its own (agent: false): the two CLI runs between them can
+    // outlast the relay's keep-alive timeout (5 s) under load, and a pooled socket the relay is
+    // closing fails the POST ("other side closed"; fetch's pool kept earlier tests' sockets, so a
+    // `connection: close` header did not keep it off them).
     const create = () =>
-      fetch(`${r.url}/_matrix/media/v1/create`, {
-        method: 'POST',
-        headers: { ...bearer(r.token), connection: 'close' },
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          `${r.url}/_matrix/media/v1/create`,
+          { method: 'POST', headers: bearer(r.token), agent: false },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end();
       });
     expect((await create()).status).toBe(200);
     const listed = spawnSync(process.execPath, [bin, 'token', 'list', '--data', r.dataDir], {
@@ -318,7 +331,7 @@ describe('least privilege', () => {
     expect(revoked.status).toBe(0);
     const res = await create();
     expect(res.status).toBe(401);
-    expect(((await res.json()) as MatrixError).errcode).toBe('M_UNKNOWN_TOKEN');
+    expect((JSON.parse(res.body) as MatrixError).errcode).toBe('M_UNKNOWN_TOKEN');
   });
 });
 
