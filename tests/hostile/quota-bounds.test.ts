@@ -156,11 +156,16 @@ describe('40 000 pending ids from one token', () => {
     expect(idle1 - idle0).toBeLessThan(40);
 
     // Start-up loads no pending row: a restart with 40 000 ids takes about what one with none does.
-    const withIds = await timedRestart(relay);
+    // The quickest of three restarts each, alternating: on a busy machine (CI runs two test
+    // files at once) a single restart can take twice its time (CI: 3.5 s against 1.9 s).
     const empty = await startHostileRelay();
-    let withNone: number;
+    let withIds = Infinity;
+    let withNone = Infinity;
     try {
-      withNone = await timedRestart(empty);
+      for (let i = 0; i < 3; i++) {
+        withIds = Math.min(withIds, await timedRestart(relay));
+        withNone = Math.min(withNone, await timedRestart(empty));
+      }
     } finally {
       await empty.kill();
     }
