@@ -2,7 +2,7 @@
 # `npm test` for the end-to-end suites. By default one vitest process runs every file of both
 # projects of vitest.config.ts (the Matrix suites, and the rest) one at a time.
 # MXCAST_TEST_LANES=2 starts one process per project at once (each still one file at a time):
-# ~20 min instead of ~30 on 2 cores, but the two lanes share the cores, and in four clean-clone
+# the whole `npm test` ~23 min instead of ~29 on 2 cores, but the two lanes share the cores, and in four clean-clone
 # runs that way six timing-sensitive end-to-end tests failed once each (README "Timings").
 # Arguments (a file filter, --reporter …) go to every lane. Fails if any lane fails.
 cd "$(dirname "$0")"
