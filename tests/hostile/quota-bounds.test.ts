@@ -156,8 +156,8 @@ describe('40 000 pending ids from one token', () => {
     expect(idle1 - idle0).toBeLessThan(40);
 
     // Start-up loads no pending row: a restart with 40 000 ids takes about what one with none does.
-    // The quickest of three restarts each, alternating: on a busy machine (CI runs two test
-    // files at once) a single restart can take twice its time (CI: 3.5 s against 1.9 s).
+    // The quickest of three restarts each, alternating: on a busy machine a single restart can
+    // take twice its time (CI with two test lanes: 3.5 s against 1.9 s).
     const empty = await startHostileRelay();
     let withIds = Infinity;
     let withNone = Infinity;

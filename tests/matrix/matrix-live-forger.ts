@@ -1,14 +1,14 @@
 /**
  * A relay that forges one block of a broadcast while it is still live: a node:http proxy in
  * front of the real relay whose downloads (Range honoured) pass through byte for byte, except
- * block `forgeSeq`, re-sealed with the right key around a plaintext with one bit flipped. That
- * is a relay colluding with a member (who has the key): AES-GCM passes, only the sender's
+ * one block (`pickSeq`, below), re-sealed with the right key around a plaintext with one bit
+ * flipped. That is a relay colluding with a member (who has the key): AES-GCM passes, only the sender's
  * checkpoint can tell (docs/matrix.md "Checkpoints and completion"). The forged block has the
  * original's length, so every offset stays true. A learner reads the whole live download once
- * to find where block `forgeSeq` lies; a listener's chunk waits until the learner knows whether
- * it overlaps that block. `forgeSeq` may be a function, called at the first download: the
- * block is then picked relative to when the listener joined (its start-up, a login and a sync,
- * takes seconds on a busy machine: a block fixed in advance may already be behind the edge).
+ * to find where the forged block lies; a listener's chunk waits until the learner knows whether
+ * it overlaps that block. Which block: `pickSeq()`, called at the first download, so it is picked
+ * relative to when the listener joined (its start-up, a login and a sync, takes seconds on a
+ * busy machine: a block fixed in advance may already be behind the edge).
  */
 import { createServer, request, type IncomingMessage } from 'node:http';
 import {
@@ -54,7 +54,7 @@ interface Learner {
 export async function startLiveForger(
   upstream: string,
   file: EncryptedFile,
-  pickSeq: number | (() => number),
+  pickSeq: () => number,
 ): Promise<LiveForger> {
   const cipher = await createBlockCipher(file);
   const learners = new Map<string, Learner>();
@@ -63,7 +63,7 @@ export async function startLiveForger(
   const learn = (path: string, auth: string | undefined): Learner => {
     let l = learners.get(path);
     if (l) return l;
-    forgeSeq ??= typeof pickSeq === 'number' ? pickSeq : pickSeq();
+    forgeSeq ??= pickSeq();
     const learner: Learner = { framedTo: MAGIC_SIZE, forged: undefined, waiters: [] };
     l = learner;
     learners.set(path, learner);
