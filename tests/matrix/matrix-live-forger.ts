@@ -2,13 +2,13 @@
  * A relay that forges one block of a broadcast while it is still live: a node:http proxy in
  * front of the real relay whose downloads (Range honoured) pass through byte for byte, except
  * one block (`pickSeq`, below), re-sealed with the right key around a plaintext with one bit
- * flipped. That is a relay colluding with a member (who has the key): AES-GCM passes, only the sender's
- * checkpoint can tell (docs/matrix.md "Checkpoints and completion"). The forged block has the
- * original's length, so every offset stays true. A learner reads the whole live download once
- * to find where the forged block lies; a listener's chunk waits until the learner knows whether
- * it overlaps that block. Which block: `pickSeq()`, called at the first download, so it is picked
- * relative to when the listener joined (its start-up, a login and a sync, takes seconds on a
- * busy machine: a block fixed in advance may already be behind the edge).
+ * flipped. That is a relay colluding with a member (who has the key): AES-GCM passes, only the
+ * sender's checkpoint can tell (docs/matrix.md "Checkpoints and completion"). The forged block
+ * has the original's length, so every offset stays true. A learner reads the whole live
+ * download once to find where the forged block lies; a listener's chunk waits until the learner
+ * knows whether it overlaps that block. Which block: `pickSeq()`, called at the first download,
+ * so it is picked relative to when the listener joined (its start-up, a login and a sync, takes
+ * seconds on a busy machine: a block fixed in advance may already be behind the edge).
  */
 import { createServer, request, type IncomingMessage } from 'node:http';
 import {
