@@ -357,6 +357,51 @@ describe('key epochs in an encrypted room', () => {
     j.announcer.stop();
   });
 
+  it('joined history: a re-share while the join’s epoch event is still on its way carries that epoch, never the one before', async () => {
+    // The race once seen under load: the join's reason leaves the announcer's queue when the
+    // capture announces the epoch, but its event reaches the room a round trip later; a re-share
+    // (a key request, a device update) in between handed the newcomer the previous epoch.
+    const r3 = await createRoom('joined', ['carol', 'dave']);
+    await join('carol', r3);
+    const j = await startBroadcast(r3);
+    j.reshare.stop(); // only the re-share this test starts
+    j.announcer.request('schedule', 'test');
+    await until('epoch 1 sent', () => (j.announcer.sent.length === 1 ? true : undefined));
+    const epoch1Block = await j.capture.seal(j.capture.epochs[1]!.startSeq, plain(7));
+    // At the join: the capture fixes the epoch (announce is called) and, before its event is
+    // out, a re-share is asked for.
+    let reshared: Promise<string> | undefined;
+    let sentWhenAsked = -1;
+    const rekey = j.capture.rekey;
+    j.capture.rekey = () => {
+      rekey();
+      setImmediate(() => {
+        sentWhenAsked = j.announcer.sent.length;
+        reshared = j.b.reshare!();
+      });
+    };
+    await join('dave', r3);
+    await until('the re-share asked for', () => reshared);
+    const eventId = await reshared!;
+    expect(sentWhenAsked).toBe(1); // asked while the join's epoch event was not out yet
+    expect(j.announcer.sent.length).toBe(2);
+    // What alice's client sent (its own event, decrypted in her timeline).
+    const content = await until(
+      'the re-share in alice’s timeline',
+      () =>
+        alice.client.getRoom(r3)?.findEventById(eventId)?.getContent<{
+          'org.mxcast.broadcast'?: { key_epoch: number; epochs: { epoch: number }[] };
+        }>()['org.mxcast.broadcast'],
+    );
+    expect(content.key_epoch).toBe(2);
+    expect(content.epochs.map((e) => e.epoch)).toEqual([2]);
+    // dave's device: only the join's epoch, and the block of epoch 1 opens under nothing.
+    const h = await held('dave', { roomId: r3, b: j.b }, { events: [], blocks: [epoch1Block] });
+    expect(h.epochs.map((e) => e.index)).toEqual([2]);
+    expect(h.blocks![0]!.openedBy).toEqual([]);
+    j.announcer.stop();
+  });
+
   it('an epoch event the homeserver refuses is sent again, with a loud notice each time, until it goes out', async () => {
     const roomId = await createRoom('shared', ['bob']);
     await join('bob', roomId);

@@ -21,6 +21,7 @@ import {
   type HistoryPolicy,
   type MembershipWatch,
 } from './epoch-sender.ts';
+import { JoinEpochGate } from './join-epoch-gate.ts';
 import { watchKeyRequests } from './key-request.ts';
 import type { MatrixSession } from './matrix-session.ts';
 
@@ -103,8 +104,8 @@ export class EpochAnnouncer {
   #sending: Promise<unknown> = Promise.resolve();
   /** Reasons of the epochs asked for and not yet announced, oldest first. */
   readonly #reasons: EpochReason[] = [];
-  /** `joined`: re-shares waiting for the epoch a join asked for. */
-  #joinWaiters: (() => void)[] = [];
+  /** `joined`: a re-share carries only an epoch fixed after the latest join (join-epoch-gate.ts). */
+  readonly #joinGate = new JoinEpochGate();
   readonly #watches: MembershipWatch[];
   #stopped = false;
   /** Epoch events sent, with the Megolm session each went out in. */
@@ -123,8 +124,10 @@ export class EpochAnnouncer {
     this.#watches = [
       watchMembership(session, b.roomId, (change, userId) => {
         if (change === 'left' && rekeyOnLeave) this.request('membership', `${userId} left`);
-        if (change === 'joined' && opts.policy === 'joined')
+        if (change === 'joined' && opts.policy === 'joined') {
+          this.#joinGate.joined();
           this.request('join', `${userId} joined`);
+        }
       }),
       watchRekeyRequests(session, b, () => this.request('request', 'rekey requested')),
       // A member's device that appeared after the keys went out asks for them (key-request.ts):
@@ -171,13 +174,12 @@ export class EpochAnnouncer {
     // after another in that order: a scheduled rekey and a kick's can overlap.
     const epoch: KeyEpoch = { index: ++this.#lastIndex, ...e };
     const reason = this.#reasons.shift() ?? 'schedule';
+    const covers = this.#joinGate.fixed();
     const send = this.#sending.then(async () => {
       const r = await this.#sendWithRetry(epoch, reason);
       this.#epochs.push(epoch);
       this.sent.push({ index: epoch.index, ...r });
-      const waiters = this.#joinWaiters;
-      this.#joinWaiters = [];
-      for (const w of waiters) w();
+      this.#joinGate.sent(covers);
     });
     this.#sending = send.catch(() => undefined);
     return send;
@@ -213,22 +215,8 @@ export class EpochAnnouncer {
 
   async #reshare(): Promise<string> {
     if (this.#opts.policy === 'joined') {
-      // The newcomer's key is the epoch its join started: wait for it, never send an older one.
-      const waitMs = this.#opts.joinEpochWaitMs ?? 30_000;
-      const target = this.#epochs.length + 1;
-      const pending = this.#reasons.includes('join');
-      if (pending) {
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(
-            () => reject(new Error(`no epoch for the join after ${waitMs} ms: key not re-shared`)),
-            waitMs,
-          );
-          this.#joinWaiters.push(() => {
-            if (this.#epochs.length >= target) clearTimeout(t);
-            resolve();
-          });
-        });
-      }
+      // The newcomer's key is an epoch fixed after its join: wait for it, never send an older one.
+      await this.#joinGate.wait(this.#opts.joinEpochWaitMs ?? 30_000);
     }
     const content = epochReannouncementContent(this.#b, this.#epochs, this.#opts.policy);
     return sendBroadcastEvent(this.#session, this.#b, BROADCAST_REANNOUNCE_TYPE, content);
