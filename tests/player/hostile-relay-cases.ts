@@ -151,6 +151,18 @@ export const HOSTILE_CASES: HostileCase[] = [
     },
   },
   {
+    name: 'last block withheld, index and playlist still honest',
+    tamper: (bl) => bl.slice(0, segmentStart(3)),
+    firstBad: segmentStart(3),
+    expect: UNFINISHED,
+    except: {
+      hls: {
+        expect: TAMPERED,
+        why: 'the finished playlist lists segment 3 and its part (block 26) and the relay serves no byte of them (416): the relay contradicts its playlist',
+      },
+    },
+  },
+  {
     name: 'truncation inside block K, index and playlist rewritten to match',
     tamper: (bl) => [...bl.slice(0, K), at(bl, K).subarray(0, 100)],
     forgeIndex: true,

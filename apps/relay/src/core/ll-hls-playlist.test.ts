@@ -167,17 +167,39 @@ describe('LL-HLS playlist (RFC 8216bis)', () => {
     });
   }
 
-  it('a finished broadcast: the plain playlist, every block in a segment, ENDLIST, no part', () => {
-    const rec = media(12, 1031, 2 + 8 * 2 + 5, 'complete');
+  it('a finished broadcast: every block in a segment, ENDLIST, no hint, parts for the last segment only', () => {
+    const rec = media(12, 1031, 2 + 8 * 3 + 5, 'complete');
     const p = parse(buildLlHlsPlaylist(rec, URL));
     expect(p.endlist).toBe(true);
-    expect(p.tags.has('#EXT-X-SERVER-CONTROL')).toBe(false);
-    expect(p.tags.has('#EXT-X-PART-INF')).toBe(false);
     expect(p.hint).toBeNull();
+    // The parts' tags stay with them (§4.4.3.7, §4.4.3.8).
+    expect(attrs(p.tags.get('#EXT-X-PART-INF')!).get('PART-TARGET')).toBe('0.240');
+    expect(attrs(p.tags.get('#EXT-X-SERVER-CONTROL')!).get('PART-HOLD-BACK')).toBe('0.720');
+    expect(p.tags.get('#EXT-X-VERSION')).toBe('9');
     expect(p.segments.map((s) => [s.duration, s.parts.length])).toEqual([
       [1.92, 0],
       [1.92, 0],
-      [1.2, 0],
+      [1.92, 0],
+      [1.2, 5],
     ]);
+    expect(p.openParts).toEqual([]);
+    const tail = p.segments[3]!;
+    expect(tail.parts.map((q) => q.range.start)).toEqual(
+      [0, 1, 2, 3, 4].map((i) => tail.range.start + i * 1031),
+    );
+  });
+
+  it('a finished tail shorter than a part run ends on a short part (Music: 3 blocks a part)', () => {
+    const rec = media(3, 400, 2 + 33 + 7, 'complete');
+    const p = parse(buildLlHlsPlaylist(rec, URL));
+    const tail = p.segments[1]!;
+    expect(tail.range.length).toBe(7 * 400);
+    // 3 + 3 + 1 blocks: the last part is the tail's last block, and they tile the tail.
+    expect(tail.parts.map((q) => q.range.length)).toEqual([1200, 1200, 400]);
+    expect(tail.parts.reduce((n, q) => n + q.range.length, 0)).toBe(tail.range.length);
+    expect(tail.parts[2]!.duration).toBeCloseTo(0.06, 6);
+    // A tail that is a whole segment: its parts, none for the one before.
+    const whole = parse(buildLlHlsPlaylist(media(12, 1031, 2 + 16, 'complete'), URL));
+    expect(whole.segments.map((s) => s.parts.length)).toEqual([0, 8]);
   });
 });

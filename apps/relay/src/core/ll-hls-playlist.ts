@@ -9,8 +9,12 @@
  * written, with EXT-X-PART lines also for the two segments before it (players joining near the
  * edge start on parts: §4.4.4.9), a preload hint for the next part, and EXT-X-SERVER-CONTROL
  * with CAN-BLOCK-RELOAD and PART-HOLD-BACK = 3 × PART-TARGET (§4.4.3.8 "SHOULD be at least three
- * times"). Once complete it is the plain EVENT playlist with EXT-X-ENDLIST and no part: every
- * byte is there, and the whole playlist is cacheable.
+ * times"). Once complete it adds EXT-X-ENDLIST, drops the preload hint, and lists the parts of
+ * its last segment only, the last part possibly shorter: hls.js decides the end of a playlist
+ * with parts from its last part being buffered; without parts it took a last segment it had
+ * loaded some parts of when ENDLIST came as appended, and never loaded that segment's last
+ * blocks. Earlier segments are whole (one request each for a listener catching up). Every byte
+ * is there, and the whole playlist is cacheable.
  *
  * The layout (blocks per segment and per part) is a function of the geometry alone, so a player
  * can know which blocks a segment or a part must hold without trusting the relay (the web app's
@@ -111,18 +115,15 @@ export function buildLlHlsPlaylist(rec: PlaylistMedia, mediaUrl: string): string
   const lines = [
     '#EXTM3U',
     // 9: the version RFC 8216bis's Partial Segments and blocking reload come with.
-    `#EXT-X-VERSION:${complete ? 7 : 9}`,
+    '#EXT-X-VERSION:9',
     `#EXT-X-TARGETDURATION:${layout.targetDuration}`,
     '#EXT-X-PLAYLIST-TYPE:EVENT',
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-INDEPENDENT-SEGMENTS',
+    // PART-HOLD-BACK is required wherever EXT-X-PART-INF is (§4.4.3.8), finished or not.
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${(3 * layout.partTarget).toFixed(3)}`,
+    `#EXT-X-PART-INF:PART-TARGET=${layout.partTarget.toFixed(3)}`,
   ];
-  if (!complete) {
-    lines.push(
-      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${(3 * layout.partTarget).toFixed(3)}`,
-      `#EXT-X-PART-INF:PART-TARGET=${layout.partTarget.toFixed(3)}`,
-    );
-  }
   const headerEnd = rec.offsets.at(FIRST_AUDIO_SEQ);
   if (headerEnd === undefined) {
     if (complete) lines.push('#EXT-X-ENDLIST');
@@ -140,11 +141,14 @@ export function buildLlHlsPlaylist(rec: PlaylistMedia, mediaUrl: string): string
     if (first >= rec.blockCount) break;
     const last = Math.min(first + perSegment, rec.blockCount);
     const whole = last - first === perSegment || complete;
-    if (!complete && msn >= edge.msn - PARTED_SEGMENTS_BEFORE) {
-      // Parts: each whole group of perPart blocks (a segment's last part may be shorter). Audio
-      // Opus packets all decode alone, so every part is independent.
+    const parted = complete
+      ? first + perSegment >= rec.blockCount
+      : msn >= edge.msn - PARTED_SEGMENTS_BEFORE;
+    if (parted) {
+      // Parts: each whole group of perPart blocks (a segment's last part may be shorter, and so
+      // may a finished tail's). Audio Opus packets all decode alone, so every part is independent.
       for (let p = first; p < last; p += perPart) {
-        const end = Math.min(p + perPart, first + perSegment);
+        const end = Math.min(p + perPart, first + perSegment, complete ? last : Infinity);
         if (end > last) break;
         const r = range(p, end);
         lines.push(

@@ -28,9 +28,10 @@ export interface DecryptingLoaderHooks {
    * (hls.js `frag.endList`), which may be shorter.
    */
   plan(sn: number, tail: boolean): SegmentPlan;
-  /** Which blocks part `part` of segment `sn` must hold. */
-  partPlan(sn: number, part: number): SegmentPlan;
-  onEos(): void;
+  /** Which blocks part `part` of segment `sn` must hold; `tail` as for `plan`. */
+  partPlan(sn: number, part: number, tail: boolean): SegmentPlan;
+  /** The authenticated end of stream was in segment `sn` (part `part` of it, for a part). */
+  onEos(sn: number, part: number | undefined): void;
   /** Bytes [start, end) of `url` from the network, for a body that came back short. */
   fetchRange(url: string): RangeFetch;
   /** Authentication failures are fatal at once: retrying cannot fix a wrong key. */
@@ -56,6 +57,21 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
       const rangeEnd = context.rangeEnd;
       super.load(context, config, {
         ...callbacks,
+        onError: (error, ctx, details, stats) => {
+          // A closed range the playlist lists is stored blocks that never change
+          // (docs/protocol.md "HLS view"): a relay answering that it holds none of it (416)
+          // contradicts its own playlist. Fatal at once: hls.js would ask six more times, over
+          // 30 s, for bytes the relay says it does not have. (An open-ended preload hint past the
+          // end of a broadcast that just finished is not listed bytes: left to hls.js.)
+          if (error.code === 416 && Number.isFinite(rangeEnd) && !isInit)
+            hooks.onFatal(
+              new RemuxError(
+                'TAMPERED',
+                `the relay does not serve bytes ${offset}–${rangeEnd! - 1}, which its playlist lists`,
+              ),
+            );
+          callbacks.onError(error, ctx, details, stats);
+        },
         onSuccess: (
           response: LoaderResponse,
           stats: LoaderStats,
@@ -83,11 +99,11 @@ export function createDecryptingLoader(hooks: DecryptingLoaderHooks): LoaderClas
                   .then(() =>
                     part === undefined
                       ? hooks.plan(sn, frag?.endList === true)
-                      : hooks.partPlan(sn, part),
+                      : hooks.partPlan(sn, part, frag?.endList === true),
                   )
                   .then(async (plan) => hooks.remuxer.segment(await body, offset, plan))
                   .then((s) => {
-                    if (s.eos) hooks.onEos();
+                    if (s.eos) hooks.onEos(sn, part);
                     return s.data;
                   });
           work.then(

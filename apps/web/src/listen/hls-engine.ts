@@ -80,6 +80,8 @@ export class HlsEngine implements ListenEngine {
   #remuxer: HlsSegmentRemuxer | null = null;
   #tap: HlsClaimsTap | null = null;
   #eos = false;
+  /** The segment (or part) that held the authenticated end of stream: `sn/part`. */
+  #eosUnit: string | null = null;
   #ended = false;
   #started = false;
   #error: { code: ListenErrorCode; message: string } | null = null;
@@ -154,8 +156,11 @@ export class HlsEngine implements ListenEngine {
     const fLoader = createDecryptingLoader({
       remuxer,
       plan: (sn, tail) => segmentPlan(geometry, sn, tail),
-      partPlan: (sn, part) => partPlan(geometry, sn, part),
-      onEos: () => (this.#eos = true),
+      partPlan: (sn, part, tail) => partPlan(geometry, sn, part, tail),
+      onEos: (sn, part) => {
+        this.#eos = true;
+        this.#eosUnit = `${sn}/${part ?? ''}`;
+      },
       fetchRange: (url) => networkRangeFetch(url, this.#o.accessToken),
       onFatal: (error: RemuxError) => this.#fail(error.code, error.message),
     });
@@ -196,6 +201,17 @@ export class HlsEngine implements ListenEngine {
       const code = status && status >= 400 ? playerCodeOf(relayFailureOf(status)) : 'NETWORK';
       if (code === 'NOT_FOUND') this.#fail('NOT_FOUND', 'The relay has no such broadcast.');
       else if (!this.#error) this.#fail(code, `hls.js: ${data.details}`);
+    });
+    // The end of the media is the authenticated end of stream, appended. hls.js decides it from
+    // the playlist instead: with parts, from its last part being buffered at the part's middle
+    // (base-stream-controller `_streamEnded`), which a last block shorter than a block (the
+    // encoder's end trimmed by the EOS page's granule) never is — playback then stalls a few
+    // milliseconds before the end, never `ended`. Once the unit holding the EOS block is in the
+    // buffer, the engine tells hls.js's buffer controller the stream ended, as hls.js itself
+    // does (BUFFER_EOS: MediaSource.endOfStream()).
+    hls.on(Hls.Events.FRAG_BUFFERED, (_event, data) => {
+      if (`${data.frag.sn}/${data.part?.index ?? ''}` === this.#eosUnit)
+        hls.trigger(Hls.Events.BUFFER_EOS, { type: null });
     });
     this.#source = context.createMediaElementSource(this.#audio);
     this.#source.connect(destination);

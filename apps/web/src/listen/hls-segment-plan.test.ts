@@ -49,4 +49,16 @@ describe('HLS segment plan', () => {
     const last = partPlan(voice, 4, 7);
     expect(last.firstSeq + last.blocks).toBe(segmentPlan(voice, 5, false).firstSeq);
   });
+
+  it('a part of a finished tail may be short: at most the run, like a tail segment', () => {
+    const music = geometryOf('music');
+    expect(partPlan(music, 2, 4, true)).toEqual({
+      sn: 2,
+      part: 4,
+      firstSeq: 80,
+      blocks: 3,
+      tail: true,
+    });
+    expect(partPlan(music, 2, 4)).toMatchObject({ tail: false });
+  });
 });

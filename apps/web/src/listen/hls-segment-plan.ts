@@ -73,10 +73,13 @@ export function blocksPerPart(g: SegmentGeometry): number {
 
 /**
  * Which blocks part `part` of segment `sn` must hold: the segment's blocks cut in runs of
- * blocksPerPart, the last run of a segment possibly shorter. Parts are listed only while live,
- * and only whole, so a part is never a tail.
+ * blocksPerPart, the last run of a segment possibly shorter. While live only whole parts are
+ * listed; `tail` = a part of the last segment of a finished playlist, which the relay keeps
+ * listing and whose last part may hold fewer blocks (1 to the run's count, like a tail segment;
+ * the remuxer's seq continuity still catches a short part anywhere but at the very end, and a
+ * cut end never shows the authenticated end of stream).
  */
-export function partPlan(g: SegmentGeometry, sn: number, part: number): SegmentPlan {
+export function partPlan(g: SegmentGeometry, sn: number, part: number, tail = false): SegmentPlan {
   const segment = segmentPlan(g, sn, false);
   const perPart = blocksPerPart(g);
   const first = part * perPart;
@@ -87,6 +90,6 @@ export function partPlan(g: SegmentGeometry, sn: number, part: number): SegmentP
     part,
     firstSeq: segment.firstSeq + first,
     blocks: Math.min(perPart, segment.blocks - first),
-    tail: false,
+    tail,
   };
 }
