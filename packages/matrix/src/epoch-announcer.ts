@@ -224,6 +224,7 @@ export class EpochAnnouncer {
 
   stop(): void {
     this.#stopped = true;
+    this.#joinGate.close();
     for (const w of this.#watches) w.stop();
     delete this.#b.reshare;
   }

@@ -45,6 +45,14 @@ describe('JoinEpochGate', () => {
     await g.wait(10);
   });
 
+  it('close() refuses the waiting re-shares at once', async () => {
+    const g = new JoinEpochGate();
+    g.joined();
+    const waiting = g.wait(60_000);
+    g.close();
+    await expect(waiting).rejects.toThrow(/the broadcast stopped before the join’s epoch/);
+  });
+
   it('sent() out of order never moves the gate back', () => {
     const g = new JoinEpochGate();
     g.joined();

@@ -20,6 +20,8 @@ export class JoinEpochGate {
   /** Joins seen before the newest sent epoch was fixed. */
   #covered = 0;
   #waiters = new Set<() => void>();
+  /** Ends every wait at once (the broadcast stopped): each is refused. */
+  #closers = new Set<() => void>();
 
   /** A member joined: the next re-share must wait for an epoch fixed after this moment. */
   joined(): void {
@@ -50,17 +52,31 @@ export class JoinEpochGate {
   wait(waitMs: number): Promise<void> {
     if (this.open) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        if (!this.open) return;
+      const end = (): void => {
         clearTimeout(timer);
         this.#waiters.delete(done);
+        this.#closers.delete(closed);
+      };
+      const done = (): void => {
+        if (!this.open) return;
+        end();
         resolve();
       };
+      const closed = (): void => {
+        end();
+        reject(new Error('the broadcast stopped before the join’s epoch: key not re-shared'));
+      };
       const timer = setTimeout(() => {
-        this.#waiters.delete(done);
+        end();
         reject(new Error(`no epoch for the join after ${waitMs} ms: key not re-shared`));
       }, waitMs);
       this.#waiters.add(done);
+      this.#closers.add(closed);
     });
+  }
+
+  /** Refuses every re-share still waiting (the announcer stopped), so no timer outlives it. */
+  close(): void {
+    for (const c of [...this.#closers]) c();
   }
 }
