@@ -207,10 +207,13 @@ export class HlsEngine implements ListenEngine {
     // (base-stream-controller `_streamEnded`), which a last block shorter than a block (the
     // encoder's end trimmed by the EOS page's granule) never is — playback then stalls a few
     // milliseconds before the end, never `ended`. Once the unit holding the EOS block is in the
-    // buffer, the engine tells hls.js's buffer controller the stream ended, as hls.js itself
-    // does (BUFFER_EOS: MediaSource.endOfStream()).
+    // buffer and what is buffered runs unbroken from the playhead to it (a seek back may leave a
+    // gap that hls.js fills later: each fill is checked again), the engine tells hls.js's buffer
+    // controller the stream ended, as hls.js itself does (BUFFER_EOS: MediaSource.endOfStream()).
+    let eosBuffered = false;
     hls.on(Hls.Events.FRAG_BUFFERED, (_event, data) => {
-      if (`${data.frag.sn}/${data.part?.index ?? ''}` === this.#eosUnit)
+      if (`${data.frag.sn}/${data.part?.index ?? ''}` === this.#eosUnit) eosBuffered = true;
+      if (eosBuffered && this.#playheadInLastRange())
         hls.trigger(Hls.Events.BUFFER_EOS, { type: null });
     });
     this.#source = context.createMediaElementSource(this.#audio);
@@ -279,6 +282,17 @@ export class HlsEngine implements ListenEngine {
     // written and the index's polling, with some slack.
     const nearEdge = delay === null || delay <= LIVE_SYNC_S + SEGMENT_S + LIVE_SLACK_S;
     return nearEdge && !this.#uploadOver() ? 'live' : 'playing';
+  }
+
+  /** The buffered range holding the playhead is the last one (nothing missing up to the end). */
+  #playheadInLastRange(): boolean {
+    const { buffered, currentTime } = this.#audio;
+    for (let i = 0; i < buffered.length; i++) {
+      // Slack for hls.js's start, a few ms before the first range, and for rounding.
+      if (buffered.start(i) - 0.1 <= currentTime && currentTime <= buffered.end(i) + 0.1)
+        return i === buffered.length - 1;
+    }
+    return false;
   }
 
   #uploadOver(): boolean {
