@@ -19,9 +19,8 @@ export class JoinEpochGate {
   #joins = 0;
   /** Joins seen before the newest sent epoch was fixed. */
   #covered = 0;
-  #waiters = new Set<() => void>();
-  /** Ends every wait at once (the broadcast stopped): each is refused. */
-  #closers = new Set<() => void>();
+  /** Waiting re-shares: `check` resolves one once the gate is open, `close` refuses it. */
+  #waiters = new Set<{ check: () => void; close: () => void }>();
 
   /** A member joined: the next re-share must wait for an epoch fixed after this moment. */
   joined(): void {
@@ -37,7 +36,7 @@ export class JoinEpochGate {
   sent(covers: number): void {
     if (covers <= this.#covered) return;
     this.#covered = covers;
-    for (const w of [...this.#waiters]) w();
+    for (const w of [...this.#waiters]) w.check();
   }
 
   /** True when the newest sent epoch was fixed after every join seen so far. */
@@ -52,31 +51,31 @@ export class JoinEpochGate {
   wait(waitMs: number): Promise<void> {
     if (this.open) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        check: (): void => {
+          if (!this.open) return;
+          end();
+          resolve();
+        },
+        close: (): void => {
+          end();
+          reject(new Error('the broadcast stopped before the join’s epoch: key not re-shared'));
+        },
+      };
       const end = (): void => {
         clearTimeout(timer);
-        this.#waiters.delete(done);
-        this.#closers.delete(closed);
-      };
-      const done = (): void => {
-        if (!this.open) return;
-        end();
-        resolve();
-      };
-      const closed = (): void => {
-        end();
-        reject(new Error('the broadcast stopped before the join’s epoch: key not re-shared'));
+        this.#waiters.delete(waiter);
       };
       const timer = setTimeout(() => {
         end();
         reject(new Error(`no epoch for the join after ${waitMs} ms: key not re-shared`));
       }, waitMs);
-      this.#waiters.add(done);
-      this.#closers.add(closed);
+      this.#waiters.add(waiter);
     });
   }
 
   /** Refuses every re-share still waiting (the announcer stopped), so no timer outlives it. */
   close(): void {
-    for (const c of [...this.#closers]) c();
+    for (const w of [...this.#waiters]) w.close();
   }
 }

@@ -79,8 +79,7 @@ export class HlsEngine implements ListenEngine {
   #hls: Hls | null = null;
   #remuxer: HlsSegmentRemuxer | null = null;
   #tap: HlsClaimsTap | null = null;
-  #eos = false;
-  /** The segment (or part) that held the authenticated end of stream: `sn/part`. */
+  /** The segment (or part) that held the authenticated end of stream (`sn/part`), once seen. */
   #eosUnit: string | null = null;
   #ended = false;
   #started = false;
@@ -157,10 +156,7 @@ export class HlsEngine implements ListenEngine {
       remuxer,
       plan: (sn, tail) => segmentPlan(geometry, sn, tail),
       partPlan: (sn, part, tail) => partPlan(geometry, sn, part, tail),
-      onEos: (sn, part) => {
-        this.#eos = true;
-        this.#eosUnit = `${sn}/${part ?? ''}`;
-      },
+      onEos: (sn, part) => (this.#eosUnit = `${sn}/${part ?? ''}`),
       fetchRange: (url) => networkRangeFetch(url, this.#o.accessToken),
       onFatal: (error: RemuxError) => this.#fail(error.code, error.message),
     });
@@ -273,7 +269,7 @@ export class HlsEngine implements ListenEngine {
     }
     if (this.#error) return 'error';
     if (this.#ended || (this.#uploadOver() && audio.ended))
-      return this.#eos ? 'finished' : 'ended-without-finishing';
+      return this.#eosUnit !== null ? 'finished' : 'ended-without-finishing';
     if (!this.#started) return 'connecting';
     if (audio.seeking) return 'seeking';
     if (audio.paused && audio.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return 'connecting';
