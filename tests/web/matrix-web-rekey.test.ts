@@ -5,7 +5,7 @@
  * alice presses Rekey: the page counts the new epoch and says why, bob's listen receives the
  * epoch event and plays across the boundary. alice kicks carol: the page's reason names her,
  * carol's listen exits 8 (no access) at the kick's epoch while bob keeps hearing. At the end
- * bob's WAV is the tone without a silent 20 ms window, every block decrypted (AES-GCM: a block
+ * bob's WAV is the tone without a silent block, every block decrypted (AES-GCM: a block
  * under a wrong key never opens) and checked against alice's checkpoints.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -48,17 +48,33 @@ function listen(name: 'bob' | 'carol', args: string[]): CliRun {
 }
 
 /**
- * 20 ms windows under a quarter of the tone's level (`level`: the recording's own, as the
- * browser's fake microphone sets it), past the first second and before the last half: a lost
- * or unopened block (240 ms) would leave twelve.
+ * Start times (s) of the 20 ms windows under a quarter of the tone's level (`level`: the
+ * recording's own, as the browser's fake microphone sets it), past the first second and before
+ * the last half.
  */
-function silentWindows(samples: Float32Array, channels: number, level: number): number {
+function silentWindows(samples: Float32Array, channels: number, level: number): number[] {
   const win = 960 * channels;
-  let silent = 0;
+  const at: number[] = [];
   for (let i = 48_000 * channels; i + win <= samples.length - 24_000 * channels; i += win) {
-    if (rms(samples.subarray(i, i + win)) < level / 4) silent++;
+    if (rms(samples.subarray(i, i + win)) < level / 4) at.push(i / channels / 48_000);
   }
-  return silent;
+  return at;
+}
+
+/**
+ * The longest run of adjacent silent windows. A lost or unopened block (240 ms) would leave
+ * twelve in a row. A lone window is not the stream: when the machine is loaded, Chromium's
+ * WebAudio fills an underrun of its capture FIFO (webaudio_media_stream_audio_sink) with zeros
+ * (seen once in CI, one window in 25 s), and alice's page encodes what the microphone gave it.
+ */
+function longestRun(at: number[]): number {
+  let longest = 0;
+  let run = 0;
+  for (let i = 0; i < at.length; i++) {
+    run = i > 0 && Math.abs(at[i]! - at[i - 1]! - 0.02) < 1e-6 ? run + 1 : 1;
+    longest = Math.max(longest, run);
+  }
+  return longest;
 }
 
 beforeAll(async () => {
@@ -170,9 +186,12 @@ describe('web broadcaster key epochs', () => {
       }
       const level = [...levels].sort((x, y) => x - y)[levels.length >> 1]!;
       expect(level).toBeGreaterThan(0.01);
-      expect(silentWindows(audio.samples, audio.channels, level), `rms per second: ${levels}`).toBe(
-        0,
-      );
+      const epochs = b.stderr.match(/listen: key epoch from block \d+/g) ?? [];
+      const silent = silentWindows(audio.samples, audio.channels, level);
+      const at = silent.map((t) => t.toFixed(2));
+      const why = `silent at ${at} s; rms per second: ${levels}; ${epochs.join(', ')}`;
+      expect(longestRun(silent), why).toBeLessThanOrEqual(2);
+      expect(silent.length, why).toBeLessThanOrEqual(3);
       // The fake microphone's tone (mono): zero crossings over the middle say its pitch.
       const mid = audio.samples.subarray(48_000, audio.samples.length - 48_000);
       let crossings = 0;
