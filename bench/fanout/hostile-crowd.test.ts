@@ -1,7 +1,7 @@
 /** The hostile crowd against a stand-in server on loopback that records what each socket sends. */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { floodFrame, HostileCrowd } from './hostile-crowd.ts';
+import { floodFrame, HostileCrowd, hostileOnlyFromEnv } from './hostile-crowd.ts';
 import { metricSum } from './prometheus-text.ts';
 
 interface Conn {
@@ -122,6 +122,46 @@ describe('HostileCrowd', () => {
     expect(crowd.stats().framesSent).toBe(sent);
     expect(conns).toHaveLength(1);
     expect(crowd.stats().floodersRefused).toBe(0);
+  });
+
+  it("opens one kind only, or none at all (an A/A run's second clean side)", async () => {
+    const conns: Conn[] = [];
+    const port = await standIn(conns);
+    const target = {
+      port,
+      historyWsPath: '/history-ws?from=0',
+      historyDownloadPath: '/history-download',
+      liveWsPath: '/live',
+      stalledLifetimeMs: 60_000,
+    };
+    crowd = new HostileCrowd(target);
+    await crowd.start(4, 'none');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(conns).toHaveLength(0);
+    expect(crowd.stats()).toMatchObject({ stalledReaders: 0, flooders: 0 });
+    crowd.close();
+    crowd = new HostileCrowd(target);
+    await crowd.start(4, 'flood');
+    await until(() => conns.filter((c) => c.head.includes('\r\n\r\n')).length === 2);
+    expect(conns.every((c) => c.head.startsWith('GET /live'))).toBe(true);
+    expect(crowd.stats()).toMatchObject({ stalledReaders: 0, flooders: 2 });
+  });
+
+  it('reads MXCAST_BENCH_HOSTILE_ONLY: stalled, flood, none, or refuses', () => {
+    const saved = process.env.MXCAST_BENCH_HOSTILE_ONLY;
+    try {
+      for (const v of ['stalled', 'flood', 'none'] as const) {
+        process.env.MXCAST_BENCH_HOSTILE_ONLY = v;
+        expect(hostileOnlyFromEnv()).toBe(v);
+      }
+      process.env.MXCAST_BENCH_HOSTILE_ONLY = '';
+      expect(hostileOnlyFromEnv()).toBeUndefined();
+      process.env.MXCAST_BENCH_HOSTILE_ONLY = 'all';
+      expect(() => hostileOnlyFromEnv()).toThrow(/not stalled, flood or none/);
+    } finally {
+      if (saved === undefined) delete process.env.MXCAST_BENCH_HOSTILE_ONLY;
+      else process.env.MXCAST_BENCH_HOSTILE_ONLY = saved;
+    }
   });
 
   it('builds a masked binary frame with a 16-bit length', () => {

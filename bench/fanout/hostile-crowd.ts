@@ -82,12 +82,17 @@ export function upgradeRequest(port: number, path: string): string {
   );
 }
 
-/** MXCAST_BENCH_HOSTILE_ONLY: a diagnosis run with one kind of hostile client only. */
-export function hostileOnlyFromEnv(): 'stalled' | 'flood' | undefined {
+/**
+ * MXCAST_BENCH_HOSTILE_ONLY: a diagnosis run with one kind of hostile client only, or `none`: the
+ * "hostile" run of each pair opens no crowd at all (an A/A run: what two clean runs of a pair
+ * differ by, the bench's own noise, against which a hostile row's change is read).
+ */
+export type HostileOnly = 'stalled' | 'flood' | 'none';
+export function hostileOnlyFromEnv(): HostileOnly | undefined {
   const v = process.env.MXCAST_BENCH_HOSTILE_ONLY;
   if (v === undefined || v === '') return undefined;
-  if (v === 'stalled' || v === 'flood') return v;
-  throw new Error(`MXCAST_BENCH_HOSTILE_ONLY: '${v}' is not stalled or flood`);
+  if (v === 'stalled' || v === 'flood' || v === 'none') return v;
+  throw new Error(`MXCAST_BENCH_HOSTILE_ONLY: '${v}' is not stalled, flood or none`);
 }
 
 export class HostileCrowd {
@@ -117,8 +122,8 @@ export class HostileCrowd {
   async start(count: number, only = hostileOnlyFromEnv()): Promise<void> {
     const stalled = Math.ceil(count / 2);
     await Promise.all([
-      only === 'flood' ? undefined : this.startStalled(stalled),
-      only === 'stalled' ? undefined : this.startFlooders(count - stalled),
+      only === 'flood' || only === 'none' ? undefined : this.startStalled(stalled),
+      only === 'stalled' || only === 'none' ? undefined : this.startFlooders(count - stalled),
     ]);
   }
 

@@ -8,6 +8,8 @@
 import net from 'node:net';
 import { ChunkedBodyReader } from './chunked-body-reader.ts';
 import { DelayHistogram } from './delay-histogram.ts';
+
+const TRACE = Boolean(process.env.MXCAST_BENCH_BLOCK_TRACE);
 import { FixedBlockTracker } from './fixed-block-tracker.ts';
 import { monotonicMs } from './monotonic-clock.ts';
 import { OggPageTracker } from './ogg-page-tracker.ts';
@@ -56,6 +58,8 @@ class Listener {
 
 export class ListenerPool {
   readonly histogram = new DelayHistogram();
+  /** Diagnosis (MXCAST_BENCH_BLOCK_TRACE): each seq's worst delay over the listeners. */
+  readonly worstBySeq = new Map<number, number>();
   readonly #target: ListenerTarget;
   readonly #sendTimes: Float64Array;
   readonly #sentCount: () => number;
@@ -277,7 +281,9 @@ export class ListenerPool {
     if (seq < this.#windowStart || seq > this.#windowEnd) return;
     const sent = this.#sendTimes[seq];
     if (sent === undefined || sent === 0) return;
-    this.histogram.add(this.#now - sent);
+    const delay = this.#now - sent;
+    this.histogram.add(delay);
+    if (TRACE && delay > (this.worstBySeq.get(seq) ?? -1)) this.worstBySeq.set(seq, delay);
     l.received++;
   }
 }

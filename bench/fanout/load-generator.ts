@@ -8,6 +8,7 @@
  * opens its hostile crowd (hostile-crowd.ts) once the honest listeners have joined, keeps it up
  * through the hold, and reports the relay's own counts of what it cut (/metrics).
  */
+import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
 import {
@@ -171,6 +172,15 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     await sleep(config.graceMs);
     check();
     const w = pool.result(heldAtStart);
+    // MXCAST_BENCH_BLOCK_TRACE=FILE ('%p': the pid): each block's worst delay over the honest
+    // listeners, one "seq ms" line per block of the window: whether a row's p99 comes from a few
+    // slow fan-outs (spikes) or from every fan-out being slower (a diagnosis run).
+    const trace = process.env.MXCAST_BENCH_BLOCK_TRACE?.replace('%p', String(process.pid));
+    if (trace)
+      writeFileSync(
+        trace,
+        [...pool.worstBySeq].map(([seq, d]) => `${seq} ${d.toFixed(2)}`).join('\n') + '\n',
+      );
     const delays = pool.histogram.summary();
     emit({
       event: 'result',
