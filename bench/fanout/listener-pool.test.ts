@@ -89,6 +89,7 @@ describe('ListenerPool', () => {
         { kind, port, path: '/x', blockBytes: BLOCK, headerEnd: HEADER_END },
         sendTimes,
         () => sent,
+        true,
       );
       const join = await pool.join(4, 2, 5000, 5000);
       expect(join).toMatchObject({ joined: 4, failed: 0 });
@@ -117,6 +118,11 @@ describe('ListenerPool', () => {
       expect(summary.samples).toBe(24 - r.lostBlocks);
       expect(summary.p50).toBeGreaterThanOrEqual(20);
       expect(summary.max).toBeLessThan(1000);
+      // Traced: each window block's worst delay, the largest of its listeners' (≥ 20 ms sent ago).
+      expect([...pool.worstBySeq.keys()].sort((a, b) => a - b)).toEqual([5, 6, 7, 8, 9, 10]);
+      for (let seq = 5; seq < 10; seq++)
+        expect(pool.worstBySeq.get(seq)).toBeGreaterThanOrEqual(20);
+      expect(Math.max(...pool.worstBySeq.values())).toBe(summary.max);
     },
   );
 

@@ -8,8 +8,6 @@
 import net from 'node:net';
 import { ChunkedBodyReader } from './chunked-body-reader.ts';
 import { DelayHistogram } from './delay-histogram.ts';
-
-const TRACE = Boolean(process.env.MXCAST_BENCH_BLOCK_TRACE);
 import { FixedBlockTracker } from './fixed-block-tracker.ts';
 import { monotonicMs } from './monotonic-clock.ts';
 import { OggPageTracker } from './ogg-page-tracker.ts';
@@ -58,8 +56,9 @@ class Listener {
 
 export class ListenerPool {
   readonly histogram = new DelayHistogram();
-  /** Diagnosis (MXCAST_BENCH_BLOCK_TRACE): each seq's worst delay over the listeners. */
+  /** Each window block's worst delay over the listeners, when traced (a diagnosis run). */
   readonly worstBySeq = new Map<number, number>();
+  readonly #traceWorst: boolean;
   readonly #target: ListenerTarget;
   readonly #sendTimes: Float64Array;
   readonly #sentCount: () => number;
@@ -72,7 +71,14 @@ export class ListenerPool {
   #skipped = 0;
   #failures: Record<string, number> = {};
 
-  constructor(target: ListenerTarget, sendTimes: Float64Array, sentCount: () => number) {
+  /** `traceWorst`: keep `worstBySeq` (load-generator.ts: MXCAST_BENCH_BLOCK_TRACE). */
+  constructor(
+    target: ListenerTarget,
+    sendTimes: Float64Array,
+    sentCount: () => number,
+    traceWorst = false,
+  ) {
+    this.#traceWorst = traceWorst;
     this.#target = target;
     this.#sendTimes = sendTimes;
     this.#sentCount = sentCount;
@@ -283,7 +289,8 @@ export class ListenerPool {
     if (sent === undefined || sent === 0) return;
     const delay = this.#now - sent;
     this.histogram.add(delay);
-    if (TRACE && delay > (this.worstBySeq.get(seq) ?? -1)) this.worstBySeq.set(seq, delay);
+    if (this.#traceWorst && delay > (this.worstBySeq.get(seq) ?? -1))
+      this.worstBySeq.set(seq, delay);
     l.received++;
   }
 }

@@ -135,7 +135,16 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
       throw new Error(uploadError ?? 'upload failed');
     }
   };
-  const pool = new ListenerPool(config.listen, sendTimes, () => Atomics.load(control, SENT));
+  // MXCAST_BENCH_BLOCK_TRACE=FILE ('%p': the pid): each block's worst delay over the honest
+  // listeners, one "seq ms" line per block of the window: whether a row's p99 comes from a few
+  // slow fan-outs (spikes) or from every fan-out being slower (a diagnosis run).
+  const trace = process.env.MXCAST_BENCH_BLOCK_TRACE?.replace('%p', String(process.pid));
+  const pool = new ListenerPool(
+    config.listen,
+    sendTimes,
+    () => Atomics.load(control, SENT),
+    trace !== undefined,
+  );
   const crowd = config.hostile ? new HostileCrowd(config.hostile.target) : null;
   try {
     for (let waited = 0; Atomics.load(control, SENT) < 3; waited += 20) {
@@ -172,10 +181,6 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     await sleep(config.graceMs);
     check();
     const w = pool.result(heldAtStart);
-    // MXCAST_BENCH_BLOCK_TRACE=FILE ('%p': the pid): each block's worst delay over the honest
-    // listeners, one "seq ms" line per block of the window: whether a row's p99 comes from a few
-    // slow fan-outs (spikes) or from every fan-out being slower (a diagnosis run).
-    const trace = process.env.MXCAST_BENCH_BLOCK_TRACE?.replace('%p', String(process.pid));
     if (trace)
       writeFileSync(
         trace,
