@@ -63,9 +63,10 @@ function silentWindows(samples: Float32Array, channels: number, level: number): 
 
 /**
  * The longest run of adjacent silent windows. A lost or unopened block (240 ms) would leave
- * twelve in a row. A lone window is not the stream: when the machine is loaded, Chromium's
- * WebAudio fills an underrun of its capture FIFO (webaudio_media_stream_audio_sink) with zeros
- * (seen once in CI, one window in 25 s), and alice's page encodes what the microphone gave it.
+ * twelve in a row. A lone window is not a block: once in CI (a loaded machine) bob's 25 s held
+ * one, every block authenticated and checked against alice's checkpoints, so it came in with the
+ * input; Chromium's WebAudio fills an underrun of its capture FIFO with zeros
+ * (webaudio_media_stream_audio_sink), our best reading of it, and the page encodes what it got.
  */
 function longestRun(at: number[]): number {
   let longest = 0;
