@@ -417,6 +417,9 @@ function findAudioPlayer(): 'aplay' | 'paplay' | undefined {
   return undefined;
 }
 
+/** How long a failed write to the player waits for its exit, to name the exit code. */
+const PLAYER_EXIT_WAIT_MS = 1000;
+
 /**
  * Raw PCM into aplay/paplay, started on the first chunk (when the channel count is known). A
  * player that quits or cannot start (no sound device, closed by the user) ends the listen with
@@ -447,10 +450,26 @@ class ProcessSink implements PcmSink {
     try {
       await this.#raw.write(chunk);
     } catch (err) {
+      // A player that quit makes the write fail (EPIPE) before its 'exit' event arrives: wait a
+      // moment for it, so the error names the exit code rather than the closed pipe.
+      await this.#exited(PLAYER_EXIT_WAIT_MS);
       throw new CliError(
         `the audio player ${this.program} ${this.#gone ?? `stopped reading: ${(err as Error).message}`}`,
       );
     }
+  }
+
+  /** Resolves once the player has exited, or after `ms` (a player that closed its input only). */
+  #exited(ms: number): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {
