@@ -9,19 +9,19 @@
  * write() per listener from C: the kernel's own cost, below which no server can go. Helpers
  * live in bench/fanout/.
  *
- * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`, default 5) of a
- * run with a tenth of N hostile (bench/fanout/hostile-crowd.ts: stalled history readers of a
- * 16 MiB finished media and listener-WebSocket frame flooders), the rest honest at the live edge,
- * and a clean relay WebSocket run of those honest listeners alone, back to back on fresh relays
- * (bench/fanout/hostile-pairs.ts); its
- * notes judge the median change of the honest p99 (target: within 10 %) and each hostile run's
- * peak RSS against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per hostile
- * connection).
+ * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`; by default 15 at
+ * N = 1000 and 7 at 3000, bench/fanout/hostile-pairs.ts `defaultPairs`) of a run with a tenth of
+ * N hostile (bench/fanout/hostile-crowd.ts: stalled history readers of a 16 MiB finished media
+ * and listener-WebSocket frame flooders), the rest honest at the live edge, and a clean relay
+ * WebSocket run of those honest listeners alone, back to back on fresh relays; its notes judge
+ * the median change of the honest p99 (target: within 10 %) and each hostile run's peak RSS
+ * against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per
+ * hostile connection).
  *
- * A targeted subset (the full run takes ~55 min): `--preset=voice`, `--series=relay-ws,floor`,
+ * A targeted subset (the full run takes ~90 min): `--preset=voice`, `--series=relay-ws,floor`,
  * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`,
- * `--pairs=K`. Such a
- * run is printed but not recorded (bench/run.ts), so the JSON and docs hold only complete runs.
+ * `--pairs=K`. Such a run is printed but not recorded (bench/run.ts), so the JSON and docs hold
+ * only complete runs.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -48,8 +48,9 @@ import {
   type ServerSeriesName,
 } from './fanout/fanout-servers.ts';
 import {
-  DEFAULT_PAIRS,
+  defaultPairs,
   HOSTILE_LISTENERS,
+  MAX_PAIRS,
   judgePairs,
   pairListeners,
   pairOrder,
@@ -115,8 +116,8 @@ export function parseSubset(argv: readonly string[]): Subset {
         return Number(n);
       });
     } else if (key === 'pairs') {
-      if (!/^\d$/.test(value) || Number(value) < 1)
-        throw new Error(`--pairs: '${value}' is not a number of pairs from 1 to 9`);
+      if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > MAX_PAIRS)
+        throw new Error(`--pairs: '${value}' is not a number of pairs from 1 to ${MAX_PAIRS}`);
       subset.pairs = Number(value);
     } else {
       if (!/^\d{1,4}$/.test(value) || Number(value) < 1)
@@ -144,7 +145,6 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ...(options.quick ? QUICK : FULL),
     ...(subset.listeners ? { listeners: subset.listeners } : {}),
     ...(subset.holdMs ? { holdMs: subset.holdMs } : {}),
-    pairs: subset.pairs ?? (options.quick ? 1 : DEFAULT_PAIRS),
   };
   const icecast = findIcecast();
   const icecastFound = 'binary' in icecast ? icecast : null;
@@ -236,7 +236,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           }
         } else if (name === 'relay-ws-hostile') {
           row.pairs = [];
-          for (let k = 0; k < plan.pairs; k++) {
+          const pairs = subset.pairs ?? (options.quick ? 1 : defaultPairs(listeners));
+          for (let k = 0; k < pairs; k++) {
             const pair: HostilePair = {};
             for (const side of pairOrder(k)) {
               process.stderr.write(`fanout:   pair ${k + 1} ${side}…\n`);

@@ -34,6 +34,7 @@ describe('parseSubset', () => {
 
   it('takes the number of clean/hostile pairs', () => {
     expect(parseSubset(['--pairs=5']).pairs).toBe(5);
+    expect(parseSubset(['--pairs=30']).pairs).toBe(30);
     expect(parseSubset([]).pairs).toBeNull();
   });
 
@@ -47,7 +48,8 @@ describe('parseSubset', () => {
     ['--n=10k', /--n: '10k'/],
     ['--hold=0', /--hold: '0'/],
     ['--pairs=0', /--pairs: '0'/],
-    ['--pairs=10', /--pairs: '10'/],
+    ['--pairs=31', /--pairs: '31'/],
+    ['--pairs=1.5', /--pairs: '1.5'/],
   ])('refuses %s', (arg, message) => {
     expect(() => parseSubset([arg])).toThrow(message);
   });

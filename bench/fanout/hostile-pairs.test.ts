@@ -1,6 +1,13 @@
 /** Pairs of clean and hostile runs: their order, and the median that judges them. */
 import { describe, expect, it } from 'vitest';
-import { judgePairs, median, pairListeners, pairOrder, type HostilePair } from './hostile-pairs.ts';
+import {
+  defaultPairs,
+  judgePairs,
+  median,
+  pairListeners,
+  pairOrder,
+  type HostilePair,
+} from './hostile-pairs.ts';
 import { scenarioResult } from './scenario-fixture.ts';
 
 const pair = (clean: number, hostile: number): HostilePair => ({
@@ -16,6 +23,13 @@ describe('hostile pairs', () => {
       'clean',
       'hostile',
     ]);
+  });
+
+  it('runs more pairs at N = 1000, where the judged change is a few percent, than at 3000', () => {
+    expect(defaultPairs(1000)).toBe(15);
+    expect(defaultPairs(3000)).toBe(7);
+    // Odd, so the median is one pair's change, not the mean of two.
+    expect([1000, 3000].every((n) => defaultPairs(n) % 2 === 1)).toBe(true);
   });
 
   it('takes the median of odd and even counts, and refuses none', () => {

@@ -19,14 +19,21 @@ export interface HostilePair {
 }
 
 /**
- * Pairs per preset and N in a full run; `--pairs=K` changes it. Seven, not five (and five, not
- * three): single pairs on this 2-core machine range widely — low-latency N = 1000 from −24 % to
- * +22 % within one day (18 pairs of one relay), voice N = 3000 from −9 % to +41 % — and the median
- * of five pairs of one relay moved from +2 % to +10 % between two runs an hour apart
- * (2026-12-03, idle machine), about as much as the 10 % judged. The spread of a median shrinks
- * with the square root of the pairs; seven cost a full run ~9 minutes more than five.
+ * Pairs per hostile row in a full run, by N; `--pairs=K` replaces it. Single pairs on this 2-core
+ * machine range widely — low-latency N = 1000 from −24 % to +28 % within one evening, voice
+ * N = 3000 from −9 % to +41 % — and with no crowd at all (an A/A run, MXCAST_BENCH_HOSTILE_ONLY=none)
+ * the median of seven low-latency N = 1000 pairs moved 8 %, about as much as the 10 % judged
+ * (docs/operations.md "What the hostile rows cost"). The spread of a median shrinks with the square
+ * root of the pairs, so the N = 1000 rows, where the relay has headroom and the target is met or
+ * missed by a few percent, take fifteen (√(7/15) ≈ 0.68 of seven's spread; ~77 s a pair, ~20 min
+ * more per full run). The N = 3000 rows keep seven: a pair takes longer there, and the low-latency
+ * one is past this machine's capacity and not judged.
  */
-export const DEFAULT_PAIRS = 7;
+export function defaultPairs(listeners: number): number {
+  return listeners <= 1000 ? 15 : 7;
+}
+/** The most pairs `--pairs=K` accepts. */
+export const MAX_PAIRS = 30;
 /** The N the hostile rows run at in a full run (`--n=` replaces them). */
 export const HOSTILE_LISTENERS = [1000, 3000];
 
