@@ -37,6 +37,14 @@ export interface BenchResult {
   partial?: string;
 }
 
+/**
+ * A benchmark that will not start, for a reason its user can fix (a missing peer): the runner
+ * prints the message as one line and exits 2, with no stack and nothing recorded.
+ */
+export class BenchRefused extends Error {
+  override readonly name = 'BenchRefused';
+}
+
 export interface RecordedResult extends BenchResult {
   command: string;
   date: string;

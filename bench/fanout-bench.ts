@@ -18,14 +18,14 @@
  * against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per
  * hostile connection).
  *
- * A targeted subset (the full run takes ~90 min): `--preset=voice`, `--series=relay-ws,floor`,
+ * A targeted subset (the full run takes ~76 min): `--preset=voice`, `--series=relay-ws,floor`,
  * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`,
  * `--pairs=K`. Such a run is printed but not recorded (bench/run.ts), so the JSON and docs hold
  * only complete runs.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import type { BenchOptions, BenchResult } from './bench-kit.ts';
+import { BenchRefused, type BenchOptions, type BenchResult } from './bench-kit.ts';
 import {
   FANOUT_PRESETS,
   type FanoutPreset,
@@ -70,7 +70,7 @@ const FULL = {
 const QUICK = { listeners: [100], holdMs: 3000, graceMs: 1500, joinBudgetMs: 15_000 };
 const PRESETS: FanoutPresetName[] = ['low-latency', 'voice'];
 
-interface Subset {
+export interface Subset {
   presets: FanoutPresetName[];
   series: SeriesName[];
   listeners: number[] | null;
@@ -139,14 +139,31 @@ function fdLimit(): number {
   }
 }
 
+/**
+ * Why a run may not start, or null. A full run is recorded (bench/run.ts): it replaces the JSON
+ * and docs/benchmarks.md, so one without the Icecast peer would drop the peer rows and every
+ * target judged against them — found out an hour later. Refused at once instead; a subset
+ * (printed, not recorded) or a quick run goes on without the peer.
+ */
+export function refusal(
+  subset: Subset,
+  quick: boolean,
+  icecastMissing: string | null,
+): string | null {
+  if (quick || subset.given.length > 0 || icecastMissing === null) return null;
+  return `a full run is recorded and compares against Icecast 2.4, which is not installed: install it (\`sudo apt-get install -y icecast2\` on Debian/Ubuntu), or run a subset (e.g. --series=relay-ws), which is printed, not recorded`;
+}
+
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const subset = parseSubset(process.argv.slice(2));
+  const icecast = findIcecast();
+  const refused = refusal(subset, options.quick, 'missing' in icecast ? icecast.missing : null);
+  if (refused) throw new BenchRefused(refused);
   const plan = {
     ...(options.quick ? QUICK : FULL),
     ...(subset.listeners ? { listeners: subset.listeners } : {}),
     ...(subset.holdMs ? { holdMs: subset.holdMs } : {}),
   };
-  const icecast = findIcecast();
   const icecastFound = 'binary' in icecast ? icecast : null;
   const maxN = fdLimit() - FD_HEADROOM;
   const notes: string[] = [];

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import {
   machineDescription,
   renderTable,
+  BenchRefused,
   type BenchOptions,
   type BenchResult,
   type RecordedResult,
@@ -60,7 +61,14 @@ async function main(): Promise<number> {
       run(o: BenchOptions): Promise<BenchResult>;
     };
     const t0 = performance.now();
-    const result = await mod.run(options);
+    let result: BenchResult;
+    try {
+      result = await mod.run(options);
+    } catch (err) {
+      if (!(err instanceof BenchRefused)) throw err;
+      process.stderr.write(`bench: ${name}: ${err.message}\n`);
+      return 2;
+    }
     process.stderr.write(`bench: ${name} took ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
     const recorded: RecordedResult = {
       ...result,

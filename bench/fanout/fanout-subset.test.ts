@@ -1,6 +1,6 @@
 /** `pnpm bench fanout --preset= --series= --n= --hold=`: a targeted subset, refused when unknown. */
 import { describe, expect, it } from 'vitest';
-import { parseSubset } from '../fanout-bench.ts';
+import { parseSubset, refusal } from '../fanout-bench.ts';
 
 describe('parseSubset', () => {
   it('keeps the whole bench when no option narrows it', () => {
@@ -52,5 +52,18 @@ describe('parseSubset', () => {
     ['--pairs=1.5', /--pairs: '1.5'/],
   ])('refuses %s', (arg, message) => {
     expect(() => parseSubset([arg])).toThrow(message);
+  });
+});
+
+describe('refusal', () => {
+  const missing = 'Icecast 2.4 is not installed';
+  it('refuses a full run without the Icecast peer, which it would record without the peer rows', () => {
+    expect(refusal(parseSubset([]), false, missing)).toMatch(/Icecast 2\.4.*not installed.*subset/);
+  });
+
+  it('lets a subset, a quick run or a run with the peer go on', () => {
+    expect(refusal(parseSubset(['--series=relay-ws']), false, missing)).toBeNull();
+    expect(refusal(parseSubset([]), true, missing)).toBeNull();
+    expect(refusal(parseSubset([]), false, null)).toBeNull();
   });
 });
