@@ -19,15 +19,16 @@ export interface HostilePair {
 }
 
 /**
- * Pairs per hostile row in a full run, by N; `--pairs=K` replaces it. Single pairs on this 2-core
- * machine range widely — low-latency N = 1000 from −24 % to +28 % within one evening, voice
- * N = 3000 from −9 % to +41 % — and with no crowd at all (an A/A run, MXCAST_BENCH_HOSTILE_ONLY=none)
- * the median of seven low-latency N = 1000 pairs moved 8 %, about as much as the 10 % judged
- * (docs/operations.md "What the hostile rows cost"). The spread of a median shrinks with the square
- * root of the pairs, so the N = 1000 rows, where the relay has headroom and the target is met or
- * missed by a few percent, take fifteen (√(7/15) ≈ 0.68 of seven's spread; ~77 s a pair, ~20 min
- * more per full run). The N = 3000 rows keep seven: a pair takes longer there, and the low-latency
- * one is past this machine's capacity and not judged.
+ * Pairs per hostile row in a full run, by N; `--pairs=K` replaces it. Single pairs on this
+ * 2-core machine range widely — low-latency N = 1000 from −24 % to +28 % within one evening,
+ * voice N = 3000 from −9 % to +41 % — and with no crowd at all (an A/A run,
+ * MXCAST_BENCH_HOSTILE_ONLY=none) the median of seven low-latency N = 1000 pairs moved 8 %,
+ * about as much as the 10 % judged (docs/operations.md "What the hostile rows cost"). The spread
+ * of a median shrinks with the square root of the pairs, so the N = 1000 rows, where the relay
+ * has headroom and the target is met or missed by a few percent, take fifteen (√(7/15) ≈ 0.68 of
+ * seven's spread; ~77 s a pair: the full run took 76 min on 2026-12-05, 68 with seven). The
+ * N = 3000 rows keep seven: a pair takes longer there, and the low-latency one is past this
+ * machine's capacity and not judged.
  */
 export function defaultPairs(listeners: number): number {
   return listeners <= 1000 ? 15 : 7;
