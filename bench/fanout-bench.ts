@@ -145,26 +145,22 @@ function fdLimit(): number {
  * target judged against them — found out an hour later. Refused at once instead; a subset
  * (printed, not recorded) or a quick run goes on without the peer.
  */
-export function refusal(
-  subset: Subset,
-  quick: boolean,
-  icecastMissing: string | null,
-): string | null {
-  if (quick || subset.given.length > 0 || icecastMissing === null) return null;
+export function refusal(subset: Subset, quick: boolean, hasIcecast: boolean): string | null {
+  if (quick || subset.given.length > 0 || hasIcecast) return null;
   return `a full run is recorded and compares against Icecast 2.4, which is not installed: install it (\`sudo apt-get install -y icecast2\` on Debian/Ubuntu), or run a subset (e.g. --series=relay-ws), which is printed, not recorded`;
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const subset = parseSubset(process.argv.slice(2));
   const icecast = findIcecast();
-  const refused = refusal(subset, options.quick, 'missing' in icecast ? icecast.missing : null);
+  const icecastFound = 'binary' in icecast ? icecast : null;
+  const refused = refusal(subset, options.quick, icecastFound !== null);
   if (refused) throw new BenchRefused(refused);
   const plan = {
     ...(options.quick ? QUICK : FULL),
     ...(subset.listeners ? { listeners: subset.listeners } : {}),
     ...(subset.holdMs ? { holdMs: subset.holdMs } : {}),
   };
-  const icecastFound = 'binary' in icecast ? icecast : null;
   const maxN = fdLimit() - FD_HEADROOM;
   const notes: string[] = [];
   const rows: FanoutRow[] = [];
