@@ -26,9 +26,9 @@ export interface HostilePair {
  * about as much as the 10 % judged (docs/operations.md "What the hostile rows cost"). The spread
  * of a median shrinks with the square root of the pairs, so the N = 1000 rows, where the relay
  * has headroom and the target is met or missed by a few percent, take fifteen (√(7/15) ≈ 0.68 of
- * seven's spread; ~77 s a pair: the full run took 76 min on 2026-12-05, 68 with seven). The
- * N = 3000 rows keep seven: a pair takes longer there, and the low-latency one is past this
- * machine's capacity and not judged.
+ * seven's spread; ~77 s a pair: the full run took 86 min on 2026-12-05, Icecast's rows
+ * included). The N = 3000 rows keep seven: a pair takes longer there, and the low-latency one is
+ * past this machine's capacity and not judged.
  */
 export function defaultPairs(listeners: number): number {
   return listeners <= 1000 ? 15 : 7;
