@@ -39,7 +39,8 @@ export interface BenchResult {
 
 /**
  * A benchmark that will not start, for a reason its user can fix (a missing peer): the runner
- * prints the message as one line and exits 2, with no stack and nothing recorded.
+ * prints the message as one line, with no stack, records nothing for it, runs the others and
+ * exits 2 at the end (bench/run.ts).
  */
 export class BenchRefused extends Error {
   override readonly name = 'BenchRefused';
