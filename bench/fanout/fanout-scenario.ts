@@ -46,14 +46,11 @@ export class ScenarioError extends Error {
   readonly code = 'SCENARIO_FAILED' as const;
 }
 
-/** The load generator's core (the servers' is 0); a hostile row's crowd shares it. */
-const GENERATOR_CORE = 1;
-
-/** Starts a load generator process (pinned to its core); it waits for its config on stdin. */
+/** Starts a load generator process (pinned to core 1); it waits for its config on stdin. */
 export function spawnLoadGenerator(): PinnedProcess {
   return new PinnedProcess(
     'load generator',
-    GENERATOR_CORE,
+    1,
     process.execPath,
     ['--import', 'tsx', path.join(here, 'load-generator.ts')],
     { cwd: repoRoot },
@@ -70,9 +67,7 @@ export async function runScenario(
   const config: LoadGeneratorConfig = {
     preset: options.preset,
     listeners: options.listeners - hostile,
-    ...(server.hostile
-      ? { hostile: { count: hostile, target: server.hostile, core: GENERATOR_CORE } }
-      : {}),
+    ...(server.hostile ? { hostile: { count: hostile, target: server.hostile } } : {}),
     upload: server.upload,
     listen: server.listen,
     holdMs: options.holdMs,

@@ -6,8 +6,7 @@
  * On a shared machine the figures depend on the CPU share the pinned process gets. Linux's
  * autogroup scheduling (sched(7) "The autogroup feature") shares CPU between sessions first,
  * so `nice` inside our session changes nothing against other sessions; each process therefore
- * starts in its own session (setsid) whose autogroup nice is lowered where allowed (raised, for a
- * hostile row's crowd, which always is).
+ * starts in its own session (setsid) whose autogroup nice is lowered where allowed.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -15,13 +14,11 @@ import net from 'node:net';
 
 /** Autogroup niceness of the servers and the load generator (lower runs first). */
 export const PRIORITY = -10;
-/** Autogroup niceness of a hostile row's crowd: CPU its core's load generator leaves unused. */
-export const LOWEST_PRIORITY = 19;
 
-function setAutogroupPriority(pid: number | undefined, priority: number): boolean {
+function raiseAutogroupPriority(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
-    writeFileSync(`/proc/${pid}/autogroup`, String(priority));
+    writeFileSync(`/proc/${pid}/autogroup`, String(PRIORITY));
     return true;
   } catch {
     return false; // no autogroups, or not allowed: run at the normal share
@@ -31,7 +28,7 @@ function setAutogroupPriority(pid: number | undefined, priority: number): boolea
 export class PinnedProcess {
   readonly child: ChildProcess;
   readonly name: string;
-  /** Whether the priority took effect. */
+  /** Whether the raised priority took effect. */
   readonly prioritised: boolean;
   #output = '';
   #exited = false;
@@ -42,7 +39,6 @@ export class PinnedProcess {
     command: string,
     args: string[],
     options: SpawnOptions = {},
-    priority = PRIORITY,
   ) {
     this.name = name;
     this.child = spawn('taskset', ['-c', String(core), command, ...args], {
@@ -50,7 +46,7 @@ export class PinnedProcess {
       detached: true,
       ...options,
     });
-    this.prioritised = setAutogroupPriority(this.child.pid, priority);
+    this.prioritised = raiseAutogroupPriority(this.child.pid);
     const keep = (d: Buffer): void => {
       this.#output = (this.#output + d.toString('utf8')).slice(-4000);
     };
