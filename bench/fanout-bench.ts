@@ -267,7 +267,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
             }
             row.pairs.push(pair);
             process.stderr.write(
-              `fanout:   pair ${k + 1}: clean p99 ${pair.clean?.p99.toFixed(1) ?? '—'} ms, hostile p99 ${pair.hostile?.p99.toFixed(1) ?? '—'} ms\n`,
+              `fanout:   pair ${k + 1}: clean p99 ${pair.clean?.p99.toFixed(1) ?? '—'} ms, hostile p99 ${pair.hostile?.p99.toFixed(1) ?? '—'} ms${pair.error ? ` (${pair.error})` : ''}\n`,
             );
           }
           const { representative } = judgePairs(row.pairs);

@@ -116,6 +116,18 @@ describe('hostile row notes', () => {
     expect(note).toMatch(/not judged, no complete pair/);
   });
 
+  it("says why a pair is incomplete, so a failed run's reason is in the rendered notes", () => {
+    const [row] = rows([
+      [20, 21],
+      [20, 22],
+    ]) as [FanoutRow];
+    const pair = row.pairs?.[1] as HostilePair;
+    delete pair.clean;
+    pair.error = 'clean: relay did not start';
+    const [note] = hostileNotes([row]);
+    expect(note).toMatch(/pair 2 \(hostile first\): incomplete \(clean: relay did not start\)/);
+  });
+
   it('a hostile row whose honest listeners all joined is not broken', () => {
     const row = rows([[20, 21.5]])[0] as FanoutRow;
     expect(breakReason(row)).toBeNull();

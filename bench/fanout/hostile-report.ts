@@ -44,10 +44,10 @@ function crowdSize(r: ScenarioResult): number {
 }
 
 /** One sentence per pair: both p99s, the change, the hostile run's RSS against its ceiling. */
-function pairSentence(index: number, clean?: ScenarioResult, hostile?: ScenarioResult): string {
+function pairSentence(index: number, { clean, hostile, error }: HostilePair): string {
   const first = pairOrder(index)[0];
   const head = `pair ${index + 1} (${first} first)`;
-  if (!clean || !hostile) return `${head}: incomplete`;
+  if (!clean || !hostile) return `${head}: incomplete${error ? ` (${error})` : ''}`;
   const ceiling = hostileRssCeilingMb(clean.serverPeakRssMb, crowdSize(hostile));
   return `${head}: ${fmt(clean.p99)} → ${fmt(hostile.p99)} ms (${pct(hostile.p99 / clean.p99 - 1)}), max ${fmt(clean.max)} → ${fmt(hostile.max)} ms, relay CPU ${fmt(clean.serverCpuPct, 0)} → ${fmt(hostile.serverCpuPct, 0)} %, load gen CPU ${fmt(clean.generatorCpuPct, 0)} → ${fmt(hostile.generatorCpuPct, 0)} %, RSS ${fmt(hostile.serverPeakRssMb, 0)} of ${fmt(ceiling, 0)} MB`;
 }
@@ -108,7 +108,7 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
     ).length;
     const complete = verdict.changes.length;
     notes.push(
-      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p.clean, p.hostile)).join('; ')}. Median change ${pct(verdict.medianChange)}: ${p99Verdict}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + shared reads ${HISTORY_CACHE_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
+      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p)).join('; ')}. Median change ${pct(verdict.medianChange)}: ${p99Verdict}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + shared reads ${HISTORY_CACHE_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
     );
   }
   if (notes.length > 0)
