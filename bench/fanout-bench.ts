@@ -263,7 +263,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
                 { historyMedia: true },
               );
               if (run.result) pair[side] = run.result;
-              else pair.error = `${side}: ${run.error}`;
+              else pair.error = [pair.error, `${side}: ${run.error}`].filter(Boolean).join('; ');
             }
             row.pairs.push(pair);
             process.stderr.write(
