@@ -40,6 +40,14 @@ export const COLUMNS = [
 
 /** A generator this busy may be what delays arrivals: its rows are flagged. */
 export const GENERATOR_SATURATED_PCT = 90;
+
+/** What the load generator's core spent: the generator, and a hostile row's crowd beside it. */
+export function generatorCoreCpuPct(r: {
+  generatorCpuPct: number;
+  hostile?: { crowdCpuPct: number };
+}): number {
+  return r.generatorCpuPct + (r.hostile?.crowdCpuPct ?? 0);
+}
 /** Past this p99 a server has fallen behind for good: larger N are not tried. */
 export const BROKEN_P99_MS = 1000;
 
@@ -87,7 +95,7 @@ export function table(preset: FanoutPresetName, rows: FanoutRow[], title: string
           fmt(r.joinRatePerSec, 0),
           fmt(r.serverCpuPct, 0),
           fmt(r.serverPeakRssMb, 0),
-          `${fmt(r.generatorCpuPct, 0)}${r.generatorCpuPct >= GENERATOR_SATURATED_PCT ? ' (saturated)' : ''}`,
+          `${fmt(generatorCoreCpuPct(r), 0)}${generatorCoreCpuPct(r) >= GENERATOR_SATURATED_PCT ? ' (saturated)' : ''}`,
         ];
       }),
   };
@@ -167,7 +175,9 @@ export function breakNotes(rows: FanoutRow[]): string[] {
       `${s?.server} over ${s?.transport}, ${row.preset}: broke at N = ${row.listeners}: ${why}.`,
     );
   }
-  const saturated = rows.filter((r) => (r.result?.generatorCpuPct ?? 0) >= GENERATOR_SATURATED_PCT);
+  const saturated = rows.filter(
+    (r) => r.result !== undefined && generatorCoreCpuPct(r.result) >= GENERATOR_SATURATED_PCT,
+  );
   if (saturated.length) {
     notes.push(
       `The load generator used ≥ ${GENERATOR_SATURATED_PCT}% of its core in ${saturated.length} row(s) (marked "saturated"): there the delays include its own lag, so they are upper bounds for the server.`,

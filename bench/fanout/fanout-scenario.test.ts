@@ -68,4 +68,34 @@ describe('runScenario', () => {
     },
     60_000,
   );
+
+  it('relay-ws-hostile: the crowd runs in its own process beside the honest listeners, and the relay cuts it', async () => {
+    const preset = FANOUT_PRESETS['low-latency'];
+    const gen = spawnLoadGenerator();
+    try {
+      const server = await startServer('relay-ws-hostile', preset, null, relayData, 20);
+      try {
+        const r = await runScenario(server, gen, {
+          preset: 'low-latency',
+          listeners: 20,
+          holdMs: 2000,
+          graceMs: 2000,
+          joinBudgetMs: 10_000,
+        });
+        // 18 honest listeners measured, 2 hostile (one stalled reader, one flooder) beside them.
+        expect(r).toMatchObject({ listeners: 18, joined: 18, held: 18, lostBlocks: 0 });
+        expect(r.hostile).toMatchObject({ stalledReaders: 1, flooders: 1, stalledOpened: 1 });
+        expect(r.hostile?.framesSent).toBeGreaterThan(0);
+        // The relay closed the flooder for what it sent, at least once in the hold.
+        expect(r.hostile?.relayFloodersCut).toBeGreaterThanOrEqual(1);
+        // The crowd's CPU is its own process's, measured apart from the generator's.
+        expect(r.hostile?.crowdCpuPct).toBeGreaterThan(0);
+        expect(r.hostile?.crowdLowestPriority).toBe(gen.prioritised);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await gen.stop();
+    }
+  }, 90_000);
 });

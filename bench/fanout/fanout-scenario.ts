@@ -46,11 +46,14 @@ export class ScenarioError extends Error {
   readonly code = 'SCENARIO_FAILED' as const;
 }
 
-/** Starts a load generator process (pinned to core 1); it waits for its config on stdin. */
+/** The load generator's core (the servers' is 0); a hostile row's crowd shares it. */
+const GENERATOR_CORE = 1;
+
+/** Starts a load generator process (pinned to its core); it waits for its config on stdin. */
 export function spawnLoadGenerator(): PinnedProcess {
   return new PinnedProcess(
     'load generator',
-    1,
+    GENERATOR_CORE,
     process.execPath,
     ['--import', 'tsx', path.join(here, 'load-generator.ts')],
     { cwd: repoRoot },
@@ -67,7 +70,9 @@ export async function runScenario(
   const config: LoadGeneratorConfig = {
     preset: options.preset,
     listeners: options.listeners - hostile,
-    ...(server.hostile ? { hostile: { count: hostile, target: server.hostile } } : {}),
+    ...(server.hostile
+      ? { hostile: { count: hostile, target: server.hostile, core: GENERATOR_CORE } }
+      : {}),
     upload: server.upload,
     listen: server.listen,
     holdMs: options.holdMs,

@@ -1,7 +1,9 @@
 /** The hostile crowd against a stand-in server on loopback that records what each socket sends. */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { floodFrame, HostileCrowd, hostileOnlyFromEnv } from './hostile-crowd.ts';
+import { HostileCrowdProcess } from './hostile-crowd-process.ts';
 import { metricSum } from './prometheus-text.ts';
 
 interface Conn {
@@ -170,6 +172,44 @@ describe('HostileCrowd', () => {
     expect(f.length).toBe(8 + 1024);
     expect(() => floodFrame(100)).toThrow(RangeError);
   });
+});
+
+describe('HostileCrowdProcess', () => {
+  it('opens the crowd in a process of its own, at the lowest priority, and stops it with its counts', async () => {
+    const conns: Conn[] = [];
+    const port = await standIn(conns);
+    const target = {
+      port,
+      historyWsPath: '/history-ws?from=0',
+      historyDownloadPath: '/history-download',
+      liveWsPath: '/live',
+      stalledLifetimeMs: 60_000,
+    };
+    const proc = await HostileCrowdProcess.open({ count: 4, target }, 0, 20_000);
+    try {
+      // Opened: all four connections have sent their request by now.
+      await until(() => conns.filter((c) => c.head.includes('\r\n\r\n')).length === 4, 2000);
+      expect(proc.lowestPriority).toBe(
+        readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1',
+      );
+      const flooders = conns.filter((c) => c.head.startsWith('GET /live'));
+      await until(() => flooders.every((c) => c.bytes > c.head.length + 10 * 1032));
+      const report = await proc.stop();
+      expect(report.stats).toMatchObject({ stalledReaders: 2, flooders: 2, stalledOpened: 2 });
+      expect(report.stats.framesSent).toBeGreaterThan(20);
+      expect(report.cpuPct).toBeGreaterThan(0);
+      expect(report.cpuPct).toBeLessThan(100);
+      // Stopped: every hostile socket is closed.
+      await until(() => conns.every((c) => c.socket.destroyed || c.socket.readableEnded));
+    } finally {
+      await proc.kill();
+    }
+  }, 30_000);
+
+  it('rejects with the reason when the crowd cannot start (no target)', async () => {
+    const bad = { count: 2 } as unknown as Parameters<typeof HostileCrowdProcess.open>[0];
+    await expect(HostileCrowdProcess.open(bad, 0, 20_000)).rejects.toThrow(/hostile crowd/);
+  }, 30_000);
 });
 
 describe('metricSum', () => {

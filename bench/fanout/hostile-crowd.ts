@@ -1,6 +1,6 @@
 /**
  * The hostile tenth of a `relay-ws-hostile` row (docs/operations.md "Listeners and memory"), run
- * in the load generator beside the honest listeners:
+ * in a process of its own on the load generator's core (hostile-crowd-main.ts says why):
  * - stalled history readers: half of the crowd, alternately a WebSocket `from=0` and an HTTP
  *   download of a finished media of several MB, sending their request and then never reading
  *   a byte (the socket paused). The relay cuts them after `listenerStallMs`; each is replaced
@@ -14,8 +14,8 @@
  *   frames written after it cost the relay nothing, only the generator's core — the one that
  *   times the honest listeners (at low-latency N = 3000, 150 flooders wrote ~16 000 frames a
  *   second into such sockets, and that core was saturated).
- * The pacing keeps the crowd's own CPU small next to the honest listeners' on the load
- * generator's core, so their delays stay the relay's and not the generator's.
+ * The pacing keeps the crowd's own CPU small, so that at its low priority it still gets all it
+ * needs from what the honest listeners leave of that core.
  * Every socket is raw (node:net), like the honest pool's.
  */
 import net from 'node:net';
@@ -56,6 +56,10 @@ export interface HostileResult extends HostileStats {
   relayHistoryBudgetBytes: number | null;
   /** mxcast_listeners, both transports, at hold end: honest and hostile listeners the relay counts. */
   relayListeners: number | null;
+  /** CPU the crowd's own process used from opening to hold end, % of one core. */
+  crowdCpuPct: number;
+  /** Whether the crowd ran at the lowest autogroup priority (hostile-crowd-main.ts). */
+  crowdLowestPriority: boolean;
 }
 
 /** Frames a flooder writes per burst, and the pause between bursts. */

@@ -5,18 +5,20 @@
  * measurement window and reports. It talks to the bench over stdout, one JSON object a line:
  * `started`, `joined`, `hold-start`, `hold-end`, then `result` (or `error`), and exits.
  * Every wait is bounded, so a run ends by itself whatever the server does. A hostile row also
- * opens its hostile crowd (hostile-crowd.ts) once the honest listeners have joined, keeps it up
- * through the hold, and reports the relay's own counts of what it cut (/metrics).
+ * opens its hostile crowd (hostile-crowd.ts) in a process of its own at the lowest priority
+ * (hostile-crowd-main.ts says why) once the honest listeners have joined, keeps it up through the
+ * hold, and reports the crowd's counts and CPU and the relay's own counts of what it cut.
  */
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
 import {
-  HostileCrowd,
+  hostileOnlyFromEnv,
   type HostileResult,
   type HostileStats,
   type HostileTarget,
 } from './hostile-crowd.ts';
+import { HostileCrowdProcess } from './hostile-crowd-process.ts';
 import { metricSum } from './prometheus-text.ts';
 import { ListenerPool, type ListenerTarget } from './listener-pool.ts';
 import { FAILED, SENT, STOP, type UploadTarget } from './stream-uploader.ts';
@@ -32,8 +34,11 @@ export interface LoadGeneratorConfig {
   joinTimeoutMs: number;
   /** No listener starts joining after this long: a server that joins too slowly breaks here. */
   joinBudgetMs: number;
-  /** A hostile row: this many hostile connections besides the `listeners` honest ones. */
-  hostile?: { count: number; target: HostileTarget };
+  /**
+   * A hostile row: this many hostile connections besides the `listeners` honest ones, opened by a
+   * process pinned to `core` (the load generator's own).
+   */
+  hostile?: { count: number; target: HostileTarget; core: number };
 }
 
 export type LoadEvent =
@@ -79,7 +84,9 @@ function emit(e: LoadEvent): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function relayCounts(port: number): Promise<Omit<HostileResult, keyof HostileStats>> {
+type RelayCounts = Omit<HostileResult, keyof HostileStats | 'crowdCpuPct' | 'crowdLowestPriority'>;
+
+async function relayCounts(port: number): Promise<RelayCounts> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
       signal: AbortSignal.timeout(5000),
@@ -145,7 +152,7 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     () => Atomics.load(control, SENT),
     trace !== undefined,
   );
-  const crowd = config.hostile ? new HostileCrowd(config.hostile.target) : null;
+  let crowd: HostileCrowdProcess | null = null;
   try {
     for (let waited = 0; Atomics.load(control, SENT) < 3; waited += 20) {
       check();
@@ -160,7 +167,14 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
       config.joinBudgetMs,
     );
     emit({ event: 'joined', ...join });
-    if (crowd && config.hostile) await crowd.start(config.hostile.count);
+    if (config.hostile) {
+      const { count, target, core } = config.hostile;
+      crowd = await HostileCrowdProcess.open(
+        { count, target, only: hostileOnlyFromEnv() },
+        core,
+        30_000,
+      );
+    }
     check();
     const windowStart = Atomics.load(control, SENT);
     const heldAtStart = pool.startWindow(windowStart);
@@ -173,11 +187,19 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     const holdMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     emit({ event: 'hold-end' });
-    const hostile =
-      crowd && config.hostile
-        ? { ...crowd.stats(), ...(await relayCounts(config.hostile.target.port)) }
-        : undefined;
-    crowd?.close();
+    let hostile: HostileResult | undefined;
+    if (crowd && config.hostile) {
+      const counts = await relayCounts(config.hostile.target.port);
+      const lowestPriority = crowd.lowestPriority;
+      const report = await crowd.stop();
+      crowd = null;
+      hostile = {
+        ...report.stats,
+        ...counts,
+        crowdCpuPct: report.cpuPct,
+        crowdLowestPriority: lowestPriority,
+      };
+    }
     await sleep(config.graceMs);
     check();
     const w = pool.result(heldAtStart);
@@ -210,7 +232,7 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     });
   } finally {
     Atomics.store(control, STOP, 1);
-    crowd?.close();
+    await crowd?.kill();
     pool.close();
     await Promise.race([new Promise((r) => worker.once('exit', r)), sleep(2000)]);
     await worker.terminate();

@@ -6,7 +6,8 @@
  * On a shared machine the figures depend on the CPU share the pinned process gets. Linux's
  * autogroup scheduling (sched(7) "The autogroup feature") shares CPU between sessions first,
  * so `nice` inside our session changes nothing against other sessions; each process therefore
- * starts in its own session (setsid) whose autogroup nice is lowered where allowed.
+ * starts in its own session (setsid) whose autogroup nice is lowered where allowed (raised, for a
+ * hostile row's crowd, which always is).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -14,11 +15,13 @@ import net from 'node:net';
 
 /** Autogroup niceness of the servers and the load generator (lower runs first). */
 export const PRIORITY = -10;
+/** Autogroup niceness of a hostile row's crowd: CPU its core's load generator leaves unused. */
+export const LOWEST_PRIORITY = 19;
 
-function raiseAutogroupPriority(pid: number | undefined): boolean {
+function setAutogroupPriority(pid: number | undefined, priority: number): boolean {
   if (pid === undefined) return false;
   try {
-    writeFileSync(`/proc/${pid}/autogroup`, String(PRIORITY));
+    writeFileSync(`/proc/${pid}/autogroup`, String(priority));
     return true;
   } catch {
     return false; // no autogroups, or not allowed: run at the normal share
@@ -28,7 +31,7 @@ function raiseAutogroupPriority(pid: number | undefined): boolean {
 export class PinnedProcess {
   readonly child: ChildProcess;
   readonly name: string;
-  /** Whether the raised priority took effect. */
+  /** Whether the priority took effect. */
   readonly prioritised: boolean;
   #output = '';
   #exited = false;
@@ -39,6 +42,7 @@ export class PinnedProcess {
     command: string,
     args: string[],
     options: SpawnOptions = {},
+    priority = PRIORITY,
   ) {
     this.name = name;
     this.child = spawn('taskset', ['-c', String(core), command, ...args], {
@@ -46,7 +50,7 @@ export class PinnedProcess {
       detached: true,
       ...options,
     });
-    this.prioritised = raiseAutogroupPriority(this.child.pid);
+    this.prioritised = setAutogroupPriority(this.child.pid, priority);
     const keep = (d: Buffer): void => {
       this.#output = (this.#output + d.toString('utf8')).slice(-4000);
     };
