@@ -3,7 +3,8 @@
  * Why not the load generator's event loop: there the crowd's callbacks (flooders reading the live
  * stream, reconnecting, bursting) ran between the honest listeners' reads, so some of a hostile
  * row's extra delay was the generator's and not the relay's. In its own process, pinned to the
- * generator's core at the lowest priority, it takes only the CPU the honest listeners leave.
+ * generator's core at the lowest priority through the hold (hostile-crowd-process.ts), it takes
+ * only the CPU the honest listeners leave.
  *
  * Stdin/stdout, one JSON line each way: the config in → `opened` once every connection is up;
  * `stop` in → `stopped` with its counts and its own CPU, and the process exits.

@@ -1,15 +1,21 @@
 /**
  * The load generator's handle on a hostile row's crowd, run in its own process
  * (hostile-crowd-main.ts, which says why): pinned to the load generator's core, in its own
- * session at the lowest autogroup priority (pinned-process.ts). `open` resolves once every
- * hostile connection is up; `stop` ends the crowd and returns what it did and the CPU it used.
+ * session (pinned-process.ts). `open` resolves once every hostile connection is up; `stop` ends
+ * the crowd and returns what it did and the CPU it used.
+ *
+ * Its priority: the lowest (LOWEST_PRIORITY) from `open` to `stop`, the hold, so it runs only
+ * when the honest listeners leave the core; the generator's own (PRIORITY) while it opens and
+ * stops. Why not the lowest throughout: where the generator saturates its core (`low-latency`
+ * N = 3000, 97 %), a crowd at the lowest priority got too little CPU to open its 300 connections
+ * or answer `stop` in time, and the hostile run failed (2026-12-05, four pairs of seven).
  */
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CrowdConfig, CrowdEvent } from './hostile-crowd-main.ts';
 import type { HostileStats } from './hostile-crowd.ts';
-import { LOWEST_PRIORITY, PinnedProcess } from './pinned-process.ts';
+import { LOWEST_PRIORITY, PinnedProcess, PRIORITY } from './pinned-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -23,14 +29,20 @@ export class HostileCrowdProcess {
   readonly #process: PinnedProcess;
   readonly #events: AsyncIterator<string>;
 
-  private constructor(process: PinnedProcess) {
-    this.#process = process;
-    this.#events = createInterface({ input: process.child.stdout! })[Symbol.asyncIterator]();
+  private constructor(child: PinnedProcess) {
+    this.#process = child;
+    this.#events = createInterface({ input: child.child.stdout! })[Symbol.asyncIterator]();
   }
 
-  /** Whether the crowd runs at the lowest priority (false where autogroups are off). */
+  get pid(): number {
+    return this.#process.pid;
+  }
+
+  #lowest = false;
+
+  /** Whether the crowd held at the lowest priority (false where autogroups are off). */
   get lowestPriority(): boolean {
-    return this.#process.prioritised;
+    return this.#lowest;
   }
 
   /** Starts the process on `core` and opens the crowd; rejects after `timeoutMs`. */
@@ -46,12 +58,13 @@ export class HostileCrowdProcess {
         process.execPath,
         ['--import', 'tsx', path.join(here, 'hostile-crowd-main.ts')],
         { cwd: here },
-        LOWEST_PRIORITY,
+        PRIORITY,
       ),
     );
     crowd.#process.child.stdin?.write(JSON.stringify(config) + '\n');
     try {
       await crowd.#next('opened', timeoutMs);
+      crowd.#lowest = crowd.#process.setPriority(LOWEST_PRIORITY);
       return crowd;
     } catch (err) {
       await crowd.kill();
@@ -61,6 +74,7 @@ export class HostileCrowdProcess {
 
   /** Ends the crowd (every hostile socket closed) and returns its report. */
   async stop(timeoutMs = 5000): Promise<CrowdReport> {
+    this.#process.setPriority(PRIORITY);
     this.#process.child.stdin?.end('stop\n');
     try {
       const e = await this.#next('stopped', timeoutMs);

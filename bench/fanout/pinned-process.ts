@@ -59,6 +59,14 @@ export class PinnedProcess {
     this.child.once('exit', () => (this.#exited = true));
   }
 
+  /**
+   * Sets the process's autogroup priority (its session's niceness) after start; false where
+   * autogroups are off or the change is not allowed.
+   */
+  setPriority(priority: number): boolean {
+    return setAutogroupPriority(this.child.pid, priority);
+  }
+
   get pid(): number {
     if (this.child.pid === undefined) throw new Error(`${this.name} did not start`);
     return this.child.pid;
