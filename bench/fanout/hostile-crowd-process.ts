@@ -7,8 +7,9 @@
  * Its priority: the lowest (LOWEST_PRIORITY) from `open` to `stop`, the hold, so it runs only
  * when the honest listeners leave the core; the generator's own (PRIORITY) while it opens and
  * stops. Why not the lowest throughout: where the generator saturates its core (`low-latency`
- * N = 3000, 97 %), a crowd at the lowest priority got too little CPU to open its 300 connections
- * or answer `stop` in time, and the hostile run failed (2026-12-05, four pairs of seven).
+ * N = 3000, 97 %), four hostile runs of seven failed with the crowd at the lowest priority
+ * throughout (2026-12-05); their error was not kept, and the likely cause, not confirmed, is a
+ * crowd with too little CPU to open its 300 connections or answer `stop` in time.
  */
 import { createInterface } from 'node:readline';
 import path from 'node:path';
