@@ -44,7 +44,7 @@ export const GENERATOR_SATURATED_PCT = 90;
 /** What the load generator's core spent: the generator, and a hostile row's crowd beside it. */
 export function generatorCoreCpuPct(r: {
   generatorCpuPct: number;
-  hostile?: { crowdCpuPct: number };
+  hostile?: { crowdCpuPct: number | null };
 }): number {
   return r.generatorCpuPct + (r.hostile?.crowdCpuPct ?? 0);
 }

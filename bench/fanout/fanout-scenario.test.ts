@@ -90,7 +90,7 @@ describe('runScenario', () => {
         expect(r.hostile?.relayFloodersCut).toBeGreaterThanOrEqual(1);
         // The crowd's CPU is its own process's, measured apart from the generator's.
         expect(r.hostile?.crowdCpuPct).toBeGreaterThan(0);
-        expect(r.hostile?.crowdLowestPriority).toBe(gen.prioritised);
+        expect(r.hostile).toMatchObject({ crowdPlacement: 'process', crowdIdlePolicy: true });
       } finally {
         await server.close();
       }

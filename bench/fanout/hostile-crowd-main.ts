@@ -2,9 +2,9 @@
  * The hostile crowd's own process (hostile-crowd-process.ts starts it from the load generator).
  * Why not the load generator's event loop: there the crowd's callbacks (flooders reading the live
  * stream, reconnecting, bursting) ran between the honest listeners' reads, so some of a hostile
- * row's extra delay was the generator's and not the relay's. In its own process, pinned to the
- * generator's core at the lowest priority through the hold (hostile-crowd-process.ts), it takes
- * only the CPU the honest listeners leave.
+ * row's extra delay was the generator's and not the relay's: on a real server the hostile clients
+ * do not share a CPU with the honest ones. In its own process, pinned to the generator's core
+ * under SCHED_IDLE (hostile-crowd-process.ts), it gives the core up whenever the generator wakes.
  *
  * Stdin/stdout, one JSON line each way: the config in → `opened` once every connection is up;
  * `stop` in → `stopped` with its counts and its own CPU, and the process exits.

@@ -4,29 +4,69 @@
  * session (pinned-process.ts). `open` resolves once every hostile connection is up; `stop` ends
  * the crowd and returns what it did and the CPU it used.
  *
- * Its priority: the lowest (LOWEST_PRIORITY) from `open` to `stop`, the hold, so it runs only
- * when the honest listeners leave the core; the generator's own (PRIORITY) while it opens and
- * stops. Why not the lowest throughout: where the generator saturates its core (`low-latency`
- * N = 3000, 97 %), four hostile runs of seven failed with the crowd at the lowest priority
- * throughout (2026-12-05); their error was not kept, and the likely cause, not confirmed, is a
- * crowd with too little CPU to open its 300 connections or answer `stop` in time.
+ * Its priority: the generator's autogroup priority, in a session of its own, under SCHED_IDLE
+ * (pinned-process.ts): whenever the generator wakes — a block arriving for its honest listeners —
+ * the kernel takes the core from the crowd at once, and where the generator keeps the core busy
+ * (`low-latency` N = 3000, 97 %) the crowd still gets its session's share, enough to open its
+ * connections and stop in time. Tried before, not kept (2026-12-05): the lowest autogroup priority
+ * (nice 19). That does not preempt: a crowd picked to run kept its slice while the generator
+ * waited, and starved where the generator saturated its core (four hostile runs of seven failed).
  */
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CrowdConfig, CrowdEvent } from './hostile-crowd-main.ts';
-import type { HostileStats } from './hostile-crowd.ts';
-import { LOWEST_PRIORITY, PinnedProcess, PRIORITY } from './pinned-process.ts';
+import { HostileCrowd, type CrowdPlacement, type HostileStats } from './hostile-crowd.ts';
+import { PinnedProcess } from './pinned-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** What the crowd did, and the CPU its process used from opening to stop (% of one core). */
+/**
+ * What the crowd did, and the CPU its process used from opening to stop (% of one core; null for
+ * a crowd in the load generator, whose CPU is the generator's).
+ */
 export interface CrowdReport {
   stats: HostileStats;
-  cpuPct: number;
+  cpuPct: number | null;
 }
 
-export class HostileCrowdProcess {
+/** A hostile row's crowd, opened, wherever it runs. */
+export interface OpenCrowd {
+  readonly placement: CrowdPlacement;
+  readonly idlePolicy: boolean;
+  /** Ends the crowd (every hostile socket closed) and returns its report. */
+  stop(): Promise<CrowdReport>;
+  /** Ends it without a report (on an error). */
+  kill(): Promise<void>;
+}
+
+/**
+ * Opens `config`'s crowd where `placement` says (MXCAST_BENCH_CROWD): in a process of its own on
+ * `core`, or in this process (the load generator's event loop).
+ */
+export async function openHostileCrowd(
+  placement: CrowdPlacement,
+  config: CrowdConfig,
+  core: number,
+  timeoutMs: number,
+): Promise<OpenCrowd> {
+  if (placement === 'process') return HostileCrowdProcess.open(config, core, timeoutMs);
+  const crowd = new HostileCrowd(config.target);
+  const stop = (): Promise<CrowdReport> => {
+    crowd.close();
+    return Promise.resolve({ stats: crowd.stats(), cpuPct: null });
+  };
+  try {
+    await crowd.start(config.count, config.only);
+  } catch (err) {
+    crowd.close();
+    throw err;
+  }
+  return { placement, idlePolicy: false, stop, kill: async () => void (await stop()) };
+}
+
+export class HostileCrowdProcess implements OpenCrowd {
+  readonly placement = 'process';
   readonly #process: PinnedProcess;
   readonly #events: AsyncIterator<string>;
 
@@ -39,11 +79,9 @@ export class HostileCrowdProcess {
     return this.#process.pid;
   }
 
-  #lowest = false;
-
-  /** Whether the crowd held at the lowest priority (false where autogroups are off). */
-  get lowestPriority(): boolean {
-    return this.#lowest;
+  /** Whether the kernel reports the crowd's process under SCHED_IDLE (policy 5). */
+  get idlePolicy(): boolean {
+    return this.#process.policy === 5;
   }
 
   /** Starts the process on `core` and opens the crowd; rejects after `timeoutMs`. */
@@ -59,13 +97,12 @@ export class HostileCrowdProcess {
         process.execPath,
         ['--import', 'tsx', path.join(here, 'hostile-crowd-main.ts')],
         { cwd: here },
-        PRIORITY,
+        true,
       ),
     );
     crowd.#process.child.stdin?.write(JSON.stringify(config) + '\n');
     try {
       await crowd.#next('opened', timeoutMs);
-      crowd.#lowest = crowd.#process.setPriority(LOWEST_PRIORITY);
       return crowd;
     } catch (err) {
       await crowd.kill();
@@ -75,7 +112,6 @@ export class HostileCrowdProcess {
 
   /** Ends the crowd (every hostile socket closed) and returns its report. */
   async stop(timeoutMs = 5000): Promise<CrowdReport> {
-    this.#process.setPriority(PRIORITY);
     this.#process.child.stdin?.end('stop\n');
     try {
       const e = await this.#next('stopped', timeoutMs);

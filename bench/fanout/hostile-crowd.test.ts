@@ -1,9 +1,14 @@
 /** The hostile crowd against a stand-in server on loopback that records what each socket sends. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { floodFrame, HostileCrowd, hostileOnlyFromEnv } from './hostile-crowd.ts';
-import { HostileCrowdProcess } from './hostile-crowd-process.ts';
+import {
+  crowdPlacementFromEnv,
+  floodFrame,
+  HostileCrowd,
+  hostileOnlyFromEnv,
+} from './hostile-crowd.ts';
+import { HostileCrowdProcess, openHostileCrowd } from './hostile-crowd-process.ts';
 import { metricSum } from './prometheus-text.ts';
 
 interface Conn {
@@ -166,6 +171,23 @@ describe('HostileCrowd', () => {
     }
   });
 
+  it('reads where the crowd runs from MXCAST_BENCH_CROWD, the own process by default', () => {
+    const saved = process.env.MXCAST_BENCH_CROWD;
+    try {
+      delete process.env.MXCAST_BENCH_CROWD;
+      expect(crowdPlacementFromEnv()).toBe('process');
+      for (const v of ['process', 'generator'] as const) {
+        process.env.MXCAST_BENCH_CROWD = v;
+        expect(crowdPlacementFromEnv()).toBe(v);
+      }
+      process.env.MXCAST_BENCH_CROWD = 'relay';
+      expect(() => crowdPlacementFromEnv()).toThrow(/not process or generator/);
+    } finally {
+      if (saved === undefined) delete process.env.MXCAST_BENCH_CROWD;
+      else process.env.MXCAST_BENCH_CROWD = saved;
+    }
+  });
+
   it('builds a masked binary frame with a 16-bit length', () => {
     const f = floodFrame(1024);
     expect([...f.subarray(0, 8)]).toEqual([0x82, 0x80 | 126, 4, 0, 0, 0, 0, 0]);
@@ -175,7 +197,7 @@ describe('HostileCrowd', () => {
 });
 
 describe('HostileCrowdProcess', () => {
-  it('opens the crowd in a process of its own, holds it at the lowest priority, and stops it with its counts', async () => {
+  it('opens the crowd in a process of its own under SCHED_IDLE, and stops it with its counts', async () => {
     const conns: Conn[] = [];
     const port = await standIn(conns);
     const target = {
@@ -189,12 +211,15 @@ describe('HostileCrowdProcess', () => {
     try {
       // Opened: all four connections have sent their request by now.
       await until(() => conns.filter((c) => c.head.includes('\r\n\r\n')).length === 4, 2000);
-      // Held at the lowest priority once opened (where autogroups are on).
-      const autogroups =
-        readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
-      expect(proc.lowestPriority).toBe(autogroups);
-      if (autogroups)
-        expect(readFileSync(`/proc/${proc.pid}/autogroup`, 'utf8')).toMatch(/nice 19\b/);
+      // SCHED_IDLE (policy 5), every thread of it: the kernel gives the core to the generator
+      // whenever it wakes.
+      expect(proc.idlePolicy).toBe(true);
+      const threads = readdirSync(`/proc/${proc.pid}/task`);
+      expect(threads.length).toBeGreaterThan(1);
+      for (const tid of threads)
+        expect(readFileSync(`/proc/${proc.pid}/task/${tid}/sched`, 'utf8')).toMatch(
+          /^policy\s*:\s*5$/m,
+        );
       const flooders = conns.filter((c) => c.head.startsWith('GET /live'));
       await until(() => flooders.every((c) => c.bytes > c.head.length + 10 * 1032));
       const report = await proc.stop();
@@ -206,6 +231,33 @@ describe('HostileCrowdProcess', () => {
       await until(() => conns.every((c) => c.socket.destroyed || c.socket.readableEnded));
     } finally {
       await proc.kill();
+    }
+  }, 30_000);
+
+  it("MXCAST_BENCH_CROWD=generator: the same crowd in this process's event loop", async () => {
+    const conns: Conn[] = [];
+    const port = await standIn(conns);
+    const target = {
+      port,
+      historyWsPath: '/history-ws?from=0',
+      historyDownloadPath: '/history-download',
+      liveWsPath: '/live',
+      stalledLifetimeMs: 60_000,
+    };
+    const open = await openHostileCrowd('generator', { count: 4, target }, 0, 20_000);
+    try {
+      expect(open).toMatchObject({ placement: 'generator', idlePolicy: false });
+      await until(() => conns.filter((c) => c.head.includes('\r\n\r\n')).length === 4, 2000);
+      const flooders = conns.filter((c) => c.head.startsWith('GET /live'));
+      await until(() => flooders.every((c) => c.bytes > c.head.length + 10 * 1032));
+      const report = await open.stop();
+      expect(report.stats).toMatchObject({ stalledReaders: 2, flooders: 2, stalledOpened: 2 });
+      expect(report.stats.framesSent).toBeGreaterThan(20);
+      // Its CPU is this process's: not reported apart.
+      expect(report.cpuPct).toBeNull();
+      await until(() => conns.every((c) => c.socket.destroyed || c.socket.readableEnded));
+    } finally {
+      await open.kill();
     }
   }, 30_000);
 

@@ -56,10 +56,15 @@ export interface HostileResult extends HostileStats {
   relayHistoryBudgetBytes: number | null;
   /** mxcast_listeners, both transports, at hold end: honest and hostile listeners the relay counts. */
   relayListeners: number | null;
-  /** CPU the crowd's own process used from opening to hold end, % of one core. */
-  crowdCpuPct: number;
-  /** Whether the crowd ran at the lowest autogroup priority (hostile-crowd-main.ts). */
-  crowdLowestPriority: boolean;
+  /** Where the crowd ran (MXCAST_BENCH_CROWD). */
+  crowdPlacement: CrowdPlacement;
+  /**
+   * CPU the crowd's own process used from opening to hold end, % of one core; null when it ran in
+   * the load generator (its CPU is then in the generator's).
+   */
+  crowdCpuPct: number | null;
+  /** Whether the crowd's process ran under SCHED_IDLE (hostile-crowd-process.ts). */
+  crowdIdlePolicy: boolean;
 }
 
 /** Frames a flooder writes per burst, and the pause between bursts. */
@@ -97,6 +102,20 @@ export function hostileOnlyFromEnv(): HostileOnly | undefined {
   if (v === undefined || v === '') return undefined;
   if (v === 'stalled' || v === 'flood' || v === 'none') return v;
   throw new Error(`MXCAST_BENCH_HOSTILE_ONLY: '${v}' is not stalled, flood or none`);
+}
+
+/**
+ * MXCAST_BENCH_CROWD: where a hostile row's crowd runs. `process` (the default): a process of its
+ * own on the load generator's core (hostile-crowd-main.ts says why). `generator`: inside the load
+ * generator's event loop, beside the honest listeners it times, as before 2026-12-05: to compare
+ * the two in the same hour (docs/operations.md "What the hostile rows cost").
+ */
+export type CrowdPlacement = 'process' | 'generator';
+export function crowdPlacementFromEnv(): CrowdPlacement {
+  const v = process.env.MXCAST_BENCH_CROWD;
+  if (v === undefined || v === '' || v === 'process') return 'process';
+  if (v === 'generator') return 'generator';
+  throw new Error(`MXCAST_BENCH_CROWD: '${v}' is not process or generator`);
 }
 
 export class HostileCrowd {

@@ -27,8 +27,9 @@ const crowd: HostileResult = {
   relayHistoryBudgetBytes: 0,
   relayListeners: 1000,
   floodersRefused: 0,
+  crowdPlacement: 'process',
   crowdCpuPct: 6,
-  crowdLowestPriority: true,
+  crowdIdlePolicy: true,
 };
 
 /** A hostile row of pairs: [clean p99, hostile p99] each, the hostile runs at `hostileRss` MB. */
@@ -60,6 +61,17 @@ describe('hostile row notes', () => {
     expect(note).toMatch(/RSS 200 of 230 MB/);
     expect(note).toMatch(/Median change \+8 %: target within 10 % MET; relay peak RSS under/);
     expect(note).toMatch(/cut 48 stalled readers and closed 300 listeners/);
+  });
+
+  it("names the crowd's own CPU, or says it ran in the generator (MXCAST_BENCH_CROWD)", () => {
+    const [own] = hostileNotes(rows([[20, 21.6]]));
+    expect(own).toMatch(/load gen CPU \d+ → \d+ % \+ crowd 6 %, RSS/);
+    const inGenerator = { ...crowd, crowdPlacement: 'generator' as const, crowdCpuPct: null };
+    const [row] = rows([[20, 21.6]]);
+    const pair = row!.pairs![0]!;
+    pair.hostile = result(900, 21.6, 200, inGenerator);
+    const [note] = hostileNotes([row!]);
+    expect(note).toMatch(/load gen CPU \d+ → \d+ % \(crowd in it\), RSS/);
   });
 
   it('judges the median of the pairs, reporting every pair and its order', () => {

@@ -48,13 +48,19 @@ function crowdSize(r: ScenarioResult): number {
   return r.hostile ? r.hostile.stalledReaders + r.hostile.flooders : 0;
 }
 
+/** The crowd's own CPU beside the generator's, or where it ran when that was the generator. */
+function crowdCpu({ hostile }: ScenarioResult): string {
+  const cpu = hostile?.crowdCpuPct;
+  return cpu === null || cpu === undefined ? ' (crowd in it)' : ` + crowd ${fmt(cpu, 0)} %`;
+}
+
 /** One sentence per pair: both p99s, the change, the hostile run's RSS against its ceiling. */
 function pairSentence(index: number, { clean, hostile, error }: HostilePair): string {
   const first = pairOrder(index)[0];
   const head = `pair ${index + 1} (${first} first)`;
   if (!clean || !hostile) return `${head}: incomplete${error ? ` (${error})` : ''}`;
   const ceiling = hostileRssCeilingMb(clean.serverPeakRssMb, crowdSize(hostile));
-  return `${head}: ${fmt(clean.p99)} → ${fmt(hostile.p99)} ms (${pct(hostile.p99 / clean.p99 - 1)}), max ${fmt(clean.max)} → ${fmt(hostile.max)} ms, relay CPU ${fmt(clean.serverCpuPct, 0)} → ${fmt(hostile.serverCpuPct, 0)} %, load gen CPU ${fmt(clean.generatorCpuPct, 0)} → ${fmt(hostile.generatorCpuPct, 0)} % + crowd ${fmt(hostile.hostile?.crowdCpuPct ?? 0, 0)} %, RSS ${fmt(hostile.serverPeakRssMb, 0)} of ${fmt(ceiling, 0)} MB`;
+  return `${head}: ${fmt(clean.p99)} → ${fmt(hostile.p99)} ms (${pct(hostile.p99 / clean.p99 - 1)}), max ${fmt(clean.max)} → ${fmt(hostile.max)} ms, relay CPU ${fmt(clean.serverCpuPct, 0)} → ${fmt(hostile.serverCpuPct, 0)} %, load gen CPU ${fmt(clean.generatorCpuPct, 0)} → ${fmt(hostile.generatorCpuPct, 0)} %${crowdCpu(hostile)}, RSS ${fmt(hostile.serverPeakRssMb, 0)} of ${fmt(ceiling, 0)} MB`;
 }
 
 /**

@@ -5,20 +5,22 @@
  * measurement window and reports. It talks to the bench over stdout, one JSON object a line:
  * `started`, `joined`, `hold-start`, `hold-end`, then `result` (or `error`), and exits.
  * Every wait is bounded, so a run ends by itself whatever the server does. A hostile row also
- * opens its hostile crowd (hostile-crowd.ts) in a process of its own at the lowest priority
- * (hostile-crowd-main.ts says why) once the honest listeners have joined, keeps it up through the
- * hold, and reports the crowd's counts and CPU and the relay's own counts of what it cut.
+ * opens its hostile crowd (hostile-crowd.ts) in a process of its own (hostile-crowd-main.ts says
+ * why; MXCAST_BENCH_CROWD=generator keeps it in this one) once the honest listeners have joined,
+ * keeps it up through the hold, and reports the crowd's counts and CPU and the relay's own counts
+ * of what it cut.
  */
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
 import {
+  crowdPlacementFromEnv,
   hostileOnlyFromEnv,
   type HostileResult,
   type HostileStats,
   type HostileTarget,
 } from './hostile-crowd.ts';
-import { HostileCrowdProcess } from './hostile-crowd-process.ts';
+import { openHostileCrowd, type OpenCrowd } from './hostile-crowd-process.ts';
 import { metricSum } from './prometheus-text.ts';
 import { ListenerPool, type ListenerTarget } from './listener-pool.ts';
 import { FAILED, SENT, STOP, type UploadTarget } from './stream-uploader.ts';
@@ -84,7 +86,10 @@ function emit(e: LoadEvent): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-type RelayCounts = Omit<HostileResult, keyof HostileStats | 'crowdCpuPct' | 'crowdLowestPriority'>;
+type RelayCounts = Omit<
+  HostileResult,
+  keyof HostileStats | 'crowdPlacement' | 'crowdCpuPct' | 'crowdIdlePolicy'
+>;
 
 async function relayCounts(port: number): Promise<RelayCounts> {
   try {
@@ -152,7 +157,7 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     () => Atomics.load(control, SENT),
     trace !== undefined,
   );
-  let crowd: HostileCrowdProcess | null = null;
+  let crowd: OpenCrowd | null = null;
   try {
     for (let waited = 0; Atomics.load(control, SENT) < 3; waited += 20) {
       check();
@@ -169,7 +174,8 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     emit({ event: 'joined', ...join });
     if (config.hostile) {
       const { count, target, core } = config.hostile;
-      crowd = await HostileCrowdProcess.open(
+      crowd = await openHostileCrowd(
+        crowdPlacementFromEnv(),
         { count, target, only: hostileOnlyFromEnv() },
         core,
         30_000,
@@ -190,14 +196,15 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     let hostile: HostileResult | undefined;
     if (crowd && config.hostile) {
       const counts = await relayCounts(config.hostile.target.port);
-      const lowestPriority = crowd.lowestPriority;
+      const { placement, idlePolicy } = crowd;
       const report = await crowd.stop();
       crowd = null;
       hostile = {
         ...report.stats,
         ...counts,
+        crowdPlacement: placement,
         crowdCpuPct: report.cpuPct,
-        crowdLowestPriority: lowestPriority,
+        crowdIdlePolicy: idlePolicy,
       };
     }
     await sleep(config.graceMs);

@@ -6,22 +6,22 @@
  * On a shared machine the figures depend on the CPU share the pinned process gets. Linux's
  * autogroup scheduling (sched(7) "The autogroup feature") shares CPU between sessions first,
  * so `nice` inside our session changes nothing against other sessions; each process therefore
- * starts in its own session (setsid) whose autogroup nice is lowered where allowed (raised, for a
- * hostile row's crowd, which always is).
+ * starts in its own session (setsid) whose autogroup nice is lowered where allowed. A hostile
+ * row's crowd also runs under SCHED_IDLE (sched(7); `chrt --idle 0`, which execs like taskset):
+ * the kernel preempts an idle-policy task as soon as a normal one on its core wakes, so the load
+ * generator beside it is never kept waiting for the crowd's slice.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** Autogroup niceness of the servers and the load generator (lower runs first). */
 export const PRIORITY = -10;
-/** Autogroup niceness of a hostile row's crowd: CPU its core's load generator leaves unused. */
-export const LOWEST_PRIORITY = 19;
 
-function setAutogroupPriority(pid: number | undefined, priority: number): boolean {
+function raiseAutogroupPriority(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
-    writeFileSync(`/proc/${pid}/autogroup`, String(priority));
+    writeFileSync(`/proc/${pid}/autogroup`, String(PRIORITY));
     return true;
   } catch {
     return false; // no autogroups, or not allowed: run at the normal share
@@ -31,7 +31,7 @@ function setAutogroupPriority(pid: number | undefined, priority: number): boolea
 export class PinnedProcess {
   readonly child: ChildProcess;
   readonly name: string;
-  /** Whether the priority took effect. */
+  /** Whether the raised priority took effect. */
   readonly prioritised: boolean;
   #output = '';
   #exited = false;
@@ -42,15 +42,18 @@ export class PinnedProcess {
     command: string,
     args: string[],
     options: SpawnOptions = {},
-    priority = PRIORITY,
+    /** Under SCHED_IDLE (see above): a hostile row's crowd. */
+    idlePolicy = false,
   ) {
     this.name = name;
-    this.child = spawn('taskset', ['-c', String(core), command, ...args], {
+    const pinned = ['taskset', '-c', String(core), command, ...args];
+    const [first, ...rest] = idlePolicy ? ['chrt', '--idle', '0', ...pinned] : pinned;
+    this.child = spawn(first as string, rest, {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       ...options,
     });
-    this.prioritised = setAutogroupPriority(this.child.pid, priority);
+    this.prioritised = raiseAutogroupPriority(this.child.pid);
     const keep = (d: Buffer): void => {
       this.#output = (this.#output + d.toString('utf8')).slice(-4000);
     };
@@ -59,12 +62,14 @@ export class PinnedProcess {
     this.child.once('exit', () => (this.#exited = true));
   }
 
-  /**
-   * Sets the process's autogroup priority (its session's niceness) after start; false where
-   * autogroups are off or the change is not allowed.
-   */
-  setPriority(priority: number): boolean {
-    return setAutogroupPriority(this.child.pid, priority);
+  /** The scheduling policy the kernel reports for the process (sched(7): 0 normal, 5 idle). */
+  get policy(): number | null {
+    try {
+      const m = /^policy\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${this.pid}/sched`, 'utf8'));
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
   }
 
   get pid(): number {
