@@ -7,6 +7,7 @@ import {
   floodFrame,
   HostileCrowd,
   hostileOnlyFromEnv,
+  type HostileTarget,
 } from './hostile-crowd.ts';
 import { HostileCrowdProcess, openHostileCrowd } from './hostile-crowd-process.ts';
 import { metricSum } from './prometheus-text.ts';
@@ -44,6 +45,17 @@ async function standIn(conns: Conn[]): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+/** A stand-in's paths as a crowd's target (a stalled reader outlives every test). */
+async function standInTarget(conns: Conn[]): Promise<HostileTarget> {
+  return {
+    port: await standIn(conns),
+    historyWsPath: '/history-ws?from=0',
+    historyDownloadPath: '/history-download',
+    liveWsPath: '/live',
+    stalledLifetimeMs: 60_000,
+  };
+}
+
 const until = async (check: () => boolean, ms = 5000) => {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -55,14 +67,7 @@ const until = async (check: () => boolean, ms = 5000) => {
 describe('HostileCrowd', () => {
   it('opens stalled readers (WS from 0 and a download) and flooders that reconnect when cut', async () => {
     const conns: Conn[] = [];
-    const port = await standIn(conns);
-    crowd = new HostileCrowd({
-      port,
-      historyWsPath: '/history-ws?from=0',
-      historyDownloadPath: '/history-download',
-      liveWsPath: '/live',
-      stalledLifetimeMs: 60_000,
-    });
+    crowd = new HostileCrowd(await standInTarget(conns));
     await crowd.start(4);
     await until(() => conns.filter((c) => c.head.includes('\r\n\r\n')).length === 4);
     const heads = conns.map((c) => c.head.split('\r\n')[0]).sort();
@@ -133,14 +138,7 @@ describe('HostileCrowd', () => {
 
   it("opens one kind only, or none at all (an A/A run's second clean side)", async () => {
     const conns: Conn[] = [];
-    const port = await standIn(conns);
-    const target = {
-      port,
-      historyWsPath: '/history-ws?from=0',
-      historyDownloadPath: '/history-download',
-      liveWsPath: '/live',
-      stalledLifetimeMs: 60_000,
-    };
+    const target = await standInTarget(conns);
     crowd = new HostileCrowd(target);
     await crowd.start(4, 'none');
     await new Promise((r) => setTimeout(r, 200));
@@ -199,14 +197,7 @@ describe('HostileCrowd', () => {
 describe('HostileCrowdProcess', () => {
   it('opens the crowd in a process of its own under SCHED_IDLE, and stops it with its counts', async () => {
     const conns: Conn[] = [];
-    const port = await standIn(conns);
-    const target = {
-      port,
-      historyWsPath: '/history-ws?from=0',
-      historyDownloadPath: '/history-download',
-      liveWsPath: '/live',
-      stalledLifetimeMs: 60_000,
-    };
+    const target = await standInTarget(conns);
     const proc = await HostileCrowdProcess.open({ count: 4, target }, 0, 20_000);
     try {
       // Opened: all four connections have sent their request by now.
@@ -236,14 +227,7 @@ describe('HostileCrowdProcess', () => {
 
   it("MXCAST_BENCH_CROWD=generator: the same crowd in this process's event loop", async () => {
     const conns: Conn[] = [];
-    const port = await standIn(conns);
-    const target = {
-      port,
-      historyWsPath: '/history-ws?from=0',
-      historyDownloadPath: '/history-download',
-      liveWsPath: '/live',
-      stalledLifetimeMs: 60_000,
-    };
+    const target = await standInTarget(conns);
     const open = await openHostileCrowd('generator', { count: 4, target }, 0, 20_000);
     try {
       expect(open).toMatchObject({ placement: 'generator', idlePolicy: false });
