@@ -38,7 +38,7 @@ export interface LoadGeneratorConfig {
   joinBudgetMs: number;
   /**
    * A hostile row: this many hostile connections besides the `listeners` honest ones, opened by a
-   * process pinned to `core` (the load generator's own).
+   * process pinned to `core` (the load generator's own), or by this one (MXCAST_BENCH_CROWD).
    */
   hostile?: { count: number; target: HostileTarget; core: number };
 }
