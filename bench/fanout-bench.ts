@@ -56,6 +56,7 @@ import {
   pairOrder,
   type HostilePair,
 } from './fanout/hostile-pairs.ts';
+import { crowdPlacementFromEnv, hostileOnlyFromEnv } from './fanout/hostile-crowd.ts';
 import { hostileNotes } from './fanout/hostile-report.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
@@ -140,13 +141,35 @@ function fdLimit(): number {
 }
 
 /**
+ * The diagnosis switch set in the environment (MXCAST_BENCH_HOSTILE_ONLY, or MXCAST_BENCH_CROWD
+ * other than its default), or null. Read here, before any run, so a misspelt value stops the bench
+ * with its one-line error at once instead of failing every hostile run an hour in (the load
+ * generator reads the same variables).
+ */
+export function diagnosisSwitch(): string | null {
+  const only = hostileOnlyFromEnv();
+  const placement = crowdPlacementFromEnv();
+  if (only) return `MXCAST_BENCH_HOSTILE_ONLY=${only}`;
+  return placement === 'process' ? null : `MXCAST_BENCH_CROWD=${placement}`;
+}
+
+/**
  * Why a run may not start, or null. A full run is recorded (bench/run.ts): it replaces the JSON
  * and docs/benchmarks.md, so one without the Icecast peer would drop the peer rows and every
  * target judged against them — found out an hour later. Refused at once instead; a subset
- * (printed, not recorded) or a quick run goes on without the peer.
+ * (printed, not recorded) or a quick run goes on without the peer. A full run with a diagnosis
+ * switch set would record rows that measured something else: refused too.
  */
-export function refusal(subset: Subset, quick: boolean, hasIcecast: boolean): string | null {
-  if (quick || subset.given.length > 0 || hasIcecast) return null;
+export function refusal(
+  subset: Subset,
+  quick: boolean,
+  hasIcecast: boolean,
+  diagnosis: string | null = null,
+): string | null {
+  if (quick || subset.given.length > 0) return null;
+  if (diagnosis)
+    return `a full run is recorded, and ${diagnosis} changes what its hostile rows measure (a diagnosis switch, docs/operations.md "What the hostile rows cost"): unset it, or run a subset (e.g. --series=relay-ws-hostile --n=1000), which is printed, not recorded`;
+  if (hasIcecast) return null;
   return `a full run is recorded and compares against Icecast 2.4, which is not installed: install it (\`sudo apt-get install -y icecast2\` on Debian/Ubuntu), or run a subset (e.g. --series=relay-ws), which is printed, not recorded`;
 }
 
@@ -154,7 +177,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const subset = parseSubset(process.argv.slice(2));
   const icecast = findIcecast();
   const icecastFound = 'binary' in icecast ? icecast : null;
-  const refused = refusal(subset, options.quick, icecastFound !== null);
+  let diagnosis: string | null;
+  try {
+    diagnosis = diagnosisSwitch();
+  } catch (err) {
+    throw new BenchRefused((err as Error).message);
+  }
+  const refused = refusal(subset, options.quick, icecastFound !== null, diagnosis);
   if (refused) throw new BenchRefused(refused);
   const plan = {
     ...(options.quick ? QUICK : FULL),

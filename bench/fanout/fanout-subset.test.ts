@@ -1,6 +1,6 @@
 /** `pnpm bench fanout --preset= --series= --n= --hold=`: a targeted subset, refused when unknown. */
 import { describe, expect, it } from 'vitest';
-import { parseSubset, refusal } from '../fanout-bench.ts';
+import { diagnosisSwitch, parseSubset, refusal } from '../fanout-bench.ts';
 
 describe('parseSubset', () => {
   it('keeps the whole bench when no option narrows it', () => {
@@ -58,6 +58,43 @@ describe('parseSubset', () => {
 describe('refusal', () => {
   it('refuses a full run without the Icecast peer, which it would record without the peer rows', () => {
     expect(refusal(parseSubset([]), false, false)).toMatch(/Icecast 2\.4.*not installed.*subset/);
+  });
+
+  it('refuses a full run with a diagnosis switch set, which would record rows that measured something else', () => {
+    expect(refusal(parseSubset([]), false, true, 'MXCAST_BENCH_CROWD=generator')).toMatch(
+      /full run is recorded, and MXCAST_BENCH_CROWD=generator changes what its hostile rows measure.*subset/,
+    );
+    expect(
+      refusal(
+        parseSubset(['--series=relay-ws-hostile']),
+        false,
+        true,
+        'MXCAST_BENCH_HOSTILE_ONLY=flood',
+      ),
+    ).toBeNull();
+  });
+
+  it('names the diagnosis switch set, and refuses a misspelt one', () => {
+    const saved = [process.env.MXCAST_BENCH_CROWD, process.env.MXCAST_BENCH_HOSTILE_ONLY];
+    try {
+      delete process.env.MXCAST_BENCH_CROWD;
+      delete process.env.MXCAST_BENCH_HOSTILE_ONLY;
+      expect(diagnosisSwitch()).toBeNull();
+      process.env.MXCAST_BENCH_CROWD = 'process';
+      expect(diagnosisSwitch()).toBeNull();
+      process.env.MXCAST_BENCH_CROWD = 'generator';
+      expect(diagnosisSwitch()).toBe('MXCAST_BENCH_CROWD=generator');
+      process.env.MXCAST_BENCH_HOSTILE_ONLY = 'none';
+      expect(diagnosisSwitch()).toBe('MXCAST_BENCH_HOSTILE_ONLY=none');
+      process.env.MXCAST_BENCH_CROWD = 'generatr';
+      expect(() => diagnosisSwitch()).toThrow(/MXCAST_BENCH_CROWD: 'generatr' is not/);
+    } finally {
+      const [crowd, only] = saved;
+      if (crowd === undefined) delete process.env.MXCAST_BENCH_CROWD;
+      else process.env.MXCAST_BENCH_CROWD = crowd;
+      if (only === undefined) delete process.env.MXCAST_BENCH_HOSTILE_ONLY;
+      else process.env.MXCAST_BENCH_HOSTILE_ONLY = only;
+    }
   });
 
   it('lets a subset, a quick run or a run with the peer go on', () => {
