@@ -75,7 +75,10 @@ export class LiveBroadcastReporter {
     session: MatrixSession,
     opts: ReporterOptions,
   ): Promise<LiveBroadcastReporter> {
-    const b = await announceBroadcast(session, opts);
+    const b = await announceBroadcast(session, {
+      onBackupError: (e) => opts.onError?.(e),
+      ...opts,
+    });
     return new LiveBroadcastReporter(session, b, opts);
   }
 

@@ -18,6 +18,7 @@ import {
   type BroadcastState,
   type BroadcastStateContent,
 } from './broadcast-events.ts';
+import { keyBackupError, sendBackedUp } from './key-backup-upload.ts';
 import type { MatrixSession } from './matrix-session.ts';
 
 export interface AnnounceOptions {
@@ -26,6 +27,11 @@ export interface AnnounceOptions {
   /** The v3 EncryptedFile with `url` = the stream's mxc. */
   file: EncryptedFile;
   geometry: DeclaredStreamGeometry;
+  /**
+   * The announcement's Megolm session could not be put in the key backup before it was sent
+   * (key-backup-upload.ts); the announcement went out anyway.
+   */
+  onBackupError?: (err: Error) => void;
 }
 
 export interface Broadcast {
@@ -76,11 +82,16 @@ export async function announceBroadcast(
     geometry: opts.geometry,
     startedTs: now,
   };
-  const { event_id: announcementEventId } = await session.client.sendEvent(
-    opts.roomId,
-    EventType.RoomMessage,
-    announcementContent(announcement) as never,
+  // Its session in the key backup first: a device restoring the backup reads the title and key.
+  const sent = await sendBackedUp(session, opts.roomId, () =>
+    session.client.sendEvent(
+      opts.roomId,
+      EventType.RoomMessage,
+      announcementContent(announcement) as never,
+    ),
   );
+  if (sent.backupError) opts.onBackupError?.(keyBackupError('the announcement', sent.backupError));
+  const announcementEventId = sent.result.event_id;
   const state: BroadcastStateContent = {
     state: 'started',
     announcement_event_id: announcementEventId,

@@ -176,7 +176,8 @@ export class EpochAnnouncer {
     const reason = this.#reasons.shift() ?? 'schedule';
     const covers = this.#joinGate.fixed();
     const send = this.#sending.then(async () => {
-      const r = await this.#sendWithRetry(epoch, reason);
+      const { backupError, ...r } = await this.#sendWithRetry(epoch, reason);
+      if (backupError) this.#opts.onNotice?.(`matrix: ${backupError.message}`);
       this.#epochs.push(epoch);
       this.sent.push({ index: epoch.index, ...r });
       this.#joinGate.sent(covers);
@@ -191,10 +192,7 @@ export class EpochAnnouncer {
    * announcer stops: a member's player waits keyWaitMs at the boundary for a key, so a send that
    * succeeds late still reaches those within that wait; each failure is a loud notice.
    */
-  async #sendWithRetry(
-    epoch: KeyEpoch,
-    reason: EpochReason,
-  ): Promise<{ eventId: string; sessionId: string | null }> {
+  async #sendWithRetry(epoch: KeyEpoch, reason: EpochReason): ReturnType<typeof sendEpoch> {
     let delay = this.#opts.retryFirstMs ?? 250;
     for (let attempt = 1; ; attempt++) {
       try {

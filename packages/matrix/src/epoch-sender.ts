@@ -12,6 +12,7 @@ import {
   type RoomMember,
 } from 'matrix-js-sdk';
 import { sendBroadcastEvent, type Broadcast } from './broadcast-sender.ts';
+import { keyBackupError, sendBackedUp } from './key-backup-upload.ts';
 import {
   BROADCAST_EPOCH_TYPE,
   BROADCAST_REKEY_TYPE,
@@ -30,26 +31,29 @@ import { watchLiveRoomEvents } from './live-room-events.ts';
  * who held the session is no longer among the room's encryption targets; discarding the session
  * explicitly makes the rotation not depend on that rule or on when the sync processed the
  * leave: the next encryption creates a session and shares it (to-device, Olm) only with the
- * devices of the members at that moment. Returns the event id and the new session's id.
+ * devices of the members at that moment. Returns the event id, the new session's id, and why
+ * the session missed the key backup before the send, if it did.
  */
 export async function sendEpoch(
   session: MatrixSession,
   b: Broadcast,
   e: KeyEpoch,
   reason: EpochReason,
-): Promise<{ eventId: string; sessionId: string | null }> {
+): Promise<{ eventId: string; sessionId: string | null; backupError: Error | null }> {
   const crypto = session.client.getCrypto();
   if (!crypto) throw new Error('the session has no crypto');
   await crypto.forceDiscardSession(b.roomId);
-  const eventId = await sendBroadcastEvent(
-    session,
-    b,
-    BROADCAST_EPOCH_TYPE,
-    epochContent(b.broadcastId, e, reason),
+  // The new session in the key backup before the event is in the room (key-backup-upload.ts).
+  const { result: eventId, backupError } = await sendBackedUp(session, b.roomId, () =>
+    sendBroadcastEvent(session, b, BROADCAST_EPOCH_TYPE, epochContent(b.broadcastId, e, reason)),
   );
   const sent = session.client.getRoom(b.roomId)?.findEventById(eventId);
   const wire = sent?.getWireContent() as { session_id?: unknown } | undefined;
-  return { eventId, sessionId: typeof wire?.session_id === 'string' ? wire.session_id : null };
+  return {
+    eventId,
+    sessionId: typeof wire?.session_id === 'string' ? wire.session_id : null,
+    backupError: backupError && keyBackupError(`epoch ${e.index}`, backupError),
+  };
 }
 
 /** `shared`: a newcomer gets every earlier epoch's key; `joined`: a join starts a new epoch. */

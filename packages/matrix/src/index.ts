@@ -125,10 +125,10 @@ export {
   RecoveryError,
   openResumeBackup,
   restoreKeyBackup,
-  flushKeyBackup,
   findResumable,
   type ResumeBackup,
   type ResumableBroadcast,
   type StoredCapture,
   type OpenResumeBackupOptions,
 } from './resume-backup.ts';
+export { flushKeyBackup } from './key-backup-upload.ts';

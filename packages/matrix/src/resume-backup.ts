@@ -284,33 +284,3 @@ export async function findResumable(
   }
   return null;
 }
-
-/** matrix-js-sdk 37.5's Rust backup manager, as far as flushKeyBackup uses it (not public API). */
-interface BackupLoop {
-  backupKeysLoopRunning?: boolean;
-  activeBackupVersion?: string | null;
-  backupKeysLoop?: (maxDelay?: number) => Promise<void>;
-}
-
-/**
- * Uploads the Megolm sessions not yet in the key backup now, before a capture process exits:
- * the sdk's own loop waits a random 0-10 s first (to spread clients out), and a process that
- * exits sooner would leave the last epoch's session out of the backup. Reaches into the sdk's
- * backup manager (the package pins matrix-js-sdk 37.5.0); without one it does nothing.
- */
-export async function flushKeyBackup(session: MatrixSession, timeoutMs = 15_000): Promise<void> {
-  const crypto = session.client.getCrypto() as { backupManager?: BackupLoop } | undefined;
-  const bm = crypto?.backupManager;
-  if (!bm?.backupKeysLoop || !bm.activeBackupVersion) return;
-  const until = Date.now() + timeoutMs;
-  // A loop already running (maybe in its random wait) must end first: then one with no delay,
-  // which returns once nothing is left to upload.
-  while (bm.backupKeysLoopRunning && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  if (Date.now() >= until) return;
-  await Promise.race([
-    bm.backupKeysLoop(0),
-    new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()))),
-  ]);
-}

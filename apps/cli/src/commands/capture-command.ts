@@ -339,11 +339,9 @@ export const captureCommand: Command = {
               // Stored before announced: a device resuming after a crash knows every epoch a
               // listener may have been told about (docs/matrix.md "Resume from any device").
               await mirror?.now();
+              // (With key backup on, the event's new Megolm session is in the backup before
+              // the event is sent: @mxcast/matrix key-backup-upload.ts.)
               await (epochs as NonNullable<typeof epochs>).onEpoch(epoch);
-              // The epoch event's new Megolm session into the key backup without the sdk's
-              // random wait: a crash soon after leaves less out.
-              if (opened && backup)
-                void opened.matrix.flushKeyBackup(opened.session).catch(() => {});
             },
             onWrite: (seq, bytes) => room.onWrite(seq, bytes),
             onConnection: (state) => room.onConnection(state),
