@@ -8,8 +8,8 @@
  *
  * matrix-js-sdk's own loop waits a random 0-10 s before each upload (to spread clients out),
  * too late for both, so this reaches into the pinned sdk's (37.5.0) Rust crypto: the backup
- * manager's OlmMachine and request processor, and a room encryptor's current encryption. Without
- * them (another sdk version) nothing is pre-shared and the upload runs after the event is sent.
+ * manager's OlmMachine and request processor, and a room encryptor's prepareForEncryption.
+ * Without them (another sdk version) nothing is pre-shared and the upload runs after the send.
  */
 import type { MatrixSession } from './matrix-session.ts';
 
@@ -23,8 +23,14 @@ interface BackupManagerInternals {
 /** matrix-js-sdk 37.5's RustCrypto, as far as this file uses it (not public API). */
 interface CryptoInternals {
   backupManager?: BackupManagerInternals;
-  roomEncryptors?: Record<string, { currentEncryptionPromise?: Promise<unknown> } | undefined>;
-  prepareToEncrypt?(room: unknown): void;
+  roomEncryptors?: Record<string, RoomEncryptorInternals | undefined>;
+  globalBlacklistUnverifiedDevices?: boolean;
+  deviceIsolationMode?: unknown;
+}
+
+/** matrix-js-sdk 37.5's RoomEncryptor: prepareForEncryption shares the session, sends nothing. */
+interface RoomEncryptorInternals {
+  prepareForEncryption?(globalBlacklist: boolean, isolationMode: unknown): Promise<void>;
 }
 
 function internals(session: MatrixSession): CryptoInternals | undefined {
@@ -76,12 +82,16 @@ export async function flushKeyBackup(session: MatrixSession, timeoutMs = 15_000)
  */
 async function prepareRoomKey(session: MatrixSession, roomId: string): Promise<boolean> {
   const crypto = internals(session);
-  const room = session.client.getRoom(roomId);
-  if (!crypto?.prepareToEncrypt || !room) return false;
-  crypto.prepareToEncrypt(room);
-  const pending = crypto.roomEncryptors?.[roomId]?.currentEncryptionPromise;
-  if (!pending) return false;
-  await pending;
+  const encryptor = crypto?.roomEncryptors?.[roomId];
+  if (!crypto || !encryptor?.prepareForEncryption || crypto.deviceIsolationMode === undefined) {
+    return false;
+  }
+  // What the public CryptoApi.prepareToEncrypt does, but awaited (that one drops the promise,
+  // so a failure would be an unhandled rejection); a failure here is the send's failure too.
+  await encryptor.prepareForEncryption(
+    crypto.globalBlacklistUnverifiedDevices ?? false,
+    crypto.deviceIsolationMode,
+  );
   return true;
 }
 
