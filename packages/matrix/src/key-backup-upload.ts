@@ -9,7 +9,9 @@
  * matrix-js-sdk's own loop waits a random 0-10 s before each upload (to spread clients out),
  * too late for both, so this reaches into the pinned sdk's (37.5.0) Rust crypto: the backup
  * manager's OlmMachine and request processor, and a room encryptor's prepareForEncryption.
- * Without them (another sdk version) nothing is pre-shared and the upload runs after the send.
+ * Another sdk version may lack them: without the encryptor's, nothing is pre-shared and the
+ * upload runs right after the send; without the backup manager's, these functions upload nothing
+ * and only the sdk's own loop does, in its own time.
  */
 import type { MatrixSession } from './matrix-session.ts';
 
