@@ -59,6 +59,7 @@ import {
 import { crowdPlacementFromEnv, hostileOnlyFromEnv } from './fanout/hostile-crowd.ts';
 import { hostileNotes } from './fanout/hostile-report.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
+import { machineCpuTicks, stealPct } from './fanout/process-stats.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
 import { asScenarioResult, buildWriteFloor, runWriteFloor } from './fanout/write-floor.ts';
 
@@ -244,6 +245,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     }
   };
   const loadBefore = os.loadavg();
+  const ticksBefore = machineCpuTicks();
   for (const presetName of subset.presets) {
     const preset = FANOUT_PRESETS[presetName];
     for (const series of SERIES.filter((s) => subset.series.includes(s.name))) {
@@ -323,6 +325,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const seconds = (performance.now() - started) / 1000;
   // The targets judge the servers: how far the floor went says nothing about them.
   const largestN = Math.max(0, ...rows.filter((r) => r.series !== 'floor').map((r) => r.listeners));
+  const steal = stealPct(ticksBefore, machineCpuTicks());
   return {
     name: 'fanout',
     title: 'Live fan-out: mxcast relay vs Icecast 2.4',
@@ -350,9 +353,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' / ')} after; the run took ${Math.round(seconds)} s.`,
+      // Whether the host was busy: the same code measured on a contended host is slower in
+      // every row, and a hostile row's pairs may differ by more (docs/operations.md "What the
+      // hostile rows cost").
+      steal === null
+        ? 'Host CPU steal: not readable here (/proc/stat).'
+        : `Host CPU steal ${steal.toFixed(1)} % of the machine's CPU time over the run (/proc/stat: the hypervisor ran something else while a core had work).`,
       ...notes,
     ],
-    raw: { plan, rows, seconds, loadBefore, loadAfter: os.loadavg() },
+    raw: { plan, rows, seconds, loadBefore, loadAfter: os.loadavg(), stealPct: steal },
     ...(subset.given.length ? { partial: `a subset: ${subset.given.join(' ')}` } : {}),
   };
 }

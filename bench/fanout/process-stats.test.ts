@@ -1,7 +1,14 @@
 /** The /proc sampler against real processes: a busy child tree and an idle one. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cpuSeconds, processTree, ProcessSampler, rssBytes } from './process-stats.ts';
+import {
+  cpuSeconds,
+  machineCpuTicks,
+  processTree,
+  ProcessSampler,
+  rssBytes,
+  stealPct,
+} from './process-stats.ts';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -63,5 +70,34 @@ describe('ProcessSampler', () => {
   it('reads zero for a process that is gone', () => {
     expect(cpuSeconds(2 ** 22 + 1)).toBe(0);
     expect(rssBytes(2 ** 22 + 1)).toBe(0);
+  });
+});
+
+describe('machine CPU steal (/proc/stat)', () => {
+  const stat = (steal: number, idle: number) =>
+    `cpu  100 5 50 ${idle} 3 0 7 ${steal} 40 0\ncpu0 50 2 25 ${idle / 2} 1 0 3 ${steal / 2} 0 0\n`;
+
+  it('reads steal and the total of the first eight fields (guest is inside user)', () => {
+    expect(machineCpuTicks(stat(20, 800))).toEqual({ steal: 20, total: 985 });
+  });
+
+  it('gives steal as a share of the CPU time between two readings', () => {
+    const pct = stealPct(machineCpuTicks(stat(20, 800)), machineCpuTicks(stat(70, 1250)));
+    expect(pct).toBeCloseTo((100 * 50) / 500, 6);
+  });
+
+  it('is null for text without a steal field, or no time between readings', () => {
+    expect(machineCpuTicks('cpu  1 2 3 4\n')).toBeNull();
+    expect(machineCpuTicks('intr 5\n')).toBeNull();
+    const a = machineCpuTicks(stat(20, 800));
+    expect(stealPct(a, a)).toBeNull();
+    expect(stealPct(null, a)).toBeNull();
+  });
+
+  it('reads this machine', () => {
+    const now = machineCpuTicks();
+    expect(now).not.toBeNull();
+    expect(now?.total).toBeGreaterThan(0);
+    expect(now?.steal).toBeGreaterThanOrEqual(0);
   });
 });

@@ -66,6 +66,36 @@ export function rssBytes(pid: number): number {
   return kb * 1024;
 }
 
+/**
+ * The whole machine's CPU time from /proc/stat's first line (proc(5): user nice system idle iowait
+ * irq softirq steal …, in clock ticks): `steal` is time the hypervisor gave this VM's cores to
+ * something else while they had work — a host busy with other guests, which slows every figure of
+ * a run alike. Null where /proc/stat is unreadable or has no steal field.
+ */
+export function machineCpuTicks(text?: string): { steal: number; total: number } | null {
+  let stat = text;
+  try {
+    stat ??= readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return null;
+  }
+  const line = /^cpu\s+([\d ]+)/.exec(stat)?.[1];
+  const ticks = line?.trim().split(/\s+/).map(Number) ?? [];
+  if (ticks.length < 8) return null;
+  // guest and guest_nice (fields 9-10) are already counted in user and nice.
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { steal: ticks[7] ?? 0, total };
+}
+
+/** Steal as % of the machine's CPU time between two readings; null without both. */
+export function stealPct(
+  before: ReturnType<typeof machineCpuTicks>,
+  after: ReturnType<typeof machineCpuTicks>,
+): number | null {
+  if (!before || !after || after.total <= before.total) return null;
+  return (100 * (after.steal - before.steal)) / (after.total - before.total);
+}
+
 /** Tracks CPU % and peak RSS of a process tree between start() and stop(). */
 export class ProcessSampler {
   readonly #pid: number;
