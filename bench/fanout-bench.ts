@@ -9,10 +9,10 @@
  * write() per listener from C: the kernel's own cost, below which no server can go. Helpers
  * live in bench/fanout/.
  *
- * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`; by default 15 at
- * N = 1000 and 7 at 3000, bench/fanout/hostile-pairs.ts `defaultPairs`) of a run with a tenth of
- * N hostile (bench/fanout/hostile-crowd.ts: stalled history readers of a 16 MiB finished media
- * and listener-WebSocket frame flooders), the rest honest at the live edge, and a clean relay
+ * Series `relay-ws-hostile` runs, at N = 1000 and 3000, K pairs (`--pairs=K`; by default 15,
+ * bench/fanout/hostile-pairs.ts `DEFAULT_PAIRS`) of a run with a tenth of N hostile
+ * (bench/fanout/hostile-crowd.ts: stalled history readers of a 16 MiB finished media and
+ * listener-WebSocket frame flooders), the rest honest at the live edge, and a clean relay
  * WebSocket run of those honest listeners alone, back to back on fresh relays; its notes judge
  * the median change of the honest p99 (target: within 10 %) and each hostile run's peak RSS
  * against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per
@@ -48,7 +48,7 @@ import {
   type ServerSeriesName,
 } from './fanout/fanout-servers.ts';
 import {
-  defaultPairs,
+  DEFAULT_PAIRS,
   HOSTILE_LISTENERS,
   MAX_PAIRS,
   judgePairs,
@@ -280,7 +280,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           }
         } else if (name === 'relay-ws-hostile') {
           row.pairs = [];
-          const pairs = subset.pairs ?? (options.quick ? 1 : defaultPairs(listeners));
+          const pairs = subset.pairs ?? (options.quick ? 1 : DEFAULT_PAIRS);
           for (let k = 0; k < pairs; k++) {
             const pair: HostilePair = {};
             for (const side of pairOrder(k)) {

@@ -19,20 +19,18 @@ export interface HostilePair {
 }
 
 /**
- * Pairs per hostile row in a full run, by N; `--pairs=K` replaces it. Single pairs on this
+ * Pairs per hostile row in a full run; `--pairs=K` replaces it. Single pairs on this
  * 2-core machine range widely — low-latency N = 1000 from −24 % to +28 % within one evening,
  * voice N = 3000 from −9 % to +41 % — and with no crowd at all (an A/A run,
  * MXCAST_BENCH_HOSTILE_ONLY=none) the median of seven low-latency N = 1000 pairs moved 8 %,
  * about as much as the 10 % judged (docs/operations.md "What the hostile rows cost"). The spread
- * of a median shrinks with the square root of the pairs, so the N = 1000 rows, where the relay
- * has headroom and the target is met or missed by a few percent, take fifteen (√(7/15) ≈ 0.68 of
- * seven's spread; ~77 s a pair: the full run took 86 min on 2026-12-05, Icecast's rows
- * included). The N = 3000 rows keep seven: a pair takes longer there, and the low-latency one is
- * past this machine's capacity and not judged.
+ * of a median shrinks with the square root of the pairs, so every row takes fifteen (√(7/15) ≈ 0.68
+ * of seven's spread; ~77 s a pair at N = 1000). Until 2026-12-06 the N = 3000 rows kept seven,
+ * since the low-latency one was past this machine's capacity and not judged; on a faster evening
+ * it was judged, and seven-pair medians of `voice` N = 3000 on the same relay code came out at +3,
+ * +13 and +17 % in three runs, while fifteen pairs right after the +17 % one gave +6 %.
  */
-export function defaultPairs(listeners: number): number {
-  return listeners <= 1000 ? 15 : 7;
-}
+export const DEFAULT_PAIRS = 15;
 /** The most pairs `--pairs=K` accepts. */
 export const MAX_PAIRS = 30;
 /** The N the hostile rows run at in a full run (`--n=` replaces them). */
