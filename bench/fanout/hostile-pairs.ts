@@ -21,7 +21,7 @@ export interface HostilePair {
 /**
  * Pairs per hostile row in a full run; `--pairs=K` replaces it. Single pairs on this
  * 2-core machine range widely — low-latency N = 1000 from −24 % to +28 % within one evening,
- * voice N = 3000 from −9 % to +41 % — and with no crowd at all (an A/A run,
+ * voice N = 3000 from −27 % to +41 % over two runs — and with no crowd at all (an A/A run,
  * MXCAST_BENCH_HOSTILE_ONLY=none) the median of seven low-latency N = 1000 pairs moved 8 %,
  * about as much as the 10 % judged (docs/operations.md "What the hostile rows cost"). The spread
  * of a median shrinks with the square root of the pairs, so every row takes fifteen (√(7/15) ≈ 0.68
