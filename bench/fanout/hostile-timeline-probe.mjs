@@ -115,6 +115,13 @@ process.on('exit', () => {
       liveFirst: process.env.MXCAST_BENCH_NO_LIVE_FIRST !== '1',
       historySteps: fanouts.historySteps,
       historyMidFanout: fanouts.historyMidFanout,
+      // Every fan-out: [start ms since the probe started, wall ms, CPU ms], to lay beside a
+      // block trace (MXCAST_BENCH_BLOCK_TRACE) or the timeline's buckets.
+      each: fanouts.at.map((at, i) => [
+        Math.round(at - t0),
+        Math.round(fanouts.wall[i] * 100) / 100,
+        Math.round(fanouts.cpu[i] * 100) / 100,
+      ]),
     }),
   );
 });

@@ -36,20 +36,28 @@ export function processTree(pid: number): number[] {
   return all;
 }
 
-/** CPU seconds (user + system) used so far by the tree. */
-export function cpuSeconds(pid: number): number {
-  let ticks = 0;
+/** CPU seconds used so far by the tree, user and system (kernel) apart. */
+export function cpuTimes(pid: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const p of processTree(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      user += Number(fields[11]);
+      system += Number(fields[12]);
     } catch {
       // gone between listing and reading
     }
   }
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  return { user: user / CLOCK_TICKS_PER_SECOND, system: system / CLOCK_TICKS_PER_SECOND };
+}
+
+/** CPU seconds (user + system) used so far by the tree. */
+export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 /** Resident set size of the tree, in bytes. */

@@ -420,7 +420,7 @@ describe('timeouts', () => {
 });
 
 describe('WebSocket listeners', () => {
-  // A refused listener's connection is held listenerCloseGraceMs (10 s by default) before the
+  // A refused listener's connection is held listenerCloseGraceMs to twice that (15–30 s by default) before the
   // client sees it close; listener-close-hold.test.ts tests the hold, these the refusals.
   const relay = useHostileRelay({ config: { limits: { listenerCloseGraceMs: 1000 } } });
 

@@ -15,12 +15,17 @@
  * limits.maxConnectionsPerAddress, so an address that keeps misbehaving cannot cycle connections
  * faster than that cap per grace — each cycle (accept, upgrade, join, close) being the costly part
  * (docs/operations.md "Listeners and memory"). ws's own close timeout (30 s) bounds the grace.
- * Each connection's hold is drawn between the grace and 1.5 × the grace (`heldFor`): connections
+ * Each connection's hold is drawn between the grace and twice the grace (`heldFor`): connections
  * refused together — a crowd opened at once, each refused at its first frame — would otherwise
  * all be destroyed in one timer callback and, reconnecting together, all come back in one burst of
- * accepts and upgrades, a pause of the event loop that live listeners feel (the fan-out bench's
- * hostile rows: 150 flooders every ~11 s). Never shorter than the grace: the per-address bound
- * above holds as it is.
+ * accepts and upgrades, a pause of the event loop that live listeners feel. Why a whole grace of
+ * spread and not half of one: what the returns cost live listeners grows with how many come back
+ * at once, not only with how many — the fan-out bench's `voice` N = 3000 hostile rows, with holds
+ * drawn over half a grace, fanned out at 25–26 ms between the returns and at 29–35 ms while 150
+ * flooders came back within those 5 s (docs/operations.md "What the hostile rows cost"); over a
+ * whole grace the same crowd comes back at half that rate, and less often. Never shorter than the
+ * grace: the per-address bound above holds as it is. With the default grace (15 s) the longest
+ * hold meets ws's own close timeout (30 s), which ends a hold at the latest.
  *
  * The refusal path makes no Error objects per frame: a data message is refused from ws's
  * 'message' event (no exception), later frames are never read, and ws's own receiver errors
@@ -34,9 +39,9 @@ import { pauseWsReading, wsSocket } from './fast-writer.ts';
 /** ws's error code for a frame or message over maxPayload (it closes with 1009 itself). */
 const TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 
-/** How long one refused connection is held: uniform in [grace, 1.5 × grace] (see above). */
+/** How long one refused connection is held: uniform in [grace, 2 × grace] (see above). */
 export function heldFor(graceMs: number, random = Math.random()): number {
-  return Math.round(graceMs * (1 + 0.5 * random));
+  return Math.round(graceMs * (1 + random));
 }
 
 /** The listeners' own WebSocketServer (upload sockets keep their larger maxPayload). */

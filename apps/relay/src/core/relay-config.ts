@@ -52,8 +52,10 @@ export interface RelayLimits {
   listenerMessagesPerSecond: number;
   /**
    * How long a WebSocket listener closed for what it sent (1008/1009) is held, unread, before its
-   * connection is destroyed, ms: it still counts against maxConnectionsPerAddress meanwhile, so one
-   * address cycles at most maxConnectionsPerAddress / this many such connections a second.
+   * connection is destroyed, ms: at least this long and at most twice (drawn per connection), and
+   * never past ws's own close timeout (30 s). It still counts against maxConnectionsPerAddress
+   * meanwhile, so one address cycles at most maxConnectionsPerAddress / this many such connections
+   * a second.
    */
   listenerCloseGraceMs: number;
   /** Bytes a listener may have queued in its socket before it is moved to the live edge (WS) or cut (HTTP). */
@@ -206,7 +208,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxConnectionsPerAddress: 16_384,
   listenerMaxMessageBytes: 125,
   listenerMessagesPerSecond: 20,
-  listenerCloseGraceMs: 10_000,
+  listenerCloseGraceMs: 15_000,
   listenerBacklogBytes: 256 * 1024,
   socketUnsentBytes: 128 * 1024,
   unusedExpiryMs: 24 * 3600_000,
