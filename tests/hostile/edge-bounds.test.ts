@@ -420,8 +420,9 @@ describe('timeouts', () => {
 });
 
 describe('WebSocket listeners', () => {
-  // A refused listener's connection is held listenerCloseGraceMs to twice that (15–30 s by default) before the
-  // client sees it close; listener-close-hold.test.ts tests the hold, these the refusals.
+  // A refused listener's connection is held listenerCloseGraceMs to twice that (15–30 s by
+  // default) before the client sees it close; listener-close-hold.test.ts tests the hold, these
+  // the refusals.
   const relay = useHostileRelay({ config: { limits: { listenerCloseGraceMs: 1000 } } });
 
   function listen(r: HostileRelay, media: string): Promise<WebSocket> {
