@@ -169,7 +169,7 @@ export function refusal(
 ): string | null {
   if (quick || subset.given.length > 0) return null;
   if (diagnosis)
-    return `a full run is recorded, and ${diagnosis} changes what its hostile rows measure (a diagnosis switch, docs/operations.md "What the hostile rows cost"): unset it, or run a subset (e.g. --series=relay-ws-hostile --n=1000), which is printed, not recorded`;
+    return `a full run is recorded, and ${diagnosis} changes what its hostile rows measure (a diagnosis switch, docs/hostile-bench.md): unset it, or run a subset (e.g. --series=relay-ws-hostile --n=1000), which is printed, not recorded`;
   if (hasIcecast) return null;
   return `a full run is recorded and compares against Icecast 2.4, which is not installed: install it (\`sudo apt-get install -y icecast2\` on Debian/Ubuntu), or run a subset (e.g. --series=relay-ws), which is printed, not recorded`;
 }
@@ -354,8 +354,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         .map((l) => l.toFixed(1))
         .join(' / ')} after; the run took ${Math.round(seconds)} s.`,
       // Whether the host was busy: the same code measured on a contended host is slower in
-      // every row, and a hostile row's pairs may differ by more (docs/operations.md "What the
-      // hostile rows cost").
+      // every row, and a hostile row's pairs may differ by more (docs/hostile-bench.md,
+      // 2026-12-05, evening).
       steal === null
         ? 'Host CPU steal: not readable here (/proc/stat).'
         : `Host CPU steal ${steal.toFixed(1)} % of the machine's CPU time over the run (/proc/stat: the hypervisor ran something else while a core had work).`,

@@ -108,7 +108,7 @@ export function hostileOnlyFromEnv(): HostileOnly | undefined {
  * MXCAST_BENCH_CROWD: where a hostile row's crowd runs. `process` (the default): a process of its
  * own on the load generator's core (hostile-crowd-main.ts says why). `generator`: inside the load
  * generator's event loop, beside the honest listeners it times, as before 2026-12-05: to compare
- * the two in the same hour (docs/operations.md "What the hostile rows cost").
+ * the two in the same hour (docs/hostile-bench.md, 2026-12-05).
  */
 export type CrowdPlacement = 'process' | 'generator';
 export function crowdPlacementFromEnv(): CrowdPlacement {

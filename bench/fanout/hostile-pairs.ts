@@ -23,7 +23,7 @@ export interface HostilePair {
  * 2-core machine range widely — low-latency N = 1000 from −24 % to +28 % within one evening,
  * voice N = 3000 from −27 % to +41 % over two runs — and with no crowd at all (an A/A run,
  * MXCAST_BENCH_HOSTILE_ONLY=none) the median of seven low-latency N = 1000 pairs moved 8 %,
- * about as much as the 10 % judged (docs/operations.md "What the hostile rows cost"). The spread
+ * about as much as the 10 % judged (docs/hostile-bench.md, 2026-12-04). The spread
  * of a median shrinks with the square root of the pairs, so every row takes fifteen (√(7/15) ≈ 0.68
  * of seven's spread; ~77 s a pair at N = 1000). Until 2026-12-06 the N = 3000 rows kept seven,
  * since the low-latency one was past this machine's capacity and not judged; on a faster evening

@@ -22,7 +22,7 @@
  * spread and not half of one: what the returns cost live listeners grows with how many come back
  * at once, not only with how many — the fan-out bench's `voice` N = 3000 hostile rows, with holds
  * drawn over half a grace, fanned out at 25–26 ms between the returns and at 29–35 ms while 150
- * flooders came back within those 5 s (docs/operations.md "What the hostile rows cost"); over a
+ * flooders came back within those 5 s (docs/hostile-bench.md, 2026-12-06); over a
  * whole grace the same crowd comes back at half that rate, and less often. Never shorter than the
  * grace: the per-address bound above holds as it is. With the default grace (15 s) the longest
  * hold meets ws's own close timeout (30 s), which ends a hold at the latest.
