@@ -14,6 +14,7 @@ import {
   type BenchResult,
   type RecordedResult,
 } from './bench-kit.ts';
+import { ensureCliBundle } from './cli-bundle.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, 'results');
@@ -53,6 +54,13 @@ async function main(): Promise<number> {
   // leave docs/benchmarks.md (full runs only) as it is.
   const outDir = options.quick ? path.join(resultsDir, 'quick') : resultsDir;
   await mkdir(outDir, { recursive: true });
+  // Every benchmark measures the built command of the code in the tree (cli-bundle.ts says why).
+  try {
+    await ensureCliBundle((line) => process.stderr.write(line + '\n'));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    return 1;
+  }
   const started = performance.now();
   let recordedAny = false;
   const refused: string[] = [];

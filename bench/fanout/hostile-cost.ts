@@ -12,6 +12,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureCliBundle } from '../cli-bundle.ts';
 import { FANOUT_PRESETS } from './fanout-presets.ts';
 import { HISTORY_MEDIA_BYTES } from './fanout-servers.ts';
 import { HostileCrowd } from './hostile-crowd.ts';
@@ -28,6 +29,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const limits = process.env.MXCAST_BENCH_LIMITS;
 const configFile = path.join(os.tmpdir(), `mxcast-hostile-cost-${process.pid}.json`);
 if (limits) writeFileSync(configFile, JSON.stringify({ limits: JSON.parse(limits) }));
+// The relay as built from the code in the tree, as `pnpm bench` measures it (bench/cli-bundle.ts).
+await ensureCliBundle((line) => console.error(line));
 const template = await createRelayDataTemplate();
 const relay = await startRelayProcess(
   FANOUT_PRESETS.voice,

@@ -5,8 +5,9 @@
 // JavaScript files and compiles no TypeScript. In a checkout it runs the TypeScript sources
 // through tsx instead when asked (MXCAST_SOURCE=1), under vitest (its tests must see the source
 // being edited), when there is no build yet, or when a source file is newer than the build.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import module from 'node:module';
+import { staleBundleInputs } from './bundle-current.js';
 
 // Node ≥ 22.1 keeps V8's compiled code of the modules it loads on disk (in the OS temp dir):
 // later starts skip most parsing. Node 20 has no such API and starts without it.
@@ -16,33 +17,12 @@ const cliDir = new URL('../', import.meta.url);
 const bundle = new URL('dist/mxcast.js', cliDir);
 const source = new URL('src/main.ts', cliDir);
 
-/** False when a source the last build read (apps/cli/scripts/bundle-cli.mjs) changed since. */
-function bundleIsCurrent() {
-  let inputs;
-  try {
-    inputs = JSON.parse(
-      readFileSync(new URL('node_modules/.cache/mxcast-bundle-inputs.json', cliDir), 'utf8'),
-    );
-  } catch {
-    return true; // built without the list (or by an older build script): nothing to compare
-  }
-  const built = statSync(bundle).mtimeMs;
-  for (const file of inputs) {
-    try {
-      if (statSync(new URL(file, cliDir)).mtimeMs > built) return false;
-    } catch {
-      return false; // removed since the build
-    }
-  }
-  return true;
-}
-
 // MXCAST_SOURCE=0 insists on the bundle (bench/startup-bench.ts measures it as built).
 const choice = process.env.MXCAST_SOURCE;
 const wantSource = choice === '1' || (choice !== '0' && process.env.VITEST !== undefined);
 const useSource =
   existsSync(source) &&
-  (wantSource || !existsSync(bundle) || (choice !== '0' && !bundleIsCurrent()));
+  (wantSource || !existsSync(bundle) || (choice !== '0' && staleBundleInputs(cliDir).length > 0));
 
 let main;
 if (useSource) {

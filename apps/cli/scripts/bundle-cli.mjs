@@ -32,10 +32,9 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE_INPUTS_FILE } from '../bin/bundle-current.js';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-/** Read by bin/mxcast.js; paths in it are relative to apps/cli. */
-const INPUTS_FILE = 'node_modules/.cache/mxcast-bundle-inputs.json';
 const dist = path.join(cliDir, 'dist');
 const pkg = JSON.parse(readFileSync(path.join(cliDir, 'package.json'), 'utf8'));
 const external = new Set(Object.keys(pkg.dependencies ?? {}));
@@ -100,7 +99,7 @@ if (existsSync(chunkDir)) {
 // checkout (kept out of the tarball: node_modules/.cache is never packed).
 const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/'));
 mkdirSync(path.join(cliDir, 'node_modules/.cache'), { recursive: true });
-writeFileSync(path.join(cliDir, INPUTS_FILE), JSON.stringify(sources) + '\n');
+writeFileSync(path.join(cliDir, BUNDLE_INPUTS_FILE), JSON.stringify(sources) + '\n');
 
 // The licence file of every npm package whose code is now inside dist/mxcast.js.
 const thirdParty = path.join(dist, 'third-party');
