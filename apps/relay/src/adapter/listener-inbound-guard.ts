@@ -22,10 +22,11 @@
  * spread and not half of one: what the returns cost live listeners grows with how many come back
  * at once, not only with how many — the fan-out bench's `voice` N = 3000 hostile rows, with holds
  * drawn over half a grace, fanned out at 25–26 ms between the returns and at 29–35 ms while 150
- * flooders came back within those 5 s (docs/hostile-bench.md, 2026-12-06); over a
- * whole grace the same crowd comes back at half that rate, and less often. Never shorter than the
- * grace: the per-address bound above holds as it is. With the default grace (15 s) the longest
- * hold meets ws's own close timeout (30 s), which ends a hold at the latest.
+ * flooders came back within those 5 s; over a whole grace the same crowd comes back at half that
+ * rate, and less often, and costs the relay a third less CPU (the bench's honest p99 moved within
+ * its noise: docs/hostile-bench.md, 2026-12-06). Never shorter than the grace: the per-address
+ * bound above holds as it is. With the default grace (15 s) the longest hold meets ws's own close
+ * timeout (30 s), which ends a hold at the latest.
  *
  * The refusal path makes no Error objects per frame: a data message is refused from ws's
  * 'message' event (no exception), later frames are never read, and ws's own receiver errors
