@@ -3,7 +3,9 @@
  * `bench/<name>-bench.ts` exporting `run(options) → BenchResult`; `pnpm bench <name>` runs it,
  * prints its tables, writes bench/results/<name>.json and regenerates docs/benchmarks.md.
  */
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 export interface BenchOptions {
   /** Shorter runs for `pnpm bench --quick` (the whole suite in under 5 minutes). */
@@ -50,11 +52,46 @@ export interface RecordedResult extends BenchResult {
   command: string;
   date: string;
   machine: string;
+  /**
+   * The commit measured, with " + uncommitted changes" when the tree differed from it; absent in
+   * results recorded before it was kept, and when git cannot tell.
+   */
+  code?: string;
 }
 
 export function machineDescription(): string {
   const cpus = os.cpus();
   return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/**
+ * Which code a run measured: a figure is only comparable with another run of the same code, and
+ * a result file outlives the tree it came from.
+ */
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export function codeDescription(): string | undefined {
+  const git = (...args: string[]): string =>
+    execFileSync('git', args, {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  try {
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    // bench/results and docs/benchmarks.md are what a run writes, so they do not count as changes.
+    const changed = git(
+      'status',
+      '--porcelain',
+      '--',
+      '.',
+      ':!bench/results',
+      ':!docs/benchmarks.md',
+    );
+    return changed.trim() === '' ? commit : `${commit} + uncommitted changes`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

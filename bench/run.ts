@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  codeDescription,
   machineDescription,
   renderTable,
   BenchRefused,
@@ -86,6 +87,7 @@ async function main(): Promise<number> {
       command: `pnpm bench ${[name, ...args.filter((a) => a.startsWith('--'))].join(' ')}`,
       date: new Date().toISOString(),
       machine: machineDescription(),
+      code: codeDescription(),
     };
     process.stdout.write(render(recorded) + '\n');
     if (result.partial) {
@@ -115,7 +117,7 @@ function render(r: RecordedResult): string {
   return [
     `## ${r.title}`,
     '',
-    `\`${r.command}\` — ${r.date.slice(0, 10)} — ${r.machine}`,
+    `\`${r.command}\` — ${r.date.slice(0, 10)} — ${r.code ? `commit ${r.code} — ` : ''}${r.machine}`,
     '',
     ...r.tables.map((t) => renderTable(t) + '\n'),
     ...r.notes.map((n) => `- ${n}`),
