@@ -18,10 +18,10 @@
  * against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per
  * hostile connection).
  *
- * A targeted subset (the full run takes ~86 min): `--preset=voice`, `--series=relay-ws,floor`,
- * `--n=5000,10000` (tried in order, still stopping where a series breaks), `--hold=SECONDS`,
- * `--pairs=K`. Such a run is printed but not recorded (bench/run.ts), so the JSON and docs hold
- * only complete runs.
+ * A targeted subset (the full run takes ~100 min on 2 cores): `--preset=voice`,
+ * `--series=relay-ws,floor`, `--n=5000,10000` (tried in order, still stopping where a series
+ * breaks), `--hold=SECONDS`, `--pairs=K`. Such a run is printed but not recorded (bench/run.ts),
+ * so the JSON and docs hold only complete runs.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
