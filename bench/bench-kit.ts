@@ -64,16 +64,16 @@ export function machineDescription(): string {
   return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
-/**
- * Which code a run measured: a figure is only comparable with another run of the same code, and
- * a result file outlives the tree it came from.
- */
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
-export function codeDescription(): string | undefined {
+/**
+ * Which code a run measured (`root`: the repository, by default this one): a figure is only
+ * comparable with another run of the same code, and a result file outlives the tree it came from.
+ */
+export function codeDescription(root: string = repoRoot): string | undefined {
   const git = (...args: string[]): string =>
     execFileSync('git', args, {
-      cwd: repoRoot,
+      cwd: root,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });
