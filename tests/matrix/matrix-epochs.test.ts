@@ -402,6 +402,45 @@ describe('key epochs in an encrypted room', () => {
     j.announcer.stop();
   });
 
+  it.each(['shared', 'joined'] as const)(
+    '%s history: a re-share while a scheduled epoch event is on its way carries that epoch too',
+    async (policy) => {
+      // The race once seen in CI (a key request's answer, tests/matrix/matrix-key-request.test.ts):
+      // the epoch event in flight was encrypted for the devices known when it left, not the new
+      // device the re-share is for; a re-share without it left that device a whole epoch short.
+      const r = await createRoom(policy, ['carol']);
+      await join('carol', r);
+      const j = await startBroadcast(r);
+      j.reshare.stop();
+      j.announcer.request('schedule', 'test');
+      await until('epoch 1 sent', () => (j.announcer.sent.length === 1 ? true : undefined));
+      let reshared: Promise<string> | undefined;
+      let sentWhenAsked = -1;
+      const rekey = j.capture.rekey;
+      j.capture.rekey = () => {
+        rekey();
+        setImmediate(() => {
+          sentWhenAsked = j.announcer.sent.length;
+          reshared = j.b.reshare!();
+        });
+      };
+      j.announcer.request('schedule', 'test');
+      await until('the re-share asked for', () => reshared);
+      const eventId = await reshared!;
+      expect(sentWhenAsked).toBe(1); // asked while epoch 2's event was not out yet
+      const content = await until(
+        'the re-share in alice’s timeline',
+        () =>
+          alice.client.getRoom(r)?.findEventById(eventId)?.getContent<{
+            'org.mxcast.broadcast'?: { key_epoch?: number; epochs: { epoch: number }[] };
+          }>()['org.mxcast.broadcast'],
+      );
+      expect(content.epochs.map((e) => e.epoch)).toEqual(policy === 'shared' ? [1, 2] : [2]);
+      if (policy === 'joined') expect(content.key_epoch).toBe(2);
+      j.announcer.stop();
+    },
+  );
+
   it('an epoch event the homeserver refuses is sent again, with a loud notice each time, until it goes out', async () => {
     const roomId = await createRoom('shared', ['bob']);
     await join('bob', roomId);

@@ -216,6 +216,10 @@ export class EpochAnnouncer {
       // The newcomer's key is an epoch fixed after its join: wait for it, never send an older one.
       await this.#joinGate.wait(this.#opts.joinEpochWaitMs ?? 30_000);
     }
+    // An epoch event already on its way was encrypted for the devices known when it left, maybe
+    // not the one this re-share is for (a key request's new device): the re-share carries it too,
+    // or that device would miss a whole epoch between the newest it was handed and the next.
+    await this.#sending;
     const content = epochReannouncementContent(this.#b, this.#epochs, this.#opts.policy);
     return sendBroadcastEvent(this.#session, this.#b, BROADCAST_REANNOUNCE_TYPE, content);
   }
