@@ -16,7 +16,9 @@
  * WebSocket run of those honest listeners alone, back to back on fresh relays; its notes judge
  * the median change of the honest p99 (target: within 10 %) and each hostile run's peak RSS
  * against its ceiling (its pair's clean peak + history budget + shared reads + 80 KiB per
- * hostile connection).
+ * hostile connection). Every preset's hostile rows run first, before the large rows, and each
+ * waits for the TIME_WAIT sockets of the rows before to expire (fanout/run-order.ts,
+ * fanout/tcp-settle.ts); the report lists the rows in preset and series order all the same.
  *
  * A targeted subset (the full run takes ~100 min on 2 cores): `--preset=voice`,
  * `--series=relay-ws,floor`, `--n=5000,10000` (tried in order, still stopping where a series
@@ -61,6 +63,8 @@ import { hostileNotes } from './fanout/hostile-report.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
 import { machineCpuTicks, stealPct } from './fanout/process-stats.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
+import { reportOrder, runOrder } from './fanout/run-order.ts';
+import { settleTcp } from './fanout/tcp-settle.ts';
 import { asScenarioResult, buildWriteFloor, runWriteFloor } from './fanout/write-floor.ts';
 
 const FULL = {
@@ -246,80 +250,90 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   };
   const loadBefore = os.loadavg();
   const ticksBefore = machineCpuTicks();
-  for (const presetName of subset.presets) {
+  const seriesNames = SERIES.map((s) => s.name).filter((n) => subset.series.includes(n));
+  for (const group of runOrder(subset.presets, seriesNames)) {
+    const presetName = group.preset;
     const preset = FANOUT_PRESETS[presetName];
-    for (const series of SERIES.filter((s) => subset.series.includes(s.name))) {
-      if (series.name === 'icecast-http' && !icecastFound) continue;
-      if (series.name === 'floor' && !floor) continue;
-      if (series.name.startsWith('relay-') && !relayData) continue;
-      // A full run's hostile rows: at the N where the target means something (hostile-pairs.ts).
-      const ns =
-        series.name === 'relay-ws-hostile' && !subset.listeners && !options.quick
-          ? HOSTILE_LISTENERS
-          : plan.listeners;
-      for (const listeners of ns) {
-        if (listeners > maxN) {
-          notes.push(
-            `N = ${listeners} skipped: the file-descriptor limit (ulimit -Hn) allows ${maxN + FD_HEADROOM}.`,
-          );
-          break;
-        }
-        process.stderr.write(`fanout: ${presetName} ${series.name} N=${listeners}…\n`);
-        const row: FanoutRow = { preset: presetName, series: series.name, listeners };
-        const name = series.name;
-        if (name === 'floor') {
-          try {
-            row.floor = await runWriteFloor((floor as { binary: string }).binary, preset, {
-              listeners,
-              holdMs: plan.holdMs,
-              graceMs: plan.graceMs,
-            });
-            row.result = asScenarioResult(row.floor, plan.holdMs);
-          } catch (err) {
-            row.error = (err as Error).message.slice(0, 400);
-          }
-        } else if (name === 'relay-ws-hostile') {
-          row.pairs = [];
-          const pairs = subset.pairs ?? (options.quick ? 1 : DEFAULT_PAIRS);
-          for (let k = 0; k < pairs; k++) {
-            const pair: HostilePair = {};
-            for (const side of pairOrder(k)) {
-              process.stderr.write(`fanout:   pair ${k + 1} ${side}…\n`);
-              // Both runs' relays hold the same finished history media (StartOptions), and both
-              // time the same honest listeners (pairListeners).
-              const run = await runServerRow(
-                side === 'clean' ? 'relay-ws' : name,
-                preset,
-                pairListeners(side, listeners),
-                { historyMedia: true },
-              );
-              if (run.result) pair[side] = run.result;
-              else pair.error = [pair.error, `${side}: ${run.error}`].filter(Boolean).join('; ');
-            }
-            row.pairs.push(pair);
-            process.stderr.write(
-              `fanout:   pair ${k + 1}: clean p99 ${pair.clean?.p99.toFixed(1) ?? '—'} ms, hostile p99 ${pair.hostile?.p99.toFixed(1) ?? '—'} ms${pair.error ? ` (${pair.error})` : ''}\n`,
-            );
-          }
-          const { representative } = judgePairs(row.pairs);
-          const rep = representative === null ? undefined : row.pairs[representative];
-          if (rep?.hostile) row.result = rep.hostile;
-          else row.error = row.pairs.find((p) => p.error)?.error ?? 'no complete pair';
-        } else {
-          const run = await runServerRow(name, preset, listeners);
-          if (run.result) row.result = run.result;
-          else row.error = run.error;
-        }
-        rows.push(row);
-        const r = row.result;
-        const w = row.floor?.writer;
-        process.stderr.write(
-          `fanout:   ${r ? `held ${r.held}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, lost ${r.lostBlocks}, dropped ${r.dropped}${w ? `, ${w.cpuUsPerWrite.toFixed(1)} µs CPU per write, pass p50 ${w.passP50Ms.toFixed(1)} / p99 ${w.passP99Ms.toFixed(1)} ms` : ''}` : row.error}\n`,
+    const series = SERIES.find((s) => s.name === group.series)!;
+    if (series.name === 'icecast-http' && !icecastFound) continue;
+    if (series.name === 'floor' && !floor) continue;
+    if (series.name.startsWith('relay-') && !relayData) continue;
+    // A full run's hostile rows: at the N where the target means something (hostile-pairs.ts).
+    const ns =
+      series.name === 'relay-ws-hostile' && !subset.listeners && !options.quick
+        ? HOSTILE_LISTENERS
+        : plan.listeners;
+    for (const listeners of ns) {
+      if (listeners > maxN) {
+        notes.push(
+          `N = ${listeners} skipped: the file-descriptor limit (ulimit -Hn) allows ${maxN + FD_HEADROOM}.`,
         );
-        if (breakReason(row)) break;
+        break;
       }
+      process.stderr.write(`fanout: ${presetName} ${series.name} N=${listeners}…\n`);
+      const row: FanoutRow = { preset: presetName, series: series.name, listeners };
+      const name = series.name;
+      if (name === 'floor') {
+        try {
+          row.floor = await runWriteFloor((floor as { binary: string }).binary, preset, {
+            listeners,
+            holdMs: plan.holdMs,
+            graceMs: plan.graceMs,
+          });
+          row.result = asScenarioResult(row.floor, plan.holdMs);
+        } catch (err) {
+          row.error = (err as Error).message.slice(0, 400);
+        }
+      } else if (name === 'relay-ws-hostile') {
+        row.pairs = [];
+        // The rows before must not end under one run of the first pair (tcp-settle.ts).
+        const settled = options.quick ? null : await settleTcp({ quiet: listeners });
+        if (settled && settled.waitedMs >= 1000)
+          process.stderr.write(
+            `fanout:   waited ${(settled.waitedMs / 1000).toFixed(0)} s for ${settled.before} TIME_WAIT sockets to expire (${settled.after} left)\n`,
+          );
+        if (settled) row.settled = settled;
+        const pairs = subset.pairs ?? (options.quick ? 1 : DEFAULT_PAIRS);
+        for (let k = 0; k < pairs; k++) {
+          const pair: HostilePair = {};
+          for (const side of pairOrder(k)) {
+            process.stderr.write(`fanout:   pair ${k + 1} ${side}…\n`);
+            // Both runs' relays hold the same finished history media (StartOptions), and both
+            // time the same honest listeners (pairListeners).
+            const run = await runServerRow(
+              side === 'clean' ? 'relay-ws' : name,
+              preset,
+              pairListeners(side, listeners),
+              { historyMedia: true },
+            );
+            if (run.result) pair[side] = run.result;
+            else pair.error = [pair.error, `${side}: ${run.error}`].filter(Boolean).join('; ');
+          }
+          row.pairs.push(pair);
+          process.stderr.write(
+            `fanout:   pair ${k + 1}: clean p99 ${pair.clean?.p99.toFixed(1) ?? '—'} ms, hostile p99 ${pair.hostile?.p99.toFixed(1) ?? '—'} ms${pair.error ? ` (${pair.error})` : ''}\n`,
+          );
+        }
+        const { representative } = judgePairs(row.pairs);
+        const rep = representative === null ? undefined : row.pairs[representative];
+        if (rep?.hostile) row.result = rep.hostile;
+        else row.error = row.pairs.find((p) => p.error)?.error ?? 'no complete pair';
+      } else {
+        const run = await runServerRow(name, preset, listeners);
+        if (run.result) row.result = run.result;
+        else row.error = run.error;
+      }
+      rows.push(row);
+      const r = row.result;
+      const w = row.floor?.writer;
+      process.stderr.write(
+        `fanout:   ${r ? `held ${r.held}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, lost ${r.lostBlocks}, dropped ${r.dropped}${w ? `, ${w.cpuUsPerWrite.toFixed(1)} µs CPU per write, pass p50 ${w.passP50Ms.toFixed(1)} / p99 ${w.passP99Ms.toFixed(1)} ms` : ''}` : row.error}\n`,
+      );
+      if (breakReason(row)) break;
     }
   }
+  // The tables and notes read in preset and series order, whatever order the rows ran in.
+  rows.splice(0, rows.length, ...reportOrder(rows, subset.presets, seriesNames));
   await relayData?.dispose();
   await floor?.dispose();
   const seconds = (performance.now() - started) / 1000;

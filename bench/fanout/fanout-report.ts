@@ -8,6 +8,7 @@ import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
 import { SERIES, type SeriesName } from './fanout-servers.ts';
 import type { HostilePair } from './hostile-pairs.ts';
+import type { SettleResult } from './tcp-settle.ts';
 import type { WriteFloorResult } from './write-floor.ts';
 
 export interface FanoutRow {
@@ -19,6 +20,8 @@ export interface FanoutRow {
   floor?: WriteFloorResult;
   /** A hostile row's clean/hostile pairs (hostile-pairs.ts); `result` is its median pair's hostile run. */
   pairs?: HostilePair[];
+  /** A hostile row's wait for the rows before's TIME_WAIT sockets to expire (tcp-settle.ts). */
+  settled?: SettleResult;
   error?: string;
 }
 

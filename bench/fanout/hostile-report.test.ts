@@ -63,6 +63,17 @@ describe('hostile row notes', () => {
     expect(note).toMatch(/cut 48 stalled readers and closed 300 listeners/);
   });
 
+  it('says how long the row waited for the rows before to settle, when it did', () => {
+    const [row] = rows([[20, 21.6]]);
+    expect(hostileNotes([row!])[0]).not.toMatch(/TIME_WAIT/);
+    row!.settled = { before: 950, after: 950, waitedMs: 2 };
+    expect(hostileNotes([row!])[0]).not.toMatch(/TIME_WAIT/);
+    row!.settled = { before: 11_836, after: 12, waitedMs: 61_400 };
+    expect(hostileNotes([row!])[0]).toMatch(
+      /\. Started after 61 s for the rows before's 11836 TIME_WAIT sockets to expire \(12 left\)\. Honest p99/,
+    );
+  });
+
   it("names the crowd's own CPU, or says it ran in the generator (MXCAST_BENCH_CROWD)", () => {
     const [own] = hostileNotes(rows([[20, 21.6]]));
     expect(own).toMatch(/load gen CPU \d+ → \d+ % \+ crowd 6 %, RSS/);

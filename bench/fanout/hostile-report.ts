@@ -118,8 +118,13 @@ export function hostileNotes(rows: FanoutRow[]): string[] {
           hostileRssCeilingMb(p.clean.serverPeakRssMb, crowdSize(p.hostile)),
     ).length;
     const complete = verdict.changes.length;
+    const st = row.settled;
+    const settled =
+      st && st.waitedMs >= 1000
+        ? ` Started after ${(st.waitedMs / 1000).toFixed(0)} s for the rows before's ${st.before} TIME_WAIT sockets to expire (${st.after} left).`
+        : '';
     notes.push(
-      `${where}: ${crowd}. Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p)).join('; ')}. Median change ${pct(verdict.medianChange)}: ${p99Verdict}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + shared reads ${HISTORY_CACHE_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
+      `${where}: ${crowd}.${settled} Honest p99, clean → hostile, ${complete} pair${complete === 1 ? '' : 's'} on fresh relays: ${pairs.map((p, i) => pairSentence(i, p)).join('; ')}. Median change ${pct(verdict.medianChange)}: ${p99Verdict}; relay peak RSS ${rssOver === 0 ? 'under' : `OVER in ${rssOver} of ${complete}`} its ceiling (the pair's clean peak + history budget ${HISTORY_BUDGET_MB} MiB + shared reads ${HISTORY_CACHE_MB} MiB + ${CONNECTION_KIB} KiB × ${hostile}); ${cut}.`,
     );
   }
   if (notes.length > 0)
