@@ -1,11 +1,12 @@
 /**
  * Waits for the TCP connections of the rows before to leave TIME_WAIT before a hostile row starts
- * (docs/hostile-bench.md, 2026-12-06, afternoon). A full run reaches the `voice` hostile rows
- * right after an N = 10000 row, whose ~11 000 closed connections stay in TIME_WAIT for 60 s
- * (Linux's TCP_TIMEWAIT_LEN): they expire during the first pair, under one of its two runs and not
- * the other, so the pair's runs would differ by more than the crowd. Within a row each run leaves
- * the next about as many as the row's N, the order alternating (hostile-pairs.ts), so a row waits
- * until no more than that are left: the level its own runs keep.
+ * (docs/hostile-bench.md, 2026-12-06, afternoon). A hostile row that follows a larger one (the
+ * next preset's N = 1000 after this one's N = 3000; a row a bench run just before ended) would
+ * begin with that row's closed connections in TIME_WAIT for 60 s (Linux's TCP_TIMEWAIT_LEN;
+ * ~11 000 after an N = 10000 row): they expire during the first pair, under one of its two runs
+ * and not the other, so the pair's runs would differ by more than the crowd. Within a row each
+ * run leaves the next about as many as the row's N, the order alternating (hostile-pairs.ts), so
+ * a row waits until no more than that are left: the level its own runs keep.
  */
 import { readFileSync } from 'node:fs';
 
