@@ -193,6 +193,37 @@ async function startBroadcast(
   return { b, capture, announcer, reshare };
 }
 
+/**
+ * Asks for a re-share right after the capture's next rekey fixes an epoch (announce is called),
+ * before that epoch's event is in the room: the window a re-share once raced in.
+ */
+function reshareAtNextRekey(
+  j: Awaited<ReturnType<typeof startBroadcast>>,
+): Promise<{ eventId: string; sentWhenAsked: number }> {
+  const rekey = j.capture.rekey;
+  return new Promise((resolve, reject) => {
+    j.capture.rekey = () => {
+      j.capture.rekey = rekey;
+      rekey();
+      setImmediate(() => {
+        const sentWhenAsked = j.announcer.sent.length;
+        j.b.reshare!().then((eventId) => resolve({ eventId, sentWhenAsked }), reject);
+      });
+    };
+  });
+}
+
+/** A re-share's `org.mxcast.broadcast` as alice's client sent it (her own event, decrypted). */
+function reshareContent(roomId: string, eventId: string) {
+  return until(
+    'the re-share in alice’s timeline',
+    () =>
+      alice.client.getRoom(roomId)?.findEventById(eventId)?.getContent<{
+        'org.mxcast.broadcast'?: { key_epoch?: number; epochs: { epoch: number }[] };
+      }>()['org.mxcast.broadcast'],
+  );
+}
+
 beforeAll(async () => {
   stack = await startMatrixStack();
   for (const name of ['alice', 'bob', 'carol', 'dave']) {
@@ -368,31 +399,13 @@ describe('key epochs in an encrypted room', () => {
     j.announcer.request('schedule', 'test');
     await until('epoch 1 sent', () => (j.announcer.sent.length === 1 ? true : undefined));
     const epoch1Block = await j.capture.seal(j.capture.epochs[1]!.startSeq, plain(7));
-    // At the join: the capture fixes the epoch (announce is called) and, before its event is
-    // out, a re-share is asked for.
-    let reshared: Promise<string> | undefined;
-    let sentWhenAsked = -1;
-    const rekey = j.capture.rekey;
-    j.capture.rekey = () => {
-      rekey();
-      setImmediate(() => {
-        sentWhenAsked = j.announcer.sent.length;
-        reshared = j.b.reshare!();
-      });
-    };
+    // At the join: the capture fixes the epoch and, before its event is out, a re-share is asked.
+    const reshared = reshareAtNextRekey(j);
     await join('dave', r3);
-    await until('the re-share asked for', () => reshared);
-    const eventId = await reshared!;
+    const { eventId, sentWhenAsked } = await reshared;
     expect(sentWhenAsked).toBe(1); // asked while the join's epoch event was not out yet
     expect(j.announcer.sent.length).toBe(2);
-    // What alice's client sent (its own event, decrypted in her timeline).
-    const content = await until(
-      'the re-share in alice’s timeline',
-      () =>
-        alice.client.getRoom(r3)?.findEventById(eventId)?.getContent<{
-          'org.mxcast.broadcast'?: { key_epoch: number; epochs: { epoch: number }[] };
-        }>()['org.mxcast.broadcast'],
-    );
+    const content = await reshareContent(r3, eventId);
     expect(content.key_epoch).toBe(2);
     expect(content.epochs.map((e) => e.epoch)).toEqual([2]);
     // dave's device: only the join's epoch, and the block of epoch 1 opens under nothing.
@@ -414,27 +427,11 @@ describe('key epochs in an encrypted room', () => {
       j.reshare.stop();
       j.announcer.request('schedule', 'test');
       await until('epoch 1 sent', () => (j.announcer.sent.length === 1 ? true : undefined));
-      let reshared: Promise<string> | undefined;
-      let sentWhenAsked = -1;
-      const rekey = j.capture.rekey;
-      j.capture.rekey = () => {
-        rekey();
-        setImmediate(() => {
-          sentWhenAsked = j.announcer.sent.length;
-          reshared = j.b.reshare!();
-        });
-      };
+      const reshared = reshareAtNextRekey(j);
       j.announcer.request('schedule', 'test');
-      await until('the re-share asked for', () => reshared);
-      const eventId = await reshared!;
+      const { eventId, sentWhenAsked } = await reshared;
       expect(sentWhenAsked).toBe(1); // asked while epoch 2's event was not out yet
-      const content = await until(
-        'the re-share in alice’s timeline',
-        () =>
-          alice.client.getRoom(r)?.findEventById(eventId)?.getContent<{
-            'org.mxcast.broadcast'?: { key_epoch?: number; epochs: { epoch: number }[] };
-          }>()['org.mxcast.broadcast'],
-      );
+      const content = await reshareContent(r, eventId);
       expect(content.epochs.map((e) => e.epoch)).toEqual(policy === 'shared' ? [1, 2] : [2]);
       if (policy === 'joined') expect(content.key_epoch).toBe(2);
       j.announcer.stop();
