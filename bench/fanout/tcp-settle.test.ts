@@ -14,21 +14,30 @@ describe('parseTimeWait', () => {
 
 describe('timeWaitNow', () => {
   it('counts the connections this process closed first', async () => {
-    const before = timeWaitNow();
-    if (before === null) throw new Error('no /proc/net/sockstat on this machine');
     const server = net.createServer((s) => s.on('end', () => s.end()));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as net.AddressInfo;
     // The side that closes first keeps the connection in TIME_WAIT (RFC 9293 §3.3.2).
-    for (let i = 0; i < 20; i++) {
-      const c = net.connect(port, '127.0.0.1');
-      await new Promise((r) => c.once('connect', r));
-      c.end();
-      await new Promise((r) => c.once('close', r));
+    const closeTwenty = async () => {
+      for (let i = 0; i < 20; i++) {
+        const c = net.connect(port, '127.0.0.1');
+        await new Promise((r) => c.once('connect', r));
+        c.end();
+        await new Promise((r) => c.once('close', r));
+      }
+    };
+    // Other processes' connections expire meanwhile (a test that closed hundreds 60 s before
+    // sees them all go at once), so each try compares with a fresh count: at least most of our
+    // twenty must show in one of three tries.
+    const rises: number[] = [];
+    for (let attempt = 0; attempt < 3 && !rises.some((d) => d >= 10); attempt++) {
+      const before = timeWaitNow();
+      if (before === null) throw new Error('no /proc/net/sockstat on this machine');
+      await closeTwenty();
+      rises.push(timeWaitNow()! - before);
     }
     server.close();
-    // Other processes' connections expire meanwhile: at least most of ours are counted.
-    expect(timeWaitNow()!).toBeGreaterThanOrEqual(before + 10);
+    expect(Math.max(...rises)).toBeGreaterThanOrEqual(10);
   });
 });
 
