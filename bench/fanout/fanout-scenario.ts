@@ -11,7 +11,7 @@ import { hostileCount } from './fanout-servers.ts';
 import type { HostileTarget } from './hostile-crowd.ts';
 import type { ListenerTarget } from './listener-pool.ts';
 import type { LoadEvent, LoadGeneratorConfig, LoadResult } from './load-generator.ts';
-import { PinnedProcess } from './pinned-process.ts';
+import { GENERATOR_CORE, PinnedProcess } from './pinned-process.ts';
 import { ProcessSampler } from './process-stats.ts';
 import type { UploadTarget } from './stream-uploader.ts';
 
@@ -46,9 +46,6 @@ export class ScenarioError extends Error {
   readonly code = 'SCENARIO_FAILED' as const;
 }
 
-/** The load generator's core (the servers' is 0); a hostile row's crowd shares it. */
-const GENERATOR_CORE = 1;
-
 /** Starts a load generator process (pinned to its core); it waits for its config on stdin. */
 export function spawnLoadGenerator(): PinnedProcess {
   return new PinnedProcess(
@@ -70,9 +67,7 @@ export async function runScenario(
   const config: LoadGeneratorConfig = {
     preset: options.preset,
     listeners: options.listeners - hostile,
-    ...(server.hostile
-      ? { hostile: { count: hostile, target: server.hostile, core: GENERATOR_CORE } }
-      : {}),
+    ...(server.hostile ? { hostile: { count: hostile, target: server.hostile } } : {}),
     upload: server.upload,
     listen: server.listen,
     holdMs: options.holdMs,

@@ -1,8 +1,9 @@
 /**
  * The load generator's handle on a hostile row's crowd, run in its own process
- * (hostile-crowd-main.ts, which says why): pinned to the load generator's core, in its own
- * session (pinned-process.ts). `open` resolves once every hostile connection is up; `stop` ends
- * the crowd and returns what it did and the CPU it used.
+ * (hostile-crowd-main.ts, which says why): pinned to the load generator's core (or the server's:
+ * MXCAST_BENCH_CROWD=server-core), in its own session (pinned-process.ts). `open` resolves once
+ * every hostile connection is up; `stop` ends the crowd and returns what it did and the CPU it
+ * used.
  *
  * Its priority: the generator's autogroup priority, in a session of its own, under SCHED_IDLE
  * (pinned-process.ts): whenever the generator wakes — a block arriving for its honest listeners —
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CrowdConfig, CrowdEvent } from './hostile-crowd-main.ts';
 import { HostileCrowd, type CrowdPlacement, type HostileStats } from './hostile-crowd.ts';
-import { PinnedProcess } from './pinned-process.ts';
+import { GENERATOR_CORE, PinnedProcess, SERVER_CORE } from './pinned-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -40,17 +41,20 @@ export interface OpenCrowd {
   kill(): Promise<void>;
 }
 
+/** The core a crowd's own process runs on, by placement (MXCAST_BENCH_CROWD). */
+export const CROWD_CORE = { process: GENERATOR_CORE, 'server-core': SERVER_CORE } as const;
+
 /**
  * Opens `config`'s crowd where `placement` says (MXCAST_BENCH_CROWD): in a process of its own on
- * `core`, or in this process (the load generator's event loop).
+ * the generator's or the server's core, or in this process (the load generator's event loop).
  */
 export async function openHostileCrowd(
   placement: CrowdPlacement,
   config: CrowdConfig,
-  core: number,
   timeoutMs: number,
 ): Promise<OpenCrowd> {
-  if (placement === 'process') return HostileCrowdProcess.open(config, core, timeoutMs);
+  if (placement !== 'generator')
+    return HostileCrowdProcess.open(config, CROWD_CORE[placement], timeoutMs, placement);
   const crowd = new HostileCrowd(config.target);
   const stop = (): Promise<CrowdReport> => {
     crowd.close();
@@ -66,12 +70,13 @@ export async function openHostileCrowd(
 }
 
 export class HostileCrowdProcess implements OpenCrowd {
-  readonly placement = 'process';
+  readonly placement: CrowdPlacement;
   readonly #process: PinnedProcess;
   readonly #events: AsyncIterator<string>;
 
-  private constructor(child: PinnedProcess) {
+  private constructor(child: PinnedProcess, placement: CrowdPlacement) {
     this.#process = child;
+    this.placement = placement;
     this.#events = createInterface({ input: child.child.stdout! })[Symbol.asyncIterator]();
   }
 
@@ -84,11 +89,15 @@ export class HostileCrowdProcess implements OpenCrowd {
     return this.#process.policy === 5;
   }
 
-  /** Starts the process on `core` and opens the crowd; rejects after `timeoutMs`. */
+  /**
+   * Starts the process on `core` and opens the crowd; rejects after `timeoutMs`. `placement` is
+   * what the crowd reports as where it ran.
+   */
   static async open(
     config: CrowdConfig,
     core: number,
     timeoutMs: number,
+    placement: CrowdPlacement = 'process',
   ): Promise<HostileCrowdProcess> {
     const crowd = new HostileCrowdProcess(
       new PinnedProcess(
@@ -99,6 +108,7 @@ export class HostileCrowdProcess implements OpenCrowd {
         { cwd: here },
         true,
       ),
+      placement,
     );
     crowd.#process.child.stdin?.write(JSON.stringify(config) + '\n');
     try {

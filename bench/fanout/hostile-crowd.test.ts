@@ -174,12 +174,12 @@ describe('HostileCrowd', () => {
     try {
       delete process.env.MXCAST_BENCH_CROWD;
       expect(crowdPlacementFromEnv()).toBe('process');
-      for (const v of ['process', 'generator'] as const) {
+      for (const v of ['process', 'server-core', 'generator'] as const) {
         process.env.MXCAST_BENCH_CROWD = v;
         expect(crowdPlacementFromEnv()).toBe(v);
       }
       process.env.MXCAST_BENCH_CROWD = 'relay';
-      expect(() => crowdPlacementFromEnv()).toThrow(/not process or generator/);
+      expect(() => crowdPlacementFromEnv()).toThrow(/not process, server-core, generator/);
     } finally {
       if (saved === undefined) delete process.env.MXCAST_BENCH_CROWD;
       else process.env.MXCAST_BENCH_CROWD = saved;
@@ -228,7 +228,7 @@ describe('HostileCrowdProcess', () => {
   it("MXCAST_BENCH_CROWD=generator: the same crowd in this process's event loop", async () => {
     const conns: Conn[] = [];
     const target = await standInTarget(conns);
-    const open = await openHostileCrowd('generator', { count: 4, target }, 0, 20_000);
+    const open = await openHostileCrowd('generator', { count: 4, target }, 20_000);
     try {
       expect(open).toMatchObject({ placement: 'generator', idlePolicy: false });
       await until(() => conns.filter((c) => c.head.includes('\r\n\r\n')).length === 4, 2000);

@@ -106,16 +106,22 @@ export function hostileOnlyFromEnv(): HostileOnly | undefined {
 
 /**
  * MXCAST_BENCH_CROWD: where a hostile row's crowd runs. `process` (the default): a process of its
- * own on the load generator's core (hostile-crowd-main.ts says why). `generator`: inside the load
- * generator's event loop, beside the honest listeners it times, as before 2026-12-05: to compare
- * the two in the same hour (docs/hostile-bench.md, 2026-12-05).
+ * own on the load generator's core (hostile-crowd-main.ts says why). `server-core`: the same
+ * process on the server's core instead, under the same SCHED_IDLE policy — the kernel's work for
+ * the crowd's traffic then lands on the server's core, as it would on a real server, and the core
+ * that times the honest listeners runs nothing but the generator (docs/hostile-bench.md,
+ * 2026-12-06, night). `generator`: inside the load generator's event loop, beside the honest
+ * listeners it times, as before 2026-12-05. The other two exist to compare with the default in
+ * the same hour.
  */
-export type CrowdPlacement = 'process' | 'generator';
+export const CROWD_PLACEMENTS = ['process', 'server-core', 'generator'] as const;
+export type CrowdPlacement = (typeof CROWD_PLACEMENTS)[number];
 export function crowdPlacementFromEnv(): CrowdPlacement {
   const v = process.env.MXCAST_BENCH_CROWD;
-  if (v === undefined || v === '' || v === 'process') return 'process';
-  if (v === 'generator') return 'generator';
-  throw new Error(`MXCAST_BENCH_CROWD: '${v}' is not process or generator`);
+  if (v === undefined || v === '') return 'process';
+  const placement = CROWD_PLACEMENTS.find((p) => p === v);
+  if (placement) return placement;
+  throw new Error(`MXCAST_BENCH_CROWD: '${v}' is not ${CROWD_PLACEMENTS.join(', ')}`);
 }
 
 export class HostileCrowd {

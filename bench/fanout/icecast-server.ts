@@ -11,7 +11,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { PinnedProcess, freePort, waitForPort } from './pinned-process.ts';
+import { PinnedProcess, SERVER_CORE, freePort, waitForPort } from './pinned-process.ts';
 
 export const ICECAST_MOUNT = '/mount.opus';
 
@@ -120,7 +120,7 @@ export async function startIcecast(
   const password = randomBytes(12).toString('hex');
   const file = path.join(dir, 'icecast.xml');
   await writeFile(file, config(port, dir, password, maxClients, burst));
-  const proc = new PinnedProcess('icecast', 0, binary, ['-c', file]);
+  const proc = new PinnedProcess('icecast', SERVER_CORE, binary, ['-c', file]);
   try {
     await waitForPort(port, proc, 10_000);
   } catch (err) {

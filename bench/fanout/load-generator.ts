@@ -38,9 +38,9 @@ export interface LoadGeneratorConfig {
   joinBudgetMs: number;
   /**
    * A hostile row: this many hostile connections besides the `listeners` honest ones, opened by a
-   * process pinned to `core` (the load generator's own), or by this one (MXCAST_BENCH_CROWD).
+   * process of their own pinned to a core, or by this one (MXCAST_BENCH_CROWD).
    */
-  hostile?: { count: number; target: HostileTarget; core: number };
+  hostile?: { count: number; target: HostileTarget };
 }
 
 export type LoadEvent =
@@ -173,11 +173,10 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     );
     emit({ event: 'joined', ...join });
     if (config.hostile) {
-      const { count, target, core } = config.hostile;
+      const { count, target } = config.hostile;
       crowd = await openHostileCrowd(
         crowdPlacementFromEnv(),
         { count, target, only: hostileOnlyFromEnv() },
-        core,
         30_000,
       );
     }

@@ -15,6 +15,11 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
+/** The core every server under test runs on (the relay, Icecast, the write floor's writer). */
+export const SERVER_CORE = 0;
+/** The load generator's core (and the write floor's reader). */
+export const GENERATOR_CORE = 1;
+
 /** Autogroup niceness of the servers and the load generator (lower runs first). */
 export const PRIORITY = -10;
 

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { GEOMETRY_KEY, streamGeometryOf } from '@mxcast/client';
 import type { FanoutPreset } from './fanout-presets.ts';
 import { uploadHistoryMedia, type HistoryMedia } from './history-media.ts';
-import { PinnedProcess } from './pinned-process.ts';
+import { PinnedProcess, SERVER_CORE } from './pinned-process.ts';
 
 const run = promisify(execFile);
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -88,7 +88,7 @@ export async function startRelayProcess(
     const token = template.token;
     proc = new PinnedProcess(
       'relay',
-      0,
+      SERVER_CORE,
       process.execPath,
       // MXCAST_BENCH_RELAY_NODE_ARGS: node flags for the relay alone (e.g. --cpu-prof, to see
       // where its time goes: bench/fanout/hostile-cost.ts).

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FanoutPreset } from './fanout-presets.ts';
 import type { ScenarioResult } from './fanout-scenario.ts';
-import { PinnedProcess } from './pinned-process.ts';
+import { GENERATOR_CORE, PinnedProcess, SERVER_CORE } from './pinned-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const WRITE_FLOOR_SOURCE = path.join(here, 'write-floor.c');
@@ -125,7 +125,7 @@ export async function runWriteFloor(
   options: WriteFloorOptions,
 ): Promise<WriteFloorResult> {
   const { listeners, holdMs, graceMs } = options;
-  const writer = new PinnedProcess('write-floor writer', 0, binary, [
+  const writer = new PinnedProcess('write-floor writer', SERVER_CORE, binary, [
     'writer',
     '0',
     String(listeners),
@@ -143,7 +143,7 @@ export async function runWriteFloor(
   }, limitMs);
   try {
     const [, port] = await writer.waitForOutput(/listening (\d+)/, 10_000);
-    reader = new PinnedProcess('write-floor reader', 1, binary, [
+    reader = new PinnedProcess('write-floor reader', GENERATOR_CORE, binary, [
       'reader',
       port as string,
       String(listeners),
