@@ -42,7 +42,11 @@ export interface OpenCrowd {
 }
 
 /** The core a crowd's own process runs on, by placement (MXCAST_BENCH_CROWD). */
-export const CROWD_CORE = { process: GENERATOR_CORE, 'server-core': SERVER_CORE } as const;
+export const CROWD_CORE = {
+  process: GENERATOR_CORE,
+  'generator-session': GENERATOR_CORE,
+  'server-core': SERVER_CORE,
+} as const;
 
 /**
  * Opens `config`'s crowd where `placement` says (MXCAST_BENCH_CROWD): in a process of its own on
@@ -105,7 +109,8 @@ export class HostileCrowdProcess implements OpenCrowd {
         core,
         process.execPath,
         ['--import', 'tsx', path.join(here, 'hostile-crowd-main.ts')],
-        { cwd: here },
+        // In the generator's session, the crowd shares its autogroup (MXCAST_BENCH_CROWD).
+        { cwd: here, detached: placement !== 'generator-session' },
         true,
       ),
       placement,

@@ -174,12 +174,14 @@ describe('HostileCrowd', () => {
     try {
       delete process.env.MXCAST_BENCH_CROWD;
       expect(crowdPlacementFromEnv()).toBe('process');
-      for (const v of ['process', 'server-core', 'generator'] as const) {
+      for (const v of ['process', 'generator-session', 'server-core', 'generator'] as const) {
         process.env.MXCAST_BENCH_CROWD = v;
         expect(crowdPlacementFromEnv()).toBe(v);
       }
       process.env.MXCAST_BENCH_CROWD = 'relay';
-      expect(() => crowdPlacementFromEnv()).toThrow(/not process, server-core, generator/);
+      expect(() => crowdPlacementFromEnv()).toThrow(
+        /not process, generator-session, server-core, generator/,
+      );
     } finally {
       if (saved === undefined) delete process.env.MXCAST_BENCH_CROWD;
       else process.env.MXCAST_BENCH_CROWD = saved;

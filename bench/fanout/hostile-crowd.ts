@@ -106,15 +106,20 @@ export function hostileOnlyFromEnv(): HostileOnly | undefined {
 
 /**
  * MXCAST_BENCH_CROWD: where a hostile row's crowd runs. `process` (the default): a process of its
- * own on the load generator's core (hostile-crowd-main.ts says why). `server-core`: the same
- * process on the server's core instead, under the same SCHED_IDLE policy — the kernel's work for
- * the crowd's traffic then lands on the server's core, as it would on a real server, and the core
- * that times the honest listeners runs nothing but the generator (docs/hostile-bench.md,
- * 2026-12-06, night). `generator`: inside the load generator's event loop, beside the honest
- * listeners it times, as before 2026-12-05. The other two exist to compare with the default in
- * the same hour.
+ * own on the load generator's core, in a session of its own, under SCHED_IDLE (hostile-crowd-main.ts
+ * says why). `generator-session`: the same process in the load generator's session instead, so
+ * that it shares the generator's autogroup (sched(7)) and SCHED_IDLE weighs against the
+ * generator itself rather than only within a group of its own. `server-core`: the process on the
+ * server's core (own session, SCHED_IDLE). `generator`: inside the load generator's event loop,
+ * beside the honest listeners it times, as before 2026-12-05. The others exist to compare with the
+ * default in the same hour (docs/hostile-bench.md, 2026-12-06, night).
  */
-export const CROWD_PLACEMENTS = ['process', 'server-core', 'generator'] as const;
+export const CROWD_PLACEMENTS = [
+  'process',
+  'generator-session',
+  'server-core',
+  'generator',
+] as const;
 export type CrowdPlacement = (typeof CROWD_PLACEMENTS)[number];
 export function crowdPlacementFromEnv(): CrowdPlacement {
   const v = process.env.MXCAST_BENCH_CROWD;
