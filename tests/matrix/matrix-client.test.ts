@@ -29,6 +29,7 @@ import {
 } from '@mxcast/matrix';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
 import { matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
+import { until } from './poll-until.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -63,16 +64,6 @@ async function listener(name: string, stateDir: string, extra: string[] = []): P
   const { stdout } = await run(process.execPath, args, { cwd: here, timeout: 120_000 });
   // stdout is the CLI's one JSON line (the sdk's logs go to stderr).
   return JSON.parse(stdout) as CliOut;
-}
-
-async function until<T>(what: string, f: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {

@@ -38,6 +38,7 @@ import {
 } from '@mxcast/matrix';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
 import { matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
+import { until } from './poll-until.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -82,20 +83,6 @@ async function held(
   }
   const { stdout } = await run(process.execPath, args, { cwd: here, timeout: 120_000 });
   return JSON.parse(stdout) as Held;
-}
-
-async function until<T>(
-  what: string,
-  f: () => Promise<T | undefined> | T | undefined,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** alice's crypto knows the device: a Megolm share from now on includes it. */
@@ -195,14 +182,21 @@ async function startBroadcast(
 
 /**
  * Asks for a re-share right after the capture's next rekey fixes an epoch (announce is called),
- * before that epoch's event is in the room: the window a re-share once raced in.
+ * before that epoch's event is in the room: the window a re-share once raced in. Rejects, naming
+ * what it waited for, if no rekey comes within `ms`.
  */
 function reshareAtNextRekey(
   j: Awaited<ReturnType<typeof startBroadcast>>,
+  ms = 60_000,
 ): Promise<{ eventId: string; sentWhenAsked: number }> {
   const rekey = j.capture.rekey;
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      j.capture.rekey = rekey;
+      reject(new Error(`no rekey of the capture within ${ms} ms to re-share at`));
+    }, ms);
     j.capture.rekey = () => {
+      clearTimeout(timer);
       j.capture.rekey = rekey;
       rekey();
       setImmediate(() => {

@@ -23,6 +23,7 @@ import {
 } from '@mxcast/matrix';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
 import { matrixCall, registerUser, type MatrixUser } from './matrix-users.ts';
+import { until } from './poll-until.ts';
 
 const geometry = { frame_ms: 20, frames_per_block: 12, block_size: 1031, bitrate: 32000 };
 const WINDOW_MS = 5000;
@@ -35,14 +36,6 @@ let roomId: string;
 let b: Broadcast;
 let watch: KeyRequestWatch;
 const answeredTo: string[] = [];
-
-async function until(what: string, f: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 let txn = 0;
 /** carol's request for `broadcastId`, through the client API (a room event like any other). */

@@ -23,6 +23,7 @@ import { parseListenLink } from '@mxcast/client';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
 import { bearer, registerUser, uploadSynapseImage, type MatrixUser } from './matrix-users.ts';
 import { tinyPng } from './tiny-png.ts';
+import { until } from './poll-until.ts';
 
 const INTERRUPTED_AFTER_MS = 1500;
 const MAX_IDLE_LIVE_MS = 6000;
@@ -139,14 +140,6 @@ function synapsePid(s: MatrixStack): number {
   throw new Error(`no Synapse process for ${name}`);
 }
 
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('relay in homeserver mode behind nginx', () => {
   let media: { server: string; id: string };
   const bytes = stream(5);
@@ -240,18 +233,18 @@ describe('relay in homeserver mode behind nginx', () => {
     await first.waitFor('/listen#');
     const { mxc } = parseListenLink(linkFrom(first.stdout()));
     await until(
+      'blocks',
       async () => ((await indexOf(mxc, bob.accessToken)).block_count as number) > 3,
       10_000,
-      'blocks',
     );
     expect((await indexOf(mxc, bob.accessToken)).interrupted).toBe(false);
 
     await killAndWait(first.child, 'SIGKILL');
     const killedAt = Date.now();
     await until(
+      'interrupted',
       async () => (await indexOf(mxc, bob.accessToken)).interrupted === true,
       INTERRUPTED_AFTER_MS + 5000,
-      'interrupted',
     );
     const took = Date.now() - killedAt;
     console.log(
@@ -264,17 +257,17 @@ describe('relay in homeserver mode behind nginx', () => {
     captures.push(second);
     await second.waitFor('resuming');
     await until(
+      'resumed',
       async () => (await indexOf(mxc, bob.accessToken)).interrupted === false,
       10_000,
-      'resumed',
     );
     const blocks = (await indexOf(mxc, bob.accessToken)).block_count as number;
 
     await killAndWait(second.child, 'SIGKILL');
     await until(
+      'ended after the max idle time',
       async () => (await indexOf(mxc, bob.accessToken)).state === 'complete',
       MAX_IDLE_LIVE_MS + 5000,
-      'ended after the max idle time',
     );
     const ended = await indexOf(mxc, bob.accessToken);
     expect(ended.block_count as number).toBeGreaterThanOrEqual(blocks);
