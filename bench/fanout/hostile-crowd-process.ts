@@ -1,9 +1,9 @@
 /**
  * The load generator's handle on a hostile row's crowd, run in its own process
- * (hostile-crowd-main.ts, which says why): pinned to the load generator's core (or the server's:
- * MXCAST_BENCH_CROWD=server-core), in its own session (pinned-process.ts). `open` resolves once
- * every hostile connection is up; `stop` ends the crowd and returns what it did and the CPU it
- * used.
+ * (hostile-crowd-main.ts, which says why): pinned to the load generator's core, in its own
+ * session (pinned-process.ts) — or, to compare, on the server's core or in the generator's session
+ * (MXCAST_BENCH_CROWD, hostile-crowd.ts). `open` resolves once every hostile connection is up;
+ * `stop` ends the crowd and returns what it did and the CPU it used.
  *
  * Its priority: the generator's autogroup priority, in a session of its own, under SCHED_IDLE
  * (pinned-process.ts): whenever the generator wakes — a block arriving for its honest listeners —

@@ -106,13 +106,14 @@ export function hostileOnlyFromEnv(): HostileOnly | undefined {
 
 /**
  * MXCAST_BENCH_CROWD: where a hostile row's crowd runs. `process` (the default): a process of its
- * own on the load generator's core, in a session of its own, under SCHED_IDLE (hostile-crowd-main.ts
- * says why). `generator-session`: the same process in the load generator's session instead, so
- * that it shares the generator's autogroup (sched(7)) and SCHED_IDLE weighs against the
- * generator itself rather than only within a group of its own. `server-core`: the process on the
- * server's core (own session, SCHED_IDLE). `generator`: inside the load generator's event loop,
- * beside the honest listeners it times, as before 2026-12-05. The others exist to compare with the
- * default in the same hour (docs/hostile-bench.md, 2026-12-06, night).
+ * own on the load generator's core, in a session of its own, under SCHED_IDLE
+ * (hostile-crowd-main.ts says why). `generator-session`: the same process in the load generator's
+ * session instead, so that it shares the generator's autogroup (sched(7)) and SCHED_IDLE weighs
+ * against the generator itself rather than only within a group of its own. `server-core`: the
+ * process on the server's core (own session, SCHED_IDLE). `generator`: inside the load generator's
+ * event loop, beside the honest listeners it times, as before 2026-12-05. The others exist to
+ * compare with the default in the same hour; none beat it (docs/hostile-bench.md, 2026-12-06,
+ * night).
  */
 export const CROWD_PLACEMENTS = [
   'process',
