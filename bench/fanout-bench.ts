@@ -58,7 +58,11 @@ import {
   pairOrder,
   type HostilePair,
 } from './fanout/hostile-pairs.ts';
-import { crowdPlacementFromEnv, hostileOnlyFromEnv } from './fanout/hostile-crowd.ts';
+import {
+  crowdLeadMsFromEnv,
+  crowdPlacementFromEnv,
+  hostileOnlyFromEnv,
+} from './fanout/hostile-crowd.ts';
 import { hostileNotes } from './fanout/hostile-report.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
 import { machineCpuTicks, stealPct } from './fanout/process-stats.ts';
@@ -146,15 +150,17 @@ function fdLimit(): number {
 }
 
 /**
- * The diagnosis switch set in the environment (MXCAST_BENCH_HOSTILE_ONLY, or MXCAST_BENCH_CROWD
- * other than its default), or null. Read here, before any run, so a misspelt value stops the bench
- * with its one-line error at once instead of failing every hostile run an hour in (the load
- * generator reads the same variables).
+ * The diagnosis switch set in the environment (MXCAST_BENCH_HOSTILE_ONLY,
+ * MXCAST_BENCH_CROWD_LEAD_S, or MXCAST_BENCH_CROWD other than its default), or null. Read here,
+ * before any run, so a misspelt value stops the bench with its one-line error at once instead of
+ * failing every hostile run an hour in (the load generator reads the same variables).
  */
 export function diagnosisSwitch(): string | null {
   const only = hostileOnlyFromEnv();
   const placement = crowdPlacementFromEnv();
+  const leadMs = crowdLeadMsFromEnv();
   if (only) return `MXCAST_BENCH_HOSTILE_ONLY=${only}`;
+  if (leadMs > 0) return `MXCAST_BENCH_CROWD_LEAD_S=${leadMs / 1000}`;
   return placement === 'process' ? null : `MXCAST_BENCH_CROWD=${placement}`;
 }
 

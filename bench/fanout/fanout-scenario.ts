@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FanoutPresetName } from './fanout-presets.ts';
 import { hostileCount } from './fanout-servers.ts';
-import type { HostileTarget } from './hostile-crowd.ts';
+import { crowdLeadMsFromEnv, type HostileTarget } from './hostile-crowd.ts';
 import type { ListenerTarget } from './listener-pool.ts';
 import type { LoadEvent, LoadGeneratorConfig, LoadResult } from './load-generator.ts';
 import { GENERATOR_CORE, PinnedProcess } from './pinned-process.ts';
@@ -81,9 +81,15 @@ export async function runScenario(
   let result: LoadResult | null = null;
   let error: string | null = null;
   let serverStats: { cpuPct: number; peakRssBytes: number } | null = null;
-  // Bounded: joining, holding and the grace period, plus start-up and slack.
+  // Bounded: joining, a diagnosis lead (MXCAST_BENCH_CROWD_LEAD_S), holding and the grace
+  // period, plus start-up and slack.
   const limitMs =
-    config.joinBudgetMs + config.joinTimeoutMs + options.holdMs + options.graceMs + 30_000;
+    config.joinBudgetMs +
+    config.joinTimeoutMs +
+    crowdLeadMsFromEnv() +
+    options.holdMs +
+    options.graceMs +
+    30_000;
   const watchdog = setTimeout(() => {
     error = `load generator still running after ${limitMs} ms`;
     void gen.stop();

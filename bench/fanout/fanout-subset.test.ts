@@ -75,11 +75,23 @@ describe('refusal', () => {
   });
 
   it('names the diagnosis switch set, and refuses a misspelt one', () => {
-    const saved = [process.env.MXCAST_BENCH_CROWD, process.env.MXCAST_BENCH_HOSTILE_ONLY];
+    const saved = [
+      process.env.MXCAST_BENCH_CROWD,
+      process.env.MXCAST_BENCH_HOSTILE_ONLY,
+      process.env.MXCAST_BENCH_CROWD_LEAD_S,
+    ];
     try {
       delete process.env.MXCAST_BENCH_CROWD;
       delete process.env.MXCAST_BENCH_HOSTILE_ONLY;
+      delete process.env.MXCAST_BENCH_CROWD_LEAD_S;
       expect(diagnosisSwitch()).toBeNull();
+      process.env.MXCAST_BENCH_CROWD_LEAD_S = '0';
+      expect(diagnosisSwitch()).toBeNull();
+      process.env.MXCAST_BENCH_CROWD_LEAD_S = '31';
+      expect(diagnosisSwitch()).toBe('MXCAST_BENCH_CROWD_LEAD_S=31');
+      process.env.MXCAST_BENCH_CROWD_LEAD_S = '31s';
+      expect(() => diagnosisSwitch()).toThrow(/MXCAST_BENCH_CROWD_LEAD_S: '31s' is not/);
+      delete process.env.MXCAST_BENCH_CROWD_LEAD_S;
       process.env.MXCAST_BENCH_CROWD = 'process';
       expect(diagnosisSwitch()).toBeNull();
       process.env.MXCAST_BENCH_CROWD = 'generator';
@@ -89,11 +101,13 @@ describe('refusal', () => {
       process.env.MXCAST_BENCH_CROWD = 'generatr';
       expect(() => diagnosisSwitch()).toThrow(/MXCAST_BENCH_CROWD: 'generatr' is not/);
     } finally {
-      const [crowd, only] = saved;
+      const [crowd, only, lead] = saved;
       if (crowd === undefined) delete process.env.MXCAST_BENCH_CROWD;
       else process.env.MXCAST_BENCH_CROWD = crowd;
       if (only === undefined) delete process.env.MXCAST_BENCH_HOSTILE_ONLY;
       else process.env.MXCAST_BENCH_HOSTILE_ONLY = only;
+      if (lead === undefined) delete process.env.MXCAST_BENCH_CROWD_LEAD_S;
+      else process.env.MXCAST_BENCH_CROWD_LEAD_S = lead;
     }
   });
 

@@ -130,6 +130,22 @@ export function crowdPlacementFromEnv(): CrowdPlacement {
   throw new Error(`MXCAST_BENCH_CROWD: '${v}' is not ${CROWD_PLACEMENTS.join(', ')}`);
 }
 
+/**
+ * MXCAST_BENCH_CROWD_LEAD_S: seconds every run of a hostile row's pairs waits after its joins (and
+ * the hostile run after its crowd opened) before the hold's window opens; 0 by default. A crowd
+ * given one longest hold of lead (31 s) is in its steady state when the window opens: its flooders
+ * come back spread out, not in the one wave of the default window (docs/hostile-bench.md,
+ * 2026-12-06, night). The clean run waits the same, or the two windows would differ by more than
+ * the crowd.
+ */
+export function crowdLeadMsFromEnv(): number {
+  const v = process.env.MXCAST_BENCH_CROWD_LEAD_S;
+  if (v === undefined || v === '') return 0;
+  if (!/^\d{1,3}$/.test(v))
+    throw new Error(`MXCAST_BENCH_CROWD_LEAD_S: '${v}' is not a whole number of seconds`);
+  return Number(v) * 1000;
+}
+
 export class HostileCrowd {
   readonly #t: HostileTarget;
   readonly #frame = floodFrame();

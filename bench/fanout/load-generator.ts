@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { FANOUT_PRESETS, type FanoutPresetName } from './fanout-presets.ts';
 import {
+  crowdLeadMsFromEnv,
   crowdPlacementFromEnv,
   hostileOnlyFromEnv,
   type HostileResult,
@@ -180,6 +181,9 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
         30_000,
       );
     }
+    // A diagnosis lead (MXCAST_BENCH_CROWD_LEAD_S), in both runs of a pair when set.
+    const leadMs = crowdLeadMsFromEnv();
+    if (leadMs > 0) await sleep(leadMs);
     check();
     const windowStart = Atomics.load(control, SENT);
     const heldAtStart = pool.startWindow(windowStart);
