@@ -134,9 +134,9 @@ export function crowdPlacementFromEnv(): CrowdPlacement {
  * MXCAST_BENCH_CROWD_LEAD_S: seconds every run of a hostile row's pairs waits after its joins (and
  * the hostile run after its crowd opened) before the hold's window opens; 0 by default. A crowd
  * given one longest hold of lead (31 s) is in its steady state when the window opens: its flooders
- * come back spread out, not in the one wave of the default window (docs/hostile-bench.md,
- * 2026-12-06, night). The clean run waits the same, or the two windows would differ by more than
- * the crowd.
+ * come back spread out, not in the one wave of the default window; it cost the honest listeners
+ * as much (docs/hostile-bench.md, 2026-12-06, night). The clean run waits the same, or the two
+ * windows would differ by more than the crowd.
  */
 export function crowdLeadMsFromEnv(): number {
   const v = process.env.MXCAST_BENCH_CROWD_LEAD_S;
