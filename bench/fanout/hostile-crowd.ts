@@ -131,8 +131,8 @@ export function crowdPlacementFromEnv(): CrowdPlacement {
 }
 
 /**
- * MXCAST_BENCH_CROWD_LEAD_S: seconds every run of a hostile row's pairs waits after its joins (and
- * the hostile run after its crowd opened) before the hold's window opens; 0 by default. A crowd
+ * MXCAST_BENCH_CROWD_LEAD_S: seconds each run waits after its joins (the hostile run of a pair
+ * after its crowd opened) before the hold's window opens; 0 by default; for hostile rows. A crowd
  * given one longest hold of lead (31 s) is in its steady state when the window opens: its flooders
  * come back spread out, not in the one wave of the default window; it cost the honest listeners
  * as much (docs/hostile-bench.md, 2026-12-06, night). The clean run waits the same, or the two
