@@ -97,6 +97,11 @@ describe('refusal', () => {
       process.env.MXCAST_BENCH_CROWD = 'generator';
       expect(diagnosisSwitch()).toBe('MXCAST_BENCH_CROWD=generator');
       process.env.MXCAST_BENCH_HOSTILE_ONLY = 'none';
+      // Every switch set is named, not only the first: the printed notes list them all.
+      expect(diagnosisSwitch()).toBe(
+        'MXCAST_BENCH_HOSTILE_ONLY=none, MXCAST_BENCH_CROWD=generator',
+      );
+      delete process.env.MXCAST_BENCH_CROWD;
       expect(diagnosisSwitch()).toBe('MXCAST_BENCH_HOSTILE_ONLY=none');
       process.env.MXCAST_BENCH_CROWD = 'generatr';
       expect(() => diagnosisSwitch()).toThrow(/MXCAST_BENCH_CROWD: 'generatr' is not/);
