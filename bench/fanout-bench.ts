@@ -208,7 +208,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const maxN = fdLimit() - FD_HEADROOM;
   const notes: string[] = diagnosis
     ? [
-        `Diagnosis switches set: ${diagnosis}. The hostile rows measured something else than the defaults (docs/hostile-bench.md).`,
+        `Diagnosis switches set: ${diagnosis}. The hostile rows measured something other than the defaults (docs/hostile-bench.md).`,
       ]
     : [];
   const rows: FanoutRow[] = [];
