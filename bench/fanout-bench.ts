@@ -206,11 +206,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ...(subset.holdMs ? { holdMs: subset.holdMs } : {}),
   };
   const maxN = fdLimit() - FD_HEADROOM;
-  const notes: string[] = diagnosis
-    ? [
-        `Diagnosis switches set: ${diagnosis}. The hostile rows measured something other than the defaults (docs/hostile-bench.md).`,
-      ]
-    : [];
+  const notes: string[] = [];
   const rows: FanoutRow[] = [];
   const started = performance.now();
   let relayData: RelayDataTemplate | null = null;
@@ -365,6 +361,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ),
     ),
     notes: [
+      // First, so no reader of the tables takes them for the defaults.
+      ...(diagnosis
+        ? [
+            `Diagnosis switches set: ${diagnosis}. The hostile rows measured something other than the defaults (docs/hostile-bench.md).`,
+          ]
+        : []),
       // A run of the peer or the floor alone has nothing to judge the relay by.
       ...(rows.some((r) => r.series.startsWith('relay-'))
         ? targetNotes(rows, icecastFound !== null, largestN)
