@@ -61,10 +61,20 @@ if (process.env.MXCAST_BENCH_RELAY_CONFIG)
 // every listener having the block (apps/relay/src/fanout/live-first.ts begin → end), in the
 // relay's CPU time (its threads, the file reads' included) as well as wall time. CPU time is
 // what the relay itself spent while the fan-out's last listeners waited: a shared machine's load
-// does not blur it, the wall time it adds does. Written to MXCAST_LOOP_TIMELINE_FILE.fanout.json:
-// p50/p99/max of both, ms, and the count. MXCAST_BENCH_NO_LIVE_FIRST=1: history no longer waits
+// does not blur it, the wall time it adds does. The wall time is split in two: inside the hub's
+// slices (media-hub.ts run(): the listeners' writes) and between them (the event-loop turns in
+// which anything else ready ran: a hostile crowd's accepts, upgrades, refusals). Written to
+// MXCAST_LOOP_TIMELINE_FILE.fanout.json: p50/p90/p99/max of each, ms, and the count. MXCAST_BENCH_NO_LIVE_FIRST=1: history no longer waits
 // for live fan-outs (the gate's turn() resolves at once), to compare both in one sitting.
-const fanouts = { cpu: [], wall: [], at: [], historySteps: 0, historyMidFanout: 0 };
+const fanouts = {
+  cpu: [],
+  wall: [],
+  at: [],
+  slices: [],
+  inSlices: [],
+  historySteps: 0,
+  historyMidFanout: 0,
+};
 if (process.env.MXCAST_SOURCE === '1') {
   setTimeout(async () => {
     const url = new URL('../../apps/relay/src/fanout/live-first.ts', import.meta.url).href;
@@ -77,10 +87,26 @@ if (process.env.MXCAST_SOURCE === '1') {
       if (process.env.MXCAST_BENCH_NO_LIVE_FIRST === '1') return Promise.resolve();
       return turn.apply(this, args);
     };
-    const { begin, end } = liveFirst;
     let started = null;
+    // The hub's slices: how many, and the wall time inside them.
+    const hubUrl = new URL('../../apps/relay/src/fanout/media-hub.ts', import.meta.url).href;
+    const { MediaHub } = await import(hubUrl);
+    const run = MediaHub.prototype.run;
+    MediaHub.prototype.run = function (budget) {
+      const from = performance.now();
+      try {
+        return run.call(this, budget);
+      } finally {
+        if (started) {
+          started.slices++;
+          started.inSlices += performance.now() - from;
+        }
+      }
+    };
+    const { begin, end } = liveFirst;
     liveFirst.begin = function () {
-      if (this.busy === 0) started = { cpu: process.cpuUsage(), wall: performance.now() };
+      if (this.busy === 0)
+        started = { cpu: process.cpuUsage(), wall: performance.now(), slices: 0, inSlices: 0 };
       begin.call(this);
     };
     liveFirst.end = function () {
@@ -90,6 +116,8 @@ if (process.env.MXCAST_SOURCE === '1') {
       fanouts.cpu.push((used.user + used.system) / 1000);
       fanouts.wall.push(performance.now() - started.wall);
       fanouts.at.push(started.wall);
+      fanouts.slices.push(started.slices);
+      fanouts.inSlices.push(started.inSlices);
       started = null;
     };
   }, 300).unref();
@@ -109,18 +137,25 @@ process.on('exit', () => {
   writeFileSync(
     `${file}.fanout.json`,
     JSON.stringify({
+      // The probe's start (each fan-out's `at` is ms since it), in ms since the epoch: to lay the
+      // fan-outs beside samples taken outside the relay (/proc, another process's clock).
+      startedAtEpochMs: Math.round(performance.timeOrigin + t0),
       count: keep(fanouts.cpu).length,
       cpuMs: summary(keep(fanouts.cpu)),
       wallMs: summary(keep(fanouts.wall)),
+      inSlicesMs: summary(keep(fanouts.inSlices)),
+      betweenSlicesMs: summary(keep(fanouts.wall.map((w, i) => w - (fanouts.inSlices[i] ?? 0)))),
       liveFirst: process.env.MXCAST_BENCH_NO_LIVE_FIRST !== '1',
       historySteps: fanouts.historySteps,
       historyMidFanout: fanouts.historyMidFanout,
-      // Every fan-out: [start ms since the probe started, wall ms, CPU ms], to lay beside a
-      // block trace (MXCAST_BENCH_BLOCK_TRACE) or the timeline's buckets.
+      // Every fan-out: [start ms since the probe started, wall ms, CPU ms, slices, wall ms inside
+      // them], to lay beside a block trace (MXCAST_BENCH_BLOCK_TRACE) or the timeline's buckets.
       each: fanouts.at.map((at, i) => [
         Math.round(at - t0),
         Math.round(fanouts.wall[i] * 100) / 100,
         Math.round(fanouts.cpu[i] * 100) / 100,
+        fanouts.slices[i],
+        Math.round(fanouts.inSlices[i] * 100) / 100,
       ]),
     }),
   );

@@ -12,8 +12,9 @@
  * generator beside it is never kept waiting for the crowd's slice.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 /** The core every server under test runs on (the relay, Icecast, the write floor's writer). */
 export const SERVER_CORE = 0;
@@ -64,6 +65,15 @@ export class PinnedProcess {
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
+    // MXCAST_BENCH_OUTPUT_DIR=DIR: everything the process prints, also into DIR/<name>-<pid>.log
+    // (only its last 4 KB are kept above): what node flags such as --trace-gc print, for a
+    // diagnosis run (docs/hostile-bench.md).
+    const tee = process.env.MXCAST_BENCH_OUTPUT_DIR;
+    if (tee && this.child.pid !== undefined) {
+      const out = createWriteStream(path.join(tee, `${name}-${this.child.pid}.log`));
+      this.child.stdout?.pipe(out);
+      this.child.stderr?.pipe(out);
+    }
     this.child.once('exit', () => (this.#exited = true));
   }
 
