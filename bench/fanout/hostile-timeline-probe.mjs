@@ -64,8 +64,9 @@ if (process.env.MXCAST_BENCH_RELAY_CONFIG)
 // does not blur it, the wall time it adds does. The wall time is split in two: inside the hub's
 // slices (media-hub.ts run(): the listeners' writes) and between them (the event-loop turns in
 // which anything else ready ran: a hostile crowd's accepts, upgrades, refusals). Written to
-// MXCAST_LOOP_TIMELINE_FILE.fanout.json: p50/p90/p99/max of each, ms, and the count. MXCAST_BENCH_NO_LIVE_FIRST=1: history no longer waits
-// for live fan-outs (the gate's turn() resolves at once), to compare both in one sitting.
+// MXCAST_LOOP_TIMELINE_FILE.fanout.json: p50/p90/p99/max of each, ms, and the count.
+// MXCAST_BENCH_NO_LIVE_FIRST=1: history no longer waits for live fan-outs (the gate's turn()
+// resolves at once), to compare both in one sitting.
 const fanouts = {
   cpu: [],
   wall: [],

@@ -70,9 +70,12 @@ export class PinnedProcess {
     // diagnosis run (docs/hostile-bench.md).
     const tee = process.env.MXCAST_BENCH_OUTPUT_DIR;
     if (tee && this.child.pid !== undefined) {
-      const out = createWriteStream(path.join(tee, `${name}-${this.child.pid}.log`));
-      this.child.stdout?.pipe(out);
-      this.child.stderr?.pipe(out);
+      const file = `${name.replace(/\s+/g, '-')}-${this.child.pid}.log`;
+      const out = createWriteStream(path.join(tee, file));
+      // Two streams into one file: neither may end it while the other still writes.
+      this.child.stdout?.pipe(out, { end: false });
+      this.child.stderr?.pipe(out, { end: false });
+      this.child.once('close', () => out.end());
     }
     this.child.once('exit', () => (this.#exited = true));
   }
