@@ -66,6 +66,7 @@ import {
 import { hostileNotes } from './fanout/hostile-report.ts';
 import { findIcecast } from './fanout/icecast-server.ts';
 import { machineCpuTicks, stealPct } from './fanout/process-stats.ts';
+import { outputDirFromEnv } from './fanout/pinned-process.ts';
 import { createRelayDataTemplate, type RelayDataTemplate } from './fanout/relay-server.ts';
 import { reportOrder, runOrder } from './fanout/run-order.ts';
 import { settleTcp } from './fanout/tcp-settle.ts';
@@ -195,6 +196,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   let diagnosis: string | null;
   try {
     diagnosis = diagnosisSwitch();
+    // Every process the bench starts would tee into it: a wrong one stops the bench here.
+    outputDirFromEnv();
   } catch (err) {
     throw new BenchRefused((err as Error).message);
   }

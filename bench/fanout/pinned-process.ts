@@ -12,9 +12,27 @@
  * generator beside it is never kept waiting for the crowd's slice.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+
+/**
+ * MXCAST_BENCH_OUTPUT_DIR=DIR: everything a bench process prints also goes into
+ * DIR/<name>-<pid>.log (only its last 4 KB are kept otherwise): what node flags such as --trace-gc
+ * print, for a diagnosis run (docs/hostile-bench.md). Unset: undefined. Not a directory: throws.
+ */
+export function outputDirFromEnv(): string | undefined {
+  const dir = process.env.MXCAST_BENCH_OUTPUT_DIR;
+  if (dir === undefined || dir === '') return undefined;
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // missing: the error below
+  }
+  if (!isDir) throw new Error(`MXCAST_BENCH_OUTPUT_DIR: '${dir}' is not a directory`);
+  return dir;
+}
 
 /** The core every server under test runs on (the relay, Icecast, the write floor's writer). */
 export const SERVER_CORE = 0;
@@ -52,6 +70,8 @@ export class PinnedProcess {
     idlePolicy = false,
   ) {
     this.name = name;
+    // Checked before anything is started: a misspelt directory stops the bench with one line.
+    const tee = outputDirFromEnv();
     const pinned = ['taskset', '-c', String(core), command, ...args];
     const [first, ...rest] = idlePolicy ? ['chrt', '--idle', '0', ...pinned] : pinned;
     this.child = spawn(first as string, rest, {
@@ -65,13 +85,15 @@ export class PinnedProcess {
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
-    // MXCAST_BENCH_OUTPUT_DIR=DIR: everything the process prints, also into DIR/<name>-<pid>.log
-    // (only its last 4 KB are kept above): what node flags such as --trace-gc print, for a
-    // diagnosis run (docs/hostile-bench.md).
-    const tee = process.env.MXCAST_BENCH_OUTPUT_DIR;
     if (tee && this.child.pid !== undefined) {
       const file = `${name.replace(/\s+/g, '-')}-${this.child.pid}.log`;
       const out = createWriteStream(path.join(tee, file));
+      // A diagnosis copy that cannot be written (disk full) must not end the bench.
+      out.on('error', (err) => {
+        this.child.stdout?.unpipe(out);
+        this.child.stderr?.unpipe(out);
+        this.#output += `\n(MXCAST_BENCH_OUTPUT_DIR: ${err.message})`;
+      });
       // Two streams into one file: neither may end it while the other still writes.
       this.child.stdout?.pipe(out, { end: false });
       this.child.stderr?.pipe(out, { end: false });
