@@ -3,13 +3,17 @@
 // latency outliers can be placed in its hold (when the hostile crowd arrives, when flooders
 // reconnect, when stalled readers are cut). A 1 ms timer measures how late each tick is; each
 // bucket gets its worst lateness, the ticks later than 2 ms and 5 ms, the CPU ms the relay used,
-// and its open handles (sockets: joins and cuts show as steps). Written as JSON lines to
+// and its open handles (sockets: joins and cuts show as steps); from the threads' schedstat
+// (proc(5), Linux), the main thread's CPU ms, the ms it was runnable but waited for the core,
+// and the CPU ms of the relay's other threads (V8's compilers and GC helpers, libuv's pool): is
+// anything else taking the relay's core? Written as JSON lines to
 // MXCAST_LOOP_TIMELINE_FILE when the process exits; t is ms since the probe started. Below: each
 // live fan-out's cost, and switches to compare (--config, the live-first gate off). E.g.
 // `MXCAST_SOURCE=1 MXCAST_BENCH_RELAY_NODE_ARGS="--import ./bench/fanout/hostile-timeline-probe.mjs"
 // MXCAST_LOOP_TIMELINE_FILE=/tmp/tl.jsonl npx tsx bench/run.ts fanout --series=relay-ws-hostile
 // --n=1000 --preset=low-latency` (a subset: printed, not recorded).
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 // '%p' in the name becomes the pid, so each relay of a paired run keeps its own.
 const file = process.env.MXCAST_LOOP_TIMELINE_FILE?.replace('%p', String(process.pid));
@@ -19,12 +23,49 @@ const rows = [];
 let bucket = null;
 let cpu = process.cpuUsage();
 
+// A thread's /proc/…/schedstat: [ms on the CPU, ms runnable but waiting for it]; null where the
+// kernel has no such file. Read on the main thread, /proc/thread-self is the main thread.
+function schedstat(path) {
+  try {
+    const [run, wait] = readFileSync(path, 'utf8').split(' ');
+    return [Number(run) / 1e6, Number(wait) / 1e6];
+  } catch {
+    return null;
+  }
+}
+const mainSched = () => schedstat('/proc/thread-self/schedstat');
+function helpersCpuMs() {
+  let sum = 0;
+  try {
+    for (const tid of readdirSync('/proc/self/task'))
+      if (tid !== String(process.pid))
+        sum += schedstat(`/proc/self/task/${tid}/schedstat`)?.[0] ?? 0;
+  } catch {
+    return null;
+  }
+  return sum;
+}
+let sched = mainSched();
+let helpers = helpersCpuMs();
+const ms = (v) => Math.round(v * 10) / 10;
+
 function close(now) {
   if (!bucket) return;
   const used = process.cpuUsage(cpu);
   cpu = process.cpuUsage();
   bucket.cpuMs = Math.round((used.user + used.system) / 1000);
   bucket.handles = process.getActiveResourcesInfo().length;
+  const nowSched = mainSched();
+  const nowHelpers = helpersCpuMs();
+  if (sched && nowSched) {
+    bucket.mainCpuMs = ms(nowSched[0] - sched[0]);
+    bucket.mainWaitMs = ms(nowSched[1] - sched[1]);
+  }
+  // A thread that exited takes its time with it: never below zero.
+  if (helpers !== null && nowHelpers !== null)
+    bucket.helperCpuMs = ms(Math.max(0, nowHelpers - helpers));
+  sched = nowSched;
+  helpers = nowHelpers;
   bucket.maxLateMs = Math.round(bucket.maxLateMs * 10) / 10;
   rows.push(bucket);
   bucket = null;
@@ -73,6 +114,7 @@ const fanouts = {
   at: [],
   slices: [],
   inSlices: [],
+  mainWait: [],
   historySteps: 0,
   historyMidFanout: 0,
 };
@@ -107,7 +149,13 @@ if (process.env.MXCAST_SOURCE === '1') {
     const { begin, end } = liveFirst;
     liveFirst.begin = function () {
       if (this.busy === 0)
-        started = { cpu: process.cpuUsage(), wall: performance.now(), slices: 0, inSlices: 0 };
+        started = {
+          cpu: process.cpuUsage(),
+          wall: performance.now(),
+          slices: 0,
+          inSlices: 0,
+          sched: mainSched(),
+        };
       begin.call(this);
     };
     liveFirst.end = function () {
@@ -119,9 +167,24 @@ if (process.env.MXCAST_SOURCE === '1') {
       fanouts.at.push(started.wall);
       fanouts.slices.push(started.slices);
       fanouts.inSlices.push(started.inSlices);
+      const sched = mainSched();
+      fanouts.mainWait.push(started.sched && sched ? sched[1] - started.sched[1] : NaN);
       started = null;
     };
   }, 300).unref();
+}
+
+// Every garbage collection's pause ([start, ms], performance.now() time), to find those that fell
+// inside a fan-out.
+const gcs = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push([e.startTime, e.duration]);
+}).observe({ entryTypes: ['gc'] });
+function gcMsWithin(from, ms) {
+  let sum = 0;
+  for (const [start, d] of gcs)
+    sum += Math.max(0, Math.min(start + d, from + ms) - Math.max(start, from));
+  return sum;
 }
 
 process.on('exit', () => {
@@ -147,16 +210,23 @@ process.on('exit', () => {
       inSlicesMs: summary(keep(fanouts.inSlices)),
       betweenSlicesMs: summary(keep(fanouts.wall.map((w, i) => w - (fanouts.inSlices[i] ?? 0)))),
       liveFirst: process.env.MXCAST_BENCH_NO_LIVE_FIRST !== '1',
+      // Garbage collection inside a fan-out (its pauses on the main thread).
+      gcMs: summary(keep(fanouts.at.map((at, i) => gcMsWithin(at, fanouts.wall[i] ?? 0)))),
+      // How long the main thread waited for its core in a fan-out (null without schedstat).
+      mainWaitMs: fanouts.mainWait.some(Number.isNaN) ? null : summary(keep(fanouts.mainWait)),
       historySteps: fanouts.historySteps,
       historyMidFanout: fanouts.historyMidFanout,
       // Every fan-out: [start ms since the probe started, wall ms, CPU ms, slices, wall ms inside
-      // them], to lay beside a block trace (MXCAST_BENCH_BLOCK_TRACE) or the timeline's buckets.
+      // them, ms the main thread waited for its core, ms of garbage collection in it], to lay
+      // beside a block trace (MXCAST_BENCH_BLOCK_TRACE) or the timeline's buckets.
       each: fanouts.at.map((at, i) => [
         Math.round(at - t0),
         Math.round(fanouts.wall[i] * 100) / 100,
         Math.round(fanouts.cpu[i] * 100) / 100,
         fanouts.slices[i],
         Math.round(fanouts.inSlices[i] * 100) / 100,
+        Math.round((fanouts.mainWait[i] ?? NaN) * 100) / 100,
+        Math.round(gcMsWithin(at, fanouts.wall[i] ?? 0) * 100) / 100,
       ]),
     }),
   );
