@@ -19,7 +19,7 @@
 import type { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { SharedBlock } from '../fanout/shared-block.ts';
+import type { CarriedStatus, SharedBlock } from '../fanout/shared-block.ts';
 
 /** WebSocket.OPEN (ws's readyState constants are on the class, a value import of ws). */
 const OPEN = 1;
@@ -48,8 +48,11 @@ export interface FrameWriter {
   readonly needsDrain: boolean;
   /** The connection is closed or closing: nothing written now would arrive. */
   readonly gone: boolean;
-  /** A block or run of blocks (its prebuilt frame, or each part's bytes through ws.send). */
-  writeBlock(block: SharedBlock): void;
+  /**
+   * A block or run of blocks (its prebuilt frame, or each part's bytes through ws.send), and the
+   * status its fan-out carries, if any, after it (one write: CarriedStatus.afterBlock).
+   */
+  writeBlock(block: SharedBlock, status?: CarriedStatus): void;
   /** A prebuilt text frame (shared-block.ts wsTextFrame), or ws.send of its payload. */
   writeText(frame: Buffer): void;
   /** Resolves when the queue drains below the high-water mark, or the connection closes. */
@@ -92,8 +95,9 @@ class SocketFrameWriter implements FrameWriter {
     return this.socket.destroyed || this.ws.readyState !== OPEN;
   }
 
-  writeBlock(block: SharedBlock): void {
-    this.socket.write(block.frame);
+  writeBlock(block: SharedBlock, status?: CarriedStatus): void {
+    this.socket.write(status?.block === block ? status.afterBlock : block.frame);
+    if (status && status.block !== block) this.socket.write(status.frame);
   }
 
   writeText(frame: Buffer): void {
@@ -131,9 +135,10 @@ class SendFrameWriter implements FrameWriter {
     return this.ws.readyState !== OPEN;
   }
 
-  writeBlock(block: SharedBlock): void {
+  writeBlock(block: SharedBlock, status?: CarriedStatus): void {
     if (block.count === 1) this.ws.send(block.bytes);
     else for (const part of block.parts) this.ws.send(part.bytes);
+    if (status) this.writeText(status.frame);
   }
 
   writeText(frame: Buffer): void {

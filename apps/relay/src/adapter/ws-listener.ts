@@ -20,7 +20,7 @@ import { historyPacingOf } from '../core/history-pacing.ts';
 import type { RelayCore } from '../core/relay-core.ts';
 import { HistoryPacer } from '../fanout/history-pacer.ts';
 import type { EndReason, EndState, HubListener } from '../fanout/media-hub.ts';
-import { wsTextFrame, type SharedBlock } from '../fanout/shared-block.ts';
+import { wsTextFrame, type CarriedStatus, type SharedBlock } from '../fanout/shared-block.ts';
 import type { MediaRecord } from '../storage/media-record.ts';
 import { frameWriter, type FrameWriter } from './fast-writer.ts';
 
@@ -65,13 +65,21 @@ export class WsListener implements HubListener {
     this.catchUp().catch(() => this.ws.terminate());
   }
 
-  /** `block` may be a run of blocks (media-hub.ts): one write for all of it, or its parts. */
-  onBlock(block: SharedBlock): void {
+  /**
+   * `block` may be a run of blocks (media-hub.ts): one write for all of it, or its parts; `status`,
+   * a status the fan-out carries, goes in the same write (or after the parts).
+   */
+  onBlock(block: SharedBlock, status?: CarriedStatus): void {
     const end = block.seq + block.count;
-    if (this.closed || end <= this.nextSeq || this.out.gone) return;
+    if (this.closed || this.out.gone) return;
+    if (end <= this.nextSeq) {
+      if (status) this.onStatus(status.frame);
+      return;
+    }
     if (block.seq < this.nextSeq) {
       // Joined in the middle of a run: only the blocks it does not have yet.
       for (const part of block.parts) this.onBlock(part);
+      if (status) this.onStatus(status.frame);
       return;
     }
     if (this.out.queued > (this.skipping ? this.bound / 2 : this.bound)) {
@@ -92,7 +100,9 @@ export class WsListener implements HubListener {
       this.skipping = false;
       this.ws.send(JSON.stringify({ type: 'skipped', to_seq: block.seq } satisfies ListenMessage));
     }
-    this.out.writeBlock(block);
+    // A listener past its backlog bound (above) drops a carried status with the block: it gets
+    // `skipped` once it drains, and the next status after that.
+    this.out.writeBlock(block, status);
     this.nextSeq = end;
     this.core.metrics.bytesOut += block.bytes.length;
   }

@@ -143,7 +143,7 @@ export class MediaStore implements ReplicaHost {
     this.sweepTimer.unref();
     this.statusTimer = setInterval(() => {
       for (const rec of this.records.values())
-        if (rec.state === 'live' && rec.hub.size > 0) rec.hub.status(rec.statusMessage());
+        if (rec.state === 'live') rec.hub.refreshStatus(() => rec.statusMessage());
     }, this.config.statusIntervalMs);
     this.statusTimer.unref();
     this.idleTimer = setInterval(

@@ -6,6 +6,7 @@
  */
 import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import {
   createMedia,
   downloadUrl,
@@ -179,5 +180,54 @@ describe('live fan-out', () => {
     expect(await ended).not.toBe('end');
     expect(received).toBeLessThan(s.bytes.length);
     expect(await metric('mxcast_slow_listeners_total{action="dropped"}')).toBe(droppedBefore + 1);
+  });
+});
+
+describe('periodic status', () => {
+  const INTERVAL = 120;
+  const ts = useTestRelay({ statusIntervalMs: INTERVAL });
+
+  it('rides with the next block, telling its count, and goes alone when the media is quiet', async () => {
+    const m = await createMedia(ts);
+    const s = makeStream(40, 100);
+    const put = streamingPut(uploadUrl(ts, m), ts.auth);
+    put.push(s.bytes.subarray(0, s.offsets[1]));
+    await until(async () => (await getIndex(ts, m)).block_count === 1, 5000, 'first block');
+    // What a listener from 0 gets, in order: a block's seq, or a status's block_count.
+    const seen: ({ block: number } | { status: number })[] = [];
+    const ws = new WebSocket(wsUrl(ts, 'ws', m, '?from=0'));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) seen.push({ block: seen.filter((e) => 'block' in e).length });
+      else {
+        const msg = JSON.parse(data.toString()) as { type: string; block_count: number };
+        if (msg.type === 'status') seen.push({ status: msg.block_count });
+      }
+    });
+    await new Promise((res, rej) => ws.once('open', res).once('error', rej));
+    for (let i = 1; i < s.blocks.length; i++) {
+      put.push(s.blocks[i] as Uint8Array);
+      await sleep(30);
+    }
+    await until(() => seen.filter((e) => 'block' in e).length === 40, 5000, '40 blocks');
+    // Quiet now (the upload open, no block): the status due since the last block goes alone.
+    const quietFrom = seen.length;
+    await sleep(4 * INTERVAL);
+    put.end();
+    await put.response;
+    ws.close();
+
+    // Live, every periodic status came right after a block and counts it: none of its own
+    // (the join's status is the one before any block).
+    const live = seen.slice(0, quietFrom);
+    const statuses = live.flatMap((e, i) => ('status' in e && i > 0 ? [i] : []));
+    expect(statuses.length).toBeGreaterThanOrEqual(4); // 40 × 30 ms at one per 120 ms
+    for (const i of statuses) {
+      const before = live[i - 1];
+      expect(before && 'block' in before).toBe(true);
+      expect((live[i] as { status: number }).status).toBe((before as { block: number }).block + 1);
+    }
+    const quiet = seen.slice(quietFrom);
+    expect(quiet.length).toBeGreaterThanOrEqual(1);
+    for (const e of quiet) expect(e).toEqual({ status: 40 });
   });
 });

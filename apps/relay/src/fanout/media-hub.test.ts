@@ -5,17 +5,30 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MediaHub, type EndState, type HubListener } from './media-hub.ts';
-import { joinBlocks, makeSharedBlock, wsTextFrame, type SharedBlock } from './shared-block.ts';
+import {
+  joinBlocks,
+  makeSharedBlock,
+  wsTextFrame,
+  type CarriedStatus,
+  type SharedBlock,
+} from './shared-block.ts';
 
 class Recorder implements HubListener {
   seqs: (number | string)[] = [];
   ended: EndState | null = null;
   constructor(private readonly from = 0) {}
   runs: number[] = [];
-  onBlock(block: SharedBlock): void {
+  /** Statuses that came in a block's call (CarriedStatus), and whether afterBlock held both. */
+  carried: { text: string; oneBuffer: boolean }[] = [];
+  onBlock(block: SharedBlock, status?: CarriedStatus): void {
     this.runs.push(block.count);
     const parts = block.count > 1 ? block.parts : [block];
     for (const b of parts) if (b.seq >= this.from) this.seqs.push(b.seq);
+    if (!status) return;
+    const text = status.frame.subarray(2).toString();
+    this.seqs.push(text);
+    const oneBuffer = status.afterBlock.equals(Buffer.concat([block.frame, status.frame]));
+    this.carried.push({ text, oneBuffer });
   }
   onEnd(state: EndState): void {
     this.ended = state;
@@ -80,6 +93,40 @@ describe('MediaHub', () => {
     hub.publish(block(1));
     while (ls.some((l) => l.seqs.length < 3)) await turn();
     for (const l of ls) expect(l.seqs).toEqual([0, '{"type":"status"}', 1]);
+  });
+
+  it('carries the periodic status with the next block, built then, in one buffer', async () => {
+    const hub = new MediaHub(2);
+    const ls = Array.from({ length: 5 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    let built = 0;
+    hub.refreshStatus(() => Buffer.from(`{"n":${++built}}`));
+    hub.publish(block(0));
+    hub.publish(block(1));
+    while (ls.some((l) => l.seqs.length < 3)) await turn();
+    // Built once, when block 0's fan-out began; not a fan-out of its own; only block 0 carries it.
+    expect(built).toBe(1);
+    for (const l of ls) {
+      expect(l.seqs).toEqual([0, '{"n":1}', 1]);
+      expect(l.carried).toEqual([{ text: '{"n":1}', oneBuffer: true }]);
+    }
+  });
+
+  it('sends the periodic status alone when no block carried the one before', async () => {
+    const hub = new MediaHub(2);
+    const ls = Array.from({ length: 3 }, () => new Recorder());
+    for (const l of ls) hub.add(l);
+    let built = 0;
+    const build = () => Buffer.from(`{"n":${++built}}`);
+    hub.refreshStatus(build);
+    expect(ls.map((l) => l.seqs)).toEqual([[], [], []]); // waits for a block
+    hub.refreshStatus(build); // a quiet media: none came
+    while (ls.some((l) => l.seqs.length < 1)) await turn();
+    for (const l of ls) expect(l.seqs).toEqual(['{"n":1}']);
+    // The one due still rides on the next block.
+    hub.publish(block(0));
+    while (ls.some((l) => l.seqs.length < 3)) await turn();
+    for (const l of ls) expect(l.seqs).toEqual(['{"n":1}', 0, '{"n":2}']);
   });
 
   it('carries blocks that queued up behind a fan-out as one run', async () => {

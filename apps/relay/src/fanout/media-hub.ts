@@ -16,7 +16,7 @@
  * `end` first finishes any fan-out under way, so no listener loses a block to an end.
  */
 import { liveFirst } from './live-first.ts';
-import { joinBlocks, SharedBlock, wsTextFrame } from './shared-block.ts';
+import { CarriedStatus, joinBlocks, SharedBlock, wsTextFrame } from './shared-block.ts';
 
 export type EndState = 'complete' | 'cancelled';
 /**
@@ -26,7 +26,11 @@ export type EndState = 'complete' | 'cancelled';
 export type EndReason = 'expired';
 
 export interface HubListener {
-  onBlock(block: SharedBlock): void;
+  /**
+   * `status`: a status this fan-out carries (refreshStatus); a WebSocket listener writes it with
+   * the block, in the same write (CarriedStatus.afterBlock). Other listeners ignore it.
+   */
+  onBlock(block: SharedBlock, status?: CarriedStatus): void;
   onEnd(state: EndState, reason?: EndReason): void;
   /**
    * A status worth telling listeners (state, listener count): its JSON text as one WebSocket text
@@ -49,6 +53,10 @@ export class MediaHub {
   /** The next listener of that fan-out, already taken from the cursor when it yielded. */
   private ahead: HubListener | null = null;
   private readonly resume = (): void => this.run(this.sliceSize);
+  /** The periodic status, built when a block's fan-out can carry it (refreshStatus). */
+  private statusDue: (() => Buffer) | null = null;
+  /** The status the fan-out under way carries with its block. */
+  private carried: CarriedStatus | null = null;
 
   private readonly sliceSize: number;
   /** How the media ended, once it did (a listener that was still catching up reads it). */
@@ -90,6 +98,20 @@ export class MediaHub {
     if (this.pending.length === 1) this.start();
   }
 
+  /**
+   * The periodic status (listener count, block count: docs/protocol.md): carried by the next
+   * block's fan-out, built then and written with the block. A fan-out of its own would cost every
+   * listener a second write, and a block arriving meanwhile would wait behind it (the fan-out
+   * bench's `voice` N = 3000 runs: ~35 ms of writes every 5 s, and a block held behind them about
+   * twice in every 30 s; docs/benchmarks.md "Live fan-out"). If no block carried the previous one
+   * (a quiet or interrupted media), this one goes out alone, now.
+   */
+  refreshStatus(build: () => Buffer): void {
+    if (this.listeners.size === 0) return;
+    if (this.statusDue) this.status(build());
+    this.statusDue = build;
+  }
+
   end(state: EndState, reason?: EndReason): void {
     this.ended = reason ? { state, reason } : { state };
     this.run(Infinity);
@@ -103,8 +125,13 @@ export class MediaHub {
     let left = budget;
     let item = this.pending[0];
     while (item) {
-      if (!this.cursor && item instanceof SharedBlock && this.pending[1] instanceof SharedBlock)
-        item = this.joinQueued();
+      if (!this.cursor && item instanceof SharedBlock) {
+        if (this.pending[1] instanceof SharedBlock) item = this.joinQueued();
+        if (this.statusDue) {
+          this.carried = new CarriedStatus(item, wsTextFrame(this.statusDue()));
+          this.statusDue = null;
+        }
+      }
       const cursor = (this.cursor ??= this.listeners.values());
       // The listener fetched before the last yield, unless it left meanwhile.
       const ahead = this.ahead;
@@ -116,11 +143,12 @@ export class MediaHub {
           setImmediate(this.resume);
           return;
         }
-        if (item instanceof SharedBlock) next.onBlock(item);
+        if (item instanceof SharedBlock) next.onBlock(item, this.carried ?? undefined);
         else next.onStatus?.(item);
         next = this.following(cursor);
       }
       this.cursor = null;
+      this.carried = null;
       this.pending.shift();
       item = this.pending[0];
       if (!item) liveFirst.end();

@@ -51,6 +51,22 @@ export class SharedBlock {
 }
 
 /**
+ * A status frame riding on a block's fan-out (media-hub.ts refreshStatus): `frame` alone, and
+ * `afterBlock`, the block's frame(s) followed by it in one buffer built once for every WebSocket
+ * listener, so the status costs a listener no write of its own.
+ */
+export class CarriedStatus {
+  readonly afterBlock: Buffer;
+
+  constructor(
+    readonly block: SharedBlock,
+    readonly frame: Buffer,
+  ) {
+    this.afterBlock = Buffer.concat([block.frame, frame]);
+  }
+}
+
+/**
  * A JSON status message (docs/protocol.md) as one unmasked WebSocket text frame (RFC 6455 §5.2:
  * FIN + opcode 1), built once for every listener of a media like a block's frame.
  */
