@@ -103,8 +103,8 @@ export class MediaHub {
    * block's fan-out, built then and written with the block. A fan-out of its own would cost every
    * listener a second write, and a block arriving meanwhile would wait behind it (the fan-out
    * bench's `voice` N = 3000 runs: ~35 ms of writes every 5 s, and a block held behind them about
-   * twice in every 30 s; docs/benchmarks.md "Live fan-out"). If no block carried the previous one
-   * (a quiet or interrupted media), this one goes out alone, now.
+   * twice in every 30 s, the slowest fan-outs of the run; docs/hostile-bench.md, 2026-12-07). If no
+   * block carried the previous one (a quiet or interrupted media), this one goes out alone, now.
    */
   refreshStatus(build: () => Buffer): void {
     if (this.listeners.size === 0) return;
