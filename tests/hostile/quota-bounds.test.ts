@@ -160,7 +160,7 @@ describe('40 000 pending ids from one token', () => {
         `(${perIdBytes.toFixed(0)} B/id); idle CPU over 5 s ${idle0} → ${idle1} ms`,
     );
     // Before: ~10 KB of RSS per id, kept (a record in memory each). Now the row is all there is:
-    // measured -1150 to +499 B/id at rest (heap noise, 2 cores); 4 KiB is under half a record.
+    // measured -1150 to +499 B/id (heap noise, 2 cores); 4 KiB is under half a record.
     expect(perIdBytes).toBeLessThan(4096);
     // No record of them in memory: only their rows (mxcast_media_in_memory, docs/operations.md).
     const metrics = await request(agent, `${relay.url}/metrics`, { method: 'GET' });
